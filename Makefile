@@ -1,0 +1,29 @@
+# The two commands of the README:
+#   make demo   - train the default zoo on the embedded digits and run the analyses (offline)
+#   make test   - run the test suite
+# Each creates the virtual environment .venv on first use.
+PYTHON ?= python3
+VENV := .venv
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test env bench clean
+
+env: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --upgrade pip
+	# torch first, pinned: its CPU build is the one pip finds here; an unpinned torch
+	# pulls gigabytes of CUDA packages.
+	$(VENV)/bin/python -m pip install --quiet "torch==2.13.0"
+	$(VENV)/bin/python -m pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/tda-activations demo --out runs/demo
+
+test: $(STAMP)
+	$(VENV)/bin/python -m pytest -n 2 --dist loadgroup -q
+
+clean:
+	rm -rf $(VENV) runs .tda_cache
