@@ -1,0 +1,336 @@
+"""Forward hooks shared by the probes: capture a layer's output, or replace it.
+
+Replacing a layer's output with a forward hook that *returns* a tensor lets any
+model be treated as "the rest of the network after layer l" without splitting
+it into pieces.  Layer names are the ``named_modules()`` dotted paths; a module
+called more than once in one forward pass is addressed as ``name:k`` for its
+``k``-th call (``name`` and ``name:0`` are the first).  The pseudo-layer
+:data:`INPUT_LAYER` (``"input"``) stands for the model's input.
+
+Hygiene, as everywhere in the package: eval mode and ``torch.inference_mode()``
+while running, the model's mode restored and every hook removed in ``finally``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..types import ImageDataset, unknown_name_error
+
+__all__ = [
+    "INPUT_LAYER",
+    "LayerCapture",
+    "OutputReplacement",
+    "as_inputs",
+    "capture_outputs",
+    "check_model",
+    "default_layers",
+    "evaluation",
+    "layer_shapes",
+    "model_device",
+    "resolve_layer",
+]
+
+log = logging.getLogger(__name__)
+
+INPUT_LAYER = "input"
+"""Pseudo-layer name for the model's input (the data themselves)."""
+
+_DEFAULT_KINDS: tuple[type[nn.Module], ...] = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear)
+
+
+def check_model(model: Any) -> nn.Module:
+    """Raise a ``TypeError`` unless ``model`` is a ``torch.nn.Module``."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(
+            f"expected a torch.nn.Module, got {type(model).__name__}; load it first with "
+            "tda_activations.models.load_model"
+        )
+    return model
+
+
+def model_device(model: nn.Module) -> torch.device:
+    """Device of the model's first parameter (CPU for a model without parameters)."""
+    for p in model.parameters():
+        return p.device
+    return torch.device("cpu")
+
+
+def as_inputs(data: Any, *, name: str = "data") -> tuple[np.ndarray, np.ndarray | None]:
+    """Inputs (float32, ``(n, ...)``) and labels (int64 or ``None``) of ``data``.
+
+    ``data`` is an :class:`~tda_activations.types.ImageDataset`, an array of
+    inputs, or an ``(inputs, labels)`` pair of arrays.
+    """
+    labels = None
+    if isinstance(data, ImageDataset):
+        x, labels = np.asarray(data.images), np.asarray(data.labels)
+    elif isinstance(data, tuple) and len(data) == 2:
+        x, labels = np.asarray(data[0]), np.asarray(data[1])
+    else:
+        x = np.asarray(data)
+    if x.dtype == object or not np.issubdtype(x.dtype, np.number):
+        raise TypeError(f"{name}: expected numeric inputs, got dtype {x.dtype}")
+    if x.ndim < 2 or x.shape[0] == 0:
+        raise ValueError(
+            f"{name}: expected inputs of shape (n_samples, ...) with n_samples >= 1, got shape "
+            f"{x.shape}; give a 2-D array (n, features) or an ImageDataset"
+        )
+    if not np.all(np.isfinite(x)):
+        raise ValueError(f"{name}: the inputs contain NaN or infinite values; clean them first")
+    if labels is not None:
+        if not np.issubdtype(labels.dtype, np.integer):
+            raise TypeError(f"{name}: labels must be integers, got dtype {labels.dtype}")
+        if labels.shape != (x.shape[0],):
+            raise ValueError(f"{name}: {labels.shape} labels for {x.shape[0]} inputs; give one label each")
+        labels = labels.astype(np.int64)
+    return x.astype(np.float32, copy=False), labels
+
+
+def parse_layer(name: str) -> tuple[str, int]:
+    """Split ``"module.path:k"`` into ``("module.path", k)`` (``k`` defaults to 0)."""
+    if ":" in name:
+        base, _, idx = name.rpartition(":")
+        if idx.isdigit():
+            return base, int(idx)
+    return name, 0
+
+
+def resolve_layer(model: nn.Module, name: str) -> tuple[nn.Module, int]:
+    """The module named ``name`` (``named_modules()`` path, optional ``:k``) and its call index."""
+    if not isinstance(name, str):
+        raise TypeError(f"a layer name must be a string, got {type(name).__name__}")
+    base, call = parse_layer(name)
+    modules = dict(model.named_modules())
+    modules.pop("", None)
+    if base not in modules:
+        raise unknown_name_error("layer", name, [INPUT_LAYER, *modules])
+    return modules[base], call
+
+
+@contextlib.contextmanager
+def evaluation(model: nn.Module) -> Iterator[nn.Module]:
+    """Eval mode and inference mode inside; the model's previous mode restored on exit."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode():
+            yield model
+    finally:
+        model.train(was_training)
+
+
+class _CallCounter:
+    """Counts calls of hooked modules within one forward pass of the root model."""
+
+    def __init__(self, model: nn.Module) -> None:
+        self.counts: dict[int, int] = {}
+        self._handle = model.register_forward_pre_hook(self._reset)
+
+    def _reset(self, module: nn.Module, args: Any) -> None:
+        self.counts.clear()
+
+    def next(self, module: nn.Module) -> int:
+        k = self.counts.get(id(module), 0)
+        self.counts[id(module)] = k + 1
+        return k
+
+    def remove(self) -> None:
+        self._handle.remove()
+
+
+class LayerCapture:
+    """Context manager that records the outputs of some layers on every forward pass.
+
+    After each forward pass ``outputs[layer]`` holds that layer's output, flattened
+    to ``(batch, features)``, as a CPU float tensor (cloned).  ``reduce``, when
+    given, is applied to every captured tensor inside the hook (keeps memory
+    bounded by one batch).
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        layers: Sequence[str],
+        *,
+        reduce: Callable[[str, torch.Tensor], torch.Tensor] | None = None,
+    ) -> None:
+        self.model = model
+        self.layers = tuple(layers)
+        self.reduce = reduce
+        self.outputs: dict[str, torch.Tensor] = {}
+        self.shapes: dict[str, tuple[int, ...]] = {}
+        self._targets = [(layer, *resolve_layer(model, layer)) for layer in self.layers]
+        self._handles: list[Any] = []
+        self._counter: _CallCounter | None = None
+
+    def __enter__(self) -> LayerCapture:
+        try:
+            self._counter = _CallCounter(self.model)
+            by_module: dict[int, list[tuple[str, int]]] = {}
+            modules: dict[int, nn.Module] = {}
+            for layer, module, call in self._targets:
+                by_module.setdefault(id(module), []).append((layer, call))
+                modules[id(module)] = module
+            for key, module in modules.items():
+                self._handles.append(module.register_forward_hook(self._make_hook(by_module[key])))
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def _make_hook(self, wanted: list[tuple[str, int]]) -> Callable[..., None]:
+        def hook(module: nn.Module, args: Any, output: Any) -> None:
+            assert self._counter is not None
+            k = self._counter.next(module)
+            for layer, call in wanted:
+                if call != k:
+                    continue
+                if not isinstance(output, torch.Tensor):
+                    raise TypeError(
+                        f"layer {layer!r} returns {type(output).__name__}, not a tensor; choose "
+                        "a module whose output is a single tensor"
+                    )
+                self.shapes[layer] = tuple(output.shape[1:])
+                out = output.detach().reshape(output.shape[0], -1).float()
+                if self.reduce is not None:
+                    out = self.reduce(layer, out)
+                self.outputs[layer] = out.to("cpu", copy=True)
+
+        return hook
+
+    def __exit__(self, *exc: Any) -> None:
+        for h in self._handles:
+            h.remove()
+        self._handles.clear()
+        if self._counter is not None:
+            self._counter.remove()
+            self._counter = None
+
+
+class OutputReplacement:
+    """Context manager whose forward hook replaces one layer's output.
+
+    Set :attr:`replacement` (a tensor of the layer's output shape, batch first)
+    before each forward pass; the hook returns it instead of the layer's own
+    output.  A replacement whose batch size differs from the forward pass's
+    raises ``ValueError``.
+    """
+
+    def __init__(self, model: nn.Module, layer: str) -> None:
+        self.model = model
+        self.layer = layer
+        self.module, self.call = resolve_layer(model, layer)
+        self.replacement: torch.Tensor | None = None
+        self.calls = 0
+        self._handle: Any = None
+        self._counter: _CallCounter | None = None
+
+    def __enter__(self) -> OutputReplacement:
+        try:
+            self._counter = _CallCounter(self.model)
+            self._handle = self.module.register_forward_hook(self._hook)
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def _hook(self, module: nn.Module, args: Any, output: Any) -> Any:
+        assert self._counter is not None
+        if self._counter.next(module) != self.call:
+            return None
+        if self.replacement is None:
+            raise RuntimeError(f"no replacement was set for layer {self.layer!r}")
+        if not isinstance(output, torch.Tensor):
+            raise TypeError(f"layer {self.layer!r} returns {type(output).__name__}, not a tensor")
+        rep = self.replacement
+        if rep.shape[0] != output.shape[0]:
+            raise ValueError(
+                f"replacement for layer {self.layer!r} has batch size {rep.shape[0]} but the "
+                f"forward pass has {output.shape[0]}"
+            )
+        self.calls += 1
+        return rep.reshape(output.shape).to(dtype=output.dtype, device=output.device)
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._handle is not None:
+            self._handle.remove()
+            self._handle = None
+        if self._counter is not None:
+            self._counter.remove()
+            self._counter = None
+
+
+def capture_outputs(model: nn.Module, x: np.ndarray, layer: str, *, batch_size: int = 256) -> np.ndarray:
+    """The flattened output of ``layer`` for every input, float32 ``(n, units)``.
+
+    Call it inside :func:`evaluation` (the model is run as it is).
+    """
+    chunks = []
+    device = model_device(model)
+    with LayerCapture(model, [layer]) as cap:
+        for start in range(0, x.shape[0], batch_size):
+            model(torch.from_numpy(np.ascontiguousarray(x[start : start + batch_size])).to(device))
+            if layer not in cap.outputs:
+                raise ValueError(f"layer {layer!r} was not called in the forward pass; choose one that runs")
+            chunks.append(cap.outputs[layer].numpy())
+    return np.concatenate(chunks)
+
+
+def layer_shapes(model: nn.Module, example: np.ndarray, layers: Sequence[str]) -> dict[str, tuple[int, ...]]:
+    """Output shape (without the batch axis) of each layer on one example input."""
+    with evaluation(model), LayerCapture(model, layers, reduce=lambda _l, t: t[:0]) as cap:
+        model(torch.from_numpy(np.ascontiguousarray(example[:1])).to(model_device(model)))
+    missing = [layer for layer in layers if layer not in cap.shapes]
+    if missing:
+        raise ValueError(
+            f"layers {missing} were not called in a forward pass (a module called fewer times than "
+            "the ':k' asked for, or one the forward pass skips); choose layers that run"
+        )
+    return dict(cap.shapes)
+
+
+def default_layers(
+    model: nn.Module,
+    example: np.ndarray,
+    *,
+    kinds: tuple[type[nn.Module], ...] = _DEFAULT_KINDS,
+) -> tuple[str, ...]:
+    """All layers of the given kinds (conv and linear by default) in forward order.
+
+    A module called ``k > 1`` times appears as ``name``, ``name:1``, ...
+    """
+    order: list[str] = []
+    handles = []
+    counts: dict[str, int] = {}
+
+    def make(name: str) -> Callable[..., None]:
+        def hook(module: nn.Module, args: Any, output: Any) -> None:
+            k = counts.get(name, 0)
+            counts[name] = k + 1
+            order.append(name if k == 0 else f"{name}:{k}")
+
+        return hook
+
+    try:
+        for name, module in model.named_modules():
+            if name and isinstance(module, kinds):
+                handles.append(module.register_forward_hook(make(name)))
+        with evaluation(model):
+            model(torch.from_numpy(np.ascontiguousarray(example[:1])).to(model_device(model)))
+    finally:
+        for h in handles:
+            h.remove()
+    if not order:
+        raise ValueError(
+            "the model has no convolution or linear layers that run in a forward pass; name the "
+            "layers explicitly"
+        )
+    return tuple(order)
