@@ -49,6 +49,14 @@ def hierarchy_from_dict(spec: Mapping[str, Any], *, source: str = "hierarchy") -
     for level, body in dict(spec.get("levels", {})).items():
         members = dict(body.get("members", {}))
         group_names = tuple(str(g) for g in body.get("names", list(members)))
+        if len(set(group_names)) != len(group_names):
+            raise ValueError(f"{source}: level {level!r} names a group twice; names must be unique")
+        stray = [str(g) for g in members if str(g) not in group_names]
+        if stray:
+            raise ValueError(
+                f"{source}: level {level!r} has members for the groups {stray}, which are not in "
+                f"its 'names' {list(group_names)}; add them to 'names' or fix the spelling"
+            )
         table = [-1] * len(classes)
         for g, group in enumerate(group_names):
             for cls in members.get(group, []):
