@@ -1,0 +1,434 @@
+"""Mapper graphs built with kmapper inside, behind the typed :class:`MapperGraph`.
+
+The paper's setting (arXiv 2212.00222) is the default: the L2 norm of each
+activation vector as the lens, min-max scaled to ``[0, 1]``; a cover of 10
+intervals with 50% overlap; DBSCAN with ``min_samples=5`` and ``eps`` at the knee
+of the sorted k-th nearest-neighbour distances (:func:`knee_eps`).
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from ..types import MapperGraph, MapperNode
+from .lenses import Lens, as_lens, kth_neighbor_distances
+
+__all__ = ["MapperWarning", "knee_eps", "knee_index", "mapper_graph"]
+
+log = logging.getLogger(__name__)
+
+
+class MapperWarning(UserWarning):
+    """A Mapper input was degenerate (NaN lens, all noise, too few points, ...)."""
+
+
+# --------------------------------------------------------------------------- knee
+
+
+def knee_index(curve: npt.ArrayLike) -> int:
+    """Index of the knee of a sorted (non-decreasing) curve: the point farthest from its chord.
+
+    The curve ``y_0 <= ... <= y_{n-1}`` is normalised to the unit square,
+    ``x_j = j / (n - 1)`` and ``u_j = (y_j - y_0) / (y_{n-1} - y_0)``; the knee is
+    ``argmax_j |x_j - u_j|`` (the perpendicular distance to the chord from the first to
+    the last point is ``|x_j - u_j| / sqrt(2)``; ties go to the first index).  For the
+    usual convex k-distance curve (flat, then a steep rise at the outliers) this is the
+    Kneedle knee of a convex increasing curve.
+
+    Parameters
+    ----------
+    curve
+        Non-decreasing 1-D values (NaN not allowed).
+
+    Returns
+    -------
+    int
+        The knee's index; 0 for a flat curve or fewer than 3 points.
+    """
+    y = np.asarray(curve, dtype=np.float64).ravel()
+    if y.size == 0:
+        raise ValueError("the curve is empty; give at least one value")
+    if not np.all(np.isfinite(y)):
+        raise ValueError("the curve contains NaN or inf; give finite values")
+    if np.any(np.diff(y) < 0):
+        raise ValueError("the curve must be sorted in non-decreasing order (np.sort it first)")
+    span = y[-1] - y[0]
+    if y.size < 3 or span <= 0:
+        return 0
+    x = np.linspace(0.0, 1.0, y.size)
+    u = (y - y[0]) / span
+    return int(np.argmax(np.abs(x - u)))
+
+
+def knee_eps(cloud: npt.ArrayLike, *, k: int = 5) -> float:
+    """DBSCAN ``eps`` at the knee of the sorted k-th nearest-neighbour distances.
+
+    The paper's method, exactly:
+
+    1. for every point, the Euclidean distance to its ``k``-th nearest *other*
+       point (``k`` = DBSCAN's ``min_samples``; exact duplicates count, at distance 0);
+    2. sort these distances in increasing order;
+    3. ``eps`` is the distance at :func:`knee_index` of that curve.
+
+    If the knee is at distance 0 (many exact duplicates, common after ReLU), the
+    smallest positive k-distance is used instead; if every k-distance is 0, a tiny
+    positive ``eps`` that only joins exact duplicates.  Both cases warn.
+
+    Parameters
+    ----------
+    cloud
+        Points ``(n, dim)`` with ``n > k``.
+    k
+        Neighbour rank.
+
+    Returns
+    -------
+    float
+        A positive ``eps``.
+    """
+    x = _check_cloud(cloud)
+    kd = np.sort(kth_neighbor_distances(x, k=k))
+    eps = float(kd[knee_index(kd)])
+    if eps <= 0:
+        positive = kd[kd > 0]
+        if positive.size:
+            eps = float(positive[0])
+            warnings.warn(
+                f"the knee of the {k}-NN distances is at 0 (exact duplicate points); using the "
+                f"smallest positive {k}-NN distance {eps:.3g} as eps",
+                MapperWarning,
+                stacklevel=2,
+            )
+        else:
+            scale = float(np.max(np.abs(x))) if x.size else 1.0
+            eps = 1e-9 * max(scale, 1.0)
+            warnings.warn(
+                f"every point has at least {k} exact duplicates; eps={eps:.3g} joins only "
+                "duplicates",
+                MapperWarning,
+                stacklevel=2,
+            )
+    return eps
+
+
+# ------------------------------------------------------------------------- checks
+
+
+def _check_cloud(cloud: npt.ArrayLike) -> np.ndarray:
+    x = np.asarray(cloud)
+    if x.dtype == object or not (
+        np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer)
+    ):
+        raise TypeError(f"the cloud must be a numeric array, got dtype {x.dtype}")
+    if x.ndim != 2:
+        raise ValueError(
+            f"the cloud must be 2-D (points, features), got shape {x.shape}; reshape it or take "
+            "acts.cloud(layer)"
+        )
+    if x.shape[0] == 0:
+        raise ValueError("the cloud has no points; give at least one point")
+    bad = ~np.isfinite(x).all(axis=1)
+    if bad.any():
+        rows = np.flatnonzero(bad)
+        raise ValueError(
+            f"the cloud has NaN or inf in {rows.size} of {x.shape[0]} points (rows "
+            f"{rows[:5].tolist()}{'...' if rows.size > 5 else ''}); drop or impute those points "
+            "before building a Mapper graph"
+        )
+    return x
+
+
+class _GuardedClusterer:
+    """Wraps a scikit-learn clusterer so a failure names the interval, not kmapper's code."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.calls = 0
+        self.noise_only = 0
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        return self.inner.get_params(deep=deep)
+
+    def fit_predict(self, x: np.ndarray) -> np.ndarray:
+        self.calls += 1
+        try:
+            labels = np.asarray(self.inner.fit_predict(x))
+        except Exception as exc:  # a user's clusterer failing inside kmapper
+            raise ValueError(
+                f"the clusterer {self.inner!r} failed on a cover interval of {x.shape[0]} points "
+                f"({type(exc).__name__}: {exc}); choose a clusterer that handles small sets, or "
+                "fewer intervals"
+            ) from exc
+        if labels.shape != (x.shape[0],):
+            raise ValueError(
+                f"the clusterer {self.inner!r} returned {labels.shape} labels for {x.shape[0]} "
+                "points; it must return one label per point"
+            )
+        if labels.size and np.all(labels == -1):
+            self.noise_only += 1
+        return labels
+
+
+def _minmax(values: np.ndarray) -> np.ndarray:
+    v = values.reshape(values.shape[0], -1)
+    out = np.zeros_like(v)
+    finite = np.isfinite(v)
+    for j in range(v.shape[1]):
+        col = v[finite[:, j], j]
+        if col.size == 0:
+            out[:, j] = np.nan
+            continue
+        lo, hi = col.min(), col.max()
+        out[:, j] = (v[:, j] - lo) / (hi - lo) if hi > lo else 0.0
+        out[~finite[:, j], j] = np.nan
+    return out.reshape(values.shape)
+
+
+def _empty(lens_values: np.ndarray, params: dict[str, Any], label: str) -> MapperGraph:
+    return MapperGraph(nodes=(), edges=(), lens=lens_values, params=params, label=label)
+
+
+# ---------------------------------------------------------------------- the graph
+
+
+def mapper_graph(
+    cloud: npt.ArrayLike,
+    *,
+    lens: str | Lens | Callable[[np.ndarray], Any] = "l2norm",
+    lens_params: Mapping[str, Any] | None = None,
+    scale_lens: bool = True,
+    n_intervals: int = 10,
+    overlap: float = 0.5,
+    clusterer: Any = None,
+    min_samples: int = 5,
+    eps: float | str = "knee",
+    min_intersection: int = 1,
+    label: str = "",
+) -> MapperGraph:
+    """Build the Mapper graph of a point cloud (kmapper inside).
+
+    Parameters
+    ----------
+    cloud
+        Points ``(n, dim)``; must be finite.
+    lens
+        ``"l2norm"`` (default, the paper's), ``"pca"``, ``"knn_distance"``,
+        ``"eccentricity"``, a :class:`~tda_activations.mapper.lenses.Lens`, or any callable
+        ``cloud -> (n,) or (n, k)``.
+    lens_params
+        Parameters of a named lens, e.g. ``{"n_components": 2}`` for ``"pca"``.
+    scale_lens
+        Min-max scale each lens column to ``[0, 1]`` (the paper's choice; the cover is the
+        same either way, only the recorded lens values change).
+    n_intervals
+        Cover intervals per lens dimension (kmapper ``n_cubes``).
+    overlap
+        Fraction of overlap of adjacent intervals, in ``[0, 1)`` (kmapper ``perc_overlap``).
+    clusterer
+        ``None`` for DBSCAN with ``min_samples`` and ``eps``; otherwise any scikit-learn
+        clusterer with ``fit_predict`` (it is cloned, never modified).
+    min_samples
+        DBSCAN's ``min_samples`` (default clusterer only).
+    eps
+        ``"knee"`` (default: :func:`knee_eps` with ``k=min_samples`` on the whole cloud,
+        one ``eps`` for every interval) or a positive number (default clusterer only).
+    min_intersection
+        Members two nodes must share to be joined by an edge.
+    label
+        Where the cloud came from (usually the layer name).
+
+    Returns
+    -------
+    MapperGraph
+        Nodes ``cube{interval}_cluster{c}`` ordered by interval then cluster, with member
+        indices into ``cloud``; ``params`` records the lens, the cover, the clusterer and
+        the ``eps`` used.  The graph is empty (with a :class:`MapperWarning`) when no
+        cluster is found.
+
+    Raises
+    ------
+    ValueError
+        For a cloud with NaN/inf, an empty cloud, or invalid cover/cluster settings.
+
+    Warns
+    -----
+    MapperWarning
+        For lens values that are NaN/inf (those points are left out of every node), a
+        constant lens, too few points for the knee, or a graph without nodes.
+
+    Examples
+    --------
+    >>> g = mapper_graph(acts.cloud("layer3.1.conv2"))             # doctest: +SKIP
+    >>> g = mapper_graph(x, lens="pca", lens_params={"n_components": 2},
+    ...                  clusterer=AgglomerativeClustering(3))        # doctest: +SKIP
+    """
+    import kmapper as km
+    from sklearn.base import clone
+    from sklearn.cluster import DBSCAN
+
+    x = _check_cloud(cloud)
+    if not isinstance(n_intervals, (int, np.integer)) or isinstance(n_intervals, bool) or n_intervals < 1:
+        raise ValueError(f"n_intervals must be a positive integer, got {n_intervals!r}")
+    if not isinstance(overlap, (int, float, np.floating)) or not 0.0 <= float(overlap) < 1.0:
+        raise ValueError(f"overlap must be a fraction in [0, 1), got {overlap!r}")
+    if not isinstance(min_intersection, (int, np.integer)) or min_intersection < 1:
+        raise ValueError(f"min_intersection must be a positive integer, got {min_intersection!r}")
+    lens_obj = as_lens(lens, **dict(lens_params or {}))
+
+    params: dict[str, Any] = {
+        "lens": lens_obj.describe(),
+        "scale_lens": bool(scale_lens),
+        "n_intervals": int(n_intervals),
+        "overlap": float(overlap),
+        "min_intersection": int(min_intersection),
+        "n_points": int(x.shape[0]),
+        "kmapper_version": km.__version__,
+    }
+
+    # -- clusterer
+    if clusterer is None:
+        if not isinstance(min_samples, (int, np.integer)) or min_samples < 1:
+            raise ValueError(f"min_samples must be a positive integer, got {min_samples!r}")
+        params.update(clusterer="DBSCAN", min_samples=int(min_samples))
+        if isinstance(eps, str):
+            if eps != "knee":
+                raise ValueError(f"eps must be 'knee' or a positive number, got {eps!r}")
+            params.update(eps_method="knee", knee_k=int(min_samples))
+        else:
+            if not np.isfinite(eps) or eps <= 0:
+                raise ValueError(f"eps must be a positive number or 'knee', got {eps!r}")
+            params.update(eps_method="given", eps=float(eps))
+    else:
+        if not hasattr(clusterer, "fit_predict") or not hasattr(clusterer, "get_params"):
+            raise TypeError(
+                f"clusterer must be a scikit-learn style estimator with fit_predict and "
+                f"get_params; got {type(clusterer).__name__}"
+            )
+        if eps != "knee":
+            raise ValueError("eps applies to the default DBSCAN only; set it on your clusterer")
+        params.update(clusterer=repr(clusterer), eps_method=None)
+
+    # -- lens
+    lens_values = lens_obj(x)
+    if scale_lens:
+        lens_values = _minmax(lens_values)
+    finite = np.isfinite(lens_values.reshape(x.shape[0], -1)).all(axis=1)
+    kept = np.flatnonzero(finite)
+    params["n_points_omitted"] = int(x.shape[0] - kept.size)
+    if kept.size < x.shape[0]:
+        warnings.warn(
+            f"{label or 'cloud'}: the lens {lens_obj.name!r} is NaN or inf for "
+            f"{x.shape[0] - kept.size} of {x.shape[0]} points; they are left out of every node",
+            MapperWarning,
+            stacklevel=2,
+        )
+    if kept.size == 0:
+        params.update(eps=params.get("eps", float("nan")), empty_reason="lens not finite")
+        return _empty(lens_values, params, label)
+
+    # -- eps
+    if clusterer is None and params["eps_method"] == "knee":
+        if kept.size <= min_samples:
+            warnings.warn(
+                f"{label or 'cloud'}: {kept.size} point(s), too few for DBSCAN with "
+                f"min_samples={min_samples} (and for the knee of the {min_samples}-NN distances); "
+                "the graph is empty",
+                MapperWarning,
+                stacklevel=2,
+            )
+            params.update(eps=float("nan"), empty_reason="too few points")
+            return _empty(lens_values, params, label)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", MapperWarning)
+            params["eps"] = knee_eps(x[kept], k=int(min_samples))
+        for w in caught:
+            warnings.warn(f"{label or 'cloud'}: {w.message}", MapperWarning, stacklevel=2)
+    inner = (
+        DBSCAN(eps=params["eps"], min_samples=int(min_samples))
+        if clusterer is None
+        else clone(clusterer)
+    )
+    guarded = _GuardedClusterer(inner)
+
+    # -- cover: a constant lens column gets one interval (kmapper would stack n identical ones)
+    lens2d = lens_values.reshape(x.shape[0], -1)[kept]
+    spans = lens2d.max(axis=0) - lens2d.min(axis=0)
+    cubes = [int(n_intervals) if s > 0 else 1 for s in spans]
+    if any(s <= 0 for s in spans):
+        warnings.warn(
+            f"{label or 'cloud'}: the lens is constant (in {int(np.sum(spans <= 0))} of "
+            f"{spans.size} dimensions); one interval is used there",
+            MapperWarning,
+            stacklevel=2,
+        )
+    params["n_intervals_used"] = cubes
+    cover = km.Cover(n_cubes=cubes if len(cubes) > 1 else cubes[0], perc_overlap=float(overlap))
+    nerve = km.GraphNerve(min_intersection=int(min_intersection))
+
+    mapper = km.KeplerMapper(verbose=0)
+    raw = mapper.map(
+        lens2d, X=x[kept], clusterer=guarded, cover=cover, nerve=nerve,
+        remove_duplicate_nodes=False,
+    )
+
+    # kmapper numbers only the non-empty hypercubes; recover each one's true interval index.
+    lens_id = np.c_[np.arange(kept.size), lens2d]
+    nonempty = [
+        j for j, c in enumerate(mapper.cover.centers_)
+        if len(mapper.cover.transform_single(lens_id, c))
+    ]
+
+    parsed = []
+    for node_id, members in raw["nodes"].items():
+        cube_part, cluster_part = node_id.split("_")
+        interval = nonempty[int(cube_part[len("cube"):])]
+        cluster = int(cluster_part[len("cluster"):])
+        parsed.append((interval, cluster, node_id, np.asarray(members, dtype=np.int64)))
+    parsed.sort(key=lambda t: (t[0], t[1]))
+    rename = {}
+    nodes = []
+    first = lens2d[:, 0]
+    for interval, cluster, old_id, local in parsed:
+        new_id = f"cube{interval}_cluster{cluster}"
+        rename[old_id] = new_id
+        nodes.append(
+            MapperNode(
+                id=new_id,
+                members=np.sort(kept[local]),
+                interval=int(interval),
+                lens_mean=float(np.mean(first[local])),
+            )
+        )
+    order = {n.id: i for i, n in enumerate(nodes)}
+    edges = set()
+    for a, targets in raw["links"].items():
+        for b in targets:
+            u, v = rename[a], rename[b]
+            edges.add((u, v) if order[u] < order[v] else (v, u))
+    edge_list = sorted(edges, key=lambda e: (order[e[0]], order[e[1]]))
+
+    covered = np.zeros(x.shape[0], dtype=bool)
+    for n in nodes:
+        covered[n.members] = True
+    params["n_points_covered"] = int(covered.sum())
+    params["n_intervals_clustered"] = int(guarded.calls)
+    if not nodes:
+        reason = (
+            f"every point is noise to DBSCAN (eps={params['eps']:.3g}, min_samples={min_samples}); "
+            "lower min_samples or give a larger eps"
+            if clusterer is None
+            else "the clusterer found no cluster in any interval"
+        )
+        warnings.warn(f"{label or 'cloud'}: the Mapper graph is empty: {reason}", MapperWarning,
+                      stacklevel=2)
+        params["empty_reason"] = "no cluster"
+    log.debug("%s: %d nodes, %d edges", label, len(nodes), len(edge_list))
+    return MapperGraph(
+        nodes=tuple(nodes), edges=tuple(edge_list), lens=lens_values, params=params, label=label
+    )

@@ -1,0 +1,229 @@
+"""Lenses (filter functions) for Mapper: one value (or a few) per point of a cloud.
+
+A lens is a :class:`Lens`: a name, its parameters and a function from a cloud
+``(n, dim)`` to lens values ``(n,)`` or ``(n, k)``.  The built-in lenses are
+
+========================  ==========================================================
+``"l2norm"``              Euclidean norm of each activation vector (the paper's lens)
+``"pca"``                 the first ``n_components`` principal components
+``"knn_distance"``        distance to the ``k``-th nearest other point
+``"eccentricity"``        ``(mean_j d(x_i, x_j)^p)^(1/p)``, the L^p eccentricity
+========================  ==========================================================
+
+Any callable ``cloud -> array`` can be used as a lens too (see :func:`as_lens`).
+Scaling (min-max to ``[0, 1]`` per column, as in the paper) is applied by
+:func:`~tda_activations.mapper.mapper_graph`, not by the lenses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..types import unknown_name_error
+
+__all__ = [
+    "LENSES",
+    "Lens",
+    "as_lens",
+    "eccentricity_lens",
+    "knn_distance_lens",
+    "kth_neighbor_distances",
+    "l2norm_lens",
+    "pca_lens",
+]
+
+
+@dataclass(frozen=True)
+class Lens:
+    """A named lens with its parameters.
+
+    Attributes
+    ----------
+    name
+        Short name recorded in the graph's parameters (``"l2norm"``, ...).
+    func
+        ``func(cloud) -> values`` with ``values`` of shape ``(n,)`` or ``(n, k)``.
+    params
+        Parameters of the lens (recorded with the graph).
+    """
+
+    name: str
+    func: Callable[[np.ndarray], Any]
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    def __call__(self, cloud: np.ndarray) -> np.ndarray:
+        """Lens values of every point of ``cloud``, as float64 ``(n,)`` or ``(n, k)``."""
+        values = np.asarray(self.func(cloud), dtype=np.float64)
+        n = cloud.shape[0]
+        if values.ndim == 2 and values.shape[1] == 1:
+            values = values[:, 0]
+        if values.ndim not in (1, 2) or values.shape[0] != n:
+            raise ValueError(
+                f"lens {self.name!r} returned shape {values.shape} for a cloud of {n} points; "
+                "a lens must return one value (shape (n,)) or one row (shape (n, k)) per point"
+            )
+        return values
+
+    def describe(self) -> dict[str, Any]:
+        """JSON-friendly description: ``{"name": ..., **params}``."""
+        return {"name": self.name, **{k: v for k, v in self.params.items()}}
+
+
+def l2norm_lens() -> Lens:
+    """The Euclidean (L2) norm of each activation vector: the paper's lens."""
+    return Lens("l2norm", lambda x: np.linalg.norm(np.asarray(x, dtype=np.float64), axis=1))
+
+
+def pca_lens(*, n_components: int = 1, seed: int = 0) -> Lens:
+    """Projection on the first ``n_components`` principal components (scikit-learn PCA).
+
+    Parameters
+    ----------
+    n_components
+        How many components; more than 2 makes a cover of ``n_intervals ** n_components``
+        hypercubes, so keep it small.
+    seed
+        Random state of the (possibly randomised) SVD solver.
+    """
+    if not isinstance(n_components, (int, np.integer)) or n_components < 1:
+        raise ValueError(f"n_components must be a positive integer, got {n_components!r}")
+
+    def func(x: np.ndarray) -> np.ndarray:
+        from sklearn.decomposition import PCA
+
+        x = np.asarray(x, dtype=np.float64)
+        k = min(int(n_components), x.shape[1], max(x.shape[0], 1))
+        if x.shape[0] < 2:
+            return np.zeros((x.shape[0], int(n_components)))
+        out = PCA(n_components=k, random_state=seed).fit_transform(x)
+        if k < n_components:  # pad: fewer dims than asked
+            out = np.hstack([out, np.zeros((x.shape[0], int(n_components) - k))])
+        return out
+
+    return Lens("pca", func, {"n_components": int(n_components), "seed": int(seed)})
+
+
+def kth_neighbor_distances(cloud: np.ndarray, *, k: int) -> np.ndarray:
+    """Euclidean distance from each point to its ``k``-th nearest *other* point.
+
+    Exact duplicates count as neighbours at distance 0.  Brute-force scikit-learn
+    nearest neighbours (chunked, so memory stays bounded).
+
+    Parameters
+    ----------
+    cloud
+        Points ``(n, dim)``; needs ``n > k``.
+    k
+        Rank of the neighbour (1 = the nearest other point).
+
+    Returns
+    -------
+    numpy.ndarray
+        Float64 ``(n,)``.
+    """
+    from sklearn.neighbors import NearestNeighbors
+
+    x = np.asarray(cloud)
+    if not isinstance(k, (int, np.integer)) or k < 1:
+        raise ValueError(f"k must be a positive integer, got {k!r}")
+    if x.shape[0] <= k:
+        raise ValueError(
+            f"the cloud has {x.shape[0]} points, so there is no {k}-th nearest other point; "
+            f"give more than {k} points or a smaller k"
+        )
+    nn = NearestNeighbors(n_neighbors=int(k) + 1, algorithm="brute").fit(x)
+    dist, _ = nn.kneighbors(x)
+    # Column 0 is the point itself (or an exact duplicate at distance 0): the
+    # (k+1)-th smallest distance including self is the k-th to another point.
+    return np.asarray(dist[:, int(k)], dtype=np.float64)
+
+
+def knn_distance_lens(*, k: int = 5) -> Lens:
+    """Distance to the ``k``-th nearest other point (a density-like lens)."""
+    if not isinstance(k, (int, np.integer)) or k < 1:
+        raise ValueError(f"k must be a positive integer, got {k!r}")
+
+    def func(x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x)
+        if x.shape[0] <= k:
+            return np.zeros(x.shape[0])
+        return kth_neighbor_distances(x, k=int(k))
+
+    return Lens("knn_distance", func, {"k": int(k)})
+
+
+def eccentricity_lens(*, p: float = 1.0) -> Lens:
+    """L^p eccentricity ``(mean_j ||x_i - x_j||^p)^(1/p)`` (``p=inf``: the largest distance).
+
+    Computed in row chunks, so memory stays bounded for large clouds.
+    """
+    p = float(p)
+    if not p > 0:
+        raise ValueError(f"p must be positive (or inf), got {p!r}")
+
+    def func(x: np.ndarray) -> np.ndarray:
+        from sklearn.metrics import pairwise_distances_chunked
+
+        x = np.asarray(x, dtype=np.float64)
+        out = []
+        for block in pairwise_distances_chunked(x, metric="euclidean"):
+            if np.isinf(p):
+                out.append(block.max(axis=1))
+            else:
+                out.append(np.mean(block**p, axis=1) ** (1.0 / p))
+        return np.concatenate(out) if out else np.zeros(0)
+
+    return Lens("eccentricity", func, {"p": p})
+
+
+LENSES: dict[str, Callable[..., Lens]] = {
+    "l2norm": l2norm_lens,
+    "pca": pca_lens,
+    "knn_distance": knn_distance_lens,
+    "eccentricity": eccentricity_lens,
+}
+
+
+def as_lens(lens: str | Lens | Callable[[np.ndarray], Any], **params: Any) -> Lens:
+    """Turn a lens name, a :class:`Lens` or a callable into a :class:`Lens`.
+
+    Parameters
+    ----------
+    lens
+        ``"l2norm"``, ``"pca"``, ``"knn_distance"``, ``"eccentricity"``, a :class:`Lens`,
+        or any callable ``cloud -> values``.
+    **params
+        Parameters for a named lens (``n_components=2``, ``k=10``, ``p=2``...).
+
+    Raises
+    ------
+    ValueError
+        For an unknown name (close matches are suggested) or parameters given with
+        something that is not a name.
+    TypeError
+        If ``lens`` is none of the above.
+    """
+    if isinstance(lens, Lens):
+        if params:
+            raise ValueError("lens parameters can only be given with a lens name")
+        return lens
+    if isinstance(lens, str):
+        if lens not in LENSES:
+            raise unknown_name_error("lens", lens, LENSES)
+        try:
+            return LENSES[lens](**params)
+        except TypeError as exc:
+            raise ValueError(f"bad parameters for lens {lens!r}: {exc}") from exc
+    if callable(lens):
+        if params:
+            raise ValueError("lens parameters can only be given with a lens name")
+        name = getattr(lens, "__qualname__", None) or type(lens).__name__
+        return Lens(f"callable:{getattr(lens, '__module__', '?')}.{name}", lens)
+    raise TypeError(
+        f"lens must be a name ({', '.join(LENSES)}), a Lens or a callable; got "
+        f"{type(lens).__name__}"
+    )
