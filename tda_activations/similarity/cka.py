@@ -1,0 +1,438 @@
+"""Centered kernel alignment: linear (Gram and feature form), RBF, and minibatch.
+
+Definitions (Kornblith et al. 2019, "Similarity of Neural Network Representations
+Revisited"; Nguyen, Raghu & Kornblith 2021 for the minibatch form):
+
+* biased HSIC uses the doubly centred Gram matrices ``HKH``; CKA is the cosine
+  between the centred Gram matrices seen as vectors of ``R^(n*n)``;
+* unbiased HSIC (Song et al. 2007) uses the U-centred Gram matrices of Szekely &
+  Rizzo (2014); "debiased" CKA is the cosine between U-centred Gram matrices, so
+  it may be negative, and it needs ``n >= 4``;
+* for a linear kernel, ``<HKH, HLH> = ||Xc^T Yc||_F^2`` (feature form), cheaper than
+  the Gram form when the widths are below ``n``; ``form="auto"`` picks per cloud;
+* RBF bandwidth: ``sigma^2 = bandwidth_fraction^2 * median(D^2)``, the median taken
+  over all ``n*n`` entries of the squared-distance matrix, the zero diagonal included,
+  exactly as in Kornblith et al.'s reference implementation;
+* minibatch CKA: unbiased HSIC of each batch, numerator and both denominators each
+  averaged over the batches, then combined (memory bounded by the batch size).
+
+All accumulation is in float64.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+from ._base import Measure, MeasureProperties, PreparedCloud, centred, register_measure
+
+__all__ = [
+    "LinearCKA",
+    "MinibatchCKA",
+    "RBFCKA",
+    "double_centre",
+    "u_centre",
+]
+
+log = logging.getLogger(__name__)
+
+_ORTHO_INVARIANCES = frozenset({"orthogonal", "isotropic_scaling", "translation", "permutation"})
+
+
+def double_centre(gram: np.ndarray) -> np.ndarray:
+    """``H K H`` with ``H = I - 11^T/n``: the Gram matrix of centred features."""
+    k = np.array(gram, dtype=np.float64, copy=True)
+    rows = k.mean(axis=0)
+    total = rows.mean()
+    k -= rows[None, :]
+    k -= rows[:, None]
+    k += total
+    return k
+
+
+def u_centre(gram: np.ndarray) -> np.ndarray:
+    """U-centring of Szekely & Rizzo (2014): the basis of unbiased HSIC.
+
+    ``K~_ij = K_ij - K_i./(n-2) - K_.j/(n-2) + K../((n-1)(n-2))`` for ``i != j``
+    (sums taken with the diagonal set to zero) and ``K~_ii = 0``.  The unbiased HSIC
+    of Song et al. (2007) is ``<K~, L~> / (n (n-3))``.
+
+    Raises
+    ------
+    ValueError
+        If ``n < 4``.
+    """
+    n = gram.shape[0]
+    if n < 4:
+        raise ValueError(
+            f"unbiased (debiased) HSIC needs at least 4 points, got {n}; use the biased "
+            "estimator (debiased=False) or more points"
+        )
+    k = np.array(gram, dtype=np.float64, copy=True)
+    np.fill_diagonal(k, 0.0)
+    rows = k.sum(axis=0) / (n - 2)
+    total = rows.sum() / (2.0 * (n - 1))
+    rows -= total
+    k -= rows[None, :]
+    k -= rows[:, None]
+    np.fill_diagonal(k, 0.0)
+    return k
+
+
+def _debiased_dot(xty: float, rx: np.ndarray, ry: np.ndarray, sx: float, sy: float, n: int) -> float:
+    """``n (n-3)`` times the unbiased linear HSIC from feature-space quantities.
+
+    ``xty = ||Xc^T Yc||_F^2``; ``rx``, ``ry``: squared norms of the centred rows;
+    ``sx``, ``sy``: their sums.  Derived from Song et al.'s U-statistic for centred
+    features (``1^T K 1 = 0``).
+    """
+    return xty - n / (n - 2.0) * float(rx @ ry) + sx * sy / ((n - 1.0) * (n - 2.0))
+
+
+def _require_debiased_n(n: int) -> None:
+    if n < 4:
+        raise ValueError(
+            f"cloud: debiased CKA (unbiased HSIC) needs at least 4 points, got {n}; use "
+            "debiased=False or more points"
+        )
+
+
+# ------------------------------------------------------------------------ linear CKA
+
+
+@dataclass(frozen=True)
+class LinearCKA(Measure):
+    """Linear CKA, biased or debiased, in Gram or feature form.
+
+    Parameters
+    ----------
+    debiased
+        Use the unbiased HSIC estimator (U-centring); needs ``n >= 4`` and may be
+        negative.
+    form
+        ``"feature"`` (``||Xc^T Yc||_F^2``, cost ``n p q``), ``"gram"`` (centred
+        ``n x n`` Gram matrices, cost ``n^2``) or ``"auto"``: Gram form for a cloud
+        whose width is at least ``n``, feature form otherwise.  Every form gives the
+        same value to rounding.
+
+    Notes
+    -----
+    A similarity in ``[0, 1]`` (``[-1, 1]`` debiased), symmetric, invariant to
+    orthogonal transforms, isotropic scaling, translation and permutations of units,
+    not to general invertible linear maps.  It is the cosine between centred Gram
+    matrices: :func:`~tda_activations.similarity.angular_distance` of it is a metric.
+    """
+
+    debiased: bool = False
+    form: Literal["auto", "gram", "feature"] = "auto"
+
+    name = "linear_cka"
+
+    def __post_init__(self) -> None:
+        if self.form not in ("auto", "gram", "feature"):
+            raise ValueError(f"form must be 'auto', 'gram' or 'feature', got {self.form!r}")
+
+    @property
+    def min_points(self) -> int:  # type: ignore[override]
+        return 4 if self.debiased else 2
+
+    @property
+    def properties(self) -> MeasureProperties:
+        return MeasureProperties(
+            kind="similarity",
+            symmetric=True,
+            metric=False,
+            invariances=_ORTHO_INVARIANCES,
+            identity_value=1.0,
+            bounds=(-1.0, 1.0) if self.debiased else (0.0, 1.0),
+            cosine=True,
+        )
+
+    def _use_gram(self, n: int, p: int) -> bool:
+        if self.form == "gram":
+            return True
+        if self.form == "feature":
+            return False
+        return p >= n
+
+    def _prepare(self, x: np.ndarray) -> dict[str, Any]:
+        n, p = x.shape
+        if self.debiased:
+            _require_debiased_n(n)
+        xc = centred(x)
+        stats: dict[str, Any] = {"xc": xc}
+        if self._use_gram(n, p):
+            k = xc @ xc.T
+            stats["gram"] = k
+            sq_self = float(np.einsum("ij,ij->", k, k))
+            rows = np.diag(k).copy()
+        else:
+            c = xc.T @ xc
+            sq_self = float(np.einsum("ij,ij->", c, c))
+            rows = np.einsum("ij,ij->i", xc, xc)
+        stats["rows"] = rows
+        stats["sum_rows"] = float(rows.sum())
+        if self.debiased:
+            self_dot = _debiased_dot(sq_self, rows, rows, stats["sum_rows"], stats["sum_rows"], n)
+            if not self_dot > 0:
+                raise ValueError(
+                    "cloud: the unbiased HSIC of the cloud with itself is not positive "
+                    f"({self_dot:.3g}); the cloud is (nearly) degenerate for debiased CKA"
+                )
+            stats["norm"] = math.sqrt(self_dot)
+        else:
+            stats["norm"] = math.sqrt(sq_self)
+        return stats
+
+    def _cross(self, a: PreparedCloud, b: PreparedCloud) -> float:
+        ga, gb = a.stats.get("gram"), b.stats.get("gram")
+        if ga is not None and gb is not None:
+            return float(np.einsum("ij,ij->", ga, gb))
+        xa, xb = a.stats["xc"], b.stats["xc"]
+        c = xa.T @ xb
+        return float(np.einsum("ij,ij->", c, c))
+
+    def _score(self, a: PreparedCloud, b: PreparedCloud) -> float:
+        cross = self._cross(a, b)
+        if self.debiased:
+            cross = _debiased_dot(
+                cross, a.stats["rows"], b.stats["rows"], a.stats["sum_rows"],
+                b.stats["sum_rows"], a.n_points,
+            )
+        return cross / (a.stats["norm"] * b.stats["norm"])
+
+
+# --------------------------------------------------------------------------- RBF CKA
+
+
+def rbf_gram(x: np.ndarray, *, bandwidth_fraction: float) -> np.ndarray:
+    """RBF Gram matrix with ``sigma^2 = bandwidth_fraction^2 * median(D^2)``.
+
+    The median runs over all ``n*n`` squared distances, the zero diagonal included
+    (the convention of Kornblith et al.'s reference implementation).
+
+    Raises
+    ------
+    ValueError
+        If the median squared distance is zero (most points coincide).
+    """
+    xc = x - x.mean(axis=0, keepdims=True)
+    g = xc @ xc.T
+    sq = np.diag(g)
+    d2 = sq[:, None] + sq[None, :] - 2.0 * g
+    np.maximum(d2, 0.0, out=d2)
+    np.fill_diagonal(d2, 0.0)
+    med = float(np.median(d2))
+    if not med > 0:
+        raise ValueError(
+            "cloud: the median squared distance is zero (most points coincide), so the "
+            "RBF bandwidth is undefined; deduplicate the points or use linear CKA"
+        )
+    d2 /= -2.0 * bandwidth_fraction**2 * med
+    return np.exp(d2, out=d2)
+
+
+@dataclass(frozen=True)
+class RBFCKA(Measure):
+    """CKA with a Gaussian (RBF) kernel whose bandwidth is a fraction of the median distance.
+
+    Parameters
+    ----------
+    bandwidth_fraction
+        ``sigma = bandwidth_fraction * sqrt(median squared distance)`` (see
+        :func:`rbf_gram`).  Kornblith et al.'s demonstration uses 0.5.
+    debiased
+        Use U-centred Gram matrices (unbiased HSIC); needs ``n >= 4``.
+
+    Notes
+    -----
+    Memory and time are ``O(n^2)`` per cloud.  Invariant to orthogonal transforms,
+    isotropic scaling (the bandwidth follows the scale), translation and
+    permutations; not to general linear maps.
+    """
+
+    bandwidth_fraction: float = 0.5
+    debiased: bool = False
+
+    name = "rbf_cka"
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.bandwidth_fraction, (int, float)) and self.bandwidth_fraction > 0):
+            raise ValueError(
+                f"bandwidth_fraction must be a positive number, got {self.bandwidth_fraction!r}"
+            )
+
+    @property
+    def min_points(self) -> int:  # type: ignore[override]
+        return 4 if self.debiased else 2
+
+    @property
+    def properties(self) -> MeasureProperties:
+        return MeasureProperties(
+            kind="similarity",
+            symmetric=True,
+            metric=False,
+            invariances=_ORTHO_INVARIANCES,
+            identity_value=1.0,
+            bounds=(-1.0, 1.0) if self.debiased else (0.0, 1.0),
+            cosine=True,
+        )
+
+    def _prepare(self, x: np.ndarray) -> dict[str, Any]:
+        if self.debiased:
+            _require_debiased_n(x.shape[0])
+        centred(x)
+        k = rbf_gram(x, bandwidth_fraction=float(self.bandwidth_fraction))
+        kc = u_centre(k) if self.debiased else double_centre(k)
+        norm = float(np.sqrt(np.einsum("ij,ij->", kc, kc)))
+        if not norm > 0:
+            raise ValueError("cloud: the centred RBF Gram matrix is zero; the cloud is degenerate")
+        return {"kc": kc, "norm": norm}
+
+    def _score(self, a: PreparedCloud, b: PreparedCloud) -> float:
+        dot = float(np.einsum("ij,ij->", a.stats["kc"], b.stats["kc"]))
+        return dot / (a.stats["norm"] * b.stats["norm"])
+
+
+# --------------------------------------------------------------------- minibatch CKA
+
+
+def batch_slices(n: int, *, batch_size: int, seed: int) -> list[np.ndarray]:
+    """Row indices of each minibatch: a seeded permutation split into near-equal batches.
+
+    The permutation guards against batches of one class when samples are sorted.
+    Every batch has at least 4 rows.
+    """
+    if n < 4:
+        raise ValueError(f"minibatch CKA needs at least 4 points, got {n}")
+    n_batches = max(1, math.ceil(n / batch_size))
+    while n_batches > 1 and n // n_batches < 4:
+        n_batches -= 1
+    order = np.random.default_rng(seed).permutation(n)
+    return [np.sort(b) for b in np.array_split(order, n_batches)]
+
+
+@dataclass(frozen=True)
+class MinibatchCKA(Measure):
+    """Minibatch linear CKA (Nguyen, Raghu & Kornblith 2021).
+
+    The samples are permuted (``seed``) and split into near-equal batches of at most
+    ``batch_size``; for each batch the unbiased HSIC of the pair and of each cloud
+    with itself is computed; CKA is ``mean(HSIC_xy) / sqrt(mean(HSIC_xx) mean(HSIC_yy))``.
+    Working memory is ``O(batch_size^2)`` per cloud, whatever ``n``.
+
+    Parameters
+    ----------
+    batch_size
+        Largest batch (at least 4).  The estimate approaches debiased CKA as it grows.
+    seed
+        Seed of the permutation of the samples (the same for every cloud).
+    """
+
+    batch_size: int = 1000
+    seed: int = 0
+
+    name = "minibatch_cka"
+    min_points = 4
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.batch_size, (int, np.integer)) or self.batch_size < 4:
+            raise ValueError(
+                f"batch_size must be an integer >= 4 (unbiased HSIC needs 4 points per "
+                f"batch), got {self.batch_size!r}"
+            )
+
+    @property
+    def properties(self) -> MeasureProperties:
+        return MeasureProperties(
+            kind="similarity",
+            symmetric=True,
+            metric=False,
+            invariances=_ORTHO_INVARIANCES,
+            identity_value=1.0,
+            bounds=(-1.0, 1.0),
+            cosine=True,
+        )
+
+    def _prepare(self, x: np.ndarray) -> dict[str, Any]:
+        # The data are kept as they are (centred); the batches are formed in score().
+        return {"xc": centred(x)}
+
+    def _batch_u_gram(self, x: np.ndarray, idx: np.ndarray) -> np.ndarray:
+        xb = x[idx]
+        xb = xb - xb.mean(axis=0, keepdims=True)
+        return u_centre(xb @ xb.T)
+
+    def _score(self, a: PreparedCloud, b: PreparedCloud) -> float:
+        return float(self._matrix([a, b], [(0, 1)])[0, 1])
+
+    def _matrix(self, clouds: Sequence[PreparedCloud], pairs: Sequence[tuple[int, int]] | None
+                ) -> np.ndarray:
+        n = clouds[0].n_points
+        batches = batch_slices(n, batch_size=int(self.batch_size), seed=int(self.seed))
+        k = len(clouds)
+        acc = np.zeros((k, k), dtype=np.float64)
+        for idx in batches:
+            m = idx.size
+            feats = np.empty((k, m * m), dtype=np.float64)
+            for c, cloud in enumerate(clouds):
+                feats[c] = self._batch_u_gram(cloud.stats["xc"], idx).ravel()
+            acc += (feats @ feats.T) / (m * (m - 3.0))
+        acc /= len(batches)
+        diag = np.diag(acc).copy()
+        if np.any(diag <= 0):
+            raise ValueError(
+                "a cloud has non-positive minibatch HSIC with itself (degenerate within "
+                "every batch); use a larger batch_size"
+            )
+        return acc / np.sqrt(np.outer(diag, diag))
+
+    def score_matrix(
+        self, rows: Sequence[PreparedCloud], cols: Sequence[PreparedCloud] | None = None
+    ) -> np.ndarray:
+        """All values at once: each batch's U-centred Gram matrix is computed once per cloud."""
+        if cols is None:
+            clouds = list(rows)
+            self._check_all(clouds)
+            out = self._matrix(clouds, None)
+            np.fill_diagonal(out, 1.0)
+            return out
+        clouds = list(rows) + list(cols)
+        self._check_all(clouds)
+        full = self._matrix(clouds, None)
+        return full[: len(rows), len(rows):].copy()
+
+    def _check_all(self, clouds: Sequence[PreparedCloud]) -> None:
+        for c in clouds:
+            if c.measure != self.label:
+                raise ValueError(
+                    f"a cloud was prepared by {c.measure!r}, not by {self.label!r}; prepare it "
+                    "with this measure"
+                )
+            if c.n_points != clouds[0].n_points:
+                raise ValueError(
+                    "the clouds have different numbers of points; rows must be the same samples"
+                )
+
+
+register_measure(
+    "linear_cka", LinearCKA, defaults={"debiased": False},
+    description="Linear CKA (biased HSIC), Gram or feature form chosen by n vs width",
+)
+register_measure(
+    "linear_cka_debiased", LinearCKA, defaults={"debiased": True},
+    description="Linear CKA from the unbiased HSIC estimator (n >= 4)",
+)
+register_measure(
+    "rbf_cka", RBFCKA, defaults={"bandwidth_fraction": 0.5},
+    description="RBF-kernel CKA, sigma = fraction x median distance",
+)
+register_measure(
+    "minibatch_cka", MinibatchCKA, defaults={"batch_size": 1000, "seed": 0},
+    description="Linear CKA from unbiased HSIC averaged over minibatches (bounded memory)",
+)
