@@ -350,6 +350,17 @@ def test_cifar10_from_parent_dir_and_str_keys(tmp_path: Path) -> None:
     assert ds.hierarchy == load_hierarchy("cifar10")
 
 
+def test_cifar10_pickles_written_by_numpy_1(tmp_path: Path) -> None:
+    """The official files reference numpy.core (NumPy 1.x); they must load under NumPy 2 too."""
+    written = write_cifar10(tmp_path)
+    raw = (tmp_path / "test_batch").read_bytes()
+    assert b"numpy._core.multiarray\n_reconstruct" in raw  # protocol 2: text GLOBAL opcodes
+    (tmp_path / "test_batch").write_bytes(raw.replace(b"numpy._core.", b"numpy.core."))
+    np.testing.assert_array_equal(
+        load_cifar(tmp_path).images, written["test_batch"][0].reshape(-1, 3, 32, 32) / np.float32(255)
+    )
+
+
 def write_cifar100(root: Path, *, n=6, seed=0, coarse_override=None) -> dict:
     h = load_hierarchy("cifar100")
     rng = np.random.default_rng(seed)
@@ -707,6 +718,14 @@ def test_from_torch_style_datasets() -> None:
     tensors = [(torch.rand(1, 5, 5), torch.tensor(i % 2)) for i in range(4)]
     tds = from_torchvision(tensors, hierarchy=flat_hierarchy(["a", "b"]), name="t")
     np.testing.assert_array_equal(tds.images[2], tensors[2][0].numpy())
+    # uint8 tensors (what torchvision's PILToTensor gives) are divided by 255, 2-D ones get a channel
+    raw = torch.randint(0, 256, (2, 3, 4), dtype=torch.uint8)
+    u8 = from_torchvision([(raw, 0)])
+    np.testing.assert_array_equal(u8.images[0], raw.numpy() / np.float32(255))
+    assert from_torchvision([(raw[0], 0)]).image_shape == (1, 3, 4)
+    # NumPy images follow NumPy's (h, w, c) convention
+    hwc = np.random.default_rng(1).integers(0, 256, (3, 4, 2), dtype=np.uint8)
+    np.testing.assert_array_equal(from_torchvision([(hwc, 0)]).images[0], hwc.transpose(2, 0, 1) / np.float32(255))
     with pytest.raises(ValueError, match="item 1 has shape.*Resize"):
         from_torchvision([(torch.rand(1, 5, 5), 0), (torch.rand(1, 4, 5), 0)])
     with pytest.raises(ValueError, match="must lie in \\[0, 1\\]"):

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 from ..types import ImageDataset, Split
 from .hierarchy import load_hierarchy
@@ -43,6 +41,9 @@ def load_digits(*, upsample: int = 1, test_size: float = 0.3, seed: int = 0) -> 
     raw = _sk_digits()
     images = (raw.images.astype(np.float32) / 16.0)[:, None, :, :]
     if upsample > 1:
+        import torch  # imported here: `import tda_activations.datasets` stays light
+        import torch.nn.functional as F
+
         t = torch.from_numpy(images)
         images = F.interpolate(t, scale_factor=int(upsample), mode="bilinear", align_corners=False).numpy()
     labels = raw.target.astype(np.int64)
