@@ -46,7 +46,9 @@ Layout = Literal["auto", "nhw", "nhwc", "nchw"]
 SplitName = Literal["train", "test"]
 HierarchyLike = ClassHierarchy | str | os.PathLike[str] | None
 
-IMAGE_EXTENSIONS: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+IMAGE_EXTENSIONS: tuple[str, ...] = (
+    ".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp",
+)
 """File name endings (case-insensitive) that :func:`load_image_folder` reads."""
 
 _CIFAR10_TRAIN = tuple(f"data_batch_{i}" for i in range(1, 6))
@@ -270,7 +272,7 @@ def _detect_cifar(path: Path) -> tuple[Path, int] | None:
     ``None`` if ``path`` is a directory without CIFAR files.
     """
     names = {p.name for p in path.iterdir() if p.is_file()}
-    is10 = "batches.meta" in names or "test_batch" in names or any(n in names for n in _CIFAR10_TRAIN)
+    is10 = bool(names & {"batches.meta", "test_batch", *_CIFAR10_TRAIN})
     is100 = "meta" in names and ("train" in names or "test" in names)
     if is10 and is100:
         raise ValueError(
@@ -289,7 +291,9 @@ def _detect_cifar(path: Path) -> tuple[Path, int] | None:
 
 def _find_cifar(path: Path) -> tuple[Path, int]:
     if not path.exists():
-        raise FileNotFoundError(f"{path} does not exist; give the folder extracted from the archive")
+        raise FileNotFoundError(
+            f"{path} does not exist; give the folder extracted from the archive"
+        )
     if not path.is_dir():
         raise ValueError(
             f"{path} is a file; give the directory of CIFAR python batches (extract the "
@@ -385,7 +389,8 @@ def _load_cifar10(root: Path, *, split: str, limit: int | None) -> ImageDataset:
             logger.warning("%s: training batches %s (the full set is data_batch_1..5)", root, files)
     _require(root, ["batches.meta", *files], "CIFAR-10", _CIFAR10_EXPECTED)
     meta_path = root / "batches.meta"
-    class_names = _names(_field(_unpickle(meta_path), "label_names", meta_path), "label_names", meta_path)
+    meta = _unpickle(meta_path)
+    class_names = _names(_field(meta, "label_names", meta_path), "label_names", meta_path)
     pixels, labels, taken = [], [], 0
     for fname in files:
         batch_path = root / fname
@@ -404,7 +409,8 @@ def _load_cifar10(root: Path, *, split: str, limit: int | None) -> ImageDataset:
         hierarchy = shipped
     else:
         logger.warning(
-            "%s: label names %s differ from CIFAR-10's; using a flat hierarchy", meta_path, class_names
+            "%s: label names %s differ from CIFAR-10's; using a flat hierarchy",
+            meta_path, class_names,
         )
         hierarchy = flat_hierarchy(class_names)
     return ImageDataset(
@@ -594,7 +600,9 @@ def _check_size(size: int | Sequence[int] | None) -> tuple[int, int] | None:
     try:
         h, w = (int(s) for s in size)  # type: ignore[union-attr]
     except (TypeError, ValueError) as exc:
-        raise ValueError(f"size must be an integer or a (height, width) pair, got {size!r}") from exc
+        raise ValueError(
+            f"size must be an integer or a (height, width) pair, got {size!r}"
+        ) from exc
     if h < 1 or w < 1:
         raise ValueError(f"size must be positive, got {(h, w)}")
     return h, w
@@ -838,7 +846,9 @@ def _hierarchy_from_arrays(
         if "coarse_names" in arrays:
             logger.warning("%s: 'coarse_names' without 'coarse_labels' is ignored", source)
         return flat_hierarchy(names)
-    coarse = _check_labels(arrays["coarse_labels"], labels.shape[0], source=source, key="coarse_labels")
+    coarse = _check_labels(
+        arrays["coarse_labels"], labels.shape[0], source=source, key="coarse_labels"
+    )
     if "coarse_names" in arrays:
         coarse_names = tuple(str(c) for c in np.asarray(arrays["coarse_names"]).ravel())
         if coarse.max() >= len(coarse_names):
@@ -881,12 +891,16 @@ def _item_to_chw(image: Any, *, index: int) -> np.ndarray:
         if arr.ndim == 2:
             arr = arr[None]
         if arr.ndim != 3:
-            raise ValueError(f"{source}: a tensor image must be (c, h, w) or (h, w); got {arr.shape}")
+            raise ValueError(
+                f"{source}: a tensor image must be (c, h, w) or (h, w); got {arr.shape}"
+            )
         return _to_unit_float(arr, source=source)
     if isinstance(image, np.ndarray):  # numpy convention: (h, w) or (h, w, c)
         arr = image[:, :, None] if image.ndim == 2 else image
         if arr.ndim != 3:
-            raise ValueError(f"{source}: an array image must be (h, w) or (h, w, c); got {arr.shape}")
+            raise ValueError(
+                f"{source}: an array image must be (h, w) or (h, w, c); got {arr.shape}"
+            )
         return np.transpose(_to_unit_float(arr, source=source), (2, 0, 1))
     raise TypeError(
         f"{source}: the image is a {type(image).__name__}; expected a PIL image, a torch tensor "
@@ -1027,7 +1041,9 @@ def load_dataset(
 
         upsample = int(match.group(1) or 1)
         if upsample < 1:
-            raise ValueError(f"{text!r}: the upsampling factor must be at least 1 (e.g. 'digits:x4')")
+            raise ValueError(
+                f"{text!r}: the upsampling factor must be at least 1 (e.g. 'digits:x4')"
+            )
         parts = load_digits(upsample=upsample)
         dataset = parts.train if split == "train" else parts.test
     else:
