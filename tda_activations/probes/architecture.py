@@ -207,18 +207,40 @@ def _logsumexp(a: np.ndarray) -> float:
     return m + math.log(float(np.exp(a - m).sum()))
 
 
+def _suffix_logsumexp(state: np.ndarray) -> np.ndarray:
+    """``out[k] = log sum_{d >= k} exp(state[d])`` (length ``state.size + 1``, last = -inf)."""
+    out = np.full(state.size + 1, -math.inf)
+    with np.errstate(invalid="ignore"):
+        out[:-1] = np.logaddexp.accumulate(state[::-1])[::-1]
+    return out
+
+
 def _relu_step(state: np.ndarray, n: int) -> np.ndarray:
-    """Serra et al.'s transition for a ReLU layer of ``n`` units; ``state[d]`` = log #regions of dim d."""
+    """Serra et al.'s transition for a ReLU layer of ``n`` units.
+
+    ``state[d]`` is the log of the number of regions whose image has dimension
+    (at most) ``d``.  A region of dimension ``d`` gives ``C(n, j)`` regions of
+    dimension ``min(d, n - j)`` for every ``j <= min(d, n)``.  Evaluated in
+    O(len(state)): the ``j <= n - d`` terms keep dimension ``d``; the others land
+    on ``d' = n - j`` and are collected with a suffix log-sum-exp.
+    """
     dmax = state.size - 1
-    lb = _log_binom_row(n, min(dmax, n))
+    top = min(dmax, n)
+    lb = _log_binom_row(n, top)  # log C(n, j), j = 0..top
+    cum = np.logaddexp.accumulate(lb)
     out = np.full(state.size, -math.inf)
-    for d in np.nonzero(np.isfinite(state))[0]:
-        js = np.arange(min(d, n) + 1)
-        newd = np.minimum(d, n - js)
-        vals = state[d] + lb[js]
-        # accumulate log-sum-exp into out[newd]
-        for nd in np.unique(newd):
-            out[nd] = np.logaddexp(out[nd], _logsumexp(vals[newd == nd]))
+    d = np.arange(state.size)
+    keep = (d <= n) & np.isfinite(state)
+    if keep.any():
+        kk = np.minimum(d[keep], n - d[keep])
+        out[keep] = state[keep] + cum[np.minimum(kk, top)]
+    suffix = _suffix_logsumexp(state)
+    dp = np.arange(top + 1)  # target dimensions d' = n - j
+    lo = np.maximum(n - dp, dp + 1)
+    ok = lo <= dmax
+    add = np.full(dp.size, -math.inf)
+    add[ok] = lb[dp[ok]] + suffix[lo[ok]]  # C(n, n - d') = C(n, d')
+    out[: top + 1] = np.logaddexp(out[: top + 1], add)
     return out
 
 
@@ -227,11 +249,9 @@ def _arrangement_step(state: np.ndarray, m: int, cap: int) -> np.ndarray:
     dmax = state.size - 1
     lb = _log_binom_row(m, min(dmax, m))
     cum = np.logaddexp.accumulate(lb)
-    out = np.full(state.size, -math.inf)
-    for d in np.nonzero(np.isfinite(state))[0]:
-        nd = min(d, cap)
-        out[nd] = np.logaddexp(out[nd], state[d] + cum[min(d, m)])
-    return out
+    d = np.arange(state.size)
+    vals = state + cum[np.minimum(d, m)]
+    return _cap(vals, cap)
 
 
 def _cap(state: np.ndarray, cap: int) -> np.ndarray:
