@@ -91,7 +91,10 @@ def as_inputs(data: Any, *, name: str = "data") -> tuple[np.ndarray, np.ndarray 
         if labels.shape != (x.shape[0],):
             raise ValueError(f"{name}: {labels.shape} labels for {x.shape[0]} inputs; give one label each")
         labels = labels.astype(np.int64)
-    return x.astype(np.float32, copy=False), labels
+    x = x.astype(np.float32, copy=False)
+    if not x.flags.writeable:  # torch warns on read-only arrays (frozen containers)
+        x = x.copy()
+    return x, labels
 
 
 def parse_layer(name: str) -> tuple[str, int]:
