@@ -215,3 +215,20 @@ def test_to_pandas_and_summary() -> None:
     s = r.summary()
     assert s["params"] == r.total_params and s["input_shape"] == "1x16x16"
     assert np.isclose(s["compression"], 10 / 256)
+
+
+def test_cli_architecture(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from typer.testing import CliRunner
+
+    from tda_activations.cli.probes_invariance import app
+
+    out = tmp_path / "arch.csv"
+    result = CliRunner().invoke(app, ["architecture", "densenet", "--input-shape", "1,16,16", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "params=76378" in result.output
+    import pandas as pd
+
+    df = pd.read_csv(out)
+    assert set(df["kind"]) <= {"Conv2d", "Linear", "add", "cat"} and (df["kind"] == "cat").any()
+    bad = CliRunner().invoke(app, ["architecture", "resnet19"])
+    assert bad.exit_code == 2 and "did you mean" in bad.output

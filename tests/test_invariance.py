@@ -230,3 +230,14 @@ def test_prototype_is_flip_invariant_and_matches_sklearn(digits: Split) -> None:
     assert list(sep["layer"]) == ["representation", "reduction"]
     assert (sep["distance_ratio"] > 1).all()
     assert acts.predictions is not None and (acts.predictions == got).all()
+
+
+def test_cli_prototype_separability(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from typer.testing import CliRunner
+
+    from tda_activations.cli.probes_invariance import app
+
+    out = tmp_path / "sep.csv"
+    result = CliRunner().invoke(app, ["separability", "prototype", "--group", "hflip", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "fisher_criterion" in result.output and out.exists()
