@@ -44,9 +44,14 @@ class NodeComposition:
     misclassification_rate: np.ndarray
 
     def __post_init__(self) -> None:
-        counts = np.asarray(self.counts, dtype=np.int64).reshape(len(self.node_ids), -1)
-        if counts.shape[1] != len(self.group_names):
-            raise ValueError("counts must have one column per group name")
+        counts = np.asarray(self.counts, dtype=np.int64)
+        shape = (len(self.node_ids), len(self.group_names))
+        if counts.size != shape[0] * shape[1]:
+            raise ValueError(
+                f"counts have shape {counts.shape}; expected one row per node and one column "
+                f"per group, {shape}"
+            )
+        counts = counts.reshape(shape)
         object.__setattr__(self, "node_ids", tuple(self.node_ids))
         object.__setattr__(self, "group_names", tuple(self.group_names))
         object.__setattr__(self, "counts", frozen_array(counts))

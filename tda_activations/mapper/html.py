@@ -39,7 +39,7 @@ def html_page(
     graph: MapperGraph,
     *,
     compositions: Mapping[str, NodeComposition] | None = None,
-    color_by: str = "fine",
+    color_by: str | None = None,
     title: str | None = None,
     seed: int = 0,
 ) -> str:
@@ -48,6 +48,8 @@ def html_page(
     for comp in compositions.values():
         _check_composition(graph, comp)
     choices = [*compositions, "lens"]
+    if color_by is None:
+        color_by = choices[0]
     if color_by not in choices:
         raise unknown_name_error("colouring", color_by, choices)
     pos = graph_layout(graph, seed=seed)
@@ -97,7 +99,7 @@ def to_html(
     path: str | os.PathLike[str],
     *,
     compositions: Mapping[str, NodeComposition] | None = None,
-    color_by: str = "fine",
+    color_by: str | None = None,
     title: str | None = None,
     seed: int = 0,
 ) -> Path:
@@ -113,7 +115,8 @@ def to_html(
         Level -> :class:`NodeComposition` (e.g. :func:`hierarchy_compositions`); the page
         can colour by any of these levels.  Without them only ``color_by="lens"`` works.
     color_by
-        Initial colouring: a level name (``"fine"``, ``"coarse"``) or ``"lens"``.
+        Initial colouring: a level name (``"fine"``, ``"coarse"``) or ``"lens"``; default
+        the first level of ``compositions`` (``"lens"`` without them).
     title
         Page title (default: "Mapper graph <label>").
     seed

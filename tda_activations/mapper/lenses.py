@@ -136,10 +136,20 @@ def kth_neighbor_distances(cloud: np.ndarray, *, k: int) -> np.ndarray:
             f"give more than {k} points or a smaller k"
         )
     nn = NearestNeighbors(n_neighbors=int(k) + 1, algorithm="brute").fit(x)
-    dist, _ = nn.kneighbors(x)
-    # Column 0 is the point itself (or an exact duplicate at distance 0): the
-    # (k+1)-th smallest distance including self is the k-th to another point.
-    return np.asarray(dist[:, int(k)], dtype=np.float64)
+    _, idx = nn.kneighbors(x)
+    # scikit-learn ranks by the Gram-matrix formula, which puts exact duplicates at
+    # ~1e-8 instead of 0: recompute the k+1 candidate distances exactly and re-sort.
+    # The (k+1)-th smallest distance including the point itself (at 0) is the k-th
+    # to another point.
+    xf = np.asarray(x, dtype=np.float64)
+    out = np.empty(xf.shape[0])
+    step = max(1, 2**22 // max(1, (int(k) + 1) * xf.shape[1]))  # ~32 MB per chunk
+    for s in range(0, xf.shape[0], step):
+        diff = xf[idx[s:s + step]] - xf[s:s + step, None, :]
+        exact = np.sqrt(np.einsum("ijk,ijk->ij", diff, diff))
+        exact.sort(axis=1)
+        out[s:s + step] = exact[:, int(k)]
+    return out
 
 
 def knn_distance_lens(*, k: int = 5) -> Lens:
