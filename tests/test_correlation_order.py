@@ -250,3 +250,37 @@ def test_bad_inputs_fail_clearly(xor_model) -> None:
         correlation_order(model, test, layers=[], include_input=False)
     with pytest.raises(TypeError, match="torch.nn.Module"):
         correlation_order("model", test)  # type: ignore[arg-type]
+
+
+# ------------------------------------------------------------------------------ CLI
+
+
+def test_cli_corr_order(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    import types
+
+    import pandas as pd
+    from typer.testing import CliRunner
+
+    import tda_activations.models as models
+    from tda_activations.cli.probes_meandim import app
+    from tda_activations.datasets import load_digits
+
+    data = load_digits()
+
+    def fake(name: str, *, seed: int = 0, **_: object) -> types.SimpleNamespace:
+        torch.manual_seed(seed)
+        net = nn.Sequential(nn.Flatten(), nn.Linear(64, 10))
+        x = torch.from_numpy(np.array(data.train.images))
+        return types.SimpleNamespace(model=train(net, x.numpy().reshape(-1, 64), data.train.labels,
+                                                 steps=100), data=data)
+
+    monkeypatch.setattr(models, "pretrained", fake)
+    out = tmp_path / "co.csv"
+    res = CliRunner().invoke(app, ["corr-order", "tiny", "--shrinkage", "0.1", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    table = pd.read_csv(out)
+    assert list(table["layer"]) == ["input", "1"]
+    assert (table["true_accuracy"] > 0.85).all()
+    assert np.allclose(table["pooled_shrinkage"], 0.1)
+    res = CliRunner().invoke(app, ["corr-order", "tiny", "--layers", "nope"])
+    assert res.exit_code == 2 and "unknown layer" in res.output

@@ -351,3 +351,52 @@ def test_bad_inputs_fail_clearly() -> None:
         fit_pca(x, n_components=0)
     with pytest.raises(ValueError, match=r"\(0, 1\]"):
         fit_pca(x, n_components=1.5)
+
+
+# ------------------------------------------------------------------------------ CLI
+
+
+@pytest.fixture()
+def fake_zoo(monkeypatch: pytest.MonkeyPatch):
+    """`pretrained` replaced by a small untrained digits classifier (no training in tests)."""
+    import types
+
+    import tda_activations.models as models
+    from tda_activations.datasets import load_digits
+
+    data = load_digits()
+
+    def fake(name: str, *, seed: int = 0, **_: object) -> types.SimpleNamespace:
+        if name != "tiny":
+            raise ValueError(f"unknown zoo model {name!r}")
+        torch.manual_seed(seed)
+        net = nn.Sequential(nn.Flatten(), nn.Linear(64, 12), nn.ReLU(), nn.Linear(12, 10))
+        return types.SimpleNamespace(model=net.eval(), data=data)
+
+    monkeypatch.setattr(models, "pretrained", fake)
+    return fake
+
+
+def test_cli_meandim_and_profile(fake_zoo, tmp_path) -> None:
+    import pandas as pd
+    from typer.testing import CliRunner
+
+    from tda_activations.cli.probes_meandim import app
+
+    runner = CliRunner()
+    out, idx = tmp_path / "md.csv", tmp_path / "idx.csv"
+    res = runner.invoke(app, ["meandim", "tiny", "--n-rows", "60", "--out", str(out),
+                              "--indices-out", str(idx)])
+    assert res.exit_code == 0, res.output
+    assert "pooled mean dimension" in res.output
+    table = pd.read_csv(out)
+    assert len(table) == 10 and (table["mean_dimension"] > 0.5).all()
+    assert set(pd.read_csv(idx)["feature"]).issuperset({"pc0", "pc1"})
+    res = runner.invoke(app, ["meandim-profile", "tiny", "--n-rows", "40", "--n-components", "4",
+                              "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert list(pd.read_csv(out)["layer"]) == ["input", "1", "3"]
+    res = runner.invoke(app, ["meandim", "tiny", "--features", "pixel"])
+    assert res.exit_code == 2 and "unknown feature space" in res.output
+    res = runner.invoke(app, ["meandim-profile", "tiny", "--n-components", "many"])
+    assert res.exit_code != 0

@@ -1,0 +1,126 @@
+"""CLI for the mean-dimension and correlation-order probes.
+
+Each subcommand is thin: it loads a zoo model (trained on the embedded digits,
+from the cache or now), calls one public function and prints its table; with
+``--out`` the table is also written as CSV (atomically).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+app = typer.Typer(help="Mean dimension (given-data total indices) and correlation-order probes.")
+
+
+def _layers(spec: Optional[str]) -> Optional[list[str]]:
+    return [s.strip() for s in spec.split(",") if s.strip()] if spec else None
+
+
+def _components(spec: Optional[str]) -> int | float | None:
+    if spec is None or spec.lower() in ("", "all", "none"):
+        return None
+    try:
+        return int(spec)
+    except ValueError:
+        try:
+            return float(spec)
+        except ValueError:
+            raise typer.BadParameter(
+                f"{spec!r} is not a number of components: give an integer, a fraction in (0, 1] "
+                "or 'all'"
+            ) from None
+
+
+def _emit(df: Any, out: Optional[Path]) -> None:
+    from .._atomic import atomic_write_text
+
+    typer.echo(df.to_string(index=False))
+    if out is not None:
+        atomic_write_text(out, df.to_csv(index=False))
+        typer.echo(f"wrote {out}")
+
+
+def _fail(exc: Exception) -> None:
+    typer.echo(f"error: {exc}", err=True)
+    raise typer.Exit(code=2)
+
+
+@app.command("meandim")
+def meandim_cmd(
+    model: str = typer.Argument(..., help="zoo model: mlp, lenet, resnet18, densenet"),
+    features: str = typer.Option("pca", help="pca (PCA coordinates via an inverse-PCA layer) or inputs (pixels)"),
+    n_components: Optional[str] = typer.Option(None, help="PCA components kept: integer, fraction, or all"),
+    n_rows: int = typer.Option(500, help="test images used (each paired with another one)"),
+    seed: int = typer.Option(0, help="seed of the trained model, the rows and the pairing"),
+    out: Optional[Path] = typer.Option(None, help="CSV file for the per-logit table"),
+    indices_out: Optional[Path] = typer.Option(None, help="CSV file for the per-feature total indices"),
+) -> None:
+    """Mean dimension of every class logit on the test digits."""
+    from ..models import pretrained
+    from ..probes.mean_dimension import logit_total_indices
+
+    try:
+        tm = pretrained(model, seed=seed)
+        res = logit_total_indices(tm.model, tm.data.test, features=features,  # type: ignore[arg-type]
+                                  n_components=_components(n_components), n_rows=n_rows, seed=seed)
+    except (ValueError, TypeError) as exc:
+        _fail(exc)
+    typer.echo(f"pooled mean dimension of the logits: {res.pooled_mean_dimension:.3f} "
+               f"+- {res.pooled_mean_dimension_se:.3f}")
+    _emit(res.summary(), out)
+    if indices_out is not None:
+        from .._atomic import atomic_write_text
+
+        atomic_write_text(indices_out, res.to_pandas().to_csv(index=False))
+        typer.echo(f"wrote {indices_out}")
+
+
+@app.command("meandim-profile")
+def meandim_profile_cmd(
+    model: str = typer.Argument(..., help="zoo model: mlp, lenet, resnet18, densenet"),
+    layers: Optional[str] = typer.Option(None, help="comma-separated layer names (default: all conv/linear)"),
+    n_components: Optional[str] = typer.Option("32", help="PCA components kept per layer: integer, fraction, or all"),
+    n_rows: int = typer.Option(200, help="test images used"),
+    seed: int = typer.Option(0, help="seed of the trained model, the rows and the pairing"),
+    out: Optional[Path] = typer.Option(None, help="CSV file for the table"),
+) -> None:
+    """Depth profile: mean dimension of each layer given the input, and of the output given each layer."""
+    from ..models import pretrained
+    from ..probes.mean_dimension import mean_dimension_profile
+
+    try:
+        tm = pretrained(model, seed=seed)
+        res = mean_dimension_profile(tm.model, tm.data.test, layers=_layers(layers),
+                                     n_components=_components(n_components), n_rows=n_rows, seed=seed)
+    except (ValueError, TypeError) as exc:
+        _fail(exc)
+    _emit(res.to_pandas(), out)
+
+
+@app.command("corr-order")
+def corr_order_cmd(
+    model: str = typer.Argument(..., help="zoo model: mlp, lenet, resnet18, densenet"),
+    layers: Optional[str] = typer.Option(None, help="comma-separated layer names (default: all conv/linear)"),
+    shrinkage: str = typer.Option("ledoit_wolf", help="ledoit_wolf or a fixed intensity in [0, 1]"),
+    n_draws: int = typer.Option(1, help="surrogates drawn per test image"),
+    seed: int = typer.Option(0, help="seed of the trained model and of the draws"),
+    out: Optional[Path] = typer.Option(None, help="CSV file for the table"),
+) -> None:
+    """Accuracy of first- and second-order Gaussian surrogates of every layer (fit on train, test on test)."""
+    from ..models import pretrained
+    from ..probes.correlation_order import correlation_order
+
+    try:
+        rule: float | str = float(shrinkage)
+    except ValueError:
+        rule = shrinkage
+    try:
+        tm = pretrained(model, seed=seed)
+        res = correlation_order(tm.model, tm.data, layers=_layers(layers), shrinkage=rule,
+                                n_draws=n_draws, seed=seed)
+    except (ValueError, TypeError) as exc:
+        _fail(exc)
+    _emit(res.to_pandas(), out)
