@@ -9,8 +9,10 @@ number of canonical correlations is ``min(rank_x, rank_y)``.
 When ``rank_x + rank_y`` exceeds the dimension of the sample space (``n - 1``
 after centring), at least ``rank_x + rank_y - (n - 1)`` canonical correlations equal 1
 by construction (for width >= n, all of them): a :class:`MeaninglessValueWarning`
-says so, and ``ridge > 0`` regularises (ridge CCA: ``Sigma_xx + lambda I`` with
-``lambda = ridge * trace(Sigma_xx) / rank``).
+says so, and ``ridge > 0`` regularises: the canonical directions solve ridge CCA
+(``Sigma_xx + lambda I`` with ``lambda = ridge * trace(Sigma_xx) / rank``) and each
+reported correlation is the plain correlation of a pair of those canonical variates
+(so identical clouds still give 1).
 
 * :class:`CCA` -- mean squared canonical correlation (R^2_CCA of Kornblith et al.
   2019) or mean canonical correlation; invariant to invertible linear maps.
@@ -154,9 +156,18 @@ class CCA(Measure):
 
     def _rho(self, a: PreparedCloud, b: PreparedCloud) -> np.ndarray:
         ra, rb = a.stats["rank"], b.stats["rank"]
+        k = min(ra, rb)
         if self.ridge == 0:
             _check_overfit(ra, rb, a.n_points - (1 if self.center else 0), "CCA")
-        return _correlations(a.stats["basis"], b.stats["basis"], min(ra, rb))
+            return _correlations(a.stats["basis"], b.stats["basis"], k)
+        # Ridge: directions from the regularised problem, then the plain correlation of
+        # each pair of canonical variates (so identical clouds still give 1).
+        ba, bb = a.stats["basis"], b.stats["basis"]
+        left, _, right_t = np.linalg.svd(ba.T @ bb, full_matrices=False)
+        ha, hb = ba @ left[:, :k], bb @ right_t[:k].T
+        num = np.abs(np.einsum("ij,ij->j", ha, hb))
+        den = np.sqrt(np.einsum("ij,ij->j", ha, ha) * np.einsum("ij,ij->j", hb, hb))
+        return np.clip(num / den, 0.0, 1.0)
 
     def _score(self, a: PreparedCloud, b: PreparedCloud) -> float:
         rho = self._rho(a, b)

@@ -3,7 +3,7 @@
 * :class:`KNNJaccard` -- for every sample, the Jaccard index of its ``k`` nearest
   neighbours (Euclidean, itself excluded) in the two clouds, averaged over samples.
   ``1 -`` it is a metric (an average of Jaccard distances between sets).  Ties among
-  neighbour distances (duplicated points) are broken by scikit-learn's order.
+  neighbour distances (duplicated points) are broken by the lower sample index.
 * :class:`DistanceCorrelation` -- Szekely, Rizzo & Bakirov (2007): the (biased,
   V-statistic) distance correlation ``dCor`` between the clouds, from their
   doubly centred Euclidean distance matrices, in ``[0, 1]``; memory ``O(n^2)``.
@@ -25,20 +25,27 @@ __all__ = ["DistanceCorrelation", "KNNJaccard", "knn_indices"]
 _EUCLIDEAN_INVARIANCES = frozenset({"orthogonal", "isotropic_scaling", "translation", "permutation"})
 
 
-def knn_indices(x: np.ndarray, *, k: int) -> np.ndarray:
-    """Indices ``(n, k)`` of each point's ``k`` nearest neighbours, the point itself excluded."""
-    from sklearn.neighbors import NearestNeighbors
+def knn_indices(x: np.ndarray, *, k: int, block: int = 1024) -> np.ndarray:
+    """Indices ``(n, k)`` of each point's ``k`` nearest neighbours, the point itself excluded.
 
+    Euclidean distances, computed in row blocks (memory ``O(block * n)``); ties are
+    broken by the lower index.
+    """
     n = x.shape[0]
     if not 1 <= k < n:
         raise ValueError(f"k must be between 1 and n - 1 = {n - 1}, got {k}")
-    nn = NearestNeighbors(n_neighbors=k + 1, algorithm="brute").fit(x)
-    idx = nn.kneighbors(x, return_distance=False)
+    xc = x - x.mean(axis=0, keepdims=True)
+    sq = np.einsum("ij,ij->i", xc, xc)
     out = np.empty((n, k), dtype=np.int64)
-    for i in range(n):
-        row = idx[i]
-        row = row[row != i][:k]
-        out[i] = row
+    for lo in range(0, n, block):
+        hi = min(n, lo + block)
+        d2 = sq[lo:hi, None] + sq[None, :] - 2.0 * (xc[lo:hi] @ xc.T)
+        np.maximum(d2, 0.0, out=d2)
+        d2[np.arange(hi - lo), np.arange(lo, hi)] = np.inf
+        cand = np.argpartition(d2, k - 1, axis=1)[:, :k] if k < n - 1 else np.argsort(d2, axis=1)[:, :k]
+        cd = np.take_along_axis(d2, cand, axis=1)
+        order = np.lexsort((cand, cd), axis=1)
+        out[lo:hi] = np.take_along_axis(cand, order, axis=1)
     return out
 
 
