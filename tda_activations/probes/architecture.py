@@ -309,7 +309,7 @@ _NONPL_FUNCS = {torch.sigmoid, torch.tanh, F.gelu, F.silu, F.elu, F.softplus, F.
 _RELU_METHODS = {"relu", "relu_"}
 _NONPL_METHODS = {"sigmoid", "tanh", "sigmoid_", "tanh_"}
 _ADD = {operator.add, operator.iadd, torch.add, operator.sub, torch.sub}
-_CAT = {torch.cat, torch.concat}
+_CAT = {torch.cat, torch.concat, torch.stack}
 _FLATTEN_FUNCS = {torch.flatten}
 _FLATTEN_METHODS = {"flatten", "view", "reshape"}
 _RELU_MODULES = (nn.ReLU, nn.LeakyReLU, nn.PReLU)
@@ -564,7 +564,7 @@ def architecture_metrics(
                 if all(r is not None for r in rfs) and all(j is not None for j in jumps):
                     rf = (max(r[0] for r in rfs), max(r[1] for r in rfs))  # type: ignore[index]
                     jump = (max(j[0] for j in jumps), max(j[1] for j in jumps))  # type: ignore[index]
-                kind = "cat" if target in _CAT else kind
+                kind = ("cat" if target in (torch.cat, torch.concat) else "stack") if target in _CAT else kind
         # ---- region bound (layer algebra over the image dimension)
         src = tensor_inputs[0].name
         src_dim = infos[src].dmax

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.fx
 import torch.nn.functional as F
 
 from ..types import unknown_name_error
@@ -101,7 +102,7 @@ class Transform:
         return self._apply(feature_map, scale=scale)
 
     def _apply(self, x: torch.Tensor, *, scale: tuple[float, float]) -> torch.Tensor:
-        if x.ndim != 4:
+        if not isinstance(x, torch.fx.Proxy) and x.ndim != 4:
             raise ValueError(
                 f"transform {self.name!r} expects images of shape (n, channels, height, width); "
                 f"got shape {tuple(x.shape)}"
@@ -127,7 +128,7 @@ class Transform:
             out = self.fn(x)
             if not isinstance(out, torch.Tensor):
                 out = torch.as_tensor(np.asarray(out), dtype=x.dtype)
-            if out.shape[0] != x.shape[0]:
+            if not isinstance(x, torch.fx.Proxy) and out.shape[0] != x.shape[0]:
                 raise ValueError(
                     f"custom transform {self.name!r} returned {out.shape[0]} images for "
                     f"{x.shape[0]}; it must map a batch to a batch of the same length"
@@ -137,9 +138,9 @@ class Transform:
 
 
 def _as_tensor(images: Any) -> torch.Tensor:
-    if isinstance(images, torch.Tensor):
-        return images
-    return torch.as_tensor(np.asarray(images, dtype=np.float32))
+    if isinstance(images, (torch.Tensor, torch.fx.Proxy)):  # proxies: traced by torch.fx
+        return images  # type: ignore[return-value]
+    return torch.as_tensor(np.array(images, dtype=np.float32))
 
 
 def _shift(x: torch.Tensor, dy: int, dx: int, *, mode: str) -> torch.Tensor:
