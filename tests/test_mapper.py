@@ -462,3 +462,21 @@ def test_layer_mapper_with_predictions():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert res.table.loc["deep", "misclassification_rate"] == s.misclassification_rate
+
+
+def test_save_layer_mapper_writes_every_output(tmp_path):
+    rng = np.random.default_rng(15)
+    res = M.layer_mapper(_acts(rng), layers=["middle", "deep"], n_intervals=6)
+    out = M.save_layer_mapper(res, tmp_path / "mapper")
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert [e["layer"] for e in manifest["layers"]] == ["middle", "deep"]
+    table = pd.read_csv(out / "trend.csv", index_col="layer")
+    assert list(table.index) == ["middle", "deep"]
+    np.testing.assert_allclose(table["purity_coarse"], res.table["purity_coarse"])
+    for entry in manifest["layers"]:
+        g = M.load_graph(out / entry["json"])
+        assert len(g.nodes) == len(res.graphs[entry["layer"]].nodes)
+        assert (out / entry["html"]).read_text().startswith("<!DOCTYPE html>")
+    assert 'href="html/deep.html"' in (out / "index.html").read_text()
+    assert M.layer_file_stem("layer1.0.conv1:1") == "layer1.0.conv1_1"
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]

@@ -10,6 +10,7 @@ hierarchy_summary       purity per level, components, separated groups, class gr
 class_graph             classes linked by the nodes they share
 layer_mapper            all of the above for every layer of an ActivationSet; ``.table``
 to_networkx, to_json, from_json, save_graph, load_graph, to_html, pie_chart_data
+save_layer_mapper       every output of layer_mapper into a directory
 """
 
 from .composition import NodeComposition, class_composition, hierarchy_compositions
@@ -27,6 +28,7 @@ from .export import (
 )
 from .graph import MapperWarning, knee_eps, knee_index, mapper_graph
 from .html import html_page, to_html
+from .io import layer_file_stem, save_layer_mapper
 from .lenses import (
     LENSES,
     Lens,
@@ -73,12 +75,14 @@ __all__ = [
     "kth_neighbor_distances",
     "knn_distance_lens",
     "l2norm_lens",
+    "layer_file_stem",
     "layer_mapper",
     "load_graph",
     "mapper_graph",
     "pca_lens",
     "pie_chart_data",
     "save_graph",
+    "save_layer_mapper",
     "to_html",
     "to_json",
     "to_networkx",

@@ -1,0 +1,98 @@
+"""Write a :class:`LayerMapper` result to a directory (trend table, graphs, pages)."""
+
+from __future__ import annotations
+
+import html as _html
+import json
+import os
+import re
+from pathlib import Path
+
+from .._atomic import atomic_dir
+from .export import to_json
+from .html import html_page
+from .summary import LayerMapper
+
+__all__ = ["layer_file_stem", "save_layer_mapper"]
+
+
+def layer_file_stem(layer: str) -> str:
+    """A file-name-safe stem for a layer name (``layer3.1.conv2`` stays as it is,
+    ``fc:1`` becomes ``fc_1``)."""
+    stem = re.sub(r"[^A-Za-z0-9._-]", "_", layer).strip(".") or "layer"
+    return stem
+
+
+def save_layer_mapper(result: LayerMapper, directory: str | os.PathLike[str], *,
+                      html: bool = True, seed: int = 0) -> Path:
+    """Write every output of :func:`layer_mapper` into ``directory`` (atomically).
+
+    Layout::
+
+        trend.csv              the trend table (one row per layer)
+        trend_stats.csv        Spearman correlation of each column with depth
+        graphs/<layer>.json    graph + compositions at every level (:func:`to_json`)
+        html/<layer>.html      interactive offline page per layer (with ``html=True``)
+        index.html             the trend table with links to the pages
+        manifest.json          layer -> file names, in forward order
+
+    The directory is built under a temporary name and moved into place when
+    complete; an existing directory at ``directory`` is replaced.
+
+    Returns
+    -------
+    pathlib.Path
+        ``directory``.
+    """
+    directory = Path(directory)
+    stems: dict[str, str] = {}
+    for layer in result.layers:
+        stem = layer_file_stem(layer)
+        while stem in stems.values():
+            stem += "_"
+        stems[layer] = stem
+    with atomic_dir(directory) as tmp:
+        table = result.table
+        (tmp / "trend.csv").write_text(table.to_csv())
+        (tmp / "trend_stats.csv").write_text(result.trend().to_csv())
+        (tmp / "graphs").mkdir()
+        if html:
+            (tmp / "html").mkdir()
+        manifest = {"layers": []}
+        for layer in result.layers:
+            graph, comps = result.graphs[layer], result.compositions[layer]
+            stem = stems[layer]
+            (tmp / "graphs" / f"{stem}.json").write_text(to_json(graph, compositions=comps))
+            entry = {"layer": layer, "json": f"graphs/{stem}.json"}
+            if html:
+                (tmp / "html" / f"{stem}.html").write_text(
+                    html_page(graph, compositions=comps, title=f"Mapper graph of {layer}",
+                              seed=seed))
+                entry["html"] = f"html/{stem}.html"
+            manifest["layers"].append(entry)
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2))
+        (tmp / "index.html").write_text(_index_page(result, stems, html=html))
+    return directory
+
+
+def _index_page(result: LayerMapper, stems: dict[str, str], *, html: bool) -> str:
+    table = result.table.reset_index()
+    if html:
+        table["layer"] = [
+            f'<a href="html/{_html.escape(stems[layer])}.html">{_html.escape(layer)}</a>'
+            for layer in table["layer"]
+        ]
+    body = table.to_html(index=False, escape=False, float_format=lambda v: f"{v:.3f}",
+                         na_rep="n/a")
+    return (
+        "<!DOCTYPE html><html><head><meta charset='utf-8'>"
+        "<meta http-equiv='Content-Security-Policy' content=\"default-src 'none'; "
+        "style-src 'unsafe-inline'\"><title>Mapper graphs by layer</title><style>"
+        "body{font-family:system-ui,sans-serif;margin:16px}table{border-collapse:collapse;"
+        "font-size:13px}td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}"
+        "</style></head><body><h1>Mapper graphs by layer</h1>"
+        "<p>Weighted node purity at every level of the class hierarchy, connected components, "
+        "groups living in components of their own, and how well the class graph recovers "
+        "the hierarchy, layer by layer (depth 0 = first layer).</p>"
+        f"{body}</body></html>"
+    )
