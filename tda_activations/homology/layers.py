@@ -1,0 +1,261 @@
+"""Persistence of every layer of an ActivationSet, in parallel processes, with a content cache.
+
+The cache is a directory of ``.npz`` files (one per layer and parameter set)
+whose names carry a fingerprint of the cloud's bytes and of every persistence
+parameter, so a result is reused exactly when the same computation is asked
+again and never otherwise.  By convention it lives next to the activations:
+``<store>/homology/`` (see :func:`store_cache_dir`).
+"""
+
+from __future__ import annotations
+
+import inspect
+import io
+import json
+import logging
+import os
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._atomic import atomic_write_bytes
+from .._hashing import fingerprint_array, fingerprint_params
+from ..types import ActivationSet, Diagrams
+from ._parallel import check_n_jobs, process_pool
+from .persistence import persistence
+
+__all__ = [
+    "cached_persistence",
+    "diagrams_key",
+    "layer_persistence",
+    "load_diagrams",
+    "save_diagrams",
+    "store_cache_dir",
+]
+
+log = logging.getLogger(__name__)
+
+_FORMAT = 1
+_CACHE_SUBDIR = "homology"
+
+
+# ----------------------------------------------------------------------------- io
+
+
+def save_diagrams(path: str | os.PathLike[str], diagrams: Diagrams) -> Path:
+    """Write diagrams to one ``.npz`` file (arrays + JSON metadata), atomically.
+
+    Parameters
+    ----------
+    path
+        Destination file.
+    diagrams
+        The diagrams to store.
+
+    Returns
+    -------
+    pathlib.Path
+        The path written.
+    """
+    meta = {
+        "format": _FORMAT,
+        "maxdim": diagrams.maxdim,
+        "coeff": diagrams.coeff,
+        "threshold": diagrams.threshold,
+        "metric": diagrams.metric,
+        "backend": diagrams.backend,
+        "n_points": diagrams.n_points,
+        "label": diagrams.label,
+        "params": diagrams.params,
+    }
+    buf = io.BytesIO()
+    arrays = {f"dgm_{d}": np.asarray(a) for d, a in enumerate(diagrams.dgms)}
+    np.savez(buf, meta=np.array(json.dumps(meta, default=_json_default)), **arrays)
+    return atomic_write_bytes(path, buf.getvalue())
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    return repr(obj)
+
+
+def load_diagrams(path: str | os.PathLike[str]) -> Diagrams:
+    """Read diagrams written by :func:`save_diagrams`.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the file does not exist.
+    ValueError
+        If it is not a diagrams file of a known format.
+    """
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            meta = json.loads(str(z["meta"]))
+            if meta.get("format") != _FORMAT:
+                raise ValueError(f"{path}: unknown diagrams format {meta.get('format')!r}")
+            dgms = tuple(np.array(z[f"dgm_{d}"]) for d in range(int(meta["maxdim"]) + 1))
+    except (KeyError, OSError, json.JSONDecodeError) as exc:
+        if isinstance(exc, FileNotFoundError):
+            raise
+        raise ValueError(f"{path}: not a diagrams file written by save_diagrams ({exc})") from exc
+    return Diagrams(
+        dgms=dgms, maxdim=int(meta["maxdim"]), coeff=int(meta["coeff"]),
+        threshold=float(meta["threshold"]), metric=meta["metric"], backend=meta["backend"],
+        n_points=int(meta["n_points"]), label=meta["label"], params=meta["params"],
+    )
+
+
+# -------------------------------------------------------------------------- cache
+
+_DEFAULTS = {
+    k: v.default
+    for k, v in inspect.signature(persistence).parameters.items()
+    if v.kind is inspect.Parameter.KEYWORD_ONLY and k != "label"
+}
+_NOT_IN_KEY = ("memory_limit",)  # where a computation may run, not what it computes
+
+
+def _full_params(options: Mapping[str, Any]) -> dict[str, Any]:
+    unknown = set(options) - set(_DEFAULTS)
+    if unknown:
+        raise TypeError(
+            f"unknown persistence option(s) {sorted(unknown)}; known: {sorted(_DEFAULTS)}"
+        )
+    return {**_DEFAULTS, **options}
+
+
+def diagrams_key(cloud: Any, options: Mapping[str, Any]) -> str:
+    """Content key of a persistence computation: the cloud's bytes and every parameter."""
+    params = {k: v for k, v in _full_params(options).items() if k not in _NOT_IN_KEY}
+    return fingerprint_params({"cloud": fingerprint_array(cloud), "params": params, "format": _FORMAT})
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name)[:80] or "layer"
+
+
+def store_cache_dir(store: str | os.PathLike[str]) -> Path:
+    """Where diagrams computed from an extraction store are kept: ``<store>/homology``."""
+    return Path(store) / _CACHE_SUBDIR
+
+
+def _cache_path(cache_dir: Path, layer: str, key: str) -> Path:
+    return cache_dir / f"{_safe(layer)}.{key}.npz"
+
+
+def cached_persistence(
+    cloud: Any, *, cache_dir: str | os.PathLike[str], label: str = "", **options: Any
+) -> Diagrams:
+    """:func:`~tda_activations.homology.persistence` with a content-addressed disk cache.
+
+    The first call computes and writes ``<cache_dir>/<label>.<key>.npz``; a
+    later call with the same cloud bytes and parameters reads it back.
+    """
+    _full_params(options)
+    path = _cache_path(Path(cache_dir), label, diagrams_key(cloud, options))
+    if path.exists():
+        try:
+            return load_diagrams(path)
+        except ValueError:
+            log.warning("ignoring unreadable cache file %s", path)
+    dg = persistence(cloud, label=label, **options)
+    save_diagrams(path, dg)
+    return dg
+
+
+# ------------------------------------------------------------------------- layers
+
+
+def _one_layer(cloud: np.ndarray, label: str, options: dict[str, Any]) -> Diagrams:
+    return persistence(cloud, label=label, **options)
+
+
+def layer_persistence(
+    acts: ActivationSet | Mapping[str, Any],
+    *,
+    layers: Sequence[str] | None = None,
+    n_jobs: int | None = 2,
+    cache_dir: str | os.PathLike[str] | None = None,
+    **options: Any,
+) -> dict[str, Diagrams]:
+    """Persistence diagrams of every layer's point cloud, computed in parallel processes.
+
+    Parameters
+    ----------
+    acts
+        An :class:`~tda_activations.types.ActivationSet` or a mapping layer -> cloud.
+    layers
+        Layers to use (default: all, in forward order).  Unknown names fail
+        with close matches suggested.
+    n_jobs
+        Worker processes (1: in this process; -1: all CPUs).  Every layer is
+        one task, largest first; the diagrams are identical to a sequential
+        run (the same deterministic code runs in each worker).
+    cache_dir
+        If given, reuse and store results there (see :func:`cached_persistence`).
+    **options
+        Options of :func:`~tda_activations.homology.persistence` (``maxdim``,
+        ``backend``, ``coeff``, ``threshold``, ``max_points``, ...).
+        ``memory_limit="auto"`` is divided among the workers.
+
+    Returns
+    -------
+    dict
+        Layer name -> :class:`~tda_activations.types.Diagrams` (``label`` = layer), in layer order.
+    """
+    _full_params(options)
+    if isinstance(acts, ActivationSet):
+        chosen = list(layers) if layers is not None else list(acts.layers)
+        clouds = {layer: acts.cloud(layer) for layer in chosen}
+    elif isinstance(acts, Mapping):
+        chosen = list(layers) if layers is not None else list(acts)
+        missing = [l for l in chosen if l not in acts]
+        if missing:
+            from ..types import unknown_name_error
+
+            raise unknown_name_error("layer", missing[0], acts)
+        clouds = {layer: acts[layer] for layer in chosen}
+    else:
+        raise TypeError("acts must be an ActivationSet or a mapping layer -> point cloud")
+    n_jobs = check_n_jobs(n_jobs)
+    results: dict[str, Diagrams] = {}
+    todo: dict[str, Path | None] = {}
+    cache = Path(cache_dir) if cache_dir is not None else None
+    for layer, cloud in clouds.items():
+        path = None
+        if cache is not None:
+            path = _cache_path(cache, layer, diagrams_key(cloud, options))
+            if path.exists():
+                try:
+                    results[layer] = load_diagrams(path)
+                    continue
+                except ValueError:
+                    log.warning("ignoring unreadable cache file %s", path)
+        todo[layer] = path
+    workers = min(n_jobs, len(todo))
+    if workers > 1 and options.get("memory_limit", "auto") == "auto":
+        from .large import available_memory
+        from .persistence import _MEMORY_FRACTION
+
+        options = {**options, "memory_limit": _MEMORY_FRACTION * available_memory() / workers}
+    if workers <= 1:
+        for layer in todo:
+            results[layer] = _one_layer(clouds[layer], layer, options)
+    else:
+        order = sorted(todo, key=lambda l: -np.shape(clouds[l])[0])
+        with process_pool(workers) as pool:
+            futures = {l: pool.submit(_one_layer, np.asarray(clouds[l]), l, options) for l in order}
+            for layer, fut in futures.items():
+                results[layer] = fut.result()
+    for layer, path in todo.items():
+        if path is not None:
+            save_diagrams(path, results[layer])
+    return {layer: results[layer] for layer in chosen}

@@ -1,0 +1,424 @@
+"""Vietoris-Rips persistence with one diagram format for every engine.
+
+What every backend is given
+    The cloud's distinct points (duplicates only add zero-length H0 bars,
+    which no engine reports), their exact pairwise distances (see
+    ``_pairwise``), rounded once to float32: ripser.py and giotto-ph compute
+    in float32 whatever they are given, so rounding first, in one place, makes
+    the three engines see the same filtration values and return identical
+    diagrams.  ``precision="float64"`` keeps doubles (GUDHI only).
+
+What every backend returns
+    Per dimension a float64 ``(k, 2)`` array of (birth, death) pairs sorted by
+    birth then death; bars of zero length are dropped; bars alive at the
+    threshold have death ``inf``.  With the default threshold (the enclosing
+    radius, after which every Rips complex is a cone) the diagrams equal those
+    of the full filtration: one essential H0 bar and no other essential bar.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from typing import Any, Literal
+
+import numpy as np
+
+from ..types import Diagrams
+from ._checks import as_cloud, as_distance_matrix, check_coeff, check_maxdim
+from ._pairwise import pairwise_distances, unique_rows
+from .large import (
+    PersistenceTooLarge,
+    available_memory,
+    estimate_memory,
+    greedy_subsample,
+    max_points_for_memory,
+)
+
+__all__ = [
+    "BACKENDS",
+    "enclosing_radius",
+    "h0_from_mst",
+    "persistence",
+    "persistence_of_distances",
+]
+
+log = logging.getLogger(__name__)
+
+BACKENDS = ("ripser", "giotto-ph", "gudhi")
+Backend = Literal["auto", "ripser", "giotto-ph", "gudhi"]
+Precision = Literal["float32", "float64"]
+_MEMORY_FRACTION = 0.8
+
+
+def enclosing_radius(dist: np.ndarray) -> float:
+    """``min_i max_j d(i, j)``: from this value on the Rips complex is a cone (contractible)."""
+    return float(np.max(dist, axis=1).min())
+
+
+def h0_from_mst(dist: np.ndarray, *, threshold: float = math.inf) -> np.ndarray:
+    """H0 diagram from a minimum spanning tree (Prim on the dense matrix), exactly.
+
+    The deaths of the finite H0 bars of a Rips filtration are the edge lengths
+    of a minimum spanning tree; edges longer than ``threshold`` leave their
+    component alive (an essential bar).  Zero-length edges (duplicate points)
+    give no bar, as in every engine.
+    """
+    n = dist.shape[0]
+    in_tree = np.zeros(n, dtype=bool)
+    best = np.full(n, np.inf)
+    in_tree[0] = True
+    best[:] = dist[0]
+    best[0] = np.inf
+    lengths = np.empty(n - 1, dtype=np.float64)
+    for m in range(n - 1):
+        nxt = int(np.argmin(best))
+        lengths[m] = best[nxt]
+        in_tree[nxt] = True
+        best[nxt] = np.inf
+        np.minimum(best, np.where(in_tree, np.inf, dist[nxt]), out=best)
+    finite = lengths[(lengths > 0) & (lengths <= threshold)]
+    n_essential = 1 + int(np.count_nonzero(lengths > threshold))
+    out = np.zeros((finite.size + n_essential, 2))
+    out[: finite.size, 1] = finite
+    out[finite.size :, 1] = np.inf
+    return out
+
+
+# ------------------------------------------------------------------------ engines
+
+
+def _run_ripser(mat: np.ndarray, maxdim: int, thresh: float, coeff: int) -> list[np.ndarray]:
+    from ripser import ripser
+
+    return list(ripser(mat, maxdim=maxdim, thresh=thresh, coeff=coeff, distance_matrix=True)["dgms"])
+
+
+def _run_gph(mat: np.ndarray, maxdim: int, thresh: float, coeff: int) -> list[np.ndarray]:
+    try:
+        from gph import ripser_parallel
+    except ImportError as exc:
+        raise ImportError(
+            "the 'giotto-ph' backend needs the optional package giotto-ph (AGPL-3), which is not "
+            "installed: pip install 'tda-activations[gph]', or use backend='gudhi' or 'ripser'"
+        ) from exc
+    res = ripser_parallel(
+        mat, maxdim=maxdim, thresh=thresh, coeff=coeff, metric="precomputed", n_threads=1,
+        collapse_edges=False,
+    )
+    return list(res["dgms"])
+
+
+def _run_gudhi(mat: np.ndarray, maxdim: int, thresh: float, coeff: int) -> list[np.ndarray]:
+    n = mat.shape[0]
+    max_dimension = min(maxdim, max(0, n - 3))
+    # GUDHI's Ripser fork encodes simplices in 128 bits; beyond that its public class
+    # falls back to a SimplexTree, and so do we.
+    fits = math.comb(n, min(n // 2, max_dimension + 2)) < (1 << (128 - (coeff - 2).bit_length()))
+    try:
+        from gudhi._ripser_ext import _full, _lower_to_coo, _sparse
+    except ImportError:  # pragma: no cover - a GUDHI without the private module
+        fits = False
+    if not fits:
+        from gudhi.sklearn import RipsPersistence
+
+        rips = RipsPersistence(
+            homology_dimensions=list(range(maxdim + 1)), threshold=thresh,
+            input_type="full distance matrix", num_collapses=0, homology_coeff_field=coeff, n_jobs=1,
+        )
+        return list(rips.fit_transform([mat])[0])
+    # The calls gudhi.sklearn.RipsPersistence makes for a dense matrix (without importing
+    # scikit-learn, which costs a worker process seconds): dense below the cone radius
+    # threshold, sparse edges for a smaller threshold.
+    if thresh >= float(mat.max(axis=1).min()):
+        return list(_full(mat, max_dimension=max_dimension, max_edge_length=thresh,
+                          homology_coeff_field=coeff))
+    i, j, f = _lower_to_coo(mat, thresh)
+    return list(_sparse(i, j, f, n, max_dimension=max_dimension, max_edge_length=thresh,
+                        homology_coeff_field=coeff))
+
+
+_ENGINES = {"ripser": _run_ripser, "giotto-ph": _run_gph, "gudhi": _run_gudhi}
+
+
+def _normalise(dgm: Any) -> np.ndarray:
+    arr = np.asarray(dgm, dtype=np.float64).reshape(-1, 2)
+    arr = arr[~(arr[:, 1] <= arr[:, 0])]  # drop zero-length bars (keeps inf deaths)
+    order = np.lexsort((arr[:, 1], arr[:, 0]))
+    return arr[order]
+
+
+def _float32_floor(t: float) -> float:
+    """Largest float32 value <= t (so `d32 <= result` iff `d32 <= t` for float32 d32)."""
+    t32 = np.float32(t)
+    if float(t32) > t:
+        t32 = np.nextafter(t32, np.float32(-np.inf))
+    return float(t32)
+
+
+def _resolve_backend(backend: str, maxdim: int, precision: str) -> str:
+    if backend == "auto":
+        return "mst" if maxdim == 0 else "gudhi"
+    if backend not in BACKENDS:
+        from ..types import unknown_name_error
+
+        raise unknown_name_error("backend", str(backend), ("auto", *BACKENDS))
+    if precision == "float64" and backend != "gudhi":
+        raise ValueError(
+            f"backend {backend!r} computes in float32 only; use precision='float32' or "
+            "backend='gudhi' for float64 filtration values"
+        )
+    return backend
+
+
+def _check_memory(n: int, maxdim: int, memory_limit: Any, n_jobs: int = 1) -> float:
+    if memory_limit is None:
+        return math.inf
+    if memory_limit == "auto":
+        return _MEMORY_FRACTION * available_memory() / max(1, n_jobs)
+    limit = float(memory_limit)
+    if not limit > 0:
+        raise ValueError(f"memory_limit must be positive bytes, 'auto' or None, got {memory_limit!r}")
+    return limit
+
+
+def _from_distances(
+    dist: np.ndarray,
+    *,
+    maxdim: int,
+    backend: str,
+    coeff: int,
+    threshold: Any,
+    precision: str,
+) -> tuple[tuple[np.ndarray, ...], float, dict[str, Any], str]:
+    """Run one engine on a validated float64 distance matrix."""
+    if precision not in ("float32", "float64"):
+        raise ValueError(f"precision must be 'float32' or 'float64', got {precision!r}")
+    engine = _resolve_backend(backend, maxdim, precision)
+    if precision == "float32":
+        with np.errstate(over="ignore"):
+            mat = dist.astype(np.float32)
+        if not np.isfinite(mat).all():
+            raise ValueError("distances exceed the float32 range; rescale the cloud")
+    else:
+        mat = dist
+    n = mat.shape[0]
+    info: dict[str, Any] = {"precision": precision}
+    radius = enclosing_radius(mat) if n > 1 else 0.0
+    if threshold is None or threshold == "enclosing":
+        thresh, info["threshold_rule"] = radius, "enclosing"
+    elif isinstance(threshold, str):
+        raise ValueError(f"threshold must be None, 'enclosing' or a number, got {threshold!r}")
+    else:
+        t = float(threshold)
+        if math.isnan(t) or t < 0:
+            raise ValueError(f"threshold must be a non-negative number, got {threshold!r}")
+        if t >= radius:
+            thresh = radius
+            info["threshold_rule"] = "full" if math.isinf(t) else "given (>= enclosing radius)"
+        else:
+            thresh = _float32_floor(t) if precision == "float32" else t
+            info["threshold_rule"] = "given"
+    info["complete"] = bool(thresh >= radius)
+    info["enclosing_radius"] = radius
+    if n == 1:
+        raw: list[Any] = [np.array([[0.0, np.inf]])]
+    elif engine == "mst":
+        raw = [h0_from_mst(np.asarray(mat, dtype=np.float64), threshold=thresh)]
+    else:
+        raw = _ENGINES[engine](mat, maxdim, thresh, coeff)
+    dgms = [_normalise(raw[d]) if d < len(raw) else np.zeros((0, 2)) for d in range(maxdim + 1)]
+    return tuple(dgms), thresh, info, engine
+
+
+def persistence_of_distances(
+    dist: Any,
+    *,
+    maxdim: int = 1,
+    backend: Backend = "auto",
+    coeff: int = 2,
+    threshold: float | str | None = "enclosing",
+    precision: Precision = "float32",
+    memory_limit: float | str | None = "auto",
+    label: str = "",
+) -> Diagrams:
+    """Vietoris-Rips persistence of a dense distance matrix.
+
+    Parameters are those of :func:`persistence` (without the cloud-only
+    ones).  The matrix must be square, symmetric, finite, non-negative with a
+    zero diagonal.
+
+    Returns
+    -------
+    Diagrams
+        ``metric="precomputed"``.
+    """
+    maxdim = check_maxdim(maxdim)
+    coeff = check_coeff(coeff)
+    mat = as_distance_matrix(dist)
+    n = mat.shape[0]
+    limit = _check_memory(n, maxdim, memory_limit)
+    est = estimate_memory(n, maxdim=maxdim)
+    if est.bytes > limit:
+        raise PersistenceTooLarge(_too_large_message(n, maxdim, est.bytes, limit, cloud=False))
+    t0 = time.perf_counter()
+    dgms, thresh, info, engine = _from_distances(
+        mat, maxdim=maxdim, backend=backend, coeff=coeff, threshold=threshold, precision=precision
+    )
+    info["seconds"] = time.perf_counter() - t0
+    return Diagrams(
+        dgms=dgms, maxdim=maxdim, coeff=coeff, threshold=thresh, metric="precomputed",
+        backend=engine, n_points=n, label=label, params=info,
+    )
+
+
+def _too_large_message(n: int, maxdim: int, need: float, limit: float, *, cloud: bool) -> str:
+    fit = max_points_for_memory(limit, maxdim=maxdim)
+    hint = (
+        f"pass max_points={fit} (greedy subsampling, with its error bound recorded) or "
+        "on_too_large='subsample'"
+        if cloud
+        else f"subsample the points to about {fit} (see greedy_subsample)"
+    )
+    return (
+        f"persistence of {n} points up to H{maxdim} is estimated to need {need / 2**30:.1f} GiB "
+        f"but the limit is {limit / 2**30:.1f} GiB; {hint}, lower maxdim, or raise memory_limit "
+        "if you know better"
+    )
+
+
+def persistence(
+    cloud: Any,
+    *,
+    maxdim: int = 1,
+    backend: Backend = "auto",
+    coeff: int = 2,
+    threshold: float | str | None = "enclosing",
+    metric: str = "euclidean",
+    precision: Precision = "float32",
+    max_points: int | None = None,
+    seed: int | None = None,
+    memory_limit: float | str | None = "auto",
+    on_too_large: Literal["raise", "subsample"] = "raise",
+    distances: Literal["exact", "ripser-compatible"] = "exact",
+    label: str = "",
+) -> Diagrams:
+    """Vietoris-Rips persistence diagrams of a point cloud.
+
+    Parameters
+    ----------
+    cloud
+        ``(n, dim)`` array; NaN/inf coordinates and 1-D input are rejected.
+        ``metric="precomputed"`` reads it as a distance matrix instead.
+    maxdim
+        Highest homology dimension (0, 1, 2, ...).
+    backend
+        ``"ripser"`` (ripser.py), ``"giotto-ph"`` (optional, AGPL-3),
+        ``"gudhi"``, or ``"auto"``: an exact minimum spanning tree for
+        ``maxdim=0``, else GUDHI (the fastest here).  All give identical
+        diagrams on the same input.
+    coeff
+        Prime field coefficient, passed explicitly to every engine (ripser.py
+        defaults to 2, GUDHI to 11).
+    threshold
+        ``"enclosing"``/``None`` (default): the enclosing radius, which changes
+        no bar; a number: the largest edge length included (bars alive there
+        get death ``inf``); ``inf``: the full filtration (same diagrams as the
+        default).
+    metric
+        ``"euclidean"`` (exact distances) or a :func:`scipy.spatial.distance.pdist` metric.
+    precision
+        ``"float32"`` (default; the precision of ripser.py and giotto-ph, so
+        all engines agree) or ``"float64"`` (GUDHI only).
+    max_points
+        If the cloud has more distinct points, keep a greedy (farthest-point)
+        subsample of this size; its covering radius and the bottleneck error
+        bound ``2 * covering_radius`` are recorded in ``params["subsample"]``.
+    seed
+        Start of the greedy subsample (``None``: row 0 of the distinct points).
+    memory_limit
+        Bytes, ``"auto"`` (80% of the available memory) or ``None`` (no check).
+    on_too_large
+        When :func:`~tda_activations.homology.estimate_memory` exceeds the
+        limit: ``"raise"`` :class:`PersistenceTooLarge`, or ``"subsample"`` to
+        the largest size that fits (recorded as for ``max_points``).
+    distances
+        ``"exact"`` (default): duplicate points merged, distances exact to
+        ~1e-13 relative before the float32 rounding.  ``"ripser-compatible"``:
+        scikit-learn's ``pairwise_distances`` on the cloud as given (float32
+        stays float32), as ripser.py computes them, for bit-for-bit
+        reproduction of ripser.py results; duplicates then may give spurious
+        tiny H0 bars, as in ripser.py.
+    label
+        Stored with the result (usually the layer name).
+
+    Returns
+    -------
+    Diagrams
+        One float64 ``(k, 2)`` array per dimension; ``params`` records the
+        threshold rule, precision, number of distinct points, subsampling and
+        timing.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> t = np.linspace(0, 2 * np.pi, 60, endpoint=False)
+    >>> dg = persistence(np.c_[np.cos(t), np.sin(t)], maxdim=1)
+    >>> len(dg[1])  # one loop
+    1
+    """
+    if metric == "precomputed":
+        if max_points is not None:
+            raise ValueError("max_points needs coordinates; subsample the distance matrix yourself")
+        return persistence_of_distances(
+            cloud, maxdim=maxdim, backend=backend, coeff=coeff, threshold=threshold,
+            precision=precision, memory_limit=memory_limit, label=label,
+        )
+    maxdim = check_maxdim(maxdim)
+    coeff = check_coeff(coeff)
+    if on_too_large not in ("raise", "subsample"):
+        raise ValueError(f"on_too_large must be 'raise' or 'subsample', got {on_too_large!r}")
+    if distances not in ("exact", "ripser-compatible"):
+        raise ValueError(f"distances must be 'exact' or 'ripser-compatible', got {distances!r}")
+    x = as_cloud(cloud)
+    n_total = x.shape[0]
+    t0 = time.perf_counter()
+    if distances == "exact":
+        x = x[unique_rows(x)]
+    else:
+        raw = np.asarray(cloud)
+        x = raw if raw.dtype in (np.float32, np.float64) else x
+    info: dict[str, Any] = {"n_used": int(x.shape[0]), "distances": distances}
+    limit = _check_memory(x.shape[0], maxdim, memory_limit)
+    target = None
+    if max_points is not None:
+        if isinstance(max_points, bool) or not isinstance(max_points, (int, np.integer)) or max_points < 1:
+            raise ValueError(f"max_points must be a positive integer or None, got {max_points!r}")
+        target = int(max_points)
+    size = x.shape[0] if target is None else min(target, x.shape[0])
+    est = estimate_memory(size, maxdim=maxdim)
+    if est.bytes > limit:
+        if on_too_large == "raise":
+            raise PersistenceTooLarge(_too_large_message(size, maxdim, est.bytes, limit, cloud=True))
+        target = max_points_for_memory(limit, maxdim=maxdim)
+        log.warning("%d points do not fit in memory for H%d; subsampling to %d", size, maxdim, target)
+    if target is not None and x.shape[0] > target:
+        sub = greedy_subsample(x, n_points=target, seed=seed, metric=metric)
+        x = x[sub.indices]
+        info["subsample"] = sub.summary()
+    if distances == "exact":
+        dist = pairwise_distances(x, metric=metric)
+    else:
+        from sklearn.metrics import pairwise_distances as sk_pairwise_distances
+
+        dist = as_distance_matrix(sk_pairwise_distances(x, metric=metric))
+    dgms, thresh, run_info, engine = _from_distances(
+        dist, maxdim=maxdim, backend=backend, coeff=coeff, threshold=threshold, precision=precision
+    )
+    info.update(run_info)
+    info["seconds"] = time.perf_counter() - t0
+    return Diagrams(
+        dgms=dgms, maxdim=maxdim, coeff=coeff, threshold=thresh, metric=metric, backend=engine,
+        n_points=n_total, label=label, params=info,
+    )
