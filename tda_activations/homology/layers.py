@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import re
+import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -96,16 +97,18 @@ def load_diagrams(path: str | os.PathLike[str]) -> Diagrams:
         If it is not a diagrams file of a known format.
     """
     path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no diagrams file at {path}")
     try:
         with np.load(path, allow_pickle=False) as z:
             meta = json.loads(str(z["meta"]))
-            if meta.get("format") != _FORMAT:
-                raise ValueError(f"{path}: unknown diagrams format {meta.get('format')!r}")
-            dgms = tuple(np.array(z[f"dgm_{d}"]) for d in range(int(meta["maxdim"]) + 1))
-    except (KeyError, OSError, json.JSONDecodeError) as exc:
-        if isinstance(exc, FileNotFoundError):
-            raise
+            fmt = meta.get("format")
+            if fmt == _FORMAT:
+                dgms = tuple(np.array(z[f"dgm_{d}"]) for d in range(int(meta["maxdim"]) + 1))
+    except (KeyError, OSError, ValueError, zipfile.BadZipFile) as exc:
         raise ValueError(f"{path}: not a diagrams file written by save_diagrams ({exc})") from exc
+    if fmt != _FORMAT:
+        raise ValueError(f"{path}: unknown diagrams format {fmt!r}; recompute it")
     return Diagrams(
         dgms=dgms, maxdim=int(meta["maxdim"]), coeff=int(meta["coeff"]),
         threshold=float(meta["threshold"]), metric=meta["metric"], backend=meta["backend"],
