@@ -16,6 +16,7 @@ from tda_activations.probes.mean_dimension import (
     logit_mean_dimensions,
     logit_total_indices,
     mean_dimension_profile,
+    product_of_marginals,
     total_indices,
 )
 
@@ -267,6 +268,30 @@ def test_logit_indices_on_pca_coordinates_are_exact_for_independent_pcs() -> Non
     tr = logit_total_indices(Product(), x, features="pca", n_components=1, n_rows=2000)
     assert tr.feature_names == ("pc0", "residual")
     assert close(tr.mean_dimensions[0], 2.0, tr.mean_dimension_se[0])
+
+
+def test_pixel_indices_of_a_conv_net_keep_the_image_shape() -> None:
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.Flatten(), nn.Linear(8, 3))
+    x = uniform(200, 16, seed=1).astype(np.float32).reshape(200, 1, 4, 4)
+    ti = logit_total_indices(net, x, features="inputs", n_rows=50)
+    assert ti.feature_shape == (1, 4, 4) and ti.feature_names[5] == "x[0,1,1]"
+    assert ti.heatmap(0).shape == (1, 4, 4)
+    direct = total_indices(net, x, n_rows=50)
+    assert np.allclose(ti.indices, direct.indices)
+
+
+def test_product_of_marginals_makes_features_independent() -> None:
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=5000)
+    x = np.stack([a, a], axis=1)  # f = x0 + x1 on identical features: MD 1/2 (generalised)
+    f = lambda z: z[:, 0] + z[:, 1]  # noqa: E731
+    dep = total_indices(f, x)
+    ind = total_indices(f, product_of_marginals(x, seed=1))
+    assert abs(dep.mean_dimensions[0] - 0.5) < 0.05
+    assert abs(ind.mean_dimensions[0] - 1.0) < 0.1
+    shuffled = product_of_marginals(x, seed=1)
+    assert np.array_equal(np.sort(shuffled[:, 1]), np.sort(x[:, 1]))
 
 
 def tiny_classifier(seed: int = 0) -> nn.Module:

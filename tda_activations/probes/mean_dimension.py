@@ -63,6 +63,7 @@ __all__ = [
     "logit_mean_dimensions",
     "logit_total_indices",
     "mean_dimension_profile",
+    "product_of_marginals",
     "total_indices",
 ]
 
@@ -642,6 +643,36 @@ def total_indices(
     )
 
 
+def product_of_marginals(x: Any, *, seed: int = 0) -> np.ndarray:
+    """The data with every feature shuffled separately: independent features, same marginals.
+
+    Total indices on these rows are the classical (independent-input) ones, the
+    setting of Hoyt & Owen's MNIST mean dimensions; on the original rows they are
+    the generalised indices of correlated features.
+
+    Parameters
+    ----------
+    x
+        Samples ``(n, ...)`` (an ImageDataset's images or an array).
+    seed
+        Seed of the shuffles.
+
+    Returns
+    -------
+    numpy.ndarray
+        A new array of the same shape and dtype.
+    """
+    arr = np.asarray(x.images if isinstance(x, ImageDataset) else x)
+    if arr.ndim < 2 or arr.shape[0] < 2:
+        raise ValueError(f"expected at least 2 samples of shape (n, ...), got shape {arr.shape}")
+    flat = arr.reshape(arr.shape[0], -1)
+    rng = np.random.default_rng(seed)
+    out = np.empty_like(flat)
+    for j in range(flat.shape[1]):
+        out[:, j] = flat[rng.permutation(flat.shape[0]), j]
+    return out.reshape(arr.shape)
+
+
 # ------------------------------------------------------------------ model helpers
 
 
@@ -732,7 +763,7 @@ def logit_total_indices(
     rng = np.random.default_rng(seed)
     rows = _choose_rows(coords.shape[0], n_rows, rng)
     partner = _derangement(rows.size, rng)
-    call = _numpy_function(net, (coords.shape[1],))
+    call = _numpy_function(net, (coords.shape[1],) if features == "pca" else input_shape)
     with evaluation(model):
         sw = _sweep(lambda xb, _r: {"f": call(xb)}, coords[rows], groups, partner,
                     per_unit=["f"], pooled=[], batch_size=batch_size)
@@ -995,6 +1026,7 @@ def logit_mean_dimensions(
     *,
     features: FeatureSpace = "pca",
     n_components: int | float | None = None,
+    fit_data: Any = None,
     n_rows: int | None = 500,
     seed: int = 0,
     batch_size: int = 512,
@@ -1005,7 +1037,7 @@ def logit_mean_dimensions(
     ----------
     models
         Name -> model (architectures of the zoo, checkpoints along training, ...).
-    data, features, n_components, n_rows, seed, batch_size
+    data, features, n_components, fit_data, n_rows, seed, batch_size
         As in :func:`logit_total_indices`; the same rows and pairing for every model.
 
     Returns
@@ -1016,8 +1048,8 @@ def logit_mean_dimensions(
     if not isinstance(models, Mapping) or not models:
         raise TypeError("models must be a non-empty mapping of name -> torch.nn.Module")
     results = tuple(
-        logit_total_indices(m, data, features=features, n_components=n_components, n_rows=n_rows,
-                            seed=seed, batch_size=batch_size)
+        logit_total_indices(m, data, features=features, n_components=n_components, fit_data=fit_data,
+                            n_rows=n_rows, seed=seed, batch_size=batch_size)
         for m in models.values()
     )
     return ModelMeanDimensions(models=tuple(models), results=results)
