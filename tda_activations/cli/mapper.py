@@ -1,0 +1,80 @@
+"""CLI for the Mapper stage: ``tda-activations mapper run STORE --out DIR``.
+
+Thin: it loads an extraction store, calls :func:`tda_activations.mapper.layer_mapper`
+(the paper's settings by default) and writes everything with
+:func:`tda_activations.mapper.save_layer_mapper`; the trend table is printed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+app = typer.Typer(help="Mapper graphs of every layer and how they organise the class hierarchy.")
+
+_SHOWN = ("depth", "n_nodes", "n_components", "coverage", "purity_fine", "purity_coarse",
+          "separated_fine", "separated_coarse", "cophenetic_correlation", "adjusted_rand_coarse")
+
+
+@app.callback()
+def _group() -> None:
+    """Mapper graphs of every layer and how they organise the class hierarchy."""
+
+
+def _fail(exc: BaseException) -> None:
+    typer.echo(f"error: {exc}", err=True)
+    raise typer.Exit(code=2)
+
+
+def _eps(spec: str) -> float | str:
+    if spec == "knee":
+        return "knee"
+    try:
+        value = float(spec)
+    except ValueError:
+        raise typer.BadParameter(f"{spec!r}: give 'knee' or a positive number") from None
+    if not value > 0:
+        raise typer.BadParameter(f"{spec!r}: eps must be positive")
+    return value
+
+
+@app.command("run")
+def run_cmd(
+    store: Path = typer.Argument(..., help="extraction store (tda-activations extract ... --out STORE)"),
+    out: Path = typer.Option(..., "--out", "-o", help="output directory (replaced atomically)"),
+    layers: Optional[str] = typer.Option(None, help="comma-separated layers (default: all, forward order)"),
+    lens: str = typer.Option("l2norm", help="l2norm (paper), pca, knn_distance, eccentricity"),
+    n_intervals: int = typer.Option(10, help="cover intervals"),
+    overlap: float = typer.Option(0.5, help="overlap of adjacent intervals, in [0, 1)"),
+    min_samples: int = typer.Option(5, help="DBSCAN min_samples"),
+    eps: str = typer.Option("knee", help="DBSCAN eps: 'knee' (paper) or a number"),
+    hierarchy: Optional[str] = typer.Option(
+        None, help="class hierarchy name or JSON file (default: the store's)"),
+    separation_purity: float = typer.Option(0.9, help="threshold for 'a group has components of its own'"),
+    html: bool = typer.Option(True, "--html/--no-html", help="write an offline HTML page per layer"),
+    seed: int = typer.Option(0, help="seed of the page layout"),
+) -> None:
+    """Build the Mapper graph of every layer of a store and write the trend table and pages."""
+    import pandas as pd
+
+    from ..datasets import load_hierarchy
+    from ..extract import load_store
+    from ..mapper import layer_mapper, save_layer_mapper
+
+    try:
+        acts = load_store(store)
+        hier = load_hierarchy(hierarchy) if hierarchy else None
+        names = [s.strip() for s in layers.split(",") if s.strip()] if layers else None
+        res = layer_mapper(acts, layers=names, hierarchy=hier, lens=lens, n_intervals=n_intervals,
+                           overlap=overlap, min_samples=min_samples, eps=_eps(eps),
+                           separation_purity=separation_purity)
+        save_layer_mapper(res, out, html=html, seed=seed)
+    except (ValueError, TypeError, FileNotFoundError) as exc:
+        _fail(exc)
+    table = res.table
+    with pd.option_context("display.width", 200, "display.max_columns", 20,
+                           "display.float_format", "{:.3f}".format):
+        typer.echo(table[[c for c in _SHOWN if c in table.columns]].to_string())
+    typer.echo(f"wrote {out} (trend.csv, graphs/, {'html/, ' if html else ''}index.html)")
