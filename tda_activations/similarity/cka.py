@@ -29,7 +29,9 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ._base import Measure, MeasureProperties, PreparedCloud, centred, register_measure
+import numpy.typing as npt
+
+from ._base import Measure, MeasureProperties, PreparedCloud, as_cloud, centred, register_measure
 
 __all__ = [
     "LinearCKA",
@@ -359,13 +361,36 @@ class MinibatchCKA(Measure):
             cosine=True,
         )
 
-    def _prepare(self, x: np.ndarray) -> dict[str, Any]:
-        # The data are kept as they are (centred); the batches are formed in score().
-        return {"xc": centred(x)}
+    def prepare(self, x: npt.ArrayLike, *, name: str = "cloud") -> PreparedCloud:
+        """Validate the cloud and keep a reference to it (no float64 copy).
+
+        Batches are cut and converted to float64 one at a time in :meth:`score`, so
+        the working memory is bounded by the batch size, not by ``n``.
+        """
+        arr = np.asarray(x)
+        if arr.ndim != 2 or not np.issubdtype(arr.dtype, np.number):
+            as_cloud(arr, name=name, min_points=self.min_points)  # raises the usual error
+        if arr.shape[0] < self.min_points or arr.shape[1] == 0:
+            as_cloud(arr, name=name, min_points=self.min_points)
+        for lo in range(0, arr.shape[0], 4096):  # blockwise: no n x p temporary
+            if not np.isfinite(arr[lo:lo + 4096]).all():
+                as_cloud(arr[lo:lo + 4096], name=name, min_points=1)
+        if np.all(arr == arr[:1]):
+            raise ValueError(
+                f"{name}: every point of the cloud is the same (zero variance); the measure is "
+                "undefined for it: check the layer (dead units?) or drop it"
+            )
+        view = arr.view()
+        view.setflags(write=False)
+        return PreparedCloud(measure=self.label, n_points=arr.shape[0], width=arr.shape[1],
+                             stats={"x": view})
+
+    def _prepare(self, x: np.ndarray) -> dict[str, Any]:  # pragma: no cover - prepare() overrides
+        return {"x": x}
 
     def _batch_u_gram(self, x: np.ndarray, idx: np.ndarray) -> np.ndarray:
-        xb = x[idx]
-        xb = xb - xb.mean(axis=0, keepdims=True)
+        xb = np.asarray(x[idx], dtype=np.float64)
+        xb -= xb.mean(axis=0, keepdims=True)
         return u_centre(xb @ xb.T)
 
     def _score(self, a: PreparedCloud, b: PreparedCloud) -> float:
@@ -381,7 +406,7 @@ class MinibatchCKA(Measure):
             m = idx.size
             feats = np.empty((k, m * m), dtype=np.float64)
             for c, cloud in enumerate(clouds):
-                feats[c] = self._batch_u_gram(cloud.stats["xc"], idx).ravel()
+                feats[c] = self._batch_u_gram(cloud.stats["x"], idx).ravel()
             acc += (feats @ feats.T) / (m * (m - 3.0))
         acc /= len(batches)
         diag = np.diag(acc).copy()
