@@ -1,0 +1,455 @@
+"""Layer x layer heatmaps, cross-model heatmaps and MDS embeddings of layers."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+import numpy as np
+
+from ..types import LayerMatrix
+from ._common import BlockSpec, block_boundaries, block_groups, finite_or_error, get_axes
+from ._provenance import record
+from .style import categorical_colors
+
+__all__ = ["cross_model_heatmap", "embed_layers", "layer_embedding", "layer_heatmap", "matrix_cmap"]
+
+_MAX_TICKS = 40
+
+
+def _check_matrix(matrix: Any, what: str) -> LayerMatrix:
+    if not isinstance(matrix, LayerMatrix):
+        raise TypeError(
+            f"{what} needs a LayerMatrix (from homology.distance_matrix, "
+            f"similarity.similarity_matrix, ...), got {type(matrix).__name__}"
+        )
+    if 0 in matrix.shape:
+        raise ValueError(f"{what}: the matrix is empty ({matrix.shape}); give at least one layer")
+    return matrix
+
+
+def matrix_cmap(matrix: LayerMatrix) -> tuple[str, bool]:
+    """The colour map a matrix is drawn with, and whether it is centred at zero.
+
+    A distance is drawn with ``magma_r`` and a similarity with ``viridis`` (both
+    perceptually uniform and colour-blind safe; in both, lighter = closer); a similarity
+    with negative entries (a correlation) with the diverging ``RdBu_r`` centred at 0.
+    """
+    if matrix.kind == "distance":
+        return "magma_r", False
+    vals = np.asarray(matrix.values)
+    finite = vals[np.isfinite(vals)]
+    if finite.size and finite.min() < 0:
+        return "RdBu_r", True
+    return "viridis", False
+
+
+def _ticks(ax: Any, axis: str, labels: Sequence[str], tick_labels: bool | str, fontsize: Any) -> None:
+    n = len(labels)
+    if tick_labels is False:
+        getattr(ax, f"set_{axis}ticks")([])
+        return
+    step = 1 if (tick_labels is True or n <= _MAX_TICKS) else int(np.ceil(n / _MAX_TICKS))
+    pos = list(range(0, n, step))
+    getattr(ax, f"set_{axis}ticks")(pos)
+    kwargs: dict[str, Any] = {"fontsize": fontsize}
+    if axis == "x":
+        kwargs.update(rotation=90)
+    getattr(ax, f"set_{axis}ticklabels")([labels[i] for i in pos], **kwargs)
+
+
+def layer_heatmap(
+    matrix: LayerMatrix,
+    *,
+    ax: Any = None,
+    cmap: str | Any | None = None,
+    vmin: float | None = None,
+    vmax: float | None = None,
+    blocks: BlockSpec = None,
+    col_blocks: BlockSpec = None,
+    block_color: str = "white",
+    colorbar: bool = True,
+    colorbar_label: str | None = None,
+    annotate: bool | str = False,
+    tick_labels: bool | Literal["auto"] = "auto",
+    tick_fontsize: float | str | None = "x-small",
+    title: str | None = None,
+    sep: str = "/",
+) -> Any:
+    """Heatmap of a :class:`~tda_activations.types.LayerMatrix` with layer names on the axes.
+
+    Parameters
+    ----------
+    matrix
+        Any LayerMatrix: layer x layer, model A x model B, model x model.
+    ax
+        Axes to draw into (default: a new figure).
+    cmap
+        Colour map; default chosen by ``matrix.kind`` (:func:`matrix_cmap`).
+    vmin, vmax
+        Colour limits (default: the finite range; symmetric for a signed similarity).
+    blocks
+        Separators between stages of the network, for the rows (and the columns of a
+        square matrix): ``"auto"`` (stage = first part of a dotted layer name, or the
+        model before ``sep``), ``"model"``, boundary positions (``[3, 7]``), a mapping
+        label -> stage, or a function label -> stage.
+    col_blocks
+        The same for the columns of a rectangular matrix (default: ``blocks``).
+    block_color
+        Colour of the separators.
+    colorbar
+        Draw a colour bar labelled with the measure.
+    colorbar_label
+        Label of the colour bar (default: ``"<measure> (distance|similarity)"``).
+    annotate
+        Write each value in its cell: ``True`` (``"{:.2g}"``) or a format string.
+    tick_labels
+        ``"auto"``: every label up to 40 per axis, then every k-th; ``True``/``False``.
+    tick_fontsize
+        Font size of the layer names.
+    title
+        Axes title.
+    sep
+        Separator of ``model/layer`` labels (for ``blocks="auto"``).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    m = _check_matrix(matrix, "layer_heatmap")
+    ax = get_axes(ax)
+    vals = np.asarray(m.values, dtype=float)
+    default_cmap, centred = matrix_cmap(m)
+    import matplotlib as mpl
+
+    cm = mpl.colormaps[cmap if cmap is not None else default_cmap] if (cmap is None or isinstance(cmap, str)) \
+        else cmap
+    cm = cm.with_extremes(bad="#d9d9d9")
+    finite = vals[np.isfinite(vals)]
+    lo = float(finite.min()) if finite.size else 0.0
+    hi = float(finite.max()) if finite.size else 1.0
+    if centred and cmap is None:
+        bound = max(abs(lo), abs(hi))
+        lo, hi = -bound, bound
+    vmin = lo if vmin is None else float(vmin)
+    vmax = hi if vmax is None else float(vmax)
+    im = ax.imshow(np.ma.masked_invalid(vals), cmap=cm, vmin=vmin, vmax=vmax,
+                   interpolation="nearest", aspect="equal" if m.shape[0] == m.shape[1] else "auto")
+    _ticks(ax, "x", m.col_labels, tick_labels, tick_fontsize)
+    _ticks(ax, "y", m.row_labels, tick_labels, tick_fontsize)
+    ax.tick_params(length=0)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    square_same = m.row_labels == m.col_labels
+    rgroups = block_groups(m.row_labels, blocks, sep=sep)
+    cspec = col_blocks if col_blocks is not None else (blocks if square_same or isinstance(blocks, str) else None)
+    cgroups = block_groups(m.col_labels, cspec, sep=sep)
+    for b in block_boundaries(rgroups):
+        ax.axhline(b - 0.5, color=block_color, lw=0.8)
+    for b in block_boundaries(cgroups):
+        ax.axvline(b - 0.5, color=block_color, lw=0.8)
+    if annotate:
+        fmt = "{:.2g}" if annotate is True else str(annotate)
+        norm = im.norm
+        for i in range(vals.shape[0]):
+            for j in range(vals.shape[1]):
+                v = vals[i, j]
+                if not np.isfinite(v):
+                    continue
+                shade = cm(norm(v))
+                lum = 0.299 * shade[0] + 0.587 * shade[1] + 0.114 * shade[2]
+                ax.text(j, i, fmt.format(v), ha="center", va="center", fontsize="xx-small",
+                        color="black" if lum > 0.5 else "white")
+    if colorbar:
+        label = colorbar_label if colorbar_label is not None else f"{m.measure} ({m.kind})"
+        cb = ax.figure.colorbar(im, ax=ax, shrink=0.85, pad=0.02)
+        cb.set_label(label)
+        cb.outline.set_linewidth(0.5)
+    if title is not None:
+        ax.set_title(title)
+    record(ax, "layer_heatmap", m, {"cmap": getattr(cm, "name", str(cm)), "vmin": vmin, "vmax": vmax,
+                                    "blocks": blocks if isinstance(blocks, (str, type(None))) else "custom"})
+    return ax
+
+
+def cross_model_heatmap(
+    matrix: LayerMatrix,
+    *,
+    ax: Any = None,
+    row_model: str | None = None,
+    col_model: str | None = None,
+    sep: str = "/",
+    layer_ticks: bool | Literal["auto"] = "auto",
+    **style: Any,
+) -> Any:
+    """Heatmap of layers of several models: models as blocks, model names on the axes.
+
+    Two layouts are understood:
+
+    * labels ``"model/layer"`` (from :func:`~tda_activations.homology.stack_models` or a
+      similarity matrix across models): the models are separated by lines and named at the
+      centre of their block;
+    * a rectangular matrix of model A's layers (rows) against model B's (columns), e.g.
+      :func:`~tda_activations.homology.cross_distance_matrix`: name the models with
+      ``row_model`` and ``col_model``.
+
+    Parameters
+    ----------
+    matrix
+        The LayerMatrix.
+    ax
+        Axes to draw into (default: a new figure).
+    row_model, col_model
+        Axis labels naming the models of the rows and columns.
+    sep
+        Separator between model and layer in the labels.
+    layer_ticks
+        Also write every layer name (``"auto"``: when at most 40 per axis).
+    **style
+        Passed to :func:`layer_heatmap` (``cmap``, ``vmin``, ``vmax``, ``colorbar``, ``title``...).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    m = _check_matrix(matrix, "cross_model_heatmap")
+    stacked_rows = all(sep in l for l in m.row_labels)
+    stacked_cols = all(sep in l for l in m.col_labels)
+    if not (stacked_rows or stacked_cols) and row_model is None and col_model is None:
+        raise ValueError(
+            f"cross_model_heatmap: the labels are not 'model{sep}layer' and no model names were "
+            "given; pass row_model= and col_model= (for a model A x model B matrix) or use "
+            "layer_heatmap"
+        )
+    for key in ("blocks", "col_blocks", "tick_labels"):
+        if key in style:
+            raise TypeError(f"cross_model_heatmap sets {key} itself; use layer_heatmap to choose it")
+    show_layers = layer_ticks is True or (layer_ticks == "auto" and max(m.shape) <= _MAX_TICKS)
+    ax = layer_heatmap(m, ax=ax, sep=sep, blocks="model" if stacked_rows else None,
+                       col_blocks="model" if stacked_cols else None,
+                       tick_labels=bool(show_layers), **style)
+    for axis, labels, stacked, name in (("y", m.row_labels, stacked_rows, row_model),
+                                        ("x", m.col_labels, stacked_cols, col_model)):
+        if stacked:
+            groups = [l.split(sep, 1)[0] for l in labels]
+            if show_layers:
+                getattr(ax, f"set_{axis}ticklabels")([l.split(sep, 1)[1] for l in
+                                                      [labels[int(t)] for t in getattr(ax, f"get_{axis}ticks")()]])
+            bounds = [0, *block_boundaries(groups), len(groups)]
+            centres = [(a + b - 1) / 2 for a, b in zip(bounds[:-1], bounds[1:])]
+            names = [groups[a] for a in bounds[:-1]]
+            sec = ax.secondary_xaxis("top") if axis == "x" else ax.secondary_yaxis("right" if show_layers else "left")
+            if not show_layers:
+                getattr(ax, f"set_{axis}ticks")([])
+            getattr(sec, f"set_{axis}ticks")(centres)
+            getattr(sec, f"set_{axis}ticklabels")(names, **({"rotation": 0} if axis == "x" else {"rotation": 90, "va": "center"}))
+            sec.tick_params(length=0)
+            for spine in sec.spines.values():
+                spine.set_visible(False)
+        if name is not None:
+            getattr(ax, f"set_{axis}label")(name)
+    return ax
+
+
+# -------------------------------------------------------------------- embedding
+
+
+def _as_distance(m: LayerMatrix, to_distance: str) -> np.ndarray:
+    vals = np.asarray(m.values, dtype=float)
+    if m.row_labels != m.col_labels:
+        raise ValueError(
+            "layer_embedding needs a square matrix with the same labels on rows and columns (all "
+            "layers of all models against each other, e.g. distance_matrix(stack_models(...)))"
+        )
+    finite_or_error(vals, what="the matrix")
+    if m.kind == "similarity":
+        if to_distance == "kernel":
+            d2 = np.diag(vals)[:, None] + np.diag(vals)[None, :] - 2 * vals
+            vals = np.sqrt(np.clip(d2, 0.0, None))
+        elif to_distance == "one_minus":
+            vals = 1.0 - vals
+        else:
+            raise ValueError(f"to_distance must be 'kernel' or 'one_minus', got {to_distance!r}")
+    vals = (vals + vals.T) / 2
+    np.fill_diagonal(vals, 0.0)
+    if (vals < -1e-12).any():
+        raise ValueError("the dissimilarities have negative entries; an embedding needs d >= 0")
+    return np.clip(vals, 0.0, None)
+
+
+def _classical_mds(d: np.ndarray, k: int = 2) -> np.ndarray:
+    n = d.shape[0]
+    j = np.eye(n) - np.ones((n, n)) / n
+    b = -0.5 * j @ (d**2) @ j
+    w, v = np.linalg.eigh(b)
+    order = np.argsort(w)[::-1][:k]
+    w, v = w[order], v[:, order]
+    x = v * np.sqrt(np.clip(w, 0.0, None))
+    if x.shape[1] < k:
+        x = np.hstack([x, np.zeros((n, k - x.shape[1]))])
+    # a deterministic orientation: the largest coordinate of each axis is positive
+    for c in range(x.shape[1]):
+        i = int(np.argmax(np.abs(x[:, c])))
+        if x[i, c] < 0:
+            x[:, c] = -x[:, c]
+    return x
+
+
+def _groups_of(labels: Sequence[str], groups: Mapping[str, str] | None, sep: str) -> list[tuple[str, str]]:
+    out = []
+    for l in labels:
+        if groups is not None:
+            if l not in groups:
+                raise ValueError(f"groups: no model given for label {l!r}; map every label to a model")
+            out.append((str(groups[l]), l))
+        elif sep in l:
+            model, layer = l.split(sep, 1)
+            out.append((model, layer))
+        else:
+            out.append(("", l))
+    return out
+
+
+def embed_layers(
+    matrix: LayerMatrix,
+    *,
+    method: Literal["classical", "metric"] = "classical",
+    groups: Mapping[str, str] | None = None,
+    sep: str = "/",
+    to_distance: Literal["kernel", "one_minus"] = "kernel",
+    seed: int = 0,
+) -> Any:
+    """Two-dimensional MDS coordinates of the layers of a layer-distance matrix.
+
+    Parameters
+    ----------
+    matrix
+        Square LayerMatrix over the layers of one or several models (labels
+        ``"model/layer"`` in forward order within each model).
+    method
+        ``"classical"`` (Torgerson: eigenvectors of the double-centred squared
+        distances; deterministic) or ``"metric"`` (scikit-learn's SMACOF, seeded).
+    groups
+        Label -> model, when the labels do not carry ``model/``.
+    sep
+        Separator between model and layer in the labels.
+    to_distance
+        How a similarity becomes a distance: ``"kernel"``,
+        ``sqrt(s_ii + s_jj - 2 s_ij)`` (for CKA: ``sqrt(2 - 2 CKA)``), or ``"one_minus"``.
+    seed
+        Seed of the metric MDS.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per label: ``label``, ``model``, ``layer``, ``depth`` (position within
+        its model), ``x``, ``y``.
+    """
+    import pandas as pd
+
+    m = _check_matrix(matrix, "embed_layers")
+    d = _as_distance(m, to_distance)
+    if method == "classical":
+        xy = _classical_mds(d)
+    elif method == "metric":
+        from sklearn.manifold import MDS
+
+        try:
+            mds = MDS(n_components=2, metric="precomputed", random_state=seed, n_init=4,
+                      init="classical_mds")
+        except TypeError:  # scikit-learn < 1.8
+            mds = MDS(n_components=2, dissimilarity="precomputed", random_state=seed, n_init=4,
+                      normalized_stress="auto")
+        xy = mds.fit_transform(d)
+    else:
+        raise ValueError(f"method must be 'classical' or 'metric', got {method!r}")
+    pairs = _groups_of(m.row_labels, groups, sep)
+    depth: dict[str, int] = {}
+    rows = []
+    for (model, layer), lab, (x, y) in zip(pairs, m.row_labels, xy):
+        k = depth.get(model, 0)
+        depth[model] = k + 1
+        rows.append({"label": lab, "model": model, "layer": layer, "depth": k, "x": float(x), "y": float(y)})
+    return pd.DataFrame(rows)
+
+
+def layer_embedding(
+    matrix: LayerMatrix,
+    *,
+    ax: Any = None,
+    method: Literal["classical", "metric"] = "classical",
+    groups: Mapping[str, str] | None = None,
+    sep: str = "/",
+    to_distance: Literal["kernel", "one_minus"] = "kernel",
+    seed: int = 0,
+    colors: Sequence[str] | Mapping[str, str] | None = None,
+    annotate: Literal["ends", "all", "none"] = "ends",
+    legend: bool = True,
+    title: str | None = None,
+) -> Any:
+    """MDS embedding of layers: one trajectory per model, from its first layer to its last.
+
+    Models of different architectures drawn side by side show where their
+    representations go with depth: a layer near another layer of any model is
+    topologically (or representationally) close to it.
+
+    Parameters
+    ----------
+    matrix
+        Square LayerMatrix over all layers of all models (see :func:`embed_layers`).
+    ax
+        Axes to draw into (default: a new figure).
+    method, groups, sep, to_distance, seed
+        As in :func:`embed_layers`.
+    colors
+        A colour per model (sequence in model order, or mapping); default colour-blind safe.
+    annotate
+        ``"ends"``: name each model's first and last layer; ``"all"``: every layer;
+        ``"none"``.
+    legend
+        A legend of the models.
+    title
+        Axes title.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    if annotate not in ("ends", "all", "none"):
+        raise ValueError(f"annotate must be 'ends', 'all' or 'none', got {annotate!r}")
+    df = embed_layers(matrix, method=method, groups=groups, sep=sep, to_distance=to_distance, seed=seed)
+    ax = get_axes(ax)
+    models = list(dict.fromkeys(df["model"]))
+    if colors is None:
+        palette = dict(zip(models, categorical_colors(len(models))))
+    elif isinstance(colors, Mapping):
+        palette = {mdl: colors[mdl] for mdl in models}
+    else:
+        cs = list(colors)
+        if len(cs) < len(models):
+            raise ValueError(f"colors: {len(cs)} colours for {len(models)} models")
+        palette = dict(zip(models, cs))
+    for mdl in models:
+        sub = df[df["model"] == mdl]
+        x, y = sub["x"].to_numpy(), sub["y"].to_numpy()
+        c = palette[mdl]
+        ax.plot(x, y, "-", color=c, lw=1.0, alpha=0.9, zorder=2, label=mdl or None)
+        ax.scatter(x[1:-1], y[1:-1], s=8, color=c, zorder=3, linewidths=0)
+        ax.scatter(x[:1], y[:1], s=22, facecolor="white", edgecolor=c, linewidths=1.0, zorder=4, marker="o")
+        ax.scatter(x[-1:], y[-1:], s=22, color=c, zorder=4, marker="s")
+        if annotate != "none":
+            idx = range(len(sub)) if annotate == "all" else sorted({0, len(sub) - 1})
+            for i in idx:
+                ax.annotate(str(sub["layer"].iloc[i]), (x[i], y[i]), xytext=(3, 3),
+                            textcoords="offset points", fontsize="xx-small", color=c)
+    ax.set_aspect("equal", adjustable="datalim")
+    ax.set_xlabel("MDS 1")
+    ax.set_ylabel("MDS 2")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if legend and any(models):
+        ax.legend(loc="best", fontsize="x-small", title="○ first, ■ last layer", title_fontsize="xx-small")
+    if title is not None:
+        ax.set_title(title)
+    record(ax, "layer_embedding", matrix, {"method": method, "to_distance": to_distance, "seed": seed})
+    return ax
