@@ -1,0 +1,218 @@
+"""Where tasks run: local worker processes (default) or a Dask cluster.
+
+An executor only submits :func:`~tda_activations.batch.tasks.execute_task` calls and
+waits for their small outcome dictionaries; results go straight from the worker to
+the run directory.  With Dask on several machines the run directory must be on
+storage that every worker and the client see under the same path (NFS, Lustre,
+a shared volume).
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+from collections.abc import Iterable
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor
+from concurrent.futures import wait as cf_wait
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any
+
+from .tasks import Task, execute_task
+
+__all__ = ["DaskExecutor", "Executor", "LocalExecutor", "SchedulerUnreachable", "make_executor"]
+
+log = logging.getLogger(__name__)
+
+
+class SchedulerUnreachable(ConnectionError):
+    """The Dask scheduler given with ``--scheduler`` did not answer."""
+
+
+class Executor:
+    """Interface: ``submit(task, run_dir, run_id) -> handle``; ``wait(handles) -> finished``;
+    ``outcome(handle) -> dict``; ``close()``."""
+
+    name = "executor"
+    n_workers = 1
+
+    def submit(self, task: Task, run_dir: str, run_id: str) -> Any:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def wait(self, handles: Iterable[Any], timeout: float | None = None) -> set[Any]:  # pragma: no cover
+        raise NotImplementedError
+
+    def outcome(self, handle: Any, task: Task) -> dict[str, Any]:  # pragma: no cover
+        raise NotImplementedError
+
+    def close(self) -> None:  # pragma: no cover
+        pass
+
+    def describe(self) -> dict[str, Any]:
+        """What ran the tasks (for the manifest)."""
+        return {"executor": self.name, "workers": self.n_workers}
+
+    def __enter__(self) -> Executor:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+def _crashed(task: Task, exc: BaseException) -> dict[str, Any]:
+    return {"key": task.key, "status": "failed", "seconds": 0.0, "meta": {},
+            "error": f"the worker running this task died ({type(exc).__name__}: {exc})",
+            "traceback": None}
+
+
+class LocalExecutor(Executor):
+    """Worker processes on this machine (``spawn``: safe with torch and OpenMP).
+
+    Parameters
+    ----------
+    n_workers
+        Processes (default: every CPU of this machine).  ``1`` runs tasks in this
+        process, one after the other.
+    """
+
+    name = "local"
+
+    def __init__(self, n_workers: int | None = None) -> None:
+        n = (os.cpu_count() or 1) if n_workers is None else int(n_workers)
+        if n < 1:
+            raise ValueError(f"workers must be at least 1, got {n_workers}")
+        self.n_workers = n
+        self._pool: ProcessPoolExecutor | None = None
+
+    def _get_pool(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(self.n_workers, mp_context=multiprocessing.get_context("spawn"))
+        return self._pool
+
+    def submit(self, task: Task, run_dir: str, run_id: str) -> Any:
+        if self.n_workers == 1:
+            fut: Future[dict[str, Any]] = Future()
+            fut.set_result(execute_task(task, run_dir, run_id, limit_threads=False))
+            return fut
+        try:
+            return self._get_pool().submit(execute_task, task, run_dir, run_id)
+        except BrokenProcessPool:
+            self._pool = None
+            return self._get_pool().submit(execute_task, task, run_dir, run_id)
+
+    def wait(self, handles: Iterable[Any], timeout: float | None = None) -> set[Any]:
+        done, _ = cf_wait(list(handles), timeout=timeout, return_when=FIRST_COMPLETED)
+        return set(done)
+
+    def outcome(self, handle: Any, task: Task) -> dict[str, Any]:
+        try:
+            return handle.result()
+        except BrokenProcessPool as exc:
+            # a worker died (out of memory, segfault in a native library): restart the pool
+            if self._pool is not None:
+                self._pool.shutdown(wait=False, cancel_futures=True)
+                self._pool = None
+            return _crashed(task, exc)
+        except Exception as exc:  # noqa: BLE001 - pickling problems and the like
+            return _crashed(task, exc)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+
+class DaskExecutor(Executor):
+    """Tasks on a Dask cluster (``dask.distributed``).
+
+    Parameters
+    ----------
+    scheduler
+        Address of an existing scheduler (``tcp://host:8786``), or ``None`` to start a
+        :class:`distributed.LocalCluster` for the run.
+    n_workers
+        Workers of the local cluster (ignored with ``scheduler``).
+    timeout
+        Seconds to wait for the scheduler to answer.
+
+    Raises
+    ------
+    SchedulerUnreachable
+        If the scheduler does not answer within ``timeout``.
+    ImportError
+        If ``dask.distributed`` is not installed.
+    """
+
+    name = "dask"
+
+    def __init__(self, scheduler: str | None = None, *, n_workers: int | None = None,
+                 timeout: float = 10.0) -> None:
+        try:
+            from distributed import Client, LocalCluster
+        except ImportError as exc:  # pragma: no cover - installed in tests
+            raise ImportError(
+                "the Dask executor needs dask.distributed: pip install 'tda-activations[dask]'"
+            ) from exc
+        self.scheduler = scheduler
+        self._cluster = None
+        if scheduler is None:
+            n = n_workers or os.cpu_count() or 1
+            self._cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                                         dashboard_address=None)
+            self.client = Client(self._cluster)
+        else:
+            try:
+                self.client = Client(scheduler, timeout=f"{timeout}s")
+            except (OSError, TimeoutError, ValueError) as exc:
+                raise SchedulerUnreachable(
+                    f"cannot reach the Dask scheduler at {scheduler!r} ({type(exc).__name__}: {exc}); "
+                    "check the address and that `dask scheduler` is running there, or run without "
+                    "--scheduler to use local processes"
+                ) from None
+        self.n_workers = max(1, len(self.client.scheduler_info().get("workers", {})))
+
+    def submit(self, task: Task, run_dir: str, run_id: str) -> Any:
+        return self.client.submit(execute_task, task, run_dir, run_id, key=f"{task.kind}-{task.key}",
+                                  pure=False, retries=0)
+
+    def wait(self, handles: Iterable[Any], timeout: float | None = None) -> set[Any]:
+        from distributed import wait as dask_wait
+
+        try:
+            done, _ = dask_wait(list(handles), timeout=timeout, return_when="FIRST_COMPLETED")
+        except TimeoutError:
+            return set()
+        return set(done)
+
+    def outcome(self, handle: Any, task: Task) -> dict[str, Any]:
+        try:
+            return handle.result()
+        except Exception as exc:  # noqa: BLE001 - a lost worker (KilledWorker) and the like
+            return _crashed(task, exc)
+        finally:
+            handle.release()
+
+    def close(self) -> None:
+        try:
+            self.client.close()
+        finally:
+            if self._cluster is not None:
+                self._cluster.close()
+
+    def describe(self) -> dict[str, Any]:
+        return {"executor": "dask", "scheduler": self.scheduler or "LocalCluster",
+                "workers": self.n_workers}
+
+
+def make_executor(kind: str = "local", *, scheduler: str | None = None,
+                  n_workers: int | None = None) -> Executor:
+    """``"local"`` processes or ``"dask"`` (an existing scheduler, or a LocalCluster)."""
+    if scheduler is not None:
+        kind = "dask"
+    if kind == "local":
+        return LocalExecutor(n_workers)
+    if kind == "dask":
+        return DaskExecutor(scheduler, n_workers=n_workers)
+    from ..types import unknown_name_error
+
+    raise unknown_name_error("executor", kind, ["local", "dask"])

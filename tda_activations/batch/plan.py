@@ -1,0 +1,306 @@
+"""From a validated config to the tasks of a run: a small DAG, grown as extractions finish.
+
+The layers of a model are known only once it has been loaded, so the plan grows:
+:meth:`Planner.initial` gives the extraction tasks (and nothing else); every time
+an extraction finishes, :meth:`Planner.expand` returns the tasks that have become
+known (per-layer persistence and Mapper, within-model blocks, probes, the cross
+blocks with every other finished model) and, once every extraction is resolved,
+the tasks over all models (combined matrices, experiments, figures).  Keys are
+content hashes, so the same config always yields the same tasks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import importlib.util
+import logging
+import os
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from .config import ModelInstance, NamedSpec, RunConfig
+from .tasks import Task, make_task
+
+__all__ = ["Planner", "path_fingerprint"]
+
+log = logging.getLogger(__name__)
+
+_S = "tda_activations.batch.stages:"
+
+
+def path_fingerprint(path: str | os.PathLike[str]) -> str:
+    """Content hash of a file (its bytes) or a folder (names, sizes, modification times)."""
+    p = Path(path)
+    h = hashlib.blake2b(digest_size=16)
+    if p.is_file():
+        with p.open("rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+    elif p.is_dir():
+        for f in sorted(p.rglob("*")):
+            if f.is_file():
+                st = f.stat()
+                h.update(f"{f.relative_to(p)}|{st.st_size}|{st.st_mtime_ns}".encode())
+    else:
+        return "missing"
+    return h.hexdigest()
+
+
+def _model_salt(inst: ModelInstance) -> dict[str, Any]:
+    """What a model's weights depend on beyond its parameters."""
+    import torch
+
+    if inst.zoo:
+        from ..models import DEFAULT_TRAINING
+
+        return {"training": DEFAULT_TRAINING.get(inst.zoo), "torch": torch.__version__.split("+")[0]}
+    src = str(inst.source)
+    if Path(src).exists() or Path(src).suffix in {".pt", ".pth", ".ts", ".ckpt"}:
+        return {"file": path_fingerprint(src)}
+    if src.startswith(("torchvision:", "timm:")):
+        pkg = src.split(":", 1)[0]
+        try:
+            return {"package": pkg, "version": importlib.metadata.version(pkg)}
+        except importlib.metadata.PackageNotFoundError:
+            return {"package": pkg, "version": None}
+    module = src.partition(":")[0]
+    try:
+        spec = importlib.util.find_spec(module)
+    except (ImportError, ValueError):
+        spec = None
+    origin = getattr(spec, "origin", None)
+    return {"module_file": path_fingerprint(origin) if origin else "missing"}
+
+
+def _data_salt(cfg: RunConfig) -> dict[str, Any]:
+    spec = cfg.dataset_spec()
+    out: dict[str, Any] = {}
+    if not re.match(r"^digits(:x\d+)?$", spec):
+        out["dataset"] = path_fingerprint(spec)
+    if cfg.data.hierarchy and Path(cfg.resolve_path(cfg.data.hierarchy)).exists():
+        out["hierarchy"] = path_fingerprint(cfg.resolve_path(cfg.data.hierarchy))
+    return out
+
+
+class Planner:
+    """The tasks of one run config (see the module documentation).
+
+    Parameters
+    ----------
+    config
+        The validated config.
+    """
+
+    def __init__(self, config: RunConfig) -> None:
+        self.config = config
+        self.instances = config.instances()
+        self.labels = [m.label for m in self.instances]
+        self.data_params = {
+            "dataset": config.dataset_spec(), "split": config.data.split, "limit": config.data.limit,
+            "size": config.data.size,
+            "hierarchy": config.resolve_path(config.data.hierarchy) if config.data.hierarchy else None,
+        }
+        self.extract_params = {**config.extract.model_dump(), "seed": config.run.seed}
+        data_salt = _data_salt(config)
+        self.extract_tasks: dict[str, Task] = {}
+        for inst in self.instances:
+            self.extract_tasks[inst.label] = make_task(
+                "extract", inst.label, _S + "extract_model",
+                {"model": inst.model_dump(), "data": self.data_params, "extract": self.extract_params},
+                salt={"model": _model_salt(inst), "data": data_salt},
+                info={"model": inst.label},
+            )
+        self._persistence: dict[str, dict[str, Task]] = {}
+        self._mapper_trend: dict[str, Task] = {}
+        self._within: dict[tuple[str, str, str], Task] = {}  # (analysis, spec label, model)
+        self._cross: dict[tuple[str, str, str, str], Task] = {}  # (analysis, spec, a, b)
+        self._layers: dict[str, list[str]] = {}
+        self._final_done = False
+
+    # ------------------------------------------------------------------ helpers
+
+    def initial(self) -> list[Task]:
+        """The extraction tasks (one per model)."""
+        return list(self.extract_tasks.values())
+
+    def _homology_options(self) -> dict[str, Any]:
+        h = self.config.homology
+        return {"maxdim": h.maxdim, "backend": h.backend, "coeff": h.coeff, "threshold": h.threshold,
+                "max_points": h.max_points, "on_too_large": h.on_too_large, "precision": h.precision,
+                "seed": self.config.run.seed}
+
+    def _mapper_options(self) -> dict[str, Any]:
+        m = self.config.mapper
+        return {"lens": m.lens, "lens_params": dict(m.lens_params), "n_intervals": m.n_intervals,
+                "overlap": m.overlap, "min_samples": m.min_samples, "eps": m.eps,
+                "min_intersection": m.min_intersection}
+
+    def _figure(self, name: str, source: Task, *, title: str, **params: Any) -> Task:
+        return make_task("figures", name, _S + params.pop("func", "figure_matrix"),
+                         {"title": title, **params}, {"matrix": source.path},
+                         info={"figure_of": source.key, "title": title})
+
+    # ------------------------------------------------------------- per model
+
+    def _model_tasks(self, label: str, layers: list[str]) -> list[Task]:
+        cfg = self.config
+        store = self.extract_tasks[label].path
+        out: list[Task] = []
+        if cfg.homology.enabled:
+            opts = self._homology_options()
+            per = {}
+            for layer in layers:
+                per[layer] = make_task("persistence", f"{label}/{layer}", _S + "persistence_layer",
+                                       {"layer": layer, "options": opts}, {"store": store},
+                                       info={"model": label, "layer": layer})
+            self._persistence[label] = per
+            out += per.values()
+            if cfg.distances.enabled:
+                for spec in cfg.distances.metrics:
+                    t = make_task(
+                        "distances", f"{label}/{spec.label}", _S + "distance_block",
+                        {"metric": spec.name, "params": spec.params, "dim": cfg.distances.dim,
+                         "rows": layers, "row_roles": [f"r{i}" for i in range(len(layers))]},
+                        {f"r{i}": per[l].path for i, l in enumerate(layers)},
+                        info={"model": label, "spec": spec.label, "analysis": "distances"},
+                    )
+                    self._within[("distances", spec.label, label)] = t
+                    out.append(t)
+                    out.append(self._figure(f"distances/{label}/{spec.label}", t,
+                                            title=f"{label}: {spec.name} between layers (H{cfg.distances.dim})"))
+        if cfg.similarity.enabled:
+            for spec in cfg.similarity.measures:
+                t = make_task("similarity", f"{label}/{spec.label}", _S + "similarity_block",
+                              {"measure": spec.name, "params": spec.params}, {"a": store},
+                              info={"model": label, "spec": spec.label, "analysis": "similarity"})
+                self._within[("similarity", spec.label, label)] = t
+                out.append(t)
+                out.append(self._figure(f"similarity/{label}/{spec.label}", t,
+                                        title=f"{label}: {spec.name} between layers"))
+        if cfg.mapper.enabled:
+            per_layer = []
+            for layer in layers:
+                per_layer.append(make_task(
+                    "mapper", f"{label}/{layer}", _S + "mapper_layer",
+                    {"layer": layer, "options": self._mapper_options(),
+                     "separation_purity": cfg.mapper.separation_purity, "html": cfg.mapper.html,
+                     "seed": cfg.run.seed},
+                    {"store": store}, info={"model": label, "layer": layer}))
+            out += per_layer
+            trend = make_task("mapper-trend", label, _S + "mapper_trend",
+                              {"layers": layers, "roles": [f"m{i}" for i in range(len(layers))]},
+                              {f"m{i}": t.path for i, t in enumerate(per_layer)}, info={"model": label})
+            self._mapper_trend[label] = trend
+            out.append(trend)
+        inst = next(i for i in self.instances if i.label == label)
+        for probe in cfg.probes.run:
+            out.append(make_task("probes", f"{label}/{probe}", _S + "probe_model",
+                                 {"probe": probe, "params": cfg.probes.params.get(probe, {}),
+                                  "model": inst.model_dump(), "data": self.data_params},
+                                 {"store": store}, info={"model": label, "probe": probe}))
+        return out
+
+    def _pair_tasks(self, a: str, b: str) -> list[Task]:
+        cfg = self.config
+        out: list[Task] = []
+        la, lb = self._layers[a], self._layers[b]
+        if cfg.homology.enabled and cfg.distances.enabled and cfg.distances.cross_models:
+            pa, pb = self._persistence[a], self._persistence[b]
+            for spec in cfg.distances.metrics:
+                deps = {f"r{i}": pa[l].path for i, l in enumerate(la)}
+                deps.update({f"c{j}": pb[l].path for j, l in enumerate(lb)})
+                t = make_task(
+                    "distances", f"{a}~{b}/{spec.label}", _S + "distance_block",
+                    {"metric": spec.name, "params": spec.params, "dim": cfg.distances.dim,
+                     "rows": la, "row_roles": [f"r{i}" for i in range(len(la))],
+                     "cols": lb, "col_roles": [f"c{j}" for j in range(len(lb))]},
+                    deps, info={"pair": [a, b], "spec": spec.label, "analysis": "distances"})
+                self._cross[("distances", spec.label, a, b)] = t
+                out.append(t)
+        if cfg.similarity.enabled and cfg.similarity.cross_models:
+            for spec in cfg.similarity.measures:
+                t = make_task("similarity", f"{a}~{b}/{spec.label}", _S + "similarity_block",
+                              {"measure": spec.name, "params": spec.params},
+                              {"a": self.extract_tasks[a].path, "b": self.extract_tasks[b].path},
+                              info={"pair": [a, b], "spec": spec.label, "analysis": "similarity"})
+                self._cross[("similarity", spec.label, a, b)] = t
+                out.append(t)
+        return out
+
+    # ------------------------------------------------------------ all models
+
+    def _final_tasks(self, done: list[str]) -> list[Task]:
+        cfg = self.config
+        out: list[Task] = []
+        analyses: list[tuple[str, Sequence[NamedSpec], bool]] = []
+        if cfg.homology.enabled and cfg.distances.enabled:
+            analyses.append(("distances", cfg.distances.metrics, cfg.distances.cross_models))
+        if cfg.similarity.enabled:
+            analyses.append(("similarity", cfg.similarity.measures, cfg.similarity.cross_models))
+        if len(done) >= 2:
+            for analysis, specs, cross in analyses:
+                if not cross:
+                    continue
+                for spec in specs:
+                    deps, blocks = {}, []
+                    for i, a in enumerate(done):
+                        role = f"w{i}"
+                        deps[role] = self._within[(analysis, spec.label, a)].path
+                        blocks.append([role, a, a])
+                        for j, b in enumerate(done[i + 1:], start=i + 1):
+                            role = f"x{i}_{j}"
+                            deps[role] = self._cross[(analysis, spec.label, a, b)].path
+                            blocks.append([role, a, b])
+                    t = make_task(f"{analysis}-all", spec.label, _S + "combine_blocks",
+                                  {"models": done, "layers": {m: self._layers[m] for m in done},
+                                   "blocks": blocks}, deps,
+                                  info={"analysis": analysis, "spec": spec.label})
+                    out.append(t)
+                    what = spec.name
+                    out.append(self._figure(f"{analysis}-all/{spec.label}/layers", t,
+                                            title=f"{what}: every layer of every model", cross_models=True))
+                    out.append(self._figure(f"{analysis}-all/{spec.label}/models", t, stem="models",
+                                            title=f"{what}: model x model (best-match mean)"))
+                    out.append(self._figure(f"{analysis}-all/{spec.label}/embedding", t,
+                                            func="figure_embedding",
+                                            title=f"{what}: MDS embedding of the layers"))
+        trends = [m for m in done if m in self._mapper_trend]
+        if trends:
+            out.append(make_task("figures", "mapper/trend", _S + "figure_trend",
+                                 {"roles": [f"t{i}" for i in range(len(trends))], "models": trends},
+                                 {f"t{i}": self._mapper_trend[m].path for i, m in enumerate(trends)},
+                                 info={"title": "Mapper trend: node purity over relative depth"}))
+        return out
+
+    def expand(self, extracted: Mapping[str, Mapping[str, Any]], resolved: set[str]) -> list[Task]:
+        """Tasks that became known.
+
+        Parameters
+        ----------
+        extracted
+            Model label -> metadata of its finished extraction (``"layers"``, ...).
+        resolved
+            Labels whose extraction is finished or failed.
+
+        Returns
+        -------
+        list of Task
+            New tasks (the caller ignores keys it already has).
+        """
+        out: list[Task] = []
+        for label in self.labels:
+            if label in extracted and label not in self._layers:
+                self._layers[label] = list(extracted[label]["layers"])
+                out += self._model_tasks(label, self._layers[label])
+                for other in self.labels:
+                    if other != label and other in self._layers:
+                        a, b = sorted((label, other), key=self.labels.index)
+                        out += self._pair_tasks(a, b)
+        if not self._final_done and set(self.labels) <= set(resolved):
+            self._final_done = True
+            done = [l for l in self.labels if l in self._layers]
+            out += self._final_tasks(done)
+        return out

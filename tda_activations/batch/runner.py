@@ -1,0 +1,518 @@
+"""Running a config: schedule the task DAG on an executor, skip finished work, write the manifest.
+
+The run directory::
+
+    manifest.json        resolved config, package versions, fingerprints, every task
+                         (status, seconds, folder), the history of invocations
+    config.toml          the config file as given (when run from a file)
+    tasks/<kind>/<name>-<key>/   one folder per finished task (written atomically)
+    index.html           the report (see :mod:`tda_activations.batch.report`)
+    figures/             (inside the figure tasks' folders; linked from the report)
+
+A finished task is never computed again: its folder exists.  A run killed at any
+moment (even ``kill -9``) leaves at most ``.partial`` folders, removed by the next
+run, which then computes only what is missing.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import importlib.metadata
+import json
+import logging
+import os
+import platform
+import shutil
+import socket
+import sys
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .. import __version__
+from .._atomic import atomic_write_text
+from .config import RunConfig, load_config
+from .executors import Executor, make_executor
+from .plan import Planner, _data_salt
+from .tasks import TASK_FILE, Task, read_task_record
+
+__all__ = ["RunResult", "TaskRecord", "package_versions", "run_batch"]
+
+log = logging.getLogger(__name__)
+
+_PRIORITY = {"extract": 0, "persistence": 1, "mapper": 2, "similarity": 3, "distances": 3,
+             "probes": 4, "mapper-trend": 5, "experiments": 5}
+_KIND_ORDER = ("extract", "persistence", "distances", "similarity", "mapper", "mapper-trend",
+               "probes", "distances-all", "similarity-all", "experiments", "figures")
+_PACKAGES = ("tda-activations", "numpy", "scipy", "scikit-learn", "torch", "gudhi", "ripser", "persim",
+             "kmapper", "networkx", "matplotlib", "zarr", "pandas", "pydantic", "dask", "distributed",
+             "giotto-ph", "rich", "typer")
+
+
+def package_versions() -> dict[str, str | None]:
+    """Versions of the packages a run depends on (``None`` where not installed)."""
+    out: dict[str, str | None] = {"python": platform.python_version()}
+    for name in _PACKAGES:
+        try:
+            out[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            out[name] = None
+    out["tda_activations (imported)"] = __version__
+    return out
+
+
+@dataclass(frozen=True)
+class TaskRecord:
+    """What happened to one task in a run.
+
+    ``status`` is ``"done"`` (computed now), ``"cached"`` (finished before),
+    ``"failed"`` (``error`` says why) or ``"skipped"`` (``reason`` names the failed
+    task it depends on).
+    """
+
+    key: str
+    kind: str
+    name: str
+    path: str
+    status: str
+    seconds: float = 0.0
+    error: str | None = None
+    reason: str | None = None
+    info: Mapping[str, Any] = field(default_factory=dict)
+    meta: Mapping[str, Any] = field(default_factory=dict)
+    deps: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """The outcome of :func:`run_batch`.
+
+    Attributes
+    ----------
+    run_dir
+        The run directory.
+    records
+        One :class:`TaskRecord` per task, in the order they were planned.
+    wall_seconds
+        Wall time of this invocation.
+    report
+        Path of ``index.html`` (``None`` if it could not be written).
+    """
+
+    run_dir: Path
+    records: tuple[TaskRecord, ...]
+    wall_seconds: float
+    report: Path | None = None
+
+    @property
+    def failed(self) -> tuple[TaskRecord, ...]:
+        """Tasks that failed."""
+        return tuple(r for r in self.records if r.status == "failed")
+
+    @property
+    def skipped(self) -> tuple[TaskRecord, ...]:
+        """Tasks skipped because something they depend on failed."""
+        return tuple(r for r in self.records if r.status == "skipped")
+
+    @property
+    def ok(self) -> bool:
+        """Every task finished (computed now or before)."""
+        return not self.failed and not self.skipped
+
+    def counts(self) -> dict[str, int]:
+        """Number of tasks per status."""
+        out = {"done": 0, "cached": 0, "failed": 0, "skipped": 0}
+        for r in self.records:
+            out[r.status] = out.get(r.status, 0) + 1
+        return out
+
+    def summary(self) -> str:
+        """A few lines for the console: counts, wall time, every failure and why."""
+        c = self.counts()
+        lines = [
+            f"{len(self.records)} tasks: {c['done']} computed, {c['cached']} already finished, "
+            f"{c['failed']} failed, {c['skipped']} skipped; {self.wall_seconds:.1f} s; "
+            f"results in {self.run_dir}" + (f"; report {self.report}" if self.report else "")
+        ]
+        for r in self.failed:
+            lines.append(f"FAILED {r.kind} {r.name}: {r.error}")
+        if self.skipped:
+            roots: dict[str, int] = {}
+            for r in self.skipped:
+                roots[r.reason or "?"] = roots.get(r.reason or "?", 0) + 1
+            for reason, n in roots.items():
+                lines.append(f"skipped {n} task(s): {reason}")
+        return "\n".join(lines)
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds")
+
+
+def _clean_partial(run_dir: Path) -> int:
+    tasks = run_dir / "tasks"
+    n = 0
+    if not tasks.is_dir():
+        return 0
+    for kind in tasks.iterdir():
+        if not kind.is_dir():
+            continue
+        for entry in kind.iterdir():
+            if entry.name.startswith(".") and entry.name.endswith((".partial", ".old")):
+                shutil.rmtree(entry, ignore_errors=True)
+                n += 1
+            elif entry.is_dir() and not (entry / TASK_FILE).exists():
+                shutil.rmtree(entry, ignore_errors=True)  # cannot happen with atomic renames
+                n += 1
+    return n
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class _Lock:
+    """One run per directory at a time (a lock left by a killed run is taken over)."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.path = run_dir / "run.lock"
+
+    def __enter__(self) -> _Lock:
+        me = {"host": socket.gethostname(), "pid": os.getpid(), "since": _now()}
+        if self.path.exists():
+            try:
+                other = json.loads(self.path.read_text())
+            except (OSError, json.JSONDecodeError):
+                other = {}
+            if other.get("host") == me["host"] and isinstance(other.get("pid"), int) \
+                    and other["pid"] != me["pid"] and _pid_alive(other["pid"]):
+                raise RuntimeError(
+                    f"another run (pid {other['pid']}, since {other.get('since')}) is using "
+                    f"{self.path.parent}; wait for it or give another --out"
+                )
+            if other.get("host") not in (None, me["host"]):
+                log.warning("taking over the lock of a run on host %s in %s", other.get("host"),
+                            self.path.parent)
+        atomic_write_text(self.path, json.dumps(me))
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        try:
+            self.path.unlink()
+        except FileNotFoundError:
+            pass
+
+
+class _Progress:
+    """Rich progress bars per stage (disabled when quiet)."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.bars: dict[str, Any] = {}
+        self.progress = None
+        if enabled:
+            from rich.console import Console
+            from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                                       TimeElapsedColumn, TimeRemainingColumn)
+
+            self.progress = Progress(
+                TextColumn("{task.description:<16}"), BarColumn(), MofNCompleteColumn(),
+                TextColumn("{task.fields[note]}"), TimeElapsedColumn(), TextColumn("eta"),
+                TimeRemainingColumn(), console=Console(stderr=True), transient=False,
+            )
+
+    def __enter__(self) -> _Progress:
+        if self.progress is not None:
+            self.progress.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+
+    def update(self, counts: Mapping[str, Mapping[str, int]]) -> None:
+        if self.progress is None:
+            return
+        for kind in sorted(counts, key=lambda k: _KIND_ORDER.index(k) if k in _KIND_ORDER else 99):
+            c = counts[kind]
+            total = sum(c.values())
+            finished = total - c.get("pending", 0) - c.get("running", 0)
+            note = ", ".join(f"{c[s]} {s}" for s in ("cached", "failed", "skipped") if c.get(s))
+            if kind not in self.bars:
+                self.bars[kind] = self.progress.add_task(kind, total=total, note=note)
+            self.progress.update(self.bars[kind], total=total, completed=finished, note=note)
+
+
+def _as_config(config: RunConfig | str | os.PathLike[str]) -> tuple[RunConfig, Path | None]:
+    if isinstance(config, RunConfig):
+        return config, None
+    path = Path(config)
+    return load_config(path), path
+
+
+def run_batch(
+    config: RunConfig | str | os.PathLike[str],
+    *,
+    out: str | os.PathLike[str] | None = None,
+    executor: str | Executor = "local",
+    scheduler: str | None = None,
+    workers: int | None = None,
+    quiet: bool = True,
+    report: bool = True,
+) -> RunResult:
+    """Run every task of a config, skipping those already finished in ``out``.
+
+    Parameters
+    ----------
+    config
+        A :class:`RunConfig` or the path of a TOML config (validated first).
+    out
+        Run directory (default: ``[run] out`` of the config, else ``runs/<run name>``).
+    executor
+        ``"local"`` (worker processes, the default), ``"dask"`` or an
+        :class:`~tda_activations.batch.executors.Executor`.
+    scheduler
+        Address of a Dask scheduler (implies ``executor="dask"``); with
+        ``executor="dask"`` and no address a local cluster is started for the run.
+    workers
+        Worker processes (local executor, or the local Dask cluster); default: every CPU.
+    quiet
+        No progress bars (log messages still go to ``logging``).
+    report
+        Write ``index.html`` and its figures at the end.
+
+    Returns
+    -------
+    RunResult
+        Per-task status; ``result.ok`` is false when a task failed or was skipped,
+        ``result.summary()`` names the failures.
+
+    Raises
+    ------
+    ConfigError
+        For an invalid config (before anything runs).
+    SchedulerUnreachable
+        If the Dask scheduler does not answer.
+    """
+    t_start = time.perf_counter()
+    cfg, config_path = _as_config(config)
+    run_dir = Path(out if out is not None else (cfg.run.out or Path("runs") / cfg.run.name))
+    run_dir = run_dir.resolve()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    planner = Planner(cfg)
+    run_id = f"{_dt.datetime.now():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
+    own_executor = not isinstance(executor, Executor)
+    with _Lock(run_dir):
+        removed = _clean_partial(run_dir)
+        if removed:
+            log.warning("removed %d incomplete task folder(s) left by an interrupted run", removed)
+        if config_path is not None:
+            atomic_write_text(run_dir / "config.toml", config_path.read_text(encoding="utf-8"))
+        ex = make_executor(executor, scheduler=scheduler, n_workers=workers) if own_executor else executor
+        try:
+            sched = _Scheduler(cfg, planner, run_dir, run_id, ex, quiet=quiet,
+                               config_path=config_path, t_start=t_start)
+            records = sched.run()
+        finally:
+            if own_executor:
+                ex.close()
+        report_path = None
+        if report:
+            from .report import build_report
+
+            try:
+                report_path = build_report(run_dir)
+            except Exception:  # noqa: BLE001 - the results stay usable without a report
+                log.exception("the report could not be written")
+        wall = time.perf_counter() - t_start
+        sched.write_manifest(final=True, wall=wall)
+    result = RunResult(run_dir=run_dir, records=tuple(records), wall_seconds=wall, report=report_path)
+    (log.info if result.ok else log.error)("%s", result.summary())
+    return result
+
+
+class _Scheduler:
+    def __init__(self, cfg: RunConfig, planner: Planner, run_dir: Path, run_id: str, ex: Executor, *,
+                 quiet: bool, config_path: Path | None, t_start: float) -> None:
+        self.cfg, self.planner, self.run_dir, self.run_id, self.ex = cfg, planner, run_dir, run_id, ex
+        self.quiet, self.config_path, self.t_start = quiet, config_path, t_start
+        self.started = _now()
+        self.tasks: dict[str, Task] = {}
+        self.by_path: dict[str, str] = {}
+        self.status: dict[str, str] = {}
+        self.records: dict[str, TaskRecord] = {}
+        self.extracted: dict[str, dict[str, Any]] = {}
+        self.resolved: set[str] = set()
+        self.pending: list[str] = []
+        self.running: dict[Any, str] = {}
+        self._last_manifest = 0.0
+        self.history = self._previous_history()
+
+    def _previous_history(self) -> list[dict[str, Any]]:
+        try:
+            return list(json.loads((self.run_dir / "manifest.json").read_text()).get("history", []))
+        except (OSError, json.JSONDecodeError, AttributeError):
+            return []
+
+    # ----------------------------------------------------------- bookkeeping
+
+    def _record(self, task: Task, status: str, **kw: Any) -> None:
+        self.status[task.key] = status
+        deps = tuple(self.by_path.get(p, "") for p in task.dep_paths)
+        self.records[task.key] = TaskRecord(key=task.key, kind=task.kind, name=task.name, path=task.path,
+                                            status=status, info=dict(task.info), deps=deps, **kw)
+
+    def _add(self, tasks: list[Task]) -> None:
+        for t in tasks:
+            if t.key in self.tasks:
+                continue
+            self.tasks[t.key] = t
+            self.by_path[t.path] = t.key
+            bad = [self.by_path.get(p) for p in t.dep_paths
+                   if self.status.get(self.by_path.get(p, ""), "") in ("failed", "skipped")]
+            if bad:
+                self._skip(t, bad[0])
+                continue
+            if (self.run_dir / t.path / TASK_FILE).is_file():
+                try:
+                    rec = read_task_record(self.run_dir, t)
+                    self._finish(t, "cached", rec.get("seconds", 0.0), rec.get("meta", {}))
+                    continue
+                except (OSError, json.JSONDecodeError):
+                    shutil.rmtree(self.run_dir / t.path, ignore_errors=True)
+            self._record(t, "pending")
+            self.pending.append(t.key)
+
+    def _root_reason(self, dep_key: str) -> str:
+        rec = self.records[dep_key]
+        if rec.status == "skipped" and rec.reason:
+            return rec.reason
+        return f"{rec.kind} {rec.name} failed ({rec.error})"
+
+    def _skip(self, task: Task, dep_key: str | None) -> None:
+        reason = self._root_reason(dep_key) if dep_key else "a dependency failed"
+        self._record(task, "skipped", reason=reason)
+        log.warning("skipping %s %s: %s", task.kind, task.name, reason)
+        self._after_resolution(task)
+
+    def _finish(self, task: Task, status: str, seconds: float, meta: Mapping[str, Any],
+                error: str | None = None) -> None:
+        self._record(task, status, seconds=float(seconds), meta=dict(meta), error=error)
+        if status == "failed":
+            log.error("%s %s failed: %s", task.kind, task.name, error)
+            self._skip_dependants(task.key)
+        elif task.kind == "extract":
+            self.extracted[task.info["model"]] = dict(meta)
+        self._after_resolution(task)
+
+    def _after_resolution(self, task: Task) -> None:
+        if task.kind == "extract":
+            self.resolved.add(task.info["model"])
+            self._add(self.planner.expand(self.extracted, self.resolved))
+
+    def _skip_dependants(self, key: str) -> None:
+        failed_path = self.tasks[key].path
+        for k in list(self.pending):
+            t = self.tasks[k]
+            if failed_path in t.dep_paths and self.status[k] == "pending":
+                self.pending.remove(k)
+                self._skip(t, key)
+                self._skip_dependants(k)
+
+    # ------------------------------------------------------------------ loop
+
+    def _ready(self) -> list[str]:
+        ready = []
+        for k in self.pending:
+            deps = [self.by_path.get(p) for p in self.tasks[k].dep_paths]
+            if all(d is not None and self.status.get(d) in ("done", "cached") for d in deps):
+                ready.append(k)
+        ready.sort(key=lambda k: (_PRIORITY.get(self.tasks[k].kind, 9), self.pending.index(k)))
+        return ready
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        out: dict[str, dict[str, int]] = {}
+        for k, s in self.status.items():
+            kind = self.tasks[k].kind
+            out.setdefault(kind, {}).setdefault(s, 0)
+            out[kind][s] += 1
+        return out
+
+    def run(self) -> list[TaskRecord]:
+        with _Progress(not self.quiet) as bars:
+            self._add(self.planner.initial())
+            bars.update(self.counts())
+            capacity = max(1, self.ex.n_workers) + 1
+            while self.pending or self.running:
+                for k in self._ready()[: max(0, capacity - len(self.running))]:
+                    self.pending.remove(k)
+                    self.status[k] = "running"
+                    handle = self.ex.submit(self.tasks[k], str(self.run_dir), self.run_id)
+                    self.running[handle] = k
+                if not self.running:
+                    # nothing can run: what is left waits on tasks that will never finish
+                    for k in list(self.pending):
+                        self.pending.remove(k)
+                        self._record(self.tasks[k], "skipped", reason="its inputs were never produced")
+                    break
+                done = self.ex.wait(list(self.running), timeout=1.0)
+                for handle in done:
+                    k = self.running.pop(handle)
+                    t = self.tasks[k]
+                    res = self.ex.outcome(handle, t)
+                    self._finish(t, res["status"], res.get("seconds", 0.0), res.get("meta") or {},
+                                 error=res.get("error"))
+                    if res["status"] == "failed" and res.get("traceback"):
+                        log.debug("traceback of %s:\n%s", t.name, res["traceback"])
+                bars.update(self.counts())
+                if time.monotonic() - self._last_manifest > 2.0:
+                    self.write_manifest(final=False, wall=time.perf_counter() - self.t_start)
+            bars.update(self.counts())
+        return [self.records[k] for k in self.tasks]
+
+    # -------------------------------------------------------------- manifest
+
+    def write_manifest(self, *, final: bool, wall: float) -> None:
+        self._last_manifest = time.monotonic()
+        recs = [self.records[k] for k in self.tasks]
+        counts = {s: sum(1 for r in recs if r.status == s) for s in
+                  ("done", "cached", "failed", "skipped", "pending")}
+        invocation = {"run_id": self.run_id, "started": self.started, "finished": _now() if final else None,
+                      "wall_seconds": wall, "counts": counts, "executor": self.ex.describe()}
+        models = {label: {k: meta.get(k) for k in ("model_fingerprint", "data_fingerprint", "source",
+                                                    "accuracy", "n_params", "model_class", "seed")}
+                  for label, meta in self.extracted.items()}
+        manifest = {
+            "format": 1,
+            "run_id": self.run_id,
+            "state": ("complete" if not counts["failed"] and not counts["skipped"] else "incomplete")
+            if final else "running",
+            "config_file": str(self.config_path) if self.config_path else None,
+            "config": self.cfg.model_dump(mode="json"),
+            "versions": package_versions(),
+            "platform": {"system": platform.platform(), "host": socket.gethostname(),
+                         "cpus": os.cpu_count(), "argv": sys.argv},
+            "executor": self.ex.describe(),
+            "fingerprints": {"data": _data_salt(self.cfg), "models": models},
+            "timings": {"wall_seconds": wall,
+                        "task_seconds_computed": sum(r.seconds for r in recs if r.status == "done"),
+                        "task_seconds_all": sum(r.seconds for r in recs if r.status in ("done", "cached"))},
+            "counts": counts,
+            "tasks": [
+                {"key": r.key, "kind": r.kind, "name": r.name, "path": r.path, "status": r.status,
+                 "seconds": r.seconds, "error": r.error, "reason": r.reason, "info": dict(r.info),
+                 "deps": list(r.deps), "meta": dict(r.meta)}
+                for r in recs
+            ],
+            "history": [*self.history, invocation],
+        }
+        atomic_write_text(self.run_dir / "manifest.json", json.dumps(manifest, indent=1, default=str))

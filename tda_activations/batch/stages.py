@@ -1,0 +1,464 @@
+"""The task functions of a run: each reads its inputs' folders and writes into its own.
+
+Every function has the signature ``f(out, inputs, **params) -> dict``: ``out`` is
+the (temporary) folder to write into, ``inputs`` maps a role to the folder of a
+finished dependency, and the returned dictionary is small metadata (it travels
+back to the scheduler).  They are plain module-level functions, so a task is
+picklable for local processes and Dask workers alike, and each only calls the
+public functions of the stage it orchestrates.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._atomic import atomic_write_text
+from ..types import ImageDataset, LayerMatrix
+from .results import load_matrix, save_matrix
+
+__all__ = [
+    "combine_blocks",
+    "distance_block",
+    "experiment_function",
+    "extract_model",
+    "figure_embedding",
+    "figure_matrix",
+    "figure_trend",
+    "load_run_dataset",
+    "load_run_model",
+    "mapper_layer",
+    "mapper_trend",
+    "persistence_layer",
+    "probe_model",
+    "run_experiment",
+    "similarity_block",
+]
+
+log = logging.getLogger(__name__)
+
+STORE = "store"  # folder of the extraction store inside an extract task's folder
+
+
+def _write_json(path: Path, obj: Any) -> None:
+    atomic_write_text(path, json.dumps(obj, indent=1, default=_default))
+
+
+def _default(obj: Any) -> Any:
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return dataclasses.asdict(obj)
+    return repr(obj)
+
+
+# ------------------------------------------------------------------- loading
+
+
+def load_run_dataset(data: Mapping[str, Any]) -> ImageDataset:
+    """The dataset of a run from its resolved ``[data]`` parameters."""
+    from ..datasets import load_dataset, load_hierarchy
+
+    dataset = load_dataset(data["dataset"], split=data.get("split", "test"), limit=data.get("limit"),
+                           size=data.get("size"))
+    if data.get("hierarchy"):
+        hierarchy = load_hierarchy(data["hierarchy"])
+        if len(hierarchy.class_names) != dataset.n_classes:
+            raise ValueError(
+                f"data.hierarchy {data['hierarchy']!r} names {len(hierarchy.class_names)} classes "
+                f"but the dataset {dataset.name!r} has {dataset.n_classes}; give a hierarchy of its classes"
+            )
+        dataset = dataclasses.replace(dataset, hierarchy=hierarchy)
+    return dataset
+
+
+def load_run_model(model: Mapping[str, Any]) -> tuple[Any, dict[str, Any]]:
+    """Load (or train, for zoo models) one model of a run; returns ``(module, info)``."""
+    if model.get("zoo"):
+        from ..models import pretrained
+
+        tm = pretrained(model["zoo"], seed=int(model["seed"]), width=model.get("width"),
+                        epochs=model.get("epochs"))
+        info = {"source": f"zoo:{model['zoo']}", "seed": tm.seed,
+                "digits_test_accuracy": tm.test_accuracy, "train_accuracy": tm.train_accuracy,
+                "training_seconds": tm.seconds, "params": tm.params}
+        return tm.model, info
+    from ..models import load_model
+
+    try:
+        net = load_model(model["source"], architecture=model.get("architecture"),
+                         **dict(model.get("kwargs") or {}))
+    except FileNotFoundError as exc:
+        raise FileNotFoundError(f"model {model['label']!r}: {exc}") from None
+    except Exception as exc:
+        raise ValueError(f"model {model['label']!r} failed to load from {model['source']!r}: {exc}") from exc
+    return net, {"source": model["source"], "seed": model.get("seed")}
+
+
+# ------------------------------------------------------------------ extract
+
+
+def extract_model(out: Path, inputs: Mapping[str, Path], *, model: Mapping[str, Any],
+                  data: Mapping[str, Any], extract: Mapping[str, Any]) -> dict[str, Any]:
+    """Load a model and the data, extract per-layer clouds into ``out/store`` (zarr)."""
+    from .._hashing import fingerprint_model
+    from ..extract import extract as run_extract
+    from ..extract import save_store
+
+    net, info = load_run_model(model)
+    dataset = load_run_dataset(data)
+    layers = model.get("layers") or extract.get("layers") or None
+    try:
+        acts = run_extract(net, dataset, layers=layers, reduction=extract["reduction"],
+                           max_points=extract.get("max_points"), batch_size=extract.get("batch_size", 256),
+                           io=extract.get("io", "output"), seed=int(extract.get("seed", 0)))
+    except ValueError as exc:
+        raise ValueError(f"model {model['label']!r}: {exc}") from None
+    except RuntimeError as exc:  # shape mismatches between the data and the model
+        raise ValueError(
+            f"model {model['label']!r} cannot run on {dataset.name} (images {dataset.image_shape}): {exc}"
+        ) from None
+    save_store(acts, out / STORE, request={"model": dict(model), "data": dict(data), "extract": dict(extract)})
+    accuracy = None
+    if acts.predictions is not None:
+        accuracy = float(np.mean(np.asarray(acts.predictions) == np.asarray(acts.labels)))
+    n_params = int(sum(p.numel() for p in net.parameters()))
+    meta = {
+        "label": model["label"], "layers": list(acts.layers),
+        "points": {l: int(acts.cloud(l).shape[0]) for l in acts.layers},
+        "dims": {l: int(acts.cloud(l).shape[1]) for l in acts.layers},
+        "accuracy": accuracy, "n_params": n_params, "model_fingerprint": fingerprint_model(net),
+        "data_fingerprint": acts.data_fingerprint, "dataset": dataset.name, "n_samples": len(dataset),
+        "image_shape": list(dataset.image_shape), "model_class": type(net).__name__, **info,
+    }
+    _write_json(out / "model.json", meta)
+    return meta
+
+
+def _load_acts(folder: Path) -> Any:
+    from ..extract import load_store
+
+    return load_store(folder / STORE)
+
+
+# ----------------------------------------------------------------- homology
+
+
+def persistence_layer(out: Path, inputs: Mapping[str, Path], *, layer: str,
+                      options: Mapping[str, Any]) -> dict[str, Any]:
+    """Persistence diagrams of one layer's cloud, written to ``diagrams.npz``."""
+    from ..homology import persistence, save_diagrams
+
+    acts = _load_acts(inputs["store"])
+    opts = dict(options)
+    if opts.get("threshold") == "enclosing":
+        opts.pop("threshold")
+    dg = persistence(acts.cloud(layer), label=layer, **opts)
+    save_diagrams(out / "diagrams.npz", dg)
+    return {"layer": layer, "bars": [int(len(d)) for d in dg.dgms], "n_points": dg.n_points,
+            "backend": dg.backend}
+
+
+def _diagrams(inputs: Mapping[str, Path], roles: Sequence[str], labels: Sequence[str]) -> dict[str, Any]:
+    from ..homology import load_diagrams
+
+    return {label: load_diagrams(inputs[role] / "diagrams.npz") for role, label in zip(roles, labels)}
+
+
+def distance_block(out: Path, inputs: Mapping[str, Path], *, metric: str, params: Mapping[str, Any],
+                   dim: int, rows: Sequence[str], row_roles: Sequence[str],
+                   cols: Sequence[str] | None = None, col_roles: Sequence[str] | None = None) -> dict[str, Any]:
+    """Diagram distances between layers: within one model (``cols`` omitted) or model A x model B."""
+    from ..homology import cross_distance_matrix, distance_matrix
+
+    a = _diagrams(inputs, row_roles, rows)
+    if cols is None:
+        m = distance_matrix(a, metric=metric, dim=dim, **dict(params))
+    else:
+        b = _diagrams(inputs, col_roles or (), cols)
+        m = cross_distance_matrix(a, b, metric=metric, dim=dim, **dict(params))
+    save_matrix(m, out)
+    return {"measure": m.measure, "shape": list(m.shape)}
+
+
+# --------------------------------------------------------------- similarity
+
+
+def similarity_block(out: Path, inputs: Mapping[str, Path], *, measure: str,
+                     params: Mapping[str, Any]) -> dict[str, Any]:
+    """Similarity between layers: within one model (input ``a``) or model A x model B (``a``, ``b``)."""
+    from ..similarity import cross_similarity_matrix, similarity_matrix
+
+    acts_a = _load_acts(inputs["a"])
+    if "b" not in inputs:
+        m = similarity_matrix(acts_a, measure=measure, **dict(params))
+    else:
+        m = cross_similarity_matrix(acts_a, _load_acts(inputs["b"]), measure=measure, **dict(params))
+    save_matrix(m, out)
+    return {"measure": m.measure, "kind": m.kind, "shape": list(m.shape)}
+
+
+def _best_match(values: np.ndarray, kind: str) -> float:
+    if kind == "distance":
+        return float(0.5 * (values.min(axis=1).mean() + values.min(axis=0).mean()))
+    return float(0.5 * (values.max(axis=1).mean() + values.max(axis=0).mean()))
+
+
+def combine_blocks(out: Path, inputs: Mapping[str, Path], *, models: Sequence[str],
+                   layers: Mapping[str, Sequence[str]], blocks: Sequence[Sequence[str]]) -> dict[str, Any]:
+    """Assemble within- and cross-model blocks into one matrix over every layer of every model.
+
+    Writes ``matrix.*`` (labels ``model/layer``) and ``models.*``: a model x model
+    matrix of the symmetrised best-match average (for distances, the mean over
+    layers of one model of the distance to the closest layer of the other, averaged
+    both ways; for similarities the same with the most similar layer).
+    """
+    offsets, n = {}, 0
+    for m in models:
+        offsets[m] = n
+        n += len(layers[m])
+    values = np.full((n, n), np.nan)
+    measure, kind, params = "", "distance", {}
+    summary = np.full((len(models), len(models)), np.nan)
+    index = {m: i for i, m in enumerate(models)}
+    for role, ma, mb in blocks:
+        blk = load_matrix(inputs[role])
+        if list(blk.row_labels) != list(layers[ma]) or list(blk.col_labels) != list(layers[mb]):
+            raise ValueError(f"block {role} ({ma} x {mb}) has labels that do not match the models' layers")
+        measure, kind, params = blk.measure, blk.kind, dict(blk.params)
+        ra, rb = offsets[ma], offsets[mb]
+        v = np.asarray(blk.values)
+        values[ra:ra + v.shape[0], rb:rb + v.shape[1]] = v
+        values[rb:rb + v.shape[1], ra:ra + v.shape[0]] = v.T
+        summary[index[ma], index[mb]] = summary[index[mb], index[ma]] = (
+            _best_match(v, kind) if ma != mb else (0.0 if kind == "distance" else _best_match(v, kind))
+        )
+    if np.isnan(values).any():
+        raise ValueError("some blocks of the combined matrix are missing")
+    labels = tuple(f"{m}/{l}" for m in models for l in layers[m])
+    full = LayerMatrix(values=values, row_labels=labels, col_labels=labels, measure=measure, kind=kind,
+                       params={"blocks_params": params, "models": list(models)})
+    save_matrix(full, out, stem="matrix")
+    reduce = "best-match mean (closest layer)" if kind == "distance" else "best-match mean (most similar layer)"
+    small = LayerMatrix(values=summary, row_labels=tuple(models), col_labels=tuple(models),
+                        measure=f"{reduce} of {measure}", kind=kind,
+                        params={"reduce": reduce, "layer_measure": measure})
+    save_matrix(small, out, stem="models")
+    return {"measure": measure, "kind": kind, "n_layers": n, "models": list(models)}
+
+
+# ------------------------------------------------------------------- mapper
+
+
+def mapper_layer(out: Path, inputs: Mapping[str, Path], *, layer: str, options: Mapping[str, Any],
+                 separation_purity: float, html: bool, seed: int = 0) -> dict[str, Any]:
+    """Mapper graph of one layer with its class-hierarchy summary (``mapper/`` folder)."""
+    import warnings
+
+    from ..mapper import layer_mapper, save_layer_mapper
+
+    acts = _load_acts(inputs["store"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # an empty graph is reported in the table, not as noise
+        res = layer_mapper(acts, layers=[layer], separation_purity=separation_purity, **dict(options))
+    save_layer_mapper(res, out / "mapper", html=html, seed=seed)
+    row = res.table.reset_index().iloc[0].to_dict()
+    return {"layer": layer, "n_nodes": len(res.graphs[layer].nodes),
+            "summary": {k: (None if isinstance(v, float) and not math.isfinite(v) else v)
+                        for k, v in row.items() if isinstance(v, (int, float, str, np.generic))}}
+
+
+def mapper_trend(out: Path, inputs: Mapping[str, Path], *, layers: Sequence[str],
+                 roles: Sequence[str]) -> dict[str, Any]:
+    """The trend table of one model: one row per layer (depth in forward order) and the
+    Spearman correlation of every column with depth."""
+    import pandas as pd
+    from scipy.stats import spearmanr
+
+    rows = []
+    for depth, role in enumerate(roles):
+        df = pd.read_csv(inputs[role] / "mapper" / "trend.csv")
+        df["depth"] = depth
+        rows.append(df)
+    table = pd.concat(rows, ignore_index=True).set_index("layer")
+    atomic_write_text(out / "trend.csv", table.to_csv())
+    stats = {}
+    for col in table.columns:
+        if col == "depth" or not np.issubdtype(table[col].dtype, np.number):
+            continue
+        v = table[col].to_numpy(dtype=float)
+        ok = np.isfinite(v)
+        if ok.sum() < 3 or np.ptp(v[ok]) == 0:
+            stats[col] = (float("nan"), float("nan"))
+        else:
+            r = spearmanr(table["depth"].to_numpy()[ok], v[ok])
+            stats[col] = (float(r.statistic), float(r.pvalue))
+    st = pd.DataFrame.from_dict(stats, orient="index", columns=["spearman_rho", "p_value"])
+    atomic_write_text(out / "trend_stats.csv", st.to_csv())
+    return {"layers": list(layers), "columns": [c for c in table.columns]}
+
+
+# ------------------------------------------------------------------- probes
+
+
+def probe_model(out: Path, inputs: Mapping[str, Path], *, probe: str, params: Mapping[str, Any],
+                model: Mapping[str, Any], data: Mapping[str, Any]) -> dict[str, Any]:
+    """One probe of one model, as ``table.csv`` (and ``summary.json`` where it has one)."""
+    extracted = json.loads((inputs["store"] / "model.json").read_text())
+    params = dict(params)
+    if probe == "separability":
+        from ..probes.invariance import class_separability
+
+        result = class_separability(_load_acts(inputs["store"]), **params)
+        table = result.to_pandas()
+    else:
+        net, _ = load_run_model(model)
+        dataset = load_run_dataset(data)
+        if probe == "architecture":
+            from ..probes.architecture import architecture_metrics
+
+            result = architecture_metrics(net, input_shape=tuple(dataset.image_shape))
+            table = result.to_pandas()
+            _write_json(out / "summary.json", result.summary())
+        elif probe == "mean_dimension":
+            from ..probes.mean_dimension import mean_dimension_profile
+
+            layers = [l for l in extracted["layers"] if ":" not in l]
+            table = mean_dimension_profile(net, dataset, layers=layers, **params).to_pandas()
+        elif probe == "correlation_order":
+            from ..probes.correlation_order import correlation_order
+
+            layers = [l for l in extracted["layers"] if ":" not in l]
+            table = correlation_order(net, dataset, layers=layers, **params).to_pandas()
+        elif probe == "invariance":
+            from ..probes.invariance import invariance_scores
+
+            table = invariance_scores(net, dataset, layers=extracted["layers"], **params).to_pandas()
+        else:
+            from ..types import unknown_name_error
+
+            raise unknown_name_error("probe", probe, ["architecture", "separability", "mean_dimension",
+                                                      "correlation_order", "invariance"])
+    atomic_write_text(out / "table.csv", table.to_csv(index=False))
+    return {"probe": probe, "rows": int(len(table))}
+
+
+# -------------------------------------------------------------- experiments
+
+
+def experiment_function(name: str) -> Any:
+    """The public function of the experiments package behind an experiment name, or ``None``
+    when that package does not provide it (yet)."""
+    try:
+        from .. import experiments
+    except ImportError:
+        return None
+    candidates = {
+        "sensitivity": ("sensitivity",),
+        "specificity": ("specificity", "layer_correspondence"),
+        "monotonicity": ("monotonicity",),
+    }[name]
+    for attr in candidates:
+        fn = getattr(experiments, attr, None)
+        if callable(fn):
+            return fn
+    return None
+
+
+def run_experiment(out: Path, inputs: Mapping[str, Path], *, experiment: str, params: Mapping[str, Any],
+                   models: Sequence[str], layers: Mapping[str, Sequence[str]]) -> dict[str, Any]:
+    """One experiment over the models of a run; its result table as ``table.csv``."""
+    fn = experiment_function(experiment)
+    if fn is None:
+        raise ValueError(f"experiment {experiment!r} is not available in tda_activations.experiments")
+    raise NotImplementedError("experiments are wired once tda_activations.experiments is published")
+
+
+# ------------------------------------------------------------------ figures
+
+
+def _save(fig: Any, out: Path, stem: str) -> list[str]:
+    import matplotlib.pyplot as plt
+
+    from ..plot import save
+
+    try:
+        save(fig, out / stem, formats=("png", "pdf"))
+    finally:
+        plt.close(fig)
+    return [f"{stem}.png", f"{stem}.pdf"]
+
+
+def figure_matrix(out: Path, inputs: Mapping[str, Path], *, stem: str = "matrix", title: str = "",
+                  cross_models: bool = False, row_model: str | None = None,
+                  col_model: str | None = None) -> dict[str, Any]:
+    """Heatmap of a saved matrix as PNG and PDF."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    from ..plot import cross_model_heatmap, layer_heatmap, paper_style
+
+    m = load_matrix(inputs["matrix"], stem=stem)
+    big = m.shape[0] > 12 or cross_models
+    with paper_style(column="double" if big else "single", aspect=0.85 if big else 0.9):
+        if cross_models or row_model:
+            ax = cross_model_heatmap(m, row_model=row_model, col_model=col_model, title=title or None)
+        else:
+            ax = layer_heatmap(m, title=title or None, annotate=m.shape[0] <= 6 and m.shape[1] <= 6)
+        files = _save(ax.figure, out, "figure")
+    return {"files": files}
+
+
+def figure_embedding(out: Path, inputs: Mapping[str, Path], *, title: str = "") -> dict[str, Any]:
+    """MDS embedding of every layer of every model (one trajectory per model)."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    from ..plot import layer_embedding, paper_style
+
+    m = load_matrix(inputs["matrix"], stem="matrix")
+    with paper_style(column="double"):
+        ax = layer_embedding(m, title=title or None)
+        files = _save(ax.figure, out, "figure")
+    return {"files": files}
+
+
+_TREND_COLUMNS = ("purity_fine", "purity_coarse", "n_components", "coverage")
+
+
+def figure_trend(out: Path, inputs: Mapping[str, Path], *, roles: Sequence[str],
+                 models: Sequence[str]) -> dict[str, Any]:
+    """The mapper trend over depth: node purity at each hierarchy level, every model (relative depth)."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    from ..plot import categorical_colors, paper_style
+
+    tables = {m: pd.read_csv(inputs[r] / "trend.csv") for r, m in zip(roles, models)}
+    purity = [c for c in next(iter(tables.values())).columns if c.startswith("purity_")]
+    with paper_style(column="double"):
+        fig, axes = plt.subplots(1, max(1, len(purity)), squeeze=False, sharey=True)
+        colors = categorical_colors(len(models))
+        for ax, col in zip(axes[0], purity):
+            for color, (m, df) in zip(colors, tables.items()):
+                depth = df["depth"].to_numpy(dtype=float)
+                rel = depth / max(1.0, depth.max())
+                ax.plot(rel, df[col].to_numpy(dtype=float), marker="o", ms=2, color=color, label=m)
+            ax.set_title(col.replace("_", " "))
+            ax.set_xlabel("relative depth")
+        axes[0][0].set_ylabel("weighted node purity")
+        axes[0][-1].legend(fontsize="x-small")
+        files = _save(fig, out, "figure")
+    return {"files": files}
