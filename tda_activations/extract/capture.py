@@ -243,6 +243,8 @@ def capture(
     def pick(layer: str, value: Any) -> torch.Tensor:
         if isinstance(value, torch.Tensor):
             return value
+        if isinstance(value, (tuple, list)) and len(value) == 1:
+            return pick(layer, value[0])  # a one-element tuple is unambiguous
         if isinstance(value, (tuple, list)):
             idx = tensor_index.get(layer) if isinstance(tensor_index, Mapping) else tensor_index
             if idx is None:
