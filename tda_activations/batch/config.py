@@ -381,16 +381,47 @@ class ProbesConfig(_Section):
 
 EXPERIMENT_NAMES = ("sensitivity", "specificity", "monotonicity")
 
+#: Parameters of each experiment function that the run sets itself.
+EXPERIMENT_RESERVED: dict[str, tuple[str, ...]] = {
+    "sensitivity": ("data", "measures", "layers", "labels"),
+    "specificity": ("models", "measures", "layers"),
+    "monotonicity": ("dissimilarity",),
+}
+
 
 class ExperimentsConfig(_Section):
     """``[experiments]``: sensitivity, specificity / layer correspondence, monotonicity.
 
     ``run`` lists experiment names; ``[experiments.params.<name>]`` gives keyword
-    arguments of the experiment function.
+    arguments of the experiment function (:func:`~tda_activations.experiments.sensitivity`,
+    :func:`~tda_activations.experiments.layer_correspondence`,
+    :func:`~tda_activations.experiments.monotonicity_statistics`).  ``measures``
+    lists the measures tested (default: the diagram distances of ``[distances]`` at
+    its homology dimension and the measures of ``[similarity]``).  ``sensitivity_layers``
+    chooses the layers of each model the sensitivity test runs on: ``"ends"``
+    (first, middle and last), ``"all"``, or a list of names/globs.
+    Monotonicity reuses the within-model matrices of ``[distances]`` and ``[similarity]``.
     """
 
     run: list[str] = Field(default_factory=list)
     params: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    measures: list[NamedSpec] | None = None
+    sensitivity_layers: Literal["ends", "all"] | list[str] = "ends"
+
+    @field_validator("measures", mode="before")
+    @classmethod
+    def _measures(cls, v: Any) -> Any:
+        if v is None:
+            return v
+        items = _named_items(v, what="measures")
+        from ..experiments import layer_measure
+
+        for i, item in enumerate(items):
+            try:
+                layer_measure(item["name"], n_jobs=1, **item["params"])
+            except (ValueError, TypeError) as exc:
+                raise ValueError(f"measures[{i}]: {exc}") from None
+        return items
 
     @model_validator(mode="after")
     def _check(self) -> ExperimentsConfig:
@@ -402,9 +433,8 @@ class ExperimentsConfig(_Section):
         from .stages import experiment_function
 
         for name, params in self.params.items():
-            fn = experiment_function(name)
-            if fn is not None:
-                _kwargs_check(fn, params, what=f"params.{name}")
+            _kwargs_check(experiment_function(name), params, what=f"params.{name}",
+                          reserved=EXPERIMENT_RESERVED[name])
         return self
 
 
@@ -466,6 +496,10 @@ class RunConfig(_Section):
                 f"distances.dim = {self.distances.dim} but homology.maxdim = "
                 f"{self.homology.maxdim}: compute that dimension (raise maxdim) or lower dim"
             )
+        if "monotonicity" in self.experiments.run and not (
+                (self.homology.enabled and self.distances.enabled) or self.similarity.enabled):
+            raise ValueError("experiments.run has 'monotonicity', which reads the layer matrices of "
+                             "[distances] or [similarity]: enable one of them")
         labels = [m.label for m in self.instances()]
         dup = sorted({n for n in labels if labels.count(n) > 1})
         if dup:
@@ -474,6 +508,8 @@ class RunConfig(_Section):
 
     def resolve_path(self, text: str) -> str:
         """``text`` as an absolute path if it is a relative path that exists from ``base_dir``."""
+        if text.startswith("~"):
+            text = os.path.expanduser(text)
         if os.path.isabs(text):
             return text
         candidate = Path(self.base_dir) / text
@@ -571,7 +607,8 @@ def _check_files(cfg: RunConfig, source: str) -> None:
     if not re.match(r"^digits(:x\d+)?$", spec) and not Path(spec).exists():
         problems.append(
             f"data.dataset: {cfg.data.dataset!r} is neither 'digits'/'digits:x<k>' nor an existing "
-            f"path (looked in {Path(cfg.base_dir).resolve()})"
+            f"path (looked next to the config, in {Path(cfg.base_dir).resolve()}, and in the current "
+            f"folder {Path.cwd()}); fix the path or put the data there"
         )
     if cfg.data.hierarchy is not None:
         from ..datasets import load_hierarchy

@@ -138,6 +138,29 @@ class Planner:
                 "overlap": m.overlap, "min_samples": m.min_samples, "eps": m.eps,
                 "min_intersection": m.min_intersection}
 
+    def _experiment_measures(self) -> list[dict[str, Any]]:
+        cfg = self.config
+        if cfg.experiments.measures is not None:
+            return [{"name": m.name, "params": dict(m.params)} for m in cfg.experiments.measures]
+        out = []
+        if cfg.homology.enabled and cfg.distances.enabled:
+            out += [{"name": f"H{cfg.distances.dim}:{m.name}", "params": dict(m.params)}
+                    for m in cfg.distances.metrics]
+        if cfg.similarity.enabled:
+            out += [{"name": m.name, "params": dict(m.params)} for m in cfg.similarity.measures]
+        return out
+
+    def _sensitivity_layers(self, layers: list[str]) -> list[str]:
+        import fnmatch
+
+        spec = self.config.experiments.sensitivity_layers
+        if spec == "all":
+            return list(layers)
+        if spec == "ends":
+            picks = [layers[0], layers[len(layers) // 2], layers[-1]]
+            return list(dict.fromkeys(picks))
+        return [l for l in layers if any(fnmatch.fnmatchcase(l, p) for p in spec)]
+
     def _figure(self, name: str, source: Task, *, title: str, **params: Any) -> Task:
         return make_task("figures", name, _S + params.pop("func", "figure_matrix"),
                          {"title": title, **params}, {"matrix": source.path},
@@ -195,6 +218,26 @@ class Planner:
                               {f"m{i}": t.path for i, t in enumerate(per_layer)}, info={"model": label})
             self._mapper_trend[label] = trend
             out.append(trend)
+        if "sensitivity" in cfg.experiments.run and self._experiment_measures():
+            chosen = self._sensitivity_layers(layers)
+            sens = []
+            for layer in chosen:
+                sens.append(make_task(
+                    "experiments", f"sensitivity/{label}/{layer}", _S + "sensitivity_layer",
+                    {"layer": layer, "measures": self._experiment_measures(),
+                     "persistence_options": self._homology_options(),
+                     "params": cfg.experiments.params.get("sensitivity", {})},
+                    {"store": store}, info={"model": label, "layer": layer, "experiment": "sensitivity"}))
+            out += sens
+            if sens:
+                out.append(make_task(
+                    "figures", f"sensitivity/{label}", _S + "figure_sensitivity",
+                    {"roles": [f"e{i}" for i in range(len(sens))],
+                     "title": f"{label}: sensitivity to deleting principal directions"},
+                    {f"e{i}": t.path for i, t in enumerate(sens)},
+                    info={"model": label, "experiment": "sensitivity",
+                          "title": f"{label}: dissimilarity to the original layer as its lowest-variance "
+                                   "principal directions are deleted"}))
         inst = next(i for i in self.instances if i.label == label)
         for probe in cfg.probes.run:
             out.append(make_task("probes", f"{label}/{probe}", _S + "probe_model",
@@ -267,6 +310,27 @@ class Planner:
                     out.append(self._figure(f"{analysis}-all/{spec.label}/embedding", t,
                                             func="figure_embedding",
                                             title=f"{what}: MDS embedding of the layers"))
+        exps = cfg.experiments
+        if "specificity" in exps.run and len(done) >= 2 and self._experiment_measures():
+            out.append(make_task(
+                "experiments", "specificity", _S + "specificity_models",
+                {"models": done, "measures": self._experiment_measures(),
+                 "persistence_options": self._homology_options(),
+                 "params": exps.params.get("specificity", {})},
+                {f"s{i}": self.extract_tasks[m].path for i, m in enumerate(done)},
+                info={"experiment": "specificity"}))
+        if "monotonicity" in exps.run and done:
+            entries, deps = [], {}
+            for (analysis, spec, model), t in self._within.items():
+                if model in done:
+                    role = f"b{len(entries)}"
+                    entries.append([role, model, spec])
+                    deps[role] = t.path
+            if entries:
+                out.append(make_task(
+                    "experiments", "monotonicity", _S + "monotonicity_blocks",
+                    {"entries": entries, "params": exps.params.get("monotonicity", {})}, deps,
+                    info={"experiment": "monotonicity"}))
         trends = [m for m in done if m in self._mapper_trend]
         if trends:
             out.append(make_task("figures", "mapper/trend", _S + "figure_trend",

@@ -299,13 +299,36 @@ def build_report(run_dir: str | os.PathLike[str]) -> Path:
     exps = _done(tasks, "experiments")
     if exps:
         page.section("experiments", "Experiments")
-        for t in exps:
-            page.add(f"<h3>{_e(t['name'])}</h3>")
-            for f in figs.get(t["key"], []):
-                page.add("<div class='grid'>" + page.figure(f["path"], f["info"].get("title", "")) + "</div>")
+        sens_figs = [f for f in _done(tasks, "figures") if f["info"].get("experiment") == "sensitivity"]
+        if sens_figs:
+            page.add("<h3>Sensitivity</h3><p class='muted'>Dissimilarity between a layer's cloud and "
+                     "its projection onto fewer principal directions (a sensitive measure grows as "
+                     "information is removed).</p><div class='grid'>")
+            for f in sens_figs:
+                page.add(page.figure(f["path"], f["info"].get("title", "")))
+            page.add("</div>")
+            rows = []
+            for t in (t for t in exps if t["info"].get("experiment") == "sensitivity"):
+                per_layer = run_dir / t["path"] / "result" / "per_layer.csv"
+                rows.append({"model": t["info"]["model"], "layer": t["info"]["layer"],
+                             "tables": page.link(per_layer, "per layer") + " &middot; "
+                             + page.link(Path(t["path"]) / "result" / "curves.csv", "curves")})
+            page.add(_table(rows, ["model", "layer", "tables"], left=["model", "layer", "tables"],
+                            raw=["tables"]))
+        for t in (t for t in exps if t["info"].get("experiment") == "specificity"):
+            page.add("<h3>Specificity: layer correspondence across models</h3>"
+                     "<p class='muted'>How often the layer of another model closest to a given layer "
+                     "is the one at the same (relative) depth.</p>")
+            summary = run_dir / t["path"] / "result" / "summary.csv"
+            if summary.exists():
+                page.add(_csv_table(summary))
+            page.add("<p class='muted'>" + page.link(Path(t["path"]) / "result" / "matches.csv", "matches.csv")
+                     + "</p>")
+        for t in (t for t in exps if t["info"].get("experiment") == "monotonicity"):
+            page.add("<h3>Monotonicity: does dissimilarity grow with the distance in depth?</h3>")
             table = run_dir / t["path"] / "table.csv"
             if table.exists():
-                page.add(page.link(Path(t["path"]) / "table.csv", "table.csv") + _csv_table(table))
+                page.add(_csv_table(table))
 
     # ---------------------------------------------------------------- timing
     page.section("timing", "Tasks and timings")

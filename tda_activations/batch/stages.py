@@ -38,7 +38,9 @@ __all__ = [
     "mapper_trend",
     "persistence_layer",
     "probe_model",
-    "run_experiment",
+    "monotonicity_blocks",
+    "sensitivity_layer",
+    "specificity_models",
     "similarity_block",
 ]
 
@@ -356,31 +358,90 @@ def probe_model(out: Path, inputs: Mapping[str, Path], *, probe: str, params: Ma
 
 
 def experiment_function(name: str) -> Any:
-    """The public function of the experiments package behind an experiment name, or ``None``
-    when that package does not provide it (yet)."""
-    try:
-        from .. import experiments
-    except ImportError:
-        return None
-    candidates = {
-        "sensitivity": ("sensitivity",),
-        "specificity": ("specificity", "layer_correspondence"),
-        "monotonicity": ("monotonicity",),
+    """The public function of :mod:`tda_activations.experiments` behind an experiment name."""
+    from .. import experiments
+
+    return {
+        "sensitivity": experiments.sensitivity,
+        "specificity": experiments.layer_correspondence,
+        "monotonicity": experiments.monotonicity_statistics,
     }[name]
-    for attr in candidates:
-        fn = getattr(experiments, attr, None)
-        if callable(fn):
-            return fn
-    return None
 
 
-def run_experiment(out: Path, inputs: Mapping[str, Path], *, experiment: str, params: Mapping[str, Any],
-                   models: Sequence[str], layers: Mapping[str, Sequence[str]]) -> dict[str, Any]:
-    """One experiment over the models of a run; its result table as ``table.csv``."""
-    fn = experiment_function(experiment)
-    if fn is None:
-        raise ValueError(f"experiment {experiment!r} is not available in tda_activations.experiments")
-    raise NotImplementedError("experiments are wired once tda_activations.experiments is published")
+def _layer_measures(measures: Sequence[Mapping[str, Any]], persistence_options: Mapping[str, Any]) -> list[Any]:
+    from ..experiments import layer_measure
+
+    opts = {k: v for k, v in persistence_options.items() if not (k == "threshold" and v == "enclosing")}
+    return [layer_measure(m["name"], persistence_options=opts, n_jobs=1, **dict(m.get("params") or {}))
+            for m in measures]
+
+
+def sensitivity_layer(out: Path, inputs: Mapping[str, Path], *, layer: str,
+                      measures: Sequence[Mapping[str, Any]], persistence_options: Mapping[str, Any],
+                      params: Mapping[str, Any]) -> dict[str, Any]:
+    """Sensitivity of every measure to deleting principal directions of one layer's cloud."""
+    from ..experiments import sensitivity
+
+    acts = _load_acts(inputs["store"]).select([layer])
+    res = sensitivity(acts, measures=_layer_measures(measures, persistence_options), **dict(params))
+    res.save(out / "result")
+    return {"layer": layer, "rows": int(len(res.curves.to_pandas()))}
+
+
+def specificity_models(out: Path, inputs: Mapping[str, Path], *, models: Sequence[str],
+                       measures: Sequence[Mapping[str, Any]], persistence_options: Mapping[str, Any],
+                       params: Mapping[str, Any]) -> dict[str, Any]:
+    """Layer correspondence (specificity) across the models of the run."""
+    from ..experiments import layer_correspondence
+
+    acts = {m: _load_acts(inputs[f"s{i}"]) for i, m in enumerate(models)}
+    res = layer_correspondence(acts, measures=_layer_measures(measures, persistence_options), **dict(params))
+    res.save(out / "result")
+    return {"models": list(models)}
+
+
+def monotonicity_blocks(out: Path, inputs: Mapping[str, Path], *, entries: Sequence[Sequence[str]],
+                        params: Mapping[str, Any]) -> dict[str, Any]:
+    """Monotonicity statistics of the within-model matrices (dissimilarity grows with depth gap?)."""
+    import pandas as pd
+
+    from ..experiments import monotonicity_statistics
+
+    rows = []
+    for role, model, spec in entries:
+        m = load_matrix(inputs[role])
+        values = np.asarray(m.values, dtype=float)
+        dissim = values if m.kind == "distance" else 1.0 - values
+        if values.shape[0] < 3:
+            continue
+        rows.append({"model": model, "measure": m.measure, "kind": m.kind, "n_layers": values.shape[0],
+                     **monotonicity_statistics(dissim, **dict(params))})
+    table = pd.DataFrame(rows)
+    atomic_write_text(out / "table.csv", table.to_csv(index=False))
+    return {"rows": len(rows)}
+
+
+def figure_sensitivity(out: Path, inputs: Mapping[str, Path], *, roles: Sequence[str], title: str = "") -> dict[str, Any]:
+    """Sensitivity curves of one model's tested layers (one panel per measure)."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    from ..plot import paper_style, sensitivity_curve
+
+    df = pd.concat([pd.read_csv(inputs[r] / "result" / "curves.csv") for r in roles], ignore_index=True)
+    measures = list(dict.fromkeys(df["measure"]))
+    with paper_style(column="double"):
+        fig, axes = plt.subplots(1, len(measures), squeeze=False)
+        for ax, measure in zip(axes[0], measures):
+            sensitivity_curve(df[df["measure"] == measure], ax=ax, x="fraction_removed", y="dissimilarity",
+                              hue="layer", spread=None, title=measure)
+        if title:
+            fig.suptitle(title)
+        files = _save(fig, out, "figure")
+    return {"files": files}
 
 
 # ------------------------------------------------------------------ figures
