@@ -83,7 +83,9 @@ def _gap(out: torch.Tensor, ids: np.ndarray, layer: str, seed: int) -> tuple[tor
 
 def _top_l2(out: torch.Tensor, ids: np.ndarray, layer: str, seed: int) -> tuple[torch.Tensor, np.ndarray]:
     s = _spatial(out)  # (B, C, S)
-    pos = torch.linalg.vector_norm(s, dim=1).argmax(dim=1)  # first maximum on ties
+    # argmax of the squared norm (same position; torch.linalg.vector_norm over the channel
+    # axis of a (B, C, S) tensor is ~70x slower than square().sum() on CPU)
+    pos = s.square().sum(dim=1).argmax(dim=1)  # first maximum on ties
     points = torch.gather(s, 2, pos.view(-1, 1, 1).expand(-1, s.shape[1], 1)).squeeze(2)
     return points, np.arange(out.shape[0])
 
