@@ -19,13 +19,19 @@ def _as_dgms(diagrams: Any, what: str) -> tuple[list[tuple[int, np.ndarray]], st
     """``[(dim, (k, 2) array), ...]`` and a label."""
     if isinstance(diagrams, Diagrams):
         return [(d, np.asarray(diagrams[d])) for d in range(diagrams.maxdim + 1)], diagrams.label
-    arr = np.asarray(diagrams, dtype=float) if not isinstance(diagrams, (list, tuple)) else None
+    try:
+        arr = np.asarray(diagrams, dtype=float) if not isinstance(diagrams, (list, tuple)) else None
+    except (TypeError, ValueError):
+        arr = None
     if arr is not None and arr.ndim == 2 and arr.shape[1] == 2:
         return [(-1, arr)], ""
     if isinstance(diagrams, (list, tuple)):
         out = []
         for d, item in enumerate(diagrams):
-            a = np.asarray(item, dtype=float).reshape(-1, 2) if np.size(item) else np.zeros((0, 2))
+            try:
+                a = np.asarray(item, dtype=float).reshape(-1, 2) if np.size(item) else np.zeros((0, 2))
+            except (TypeError, ValueError) as exc:
+                raise TypeError(f"{what}: item {d} is not a (k, 2) array of (birth, death) pairs") from exc
             out.append((d, a))
         if out:
             return out, ""
@@ -125,12 +131,15 @@ def persistence_diagram(
     top = inf_y + 0.05 * span if any_essential else hi + 0.05 * span
     if diagonal:
         ax.plot([lo, top], [lo, top], color="0.5", lw=0.6, zorder=1)
-    if any_essential:
-        ax.axhline(inf_y, color="0.5", lw=0.6, ls="--", zorder=1)
-        ax.text(lo, inf_y, r"$\infty$ ", ha="right", va="center", fontsize="small", color="0.3",
-                transform=ax.transData, clip_on=False)
     ax.set_xlim(lo - 0.02 * span, top)
     ax.set_ylim(lo - 0.02 * span, top)
+    if any_essential:
+        ax.axhline(inf_y, color="0.5", lw=0.6, ls="--", zorder=1)
+        # the y ticks: the finite ones below the largest death, and "inf" on the dashed line
+        from matplotlib.ticker import MaxNLocator
+
+        ticks = [t for t in MaxNLocator(nbins=5).tick_values(lo, hi) if lo - 1e-12 <= t <= hi - 0.04 * span]
+        ax.set_yticks([*ticks, inf_y], labels=[f"{t:g}" for t in ticks] + [r"$\infty$"])
     ax.set_aspect("equal", adjustable="box")
     ax.set_xlabel("birth")
     ax.set_ylabel("death")

@@ -158,13 +158,12 @@ def mapper_pie_graph(
                 start += sweep
             ax.add_patch(Wedge(tuple(pos[i]), radii[i], 0, 360, facecolor="none", edgecolor="0.25",
                                linewidth=0.3, zorder=3))
-        pad = float(radii.max()) + 0.02
-        ax.set_xlim(pos[:, 0].min() - pad, pos[:, 0].max() + pad)
-        ax.set_ylim(pos[:, 1].min() - pad, pos[:, 1].max() + pad)
+        ax.autoscale_view()
     else:
         ax.text(0.5, 0.5, "empty graph (no cluster found)", ha="center", va="center",
                 transform=ax.transAxes, fontsize="small", color="0.4")
     ax.set_aspect("equal", adjustable="datalim")
+    ax.margins(0.02)
     ax.set_xticks([])
     ax.set_yticks([])
     for spine in ax.spines.values():
@@ -271,7 +270,7 @@ def class_dendrogram(
 
         handles = [Patch(color=gcolors[g], label=str(gnames[g])) for g in range(len(gnames))]
         ax.legend(handles=handles, fontsize="xx-small", title=lvl, title_fontsize="xx-small",
-                  loc="upper right")
+                  loc="upper left", bbox_to_anchor=(1.0, 1.0))
     for side in ("top", "right") if orientation == "top" else ("top", "right", "left"):
         ax.spines[side].set_visible(False)
     if title is not None:

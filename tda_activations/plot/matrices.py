@@ -355,7 +355,7 @@ def embed_layers(
         from sklearn.manifold import MDS
 
         try:
-            mds = MDS(n_components=2, metric="precomputed", random_state=seed, n_init=4,
+            mds = MDS(n_components=2, metric="precomputed", random_state=seed, n_init=1,
                       init="classical_mds")
         except TypeError:  # scikit-learn < 1.8
             mds = MDS(n_components=2, dissimilarity="precomputed", random_state=seed, n_init=4,

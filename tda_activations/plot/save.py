@@ -102,6 +102,9 @@ def save(
     if not base.name:
         raise ValueError(f"path {str(path)!r} names no file; give e.g. 'figures/heatmap'")
 
+    # Constrained layout settles over the first draws; draw once first so that the
+    # files do not depend on whether the figure was drawn before.
+    figure.draw_without_rendering()
     rendered: dict[str, bytes] = {}
     for fmt in formats:
         buf = io.BytesIO()

@@ -157,7 +157,6 @@ def paper_rc(*, column: Column = "single", font_size: float = 8.0,
         "figure.titlesize": fs + 1,
         # reproducible rendering
         "text.hinting": "none",
-        "text.hinting_factor": 1,
         "text.antialiased": True,
         "svg.hashsalt": "tda_activations",
         "svg.fonttype": "none",  # text stays text (editable) in SVG
