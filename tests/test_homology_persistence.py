@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import math
 import sys
 
@@ -337,3 +338,55 @@ def test_memory_refusal_and_fallback():
     info = dg.params["subsample"]
     assert info["n_points"] < 300 and estimate_memory(info["n_points"]).bytes <= need / 2
     assert isinstance(dg, Diagrams) and dg.n_points == 300
+
+
+# ------------------------------------------------ truncated run below the enclosing radius
+
+_rips = importlib.import_module("tda_activations.homology.rips")
+
+
+def _rng_brute(dist):
+    n = len(dist)
+    best = 0.0
+    for u in range(n):
+        for v in range(u + 1, n):
+            m = np.maximum(dist[u], dist[v])
+            if not (m < dist[u, v]).any():
+                best = max(best, dist[u, v])
+    return best
+
+
+@pytest.mark.parametrize("kind", ["gauss", "grid", "dupes"])
+def test_h1_birth_bound_is_the_longest_relative_neighbourhood_edge(kind):
+    rng = np.random.default_rng(14)
+    if kind == "gauss":
+        x = rng.normal(size=(60, 3))
+    elif kind == "grid":  # many equal distances
+        x = np.array([[i, j] for i in range(7) for j in range(8)], dtype=float)
+    else:
+        x = np.round(rng.normal(size=(60, 2)), 1)
+    dist = pairwise_distances(x).astype(np.float32).astype(float)
+    assert _rips.h1_birth_bound(dist) == _rng_brute(dist)
+    births = persistence(x)[1][:, 0]
+    assert births.size == 0 or births.max() <= _rips.h1_birth_bound(dist)
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("kind", ["relu", "grid", "circles"])
+def test_truncated_run_gives_the_full_diagrams(monkeypatch, seed, kind):
+    rng = np.random.default_rng(seed)
+    if kind == "relu":
+        x = np.maximum(rng.normal(size=(240, 3)) @ rng.normal(size=(3, 10)), 0)
+    elif kind == "grid":
+        x = np.array([[i, j, (i * j + seed) % 3] for i in range(15) for j in range(16)], dtype=float)
+    else:
+        x = make_two_circles(240, noise=0.05 * (seed + 1), seed=seed)
+    short = persistence(x, backend="gudhi")
+    assert "h1_birth_bound" in short.params
+    if kind == "grid":  # the truncated run suffices here (on circles it must be retried)
+        assert short.params["engine_threshold"] < short.threshold
+    monkeypatch.setattr(_rips, "_SHORTCUT_MIN_POINTS", 10**9)
+    full = persistence(x, backend="gudhi")
+    assert "h1_birth_bound" not in full.params
+    for d in range(2):
+        assert np.array_equal(short[d], full[d])

@@ -54,7 +54,7 @@ from .layers import (
     store_cache_dir,
 )
 from .matrix import cross_distance_matrix, distance_matrix, model_distance_matrix, stack_models
-from .persistence import BACKENDS, enclosing_radius, h0_from_mst, persistence, persistence_of_distances
+from .rips import BACKENDS, enclosing_radius, h0_from_mst, persistence, persistence_of_distances
 from .vectorize import (
     betti_curve,
     betti_curve_distance,

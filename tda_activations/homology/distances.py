@@ -187,15 +187,24 @@ def _check_wasserstein_params(order: Any, internal_p: Any) -> tuple[float, float
 
 
 def _ground(dx: np.ndarray, dy: np.ndarray, p: float) -> np.ndarray:
-    dx = np.abs(dx)
-    dy = np.abs(dy)
+    """L_p norms of (dx, dy), computed in place in ``dx`` (both arrays are consumed)."""
+    np.abs(dx, out=dx)
+    np.abs(dy, out=dy)
     if p == math.inf:
-        return np.maximum(dx, dy)
+        return np.maximum(dx, dy, out=dx)
     if p == 1.0:
-        return dx + dy
-    if p == 2.0:
-        return np.hypot(dx, dy)
-    return (dx**p + dy**p) ** (1.0 / p)
+        dx += dy
+        return dx
+    if p == 2.0:  # sqrt(dx^2 + dy^2): as accurate as hypot here and several times faster
+        dx *= dx
+        dy *= dy
+        dx += dy
+        return np.sqrt(dx, out=dx)
+    dx **= p
+    dy **= p
+    dx += dy
+    dx **= 1.0 / p
+    return dx
 
 
 def _diag_dist(dgm: np.ndarray, p: float) -> np.ndarray:

@@ -25,8 +25,8 @@ import numpy as np
 from .._atomic import atomic_write_bytes
 from .._hashing import fingerprint_array, fingerprint_params
 from ..types import ActivationSet, Diagrams
-from ._parallel import check_n_jobs, process_pool
-from .persistence import persistence
+from ._parallel import check_n_jobs, run_tasks
+from .rips import persistence
 
 __all__ = [
     "cached_persistence",
@@ -246,18 +246,16 @@ def layer_persistence(
     workers = min(n_jobs, len(todo))
     if workers > 1 and options.get("memory_limit", "auto") == "auto":
         from .large import available_memory
-        from .persistence import _MEMORY_FRACTION
+        from .rips import _MEMORY_FRACTION
 
         options = {**options, "memory_limit": _MEMORY_FRACTION * available_memory() / workers}
     if workers <= 1:
         for layer in todo:
             results[layer] = _one_layer(clouds[layer], layer, options)
     else:
-        order = sorted(todo, key=lambda l: -np.shape(clouds[l])[0])
-        with process_pool(workers) as pool:
-            futures = {l: pool.submit(_one_layer, np.asarray(clouds[l]), l, options) for l in order}
-            for layer, fut in futures.items():
-                results[layer] = fut.result()
+        order = sorted(todo, key=lambda l: -np.shape(clouds[l])[0])  # largest first
+        done = run_tasks(_one_layer, [(np.asarray(clouds[l]), l, options) for l in order], workers)
+        results.update(zip(order, done))
     for layer, path in todo.items():
         if path is not None:
             save_diagrams(path, results[layer])

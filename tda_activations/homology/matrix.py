@@ -16,7 +16,7 @@ import numpy as np
 
 from ..types import Diagrams, LayerMatrix, unknown_name_error
 from ._checks import as_diagram
-from ._parallel import check_n_jobs, process_pool
+from ._parallel import check_n_jobs, run_tasks
 from .distances import DiagramDistance, get_diagram_distance
 
 __all__ = [
@@ -56,19 +56,13 @@ def _collect(diagrams: DiagramCollection, dim: int, what: str) -> tuple[list[str
     return labels, arrays, items
 
 
-# Worker state: the prepared diagrams, set once per worker process.
-_WORKER: dict[str, Any] = {}
-
-
-def _worker_init(name: str, params: dict[str, Any], arrays: list[np.ndarray]) -> None:
+def _chunk_values(
+    name: str, params: dict[str, Any], arrays: list[np.ndarray], i: np.ndarray, j: np.ndarray
+) -> np.ndarray:
+    """One worker task: prepare the collection, then the pairs (i[k], j[k])."""
     dist = get_diagram_distance(name, **params)
-    _WORKER["dist"] = dist
-    _WORKER["prep"] = dist.prepare(arrays)
-
-
-def _worker_pairs(i: np.ndarray, j: np.ndarray) -> np.ndarray:
-    dist, prep = _WORKER["dist"], _WORKER["prep"]
-    return np.array([dist.pair(prep[a], prep[b]) for a, b in zip(i.tolist(), j.tolist())])
+    prep = dist.prepare(arrays)
+    return np.array([dist.pair(prep[a], prep[b]) for a, b in zip(i.tolist(), j.tolist())], dtype=float)
 
 
 def _pairs_values(
@@ -77,11 +71,11 @@ def _pairs_values(
     if n_jobs == 1 or i.size < _PARALLEL_MIN_PAIRS:
         prep = dist.prepare(arrays)
         return np.array([dist.pair(prep[a], prep[b]) for a, b in zip(i.tolist(), j.tolist())], dtype=float)
-    chunks = np.array_split(np.arange(i.size), 8 * n_jobs)
-    # the diagrams travel once per worker, which prepares them itself
-    with process_pool(n_jobs, initializer=_worker_init, initargs=(dist.name, dist.params, arrays)) as pool:
-        parts = list(pool.map(_worker_pairs, [i[c] for c in chunks], [j[c] for c in chunks]))
-    return np.concatenate(parts).astype(float)
+    # One chunk of pairs per worker and a few more for balance; each worker rebuilds the
+    # distance by name and prepares the collection itself (vectorisations share its grid).
+    chunks = np.array_split(np.arange(i.size), 4 * n_jobs)
+    tasks = [(dist.name, dist.params, arrays, i[c], j[c]) for c in chunks]
+    return np.concatenate(run_tasks(_chunk_values, tasks, n_jobs))
 
 
 def _params(dist: DiagramDistance, dim: int, items: Sequence[Any]) -> dict[str, Any]:

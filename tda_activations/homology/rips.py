@@ -40,6 +40,7 @@ __all__ = [
     "BACKENDS",
     "enclosing_radius",
     "h0_from_mst",
+    "h1_birth_bound",
     "persistence",
     "persistence_of_distances",
 ]
@@ -84,6 +85,49 @@ def h0_from_mst(dist: np.ndarray, *, threshold: float = math.inf) -> np.ndarray:
     out[: finite.size, 1] = finite
     out[finite.size :, 1] = np.inf
     return out
+
+
+def h1_birth_bound(dist: np.ndarray, *, n_neighbours: int = 8) -> float:
+    """Largest edge length at which an H1 bar of the Rips filtration can be born (exact).
+
+    An edge ``uv`` of length ``L`` with a strict witness ``w`` (``d(u, w) < L``
+    and ``d(v, w) < L``) is homologous, through the triangle ``uvw`` that enters
+    at ``L``, to the path ``u-w-v`` already present; if every edge of length
+    ``L`` has one, every 1-cycle at ``L`` is homologous to one before ``L`` and
+    no H1 class is born at ``L``.  Births therefore happen only at edges with
+    no strict witness (the relative neighbourhood graph), and this returns the
+    longest of those.  Witnesses are looked for among the ``n_neighbours``
+    nearest neighbours of both ends first; the remaining edges are checked
+    against every point, longest first, until one without witness is found.
+    """
+    d = np.asarray(dist, dtype=np.float64)
+    n = d.shape[0]
+    if n < 3:
+        return float(d.max()) if n else 0.0
+    k = min(n_neighbours, n - 2)
+    rows = np.arange(n)
+    masked = d.copy()
+    masked[rows, rows] = np.inf
+    nbr = np.argpartition(masked, k - 1, axis=1)[:, :k]
+    del masked
+    best = np.full((n, n), np.inf)
+    for c in range(k):
+        w = nbr[:, c]
+        cand = np.maximum(d[rows, w][:, None], d[w])  # max(d(u, w_u), d(w_u, v)) for all (u, v)
+        cand[rows, w] = np.inf  # w_u cannot witness the edge (u, w_u) itself
+        np.minimum(best, cand, out=best)
+    witnessed = best < d
+    witnessed |= witnessed.T
+    iu, ju = np.nonzero(np.triu(~witnessed, 1))
+    lengths = d[iu, ju]
+    order = np.argsort(-lengths, kind="stable")
+    for start in range(0, order.size, 256):
+        sel = order[start : start + 256]
+        m = np.maximum(d[iu[sel]], d[ju[sel]])  # endpoints give max = L, never < L
+        lone = ~(m < lengths[sel][:, None]).any(axis=1)
+        if lone.any():
+            return float(lengths[sel][lone][0])
+    return 0.0
 
 
 # ------------------------------------------------------------------------ engines
@@ -183,6 +227,38 @@ def _check_memory(n: int, maxdim: int, memory_limit: Any, n_jobs: int = 1) -> fl
     return limit
 
 
+_SHORTCUT_MIN_POINTS = 200
+_SHORTCUT_MARGIN = 1.1  # try births bound x 1.1: most H1 bars die soon after the last birth
+
+
+def _h1_with_short_threshold(
+    mat: np.ndarray, engine: str, coeff: int, radius: float, info: dict[str, Any]
+) -> list[Any] | None:
+    """H0 and H1 of the full filtration from a run truncated below the enclosing radius.
+
+    Exact: no H1 bar is born after :func:`h1_birth_bound` and no H0 bar dies
+    after it (minimum spanning tree edges have no witness), so if the run at a
+    threshold ``t`` above that bound leaves no H1 bar alive at ``t`` (and one
+    H0 component), its diagrams are those of the full filtration.  Otherwise
+    returns None and the caller runs to the enclosing radius.
+    """
+    bound = h1_birth_bound(mat)
+    info["h1_birth_bound"] = bound
+    t = bound * _SHORTCUT_MARGIN
+    if mat.dtype == np.float32:
+        t = _float32_floor(t)
+    if not t < 0.9 * radius:
+        return None
+    raw = _ENGINES[engine](mat, 1, t, coeff)
+    h0 = np.asarray(raw[0]).reshape(-1, 2)
+    h1 = np.asarray(raw[1]).reshape(-1, 2) if len(raw) > 1 else np.zeros((0, 2))
+    if np.isinf(h1[:, 1]).any() or np.isinf(h0[:, 1]).sum() != 1:
+        info["shortcut"] = "retried at the enclosing radius"
+        return None
+    info["engine_threshold"] = t
+    return raw
+
+
 def _from_distances(
     dist: np.ndarray,
     *,
@@ -227,7 +303,12 @@ def _from_distances(
     elif engine == "mst":
         raw = [h0_from_mst(np.asarray(mat, dtype=np.float64), threshold=thresh)]
     else:
-        raw = _ENGINES[engine](mat, maxdim, thresh, coeff)
+        raw = None
+        if maxdim == 1 and thresh >= radius and n >= _SHORTCUT_MIN_POINTS:
+            raw = _h1_with_short_threshold(mat, engine, coeff, radius, info)
+        if raw is None:
+            raw = _ENGINES[engine](mat, maxdim, thresh, coeff)
+    info.setdefault("engine_threshold", thresh)
     dgms = [_normalise(raw[d]) if d < len(raw) else np.zeros((0, 2)) for d in range(maxdim + 1)]
     return tuple(dgms), thresh, info, engine
 
