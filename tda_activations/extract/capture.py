@@ -14,10 +14,12 @@ import torch
 from torch import nn
 
 from .._hashing import fingerprint_dataset, fingerprint_model
+from .._torch import check_model, eval_mode, split_layer_call
 from ..types import ActivationSet, ImageDataset, unknown_name_error
 from .reductions import Reduction, get_reduction, hash_uniform
 
 __all__ = [
+    "DEFAULT_LAYER_TYPES",
     "LayerCall",
     "LayerSpec",
     "capture",
@@ -37,7 +39,7 @@ LayerSpec = Union[
     Callable[[str, nn.Module], bool],
 ]
 
-_DEFAULT_TYPES = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear)
+DEFAULT_LAYER_TYPES = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear)
 
 
 @dataclass(frozen=True)
@@ -63,14 +65,6 @@ class LayerCall:
     module_type: str
 
 
-def _check_model(model: Any) -> nn.Module:
-    if not isinstance(model, nn.Module):
-        raise TypeError(
-            f"expected a torch.nn.Module, got {type(model).__name__}; load it with "
-            "tda_activations.models.load_model first"
-        )
-    return model
-
 
 def _check_dataset(dataset: Any) -> ImageDataset:
     if not isinstance(dataset, ImageDataset):
@@ -81,15 +75,6 @@ def _check_dataset(dataset: Any) -> ImageDataset:
     return dataset
 
 
-@contextmanager
-def _eval_mode(model: nn.Module) -> Iterator[nn.Module]:
-    modes = {m: m.training for m in model.modules()}
-    model.eval()
-    try:
-        yield model
-    finally:
-        for m, mode in modes.items():
-            m.training = mode
 
 
 def list_layers(model: nn.Module, example: torch.Tensor | np.ndarray) -> tuple[LayerCall, ...]:
@@ -107,7 +92,7 @@ def list_layers(model: nn.Module, example: torch.Tensor | np.ndarray) -> tuple[L
     tuple of LayerCall
         The root module is not listed.
     """
-    model = _check_model(model)
+    model = check_model(model)
     x = example if isinstance(example, torch.Tensor) else torch.from_numpy(np.array(example))
     calls: list[LayerCall] = []
     counts: dict[str, int] = {}
@@ -125,7 +110,7 @@ def list_layers(model: nn.Module, example: torch.Tensor | np.ndarray) -> tuple[L
         for name, module in model.named_modules():
             if name:
                 handles.append(module.register_forward_hook(make(name, module)))
-        with _eval_mode(model), torch.inference_mode():
+        with eval_mode(model), torch.inference_mode():
             model(x)
     finally:
         for h in handles:
@@ -158,12 +143,12 @@ def select_layers(model: nn.Module, example: torch.Tensor | np.ndarray, spec: La
         For an unknown name (with close matches), a glob that matches nothing, or an
         empty selection.
     """
-    model = _check_model(model)
+    model = check_model(model)
     calls = list_layers(model, example)
     modules = dict(model.named_modules())
     names = [c.name for c in calls]
     if spec is None:
-        chosen = [c.name for c in calls if isinstance(modules[c.module_name], _DEFAULT_TYPES)]
+        chosen = [c.name for c in calls if isinstance(modules[c.module_name], DEFAULT_LAYER_TYPES)]
     elif isinstance(spec, type) or (isinstance(spec, tuple) and spec and all(isinstance(t, type) for t in spec)):
         chosen = [c.name for c in calls if isinstance(modules[c.module_name], spec)]
     elif callable(spec) and not isinstance(spec, str):
@@ -227,14 +212,14 @@ def capture(
         every layer or a mapping per layer.  A tuple without an index is an error,
         never a silent ``[0]``.
     """
-    model = _check_model(model)
+    model = check_model(model)
     if io not in ("output", "input"):
         raise ValueError(f"io must be 'output' or 'input', got {io!r}")
     modules = dict(model.named_modules())
     wanted = set(layers)
     by_module: dict[str, None] = {}
     for layer in layers:
-        base = layer.rsplit(":", 1)[0] if ":" in layer and layer.rsplit(":", 1)[1].isdigit() else layer
+        base = split_layer_call(layer)[0]
         if base not in modules:
             raise unknown_name_error("layer", layer, [n for n in modules if n])
         by_module[base] = None
@@ -344,7 +329,7 @@ def extract(
         Unknown layers, a tuple output without ``tensor_index``, or NaN/Inf
         activations (the layer and the count are named).
     """
-    model = _check_model(model)
+    model = check_model(model)
     dataset = _check_dataset(dataset)
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
@@ -385,7 +370,7 @@ def extract(
         points[layer].append(p_np)
         rows[layer].append(rows_global)
 
-    with _eval_mode(model), capture(model, chosen, sink, io=io, tensor_index=tensor_index), torch.inference_mode():
+    with eval_mode(model), capture(model, chosen, sink, io=io, tensor_index=tensor_index), torch.inference_mode():
         for start in range(0, len(dataset), batch_size):
             stop = min(start + batch_size, len(dataset))
             state["start"], state["ids"] = start, np.asarray(dataset.sample_ids[start:stop])

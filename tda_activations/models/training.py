@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from .._atomic import atomic_write_bytes
+from .._torch import check_model, eval_mode
 from .._hashing import fingerprint_dataset, fingerprint_model, fingerprint_params
 from ..types import ImageDataset, Split
 from .zoo import ZOO, build_model
@@ -78,31 +79,17 @@ class TrainedModel:
     seconds: float = 0.0
 
 
-def _check_model(model: Any) -> nn.Module:
-    if not isinstance(model, nn.Module):
-        raise TypeError(
-            f"expected a torch.nn.Module, got {type(model).__name__}; load it first with "
-            "tda_activations.models.load_model"
-        )
-    return model
-
 
 def predict(model: nn.Module, dataset: ImageDataset, *, batch_size: int = 256) -> np.ndarray:
     """Predicted class (argmax of the logits) of every image, int64 ``(n,)``.
 
     The model's training/eval mode is restored afterwards.
     """
-    model = _check_model(model)
-    was_training = model.training
-    model.eval()
     out = []
-    try:
-        with torch.inference_mode():
-            for start in range(0, len(dataset), batch_size):
-                x = torch.from_numpy(np.array(dataset.images[start : start + batch_size]))
-                out.append(model(x).argmax(dim=1).numpy())
-    finally:
-        model.train(was_training)
+    with eval_mode(check_model(model)), torch.inference_mode():
+        for start in range(0, len(dataset), batch_size):
+            x = torch.from_numpy(np.array(dataset.images[start : start + batch_size]))
+            out.append(model(x).argmax(dim=1).numpy())
     return np.concatenate(out).astype(np.int64)
 
 
@@ -142,7 +129,7 @@ def fit(
     torch.nn.Module
         The trained copy, in eval mode.
     """
-    model = copy.deepcopy(_check_model(model))
+    model = copy.deepcopy(check_model(model))
     if epochs < 1 or batch_size < 1 or lr <= 0:
         raise ValueError("epochs and batch_size must be >= 1 and lr > 0")
     x_all = torch.from_numpy(np.array(train.images))

@@ -22,6 +22,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from .._torch import check_model, eval_mode, split_layer_call
+from ..extract.capture import DEFAULT_LAYER_TYPES, select_layers
 from ..types import ImageDataset, unknown_name_error
 
 __all__ = [
@@ -43,17 +45,7 @@ log = logging.getLogger(__name__)
 INPUT_LAYER = "input"
 """Pseudo-layer name for the model's input (the data themselves)."""
 
-_DEFAULT_KINDS: tuple[type[nn.Module], ...] = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear)
 
-
-def check_model(model: Any) -> nn.Module:
-    """Raise a ``TypeError`` unless ``model`` is a ``torch.nn.Module``."""
-    if not isinstance(model, nn.Module):
-        raise TypeError(
-            f"expected a torch.nn.Module, got {type(model).__name__}; load it first with "
-            "tda_activations.models.load_model"
-        )
-    return model
 
 
 def model_device(model: nn.Module) -> torch.device:
@@ -97,20 +89,12 @@ def as_inputs(data: Any, *, name: str = "data") -> tuple[np.ndarray, np.ndarray 
     return x, labels
 
 
-def parse_layer(name: str) -> tuple[str, int]:
-    """Split ``"module.path:k"`` into ``("module.path", k)`` (``k`` defaults to 0)."""
-    if ":" in name:
-        base, _, idx = name.rpartition(":")
-        if idx.isdigit():
-            return base, int(idx)
-    return name, 0
-
 
 def resolve_layer(model: nn.Module, name: str) -> tuple[nn.Module, int]:
     """The module named ``name`` (``named_modules()`` path, optional ``:k``) and its call index."""
     if not isinstance(name, str):
         raise TypeError(f"a layer name must be a string, got {type(name).__name__}")
-    base, call = parse_layer(name)
+    base, call = split_layer_call(name)
     modules = dict(model.named_modules())
     modules.pop("", None)
     if base not in modules:
@@ -121,13 +105,8 @@ def resolve_layer(model: nn.Module, name: str) -> tuple[nn.Module, int]:
 @contextlib.contextmanager
 def evaluation(model: nn.Module) -> Iterator[nn.Module]:
     """Eval mode and inference mode inside; the model's previous mode restored on exit."""
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.inference_mode():
-            yield model
-    finally:
-        model.train(was_training)
+    with eval_mode(model), torch.inference_mode():
+        yield model
 
 
 class _CallCounter:
@@ -304,36 +283,17 @@ def default_layers(
     model: nn.Module,
     example: np.ndarray,
     *,
-    kinds: tuple[type[nn.Module], ...] = _DEFAULT_KINDS,
+    kinds: tuple[type[nn.Module], ...] = DEFAULT_LAYER_TYPES,
 ) -> tuple[str, ...]:
     """All layers of the given kinds (conv and linear by default) in forward order.
 
     A module called ``k > 1`` times appears as ``name``, ``name:1``, ...
     """
-    order: list[str] = []
-    handles = []
-    counts: dict[str, int] = {}
-
-    def make(name: str) -> Callable[..., None]:
-        def hook(module: nn.Module, args: Any, output: Any) -> None:
-            k = counts.get(name, 0)
-            counts[name] = k + 1
-            order.append(name if k == 0 else f"{name}:{k}")
-
-        return hook
-
+    x = torch.from_numpy(np.ascontiguousarray(example[:1])).to(model_device(model))
     try:
-        for name, module in model.named_modules():
-            if name and isinstance(module, kinds):
-                handles.append(module.register_forward_hook(make(name)))
-        with evaluation(model):
-            model(torch.from_numpy(np.ascontiguousarray(example[:1])).to(model_device(model)))
-    finally:
-        for h in handles:
-            h.remove()
-    if not order:
+        return select_layers(model, x, kinds)
+    except ValueError as exc:
         raise ValueError(
             "the model has no convolution or linear layers that run in a forward pass; name the "
             "layers explicitly"
-        )
-    return tuple(order)
+        ) from exc

@@ -24,10 +24,9 @@ second call of a module in one forward pass is ``name:1``.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +34,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .._torch import check_model, eval_mode
 from ..types import ActivationSet, ImageDataset, Split, unknown_name_error
 from .transforms import Transform, TensorFn, as_group
 
@@ -61,20 +61,7 @@ GroupLike = str | Transform | Sequence[Transform | TensorFn]
 # ----------------------------------------------------------------------- capture
 
 
-def _check_model(model: Any) -> nn.Module:
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    return model
 
-
-@contextlib.contextmanager
-def _eval_mode(model: nn.Module) -> Iterator[None]:
-    was_training = model.training
-    model.eval()
-    try:
-        yield
-    finally:
-        model.train(was_training)
 
 
 def _images_of(data: Any, *, name: str = "images") -> np.ndarray:
@@ -179,26 +166,9 @@ def default_layers(model: nn.Module, example: Any) -> tuple[str, ...]:
     tuple of str
         ``named_modules()`` paths (``name:k`` for repeated calls).
     """
-    model = _check_model(model)
-    x = torch.as_tensor(_images_of(example)[:1])
-    order: list[str] = []
-    calls: dict[str, int] = {}
-    handles = []
-    kinds = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear)
-    try:
-        for name, module in model.named_modules():
-            if isinstance(module, kinds):
-                def hook(m: nn.Module, i: Any, o: Any, name: str = name) -> None:
-                    k = calls.get(name, 0)
-                    calls[name] = k + 1
-                    order.append(name if k == 0 else f"{name}:{k}")
-                handles.append(module.register_forward_hook(hook))
-        with _eval_mode(model), torch.inference_mode():
-            model(x)
-    finally:
-        for h in handles:
-            h.remove()
-    return tuple(order)
+    from ._hooks import default_layers as _default_layers
+
+    return _default_layers(check_model(model), _images_of(example)[:1])
 
 
 def _resolve_layers(model: nn.Module, images: np.ndarray, layers: Sequence[str] | None) -> tuple[str, ...]:
@@ -356,7 +326,7 @@ def invariance_scores(
     InvarianceResult
         One row per layer.
     """
-    model = _check_model(model)
+    model = check_model(model)
     arr = _images_of(images)
     transforms = as_group(group)
     layers = _resolve_layers(model, arr, layers)
@@ -366,7 +336,7 @@ def invariance_scores(
     arr = arr[idx]
     within: dict[str, np.ndarray] = {}
     moments = {layer: _Moments() for layer in layers}
-    with _eval_mode(model), torch.inference_mode(), _Hooks(model, layers) as hooks:
+    with eval_mode(model), torch.inference_mode(), _Hooks(model, layers) as hooks:
         for start in range(0, arr.shape[0], batch_size):
             x = torch.as_tensor(arr[start : start + batch_size])
             per_g: list[dict[str, torch.Tensor]] = []
@@ -560,7 +530,7 @@ def equivariance(
     EquivarianceResult
         One row per (layer, transform).
     """
-    model = _check_model(model)
+    model = check_model(model)
     if not isinstance(data, Split):
         raise TypeError(f"data must be a Split (train and test datasets), got {type(data).__name__}")
     if structure not in ("auto", "conv", "dense"):
@@ -601,7 +571,7 @@ def equivariance(
     dense_x: dict[str, list[np.ndarray]] = {}
     dense_y: dict[tuple[str, str], list[np.ndarray]] = {}
 
-    with _eval_mode(model), torch.inference_mode(), _Hooks(model, layers) as hooks:
+    with eval_mode(model), torch.inference_mode(), _Hooks(model, layers) as hooks:
         # ---- fit on the training split
         for start in range(0, xtr.shape[0], batch_size):
             x = torch.as_tensor(xtr[start : start + batch_size])
@@ -870,14 +840,14 @@ def layer_outputs(
     """
     from .._hashing import fingerprint_dataset, fingerprint_model
 
-    model = _check_model(model)
+    model = check_model(model)
     if not isinstance(dataset, ImageDataset):
         raise TypeError(f"dataset must be an ImageDataset, got {type(dataset).__name__}")
     arr = np.array(dataset.images)
     layers = _resolve_layers(model, arr, layers)
     chunks: dict[str, list[np.ndarray]] = {layer: [] for layer in layers}
     preds = []
-    with _eval_mode(model), torch.inference_mode(), _Hooks(model, layers) as hooks:
+    with eval_mode(model), torch.inference_mode(), _Hooks(model, layers) as hooks:
         for start in range(0, arr.shape[0], batch_size):
             outs, logits = _forward(model, hooks, torch.as_tensor(arr[start : start + batch_size]))
             for layer in layers:
