@@ -445,6 +445,48 @@ def test_index_heatmap_shows_the_normalised_indices():
     assert len(ax.images) == 2
 
 
+@functools.lru_cache(maxsize=None)
+def experiment_results():
+    """Real (tiny) results of the experiments stage: sensitivity and layer correspondence."""
+    from tda_activations import experiments as ex
+    from tda_activations.types import ActivationSet
+
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(3), 20)
+    models = {}
+    for s in range(2):
+        x = rng.normal(size=(60, 6)) + labels[:, None]
+        clouds = {}
+        for k in range(3):
+            x = np.tanh(x @ rng.normal(size=(6, 6)))
+            clouds[f"l{k}"] = x
+        models[f"seed{s}"] = ActivationSet(clouds=clouds, sample_index={l: np.arange(60) for l in clouds},
+                                           labels=labels, hierarchy=hierarchy(), reduction="test")
+    sens = ex.sensitivity(models["seed0"], measures=["linear_cka", "procrustes"], fractions=(0.5, 0.8))
+    corr = ex.layer_correspondence(models, measures=["linear_cka"], n_permutations=9, n_bootstrap=9)
+    return sens, corr
+
+
+def test_experiment_results_are_drawn_from_their_tables():
+    sens, corr = experiment_results()
+    ax = tp.sensitivity_curve(sens, layer="l1")
+    curves = sens.curves.to_pandas()
+    sub = curves[(curves.layer == "l1") & (curves.measure == curves.measure.iloc[0])]
+    np.testing.assert_allclose(ax.lines[0].get_xdata(), sub["fraction_removed"])
+    np.testing.assert_allclose(ax.lines[0].get_ydata(), sub["dissimilarity"])
+    ax = tp.sensitivity_curve(sens, layer="l1", normalize=True)
+    assert max(np.nanmax(np.abs(l.get_ydata())) for l in ax.lines) == pytest.approx(1.0)
+    ax = tp.correspondence_curve(corr)
+    m = corr.matches.to_pandas()
+    np.testing.assert_allclose(ax.lines[0].get_ydata(), m.groupby("depth_a")["credit"].mean())
+    chance = float(corr.summary.to_pandas()["chance"].mean())
+    assert any(l.get_ydata()[0] == pytest.approx(chance) for l in ax.lines[1:])
+    assert tp.plot_result(sens).get_xlabel().startswith("fraction")
+    assert tp.plot_result(corr).get_ylabel() == "correspondence accuracy"
+    with pytest.raises(ValueError, match="unknown layer"):
+        tp.sensitivity_curve(sens, layer="l9")
+
+
 # -------------------------------------------------------------------- bad input
 
 

@@ -13,11 +13,11 @@ from .style import categorical_colors
 
 __all__ = ["correspondence_curve", "sensitivity_curve", "tidy_curve"]
 
-_SENS_X = ("n_components", "components", "k", "dimension", "fraction", "variance_kept",
+_SENS_X = ("fraction_removed", "n_removed", "n_components", "components", "k", "dimension", "fraction", "variance_kept",
            "explained_variance", "strength", "noise")
-_SENS_Y = ("distance", "sensitivity", "value", "score")
-_CORR_X = ("depth", "relative_depth", "layer_index", "layer", "offset")
-_CORR_Y = ("accuracy", "correspondence_accuracy", "rate", "fraction_correct", "value", "score")
+_SENS_Y = ("dissimilarity", "distance", "sensitivity", "value", "score")
+_CORR_X = ("depth_a", "depth", "relative_depth", "layer_index", "layer", "offset")
+_CORR_Y = ("credit", "accuracy", "correspondence_accuracy", "rate", "fraction_correct", "value", "score")
 _HUE = ("measure", "metric", "layer", "model")
 
 
@@ -123,6 +123,8 @@ def sensitivity_curve(
     y: str | None = None,
     hue: str | None | bool = None,
     spread: str | None = "std",
+    layer: str | None = None,
+    normalize: bool = False,
     logx: bool = False,
     title: str | None = None,
 ) -> Any:
@@ -135,8 +137,10 @@ def sensitivity_curve(
     Parameters
     ----------
     result
-        The experiments stage's sensitivity result (anything with ``to_pandas()``) or its
-        tidy table: one row per (layer or measure, amount removed, seed).
+        A :class:`~tda_activations.experiments.SensitivityResult` (its ``curves``: the
+        dissimilarity to the original cloud against the fraction of principal directions
+        removed, one line per measure), or any tidy table with ``to_pandas()``: one row
+        per (line, amount removed, repeat).
     ax
         Axes to draw into (default: a new figure).
     x, y, hue
@@ -144,6 +148,12 @@ def sensitivity_curve(
         ``distance``/``value``..., ``measure``/``layer``/``model``); ``hue=False``: one line.
     spread
         Band over repeats: ``"std"``, ``"se"`` or ``None``.
+    layer
+        Draw only this layer (a ``layer`` column); without it, rows of several layers
+        are averaged, with the band over layers.
+    normalize
+        Divide each line by its largest absolute value, so measures on different scales
+        (a sliced Wasserstein distance, ``1 - CKA``) share one axis.
     logx
         Logarithmic x axis (components often span orders of magnitude).
     title
@@ -153,16 +163,37 @@ def sensitivity_curve(
     -------
     matplotlib.axes.Axes
     """
-    df = as_frame(result, what="sensitivity_curve")
+    curves = getattr(result, "curves", None)
+    df = as_frame(curves if curves is not None else result, what="sensitivity_curve")
+    if layer is not None:
+        require_columns(df, ["layer"], what="sensitivity_curve")
+        if layer not in set(df["layer"]):
+            from ..types import unknown_name_error
+
+            raise unknown_name_error("layer", layer, list(dict.fromkeys(df["layer"])))
+        df = df[df["layer"] == layer]
     xc = _pick(df, x, _SENS_X, "sensitivity_curve", "x")
     yc = _pick(df, y, _SENS_Y, "sensitivity_curve", "y")
     hc = _pick_hue(df, hue, (xc, yc), "sensitivity_curve")
+    if normalize:
+        df = df.copy()
+        scale = df.groupby(hc)[yc].transform(lambda v: np.nanmax(np.abs(v))) if hc else np.nanmax(np.abs(df[yc]))
+        df[yc] = df[yc] / np.where(np.asarray(scale) > 0, scale, 1.0)
     ax = tidy_curve(df, x=xc, y=yc, hue=hc, ax=ax, spread=spread, function="sensitivity_curve")
     if logx:
         ax.set_xscale("log")
     ax.set_ylim(bottom=min(0.0, ax.get_ylim()[0]))
+    if xc == "fraction_removed":
+        ax.set_xlabel("fraction of principal directions removed")
+    if yc == "dissimilarity":
+        ax.set_ylabel("dissimilarity to the original" + (" (relative)" if normalize else ""))
+    n_layers = df["layer"].nunique() if "layer" in df.columns else 1
     if title is not None:
         ax.set_title(title)
+    elif layer is not None:
+        ax.set_title(layer)
+    elif n_layers > 1:
+        ax.set_title(f"mean over {n_layers} layers")
     return ax
 
 
@@ -183,8 +214,10 @@ def correspondence_curve(
     Parameters
     ----------
     result
-        The experiments stage's correspondence result (with ``to_pandas()``) or its tidy
-        table: one row per (measure, layer depth, model pair).
+        A :class:`~tda_activations.experiments.CorrespondenceResult` (its ``matches``:
+        the credit of each layer of model A for finding the same-depth layer of model B,
+        averaged over model pairs by depth, chance from its ``summary``), or any tidy
+        table with ``to_pandas()``: one row per (measure, layer depth, model pair).
     ax
         Axes to draw into (default: a new figure).
     x, y, hue
@@ -203,7 +236,13 @@ def correspondence_curve(
     -------
     matplotlib.axes.Axes
     """
-    df = as_frame(result, what="correspondence_curve")
+    matches = getattr(result, "matches", None)
+    summary = getattr(result, "summary", None)
+    df = as_frame(matches if matches is not None else result, what="correspondence_curve")
+    if chance == "auto" and summary is not None and "chance" not in df.columns:
+        sdf = as_frame(summary, what="correspondence_curve")
+        if "chance" in sdf.columns:
+            chance = float(sdf["chance"].mean())
     xc = _pick(df, x, _CORR_X, "correspondence_curve", "x")
     yc = _pick(df, y, _CORR_Y, "correspondence_curve", "y")
     hc = _pick_hue(df, hue, (xc, yc), "correspondence_curve")
@@ -217,12 +256,16 @@ def correspondence_curve(
     elif chance == "auto":
         if "chance" in df.columns:
             level = float(df["chance"].mean())
-        elif "accuracy" in yc:
+        elif "accuracy" in yc or yc == "credit":
             level = 1.0 / max(df[xc].nunique(), 1)
     if level is not None:
         ax.axhline(level, color="0.5", lw=0.8, ls=":", label="chance")
-    if "accuracy" in yc or "rate" in yc or "fraction" in yc:
+    if yc in ("credit", "accuracy") or "accuracy" in yc or "rate" in yc or "fraction" in yc:
         ax.set_ylim(0, 1.02)
+    if xc == "depth_a":
+        ax.set_xlabel("layer depth (model A)")
+    if yc == "credit":
+        ax.set_ylabel("correspondence accuracy")
     if title is not None:
         ax.set_title(title)
     return ax
