@@ -357,13 +357,14 @@ def load_page(
                 elif method == "Runtime.consoleAPICalled" and params.get("type") in (
                     "error", "assert"
                 ):
+                    args = params.get("args", [])
                     report.console_errors.append(" ".join(
-                        str(a.get("value", a.get("description", ""))) for a in params.get("args", [])
-                    ))
+                        str(a.get("value", a.get("description", ""))) for a in args))
                 elif method == "Log.entryAdded":
                     entry = params.get("entry", {})
                     if entry.get("level") == "error":
-                        report.log_errors.append(f"{entry.get('text')} {entry.get('url', '')}".strip())
+                        text = f"{entry.get('text')} {entry.get('url', '')}"
+                        report.log_errors.append(text.strip())
                 elif method == "Network.requestWillBeSent":
                     report.requests.append(params.get("request", {}).get("url", ""))
                 elif method == "Network.loadingFailed":

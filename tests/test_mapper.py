@@ -89,7 +89,8 @@ def test_graph_matches_plain_kmapper_with_same_settings():
     assert _member_sets(g) == theirs
     # Edges: the same pairs of member sets.
     members = {k: frozenset(v) for k, v in raw["nodes"].items()}
-    their_edges = {frozenset((members[a], members[b])) for a, bs in raw["links"].items() for b in bs}
+    their_edges = {frozenset((members[a], members[b]))
+                   for a, bs in raw["links"].items() for b in bs}
     ours = {n.id: frozenset(n.members.tolist()) for n in g.nodes}
     assert {frozenset((ours[a], ours[b])) for a, b in g.edges} == their_edges
     # Components agree with networkx on kmapper's own graph.
@@ -188,18 +189,25 @@ def test_knee_eps_on_a_grid_of_known_spacing():
 
 def test_knee_eps_with_exact_duplicates_stays_positive():
     rng = np.random.default_rng(5)
-    base = rng.normal(size=(30, 3))
-    cloud = np.repeat(base, 8, axis=0)  # every point has 7 exact duplicates
-    with pytest.warns(M.MapperWarning, match="duplicates"):
-        eps = M.knee_eps(cloud, k=5)
-    assert 0 < eps < 1e-6
+    for dim in (3, 64):  # both neighbour-search paths
+        base = rng.normal(size=(30, dim))
+        cloud = np.repeat(base, 8, axis=0)  # every point has 7 exact duplicates
+        with pytest.warns(M.MapperWarning, match="duplicates"):
+            eps = M.knee_eps(cloud, k=5)
+        assert 0 < eps < 1e-6
 
 
-def test_kth_neighbor_distances_against_kdtree():
+@pytest.mark.parametrize("dim", [8, 40])  # the KD-tree path and the brute-force path
+def test_kth_neighbor_distances_against_scipy(dim):
     rng = np.random.default_rng(6)
-    x = rng.normal(size=(200, 8))
-    ref, _ = cKDTree(x).query(x, k=6)
-    np.testing.assert_allclose(M.kth_neighbor_distances(x, k=5), ref[:, 5], rtol=1e-9)
+    x = rng.normal(size=(200, dim))
+    x[:10] = x[10:20]  # exact duplicates must count at distance 0
+    ref = np.sort(cdist(x, x), axis=1)
+    for k in (1, 5):
+        np.testing.assert_allclose(M.kth_neighbor_distances(x, k=k), ref[:, k], rtol=1e-9,
+                                   atol=0)
+    tree, _ = cKDTree(x).query(x, k=6)
+    np.testing.assert_allclose(M.kth_neighbor_distances(x, k=5), tree[:, 5], rtol=1e-9)
 
 
 # -------------------------------------------------------------- compositions

@@ -42,9 +42,10 @@ def _eps(spec: str) -> float | str:
 
 @app.command("run")
 def run_cmd(
-    store: Path = typer.Argument(..., help="extraction store (tda-activations extract ... --out STORE)"),
+    store: Path = typer.Argument(..., help="extraction store directory"),
     out: Path = typer.Option(..., "--out", "-o", help="output directory (replaced atomically)"),
-    layers: Optional[str] = typer.Option(None, help="comma-separated layers (default: all, forward order)"),
+    layers: Optional[str] = typer.Option(
+        None, help="comma-separated layers (default: all, forward order)"),
     lens: str = typer.Option("l2norm", help="l2norm (paper), pca, knn_distance, eccentricity"),
     n_intervals: int = typer.Option(10, help="cover intervals"),
     overlap: float = typer.Option(0.5, help="overlap of adjacent intervals, in [0, 1)"),
@@ -52,8 +53,10 @@ def run_cmd(
     eps: str = typer.Option("knee", help="DBSCAN eps: 'knee' (paper) or a number"),
     hierarchy: Optional[str] = typer.Option(
         None, help="class hierarchy name or JSON file (default: the store's)"),
-    separation_purity: float = typer.Option(0.9, help="threshold for 'a group has components of its own'"),
-    html: bool = typer.Option(True, "--html/--no-html", help="write an offline HTML page per layer"),
+    separation_purity: float = typer.Option(
+        0.9, help="threshold for 'a group has components of its own'"),
+    html: bool = typer.Option(
+        True, "--html/--no-html", help="write an offline HTML page per layer"),
     seed: int = typer.Option(0, help="seed of the page layout"),
 ) -> None:
     """Build the Mapper graph of every layer of a store and write the trend table and pages."""

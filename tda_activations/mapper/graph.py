@@ -273,7 +273,8 @@ def mapper_graph(
     from sklearn.cluster import DBSCAN
 
     x = _check_cloud(cloud)
-    if not isinstance(n_intervals, (int, np.integer)) or isinstance(n_intervals, bool) or n_intervals < 1:
+    if (not isinstance(n_intervals, (int, np.integer)) or isinstance(n_intervals, bool)
+            or n_intervals < 1):
         raise ValueError(f"n_intervals must be a positive integer, got {n_intervals!r}")
     if not isinstance(overlap, (int, float, np.floating)) or not 0.0 <= float(overlap) < 1.0:
         raise ValueError(f"overlap must be a fraction in [0, 1), got {overlap!r}")

@@ -107,11 +107,15 @@ def pca_lens(*, n_components: int = 1, seed: int = 0) -> Lens:
     return Lens("pca", func, {"n_components": int(n_components), "seed": int(seed)})
 
 
+_KDTREE_MAX_DIM = 16
+
+
 def kth_neighbor_distances(cloud: np.ndarray, *, k: int) -> np.ndarray:
     """Euclidean distance from each point to its ``k``-th nearest *other* point.
 
-    Exact duplicates count as neighbours at distance 0.  Brute-force scikit-learn
-    nearest neighbours (chunked, so memory stays bounded).
+    Exact duplicates count as neighbours at distance 0.  Up to 16 dimensions a SciPy
+    KD-tree; above, brute-force scikit-learn nearest neighbours (chunked, so memory
+    stays bounded) whose candidate distances are recomputed exactly.
 
     Parameters
     ----------
@@ -135,6 +139,12 @@ def kth_neighbor_distances(cloud: np.ndarray, *, k: int) -> np.ndarray:
             f"the cloud has {x.shape[0]} points, so there is no {k}-th nearest other point; "
             f"give more than {k} points or a smaller k"
         )
+    if x.shape[1] <= _KDTREE_MAX_DIM:
+        # Low dimension: a KD-tree is exact and far faster than brute force.
+        from scipy.spatial import cKDTree
+
+        dist, _ = cKDTree(np.asarray(x, dtype=np.float64)).query(x, k=int(k) + 1)
+        return np.asarray(dist[:, int(k)], dtype=np.float64)
     nn = NearestNeighbors(n_neighbors=int(k) + 1, algorithm="brute").fit(x)
     _, idx = nn.kneighbors(x)
     # scikit-learn ranks by the Gram-matrix formula, which puts exact duplicates at
