@@ -205,14 +205,14 @@ class DaskExecutor(Executor):
 
 
 def make_executor(kind: str = "local", *, scheduler: str | None = None,
-                  n_workers: int | None = None) -> Executor:
+                  n_workers: int | None = None, timeout: float = 10.0) -> Executor:
     """``"local"`` processes or ``"dask"`` (an existing scheduler, or a LocalCluster)."""
     if scheduler is not None:
         kind = "dask"
     if kind == "local":
         return LocalExecutor(n_workers)
     if kind == "dask":
-        return DaskExecutor(scheduler, n_workers=n_workers)
+        return DaskExecutor(scheduler, n_workers=n_workers, timeout=timeout)
     from ..types import unknown_name_error
 
     raise unknown_name_error("executor", kind, ["local", "dask"])

@@ -268,6 +268,7 @@ def run_batch(
     workers: int | None = None,
     quiet: bool = True,
     report: bool = True,
+    scheduler_timeout: float = 10.0,
 ) -> RunResult:
     """Run every task of a config, skipping those already finished in ``out``.
 
@@ -289,6 +290,8 @@ def run_batch(
         No progress bars (log messages still go to ``logging``).
     report
         Write ``index.html`` and its figures at the end.
+    scheduler_timeout
+        Seconds to wait for the Dask scheduler to answer.
 
     Returns
     -------
@@ -317,7 +320,8 @@ def run_batch(
             log.warning("removed %d incomplete task folder(s) left by an interrupted run", removed)
         if config_path is not None:
             atomic_write_text(run_dir / "config.toml", config_path.read_text(encoding="utf-8"))
-        ex = make_executor(executor, scheduler=scheduler, n_workers=workers) if own_executor else executor
+        ex = make_executor(executor, scheduler=scheduler, n_workers=workers,
+                                timeout=scheduler_timeout) if own_executor else executor
         try:
             sched = _Scheduler(cfg, planner, run_dir, run_id, ex, quiet=quiet,
                                config_path=config_path, t_start=t_start)
@@ -410,8 +414,10 @@ class _Scheduler:
         if status == "failed":
             log.error("%s %s failed: %s", task.kind, task.name, error)
             self._skip_dependants(task.key)
-        elif task.kind == "extract":
-            self.extracted[task.info["model"]] = dict(meta)
+        else:
+            log.info("%s %s %s (%.2f s)", status, task.kind, task.name, seconds)
+            if task.kind == "extract":
+                self.extracted[task.info["model"]] = dict(meta)
         self._after_resolution(task)
 
     def _after_resolution(self, task: Task) -> None:

@@ -45,6 +45,7 @@ def run_command(
     config: str = typer.Argument(..., help="TOML run config (or the name of a shipped one: 'embedded', 'paper_cifar10')."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run directory (default: the config's run.out, else runs/<name>). Rerunning into it resumes."),
     scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Dask scheduler address (tcp://host:8786) of an existing cluster; implies --executor dask."),
+    scheduler_timeout: float = typer.Option(10.0, "--scheduler-timeout", help="Seconds to wait for the Dask scheduler to answer."),
     executor: str = typer.Option("local", "--executor", help="'local' processes or 'dask' (a LocalCluster started for the run unless --scheduler is given)."),
     workers: Optional[int] = typer.Option(None, "--workers", "-j", help="Worker processes (local executor or local Dask cluster); default: every CPU."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars (for cluster jobs); the summary is still printed."),
@@ -72,7 +73,7 @@ def run_command(
             raise typer.Exit(code=2)
         try:
             result = run_batch(path, out=out, executor=executor, scheduler=scheduler, workers=workers,
-                               quiet=quiet, report=report)
+                               quiet=quiet, report=report, scheduler_timeout=scheduler_timeout)
         except (SchedulerUnreachable, ConfigError, FileNotFoundError, ValueError, RuntimeError) as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(code=2) from None
