@@ -159,3 +159,20 @@ def test_keys_are_stable_and_change_only_downstream_of_a_parameter():
     # the data limit changes everything
     f = _keys(_cfg(data={"dataset": "digits:x2", "limit": 61}))
     assert all(e[k] != f[k] for k in e)
+
+
+def test_keys_do_not_depend_on_the_order_models_finish():
+    cfg = _cfg(experiments={"run": ["monotonicity", "specificity", "sensitivity"]},
+               models=[{"name": n, "zoo": "mlp", "seeds": [0]} for n in ("a", "b", "c")])
+
+    def plan(order):
+        planner = Planner(cfg)
+        keys = {t.key for t in planner.initial()}
+        extracted, resolved = {}, set()
+        for label in order:
+            extracted[label] = {"layers": ["l1", "l2", "l3"]}
+            resolved.add(label)
+            keys |= {t.key for t in planner.expand(dict(extracted), set(resolved))}
+        return keys
+
+    assert plan(["a", "b", "c"]) == plan(["c", "a", "b"]) == plan(["b", "c", "a"])

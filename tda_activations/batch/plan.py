@@ -321,11 +321,16 @@ class Planner:
                 info={"experiment": "specificity"}))
         if "monotonicity" in exps.run and done:
             entries, deps = [], {}
-            for (analysis, spec, model), t in self._within.items():
-                if model in done:
-                    role = f"b{len(entries)}"
-                    entries.append([role, model, spec])
-                    deps[role] = t.path
+            # in config order (never in the order the models happened to finish: keys must not vary)
+            for model in done:
+                for analysis, specs in (("distances", cfg.distances.metrics),
+                                        ("similarity", cfg.similarity.measures)):
+                    for spec in specs:
+                        t = self._within.get((analysis, spec.label, model))
+                        if t is not None:
+                            role = f"b{len(entries)}"
+                            entries.append([role, model, spec.label])
+                            deps[role] = t.path
             if entries:
                 out.append(make_task(
                     "experiments", "monotonicity", _S + "monotonicity_blocks",

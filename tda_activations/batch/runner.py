@@ -17,6 +17,7 @@ run, which then computes only what is missing.
 from __future__ import annotations
 
 import datetime as _dt
+import heapq
 import importlib.metadata
 import json
 import logging
@@ -356,8 +357,12 @@ class _Scheduler:
         self.records: dict[str, TaskRecord] = {}
         self.extracted: dict[str, dict[str, Any]] = {}
         self.resolved: set[str] = set()
-        self.pending: list[str] = []
+        self.pending: set[str] = set()
         self.running: dict[Any, str] = {}
+        self.order: dict[str, int] = {}
+        self.dependants: dict[str, list[str]] = {}  # dependency folder -> keys of pending tasks
+        self.missing: dict[str, int] = {}  # key -> dependencies not finished yet
+        self.ready: list[tuple[int, int, str]] = []  # heap of (stage priority, order, key)
         self._last_manifest = 0.0
         self.history = self._previous_history()
 
@@ -394,7 +399,18 @@ class _Scheduler:
                 except (OSError, json.JSONDecodeError):
                     shutil.rmtree(self.run_dir / t.path, ignore_errors=True)
             self._record(t, "pending")
-            self.pending.append(t.key)
+            self.pending.add(t.key)
+            self.order[t.key] = len(self.order)
+            waiting = [p for p in t.dep_paths
+                       if self.status.get(self.by_path.get(p, ""), "") not in ("done", "cached")]
+            self.missing[t.key] = len(waiting)
+            for p in waiting:
+                self.dependants.setdefault(p, []).append(t.key)
+            if not waiting:
+                self._push(t.key)
+
+    def _push(self, key: str) -> None:
+        heapq.heappush(self.ready, (_PRIORITY.get(self.tasks[key].kind, 9), self.order[key], key))
 
     def _root_reason(self, dep_key: str) -> str:
         rec = self.records[dep_key]
@@ -406,6 +422,7 @@ class _Scheduler:
         reason = self._root_reason(dep_key) if dep_key else "a dependency failed"
         self._record(task, "skipped", reason=reason)
         log.warning("skipping %s %s: %s", task.kind, task.name, reason)
+        self._skip_dependants(task.key)
         self._after_resolution(task)
 
     def _finish(self, task: Task, status: str, seconds: float, meta: Mapping[str, Any],
@@ -416,6 +433,10 @@ class _Scheduler:
             self._skip_dependants(task.key)
         else:
             log.info("%s %s %s (%.2f s)", status, task.kind, task.name, seconds)
+            for k in self.dependants.pop(task.path, []):
+                self.missing[k] -= 1
+                if self.missing[k] == 0 and self.status.get(k) == "pending":
+                    self._push(k)
             if task.kind == "extract":
                 self.extracted[task.info["model"]] = dict(meta)
         self._after_resolution(task)
@@ -426,24 +447,20 @@ class _Scheduler:
             self._add(self.planner.expand(self.extracted, self.resolved))
 
     def _skip_dependants(self, key: str) -> None:
-        failed_path = self.tasks[key].path
-        for k in list(self.pending):
-            t = self.tasks[k]
-            if failed_path in t.dep_paths and self.status[k] == "pending":
-                self.pending.remove(k)
-                self._skip(t, key)
-                self._skip_dependants(k)
+        for k in self.dependants.pop(self.tasks[key].path, []):
+            if self.status.get(k) == "pending":
+                self.pending.discard(k)
+                self._skip(self.tasks[k], key)
 
     # ------------------------------------------------------------------ loop
 
-    def _ready(self) -> list[str]:
-        ready = []
-        for k in self.pending:
-            deps = [self.by_path.get(p) for p in self.tasks[k].dep_paths]
-            if all(d is not None and self.status.get(d) in ("done", "cached") for d in deps):
-                ready.append(k)
-        ready.sort(key=lambda k: (_PRIORITY.get(self.tasks[k].kind, 9), self.pending.index(k)))
-        return ready
+    def _take_ready(self, n: int) -> list[str]:
+        out = []
+        while self.ready and len(out) < n:
+            _, _, k = heapq.heappop(self.ready)
+            if self.status.get(k) == "pending":
+                out.append(k)
+        return out
 
     def counts(self) -> dict[str, dict[str, int]]:
         out: dict[str, dict[str, int]] = {}
@@ -459,15 +476,15 @@ class _Scheduler:
             bars.update(self.counts())
             capacity = max(1, self.ex.n_workers) + 1
             while self.pending or self.running:
-                for k in self._ready()[: max(0, capacity - len(self.running))]:
-                    self.pending.remove(k)
+                for k in self._take_ready(max(0, capacity - len(self.running))):
+                    self.pending.discard(k)
                     self.status[k] = "running"
                     handle = self.ex.submit(self.tasks[k], str(self.run_dir), self.run_id)
                     self.running[handle] = k
                 if not self.running:
                     # nothing can run: what is left waits on tasks that will never finish
-                    for k in list(self.pending):
-                        self.pending.remove(k)
+                    for k in sorted(self.pending, key=self.order.__getitem__):
+                        self.pending.discard(k)
                         self._record(self.tasks[k], "skipped", reason="its inputs were never produced")
                     break
                 done = self.ex.wait(list(self.running), timeout=1.0)

@@ -470,7 +470,7 @@ def figure_matrix(out: Path, inputs: Mapping[str, Path], *, stem: str = "matrix"
 
     m = load_matrix(inputs["matrix"], stem=stem)
     big = m.shape[0] > 12 or cross_models
-    with paper_style(column="double" if big else "single", aspect=0.85 if big else 0.9):
+    with paper_style(column="double" if big else "single", aspect=1.0 if big else 0.9):
         if cross_models or row_model:
             ax = cross_model_heatmap(m, row_model=row_model, col_model=col_model, title=title or None)
         else:
