@@ -493,7 +493,9 @@ def persistence(
     else:
         from sklearn.metrics import pairwise_distances as sk_pairwise_distances
 
-        dist = as_distance_matrix(sk_pairwise_distances(x, metric=metric))
+        dist = np.asarray(sk_pairwise_distances(x, metric=metric), dtype=np.float64)
+        upper = np.triu(dist, 1)  # the triangle ripser.py reads, mirrored
+        dist = upper + upper.T
     dgms, thresh, run_info, engine = _from_distances(
         dist, maxdim=maxdim, backend=backend, coeff=coeff, threshold=threshold, precision=precision
     )

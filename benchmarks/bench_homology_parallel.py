@@ -1,0 +1,38 @@
+"""Parallel efficiency of persistence over layers (the core paper's 17 ResNet-18 clouds).
+
+Floor: the single-core time of the fastest backend here, each backend timed layer after
+layer in this process (median of repeats).  Parallel: ``layer_persistence(n_jobs=2)``
+with that backend, end to end (worker start included).  Efficiency = floor / (2 x parallel).
+
+Run: .venv/bin/python benchmarks/bench_homology_parallel.py
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from _homology_common import machine, median_time, paper_clouds
+from tda_activations.homology import BACKENDS, layer_persistence
+
+
+def main() -> None:
+    print(f"machine: {machine()}")
+    clouds = paper_clouds(1000)
+    print(f"{len(clouds)} layers of 1000 points; H0 + H1")
+    single = {}
+    for backend in BACKENDS:
+        single[backend], _ = median_time(lambda: layer_persistence(clouds, n_jobs=1, backend=backend), repeats=2)
+        print(f"single core, {backend}: {single[backend]:.2f} s")
+    best = min(single, key=single.get)
+    floor = single[best]
+    par, dg_par = median_time(lambda: layer_persistence(clouds, n_jobs=2, backend=best), repeats=3)
+    seq = layer_persistence(clouds, n_jobs=1, backend=best)
+    same = all(np.array_equal(seq[l][d], dg_par[l][d]) for l in clouds for d in (0, 1))
+    print(f"fastest single-core backend: {best} ({floor:.2f} s); 2 processes: {par:.2f} s; "
+          f"results identical to the sequential run: {same}")
+    print(f"speedup over the single-core floor: {floor / par:.2f}x")
+    print(f"parallel efficiency (floor / (2 x parallel time)): {floor / (2 * par):.2f}")
+
+
+if __name__ == "__main__":
+    main()
