@@ -1,0 +1,84 @@
+"""Shared pieces of the experiment results: saving, input normalisation."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._atomic import atomic_dir
+from ..types import ActivationSet, LayerMatrix
+from ._tables import Table, write_params
+
+__all__ = ["ResultMixin", "as_models", "layer_list"]
+
+
+class ResultMixin:
+    """``to_pandas`` / ``to_csv`` of the summary and ``save`` of every table."""
+
+    summary: Table
+    params: Mapping[str, Any]
+
+    def _tables(self) -> dict[str, Table]:  # pragma: no cover - overridden
+        return {"summary": self.summary}
+
+    def to_pandas(self) -> Any:
+        """The summary table as a :class:`pandas.DataFrame`."""
+        return self.summary.to_pandas()
+
+    def to_csv(self, path: str | os.PathLike[str]) -> Path:
+        """Write the summary table as CSV (atomically); returns the path."""
+        return self.summary.to_csv(path)
+
+    def save(self, directory: str | os.PathLike[str]) -> Path:
+        """Write every table as ``<name>.csv`` and the parameters as ``params.json``.
+
+        The directory is built under a temporary name and moved into place
+        when complete (an existing one is replaced).
+        """
+        with atomic_dir(directory) as tmp:
+            for name, table in self._tables().items():
+                table.to_csv(Path(tmp) / f"{name}.csv")
+            write_params(Path(tmp) / "params.json", self.params)
+        return Path(directory)
+
+
+def as_models(models: Any, *, what: str) -> dict[str, ActivationSet]:
+    """``{name: ActivationSet}`` from a mapping, a sequence or a single set."""
+    if isinstance(models, ActivationSet):
+        return {"model": models}
+    if isinstance(models, Mapping):
+        out = {str(k): v for k, v in models.items()}
+    elif isinstance(models, Sequence) and not isinstance(models, (str, bytes)):
+        out = {f"model{i}": v for i, v in enumerate(models)}
+    else:
+        raise TypeError(f"{what}: give ActivationSets as a mapping name -> set or a list, got {type(models).__name__}")
+    for name, acts in out.items():
+        if not isinstance(acts, ActivationSet):
+            raise TypeError(
+                f"{what}: model {name!r} is a {type(acts).__name__}, not an ActivationSet; extract it "
+                "first (tda_activations.extract.extract or load_store)"
+            )
+    return out
+
+
+def layer_list(acts: ActivationSet, layers: Sequence[str] | None, *, model: str = "") -> tuple[str, ...]:
+    """The layers to use (all by default), checked to exist."""
+    if layers is None:
+        return acts.layers
+    if isinstance(layers, str):
+        raise TypeError("layers must be a list of layer names, not one string")
+    for layer in layers:
+        acts.cloud(layer)
+    if not layers:
+        raise ValueError(f"no layers selected{' for ' + model if model else ''}; give at least one")
+    return tuple(layers)
+
+
+def matrix(values: np.ndarray, rows: Sequence[str], cols: Sequence[str], measure: Any, params: Mapping[str, Any]) -> LayerMatrix:
+    """A LayerMatrix labelled with the measure's name and kind."""
+    return LayerMatrix(values=values, row_labels=tuple(rows), col_labels=tuple(cols), measure=measure.name,
+                       kind=measure.kind, params={**measure.describe(), **dict(params)})
