@@ -209,3 +209,26 @@ def test_cli_diagrams_and_distances(tmp_path, monkeypatch):
     assert res.exit_code == 0 and "wasserstein[H1,q=2.0,p=inf]" in res.output
     res = runner.invoke(cli.app, ["distances", str(tmp_path / "a"), "--metric", "slicedw", "--n-jobs", "1"])
     assert res.exit_code == 2 and "sliced_wasserstein" in res.output
+
+
+def test_cli_on_a_real_extraction_store(tmp_path):
+    import tda_activations.cli.homology as cli
+    from tda_activations.extract import load_store, save_store
+
+    store = save_store(_acts(4), tmp_path / "store")
+    runner = CliRunner()
+    res = runner.invoke(cli.app, ["diagrams", str(store), "--n-jobs", "1", "--maxdim", "1"])
+    assert res.exit_code == 0, res.output
+    cached = sorted((store / "homology").glob("*.npz"))
+    assert len(cached) == 4
+    stamps = [p.stat().st_mtime_ns for p in cached]
+    res = runner.invoke(cli.app, ["distances", str(store), "--n-jobs", "1", "--metric", "bottleneck"])
+    assert res.exit_code == 0 and "bottleneck[H1]" in res.output
+    assert [p.stat().st_mtime_ns for p in sorted((store / "homology").glob("*.npz"))] == stamps
+    acts = load_store(store)  # the cache next to the activations does not disturb the store
+    direct = layer_persistence(acts, n_jobs=1)
+    again = layer_persistence(acts, n_jobs=1, cache_dir=store / "homology")
+    for k in direct:
+        assert np.array_equal(direct[k][1], again[k][1])
+    res = runner.invoke(cli.app, ["diagrams", str(tmp_path / "nothing"), "--n-jobs", "1"])
+    assert res.exit_code == 2 and "no extraction store" in res.output

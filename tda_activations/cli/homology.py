@@ -80,7 +80,7 @@ def diagrams_cmd(
     """Persistence diagrams of every layer, cached in STORE/homology/."""
     try:
         dgms = _diagrams(store, layers, maxdim, backend, coeff, threshold, max_points, n_jobs)
-    except (ValueError, TypeError, MemoryError, ImportError) as exc:
+    except (ValueError, TypeError, MemoryError, ImportError, OSError) as exc:
         _fail(exc)
     import pandas as pd
 
@@ -129,7 +129,7 @@ def distances_cmd(
             mat = distance_matrix(dgms, metric=metric, dim=dim, **params)
         else:
             mat = cross_distance_matrix(dgms, _diagrams(against, *opts), metric=metric, dim=dim, **params)
-    except (ValueError, TypeError, MemoryError, ImportError) as exc:
+    except (ValueError, TypeError, MemoryError, ImportError, OSError) as exc:
         _fail(exc)
     df = mat.to_pandas()
     typer.echo(mat.measure)
