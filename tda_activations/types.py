@@ -1,5 +1,8 @@
 """Small, immutable, typed containers shared by every stage.
 
+Containers that hold arrays compare by identity (``eq=False``): element-wise
+array comparison has no single truth value, so compare their fields explicitly.
+
 This module has no heavy imports (no torch, no gudhi): every stage may import
 it cheaply.  Arrays stored in these containers are made read-only on
 construction, so a result cannot be modified in place by accident; functions
@@ -160,7 +163,7 @@ class ClassHierarchy:
             raise unknown_name_error("hierarchy level", level, self.levels)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ImageDataset:
     """Images with integer labels, as float32 ``(n, channels, height, width)``.
 
@@ -234,13 +237,12 @@ class ImageDataset:
     def subset(self, indices: npt.ArrayLike, *, name: str | None = None) -> ImageDataset:
         """A new dataset with the images at ``indices`` (sample ids are kept)."""
         idx = np.asarray(indices, dtype=np.int64)
-        assert self.sample_ids is not None
         return ImageDataset(
             images=self.images[idx],
             labels=self.labels[idx],
             hierarchy=self.hierarchy,
             name=name or self.name,
-            sample_ids=self.sample_ids[idx],
+            sample_ids=np.asarray(self.sample_ids)[idx],
         )
 
 
@@ -255,7 +257,7 @@ class Split:
 # ---------------------------------------------------------------------- activations
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ActivationSet:
     """Per-layer point clouds extracted from one model on one dataset.
 
@@ -357,7 +359,7 @@ class ActivationSet:
 # ------------------------------------------------------------------------ homology
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Diagrams:
     """Persistence diagrams of one filtration, one array per homology dimension.
 
@@ -431,7 +433,7 @@ class Diagrams:
 # --------------------------------------------------------------------- layer matrix
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class LayerMatrix:
     """A labelled matrix of a measure between layers (or models).
 
@@ -497,7 +499,7 @@ class LayerMatrix:
 # --------------------------------------------------------------------------- mapper
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class MapperNode:
     """One node of a Mapper graph: a cluster of points in one cover interval.
 
@@ -527,7 +529,7 @@ class MapperNode:
         return int(self.members.shape[0])
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class MapperGraph:
     """A Mapper graph: nodes with their members, edges, the lens and parameters.
 
