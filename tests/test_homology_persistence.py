@@ -390,3 +390,27 @@ def test_truncated_run_gives_the_full_diagrams(monkeypatch, seed, kind):
     assert "h1_birth_bound" not in full.params
     for d in range(2):
         assert np.array_equal(short[d], full[d])
+
+
+def test_backends_identical_with_the_h1_shortcut():
+    x = np.array([[i, j, (i * j + 1) % 3] for i in range(15) for j in range(16)], dtype=float)
+    res = [persistence(x, backend=b) for b in BACKENDS]
+    assert all(r.params["engine_threshold"] < r.threshold for r in res)
+    for dg in res[1:]:
+        for d in range(2):
+            assert np.array_equal(dg[d], res[0][d])
+
+
+def test_exact_distances():
+    from scipy.spatial.distance import pdist, squareform
+
+    rng = np.random.default_rng(15)
+    x = rng.normal(size=(150, 30)) + 1e3  # far from the origin: the Gram identity alone fails
+    x[7] = x[3]
+    x[9] = x[8] + 1e-9
+    dist = pairwise_distances(x)
+    ref = squareform(pdist(x))
+    assert np.array_equal(dist, dist.T) and np.all(np.diag(dist) == 0)
+    assert dist[3, 7] == 0.0 and dist[8, 9] == pytest.approx(ref[8, 9], rel=1e-6)
+    off = ref > 0
+    assert np.max(np.abs(dist - ref)[off] / ref[off]) < 1e-12

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["pairwise_distances", "distances_to_point", "unique_rows"]
+__all__ = ["distances_to_point", "pairwise_distances", "single_thread", "unique_rows"]
 
 # Gram-identity error ~ sqrt(dim) * eps * (|x|^2 + |y|^2); dividing by this fraction of
 # |x|^2 + |y|^2 bounds the relative error of the kept entries to about 1e-13 for dim <= 10^4.
@@ -27,7 +27,8 @@ _RECOMPUTE = 1e-2
 _CHUNK = 1 << 16
 
 
-def _single_thread():  # pragma: no cover - trivial
+def single_thread():  # pragma: no cover - trivial
+    """Context limiting BLAS to one thread (results then never depend on the thread count)."""
     from threadpoolctl import threadpool_limits
 
     return threadpool_limits(limits=1)
@@ -78,7 +79,7 @@ def pairwise_distances(x: np.ndarray, *, metric: str = "euclidean") -> np.ndarra
     # Centring leaves distances unchanged and shrinks the norms, so fewer pairs need the
     # direct recomputation (activation clouds sit far from the origin).
     x = x - x.mean(axis=0)
-    with _single_thread():
+    with single_thread():
         sq = np.einsum("ij,ij->i", x, x)
         d2 = x @ x.T
     d2 *= -2.0
@@ -102,8 +103,7 @@ def distances_to_point(x: np.ndarray, sq: np.ndarray, i: int, *, metric: str = "
         from scipy.spatial.distance import cdist
 
         return cdist(x[i : i + 1], x, metric=metric)[0]
-    with _single_thread():
-        d2 = sq + sq[i] - 2.0 * (x @ x[i])
+    d2 = sq + sq[i] - 2.0 * (x @ x[i])  # callers hold single_thread() around their loop
     fix = np.flatnonzero(d2 < _RECOMPUTE * (sq + sq[i]))
     if fix.size:
         diff = x[fix] - x[i]

@@ -29,7 +29,7 @@ import numpy as np
 
 from ..types import frozen_array
 from ._checks import as_cloud, check_maxdim
-from ._pairwise import distances_to_point
+from ._pairwise import distances_to_point, single_thread
 
 __all__ = [
     "MemoryEstimate",
@@ -145,11 +145,12 @@ def greedy_subsample(
     idx = np.empty(k, dtype=np.int64)
     radii = np.empty(k, dtype=np.float64)
     idx[0], radii[0] = start, math.inf
-    ds = distances_to_point(x, sq, start, metric=metric)
-    for m in range(1, k):
-        nxt = int(np.argmax(ds))
-        idx[m], radii[m] = nxt, ds[nxt]
-        np.minimum(ds, distances_to_point(x, sq, nxt, metric=metric), out=ds)
+    with single_thread():
+        ds = distances_to_point(x, sq, start, metric=metric)
+        for m in range(1, k):
+            nxt = int(np.argmax(ds))
+            idx[m], radii[m] = nxt, ds[nxt]
+            np.minimum(ds, distances_to_point(x, sq, nxt, metric=metric), out=ds)
     cover = float(ds.max()) if n > k else 0.0
     return Subsample(
         indices=idx,

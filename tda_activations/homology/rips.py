@@ -216,11 +216,11 @@ def _resolve_backend(backend: str, maxdim: int, precision: str) -> str:
     return backend
 
 
-def _check_memory(n: int, maxdim: int, memory_limit: Any, n_jobs: int = 1) -> float:
+def _memory_limit(memory_limit: Any) -> float:
     if memory_limit is None:
         return math.inf
     if memory_limit == "auto":
-        return _MEMORY_FRACTION * available_memory() / max(1, n_jobs)
+        return _MEMORY_FRACTION * available_memory()
     limit = float(memory_limit)
     if not limit > 0:
         raise ValueError(f"memory_limit must be positive bytes, 'auto' or None, got {memory_limit!r}")
@@ -339,7 +339,7 @@ def persistence_of_distances(
     coeff = check_coeff(coeff)
     mat = as_distance_matrix(dist)
     n = mat.shape[0]
-    limit = _check_memory(n, maxdim, memory_limit)
+    limit = _memory_limit(memory_limit)
     est = estimate_memory(n, maxdim=maxdim)
     if est.bytes > limit:
         raise PersistenceTooLarge(_too_large_message(n, maxdim, est.bytes, limit, cloud=False))
@@ -471,7 +471,7 @@ def persistence(
         raw = np.asarray(cloud)
         x = raw if raw.dtype in (np.float32, np.float64) else x
     info: dict[str, Any] = {"n_used": int(x.shape[0]), "distances": distances}
-    limit = _check_memory(x.shape[0], maxdim, memory_limit)
+    limit = _memory_limit(memory_limit)
     target = None
     if max_points is not None:
         if isinstance(max_points, bool) or not isinstance(max_points, (int, np.integer)) or max_points < 1:
