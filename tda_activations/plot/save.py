@@ -138,10 +138,5 @@ def save(
         out[fmt] = atomic_write_bytes(base.with_name(f"{base.name}.{fmt}"), data)
     out["json"] = atomic_write_text(base.with_name(f"{base.name}.json"),
                                     json.dumps(sidecar, indent=2, sort_keys=False) + "\n")
-    # the temporary files behind the atomic writes are private (0600); figures are for sharing
-    umask = os.umask(0)
-    os.umask(umask)
-    for p in out.values():
-        os.chmod(p, 0o666 & ~umask)
     log.info("saved figure %s (%s)", base, ", ".join(formats))
     return out
