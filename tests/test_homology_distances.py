@@ -300,3 +300,12 @@ def test_vectorisation_distances_are_pseudometrics(rips_diagrams, name):
     assert (m >= 0).all() and m[0, 1] > 0
     i, j, k = 0, 1, 2
     assert m[i, k] <= m[i, j] + m[j, k] + 1e-9
+
+
+def test_docstring_examples():
+    import doctest
+    import importlib
+
+    for name in ("distances", "matrix", "rips", "large", "vectorize"):
+        mod = importlib.import_module(f"tda_activations.homology.{name}")
+        assert doctest.testmod(mod).failed == 0, name

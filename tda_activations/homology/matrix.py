@@ -126,7 +126,7 @@ def distance_matrix(
     --------
     >>> m = distance_matrix({"a": [[0.0, 1.0]], "b": [[0.0, 2.0]]}, metric="bottleneck")
     >>> m.value("a", "b")
-    0.5
+    1.0
     """
     dist = get_diagram_distance(metric, **params)
     labels, arrays, items = _collect(diagrams, dim, "diagrams")

@@ -14,6 +14,10 @@ What every backend returns
     threshold have death ``inf``.  With the default threshold (the enclosing
     radius, after which every Rips complex is a cone) the diagrams equal those
     of the full filtration: one essential H0 bar and no other essential bar.
+
+Shortcuts that change no bar
+    H0 alone comes from a minimum spanning tree; H0+H1 first from a run
+    truncated just above the last possible H1 birth (:func:`h1_birth_bound`).
 """
 
 from __future__ import annotations
@@ -437,9 +441,21 @@ def persistence(
     Returns
     -------
     Diagrams
-        One float64 ``(k, 2)`` array per dimension; ``params`` records the
-        threshold rule, precision, number of distinct points, subsampling and
-        timing.
+        One float64 ``(k, 2)`` array per dimension.  ``params`` records
+        ``threshold_rule``, ``complete`` (no truncation), ``enclosing_radius``,
+        ``precision``, ``distances``, ``n_used`` (distinct points given to the
+        engine before any subsampling), ``subsample`` (covering radius and
+        bottleneck bound, when subsampled), ``engine_threshold`` and, for
+        H0+H1, ``h1_birth_bound`` (see below), and ``seconds``.
+
+    Notes
+    -----
+    For ``maxdim=1`` on 200 points or more the engine first runs only up to
+    1.1 times :func:`h1_birth_bound` (the longest edge at which an H1 bar can
+    be born); if no H1 bar is alive there, those are the diagrams of the full
+    filtration, otherwise it runs again to the enclosing radius.  The result is
+    identical either way (tested); on activation clouds it halves the engine
+    time of deep layers.
 
     Examples
     --------
