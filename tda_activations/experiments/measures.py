@@ -36,7 +36,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from .._hashing import fingerprint_params
+from .._hashing import fingerprint_array, fingerprint_params
 from ..types import Diagrams, MatrixKind, unknown_name_error
 
 __all__ = [
@@ -279,9 +279,14 @@ class TopologicalMeasure(LayerMeasure):
         from ..homology import layer_persistence
 
         labels = _labels(clouds, labels)
-        keyed = {f"{i}:{l}": c for i, (c, l) in enumerate(zip(clouds, labels))}
+        # keyed by content: identical clouds are computed once, and cache files are found again
+        # whatever the clouds are called in the next experiment
+        keys = [f"cloud-{fingerprint_array(np.asarray(c))}" for c in clouds]
+        keyed = {k: c for k, c in zip(keys, clouds)}
+        names = {k: l for k, l in zip(keys, labels)}
+        log.debug("persistence of %d distinct clouds (%s)", len(keyed), ", ".join(list(names.values())[:5]))
         out = layer_persistence(keyed, n_jobs=self.n_jobs, cache_dir=self.cache_dir, **self.persistence_options)
-        return [out[k] for k in keyed]
+        return [out[k] for k in keys]
 
     def prepare_diagrams(self, diagrams: Sequence[Diagrams]) -> list[Any]:
         """States from already computed diagrams (all prepared together)."""

@@ -1,0 +1,64 @@
+"""Experiments on tiny zoo models trained from different seeds (small widths, one or two epochs)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tda_activations import experiments as ex
+
+
+@pytest.fixture(scope="module")
+def lenets(tmp_path_factory):  # noqa: ANN001, ANN201
+    cache = tmp_path_factory.mktemp("weights")
+    return ex.zoo_activations("lenet", seeds=(0, 1, 2), n_images=150, width=0.5, epochs=2, cache=cache)
+
+
+def test_zoo_activations_share_images(lenets) -> None:  # noqa: ANN001
+    a, b = lenets["seed0"], lenets["seed1"]
+    assert list(lenets) == ["seed0", "seed1", "seed2"]
+    assert a.layers == b.layers and len(a.layers) == 5  # 2 conv + 3 linear
+    assert a.data_fingerprint == b.data_fingerprint and a.model_fingerprint != b.model_fingerprint
+    assert np.array_equal(a.labels, b.labels) and a.cloud(a.layers[0]).shape[0] == 150
+
+
+def test_correspondence_and_monotonicity_on_lenets(lenets) -> None:  # noqa: ANN001
+    ms = ["linear_cka", ex.layer_measure("H0:sliced_wasserstein", n_jobs=1)]
+    r = ex.layer_correspondence(lenets, measures=ms, n_permutations=199, n_bootstrap=200)
+    df = r.to_pandas().set_index("measure")
+    # seeds of one small, briefly trained architecture: at least twice chance (1/5), and the permutation
+    # test agrees (linear CKA is far from perfect here: fc1 of the other model is closest to every fc layer)
+    assert (df["accuracy"] >= 2 * df["chance"]).all()
+    assert (df["p_value"] < 0.05).all()
+    assert r.matrix("linear_cka", "seed0", "seed2").shape == (5, 5)
+    from scipy.stats import spearmanr
+
+    m = ex.layer_monotonicity(lenets["seed0"], measures=ms, n_permutations=99)
+    summary = m.to_pandas().set_index("measure")
+    for name in summary.index:  # the statistic is scipy's Spearman over the matrix's upper triangle
+        mat = m.matrix(name).values
+        dis = 1 - mat if name == "linear_cka" else mat
+        iu = np.triu_indices(5, 1)
+        ref = spearmanr(iu[1] - iu[0], ((dis + dis.T) / 2)[iu]).statistic
+        assert summary.loc[name, "spearman_depth_gap"] == pytest.approx(ref)
+    assert summary.loc["linear_cka", "spearman_depth_gap"] > 0
+
+
+def test_sensitivity_on_a_lenet_layer(lenets) -> None:  # noqa: ANN001
+    acts = lenets["seed0"]
+    layer = acts.layers[2]
+    r = ex.sensitivity(acts, layers=[layer], measures=["procrustes", "linear_cka"], fractions=(0.3, 0.6, 0.9))
+    per = r.per_layer.to_pandas()
+    assert (per["spearman_fraction"] > 0.9).all()
+    c = r.curves.to_pandas()
+    assert (c["depth"] == 2).all() and c["probe_accuracy"].notna().all()
+
+
+def test_different_architectures_are_refused(lenets, tmp_path) -> None:  # noqa: ANN001
+    mlp = ex.zoo_activations("mlp", seeds=(0,), n_images=150, epochs=1, cache=tmp_path)
+    with pytest.raises(ValueError, match="different layers"):
+        ex.layer_correspondence({"lenet": lenets["seed0"], "mlp": mlp["seed0"]}, measures="linear_cka")
+    with pytest.raises(ValueError, match="images"):
+        ex.zoo_activations("mlp", seeds=(0,), n_images=2000, source="test", epochs=1, cache=tmp_path)
+    with pytest.raises(ValueError, match="distinct"):
+        ex.zoo_activations("mlp", seeds=(0, 0), epochs=1, cache=tmp_path)
