@@ -1,5 +1,5 @@
 # The two commands of the README:
-#   make demo   - train the default zoo on the embedded digits and run the analyses (offline)
+#   make demo   - the embedded batch: zoo models on the embedded digits, every analysis, report (offline)
 #   make test   - run the test suite
 # Each creates the virtual environment .venv on first use.
 PYTHON ?= python3
@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/tda-activations demo --out runs/demo
+	$(VENV)/bin/tda-activations run data/configs/embedded.toml --out runs/demo
 
 test: $(STAMP)
 	$(VENV)/bin/python -m pytest -n 2 --dist loadgroup -q
