@@ -19,7 +19,7 @@ def machine() -> str:
         pass
     load = ""
     if hasattr(os, "getloadavg"):
-        load = f", load average {os.getloadavg()[0]:.1f} at start"
+        load = f", load average {os.getloadavg()[0]:.1f} at start (shared machine)"
     return f"{platform.machine()}, {os.cpu_count()} cores{mem}{load}"
 
 

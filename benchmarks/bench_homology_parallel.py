@@ -9,6 +9,8 @@ Run: .venv/bin/python benchmarks/bench_homology_parallel.py
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from _homology_common import machine, median_time, paper_clouds
@@ -30,7 +32,8 @@ def main() -> None:
     same = all(np.array_equal(seq[l][d], dg_par[l][d]) for l in clouds for d in (0, 1))
     print(f"fastest single-core backend: {best} ({floor:.2f} s); 2 processes: {par:.2f} s; "
           f"results identical to the sequential run: {same}")
-    print(f"speedup over the single-core floor: {floor / par:.2f}x")
+    print(f"speedup over the single-core floor: {floor / par:.2f}x; load average at the end "
+          f"{os.getloadavg()[0]:.1f} (other jobs share the 2 cores: efficiency is a lower bound)")
     print(f"parallel efficiency (floor / (2 x parallel time)): {floor / (2 * par):.2f}")
 
 
