@@ -76,6 +76,7 @@ def test_run_completes_with_every_stage(baseline):
     run_dir = result.run_dir
     manifest = json.loads((run_dir / "manifest.json").read_text())
     assert manifest["state"] == "complete"
+    assert 'State: <b class="ok">complete</b>' in (run_dir / "index.html").read_text()
     assert manifest["versions"]["numpy"] and manifest["config"]["data"]["limit"] == 80
     assert set(manifest["fingerprints"]["models"]) == {"mlp", "lenet"}
     assert manifest["timings"]["wall_seconds"] > 0

@@ -330,6 +330,8 @@ def run_batch(
         finally:
             if own_executor:
                 ex.close()
+        # the report reads the final manifest (state, counts): write it first
+        sched.write_manifest(final=True, wall=time.perf_counter() - t_start)
         report_path = None
         if report:
             from .report import build_report
