@@ -325,10 +325,13 @@ def load_page(
         raise FileNotFoundError(f"no page at {page}")
     url = page.as_uri()
     report = PageReport(url=url)
-    with tempfile.TemporaryDirectory(prefix="tda-chromium-") as profile:
+    # Chromium's helper processes may still write to the profile while the browser exits:
+    # the whole process group is stopped, and leftovers never fail the test.
+    with tempfile.TemporaryDirectory(prefix="tda-chromium-", ignore_cleanup_errors=True) as profile:
         proc = subprocess.Popen(
             [exe, *_FLAGS, f"--user-data-dir={profile}", "about:blank"],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            start_new_session=True,
         )
         ws = None
         try:
@@ -373,10 +376,23 @@ def load_page(
         finally:
             if ws is not None:
                 ws.close()
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
+            _stop_group(proc)
     return report
+
+
+def _stop_group(proc: subprocess.Popen) -> None:
+    """Terminate the browser and every helper process it started."""
+    import signal
+
+    for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 10)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=wait)
+            break
+        except subprocess.TimeoutExpired:
+            continue
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)  # helpers that outlived the browser
