@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from . import homology, mapper, probes_invariance, probes_meandim, run, similarity
+from . import experiment, homology, mapper, probes_invariance, probes_meandim, run, similarity
 
 app = typer.Typer(
     name="tda-activations",
@@ -30,6 +30,7 @@ app.add_typer(homology.app, name="homology")
 app.add_typer(similarity.app, name="similarity")
 app.add_typer(mapper.app, name="mapper")
 app.add_typer(probes_app, name="probes")
+app.add_typer(experiment.app, name="experiment")
 app.command("run")(run.run_command)
 
 
