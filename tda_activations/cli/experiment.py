@@ -14,12 +14,9 @@ from typing import Any, Optional
 
 import typer
 
+from ._common import fail as _fail
+
 app = typer.Typer(help="Experiments on layer measures: sensitivity, specificity (layer correspondence), monotonicity.")
-
-
-def _fail(exc: Exception) -> None:
-    typer.echo(f"error: {exc}", err=True)
-    raise typer.Exit(code=2)
 
 
 def _ints(text: str) -> list[int]:

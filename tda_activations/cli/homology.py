@@ -14,11 +14,9 @@ from typing import Any, Optional
 
 import typer
 
+from ._common import fail as _fail, split_list as _layers
+
 app = typer.Typer(help="Persistence diagrams of layer point clouds and distances between them.")
-
-
-def _layers(spec: Optional[str]) -> Optional[list[str]]:
-    return [s.strip() for s in spec.split(",") if s.strip()] if spec else None
 
 
 def _threshold(spec: str) -> float | str:
@@ -28,11 +26,6 @@ def _threshold(spec: str) -> float | str:
         return float(spec)
     except ValueError:
         raise typer.BadParameter(f"{spec!r}: give 'enclosing', 'inf' or a number") from None
-
-
-def _fail(exc: Exception) -> None:
-    typer.echo(f"error: {exc}", err=True)
-    raise typer.Exit(code=2)
 
 
 def _load_activations(store: Path) -> Any:

@@ -12,6 +12,8 @@ from typing import Optional
 
 import typer
 
+from ._common import fail as _fail
+
 app = typer.Typer(help="Mapper graphs of every layer and how they organise the class hierarchy.")
 
 _SHOWN = ("depth", "n_nodes", "n_components", "coverage", "purity_fine", "purity_coarse",
@@ -21,11 +23,6 @@ _SHOWN = ("depth", "n_nodes", "n_components", "coverage", "purity_fine", "purity
 @app.callback()
 def _group() -> None:
     """Mapper graphs of every layer and how they organise the class hierarchy."""
-
-
-def _fail(exc: BaseException) -> None:
-    typer.echo(f"error: {exc}", err=True)
-    raise typer.Exit(code=2)
 
 
 def _eps(spec: str) -> float | str:

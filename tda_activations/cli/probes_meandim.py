@@ -8,15 +8,13 @@ from the cache or now), calls one public function and prints its table; with
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional
+from typing import Optional
 
 import typer
 
+from ._common import emit_table as _emit, fail as _fail, split_list as _layers
+
 app = typer.Typer(help="Mean dimension (given-data total indices) and correlation-order probes.")
-
-
-def _layers(spec: Optional[str]) -> Optional[list[str]]:
-    return [s.strip() for s in spec.split(",") if s.strip()] if spec else None
 
 
 def _components(spec: Optional[str]) -> int | float | None:
@@ -32,20 +30,6 @@ def _components(spec: Optional[str]) -> int | float | None:
                 f"{spec!r} is not a number of components: give an integer, a fraction in (0, 1] "
                 "or 'all'"
             ) from None
-
-
-def _emit(df: Any, out: Optional[Path]) -> None:
-    from .._atomic import atomic_write_text
-
-    typer.echo(df.to_string(index=False))
-    if out is not None:
-        atomic_write_text(out, df.to_csv(index=False))
-        typer.echo(f"wrote {out}")
-
-
-def _fail(exc: Exception) -> None:
-    typer.echo(f"error: {exc}", err=True)
-    raise typer.Exit(code=2)
 
 
 @app.command("meandim")

@@ -15,12 +15,9 @@ from typing import Any, Optional
 
 import typer
 
+from ._common import fail as _fail, split_list as _layers
+
 app = typer.Typer(help="Representational similarity measures (CKA, CCA family, RSA, ...) between layers.")
-
-
-def _fail(exc: Exception) -> None:
-    typer.echo(f"error: {exc}", err=True)
-    raise typer.Exit(code=2)
 
 
 def _value(text: str) -> Any:
@@ -43,10 +40,6 @@ def _params(items: Optional[list[str]]) -> dict[str, Any]:
         key, val = item.split("=", 1)
         out[key.strip()] = _value(val.strip())
     return out
-
-
-def _layers(spec: Optional[str]) -> Optional[list[str]]:
-    return [s.strip() for s in spec.split(",") if s.strip()] if spec else None
 
 
 @app.command("measures")
