@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import textwrap
+
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
@@ -163,7 +165,7 @@ def layer_heatmap(
     if colorbar:
         label = colorbar_label if colorbar_label is not None else f"{m.measure} ({m.kind})"
         cb = ax.figure.colorbar(im, ax=ax, shrink=0.85, pad=0.02)
-        cb.set_label(label)
+        cb.set_label(textwrap.fill(label, width=40))  # long measure names wrap, never overflow
         cb.outline.set_linewidth(0.5)
     if title is not None:
         ax.set_title(title)
