@@ -347,6 +347,13 @@ def run_batch(
     return result
 
 
+#: Stages in the order results are listed (see ``_Scheduler.ordered_records``).
+_STAGE_ORDER = (
+    "extract", "persistence", "distances", "distances-all", "similarity", "similarity-all",
+    "mapper", "mapper-trend", "probes", "experiments", "figures",
+)
+
+
 class _Scheduler:
     def __init__(self, cfg: RunConfig, planner: Planner, run_dir: Path, run_id: str, ex: Executor, *,
                  quiet: bool, config_path: Path | None, t_start: float) -> None:
@@ -502,13 +509,24 @@ class _Scheduler:
                 if time.monotonic() - self._last_manifest > 2.0:
                     self.write_manifest(final=False, wall=time.perf_counter() - self.t_start)
             bars.update(self.counts())
-        return [self.records[k] for k in self.tasks]
+        return self.ordered_records()
+
+    def ordered_records(self) -> list[TaskRecord]:
+        """Records in an order that does not depend on which task finished first.
+
+        Tasks are planned as their inputs become known (a model's persistence tasks once
+        its extraction has listed the layers), so planning order varies between runs and
+        executors; results, manifests and reports list tasks by stage, then by name.
+        """
+        rank = {kind: i for i, kind in enumerate(_STAGE_ORDER)}
+        return sorted((self.records[k] for k in self.tasks),
+                      key=lambda r: (rank.get(r.kind, len(rank)), r.kind, r.name, r.key))
 
     # -------------------------------------------------------------- manifest
 
     def write_manifest(self, *, final: bool, wall: float) -> None:
         self._last_manifest = time.monotonic()
-        recs = [self.records[k] for k in self.tasks]
+        recs = self.ordered_records()
         counts = {s: sum(1 for r in recs if r.status == s) for s in
                   ("done", "cached", "failed", "skipped", "pending")}
         invocation = {"run_id": self.run_id, "started": self.started, "finished": _now() if final else None,
