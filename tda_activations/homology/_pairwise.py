@@ -59,7 +59,6 @@ def pairwise_distances(x: np.ndarray, *, metric: str = "euclidean") -> np.ndarra
     numpy.ndarray
         ``(n, n)`` float64, exactly symmetric, zero diagonal.
     """
-    n = x.shape[0]
     if metric != "euclidean":
         from scipy.spatial.distance import pdist, squareform
 

@@ -29,6 +29,7 @@ from ..types import ImageDataset, unknown_name_error
 __all__ = [
     "INPUT_LAYER",
     "LayerCapture",
+    "LayerHooks",
     "OutputReplacement",
     "as_inputs",
     "capture_outputs",
@@ -128,32 +129,30 @@ class _CallCounter:
         self._handle.remove()
 
 
-class LayerCapture:
-    """Context manager that records the outputs of some layers on every forward pass.
+class LayerHooks:
+    """Context manager that records, and optionally replaces, the outputs of named layers.
 
-    After each forward pass ``outputs[layer]`` holds that layer's output, flattened
-    to ``(batch, features)``, as a CPU float tensor (cloned).  ``reduce``, when
-    given, is applied to every captured tensor inside the hook (keeps memory
-    bounded by one batch).
+    The one hook mechanism of the probes.  On every forward pass of the root model,
+    each listed layer's output is passed to :meth:`record` (by default kept as a
+    detached clone in :attr:`outputs`, its shape without the batch axis in
+    :attr:`shapes`); if the layer has an entry in :attr:`replace`, the hook returns
+    that tensor instead of the layer's own output, so the rest of the network runs on
+    it (a replacement of the same number of values is reshaped to the output's shape).
+    Call counts restart with every forward pass of the root model, so ``name:k``
+    always means the k-th call within one pass.  Hooks are removed on exit.
     """
 
-    def __init__(
-        self,
-        model: nn.Module,
-        layers: Sequence[str],
-        *,
-        reduce: Callable[[str, torch.Tensor], torch.Tensor] | None = None,
-    ) -> None:
+    def __init__(self, model: nn.Module, layers: Sequence[str]) -> None:
         self.model = model
         self.layers = tuple(layers)
-        self.reduce = reduce
         self.outputs: dict[str, torch.Tensor] = {}
         self.shapes: dict[str, tuple[int, ...]] = {}
+        self.replace: dict[str, torch.Tensor] = {}
         self._targets = [(layer, *resolve_layer(model, layer)) for layer in self.layers]
         self._handles: list[Any] = []
         self._counter: _CallCounter | None = None
 
-    def __enter__(self) -> LayerCapture:
+    def __enter__(self) -> LayerHooks:
         try:
             self._counter = _CallCounter(self.model)
             by_module: dict[int, list[tuple[str, int]]] = {}
@@ -168,10 +167,35 @@ class LayerCapture:
             raise
         return self
 
-    def _make_hook(self, wanted: list[tuple[str, int]]) -> Callable[..., None]:
-        def hook(module: nn.Module, args: Any, output: Any) -> None:
-            assert self._counter is not None
+    def reset(self) -> None:
+        """Forget the outputs recorded so far."""
+        self.outputs = {}
+
+    def record(self, layer: str, output: torch.Tensor) -> None:
+        """Keep a layer's output (override to reduce it inside the hook)."""
+        self.outputs[layer] = output.detach().clone()
+
+    def replacement_for(self, layer: str, output: torch.Tensor) -> torch.Tensor:
+        """The tensor the hook returns instead of ``output``, checked and shaped like it."""
+        rep = self.replace[layer]
+        if rep.shape[0] != output.shape[0]:
+            raise ValueError(
+                f"replacement for layer {layer!r} has batch size {rep.shape[0]} but the "
+                f"forward pass has {output.shape[0]}"
+            )
+        if rep.numel() != output.numel():
+            raise ValueError(
+                f"replacement for layer {layer!r} has shape {tuple(rep.shape)}, which does not fit "
+                f"the layer's output {tuple(output.shape)}"
+            )
+        return rep.reshape(output.shape).to(dtype=output.dtype, device=output.device)
+
+    def _make_hook(self, wanted: list[tuple[str, int]]) -> Callable[..., Any]:
+        def hook(module: nn.Module, args: Any, output: Any) -> Any:
+            if self._counter is None:  # pragma: no cover - hooks live only inside the context
+                return None
             k = self._counter.next(module)
+            result = None
             for layer, call in wanted:
                 if call != k:
                     continue
@@ -181,10 +205,10 @@ class LayerCapture:
                         "a module whose output is a single tensor"
                     )
                 self.shapes[layer] = tuple(output.shape[1:])
-                out = output.detach().reshape(output.shape[0], -1).float()
-                if self.reduce is not None:
-                    out = self.reduce(layer, out)
-                self.outputs[layer] = out.to("cpu", copy=True)
+                self.record(layer, output)
+                if layer in self.replace:
+                    result = self.replacement_for(layer, output)
+            return result
 
         return hook
 
@@ -197,57 +221,67 @@ class LayerCapture:
             self._counter = None
 
 
-class OutputReplacement:
-    """Context manager whose forward hook replaces one layer's output.
+class LayerCapture(LayerHooks):
+    """Records the outputs of some layers on every forward pass, flattened.
 
-    Set :attr:`replacement` (a tensor of the layer's output shape, batch first)
-    before each forward pass; the hook returns it instead of the layer's own
-    output.  A replacement whose batch size differs from the forward pass's
-    raises ``ValueError``.
+    After each forward pass ``outputs[layer]`` holds that layer's output, flattened
+    to ``(batch, features)``, as a CPU float tensor (cloned).  ``reduce``, when
+    given, is applied to every captured tensor inside the hook (keeps memory
+    bounded by one batch).
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        layers: Sequence[str],
+        *,
+        reduce: Callable[[str, torch.Tensor], torch.Tensor] | None = None,
+    ) -> None:
+        super().__init__(model, layers)
+        self.reduce = reduce
+
+    def record(self, layer: str, output: torch.Tensor) -> None:  # noqa: D102
+        out = output.detach().reshape(output.shape[0], -1).float()
+        if self.reduce is not None:
+            out = self.reduce(layer, out)
+        self.outputs[layer] = out.to("cpu", copy=True)
+
+
+class OutputReplacement(LayerHooks):
+    """Replaces one layer's output on every forward pass.
+
+    Set :attr:`replacement` (a tensor of the layer's output shape, batch first, or
+    the same values flattened) before each forward pass; the hook returns it instead
+    of the layer's own output.  A replacement whose batch size differs from the
+    forward pass's raises ``ValueError``; :attr:`calls` counts the replacements made.
     """
 
     def __init__(self, model: nn.Module, layer: str) -> None:
-        self.model = model
+        super().__init__(model, [layer])
         self.layer = layer
         self.module, self.call = resolve_layer(model, layer)
-        self.replacement: torch.Tensor | None = None
         self.calls = 0
-        self._handle: Any = None
-        self._counter: _CallCounter | None = None
 
-    def __enter__(self) -> OutputReplacement:
-        try:
-            self._counter = _CallCounter(self.model)
-            self._handle = self.module.register_forward_hook(self._hook)
-        except BaseException:
-            self.__exit__(None, None, None)
-            raise
-        return self
+    @property
+    def replacement(self) -> torch.Tensor | None:
+        """The tensor the layer's output is replaced by (``None``: not set)."""
+        return self.replace.get(self.layer)
 
-    def _hook(self, module: nn.Module, args: Any, output: Any) -> Any:
-        assert self._counter is not None
-        if self._counter.next(module) != self.call:
-            return None
-        if self.replacement is None:
+    @replacement.setter
+    def replacement(self, value: torch.Tensor | None) -> None:
+        if value is None:
+            self.replace.pop(self.layer, None)
+        else:
+            self.replace[self.layer] = value
+
+    def record(self, layer: str, output: torch.Tensor) -> None:  # noqa: D102
+        if layer not in self.replace:
             raise RuntimeError(f"no replacement was set for layer {self.layer!r}")
-        if not isinstance(output, torch.Tensor):
-            raise TypeError(f"layer {self.layer!r} returns {type(output).__name__}, not a tensor")
-        rep = self.replacement
-        if rep.shape[0] != output.shape[0]:
-            raise ValueError(
-                f"replacement for layer {self.layer!r} has batch size {rep.shape[0]} but the "
-                f"forward pass has {output.shape[0]}"
-            )
-        self.calls += 1
-        return rep.reshape(output.shape).to(dtype=output.dtype, device=output.device)
 
-    def __exit__(self, *exc: Any) -> None:
-        if self._handle is not None:
-            self._handle.remove()
-            self._handle = None
-        if self._counter is not None:
-            self._counter.remove()
-            self._counter = None
+    def replacement_for(self, layer: str, output: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        rep = super().replacement_for(layer, output)
+        self.calls += 1
+        return rep
 
 
 def capture_outputs(model: nn.Module, x: np.ndarray, layer: str, *, batch_size: int = 256) -> np.ndarray:

@@ -35,6 +35,7 @@ import torch
 from torch import nn
 
 from .._torch import check_model, eval_mode
+from ._hooks import LayerHooks
 from ..types import ActivationSet, ImageDataset, Split, unknown_name_error
 from .transforms import Transform, TensorFn, as_group
 
@@ -80,71 +81,7 @@ def _images_of(data: Any, *, name: str = "images") -> np.ndarray:
     return arr
 
 
-class _Hooks:
-    """Forward hooks that record (and optionally replace) outputs of named layers.
-
-    Keys are ``name`` for a module's first call in a forward pass and ``name:k``
-    for its ``k``-th further call.
-    """
-
-    def __init__(self, model: nn.Module, layers: Sequence[str]) -> None:
-        modules = dict(model.named_modules())
-        self.wanted: dict[str, set[int]] = {}
-        for layer in layers:
-            base, _, call = layer.partition(":")
-            if base not in modules:
-                raise unknown_name_error("layer", base, [n for n in modules if n])
-            if call and not call.isdigit():
-                raise ValueError(f"layer {layer!r}: the call index after ':' must be an integer")
-            self.wanted.setdefault(base, set()).add(int(call) if call else 0)
-        self.modules = {name: modules[name] for name in self.wanted}
-        self.outputs: dict[str, torch.Tensor] = {}
-        self.replace: dict[str, torch.Tensor] = {}
-        self.calls: dict[str, int] = {}
-        self.handles: list[Any] = []
-
-    def __enter__(self) -> _Hooks:
-        try:
-            for name, module in self.modules.items():
-                self.handles.append(module.register_forward_hook(self._make(name)))
-        except BaseException:
-            self.remove()
-            raise
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.remove()
-
-    def remove(self) -> None:
-        for h in self.handles:
-            h.remove()
-        self.handles = []
-
-    def reset(self) -> None:
-        self.outputs = {}
-        self.calls = {}
-
-    def _make(self, name: str) -> Any:
-        def hook(module: nn.Module, inputs: Any, output: Any) -> Any:
-            k = self.calls.get(name, 0)
-            self.calls[name] = k + 1
-            if k not in self.wanted[name]:
-                return None
-            key = name if k == 0 else f"{name}:{k}"
-            if not isinstance(output, torch.Tensor):
-                raise TypeError(f"layer {key!r} returns {type(output).__name__}, not a tensor")
-            self.outputs[key] = output.detach().clone()
-            if key in self.replace:
-                new = self.replace[key]
-                if tuple(new.shape) != tuple(output.shape):
-                    raise ValueError(f"replacement for layer {key!r} has the wrong shape")
-                return new.to(dtype=output.dtype)
-            return None
-
-        return hook
-
-
-def _forward(model: nn.Module, hooks: _Hooks, x: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+def _forward(model: nn.Module, hooks: LayerHooks, x: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
     hooks.reset()
     out = model(x)
     return dict(hooks.outputs), out
@@ -336,7 +273,7 @@ def invariance_scores(
     arr = arr[idx]
     within: dict[str, np.ndarray] = {}
     moments = {layer: _Moments() for layer in layers}
-    with eval_mode(model), torch.inference_mode(), _Hooks(model, layers) as hooks:
+    with eval_mode(model), torch.inference_mode(), LayerHooks(model, layers) as hooks:
         for start in range(0, arr.shape[0], batch_size):
             x = torch.as_tensor(arr[start : start + batch_size])
             per_g: list[dict[str, torch.Tensor]] = []
@@ -571,7 +508,7 @@ def equivariance(
     dense_x: dict[str, list[np.ndarray]] = {}
     dense_y: dict[tuple[str, str], list[np.ndarray]] = {}
 
-    with eval_mode(model), torch.inference_mode(), _Hooks(model, layers) as hooks:
+    with eval_mode(model), torch.inference_mode(), LayerHooks(model, layers) as hooks:
         # ---- fit on the training split
         for start in range(0, xtr.shape[0], batch_size):
             x = torch.as_tensor(xtr[start : start + batch_size])
@@ -847,7 +784,7 @@ def layer_outputs(
     layers = _resolve_layers(model, arr, layers)
     chunks: dict[str, list[np.ndarray]] = {layer: [] for layer in layers}
     preds = []
-    with eval_mode(model), torch.inference_mode(), _Hooks(model, layers) as hooks:
+    with eval_mode(model), torch.inference_mode(), LayerHooks(model, layers) as hooks:
         for start in range(0, arr.shape[0], batch_size):
             outs, logits = _forward(model, hooks, torch.as_tensor(arr[start : start + batch_size]))
             for layer in layers:
