@@ -17,13 +17,10 @@ from tda_activations.homology import (
     cached_persistence,
     cross_distance_matrix,
     distance_matrix,
-    get_diagram_distance,
     layer_persistence,
     load_diagrams,
     model_distance_matrix,
-    persistence,
     save_diagrams,
-    sliced_wasserstein_distance,
     stack_models,
     wasserstein_distance,
 )
