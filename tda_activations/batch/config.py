@@ -253,6 +253,19 @@ class NamedSpec(_Section):
         return re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{self.name}-{extra}")
 
 
+def _checked_specs(value: Any, *, what: str, build: Any) -> list[dict[str, Any]]:
+    """Named specs whose registry entry ``build(name, **params)`` accepts them, listed once each."""
+    items = _named_items(value, what=what)
+    for i, item in enumerate(items):
+        try:
+            build(item["name"], **item["params"])
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"{what}[{i}]: {exc}") from None
+    if len({NamedSpec(**it).label for it in items}) != len(items):
+        raise ValueError(f"the same entry is listed twice in {what}")
+    return items
+
+
 class DistancesConfig(_Section):
     """``[distances]``: distances between the diagrams of layers, within and across models."""
 
@@ -264,17 +277,9 @@ class DistancesConfig(_Section):
     @field_validator("metrics", mode="before")
     @classmethod
     def _metrics(cls, v: Any) -> Any:
-        items = _named_items(v, what="metrics")
         from ..homology import get_diagram_distance
 
-        for i, item in enumerate(items):
-            try:
-                get_diagram_distance(item["name"], **item["params"])
-            except (ValueError, TypeError) as exc:
-                raise ValueError(f"metrics[{i}]: {exc}") from None
-        if len({NamedSpec(**it).label for it in items}) != len(items):
-            raise ValueError("the same metric is listed twice")
-        return items
+        return _checked_specs(v, what="metrics", build=get_diagram_distance)
 
 
 class SimilarityConfig(_Section):
@@ -287,17 +292,9 @@ class SimilarityConfig(_Section):
     @field_validator("measures", mode="before")
     @classmethod
     def _measures(cls, v: Any) -> Any:
-        items = _named_items(v, what="measures")
         from ..similarity import get_measure
 
-        for i, item in enumerate(items):
-            try:
-                get_measure(item["name"], **item["params"])
-            except (ValueError, TypeError) as exc:
-                raise ValueError(f"measures[{i}]: {exc}") from None
-        if len({NamedSpec(**it).label for it in items}) != len(items):
-            raise ValueError("the same measure is listed twice")
-        return items
+        return _checked_specs(v, what="measures", build=get_measure)
 
 
 class MapperConfig(_Section):
