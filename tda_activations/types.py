@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -219,6 +220,14 @@ class ImageDataset:
 
     def __len__(self) -> int:
         return int(self.images.shape[0])
+
+    @functools.cached_property
+    def fingerprint(self) -> str:
+        """Content hash of images, labels, sample ids and class names (computed once: the
+        container and its arrays are read-only)."""
+        from ._hashing import fingerprint_dataset
+
+        return fingerprint_dataset(self)
 
     @property
     def n_classes(self) -> int:

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .._hashing import fingerprint_dataset, fingerprint_model
+from .._hashing import fingerprint_model
 from .._torch import check_model, eval_mode, split_layer_call
 from ..types import ActivationSet, ImageDataset, unknown_name_error
 from .reductions import Reduction, get_reduction, hash_uniform
@@ -402,5 +402,5 @@ def extract(
     return ActivationSet(
         clouds=clouds, sample_index=index, labels=dataset.labels, hierarchy=dataset.hierarchy,
         reduction=red.name, params=params, model_fingerprint=fingerprint_model(model),
-        data_fingerprint=fingerprint_dataset(dataset), predictions=preds,
+        data_fingerprint=dataset.fingerprint, predictions=preds,
     )

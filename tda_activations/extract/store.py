@@ -29,7 +29,7 @@ import zarr
 
 from .. import __version__
 from .._atomic import atomic_dir, atomic_write_text
-from .._hashing import fingerprint_array, fingerprint_dataset, fingerprint_model, fingerprint_params
+from .._hashing import fingerprint_array, fingerprint_model, fingerprint_params
 from ..datasets.hierarchy import hierarchy_from_dict, hierarchy_to_dict
 from ..types import ActivationSet, ImageDataset
 from .capture import extract
@@ -168,7 +168,7 @@ def load_store(path: str | os.PathLike[str]) -> ActivationSet:
 def request_key(model: Any, dataset: ImageDataset, **options: Any) -> dict[str, Any]:
     """The content description of an extraction request (what the cache is keyed by)."""
     return {
-        "model": fingerprint_model(model), "data": fingerprint_dataset(dataset),
+        "model": fingerprint_model(model), "data": dataset.fingerprint,
         "options": options, "package_version": __version__, "format": _FORMAT,
     }
 

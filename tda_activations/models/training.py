@@ -18,7 +18,7 @@ from torch import nn
 
 from .._atomic import atomic_write_bytes
 from .._torch import check_model, eval_mode
-from .._hashing import fingerprint_dataset, fingerprint_model, fingerprint_params
+from .._hashing import fingerprint_model, fingerprint_params
 from ..types import ImageDataset, Split
 from .zoo import ZOO, build_model
 
@@ -211,7 +211,7 @@ def pretrained(
     train_cfg = {k: settings[k] for k in ("epochs", "lr", "batch_size")}
     key = fingerprint_params({
         "arch": arch, "train": train_cfg, "seed": int(seed),
-        "data": fingerprint_dataset(data.train), "torch": torch.__version__.split("+")[0],
+        "data": data.train.fingerprint, "torch": torch.__version__.split("+")[0],
         "format": 1,
     })
     path = Path(cache if cache is not None else cache_dir()) / "models" / f"{name}-{key}.pt"

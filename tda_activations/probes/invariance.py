@@ -35,7 +35,7 @@ import torch
 from torch import nn
 
 from .._torch import check_model, eval_mode
-from ._hooks import LayerHooks
+from ._hooks import LayerHooks, as_inputs
 from ..types import ActivationSet, ImageDataset, Split, unknown_name_error
 from .transforms import Transform, TensorFn, as_group
 
@@ -62,23 +62,16 @@ GroupLike = str | Transform | Sequence[Transform | TensorFn]
 # ----------------------------------------------------------------------- capture
 
 
-
-
-
 def _images_of(data: Any, *, name: str = "images") -> np.ndarray:
-    if isinstance(data, ImageDataset):
-        return np.array(data.images, dtype=np.float32)  # a writable copy for torch
     if isinstance(data, torch.Tensor):
         data = data.detach().cpu().numpy()
-    arr = np.array(data, dtype=np.float32)
-    if arr.ndim != 4:
+    x, _ = as_inputs(data, name=name)  # the probes' one input check (numeric, finite, non-empty)
+    if x.ndim != 4:
         raise ValueError(
             f"{name} must have shape (n, channels, height, width) or be an ImageDataset; got "
-            f"shape {arr.shape}"
+            f"shape {x.shape}"
         )
-    if arr.shape[0] == 0:
-        raise ValueError(f"{name} is empty; give at least one image")
-    return arr
+    return x
 
 
 def _forward(model: nn.Module, hooks: LayerHooks, x: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
@@ -757,7 +750,8 @@ def layer_outputs(
 
     Unlike a top-l2 or random-position reduction this keeps every unit, which
     is what class separability of a representation (or of the group-invariant
-    prototype) calls for.  The reduction is recorded as ``"flatten"``.
+    prototype) calls for: :func:`tda_activations.extract.extract` with
+    ``reduction="flatten"``.
 
     Parameters
     ----------
@@ -775,31 +769,8 @@ def layer_outputs(
     ActivationSet
         One point per image and layer; predictions recorded.
     """
-    from .._hashing import fingerprint_dataset, fingerprint_model
+    from ..extract import extract
 
-    model = check_model(model)
-    if not isinstance(dataset, ImageDataset):
-        raise TypeError(f"dataset must be an ImageDataset, got {type(dataset).__name__}")
-    arr = np.array(dataset.images)
-    layers = _resolve_layers(model, arr, layers)
-    chunks: dict[str, list[np.ndarray]] = {layer: [] for layer in layers}
-    preds = []
-    with eval_mode(model), torch.inference_mode(), LayerHooks(model, layers) as hooks:
-        for start in range(0, arr.shape[0], batch_size):
-            outs, logits = _forward(model, hooks, torch.as_tensor(arr[start : start + batch_size]))
-            for layer in layers:
-                if layer not in outs:
-                    raise ValueError(f"layer {layer!r} was not called in the forward pass")
-                chunks[layer].append(outs[layer].flatten(1).float().numpy())
-            if logits.ndim == 2:
-                preds.append(logits.argmax(1).numpy())
-    n = arr.shape[0]
-    return ActivationSet(
-        clouds={k: np.concatenate(v) for k, v in chunks.items()},
-        sample_index={k: np.arange(n) for k in layers},
-        labels=dataset.labels, hierarchy=dataset.hierarchy, reduction="flatten",
-        params={"batch_size": batch_size},
-        model_fingerprint=fingerprint_model(model), data_fingerprint=fingerprint_dataset(dataset),
-        predictions=np.concatenate(preds) if preds and len(np.concatenate(preds)) == n else None,
-    )
+    return extract(check_model(model), dataset, layers=None if layers is None else list(layers),
+                   reduction="flatten", batch_size=batch_size)
 
