@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test env bench clean
+.PHONY: demo test env docs bench clean
 
 env: $(STAMP)
 
@@ -25,5 +25,16 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(VENV)/bin/python -m pytest -n 2 --dist loadgroup -q
 
+# The documentation site (API reference, guides, gallery), built offline with warnings as
+# errors; open docs/_build/html/index.html.
+DOCS_STAMP := $(VENV)/.docs-installed
+
+$(DOCS_STAMP): $(STAMP)
+	$(VENV)/bin/python -m pip install --quiet -e ".[test,docs]"
+	touch $(DOCS_STAMP)
+
+docs: $(DOCS_STAMP)
+	TDA_ACTIVATIONS_PROGRESS=0 $(VENV)/bin/python -m sphinx -W --keep-going -b html -q docs docs/_build/html
+
 clean:
-	rm -rf $(VENV) runs .tda_cache
+	rm -rf $(VENV) runs .tda_cache docs/_build docs/api docs/auto_examples
