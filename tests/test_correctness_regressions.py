@@ -1,0 +1,128 @@
+"""Regressions for bugs found by outside checks (issue #14): each test failed before its fix."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.stats
+from scipy.spatial.distance import pdist, squareform
+
+import tda_activations.similarity as sim
+from tda_activations.homology import persistence
+
+
+def _tied_clouds(seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Integer-valued clouds with duplicated rows: many exactly tied distances."""
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, 3, size=(40, 6)).astype(float)
+    y = rng.integers(0, 3, size=(40, 5)).astype(float)
+    x[20:] = x[:20]
+    return x, y
+
+
+def _relu_duplicates(seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Non-integer clouds after ReLU with duplicated rows (ties between distances)."""
+    rng = np.random.default_rng(seed)
+    x = np.maximum(rng.normal(size=(30, 8)) + 0.7, 0.0)
+    y = np.maximum(x @ rng.normal(size=(8, 6)), 0.0)
+    x = np.concatenate([x, x[:15]])
+    y = np.concatenate([y, y[:15]])
+    return x, y
+
+
+# ------------------------------------------------------------------- RSA with ties
+
+_SCIPY = {
+    "spearman": lambda a, b: scipy.stats.spearmanr(a, b).statistic,
+    "kendall_tau_b": lambda a, b: scipy.stats.kendalltau(a, b, variant="b").statistic,
+}
+
+
+def _ref_rdm(x: np.ndarray, metric: str) -> np.ndarray:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        d = pdist(x, metric)
+    return np.nan_to_num(d, nan=1.0)  # zero-variance patterns: distance 1 (documented)
+
+
+@pytest.mark.filterwarnings("ignore:.*zero variance:RuntimeWarning")
+@pytest.mark.parametrize("make", [_tied_clouds, _relu_duplicates])
+@pytest.mark.parametrize("compare", ["spearman", "kendall_tau_b"])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_rsa_rank_comparisons_equal_scipy_on_exact_distances(make, compare, seed):
+    x, y = make(seed)
+    for rdm, metric in [("euclidean", "euclidean"), ("squared_euclidean", "sqeuclidean"),
+                        ("correlation", "correlation")]:
+        ours = sim.RSA(rdm=rdm, compare=compare)(x, y)
+        ref = _SCIPY[compare](_ref_rdm(x, metric), _ref_rdm(y, metric))
+        assert abs(ours - ref) <= 1e-12, (rdm, ours, ref)
+
+
+@pytest.mark.parametrize("ours_cmp,tb_cmp", [("spearman", "spearman"), ("kendall_tau_b", "kendall"),
+                                             ("kendall_tau_a", "tau-a")])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_rsa_on_tied_rdms_equals_rsatoolbox(ours_cmp, tb_cmp, seed):
+    # rsatoolbox's RDMs are exact on small integers (its Gram products are exact there),
+    # so the comparison must agree to rounding, not only to 1e-6.
+    from rsatoolbox.data import Dataset
+    from rsatoolbox.rdm import calc_rdm, compare
+
+    x, y = _tied_clouds(seed)
+    ref = compare(calc_rdm(Dataset(x), method="euclidean"), calc_rdm(Dataset(y), method="euclidean"),
+                  method=tb_cmp)
+    ours = sim.RSA(rdm="squared_euclidean", compare=ours_cmp)(x, y)
+    assert ours == pytest.approx(float(np.asarray(ref).ravel()[0]), abs=1e-12)
+
+
+def test_rdm_vector_is_scipy_pdist_bit_for_bit():
+    x, _ = _relu_duplicates(3)
+    assert np.array_equal(sim.rdm_vector(x, rdm="euclidean"), pdist(x))
+    assert np.array_equal(sim.rdm_vector(x, rdm="squared_euclidean"), pdist(x, "sqeuclidean"))
+    corr = sim.rdm_vector(x, rdm="correlation")
+    np.testing.assert_allclose(corr, pdist(x, "correlation"), rtol=0, atol=1e-15)
+
+
+# ------------------------------------------------------------- float64 persistence
+
+
+def _gudhi_float64(x: np.ndarray, maxdim: int) -> list[np.ndarray]:
+    import gudhi
+
+    dist = squareform(pdist(np.unique(x, axis=0)))
+    st = gudhi.RipsComplex(distance_matrix=dist).create_simplex_tree(max_dimension=maxdim + 1)
+    st.compute_persistence(homology_coeff_field=2, min_persistence=0)
+    out = []
+    for d in range(maxdim + 1):
+        bars = np.asarray(st.persistence_intervals_in_dimension(d)).reshape(-1, 2)
+        bars = bars[bars[:, 1] > bars[:, 0]]
+        out.append(bars[np.lexsort((bars[:, 1], bars[:, 0]))])
+    return out
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_float64_persistence_equals_gudhi_on_exact_distances(seed):
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, 3, size=(60, 4)).astype(float)
+    x[40:] = x[:20]
+    ours = persistence(x, maxdim=1, precision="float64", backend="gudhi")
+    ref = _gudhi_float64(x, 1)
+    for d in range(2):
+        assert ours[d].shape == ref[d].shape, (d, len(ours[d]), len(ref[d]))
+        np.testing.assert_array_equal(ours[d], ref[d])
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_float32_persistence_equals_ripser_on_exact_distances(seed):
+    import ripser
+
+    rng = np.random.default_rng(seed)
+    x = np.maximum(rng.normal(size=(50, 5)), 0.0).round(1)
+    x[35:] = x[:15]
+    xu = np.unique(x, axis=0)
+    ref = ripser.ripser(squareform(pdist(xu)), maxdim=1, distance_matrix=True)["dgms"]
+    ours = persistence(x, maxdim=1, backend="ripser")
+    for d in range(2):
+        r = np.asarray(ref[d])
+        r = r[r[:, 1] > r[:, 0]]
+        r = r[np.lexsort((r[:, 1], r[:, 0]))]
+        assert ours[d].shape == r.shape
+        np.testing.assert_array_equal(ours[d], r)
