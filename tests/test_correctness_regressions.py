@@ -126,3 +126,89 @@ def test_float32_persistence_equals_ripser_on_exact_distances(seed):
         r = r[np.lexsort((r[:, 1], r[:, 0]))]
         assert ours[d].shape == r.shape
         np.testing.assert_array_equal(ours[d], r)
+
+
+# ------------------------------------------------------------ one rule for layers=
+
+
+def _acts(n: int = 24, seed: int = 0):
+    from tda_activations.types import ActivationSet, ClassHierarchy
+
+    rng = np.random.default_rng(seed)
+    clouds = {name: rng.normal(size=(n, 3 + i)) for i, name in
+              enumerate(["conv1", "layer1.0.conv1", "layer1.0.conv2", "fc"])}
+    return ActivationSet(
+        clouds=clouds, sample_index={k: np.arange(n) for k in clouds},
+        labels=np.arange(n) % 3, hierarchy=ClassHierarchy(class_names=("a", "b", "c")),
+        reduction="top_l2", params={"seed": 0, "opts": {"k": [1, 2]}},
+    )
+
+
+def test_resolve_layer_names_rule():
+    from tda_activations._select import resolve_layer_names, split_layer_spec
+
+    names = ("conv1", "layer1.0.conv1", "layer1.0.conv2", "fc")
+    assert resolve_layer_names(names, None) == names
+    assert resolve_layer_names(names, "conv1") == ("conv1",)
+    assert resolve_layer_names(names, "layer1.*") == ("layer1.0.conv1", "layer1.0.conv2")
+    assert resolve_layer_names(names, ["fc", "*conv1", "conv1"]) == ("fc", "conv1", "layer1.0.conv1")
+    assert resolve_layer_names({"b": 1, "a": 2}, None) == ("b", "a")
+    with pytest.raises(ValueError, match=r"unknown layer 'conv2'.*did you mean 'conv1'"):
+        resolve_layer_names(names, "conv2")
+    with pytest.raises(ValueError, match="matches no layer"):
+        resolve_layer_names(names, "layer9.*")
+    with pytest.raises(ValueError, match="empty"):
+        resolve_layer_names(names, [])
+    with pytest.raises(TypeError, match="strings"):
+        resolve_layer_names(names, ["conv1", 3])
+    with pytest.raises(TypeError, match="layers must be"):
+        resolve_layer_names(names, 3)
+    assert split_layer_spec(" conv1, fc ,") == ("conv1", "fc")
+    assert split_layer_spec("") is None and split_layer_spec(None) is None
+    with pytest.raises(ValueError, match="names no layer"):
+        split_layer_spec(" , ")
+
+
+def test_one_string_selects_one_layer_everywhere():
+    from tda_activations.experiments._common import layer_list
+    from tda_activations.homology import layer_persistence
+    from tda_activations.mapper import layer_mapper
+
+    acts = _acts()
+    dg = layer_persistence(acts, layers="conv1", n_jobs=1, maxdim=0)
+    assert list(dg) == ["conv1"]
+    dg = layer_persistence(dict(acts.clouds), layers="layer1.*", n_jobs=1, maxdim=0)
+    assert list(dg) == ["layer1.0.conv1", "layer1.0.conv2"]
+    m = sim.similarity_matrix(acts, measure="linear_cka", layers="layer1.*")
+    assert m.row_labels == ("layer1.0.conv1", "layer1.0.conv2")
+    assert sim.similarity_matrix(acts, measure="linear_cka", layers="fc").row_labels == ("fc",)
+    assert layer_list(acts, "fc") == ("fc",)
+    res = layer_mapper(acts, layers="conv1", min_samples=2)
+    assert tuple(res.graphs) == ("conv1",)
+    with pytest.raises(ValueError, match="did you mean 'conv1'"):
+        layer_persistence(acts, layers="conv", n_jobs=1, maxdim=0)
+
+
+def test_model_distance_matrix_layers_follow_the_rule():
+    from tda_activations.homology import layer_persistence, model_distance_matrix
+
+    dgms = {m: layer_persistence(_acts(seed=s), n_jobs=1, maxdim=1) for s, m in enumerate("ab")}
+    out = model_distance_matrix(dgms, metric="bottleneck", dim=0, layers="layer1.*")
+    assert out.params["layers"] == ["layer1.0.conv1", "layer1.0.conv2"]
+    with pytest.raises(ValueError, match="layer of model 'a'"):
+        model_distance_matrix(dgms, metric="bottleneck", dim=0, layers=["conv9"])
+
+
+def test_invariance_probe_accepts_one_layer_name():
+    import torch
+    from torch import nn
+
+    from tda_activations.probes.invariance import _resolve_layers
+
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.Flatten(), nn.Linear(2 * 4 * 4, 3))
+    images = np.zeros((2, 1, 6, 6), dtype=np.float32)
+    assert _resolve_layers(net, images, "0") == ("0",)
+    assert _resolve_layers(net, images, None) == ("0", "3")
+    with pytest.raises(ValueError, match="unknown layer '9'"):
+        _resolve_layers(net, images, ["9"])
