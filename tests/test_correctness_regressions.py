@@ -212,3 +212,46 @@ def test_invariance_probe_accepts_one_layer_name():
     assert _resolve_layers(net, images, None) == ("0", "3")
     with pytest.raises(ValueError, match="unknown layer '9'"):
         _resolve_layers(net, images, ["9"])
+
+
+# --------------------------------------------- Wasserstein without order/internal_p
+
+
+def test_wasserstein_matrix_requires_order_and_internal_p():
+    from tda_activations.homology import (
+        cross_distance_matrix,
+        diagram_distance,
+        distance_matrix,
+        get_diagram_distance,
+    )
+
+    dgms = {"a": [[0.0, 1.0]], "b": [[0.0, 2.0]]}
+    with pytest.raises(ValueError, match=r"needs order= and internal_p=.*no safe default"):
+        distance_matrix(dgms, metric="wasserstein", dim=1)
+    with pytest.raises(ValueError, match=r"needs internal_p=:"):
+        cross_distance_matrix(dgms, dgms, metric="wasserstein", order=1)
+    with pytest.raises(ValueError, match=r"needs order=:"):
+        get_diagram_distance("wasserstein", internal_p=2)
+    with pytest.raises(ValueError, match="wasserstein"):
+        diagram_distance([[0.0, 1.0]], [[0.0, 2.0]], metric="wasserstein")
+    m = distance_matrix(dgms, metric="wasserstein", order=1, internal_p=np.inf)
+    assert m.value("a", "b") == 1.0 and m.measure == "wasserstein[H1,q=1.0,p=inf]"
+
+
+def test_wasserstein_cli_and_batch_config_name_what_is_missing(tmp_path):
+    from typer.testing import CliRunner
+
+    import tda_activations.cli.homology as cli
+    from tda_activations.batch.config import ConfigError, config_from_dict
+    from tda_activations.experiments.measures import all_measures
+    from tda_activations.extract import save_store
+
+    save_store(_acts(), tmp_path / "a")
+    res = CliRunner().invoke(cli.app, ["distances", str(tmp_path / "a"), "--metric", "wasserstein",
+                                       "--n-jobs", "1", "--maxdim", "0", "--dim", "0"])
+    assert res.exit_code == 2 and "needs order= and internal_p=" in res.output
+    assert "Traceback" not in res.output
+    with pytest.raises(ConfigError, match="order"):
+        config_from_dict({"distances": {"metrics": [{"name": "wasserstein"}]}})
+    names = {m.name for m in all_measures(homology_dims=(1,), similarity_measures=())}
+    assert "wasserstein[H1,q=1.0,p=2.0]" in names
