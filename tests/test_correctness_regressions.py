@@ -255,3 +255,93 @@ def test_wasserstein_cli_and_batch_config_name_what_is_missing(tmp_path):
         config_from_dict({"distances": {"metrics": [{"name": "wasserstein"}]}})
     names = {m.name for m in all_measures(homology_dims=(1,), similarity_measures=())}
     assert "wasserstein[H1,q=1.0,p=2.0]" in names
+
+
+# ------------------------------------------------------------------ deep immutability
+
+
+def test_activation_set_mappings_are_frozen():
+    acts = _acts()
+    with pytest.raises(TypeError, match="immutable"):
+        acts.clouds["x"] = np.zeros((24, 2))  # type: ignore[index]
+    with pytest.raises(TypeError, match="immutable"):
+        acts.sample_index["fc"] = np.arange(24)  # type: ignore[index]
+    with pytest.raises(TypeError, match="immutable"):
+        acts.params["seed"] = 1  # type: ignore[index]
+    with pytest.raises(TypeError, match="immutable"):
+        acts.params["opts"]["k"] = 3  # nested params are frozen too
+    assert acts.params["opts"]["k"] == (1, 2)  # lists become tuples
+    assert acts.layers == ("conv1", "layer1.0.conv1", "layer1.0.conv2", "fc")
+    assert acts.point_labels("fc").shape == (24,)
+
+
+def test_a_read_only_view_of_a_writable_array_is_copied():
+    from tda_activations.types import ActivationSet, ClassHierarchy
+
+    base = np.arange(12.0).reshape(6, 2)
+    view = base.view()
+    view.setflags(write=False)
+    idx = np.arange(6)
+    acts = ActivationSet(clouds={"a": view}, sample_index={"a": idx}, labels=np.zeros(6, int),
+                         hierarchy=ClassHierarchy(class_names=("x",)), reduction="flatten")
+    base[0, 0] = 99.0
+    idx[0] = 5
+    assert acts.cloud("a")[0, 0] == 0.0 and acts.sample_index["a"][0] == 0
+    assert not np.shares_memory(acts.cloud("a"), base)
+    with pytest.raises(ValueError):
+        acts.cloud("a")[0, 0] = 1.0
+    # an array that owns its data and is read-only is kept as is (no copy)
+    owned = np.arange(12.0).reshape(6, 2).copy()
+    owned.setflags(write=False)
+    kept = ActivationSet(clouds={"a": owned}, sample_index={"a": np.arange(6)}, labels=np.zeros(6, int),
+                         hierarchy=ClassHierarchy(class_names=("x",)), reduction="flatten")
+    assert kept.cloud("a") is owned
+
+
+def test_class_hierarchy_is_hashable_and_frozen():
+    from tda_activations.types import ClassHierarchy
+
+    a = ClassHierarchy(class_names=["a", "b", "c"], parents={"coarse": [0, 0, 1]},
+                       level_names={"coarse": ["x", "y"]})
+    b = ClassHierarchy(class_names=("a", "b", "c"), parents={"coarse": (0, 0, 1)},
+                       level_names={"coarse": ("x", "y")})
+    assert a == b and hash(a) == hash(b) and len({a, b}) == 1
+    with pytest.raises(TypeError, match="immutable"):
+        a.parents["coarse"] = (1, 1, 1)  # type: ignore[index]
+    assert a.names("coarse") == ("x", "y") and a.class_names == ("a", "b", "c")
+
+
+def test_containers_pickle_and_replace_deeply_frozen():
+    import dataclasses
+    import json
+    import pickle
+
+    from tda_activations._frozen import FrozenMap
+    from tda_activations._hashing import stable_json
+    from tda_activations.types import Diagrams, LayerMatrix, MapperGraph, MapperNode
+
+    acts = _acts()
+    back = pickle.loads(pickle.dumps(acts))
+    assert isinstance(back.clouds, FrozenMap) and back.layers == acts.layers
+    assert back.params == acts.params and back.hierarchy == acts.hierarchy
+    assert np.array_equal(back.cloud("fc"), acts.cloud("fc"))
+    with pytest.raises(TypeError):
+        back.params["seed"] = 2  # type: ignore[index]
+    sel = acts.select(["fc", "conv1"])
+    assert sel.layers == ("fc", "conv1") and sel.cloud("fc") is acts.cloud("fc")
+    rep = dataclasses.replace(acts, params={"seed": 1})
+    assert isinstance(rep.params, FrozenMap) and rep.params == {"seed": 1}
+    assert json.loads(json.dumps(acts.params)) == {"seed": 0, "opts": {"k": [1, 2]}}
+    assert json.loads(stable_json(acts.params)) == {"opts": {"k": [1, 2]}, "seed": 0}
+    dg = Diagrams(dgms=([[0.0, 1.0]],), maxdim=0, params={"sub": {"r": [1.0]}})
+    lm = LayerMatrix(values=np.eye(2), row_labels=("a", "b"), col_labels=("a", "b"),
+                     measure="m", kind="distance", params={"layers": ["a", "b"]})
+    mg = MapperGraph(nodes=(MapperNode(id="n", members=[0], interval=0, lens_mean=0.0),),
+                     edges=(), lens=np.zeros(1), params={"eps": [0.5]})
+    for obj in (dg, lm, mg):
+        assert isinstance(obj.params, FrozenMap)
+        with pytest.raises(TypeError, match="immutable"):
+            obj.params["x"] = 1  # type: ignore[index]
+        again = pickle.loads(pickle.dumps(obj))
+        assert again.params == obj.params
+    assert hash(dg.params) == hash(pickle.loads(pickle.dumps(dg)).params)
