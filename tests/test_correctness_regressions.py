@@ -194,7 +194,7 @@ def test_model_distance_matrix_layers_follow_the_rule():
 
     dgms = {m: layer_persistence(_acts(seed=s), n_jobs=1, maxdim=1) for s, m in enumerate("ab")}
     out = model_distance_matrix(dgms, metric="bottleneck", dim=0, layers="layer1.*")
-    assert out.params["layers"] == ["layer1.0.conv1", "layer1.0.conv2"]
+    assert out.params["layers"] == ("layer1.0.conv1", "layer1.0.conv2")
     with pytest.raises(ValueError, match="layer of model 'a'"):
         model_distance_matrix(dgms, metric="bottleneck", dim=0, layers=["conv9"])
 
@@ -345,3 +345,55 @@ def test_containers_pickle_and_replace_deeply_frozen():
         again = pickle.loads(pickle.dumps(obj))
         assert again.params == obj.params
     assert hash(dg.params) == hash(pickle.loads(pickle.dumps(dg)).params)
+
+
+# ------------------------------------------------------- Mapper layout across processes
+
+_LAYOUT_SCRIPT = """
+import hashlib, sys
+import numpy as np
+from tda_activations.mapper import to_html
+from tda_activations.mapper.export import graph_layout
+from tda_activations.types import MapperGraph, MapperNode
+ids = [f"cube{i}_cluster{j}" for i in range(8) for j in range(2)]
+nodes = tuple(MapperNode(id=s, members=[k], interval=k // 2, lens_mean=float(k))
+              for k, s in enumerate(ids))
+edges = [(ids[k], ids[k + 1]) for k in range(9)]
+edges += [(ids[10], ids[11]), (ids[11], ids[12]), (ids[12], ids[10]), (ids[13], ids[14])]
+g = MapperGraph(nodes=nodes, edges=tuple(edges), lens=np.arange(16.0))
+page = to_html(g, sys.argv[1]).read_bytes()
+print(hashlib.sha256(graph_layout(g, seed=0).tobytes()).hexdigest(), hashlib.sha256(page).hexdigest())
+"""
+
+
+def test_mapper_layout_and_html_are_identical_across_hash_seeds(tmp_path):
+    # A component smaller than half the graph: networkx's subgraph view then iterates a set.
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import tda_activations
+
+    root = str(Path(tda_activations.__file__).resolve().parent.parent)
+    outs = []
+    for seed in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": root}
+        res = subprocess.run([sys.executable, "-c", _LAYOUT_SCRIPT, str(tmp_path / f"{seed}.html")],
+                             env=env, capture_output=True, text=True, timeout=120, check=True)
+        outs.append(res.stdout.strip())
+    assert outs[0] == outs[1], outs
+
+
+# --------------------------------------------------------- n_used of a subsampled cloud
+
+
+def test_n_used_is_the_size_given_to_the_engine():
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(90, 3))
+    x = np.concatenate([x, x[:10]])
+    sub = persistence(x, maxdim=1, max_points=25)
+    assert sub.params["n_used"] == 25 and sub.params["n_distinct"] == 90
+    assert sub.n_points == 100 and sub.params["subsample"]["n_total"] == 90
+    full = persistence(x, maxdim=0)
+    assert full.params["n_used"] == full.params["n_distinct"] == 90

@@ -415,7 +415,7 @@ def test_constant_lens_uses_one_interval():
     x = rng.normal(size=(60, 3))
     with pytest.warns(M.MapperWarning, match="constant"):
         g = M.mapper_graph(x, lens=lambda c: np.ones(len(c)), clusterer=AgglomerativeClustering(2))
-    assert len(g.nodes) == 2 and g.params["n_intervals_used"] == [1]
+    assert len(g.nodes) == 2 and g.params["n_intervals_used"] == (1,)
 
 
 def test_failing_clusterer_is_named():
