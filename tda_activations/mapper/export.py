@@ -291,8 +291,8 @@ def graph_layout(graph: MapperGraph, *, seed: int = 0, iterations: int = 100) ->
     order = {node.id: i for i, node in enumerate(graph.nodes)}
     comps = [sorted(c, key=order.__getitem__) for c in nx.connected_components(g)]
     comps.sort(key=lambda c: (-len(c), order[c[0]]))
-    cols = int(math.ceil(math.sqrt(len(comps))))
-    rows = int(math.ceil(len(comps) / cols))
+    cols = math.ceil(math.sqrt(len(comps)))
+    rows = math.ceil(len(comps) / cols)
     cell = 2.0 / max(cols, rows)
     out = np.zeros((n, 2))
     for k, comp in enumerate(comps):
