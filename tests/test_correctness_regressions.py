@@ -397,3 +397,15 @@ def test_n_used_is_the_size_given_to_the_engine():
     assert sub.n_points == 100 and sub.params["subsample"]["n_total"] == 90
     full = persistence(x, maxdim=0)
     assert full.params["n_used"] == full.params["n_distinct"] == 90
+
+
+def test_knn_indices_break_exact_ties_by_the_lower_index():
+    from tda_activations.similarity.neighbors import knn_indices
+
+    x, _ = _relu_duplicates(4)
+    x = np.concatenate([x, x[:10], np.zeros((5, x.shape[1]))])
+    d = squareform(pdist(x, "sqeuclidean"))
+    n, k = x.shape[0], 6
+    ref = np.array([sorted((j for j in range(n) if j != i), key=lambda j: (d[i, j], j))[:k]
+                    for i in range(n)])
+    np.testing.assert_array_equal(knn_indices(x, k=k, block=7), ref)
