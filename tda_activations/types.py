@@ -4,9 +4,12 @@ Containers that hold arrays compare by identity (``eq=False``): element-wise
 array comparison has no single truth value, so compare their fields explicitly.
 
 This module has no heavy imports (no torch, no gudhi): every stage may import
-it cheaply.  Arrays stored in these containers are made read-only on
-construction, so a result cannot be modified in place by accident; functions
-return new objects instead.
+it cheaply.  The containers are deeply immutable: arrays are read-only and
+never shared with a writable owner (copied unless they own their data and are
+read-only already), every mapping field is a :class:`~tda_activations._frozen.FrozenMap`
+and nested parameters are frozen (lists to tuples, dicts to FrozenMaps), so a
+result cannot be modified in place by accident; functions return new objects
+instead.  Everything pickles and :func:`dataclasses.replace` works.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from ._frozen import FrozenMap, freeze, frozen_array, readonly_array
+
 FloatArray = npt.NDArray[np.floating[Any]]
 IntArray = npt.NDArray[np.integer[Any]]
 
@@ -33,6 +38,7 @@ __all__ = [
     "ClassHierarchy",
     "Diagrams",
     "FloatArray",
+    "FrozenMap",
     "ImageDataset",
     "IntArray",
     "LayerMatrix",
@@ -42,26 +48,6 @@ __all__ = [
     "frozen_array",
     "unknown_name_error",
 ]
-
-
-def frozen_array(values: Any, *, dtype: Any = None) -> np.ndarray:
-    """Return a read-only NumPy copy of ``values`` (a view is never shared).
-
-    Parameters
-    ----------
-    values
-        Anything :func:`numpy.asarray` accepts.
-    dtype
-        Optional dtype of the result.
-
-    Returns
-    -------
-    numpy.ndarray
-        A new array with ``flags.writeable`` set to ``False``.
-    """
-    arr = np.array(values, dtype=dtype, copy=True)
-    arr.setflags(write=False)
-    return arr
 
 
 def unknown_name_error(kind: str, name: str, known: Iterable[str]) -> ValueError:
@@ -97,7 +83,7 @@ def unknown_name_error(kind: str, name: str, known: Iterable[str]) -> ValueError
 
 @dataclass(frozen=True)
 class ClassHierarchy:
-    """A two-or-more-level class hierarchy over integer fine labels.
+    """A two-or-more-level class hierarchy over integer fine labels (hashable).
 
     Attributes
     ----------
@@ -111,10 +97,17 @@ class ClassHierarchy:
     """
 
     class_names: tuple[str, ...]
-    parents: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
-    level_names: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    parents: Mapping[str, tuple[int, ...]] = field(default_factory=FrozenMap)
+    level_names: Mapping[str, tuple[str, ...]] = field(default_factory=FrozenMap)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "class_names", tuple(str(c) for c in self.class_names))
+        object.__setattr__(self, "parents", FrozenMap(
+            (str(level), tuple(int(i) for i in mapping)) for level, mapping in self.parents.items()
+        ))
+        object.__setattr__(self, "level_names", FrozenMap(
+            (str(level), tuple(str(g) for g in names)) for level, names in self.level_names.items()
+        ))
         n = len(self.class_names)
         for level, mapping in self.parents.items():
             if level == "fine":
@@ -214,9 +207,9 @@ class ImageDataset:
         ids = np.arange(images.shape[0]) if self.sample_ids is None else self.sample_ids
         if np.shape(ids) != (images.shape[0],):
             raise ValueError(f"{self.name}: sample_ids must have one entry per image")
-        object.__setattr__(self, "images", frozen_array(images, dtype=np.float32))
-        object.__setattr__(self, "labels", frozen_array(labels, dtype=np.int64))
-        object.__setattr__(self, "sample_ids", frozen_array(ids, dtype=np.int64))
+        object.__setattr__(self, "images", readonly_array(images, dtype=np.float32))
+        object.__setattr__(self, "labels", readonly_array(labels, dtype=np.int64))
+        object.__setattr__(self, "sample_ids", readonly_array(ids, dtype=np.int64))
 
     def __len__(self) -> int:
         return int(self.images.shape[0])
@@ -296,7 +289,7 @@ class ActivationSet:
     labels: np.ndarray
     hierarchy: ClassHierarchy
     reduction: str
-    params: Mapping[str, Any] = field(default_factory=dict)
+    params: Mapping[str, Any] = field(default_factory=FrozenMap)
     model_fingerprint: str = ""
     data_fingerprint: str = ""
     predictions: np.ndarray | None = None
@@ -304,7 +297,7 @@ class ActivationSet:
     def __post_init__(self) -> None:
         if set(self.clouds) != set(self.sample_index):
             raise ValueError("clouds and sample_index must name the same layers")
-        labels = frozen_array(self.labels, dtype=np.int64)
+        labels = readonly_array(self.labels, dtype=np.int64)
         clouds = {}
         index = {}
         for layer, cloud in self.clouds.items():
@@ -316,14 +309,14 @@ class ActivationSet:
                 raise ValueError(f"layer {layer!r}: sample_index must have one entry per point")
             if idx.size and (idx.min() < 0 or idx.max() >= labels.shape[0]):
                 raise ValueError(f"layer {layer!r}: sample_index points outside the labels")
-            clouds[layer] = cloud if not cloud.flags.writeable else frozen_array(cloud)
-            index[layer] = frozen_array(idx)
-        object.__setattr__(self, "clouds", dict(clouds))
-        object.__setattr__(self, "sample_index", dict(index))
+            clouds[layer] = readonly_array(cloud)
+            index[layer] = readonly_array(idx)
+        object.__setattr__(self, "clouds", FrozenMap(clouds))
+        object.__setattr__(self, "sample_index", FrozenMap(index))
         object.__setattr__(self, "labels", labels)
-        object.__setattr__(self, "params", dict(self.params))
+        object.__setattr__(self, "params", freeze(self.params))
         if self.predictions is not None:
-            preds = frozen_array(self.predictions, dtype=np.int64)
+            preds = readonly_array(self.predictions, dtype=np.int64)
             if preds.shape != labels.shape:
                 raise ValueError("predictions must have one entry per sample")
             object.__setattr__(self, "predictions", preds)
@@ -403,7 +396,7 @@ class Diagrams:
     backend: str = ""
     n_points: int = 0
     label: str = ""
-    params: Mapping[str, Any] = field(default_factory=dict)
+    params: Mapping[str, Any] = field(default_factory=FrozenMap)
 
     def __post_init__(self) -> None:
         if len(self.dgms) != self.maxdim + 1:
@@ -416,9 +409,9 @@ class Diagrams:
             arr = np.asarray(dgm, dtype=np.float64).reshape(-1, 2)
             if np.isnan(arr).any():
                 raise ValueError(f"diagram of dimension {d} contains NaN")
-            dgms.append(frozen_array(arr))
+            dgms.append(readonly_array(arr))
         object.__setattr__(self, "dgms", tuple(dgms))
-        object.__setattr__(self, "params", dict(self.params))
+        object.__setattr__(self, "params", freeze(self.params))
 
     def __getitem__(self, dim: int) -> np.ndarray:
         if not 0 <= dim <= self.maxdim:
@@ -466,7 +459,7 @@ class LayerMatrix:
     col_labels: tuple[str, ...]
     measure: str
     kind: MatrixKind
-    params: Mapping[str, Any] = field(default_factory=dict)
+    params: Mapping[str, Any] = field(default_factory=FrozenMap)
 
     def __post_init__(self) -> None:
         values = np.asarray(self.values, dtype=np.float64)
@@ -478,10 +471,10 @@ class LayerMatrix:
             )
         if self.kind not in ("distance", "similarity"):
             raise ValueError(f"kind must be 'distance' or 'similarity', got {self.kind!r}")
-        object.__setattr__(self, "values", frozen_array(values))
+        object.__setattr__(self, "values", readonly_array(values))
         object.__setattr__(self, "row_labels", rows)
         object.__setattr__(self, "col_labels", cols)
-        object.__setattr__(self, "params", dict(self.params))
+        object.__setattr__(self, "params", freeze(self.params))
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -530,7 +523,7 @@ class MapperNode:
     lens_mean: float
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "members", frozen_array(self.members, dtype=np.int64))
+        object.__setattr__(self, "members", readonly_array(self.members, dtype=np.int64))
 
     @property
     def size(self) -> int:
@@ -560,14 +553,14 @@ class MapperGraph:
     nodes: tuple[MapperNode, ...]
     edges: tuple[tuple[str, str], ...]
     lens: np.ndarray
-    params: Mapping[str, Any] = field(default_factory=dict)
+    params: Mapping[str, Any] = field(default_factory=FrozenMap)
     label: str = ""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "nodes", tuple(self.nodes))
         object.__setattr__(self, "edges", tuple((str(a), str(b)) for a, b in self.edges))
-        object.__setattr__(self, "lens", frozen_array(self.lens, dtype=np.float64))
-        object.__setattr__(self, "params", dict(self.params))
+        object.__setattr__(self, "lens", readonly_array(self.lens, dtype=np.float64))
+        object.__setattr__(self, "params", freeze(self.params))
         ids = [n.id for n in self.nodes]
         if len(set(ids)) != len(ids):
             raise ValueError("mapper node ids must be unique")

@@ -87,7 +87,7 @@ def test_cross_and_model_matrices(layers_a, layers_b):
     mm = model_distance_matrix(models, metric="bottleneck")
     expected = np.mean([bottleneck_distance(layers_a[k], layers_b[k]) for k in la])
     assert mm.value("A", "B") == pytest.approx(expected, rel=1e-15)
-    assert mm.value("A", "C") == 0.0 and mm.params["layers"] == la
+    assert mm.value("A", "C") == 0.0 and mm.params["layers"] == tuple(la)
     big = distance_matrix(stack_models(models), metric="bottleneck")
     assert big.shape == (12, 12) and big.row_labels[4] == f"B/{lb[0]}"
     with pytest.raises(ValueError, match="layer"):

@@ -7,6 +7,8 @@ from typing import Any, NoReturn, Optional
 
 import typer
 
+from .._select import split_layer_spec
+
 __all__ = ["emit_table", "fail", "split_list"]
 
 
@@ -17,8 +19,16 @@ def fail(exc: BaseException) -> NoReturn:
 
 
 def split_list(spec: Optional[str]) -> Optional[list[str]]:
-    """``"a, b,c"`` -> ``["a", "b", "c"]``; ``None`` or ``""`` -> ``None``."""
-    return [s.strip() for s in spec.split(",") if s.strip()] if spec else None
+    """``"a, b,c"`` -> ``["a", "b", "c"]``; ``None`` or ``""`` -> ``None`` (all layers).
+
+    The names and glob patterns then go through the library's one ``layers=`` rule
+    (:func:`~tda_activations._select.resolve_layer_names`).
+    """
+    try:
+        items = split_layer_spec(spec)
+    except ValueError as exc:
+        fail(exc)
+    return None if items is None else list(items)
 
 
 def emit_table(df: Any, out: Optional[Path]) -> None:

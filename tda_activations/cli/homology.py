@@ -96,8 +96,9 @@ def distances_cmd(
     metric: str = typer.Option("sliced_wasserstein", help="a diagram distance name (see the README)"),
     dim: int = typer.Option(1, help="homology dimension compared"),
     n_directions: int = typer.Option(50, help="sliced Wasserstein: number of directions"),
-    order: float = typer.Option(1.0, help="Wasserstein: order q"),
-    internal_p: float = typer.Option(2.0, help="Wasserstein: ground metric L_p (inf allowed)"),
+    order: Optional[float] = typer.Option(None, help="Wasserstein (required): order q >= 1"),
+    internal_p: Optional[float] = typer.Option(
+        None, help="Wasserstein (required): ground metric L_p, p in [1, inf]"),
     out: Optional[Path] = typer.Option(None, help="CSV file for the matrix"),
     layers: Optional[str] = _LAYERS,
     maxdim: int = _MAXDIM,
@@ -113,8 +114,8 @@ def distances_cmd(
     params: dict[str, Any] = {}
     if metric == "sliced_wasserstein":
         params["n_directions"] = n_directions
-    elif metric == "wasserstein":
-        params.update(order=order, internal_p=internal_p)
+    elif metric == "wasserstein":  # both required: the library names what is missing
+        params.update({k: v for k, v in (("order", order), ("internal_p", internal_p)) if v is not None})
     try:
         opts = (layers, max(maxdim, dim), backend, coeff, threshold, max_points, n_jobs)
         dgms = _diagrams(store, *opts)

@@ -12,7 +12,7 @@ from typing import Optional
 
 import typer
 
-from ._common import fail as _fail
+from ._common import fail as _fail, split_list
 
 app = typer.Typer(help="Mapper graphs of every layer and how they organise the class hierarchy.")
 
@@ -66,7 +66,7 @@ def run_cmd(
     try:
         acts = load_store(store)
         hier = load_hierarchy(hierarchy) if hierarchy else None
-        names = [s.strip() for s in layers.split(",") if s.strip()] if layers else None
+        names = split_list(layers)
         res = layer_mapper(acts, layers=names, hierarchy=hier, lens=lens, n_intervals=n_intervals,
                            overlap=overlap, min_samples=min_samples, eps=_eps(eps),
                            separation_purity=separation_purity)

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from .._atomic import atomic_dir
+from .._select import resolve_layer_names
 from ..types import ActivationSet, LayerMatrix
 from ._tables import Table, write_params
 
@@ -65,17 +66,10 @@ def as_models(models: Any, *, what: str) -> dict[str, ActivationSet]:
     return out
 
 
-def layer_list(acts: ActivationSet, layers: Sequence[str] | None, *, model: str = "") -> tuple[str, ...]:
-    """The layers to use (all by default), checked to exist."""
-    if layers is None:
-        return acts.layers
-    if isinstance(layers, str):
-        raise TypeError("layers must be a list of layer names, not one string")
-    for layer in layers:
-        acts.cloud(layer)
-    if not layers:
-        raise ValueError(f"no layers selected{' for ' + model if model else ''}; give at least one")
-    return tuple(layers)
+def layer_list(acts: ActivationSet, layers: Sequence[str] | str | None, *, model: str = "") -> tuple[str, ...]:
+    """The layers to use (all by default), by the one ``layers=`` rule
+    (:func:`~tda_activations._select.resolve_layer_names`)."""
+    return resolve_layer_names(acts.layers, layers, what=f"layer of model {model!r}" if model else "layer")
 
 
 def matrix(values: np.ndarray, rows: Sequence[str], cols: Sequence[str], measure: Any, params: Mapping[str, Any]) -> LayerMatrix:

@@ -371,6 +371,11 @@ def layer_measure(
     return SimilarityMeasure(spec, **params)
 
 
+# Distances with required parameters get them here, stated, in the catalogue of every
+# measure (their names carry them: ``wasserstein[H1,q=1.0,p=2.0]``).
+_CATALOGUE_PARAMS: dict[str, dict[str, Any]] = {"wasserstein": {"order": 1.0, "internal_p": 2.0}}
+
+
 def all_measures(
     *,
     homology_dims: Sequence[int] = (0, 1),
@@ -403,6 +408,8 @@ def all_measures(
     -------
     tuple of LayerMeasure
         Topological measures first (by dimension, then distance), then similarity measures.
+        The Wasserstein distance, whose parameters have no safe default, is the
+        1-Wasserstein distance with the L2 ground metric (persim's), named so.
     """
     from ..homology import diagram_distance_names
     from ..similarity import available_measures
@@ -422,7 +429,8 @@ def all_measures(
         for d in dnames:
             if d in exclude:
                 continue
-            tm = TopologicalMeasure(dim, d, persistence_options=persistence_options,
+            tm = TopologicalMeasure(dim, d, distance_params=_CATALOGUE_PARAMS.get(d),
+                                    persistence_options=persistence_options,
                                     cache_dir=cache_dir, n_jobs=n_jobs)
             if tm.name not in exclude and f"H{dim}:{d}" not in exclude:
                 out.append(tm)

@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from .._select import resolve_layer_names
 from ..types import ActivationSet
 from ._common import ResultMixin, layer_list
 from ._tables import Table, table_from_records
@@ -173,12 +174,7 @@ def _inputs(data: Any, labels: Any, layers: Sequence[str] | None) -> tuple[dict[
             labs = {l: labels for l in names}
         return clouds, labs
     if isinstance(data, Mapping):
-        names = list(data) if layers is None else list(layers)
-        for l in names:
-            if l not in data:
-                from ..types import unknown_name_error
-
-                raise unknown_name_error("layer", l, data)
+        names = resolve_layer_names(data, layers)
         clouds = {l: np.asarray(data[l]) for l in names}
     else:
         arr = np.asarray(data)

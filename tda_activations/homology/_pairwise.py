@@ -1,14 +1,18 @@
 """Distance matrices that are exact where it matters.
 
-The Gram-matrix identity ``|x - y|^2 = |x|^2 + |y|^2 - 2 x.y`` is fast (one
-matrix product) but loses relative accuracy when ``|x - y|`` is small next to
-``|x|`` and ``|y|``: identical rows come out at ~1e-7 instead of 0, which
-creates spurious H0 bars.  Here the Gram identity is used only where it is
-accurate, and every pair whose squared distance is below ``_RECOMPUTE`` times
-``|x|^2 + |y|^2`` (where cancellation could cost more than ~1e-13 relative) is
-recomputed directly as ``sum((x - y)^2)``.  Identical rows therefore get
-exactly 0.  BLAS runs on one thread here so a result never depends on the
-number of threads (parallel and sequential runs give identical bits).
+Euclidean distances are evaluated directly, ``sqrt(sum((x - y)^2))``, by SciPy's
+``pdist``/``cdist``, never through the Gram-matrix identity
+``|x - y|^2 = |x|^2 + |y|^2 - 2 x.y``.  The identity is faster (one matrix
+product) but leaves rounding noise of ~1e-16 relative to ``|x|^2 + |y|^2`` in
+every entry, which breaks exact ties: integer-valued or duplicated rows (common
+after ReLU) then give distances that should be equal but differ in the last
+bits, so float64 persistence invents bars of length ~1e-16 and rank statistics
+change.  The direct evaluation is exact on integer-valued data (every
+difference, square and partial sum is an integer below 2**53) and gives equal
+bits to equal coordinate differences in general, so tied distances stay tied.
+It costs about twice the Gram identity on a distance matrix (measured at
+2000 x 512: 0.95 s against 0.5 s on a loaded 2-core machine), small next to
+the persistence computation that follows.
 
 ``distances="ripser-compatible"`` in :func:`persistence` instead calls
 scikit-learn's ``pairwise_distances`` exactly as ripser.py does, to reproduce a
@@ -21,26 +25,12 @@ import numpy as np
 
 __all__ = ["distances_to_point", "pairwise_distances", "single_thread", "unique_rows"]
 
-# Gram-identity error ~ sqrt(dim) * eps * (|x|^2 + |y|^2); dividing by this fraction of
-# |x|^2 + |y|^2 bounds the relative error of the kept entries to about 1e-13 for dim <= 10^4.
-_RECOMPUTE = 1e-2
-_CHUNK = 1 << 16
-
 
 def single_thread():  # pragma: no cover - trivial
     """Context limiting BLAS to one thread (results then never depend on the thread count)."""
     from threadpoolctl import threadpool_limits
 
     return threadpool_limits(limits=1)
-
-
-def _exact_sq(x: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
-    out = np.empty(i.size, dtype=np.float64)
-    for start in range(0, i.size, _CHUNK):
-        sl = slice(start, start + _CHUNK)
-        diff = x[i[sl]] - x[j[sl]]
-        out[sl] = np.einsum("ij,ij->i", diff, diff)
-    return out
 
 
 def pairwise_distances(x: np.ndarray, *, metric: str = "euclidean") -> np.ndarray:
@@ -59,56 +49,31 @@ def pairwise_distances(x: np.ndarray, *, metric: str = "euclidean") -> np.ndarra
     numpy.ndarray
         ``(n, n)`` float64, exactly symmetric, zero diagonal.
     """
-    if metric != "euclidean":
-        from scipy.spatial.distance import pdist, squareform
+    from scipy.spatial.distance import pdist, squareform
 
-        try:
-            condensed = pdist(x, metric=metric)
-        except ValueError as exc:
-            raise ValueError(
-                f"unknown or unusable metric {metric!r} for scipy's pdist ({exc}); use "
-                "'euclidean', 'cityblock', 'chebyshev', 'cosine', 'correlation', ..."
-            ) from exc
-        if not np.isfinite(condensed).all():
-            raise ValueError(
-                f"metric {metric!r} gave NaN or infinite distances (e.g. cosine of a zero vector); "
-                "remove such points or choose another metric"
-            )
-        return squareform(np.maximum(condensed, 0.0), checks=False)
-    # Centring leaves distances unchanged and shrinks the norms, so fewer pairs need the
-    # direct recomputation (activation clouds sit far from the origin).
-    x = x - x.mean(axis=0)
-    with single_thread():
-        sq = np.einsum("ij,ij->i", x, x)
-        d2 = x @ x.T
-    d2 *= -2.0
-    d2 += sq[:, None]
-    d2 += sq[None, :]
-    scale = sq[:, None] + sq[None, :]
-    scale *= _RECOMPUTE
-    iu, ju = np.nonzero(np.triu(d2 < scale, 1))
-    del scale
-    if iu.size:
-        d2[iu, ju] = _exact_sq(x, iu, ju)
-    d2 = np.triu(d2, 1)
-    d2 += d2.T
-    np.maximum(d2, 0.0, out=d2)
-    return np.sqrt(d2, out=d2)
+    try:
+        condensed = pdist(x, metric=metric)
+    except ValueError as exc:
+        raise ValueError(
+            f"unknown or unusable metric {metric!r} for scipy's pdist ({exc}); use "
+            "'euclidean', 'cityblock', 'chebyshev', 'cosine', 'correlation', ..."
+        ) from exc
+    if not np.isfinite(condensed).all():
+        raise ValueError(
+            f"metric {metric!r} gave NaN or infinite distances (e.g. cosine of a zero vector); "
+            "remove such points or choose another metric"
+        )
+    return squareform(np.maximum(condensed, 0.0), checks=False)
 
 
-def distances_to_point(x: np.ndarray, sq: np.ndarray, i: int, *, metric: str = "euclidean") -> np.ndarray:
-    """Distances from row ``i`` of ``x`` to every row (``sq`` = squared row norms)."""
-    if metric != "euclidean":
-        from scipy.spatial.distance import cdist
+def distances_to_point(x: np.ndarray, i: int, *, metric: str = "euclidean") -> np.ndarray:
+    """Distances from row ``i`` of ``x`` to every row, evaluated directly as
+    :func:`pairwise_distances` does (same bits as its row ``i``)."""
+    from scipy.spatial.distance import cdist
 
-        return cdist(x[i : i + 1], x, metric=metric)[0]
-    d2 = sq + sq[i] - 2.0 * (x @ x[i])  # callers hold single_thread() around their loop
-    fix = np.flatnonzero(d2 < _RECOMPUTE * (sq + sq[i]))
-    if fix.size:
-        diff = x[fix] - x[i]
-        d2[fix] = np.einsum("ij,ij->i", diff, diff)
-    d2[i] = 0.0
-    return np.sqrt(np.maximum(d2, 0.0, out=d2))
+    d = cdist(x[i : i + 1], x, metric=metric)[0]
+    d[i] = 0.0
+    return d
 
 
 def unique_rows(x: np.ndarray) -> np.ndarray:

@@ -466,8 +466,15 @@ def _bottleneck_factory(*, essential: Essential = "match") -> DiagramDistance:
 
 
 def _wasserstein_factory(
-    *, order: float = 1.0, internal_p: float = 2.0, essential: Essential = "match"
+    *, order: float | None = None, internal_p: float | None = None, essential: Essential = "match"
 ) -> DiagramDistance:
+    if order is None or internal_p is None:
+        missing = [name for name, v in (("order", order), ("internal_p", internal_p)) if v is None]
+        raise ValueError(
+            f"diagram distance 'wasserstein' needs {' and '.join(f'{m}=' for m in missing)}: "
+            "there is no safe default (persim's wasserstein is order=1, internal_p=2; "
+            "GUDHI/Hera's is internal_p=inf); pass both"
+        )
     q, p = _check_wasserstein_params(order, internal_p)
     _check_essential(essential)
     return DiagramDistance(
@@ -521,8 +528,8 @@ def get_diagram_distance(name: str | DiagramDistance, **params: Any) -> DiagramD
     name
         One of :func:`diagram_distance_names` (a DiagramDistance is returned as is).
     **params
-        Options of that distance (``order``/``internal_p`` for Wasserstein,
-        with defaults 1 and 2 (persim's); ``n_directions`` for sliced
+        Options of that distance (``order`` and ``internal_p`` for
+        Wasserstein, both required: there is no safe default); ``n_directions`` for sliced
         Wasserstein; ``essential`` for all; grid options for vectorisations).
     """
     if isinstance(name, DiagramDistance):

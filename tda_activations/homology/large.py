@@ -141,16 +141,15 @@ def greedy_subsample(
     n = x.shape[0]
     k = min(int(n_points), n)
     start = 0 if seed is None else int(np.random.default_rng(seed).integers(n))
-    sq = np.einsum("ij,ij->i", x, x)
     idx = np.empty(k, dtype=np.int64)
     radii = np.empty(k, dtype=np.float64)
     idx[0], radii[0] = start, math.inf
     with single_thread():
-        ds = distances_to_point(x, sq, start, metric=metric)
+        ds = distances_to_point(x, start, metric=metric)
         for m in range(1, k):
             nxt = int(np.argmax(ds))
             idx[m], radii[m] = nxt, ds[nxt]
-            np.minimum(ds, distances_to_point(x, sq, nxt, metric=metric), out=ds)
+            np.minimum(ds, distances_to_point(x, nxt, metric=metric), out=ds)
     cover = float(ds.max()) if n > k else 0.0
     return Subsample(
         indices=idx,

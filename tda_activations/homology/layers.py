@@ -24,6 +24,7 @@ import numpy as np
 
 from .._atomic import atomic_write_bytes
 from .._hashing import fingerprint_array, fingerprint_params
+from .._select import resolve_layer_names
 from ..types import ActivationSet, Diagrams
 from ._parallel import check_n_jobs, run_tasks
 from .rips import persistence
@@ -184,7 +185,7 @@ def _one_layer(cloud: np.ndarray, label: str, options: dict[str, Any]) -> Diagra
 def layer_persistence(
     acts: ActivationSet | Mapping[str, Any],
     *,
-    layers: Sequence[str] | None = None,
+    layers: Sequence[str] | str | None = None,
     n_jobs: int | None = 2,
     cache_dir: str | os.PathLike[str] | None = None,
     **options: Any,
@@ -196,7 +197,8 @@ def layer_persistence(
     acts
         An :class:`~tda_activations.types.ActivationSet` or a mapping layer -> cloud.
     layers
-        Layers to use (default: all, in forward order).  Unknown names fail
+        Layers to use: ``None`` (all, in forward order), one name or glob
+        pattern, or a list of them (in the order given).  Unknown names fail
         with close matches suggested.
     n_jobs
         Worker processes (1: in this process; -1: all CPUs).  Every layer is
@@ -216,15 +218,10 @@ def layer_persistence(
     """
     _full_params(options)
     if isinstance(acts, ActivationSet):
-        chosen = list(layers) if layers is not None else list(acts.layers)
+        chosen = resolve_layer_names(acts.layers, layers)
         clouds = {layer: acts.cloud(layer) for layer in chosen}
     elif isinstance(acts, Mapping):
-        chosen = list(layers) if layers is not None else list(acts)
-        missing = [l for l in chosen if l not in acts]
-        if missing:
-            from ..types import unknown_name_error
-
-            raise unknown_name_error("layer", missing[0], acts)
+        chosen = resolve_layer_names(acts, layers)
         clouds = {layer: acts[layer] for layer in chosen}
     else:
         raise TypeError("acts must be an ActivationSet or a mapping layer -> point cloud")

@@ -14,7 +14,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ..types import Diagrams, LayerMatrix, unknown_name_error
+from .._select import resolve_layer_names
+from ..types import Diagrams, LayerMatrix
 from ._checks import as_diagram
 from ._parallel import check_n_jobs, run_tasks
 from .distances import DiagramDistance, get_diagram_distance
@@ -183,7 +184,7 @@ def model_distance_matrix(
     *,
     metric: str | DiagramDistance = "sliced_wasserstein",
     dim: int = 1,
-    layers: Sequence[str] | None = None,
+    layers: Sequence[str] | str | None = None,
     align: Literal["name", "position"] = "name",
     n_jobs: int | None = 1,
     **params: Any,
@@ -195,8 +196,10 @@ def model_distance_matrix(
     models
         ``{model name: {layer name: Diagrams}}``.
     layers
-        Layers to compare (``align="name"``); default: those every model has,
-        in the first model's order.
+        Layers to compare (``align="name"``): names or glob patterns resolved
+        over the first model's layers by the one ``layers=`` rule, each checked
+        to exist in every model; default: those every model has, in the first
+        model's order.
     align
         ``"name"``: layer ``l`` of A with layer ``l`` of B; ``"position"``: the
         k-th layer of A with the k-th layer of B (models of equal depth).
@@ -213,13 +216,13 @@ def model_distance_matrix(
         raise ValueError("models: give at least one model")
     if align == "name":
         common = [l for l in next(iter(models.values())) if all(l in m for m in models.values())]
-        chosen = list(layers) if layers is not None else common
-        for l in chosen:
-            for m, ls in models.items():
-                if l not in ls:
-                    raise unknown_name_error(f"layer of model {m!r}", l, ls)
-        if not chosen:
+        if layers is None and not common:
             raise ValueError("the models have no layer name in common; use align='position'")
+        first = names[0]
+        chosen = list(resolve_layer_names(common if layers is None else models[first], layers,
+                                          what=f"layer of model {first!r}"))
+        for m, ls in models.items():  # every model has them (close matches suggested otherwise)
+            resolve_layer_names(ls, chosen, what=f"layer of model {m!r}")
         per_model = [[models[m][l] for l in chosen] for m in names]
         layer_desc: list[Any] = chosen
     elif align == "position":

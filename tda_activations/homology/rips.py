@@ -443,8 +443,9 @@ def persistence(
     Diagrams
         One float64 ``(k, 2)`` array per dimension.  ``params`` records
         ``threshold_rule``, ``complete`` (no truncation), ``enclosing_radius``,
-        ``precision``, ``distances``, ``n_used`` (distinct points given to the
-        engine before any subsampling), ``subsample`` (covering radius and
+        ``precision``, ``distances``, ``n_distinct`` (points left after merging
+        duplicates, with ``distances="exact"``), ``n_used``
+        (points given to the engine, after any subsampling), ``subsample`` (covering radius and
         bottleneck bound, when subsampled), ``engine_threshold`` and, for
         H0+H1, ``h1_birth_bound`` (see below), and ``seconds``.
 
@@ -487,6 +488,8 @@ def persistence(
         raw = np.asarray(cloud)
         x = raw if raw.dtype in (np.float32, np.float64) else x
     info: dict[str, Any] = {"n_used": int(x.shape[0]), "distances": distances}
+    if distances == "exact":
+        info["n_distinct"] = int(x.shape[0])
     limit = _memory_limit(memory_limit)
     target = None
     if max_points is not None:
@@ -504,6 +507,7 @@ def persistence(
         sub = greedy_subsample(x, n_points=target, seed=seed, metric=metric)
         x = x[sub.indices]
         info["subsample"] = sub.summary()
+        info["n_used"] = int(x.shape[0])
     if distances == "exact":
         dist = pairwise_distances(x, metric=metric)
     else:

@@ -275,7 +275,10 @@ def graph_layout(graph: MapperGraph, *, seed: int = 0, iterations: int = 100) ->
     Each connected component is laid out on its own with networkx's
     ``spring_layout(seed=seed)`` and placed in a cell of a square grid, largest
     component first (row by row from the top left); a component of one node sits at its
-    cell's centre.  Deterministic for a given graph and seed.
+    cell's centre.  Deterministic for a given graph and seed, in every process: each
+    component is laid out as a graph built with its nodes in the graph's node order and its
+    edges sorted (a networkx subgraph view iterates a set, whose order depends on
+    ``PYTHONHASHSEED``, and the spring layout's start depends on the node order).
     """
     import networkx as nx
 
@@ -288,8 +291,8 @@ def graph_layout(graph: MapperGraph, *, seed: int = 0, iterations: int = 100) ->
     order = {node.id: i for i, node in enumerate(graph.nodes)}
     comps = [sorted(c, key=order.__getitem__) for c in nx.connected_components(g)]
     comps.sort(key=lambda c: (-len(c), order[c[0]]))
-    cols = int(math.ceil(math.sqrt(len(comps))))
-    rows = int(math.ceil(len(comps) / cols))
+    cols = math.ceil(math.sqrt(len(comps)))
+    rows = math.ceil(len(comps) / cols)
     cell = 2.0 / max(cols, rows)
     out = np.zeros((n, 2))
     for k, comp in enumerate(comps):
@@ -298,7 +301,13 @@ def graph_layout(graph: MapperGraph, *, seed: int = 0, iterations: int = 100) ->
         if len(comp) == 1:
             out[order[comp[0]]] = centre
             continue
-        pos = nx.spring_layout(g.subgraph(comp), seed=seed, iterations=iterations)
+        sub = nx.Graph()
+        sub.add_nodes_from(comp)
+        sub.add_edges_from(sorted(
+            (tuple(sorted((a, b), key=order.__getitem__)) for a, b in g.subgraph(comp).edges()),
+            key=lambda e: (order[e[0]], order[e[1]]),
+        ))
+        pos = nx.spring_layout(sub, seed=seed, iterations=iterations)
         xy = np.array([pos[v] for v in comp], dtype=np.float64)
         xy -= xy.mean(axis=0)
         extent = np.abs(xy).max()

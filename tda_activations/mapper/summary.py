@@ -10,6 +10,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from .._select import resolve_layer_names
 from ..types import ActivationSet, ClassHierarchy, MapperGraph, frozen_array
 from .composition import NodeComposition, check_labels, hierarchy_compositions
 from .graph import mapper_graph
@@ -504,9 +505,7 @@ def layer_mapper(
     if "label" in mapper_options:
         raise ValueError("label is set to the layer name by layer_mapper; do not pass it")
     hierarchy = acts.hierarchy if hierarchy is None else hierarchy
-    names = list(acts.layers if layers is None else layers)
-    if not names:
-        raise ValueError("no layers to map; give at least one layer name")
+    names = resolve_layer_names(acts.layers, layers)
     # Fail fast: unknown layers and unknown classes before any (slow) graph is built.
     labels = {}
     preds = {}

@@ -34,10 +34,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from .._select import resolve_layer_names
 from .._torch import check_model, eval_mode
-from ._hooks import LayerHooks, as_inputs
 from ..types import ActivationSet, ImageDataset, Split, unknown_name_error
-from .transforms import Transform, TensorFn, as_group
+from ._hooks import LayerHooks, as_inputs
+from .transforms import TensorFn, Transform, as_group
 
 __all__ = [
     "EquivarianceResult",
@@ -101,18 +102,19 @@ def default_layers(model: nn.Module, example: Any) -> tuple[str, ...]:
     return _default_layers(check_model(model), _images_of(example)[:1])
 
 
-def _resolve_layers(model: nn.Module, images: np.ndarray, layers: Sequence[str] | None) -> tuple[str, ...]:
+def _resolve_layers(model: nn.Module, images: np.ndarray, layers: Sequence[str] | str | None) -> tuple[str, ...]:
+    found = default_layers(model, images)
     if layers is None:
-        found = default_layers(model, images)
         if not found:
             raise ValueError("the model has no convolution or linear layer; name the layers to probe")
         return found
-    if isinstance(layers, str):
-        layers = [layers]
-    layers = tuple(layers)
-    if not layers:
-        raise ValueError("layers is empty; give at least one layer name or None for all")
-    return layers
+    # Every module path, each followed by its repeated calls (``name:k``) in forward order.
+    available: list[str] = []
+    for name, _ in model.named_modules():
+        if name:
+            available.append(name)
+            available.extend(f for f in found if f.startswith(name + ":"))
+    return resolve_layer_names(available, layers)
 
 
 def _subsample(n: int, max_n: int | None, seed: int) -> np.ndarray:

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from .._select import resolve_layer_names
 from ..types import ActivationSet, LayerMatrix
 from ._base import Measure, get_measure
 
@@ -26,16 +27,8 @@ __all__ = ["cloud_matrix", "cross_similarity_matrix", "similarity_matrix"]
 log = logging.getLogger(__name__)
 
 
-def _layers(acts: ActivationSet, layers: Sequence[str] | None) -> tuple[str, ...]:
-    if layers is None:
-        return acts.layers
-    if isinstance(layers, str):
-        raise TypeError("layers must be a sequence of layer names, not one string")
-    for layer in layers:
-        acts.cloud(layer)  # raises with close matches for an unknown name
-    if not layers:
-        raise ValueError("no layers selected; give at least one layer name")
-    return tuple(layers)
+def _layers(acts: ActivationSet, layers: Sequence[str] | str | None) -> tuple[str, ...]:
+    return resolve_layer_names(acts.layers, layers)
 
 
 def _check_same_points(acts: ActivationSet, layers: Sequence[str], what: str) -> np.ndarray:

@@ -28,24 +28,23 @@ _EUCLIDEAN_INVARIANCES = frozenset({"orthogonal", "isotropic_scaling", "translat
 def knn_indices(x: np.ndarray, *, k: int, block: int = 1024) -> np.ndarray:
     """Indices ``(n, k)`` of each point's ``k`` nearest neighbours, the point itself excluded.
 
-    Euclidean distances, computed in row blocks (memory ``O(block * n)``); ties are
-    broken by the lower index.
+    Exact squared Euclidean distances (SciPy's ``cdist``, evaluated directly per pair:
+    the Gram identity's ~1e-16 noise would break ties between duplicated points),
+    computed in row blocks (memory ``O(block * n)``); ties are broken by the lower
+    index, at the k-th place too (a stable sort, not a partition).
     """
+    from scipy.spatial.distance import cdist
+
     n = x.shape[0]
     if not 1 <= k < n:
         raise ValueError(f"k must be between 1 and n - 1 = {n - 1}, got {k}")
-    xc = x - x.mean(axis=0, keepdims=True)
-    sq = np.einsum("ij,ij->i", xc, xc)
+    x = np.asarray(x, dtype=np.float64)
     out = np.empty((n, k), dtype=np.int64)
     for lo in range(0, n, block):
         hi = min(n, lo + block)
-        d2 = sq[lo:hi, None] + sq[None, :] - 2.0 * (xc[lo:hi] @ xc.T)
-        np.maximum(d2, 0.0, out=d2)
+        d2 = cdist(x[lo:hi], x, metric="sqeuclidean")
         d2[np.arange(hi - lo), np.arange(lo, hi)] = np.inf
-        cand = np.argpartition(d2, k - 1, axis=1)[:, :k] if k < n - 1 else np.argsort(d2, axis=1)[:, :k]
-        cd = np.take_along_axis(d2, cand, axis=1)
-        order = np.lexsort((cand, cd), axis=1)
-        out[lo:hi] = np.take_along_axis(cand, order, axis=1)
+        out[lo:hi] = np.argsort(d2, axis=1, kind="stable")[:, :k]
     return out
 
 

@@ -56,31 +56,30 @@ def rdm_vector(x: np.ndarray, *, rdm: RDMKind = "euclidean") -> np.ndarray:
         raise unknown_name_error("RDM", rdm, _RDMS)
     x = np.asarray(x, dtype=np.float64)
     n = x.shape[0]
-    iu = np.triu_indices(n, 1)
-    if rdm == "correlation":
-        z = x - x.mean(axis=1, keepdims=True)
-        norms = np.sqrt(np.einsum("ij,ij->i", z, z))
-        flat = norms <= 1e-12 * max(float(np.abs(x).max()), 1e-300)
-        safe = np.where(flat, 1.0, norms)
-        z = z / safe[:, None]
-        z[flat] = 0.0
-        if flat.any():
-            warnings.warn(
-                f"{int(flat.sum())} of {n} activation patterns have zero variance across units; "
-                "their correlation distances are set to 1 (uncorrelated)",
-                RuntimeWarning,
-                stacklevel=3,
-            )
-        d = 1.0 - z @ z.T
-        d[flat, :] = 1.0
-        d[:, flat] = 1.0
-        return d[iu]
-    xc = x - x.mean(axis=0, keepdims=True)
-    g = xc @ xc.T
-    sq = np.diag(g).copy()
-    d2 = sq[:, None] + sq[None, :] - 2.0 * g
-    d2 = np.maximum(d2[iu], 0.0)
-    return d2 if rdm == "squared_euclidean" else np.sqrt(d2)
+    # Direct evaluation per pair (SciPy's pdist), never through a Gram matrix (|x|^2 + |y|^2
+    # - 2 x.y, or 1 - z_i.z_j): its ~1e-16 noise breaks exact ties (integer-valued or
+    # duplicated rows, common after ReLU), and ranks (Spearman, Kendall) depend on ties.
+    # pdist's condensed order is the row-major upper triangle i < j.
+    from scipy.spatial.distance import pdist
+
+    if rdm != "correlation":
+        return pdist(x, metric="sqeuclidean" if rdm == "squared_euclidean" else "euclidean")
+    z = x - x.mean(axis=1, keepdims=True)
+    norms = np.sqrt(np.einsum("ij,ij->i", z, z))
+    flat = norms <= 1e-12 * max(float(np.abs(x).max()), 1e-300)
+    if flat.any():
+        warnings.warn(
+            f"{int(flat.sum())} of {n} activation patterns have zero variance across units; "
+            "their correlation distances are set to 1 (uncorrelated)",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        x = np.where(flat[:, None], np.arange(x.shape[1], dtype=np.float64), x)
+    d = pdist(x, metric="correlation")
+    if flat.any():
+        i, j = np.triu_indices(n, 1)
+        d[flat[i] | flat[j]] = 1.0
+    return d
 
 
 def _unit_centred(v: np.ndarray) -> np.ndarray:
