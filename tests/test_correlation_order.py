@@ -28,15 +28,6 @@ from tda_activations.types import ImageDataset, Split
 
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One torch thread: on a shared 2-core machine a second thread is far slower, not faster."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def make_xor(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     try:
         from tda_activations.datasets import make_xor as mk
