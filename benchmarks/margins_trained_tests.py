@@ -90,24 +90,71 @@ def _cli_numbers(seed: int) -> dict[str, float]:
 
 
 def _zoo_numbers(seed: int) -> dict[str, float]:
-    from tda_activations.models import pretrained
+    from tda_activations.models._weights import shipped_entries
     from tda_activations.models.training import train_from_scratch
 
+    shipped = {(e.name, e.seed): e.test_accuracy for e in shipped_entries()}
     out = {}
     for name in ("lenet", "mlp"):
         tm = train_from_scratch(name, seed=seed, progress=False)
-        out[f"zoo {name} test accuracy"] = tm.test_accuracy
-        if seed == 0:
-            out[f"zoo {name} shipped seed-0 accuracy"] = pretrained(name, seed=0).test_accuracy
+        out[f"zoo {name} test accuracy trained now"] = tm.test_accuracy
+        if (name, 0) in shipped:
+            out[f"zoo {name} trained now - shipped seed 0"] = tm.test_accuracy - shipped[(name, 0)]
+    return out
+
+
+def _shipped_numbers(seed: int) -> dict[str, float]:
+    """What the tests assert about the shipped weights (identical everywhere): only inference
+    noise across thread counts can move these, so one run per thread count (seed 0 only)."""
+    if seed != 0:
+        return {}
+    from tda_activations import experiments as ex
+    from tda_activations.extract import extract
+    from tda_activations.mapper import layer_mapper
+    from tda_activations.models import SHIPPED_SEEDS, pretrained
+
+    out: dict[str, float] = {}
+    for name, seeds in SHIPPED_SEEDS.items():
+        for s in seeds:
+            tm = pretrained(name, seed=s)
+            with torch.inference_mode():
+                top2 = tm.model(torch.from_numpy(np.array(tm.data.test.images))).topk(2, dim=1).values
+            out[f"shipped {name} seed {s} smallest top-2 logit gap"] = float((top2[:, 0] - top2[:, 1]).min())
+            out[f"shipped {name} seed {s} test accuracy"] = tm.test_accuracy
+    lenets = ex.zoo_activations("lenet", seeds=(0, 1, 2), n_images=150)
+    ms = ["linear_cka", ex.layer_measure("H0:sliced_wasserstein", n_jobs=1)]
+    df = ex.layer_correspondence(lenets, measures=ms, n_permutations=199, n_bootstrap=200).to_pandas()
+    for _, row in df.iterrows():
+        out[f"lenets {row['measure']} accuracy / chance (>= 2)"] = row["accuracy"] / row["chance"]
+        out[f"lenets {row['measure']} p_value (< 0.05)"] = row["p_value"]
+    mono = ex.layer_monotonicity(lenets["seed0"], measures=ms, n_permutations=99).to_pandas()
+    for _, row in mono.iterrows():
+        out[f"lenets {row['measure']} spearman_depth_gap (cka > 0)"] = row["spearman_depth_gap"]
+    acts = lenets["seed0"]
+    sens = ex.sensitivity(acts, layers=[acts.layers[2]], measures=["procrustes", "linear_cka"],
+                          fractions=(0.3, 0.6, 0.9)).per_layer.to_pandas()
+    for _, row in sens.iterrows():
+        out[f"lenet sensitivity {row['measure']} spearman_fraction (> 0.9)"] = row["spearman_fraction"]
+    tm = pretrained("lenet", seed=0)
+    table = layer_mapper(extract(tm.model, tm.data.test, reduction="top_l2", seed=0)).table
+    out["mapper lenet purity_fine last - first (> 0)"] = (
+        table["purity_fine"].iloc[-1] - table["purity_fine"].iloc[0])
     return out
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--no-zoo", action="store_true")
+    ap.add_argument("--no-zoo", action="store_true", help="skip the zoo trainings")
+    ap.add_argument("--only-zoo", action="store_true", help="only the zoo trainings")
+    ap.add_argument("--only-shipped", action="store_true",
+                    help="only what the tests assert about the shipped weights")
     args = ap.parse_args()
-    parts: list[Callable[[int], dict[str, float]]] = [_xor_numbers, _first_order_numbers, _cli_numbers]
-    if not args.no_zoo:
+    parts: list[Callable[[int], dict[str, float]]] = []
+    if args.only_shipped:
+        parts = [_shipped_numbers]
+    elif not args.only_zoo:
+        parts += [_xor_numbers, _first_order_numbers, _cli_numbers]
+    if not (args.no_zoo or args.only_shipped):
         parts.append(_zoo_numbers)
     rows: dict[str, list[tuple[int, int, float]]] = {}
     for threads in THREADS:
