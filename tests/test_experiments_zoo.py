@@ -3,7 +3,11 @@
 The LeNets (default settings, seeds 0-2) load from the weights shipped with the package,
 so what these tests assert about them holds everywhere; only float32 inference noise
 differs between machines and thread counts, and every threshold below keeps a margin far
-above it (measured values in the comments, with 1 and 2 torch threads).
+above it.  Values measured with 1 and 2 torch threads (identical to 4 decimals;
+benchmarks/results/margins_trained_tests.txt): correspondence accuracy / chance 3.17
+(linear CKA) and 4.17 (H0 sliced Wasserstein), p = 0.005 for both (the smallest possible
+with 199 permutations); depth-gap Spearman of linear CKA 0.51; sensitivity
+``spearman_fraction`` 1.0 for both measures.
 """
 
 from __future__ import annotations
