@@ -27,16 +27,6 @@ from tda_activations.probes.correlation_order import (
 from tda_activations.types import ImageDataset, Split
 
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One torch thread: on a shared 2-core machine a second thread is far slower, not faster."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def make_xor(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     try:
         from tda_activations.datasets import make_xor as mk
@@ -68,6 +58,13 @@ def xor_model() -> tuple[nn.Module, tuple[np.ndarray, np.ndarray], tuple[np.ndar
 
 
 # ---------------------------------------------------------------------------- XOR
+
+
+# Margins of the trained nets below (benchmarks/margins_trained_tests.py: init seeds 0-4, 1 and
+# 2 torch threads, results/margins_trained_tests.txt): XOR true accuracy 1.000 in all 10 runs
+# (asserted > 0.97), logits first-order 1.000 (> 0.95), |second - limit| <= 0.023 (< 0.05);
+# mean-shift case: true >= 0.9985 (> 0.95), |first/full - true| <= 0.001 (< 0.03),
+# |second - 0.5| <= 0.0075 (< 0.05); CLI linear digits accuracy 0.928-0.937 (> 0.85).
 
 
 def test_xor_input_information_is_purely_second_order(xor_model) -> None:
@@ -204,13 +201,12 @@ def test_hooks_address_repeated_calls_and_clean_up() -> None:
 
 def test_hooks_are_removed_when_the_forward_pass_fails() -> None:
     model = Twice()
-    with pytest.raises(ValueError, match="batch size"):
-        with evaluation(model), OutputReplacement(model, "lin") as rep:
-            rep.replacement = torch.zeros(2, 3)
-            model(torch.zeros(5, 3))
-    with pytest.raises(RuntimeError, match="boom"):
-        with LayerCapture(model, ["head"]):
-            raise RuntimeError("boom")
+    with (pytest.raises(ValueError, match="batch size"), evaluation(model),
+          OutputReplacement(model, "lin") as rep):
+        rep.replacement = torch.zeros(2, 3)
+        model(torch.zeros(5, 3))
+    with pytest.raises(RuntimeError, match="boom"), LayerCapture(model, ["head"]):
+        raise RuntimeError("boom")
     for m in model.modules():
         assert not m._forward_hooks and not m._forward_pre_hooks
 
@@ -261,7 +257,7 @@ def test_cli_corr_order(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
     import pandas as pd
     from typer.testing import CliRunner
 
-    import tda_activations.models as models
+    from tda_activations import models
     from tda_activations.cli.probes_meandim import app
     from tda_activations.datasets import load_digits
 

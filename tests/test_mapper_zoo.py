@@ -1,4 +1,4 @@
-"""The paper's Mapper setting on every layer of a zoo model trained on the embedded digits."""
+"""The paper's Mapper setting on every layer of the shipped zoo LeNet (the same weights everywhere)."""
 
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ def test_layer_mapper_on_a_zoo_model_in_one_call(tmp_path):
     # coarse purity is never below fine purity (a coarse group is a union of classes)
     assert np.all(table["purity_coarse"] >= table["purity_fine"] - 1e-12)
     # a trained classifier separates classes better at its logits than at its first layer
+    # (the shipped LeNet, the same everywhere: purity 0.41 higher, with 1 and 2 torch threads)
     assert table["purity_fine"].iloc[-1] > table["purity_fine"].iloc[0]
     out = save_layer_mapper(res, tmp_path / "mapper")
     assert (out / "trend.csv").exists()

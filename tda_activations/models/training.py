@@ -1,4 +1,4 @@
-"""Deterministic CPU training, accuracy, and the on-disk cache of trained zoo models."""
+"""Deterministic CPU training, accuracy, shipped zoo weights and the verified on-disk cache."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import copy
 import io
 import logging
 import os
+import pickle
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,31 +18,65 @@ import torch
 from torch import nn
 
 from .._atomic import atomic_write_bytes
-from .._torch import check_model, eval_mode
 from .._hashing import fingerprint_model, fingerprint_params
-from ..types import ImageDataset, Split
+from .._progress import CostEstimate, announce_cost, progress_bar
+from .._torch import check_model, eval_mode
+from ..types import ImageDataset, Split, unknown_name_error
+from ._weights import (
+    DamagedWeightsError,
+    load_verified,
+    read_sidecar,
+    shipped_entry,
+    sidecar_path,
+    sidecar_text,
+)
 from .zoo import ZOO, build_model
 
 __all__ = [
     "DEFAULT_TRAINING",
+    "SHIPPED_SEEDS",
+    "TRAINING_FORMAT",
+    "DamagedWeightsError",
     "TrainedModel",
     "accuracy",
     "cache_dir",
     "fit",
     "predict",
     "pretrained",
+    "train_from_scratch",
+    "training_key",
 ]
 
 log = logging.getLogger(__name__)
 
 #: Per-architecture defaults on the embedded digits: data upsampling, width, epochs, lr.
 #: Chosen so that each model reaches >= 95% test accuracy in well under a minute on 2 cores.
+#: Changing a value changes the training key: shipped weights then no longer match (rerun
+#: ``benchmarks/make_zoo_weights.py``).
 DEFAULT_TRAINING: dict[str, dict[str, Any]] = {
     "mlp": {"upsample": 2, "width": 1.0, "epochs": 15, "lr": 2e-3, "batch_size": 64},
     "lenet": {"upsample": 2, "width": 1.0, "epochs": 15, "lr": 3e-3, "batch_size": 64},
     "resnet18": {"upsample": 2, "width": 0.25, "epochs": 8, "lr": 3e-3, "batch_size": 64},
     "densenet": {"upsample": 2, "width": 1.0, "epochs": 6, "lr": 3e-3, "batch_size": 64},
 }
+
+#: The zoo models whose weights ship with the package, at their default settings, by seed.
+#: ``benchmarks/make_zoo_weights.py`` trains exactly these; a new zoo entry adds a line.
+SHIPPED_SEEDS: dict[str, tuple[int, ...]] = {
+    "mlp": (0,),
+    "lenet": (0, 1, 2, 3, 4),
+    "resnet18": (0, 1, 2, 3, 4),
+    "densenet": (0,),
+}
+
+#: Version of the training procedure (:func:`fit`) in the training key: bump it when
+#: ``fit`` changes what it computes.
+TRAINING_FORMAT = 2
+
+_WEIGHT_DECAY = 5e-4
+
+# what reading a damaged weight file can raise (checks, torch.load, load_state_dict)
+_LOAD_ERRORS = (ValueError, TypeError, RuntimeError, OSError, EOFError, pickle.UnpicklingError)
 
 
 @dataclass(frozen=True)
@@ -65,7 +100,12 @@ class TrainedModel:
     params
         Architecture and training parameters.
     seconds
-        Training wall time (0 when loaded from the cache).
+        Training wall time (0 when loaded).
+    source
+        Where the weights came from: ``"shipped"`` (with the package, identical on every
+        machine), ``"cache"`` or ``"trained"`` (now).
+    key
+        The training key (:func:`training_key`).
     """
 
     name: str
@@ -77,6 +117,8 @@ class TrainedModel:
     fingerprint: str
     params: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
+    source: str = "trained"
+    key: str = ""
 
 
 
@@ -106,10 +148,15 @@ def fit(
     epochs: int = 10,
     lr: float = 3e-3,
     batch_size: int = 64,
-    weight_decay: float = 5e-4,
+    weight_decay: float = _WEIGHT_DECAY,
     on_epoch: Callable[[int, float], None] | None = None,
+    progress: bool | None = None,
 ) -> nn.Module:
     """Train a copy of ``model`` with AdamW and a one-cycle schedule; deterministic given ``seed``.
+
+    Deterministic means: the same weights on one machine for one torch version and thread
+    count.  Other CPUs (BLAS kernels) give other weights; the weights shipped with the
+    package (see :func:`pretrained`) are the same everywhere.
 
     Parameters
     ----------
@@ -123,11 +170,19 @@ def fit(
         Optimisation settings.
     on_epoch
         Called after each epoch with ``(epoch, mean training loss)``.
+    progress
+        Show a bar over the batches (``None``: in terminals and notebooks); a cost estimate
+        calibrated on the first batch is logged either way.
 
     Returns
     -------
     torch.nn.Module
         The trained copy, in eval mode.
+
+    Raises
+    ------
+    ValueError
+        ``epochs`` or ``batch_size`` below 1, or ``lr`` not positive.
     """
     model = copy.deepcopy(check_model(model))
     if epochs < 1 or batch_size < 1 or lr <= 0:
@@ -140,20 +195,31 @@ def fit(
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps)
     loss_fn = nn.CrossEntropyLoss()
     model.train()
-    for epoch in range(epochs):
-        order = torch.randperm(len(train), generator=gen)
-        total = 0.0
-        for start in range(0, len(train), batch_size):
-            idx = order[start : start + batch_size]
-            opt.zero_grad(set_to_none=True)
-            loss = loss_fn(model(x_all[idx]), y_all[idx])
-            loss.backward()
-            opt.step()
-            sched.step()
-            total += loss.item() * len(idx)
-        log.debug("epoch %d: loss %.4f", epoch, total / len(train))
-        if on_epoch is not None:
-            on_epoch(epoch, total / len(train))
+    desc = f"training {type(model).__name__}"
+    with progress_bar(total=steps, desc=desc, unit="batch", enabled=progress) as bar:
+        for epoch in range(epochs):
+            order = torch.randperm(len(train), generator=gen)
+            total = 0.0
+            for start in range(0, len(train), batch_size):
+                t0 = time.perf_counter() if bar.n == 0 else 0.0
+                idx = order[start : start + batch_size]
+                opt.zero_grad(set_to_none=True)
+                loss = loss_fn(model(x_all[idx]), y_all[idx])
+                loss.backward()
+                opt.step()
+                sched.step()
+                total += loss.item() * len(idx)
+                if bar.n == 0:
+                    first = time.perf_counter() - t0
+                    announce_cost(CostEstimate(
+                        what=desc, units=steps, unit="step", seconds=first * steps,
+                        detail=f"{epochs} epochs, calibrated on the first batch: {first:.3f} s",
+                    ))
+                bar.update(1)
+            log.debug("epoch %d: loss %.4f", epoch, total / len(train))
+            bar.set_postfix(f"loss {total / len(train):.4f}")
+            if on_epoch is not None:
+                on_epoch(epoch, total / len(train))
     return model.eval()
 
 
@@ -161,6 +227,107 @@ def cache_dir() -> Path:
     """Where trained zoo weights are cached: ``$TDA_ACTIVATIONS_CACHE`` or ``~/.cache/tda_activations``."""
     root = os.environ.get("TDA_ACTIVATIONS_CACHE")
     return Path(root) if root else Path.home() / ".cache" / "tda_activations"
+
+
+def training_key(name: str, *, seed: int = 0, settings: dict[str, Any] | None = None) -> str:
+    """The key that names one trained zoo model: what was trained, on what, how, from which seed.
+
+    It hashes the architecture (name, input shape, classes, width), the training settings
+    (epochs, learning rate, batch size, weight decay, :data:`TRAINING_FORMAT`), the
+    fingerprint of the training data and the seed.  Shipped weights are found by it, and
+    the cache adds the torch version to it.
+
+    Parameters
+    ----------
+    name
+        Zoo name.
+    seed
+        Seed of initialisation and batch order.
+    settings
+        Overrides of :data:`DEFAULT_TRAINING` (``width``, ``epochs``, ``upsample``).
+
+    Returns
+    -------
+    str
+        A hex digest.
+
+    Raises
+    ------
+    ValueError
+        Unknown zoo name.
+    """
+    return _plan(name, seed=seed, overrides=settings or {})[0]
+
+
+def _plan(name: str, *, seed: int, overrides: dict[str, Any]) -> tuple[str, dict[str, Any], dict[str, Any], Split]:
+    """(training key, architecture, training settings, data) of one zoo model."""
+    from ..datasets import load_digits
+
+    if name not in ZOO:
+        raise unknown_name_error("zoo model", name, ZOO)
+    if name not in DEFAULT_TRAINING:
+        raise ValueError(f"zoo model {name!r} has no training defaults on the embedded digits")
+    settings = dict(DEFAULT_TRAINING[name])
+    settings.update({k: v for k, v in overrides.items() if v is not None})
+    data = load_digits(upsample=int(settings["upsample"]))
+    arch = {"name": name, "in_channels": 1, "image_size": data.train.image_shape[1], "num_classes": 10,
+            "width": float(settings["width"])}
+    train_cfg = {k: settings[k] for k in ("epochs", "lr", "batch_size")}
+    key = fingerprint_params({
+        "arch": arch, "train": {**train_cfg, "weight_decay": _WEIGHT_DECAY}, "seed": int(seed),
+        "data": data.train.fingerprint, "upsample": int(settings["upsample"]),
+        "format": TRAINING_FORMAT,
+    })
+    return key, arch, {**train_cfg, "upsample": settings["upsample"]}, data
+
+
+def _train(name: str, *, seed: int, arch: dict[str, Any], train_cfg: dict[str, Any], data: Split,
+           progress: bool | None) -> nn.Module:
+    """Train one zoo model from scratch as :func:`pretrained` does (the shipped weights too)."""
+    log.info("training %s (seed %d) on %s", name, seed, data.train.name)
+    model = build_model(name, in_channels=1, image_size=arch["image_size"], num_classes=10,
+                        width=arch["width"], seed=seed)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return fit(model, data.train, seed=seed, epochs=int(train_cfg["epochs"]),
+                   lr=float(train_cfg["lr"]), batch_size=int(train_cfg["batch_size"]),
+                   weight_decay=_WEIGHT_DECAY, progress=progress)
+
+
+def train_from_scratch(name: str, *, seed: int = 0, progress: bool | None = None) -> TrainedModel:
+    """Train a zoo model at its default settings now, ignoring shipped and cached weights.
+
+    This is how the shipped weights were made (``benchmarks/make_zoo_weights.py``) and how
+    a test checks that training still reaches them.  Nothing is written.
+
+    Parameters
+    ----------
+    name
+        Zoo name.
+    seed
+        Seed of initialisation and batch order.
+    progress
+        Show a bar while training.
+
+    Returns
+    -------
+    TrainedModel
+        With ``source="trained"``.
+
+    Raises
+    ------
+    ValueError
+        Unknown zoo name.
+    """
+    key, arch, train_cfg, data = _plan(name, seed=seed, overrides={})
+    t0 = time.perf_counter()
+    model = _train(name, seed=seed, arch=arch, train_cfg=train_cfg, data=data, progress=progress)
+    return TrainedModel(
+        name=name, model=model, data=data, seed=int(seed),
+        test_accuracy=accuracy(model, data.test), train_accuracy=accuracy(model, data.train),
+        fingerprint=fingerprint_model(model), params={**arch, **train_cfg},
+        seconds=time.perf_counter() - t0, source="trained", key=key,
+    )
 
 
 def pretrained(
@@ -171,12 +338,23 @@ def pretrained(
     epochs: int | None = None,
     upsample: int | None = None,
     cache: str | os.PathLike[str] | None = None,
+    progress: bool | None = None,
 ) -> TrainedModel:
-    """A zoo model trained on the embedded digits, loaded from the cache or trained now.
+    """A zoo model trained on the embedded digits: shipped weights, else the cache, else trained now.
 
-    The cache key is a hash of the architecture parameters, the training settings,
-    the data and the seed, so asking again with the same arguments loads the same
-    weights, and changing any of them trains anew.
+    The weights are found by their training key (:func:`training_key`: architecture,
+    training settings, data, seed), never by name:
+
+    1. the weights shipped with the package (each zoo model at its default settings, seed
+       0; ResNet-18 and LeNet-5 also seeds 1-4): trained once and loaded identically on
+       every machine;
+    2. the cache (``<cache>/models/<name>-<key>.pt`` with a ``.sha256`` sidecar; the key
+       also holds the torch version);
+    3. otherwise the model is trained now (deterministic on one machine; other CPUs give
+       other weights) and cached.
+
+    Every file is verified before use (SHA-256 and the zip archive's CRCs).  A damaged
+    cache entry is logged, deleted and rebuilt, never used; damaged shipped weights raise.
 
     Parameters
     ----------
@@ -188,58 +366,66 @@ def pretrained(
         Override the defaults of :data:`DEFAULT_TRAINING`.
     cache
         Cache folder (default :func:`cache_dir`).
+    progress
+        Show a bar while training (``None``: in terminals and notebooks).
 
     Returns
     -------
     TrainedModel
-        The model in eval mode with its data and accuracies.
+        The model in eval mode with its data and accuracies; ``source`` says where the
+        weights came from.
+
+    Raises
+    ------
+    ValueError
+        Unknown zoo name.
+    DamagedWeightsError
+        A shipped weight file fails its checksum: the installed package is damaged.
     """
-    from ..datasets import load_digits
-
-    if name not in ZOO:
-        from ..types import unknown_name_error
-
-        raise unknown_name_error("zoo model", name, ZOO)
-    settings = dict(DEFAULT_TRAINING[name])
-    for key, value in (("width", width), ("epochs", epochs), ("upsample", upsample)):
-        if value is not None:
-            settings[key] = value
-    data = load_digits(upsample=int(settings["upsample"]))
-    image_size = data.train.image_shape[1]
-    arch = {"name": name, "in_channels": 1, "image_size": image_size, "num_classes": 10,
-            "width": float(settings["width"])}
-    train_cfg = {k: settings[k] for k in ("epochs", "lr", "batch_size")}
-    key = fingerprint_params({
-        "arch": arch, "train": train_cfg, "seed": int(seed),
-        "data": data.train.fingerprint, "torch": torch.__version__.split("+")[0],
-        "format": 1,
-    })
-    path = Path(cache if cache is not None else cache_dir()) / "models" / f"{name}-{key}.pt"
-    model = build_model(name, in_channels=1, image_size=image_size, num_classes=10,
+    key, arch, train_cfg, data = _plan(
+        name, seed=seed, overrides={"width": width, "epochs": epochs, "upsample": upsample})
+    model = build_model(name, in_channels=1, image_size=arch["image_size"], num_classes=10,
                         width=arch["width"], seed=seed)
-    seconds = 0.0
-    if path.exists():
+    seconds, source = 0.0, "trained"
+    shipped = shipped_entry(key)
+    if shipped is not None:
         try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-            model.load_state_dict(state)
-            model.eval()
-            log.info("loaded %s (seed %d) from %s", name, seed, path)
-        except Exception as exc:  # a corrupted cache entry is rebuilt, never used
-            log.warning("cache entry %s is unreadable (%s); retraining", path, exc)
-            path.unlink(missing_ok=True)
-    if not path.exists():
-        log.info("training %s (seed %d) on %s", name, seed, data.train.name)
-        t0 = time.perf_counter()
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            model = fit(model, data.train, seed=seed, **train_cfg)
-        seconds = time.perf_counter() - t0
-        buf = io.BytesIO()
-        torch.save(model.state_dict(), buf)
-        atomic_write_bytes(path, buf.getvalue())
+            model.load_state_dict(load_verified(shipped.path, shipped.sha256))
+        except _LOAD_ERRORS as exc:
+            raise DamagedWeightsError(
+                f"the shipped weights of {name} (seed {seed}) at {shipped.path} are damaged "
+                f"({exc}); the installed package is corrupt: reinstall tda-activations"
+            ) from exc
+        model.eval()
+        source = "shipped"
+        log.info("loaded %s (seed %d) from the shipped weights", name, seed)
+    else:
+        cache_key = fingerprint_params({"training": key, "torch": torch.__version__.split("+")[0]})
+        path = Path(cache if cache is not None else cache_dir()) / "models" / f"{name}-{cache_key}.pt"
+        if path.exists() or sidecar_path(path).exists():
+            try:
+                model.load_state_dict(load_verified(path, read_sidecar(path)))
+                model.eval()
+                source = "cache"
+                log.info("loaded %s (seed %d) from %s", name, seed, path)
+            except _LOAD_ERRORS as exc:  # a damaged cache entry is rebuilt, never used
+                log.warning("cache entry %s is damaged (%s); deleting it and retraining", path, exc)
+                path.unlink(missing_ok=True)
+                sidecar_path(path).unlink(missing_ok=True)
+        if source == "trained":
+            t0 = time.perf_counter()
+            model = _train(name, seed=seed, arch=arch, train_cfg=train_cfg, data=data,
+                           progress=progress)
+            seconds = time.perf_counter() - t0
+            buf = io.BytesIO()
+            torch.save(model.state_dict(), buf)
+            # weights first, sidecar second: an entry without its sidecar is never used
+            sidecar_path(path).unlink(missing_ok=True)
+            atomic_write_bytes(path, buf.getvalue())
+            atomic_write_bytes(sidecar_path(path), sidecar_text(path).encode("utf-8"))
     return TrainedModel(
         name=name, model=model, data=data, seed=int(seed),
         test_accuracy=accuracy(model, data.test), train_accuracy=accuracy(model, data.train),
-        fingerprint=fingerprint_model(model), params={**arch, **train_cfg, "upsample": settings["upsample"]},
-        seconds=seconds,
+        fingerprint=fingerprint_model(model), params={**arch, **train_cfg},
+        seconds=seconds, source=source, key=key,
     )

@@ -16,7 +16,7 @@ from torch import nn
 
 from ..types import unknown_name_error
 
-__all__ = ["MLP", "LeNet5", "CifarResNet18", "DenseNet", "ZOO", "build_model", "zoo_names"]
+__all__ = ["MLP", "ZOO", "CifarResNet18", "DenseNet", "LeNet5", "build_model", "zoo_names"]
 
 
 class MLP(nn.Module):
@@ -42,7 +42,7 @@ class MLP(nn.Module):
         self.features = nn.Sequential(*layers)
         self.classifier = nn.Linear(width, num_classes)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.features(x))
 
 
@@ -75,7 +75,7 @@ class LeNet5(nn.Module):
         self.fc2 = nn.Linear(f1, f2)
         self.fc3 = nn.Linear(f2, num_classes)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = F.max_pool2d(F.relu(self.conv1(x)), 2)
         x = F.max_pool2d(F.relu(self.conv2(x)), 2)
         x = torch.flatten(x, 1)
@@ -92,7 +92,7 @@ class _ShortcutA(nn.Module):
         self.stride = stride
         self.pad = planes - in_planes
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x[:, :, :: self.stride, :: self.stride]
         if self.pad:
             lo = self.pad // 2
@@ -115,7 +115,7 @@ class BasicBlock(nn.Module):
             _ShortcutA(in_planes, planes, stride) if stride != 1 or in_planes != planes else nn.Identity()
         )
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = F.relu(self.bn1(self.conv1(x)))
         out = self.bn2(self.conv2(out))
         return F.relu(out + self.shortcut(x))
@@ -152,7 +152,7 @@ class CifarResNet18(nn.Module):
         self.layer1, self.layer2, self.layer3, self.layer4 = stages
         self.linear = nn.Linear(widths[-1], num_classes)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = F.relu(self.bn1(self.conv1(x)))
         out = self.layer4(self.layer3(self.layer2(self.layer1(out))))
         out = F.adaptive_avg_pool2d(out, 1).flatten(1)
@@ -165,7 +165,7 @@ class _DenseLayer(nn.Module):
         self.bn = nn.BatchNorm2d(in_planes)
         self.conv = nn.Conv2d(in_planes, growth, 3, padding=1, bias=False)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.cat([x, self.conv(F.relu(self.bn(x)))], dim=1)
 
 
@@ -175,7 +175,7 @@ class _Transition(nn.Module):
         self.bn = nn.BatchNorm2d(in_planes)
         self.conv = nn.Conv2d(in_planes, out_planes, 1, bias=False)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.avg_pool2d(self.conv(F.relu(self.bn(x))), 2)
 
 
@@ -221,7 +221,7 @@ class DenseNet(nn.Module):
         self.bn = nn.BatchNorm2d(planes)
         self.linear = nn.Linear(planes, num_classes)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.features(self.conv1(x))
         out = F.adaptive_avg_pool2d(F.relu(self.bn(out)), 1).flatten(1)
         return self.linear(out)
