@@ -35,7 +35,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..types import ImageDataset, Split, frozen_array
+from ..types import ImageDataset, Split, compact_repr, frozen_array
 from ._hooks import (
     INPUT_LAYER,
     OutputReplacement,
@@ -49,8 +49,8 @@ from ._hooks import (
 )
 
 __all__ = [
-    "CorrelationOrderProfile",
     "SURROGATES",
+    "CorrelationOrderProfile",
     "correlation_order",
     "ledoit_wolf_shrinkage",
 ]
@@ -173,6 +173,8 @@ class CorrelationOrderProfile:
     classes: tuple[int, ...]
     seed: int
     params: Mapping[str, Any] = field(default_factory=dict)
+
+    __repr__ = compact_repr
 
     def __post_init__(self) -> None:
         n = len(self.layers)

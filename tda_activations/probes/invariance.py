@@ -35,9 +35,9 @@ import torch
 from torch import nn
 
 from .._torch import check_model, eval_mode
+from ..types import ActivationSet, ImageDataset, Split, compact_repr, unknown_name_error
 from ._hooks import LayerHooks, as_inputs
-from ..types import ActivationSet, ImageDataset, Split, unknown_name_error
-from .transforms import Transform, TensorFn, as_group
+from .transforms import TensorFn, Transform, as_group
 
 __all__ = [
     "EquivarianceResult",
@@ -150,6 +150,8 @@ class InvarianceRow:
     n_units: int
     n_dead_units: int
 
+    __repr__ = compact_repr
+
 
 @dataclass(frozen=True)
 class InvarianceResult:
@@ -159,6 +161,8 @@ class InvarianceResult:
     group: tuple[str, ...]
     n_images: int
     params: Mapping[str, Any] = field(default_factory=dict)
+
+    __repr__ = compact_repr
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "rows", tuple(self.rows))
@@ -337,6 +341,8 @@ class EquivarianceRow:
     accuracy_replaced: float
     accuracy_transformed: float
 
+    __repr__ = compact_repr
+
 
 @dataclass(frozen=True)
 class EquivarianceResult:
@@ -347,6 +353,8 @@ class EquivarianceResult:
     n_train: int
     n_test: int
     params: Mapping[str, Any] = field(default_factory=dict)
+
+    __repr__ = compact_repr
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "rows", tuple(self.rows))
@@ -635,6 +643,8 @@ class SeparabilityRow:
     n_points: int
     dim: int
 
+    __repr__ = compact_repr
+
 
 @dataclass(frozen=True)
 class SeparabilityResult:
@@ -643,6 +653,8 @@ class SeparabilityResult:
     rows: tuple[SeparabilityRow, ...]
     level: str = "fine"
     params: Mapping[str, Any] = field(default_factory=dict)
+
+    __repr__ = compact_repr
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "rows", tuple(self.rows))

@@ -39,7 +39,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..types import ImageDataset, frozen_array, unknown_name_error
+from ..types import ImageDataset, compact_repr, frozen_array, unknown_name_error
 from ._hooks import (
     INPUT_LAYER,
     LayerCapture,
@@ -100,6 +100,8 @@ class PCABasis:
     variances: np.ndarray
     total_variance: float
     input_shape: tuple[int, ...]
+
+    __repr__ = compact_repr
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "mean", frozen_array(self.mean, dtype=np.float64))
@@ -401,6 +403,8 @@ class TotalIndices:
     features: str = "given"
     feature_shape: tuple[int, ...] | None = None
     params: Mapping[str, Any] = field(default_factory=dict)
+
+    __repr__ = compact_repr
 
     def __post_init__(self) -> None:
         q, d = len(self.output_names), len(self.feature_names)
@@ -821,6 +825,8 @@ class MeanDimensionProfile:
     seed: int
     params: Mapping[str, Any] = field(default_factory=dict)
 
+    __repr__ = compact_repr
+
     def __post_init__(self) -> None:
         n = len(self.layers)
         for name in ("layer_given_input", "layer_given_input_se", "output_given_layer",
@@ -992,6 +998,8 @@ class ModelMeanDimensions:
 
     models: tuple[str, ...]
     results: tuple[TotalIndices, ...]
+
+    __repr__ = compact_repr
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "models", tuple(map(str, self.models)))
