@@ -67,12 +67,13 @@ def write_provenance(
     what: str = "",
     parameters: Mapping[str, Any] | None = None,
 ) -> Path:
-    """Write ``<path>.provenance.json`` beside an output file that exists.
+    """Write ``<path>.provenance.json`` beside an output file (or directory) that exists.
 
     Parameters
     ----------
     path
-        The output file (written completely before this is called).
+        The output file, written completely before this is called; for a directory, the
+        sidecar lists the SHA-256 of every file in it.
     result
         The result the file holds, fingerprinted by content (type, fingerprint and its
         ``params``, ``measure``, ``kind``, ``label`` are recorded).
@@ -95,20 +96,23 @@ def write_provenance(
     from .plot._provenance import _jsonable, result_fingerprint
 
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise FileNotFoundError(f"{path}: no such file to describe; write it first")
+    digest, size, files = _digest(path)
     sidecar: dict[str, Any] = {
         "format": "tda_activations.provenance",
         "version": 1,
         "file": path.name,
-        "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
-        "bytes": path.stat().st_size,
+        "sha256": digest,
+        "bytes": size,
         "produced_by": what,
         "package": {"name": "tda_activations", "version": __version__},
         "software": {"numpy": np.__version__, "python": platform.python_version()},
         "parameters": _jsonable(dict(parameters or {})),
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
+    if files is not None:
+        sidecar["files"] = files
     if result is not None:
         entry: dict[str, Any] = {"type": _type_name(result),
                                  "fingerprint": result_fingerprint(result)}
@@ -122,6 +126,24 @@ def write_provenance(
         sidecar["result"] = entry
     return atomic_write_text(provenance_path(path),
                              json.dumps(sidecar, indent=2) + "\n")
+
+
+def _digest(path: Path) -> tuple[str, int, dict[str, str] | None]:
+    """SHA-256 and size of a file; of a directory, of its files (relative path + content,
+    sorted), with each file's own SHA-256."""
+    if path.is_file():
+        data = path.read_bytes()
+        return hashlib.sha256(data).hexdigest(), len(data), None
+    total = hashlib.sha256()
+    files: dict[str, str] = {}
+    size = 0
+    for f in sorted(p for p in path.rglob("*") if p.is_file()):
+        rel = f.relative_to(path).as_posix()
+        data = f.read_bytes()
+        files[rel] = hashlib.sha256(data).hexdigest()
+        total.update(rel.encode("utf-8") + b"\0" + files[rel].encode("ascii"))
+        size += len(data)
+    return total.hexdigest(), size, files
 
 
 def read_provenance(path: str | os.PathLike[str]) -> dict[str, Any]:

@@ -15,6 +15,7 @@ import dataclasses
 import difflib
 import functools
 import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -82,7 +83,7 @@ def unknown_name_error(kind: str, name: str, known: Iterable[str]) -> ValueError
         An error whose message lists close matches (or all names when few).
     """
     known = list(known)
-    close = difflib.get_close_matches(name, known, n=5, cutoff=0.5)
+    close = _close_names(name, known)
     if close:
         hint = f"did you mean {', '.join(repr(c) for c in close)}?"
     elif len(known) <= 20:
@@ -90,6 +91,26 @@ def unknown_name_error(kind: str, name: str, known: Iterable[str]) -> ValueError
     else:
         hint = f"{len(known)} {kind}s are known; list them to choose one"
     return ValueError(f"unknown {kind} {name!r}: {hint}")
+
+
+def _close_names(name: str, known: Sequence[str], *, n: int = 5) -> list[str]:
+    """Known names close to ``name``, as a whole or in one of their parts.
+
+    ``difflib``'s ratio against the whole name misses a typo of one part of a longer
+    name (``"ckaa"`` for ``"linear_cka"``), so each ``_``/``.``/``:``-separated part
+    counts too (ratio at least 0.75).  Best first; ties keep the whole-name ratio order.
+    """
+    low = str(name).lower()
+    scored = []
+    for i, k in enumerate(known):
+        whole = difflib.SequenceMatcher(None, low, k.lower()).ratio()
+        part = max((difflib.SequenceMatcher(None, low, p).ratio()
+                    for p in re.split(r"[_.:/\[\],=-]+", k.lower()) if len(p) >= 2),
+                   default=0.0)
+        score = max(whole, part if part >= 0.75 else 0.0)
+        if score >= 0.5:
+            scored.append((-score, -whole, i, k))
+    return [k for *_, k in sorted(scored)[:n]]
 
 
 def brief_names(names: Iterable[Any], *, limit: int = 8) -> str:
