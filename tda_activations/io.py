@@ -326,8 +326,9 @@ def save(obj: Any, path: str | os.PathLike[str]) -> Path:
     }
     text = json.dumps(header, allow_nan=False, separators=(",", ":"))
     buf = _io.BytesIO()
-    np.savez(buf, **{_HEADER: np.frombuffer(text.encode("utf-8"), dtype=np.uint8)},
-             **enc.arrays)
+    members: dict[str, Any] = {_HEADER: np.frombuffer(text.encode("utf-8"), dtype=np.uint8),
+                               **enc.arrays}
+    np.savez(buf, **members)
     atomic_write_bytes(path, buf.getvalue())
     params = getattr(obj, "params", None)
     write_provenance(path, result=obj, what=f"tda_activations.io.save ({type(obj).__qualname__})",

@@ -242,7 +242,8 @@ def layer_correspondence(
     if progress_enabled(progress) or log.isEnabledFor(logging.INFO):
         announce_cost(_cost(mods, ms, lays, ordered, calibrate=True))
     rng = np.random.default_rng(seed)
-    summary, matches = [], []
+    summary: list[dict[str, Any]] = []
+    matches: list[dict[str, Any]] = []
     mats: dict[tuple[str, str, str], LayerMatrix] = {}
     with progress_bar(total=len(ms), desc="layer_correspondence", unit="measure",
                       enabled=progress) as bar:
@@ -252,7 +253,8 @@ def layer_correspondence(
                    seed, mats, summary, matches)
 
 
-def _plan(models: Any, measures: Any, layers: Sequence[str] | None, align: str, pairs: str) -> tuple[
+def _plan(models: Any, measures: Any, layers: Sequence[str] | None, align: Align,
+          pairs: Pairs) -> tuple[
         dict[str, ActivationSet], tuple[LayerMeasure, ...], dict[str, tuple[str, ...]],
         list[tuple[str, str]]]:
     """Checked inputs: models, measures, layers per model, ordered model pairs."""
@@ -333,8 +335,8 @@ def layer_correspondence_cost(
 
 
 def _run_measures(ms: Sequence[LayerMeasure], clouds: dict[str, Any], names: list[str],
-                  lays: dict[str, tuple[str, ...]], ordered: Sequence[tuple[str, str]], align: str,
-                  rng: np.random.Generator, n_bootstrap: int, n_permutations: int,
+                  lays: dict[str, tuple[str, ...]], ordered: Sequence[tuple[str, str]],
+                  align: Align, rng: np.random.Generator, n_bootstrap: int, n_permutations: int,
                   confidence: float, mats: dict[tuple[str, str, str], LayerMatrix],
                   summary: list[dict[str, Any]], matches: list[dict[str, Any]], bar: Any) -> None:
     bar.set_postfix(ms[0].name if ms else "")
@@ -394,10 +396,10 @@ def _run_measures(ms: Sequence[LayerMeasure], clouds: dict[str, Any], names: lis
         if n_permutations > 0:
             null = np.zeros(n_permutations)
             total = sum(len(t) for t in targets_all)
-            for w, t in zip(weights, targets_all):
+            for w, tg in zip(weights, targets_all):
                 ncols = w.shape[1]
                 perms = np.argsort(rng.random((n_permutations, ncols)), axis=1)  # column shuffles
-                null += w[np.arange(len(t))[None, :], perms[:, t]].sum(axis=1)
+                null += w[np.arange(len(tg))[None, :], perms[:, tg]].sum(axis=1)
             null /= total
             p = permutation_p_value(accuracy, null, alternative="greater")
         depth_err = np.array([r["depth_error"] for r in matches if r["measure"] == m.name], dtype=np.float64)
