@@ -419,28 +419,38 @@ def _plan(model: nn.Module, data: Any, fit_data: Any, layers: Sequence[str] | No
 
 def _cost(model: nn.Module, xf: np.ndarray, yf: np.ndarray, xe: np.ndarray, order: list[str],
           *, n_draws: int, batch_size: int) -> CostEstimate:
-    """Per layer: capture the fit data, three surrogate passes, the draws (``m x n_c x p``)."""
+    """Per layer: forward passes (capture the fit data, three surrogates per batch), the
+    draws of every batch (``m x (2 n_c + n_fit) x p``: class and pooled Gaussians) and the
+    pooled Ledoit-Wolf Gram matrix (``n_fit^2 p``); each kind timed once on the widest layer
+    and scaled by the layer's units."""
     hidden = [l for l in order if l != INPUT_LAYER]
     shapes = layer_shapes(model, xf, hidden) if hidden else {}
     units = {l: int(np.prod(shapes[l])) if l in shapes else int(np.prod(xf.shape[1:]))
              for l in order}
     t_fwd = time_forward(model, xf, batch_size=batch_size)
     n_sur = xe.shape[0] * n_draws
+    n_fit = xf.shape[0]
     n_class = int(np.bincount(np.unique(yf, return_inverse=True)[1]).max())
     p0 = max(units.values())
     rng = np.random.default_rng(0)
-    g = rng.standard_normal((min(batch_size, n_sur), n_class))
-    r = rng.standard_normal((n_class, p0))
+    k = 2 * n_class + n_fit
     start = time.perf_counter()
-    g @ r
-    t_draw = (time.perf_counter() - start) / p0  # per unit, per batch
-    forward = n_batches(xf.shape[0], batch_size) + 3 * n_batches(n_sur, batch_size)
+    rng.standard_normal((min(batch_size, n_sur), k)) @ rng.standard_normal((k, p0))
+    t_draw = time.perf_counter() - start  # one batch of draws of the widest layer
+    n_s = min(n_fit, 256)
+    sub = rng.standard_normal((n_s, p0))
+    start = time.perf_counter()
+    sub @ sub.T
+    t_gram = (time.perf_counter() - start) * (n_fit / n_s) ** 2
+    forward = n_batches(n_fit, batch_size) + 3 * n_batches(n_sur, batch_size)
     seconds = n_batches(xe.shape[0], batch_size) * t_fwd + sum(
-        forward * t_fwd + 3 * n_batches(n_sur, batch_size) * t_draw * units[l] for l in order)
+        forward * t_fwd + (n_batches(n_sur, batch_size) * t_draw + t_gram) * units[l] / p0
+        for l in order)
     return CostEstimate(
         what="correlation_order", units=len(order), unit="layer", seconds=seconds,
-        detail=f"{forward} forward passes of {batch_size} per layer, one timed at "
-               f"{t_fwd * 1e3:.0f} ms; up to {p0:,} units per layer")
+        detail=f"per layer {forward} forward passes of {batch_size} (one timed at "
+               f"{t_fwd * 1e3:.0f} ms) and the Gaussian draws (timed at {t_draw:.2f} s per "
+               f"batch for the widest layer, {p0:,} units)")
 
 
 def correlation_order_cost(

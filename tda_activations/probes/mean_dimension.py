@@ -963,7 +963,8 @@ def _profile_cost(model: nn.Module, x: np.ndarray, fx: np.ndarray, layer_list: S
     return CostEstimate(
         what="mean_dimension_profile", units=1 + len(layer_list), unit="sweep",
         seconds=passes * t_fwd,
-        detail=f"about {passes} forward passes of {batch_size}, one timed at {t_fwd * 1e3:.0f} ms")
+        detail=f"about {passes} forward passes of up to {batch_size}, one timed at "
+               f"{t_fwd * 1e3:.0f} ms; a lower bound: the sweeps' bookkeeping adds to it")
 
 
 def mean_dimension_profile_cost(
@@ -988,7 +989,8 @@ def mean_dimension_profile_cost(
     -------
     CostEstimate
         ``units``: sweeps (one over the input's coordinates, one per layer);
-        ``seconds``: the forward passes counted, times one timed pass.
+        ``seconds``: the forward passes counted, times one timed pass of a full batch -- a
+        lower bound (on a small convolutional net the whole call took 2-4 times as long).
     """
     model, x, fx, layer_list = _profile_plan(model, data, layers, fit_data, n_rows, batch_size)
     basis = fit_pca(fx, n_components=input_components)
