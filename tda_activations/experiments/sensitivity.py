@@ -318,9 +318,9 @@ def _altered(layer: str, cloud: Any, fr: Sequence[float], order: str) -> tuple[
 def _cost(ms: Sequence[LayerMeasure], clouds: dict[str, np.ndarray], labs: dict[str, Any],
           fr: Sequence[float], order: str, *, calibrate: bool,
           probe: tuple[float, float, int]) -> CostEstimate:
-    n_altered = {layer: len(_altered(layer, c, fr, order)[3]) if calibrate else len(fr)
-                 for layer, c in clouds.items()}
-    n_clouds = sum(n_altered.values())
+    # altered clouds prepared per layer: one per distinct number of deleted directions
+    n_clouds = sum(len({min(min(c.shape) - 1, round(f * min(c.shape))) for f in fr})
+                   for c in clouds.values())
     comparisons = {m.name: len(clouds) * len(fr) for m in ms}
     sample = None
     first = next(iter(clouds))
