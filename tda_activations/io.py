@@ -220,6 +220,11 @@ class _Encoder:
             self.arrays[key] = obj
             return {"__array__": key}
         if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+            module = type(obj).__module__
+            if not (module == "tda_activations" or module.startswith("tda_activations.")):
+                raise TypeError(
+                    f"{where}: a {type(obj).__qualname__} (from {module}) cannot be saved; only "
+                    "results of tda_activations load back")
             fields = {}
             for f in dataclasses.fields(obj):
                 fields[f.name] = self.encode(getattr(obj, f.name), f"{where}.{f.name}")

@@ -153,6 +153,13 @@ def test_probe_result_round_trip(tmp_path):
 def test_save_refuses_what_is_not_a_result(tmp_path):
     with pytest.raises(TypeError, match="cannot be saved"):
         tio.save({"f": lambda x: x}, tmp_path / "x.npz")
+
+    @dataclasses.dataclass(frozen=True)
+    class Mine:
+        x: int = 1
+
+    with pytest.raises(TypeError, match="only results of tda_activations"):
+        tio.save([Mine()], tmp_path / "x.npz")
     assert not (tmp_path / "x.npz").exists()
     with pytest.raises(ValueError, match="directory"):
         tio.save(HIER, tmp_path)
