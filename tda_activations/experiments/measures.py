@@ -304,7 +304,7 @@ class TopologicalMeasure(LayerMeasure):
                     f"diagrams {d.label!r} were computed up to H{d.maxdim}; {self.name} needs H{self.dim}"
                 )
         prepared = self.distance.prepare([d[self.dim] for d in diagrams])
-        return [_DiagramState(p, int(len(d[self.dim])), int(d.n_points)) for p, d in zip(prepared, diagrams)]
+        return [_DiagramState(p, len(d[self.dim]), int(d.n_points)) for p, d in zip(prepared, diagrams)]
 
     def prepare_many(self, clouds: Sequence[Any], *, labels: Sequence[str] | None = None) -> list[Any]:
         return self.prepare_diagrams(self.diagrams(clouds, labels=labels))
