@@ -12,6 +12,7 @@ experiments  sensitivity, specificity and layer correspondence
 probes       mean dimension, correlation order, invariance, architecture metrics
 plot         figures and paper style
 batch        config-driven runs, cache, executors, report
+io           save and load any result (.npz + provenance sidecar)
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 _NAMESPACES = (
     "datasets", "models", "extract", "homology", "mapper", "similarity",
-    "experiments", "probes", "plot", "batch",
+    "experiments", "probes", "plot", "batch", "io",
 )
 
 __all__ = [

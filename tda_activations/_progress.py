@@ -201,7 +201,8 @@ class CostEstimate:
     detail: str = ""
 
     def __str__(self) -> str:
-        plural = "" if self.units == 1 else "s"
+        plural = "" if self.units == 1 else "es" if self.unit.endswith(("s", "sh", "ch", "x")) \
+            else "s"
         text = f"{self.what}: {self.units:,} {self.unit}{plural}"
         if self.seconds is not None:
             text += f", about {format_seconds(self.seconds)}"

@@ -18,6 +18,7 @@ import dataclasses
 import difflib
 import functools
 import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -68,7 +69,7 @@ def unknown_name_error(kind: str, name: str, known: Iterable[str]) -> ValueError
         An error whose message lists close matches (or all names when few).
     """
     known = list(known)
-    close = difflib.get_close_matches(name, known, n=5, cutoff=0.5)
+    close = _close_names(name, known)
     if close:
         hint = f"did you mean {', '.join(repr(c) for c in close)}?"
     elif len(known) <= 20:
@@ -76,6 +77,102 @@ def unknown_name_error(kind: str, name: str, known: Iterable[str]) -> ValueError
     else:
         hint = f"{len(known)} {kind}s are known; list them to choose one"
     return ValueError(f"unknown {kind} {name!r}: {hint}")
+
+
+def _close_names(name: str, known: Sequence[str], *, n: int = 5) -> list[str]:
+    """Known names close to ``name``, as a whole or in one of their parts.
+
+    ``difflib``'s ratio against the whole name misses a typo of one part of a longer
+    name (``"ckaa"`` for ``"linear_cka"``), so each ``_``/``.``/``:``-separated part
+    counts too (ratio at least 0.75).  Best first; ties keep the whole-name ratio order.
+    """
+    low = str(name).lower()
+    scored = []
+    for i, k in enumerate(known):
+        whole = difflib.SequenceMatcher(None, low, k.lower()).ratio()
+        part = max((difflib.SequenceMatcher(None, low, p).ratio()
+                    for p in re.split(r"[_.:/\[\],=-]+", k.lower()) if len(p) >= 2),
+                   default=0.0)
+        score = max(whole, part if part >= 0.75 else 0.0)
+        if score >= 0.5:
+            scored.append((-score, -whole, i, k))
+    return [k for *_, k in sorted(scored)[:n]]
+
+
+def brief_names(names: Iterable[Any], *, limit: int = 8) -> str:
+    """``a, b, c, ..., z (26)``: a short list for a ``repr`` (never every name of a big model).
+
+    Parameters
+    ----------
+    names
+        The names (layers, classes, ...).
+    limit
+        Show all names up to this many; beyond, the first ``limit - 2`` and the last.
+
+    Returns
+    -------
+    str
+        The names joined by commas, elided in the middle, with the count when elided.
+    """
+    items = [str(n) for n in names]
+    if len(items) <= limit:
+        return ", ".join(items)
+    return ", ".join(items[: limit - 2]) + f", ..., {items[-1]} ({len(items)})"
+
+
+def compact_repr(obj: Any) -> str:
+    """A one-line ``repr`` of a result dataclass that never prints arrays.
+
+    Arrays show as ``<float64 (1000, 64)>``, long sequences and mappings by their size
+    and first names, floats to 4 significant digits.  Result classes use it as
+    ``__repr__ = compact_repr``.
+
+    Parameters
+    ----------
+    obj
+        A dataclass instance.
+
+    Returns
+    -------
+    str
+        ``TypeName(field=value, ...)``, each value shortened to at most 160 characters.
+    """
+    parts = []
+    for f in dataclasses.fields(obj):
+        if f.repr:
+            text = _brief(getattr(obj, f.name), 0)
+            parts.append(f"{f.name}={text if len(text) <= 160 else text[:157] + '...'}")
+    return f"{type(obj).__name__}({', '.join(parts)})"
+
+
+def _brief(value: Any, depth: int) -> str:
+    if isinstance(value, np.ndarray):
+        return f"<{value.dtype} {tuple(value.shape)}>"
+    if isinstance(value, (float, np.floating)):
+        return f"{float(value):.4g}"
+    if isinstance(value, str):
+        return repr(value) if len(value) <= 60 else repr(value[:57] + "...")
+    if value is None or isinstance(value, (bool, int, np.integer, np.bool_)):
+        return repr(value)
+    if isinstance(value, Mapping):
+        if depth > 0 or len(value) > 6:
+            return f"<{len(value)} keys: {brief_names(value, limit=4)}>"
+        return "{" + ", ".join(f"{k!r}: {_brief(v, depth + 1)}" for k, v in value.items()) + "}"
+    if isinstance(value, (tuple, list)):
+        if len(value) > 8 or any(dataclasses.is_dataclass(v) for v in value):
+            kinds = sorted({type(v).__name__ for v in value})
+            return f"<{len(value)} x {'/'.join(kinds) or 'item'}>"
+        inner = ", ".join(_brief(v, depth + 1) for v in value)
+        return f"({inner}{',' if len(value) == 1 else ''})" if isinstance(value, tuple) \
+            else f"[{inner}]"
+    if dataclasses.is_dataclass(value):
+        text = repr(value)
+        return text if len(text) <= 120 else f"<{type(value).__name__}>"
+    return f"<{type(value).__name__}>"
+
+
+def _short_fp(fp: str) -> str:
+    return fp[:12] if fp else "-"
 
 
 # --------------------------------------------------------------------------- data
@@ -125,6 +222,10 @@ class ClassHierarchy:
                     f"hierarchy level {level!r} refers to group {max(mapping)} but names only "
                     f"{len(names)} groups"
                 )
+
+    def __repr__(self) -> str:
+        levels = ", ".join(f"{lv}: {len(self.names(lv))}" for lv in self.levels)
+        return f"ClassHierarchy({levels} groups; classes: {brief_names(self.class_names)})"
 
     @property
     def levels(self) -> tuple[str, ...]:
@@ -214,6 +315,10 @@ class ImageDataset:
     def __len__(self) -> int:
         return int(self.images.shape[0])
 
+    def __repr__(self) -> str:
+        return (f"ImageDataset({self.name!r}, {len(self)} images of shape {self.image_shape}, "
+                f"{self.n_classes} classes, levels: {', '.join(self.hierarchy.levels)})")
+
     @functools.cached_property
     def fingerprint(self) -> str:
         """Content hash of images, labels, sample ids and class names (computed once: the
@@ -254,6 +359,9 @@ class Split:
 
     train: ImageDataset
     test: ImageDataset
+
+    def __repr__(self) -> str:
+        return f"Split(train={self.train!r}, test={self.test!r})"
 
 
 # ---------------------------------------------------------------------- activations
@@ -320,6 +428,15 @@ class ActivationSet:
             if preds.shape != labels.shape:
                 raise ValueError("predictions must have one entry per sample")
             object.__setattr__(self, "predictions", preds)
+
+    def __repr__(self) -> str:
+        shapes = [f"{k} {tuple(v.shape)}" for k, v in self.clouds.items()]
+        preds = "" if self.predictions is None else ", with predictions"
+        return (
+            f"ActivationSet({len(self.clouds)} layers, {self.labels.shape[0]} samples, "
+            f"reduction={self.reduction!r}, model={_short_fp(self.model_fingerprint)}, "
+            f"data={_short_fp(self.data_fingerprint)}{preds}; {brief_names(shapes)})"
+        )
 
     @property
     def layers(self) -> tuple[str, ...]:
@@ -413,6 +530,37 @@ class Diagrams:
         object.__setattr__(self, "dgms", tuple(dgms))
         object.__setattr__(self, "params", freeze(self.params))
 
+    def __repr__(self) -> str:
+        bars = []
+        for d, dgm in enumerate(self.dgms):
+            n_inf = int(np.sum(~np.isfinite(dgm[:, 1])))
+            bars.append(f"H{d}: {dgm.shape[0]} bars" + (f" ({n_inf} essential)" if n_inf else ""))
+        label = f"{self.label!r}, " if self.label else ""
+        return (f"Diagrams({label}{'; '.join(bars)}; n_points={self.n_points}, coeff={self.coeff}, "
+                f"threshold={self.threshold:g}, metric={self.metric!r}, backend={self.backend!r})")
+
+    def to_pandas(self) -> Any:
+        """Every bar as a row: ``layer, dim, birth, death, persistence``.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per bar, dimension by dimension in the stored order; ``layer`` is
+            :attr:`label`; essential bars have death and persistence ``inf``.
+        """
+        import pandas as pd
+
+        dims = np.concatenate([np.full(d.shape[0], i, dtype=np.int64)
+                               for i, d in enumerate(self.dgms)])
+        bars = np.concatenate([np.asarray(d) for d in self.dgms]).reshape(-1, 2)
+        return pd.DataFrame({
+            "layer": np.full(bars.shape[0], self.label, dtype=object),
+            "dim": dims,
+            "birth": bars[:, 0].copy(),
+            "death": bars[:, 1].copy(),
+            "persistence": bars[:, 1] - bars[:, 0],
+        })
+
     def __getitem__(self, dim: int) -> np.ndarray:
         if not 0 <= dim <= self.maxdim:
             raise IndexError(f"dimension {dim} was not computed (maxdim={self.maxdim})")
@@ -476,6 +624,14 @@ class LayerMatrix:
         object.__setattr__(self, "col_labels", cols)
         object.__setattr__(self, "params", freeze(self.params))
 
+    def __repr__(self) -> str:
+        finite = self.values[np.isfinite(self.values)]
+        rng = f", values in [{finite.min():.4g}, {finite.max():.4g}]" if finite.size else ""
+        cols = "" if self.col_labels == self.row_labels else \
+            f"; columns: {brief_names(self.col_labels)}"
+        return (f"LayerMatrix({self.measure!r}, {self.kind}, {self.shape[0]}x{self.shape[1]}"
+                f"{rng}; rows: {brief_names(self.row_labels)}{cols})")
+
     @property
     def shape(self) -> tuple[int, int]:
         """``(rows, columns)``."""
@@ -525,6 +681,10 @@ class MapperNode:
     def __post_init__(self) -> None:
         object.__setattr__(self, "members", readonly_array(self.members, dtype=np.int64))
 
+    def __repr__(self) -> str:
+        return (f"MapperNode({self.id!r}, {self.size} members, interval={self.interval}, "
+                f"lens_mean={self.lens_mean:.4g})")
+
     @property
     def size(self) -> int:
         """Number of member points."""
@@ -568,6 +728,13 @@ class MapperGraph:
         for a, b in self.edges:
             if a not in known or b not in known:
                 raise ValueError(f"edge ({a!r}, {b!r}) refers to a node that does not exist")
+
+    def __repr__(self) -> str:
+        keys = ("lens", "n_intervals", "overlap", "clusterer", "eps")
+        shown = ", ".join(f"{k}={self.params[k]!r}" for k in keys if k in self.params)
+        label = f"{self.label!r}, " if self.label else ""
+        return (f"MapperGraph({label}{len(self.nodes)} nodes, {len(self.edges)} edges, "
+                f"{self.n_points} points" + (f"; {shown}" if shown else "") + ")")
 
     @property
     def n_points(self) -> int:

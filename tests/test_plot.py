@@ -504,7 +504,7 @@ def test_bad_input_gets_clear_errors():
     with pytest.raises(ValueError, match="unknown layer"):
         tp.mapper_pie_graph(mapper_result(), layer="latte")
     res = mapper_result()
-    with pytest.raises(ValueError, match="composition="):
+    with pytest.raises(ValueError, match="compositions="):
         tp.mapper_pie_graph(res.graphs["late"])
     with pytest.raises(ValueError, match="square"):
         tp.layer_embedding(LayerMatrix(values=np.ones((2, 3)), row_labels="ab", col_labels="abc",

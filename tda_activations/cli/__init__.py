@@ -12,6 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from . import experiment, homology, mapper, probes_invariance, probes_meandim, run, similarity
+from ._sidecar import sidecar
 
 app = typer.Typer(
     name="tda-activations",
@@ -36,7 +37,8 @@ app.command("run")(run.run_command)
 
 @app.callback()
 def _root(
-    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log progress at INFO level."),
+    verbose: bool = typer.Option(
+        False, "--verbose", "-v", metavar="", help="Log progress at INFO level."),
     log_file: Optional[Path] = typer.Option(None, help="Also write the log to this file (for cluster jobs)."),
 ) -> None:
     handlers: list[logging.Handler] = [logging.StreamHandler()]
@@ -59,6 +61,7 @@ def _progress(quiet: bool) -> Progress:
 
 @app.command("extract")
 def extract_cmd(
+    ctx: typer.Context,
     model: str = typer.Argument(..., help="Zoo name (trained on digits), 'package.module:callable', TorchScript or checkpoint file."),
     out: Path = typer.Option(..., "--out", "-o", help="Extraction store directory to write (or reuse)."),
     data: str = typer.Option("", help="Dataset: 'digits', 'digits:x4', a CIFAR folder, an image folder or an .npz; default: the zoo model's own data."),
@@ -70,7 +73,8 @@ def extract_cmd(
     seed: int = typer.Option(0, help="Seed of training (zoo models), random reductions and subsampling."),
     architecture: Optional[str] = typer.Option(None, help="Architecture of a state_dict checkpoint (zoo name or import path)."),
     batch_size: int = typer.Option(256, help="Images per forward pass."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or summary."),
+    quiet: bool = typer.Option(
+        False, "--quiet", "-q", metavar="", help="No progress bar or summary."),
 ) -> None:
     """Extract per-layer point clouds of a model on a dataset into a store."""
     from ..datasets import load_dataset
@@ -97,6 +101,7 @@ def extract_cmd(
         )
     if not quiet:
         print_summary(acts)
+    sidecar(ctx, out, result=acts)
 
 
 def print_summary(acts) -> None:  # type: ignore[no-untyped-def]

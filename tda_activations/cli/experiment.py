@@ -15,6 +15,7 @@ from typing import Any, Optional
 import typer
 
 from ._common import fail as _fail
+from ._sidecar import sidecar
 
 app = typer.Typer(help="Experiments on layer measures: sensitivity, specificity (layer correspondence), monotonicity.")
 
@@ -34,11 +35,13 @@ def _floats(text: str) -> list[float]:
 
 
 def _measures(specs: Optional[list[str]], exclude: Optional[list[str]], cache: Optional[Path], n_jobs: int) -> Any:
-    from ..experiments import all_measures, layer_measure
+    from ..experiments import DEFAULT_MEASURES, all_measures, layer_measure
 
-    if specs:
-        return [layer_measure(s, cache_dir=cache, n_jobs=n_jobs) for s in specs]
-    return all_measures(exclude=tuple(exclude or ()), cache_dir=cache, n_jobs=n_jobs)
+    if specs == ["all"] or (not specs and exclude):
+        return all_measures(exclude=tuple(exclude or ()), cache_dir=cache, n_jobs=n_jobs)
+    if exclude:
+        raise ValueError("--exclude leaves measures out of --measure all; give one or the other")
+    return [layer_measure(s, cache_dir=cache, n_jobs=n_jobs) for s in specs or DEFAULT_MEASURES]
 
 
 def _models(stores: Optional[list[Path]], zoo: Optional[str], seeds: str, n_images: int,
@@ -70,17 +73,19 @@ def _cache(cache_dir: Optional[Path], stores: Optional[list[Path]]) -> Optional[
     return model_cache() / "experiments" / "diagrams"
 
 
-def _show(result: Any, out: Optional[Path]) -> None:
+def _show(ctx: typer.Context, result: Any, out: Optional[Path]) -> None:
     frame = result.to_pandas()
     typer.echo(frame.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     if out is not None:
         result.save(out)
         typer.echo(f"wrote {out}")
+        sidecar(ctx, out, result=result)
 
 
 _MEASURE = typer.Option(None, "--measure", "-m",
                         help="measure (repeatable): a similarity name (linear_cka) or H<dim>:<diagram distance> "
-                             "(H1:sliced_wasserstein); default: every measure")
+                             "(H1:sliced_wasserstein), or all; default: H0/H1 sliced Wasserstein, "
+                             "linear_cka, rsa")
 _EXCLUDE = typer.Option(None, "--exclude", "-x", help="leave out a measure or family name (repeatable), e.g. rtd")
 _LAYER = typer.Option(None, "--layer", "-l", help="layer name (repeatable); default: all layers of the store")
 _OUT = typer.Option(None, "--out", "-o", help="directory for every table (CSV) and params.json")
@@ -91,6 +96,7 @@ _SEED = typer.Option(0, help="seed of permutations, bootstrap and probe splits (
 
 @app.command("sensitivity")
 def sensitivity_cmd(
+    ctx: typer.Context,
     store: Path = typer.Argument(..., help="extraction store of one model"),
     measure: Optional[list[str]] = _MEASURE,
     exclude: Optional[list[str]] = _EXCLUDE,
@@ -115,11 +121,12 @@ def sensitivity_cmd(
     except (ValueError, TypeError, FileNotFoundError) as exc:
         _fail(exc)
         return
-    _show(result, out)
+    _show(ctx, result, out)
 
 
 @app.command("specificity")
 def specificity_cmd(
+    ctx: typer.Context,
     stores: Optional[list[Path]] = typer.Argument(None, help="extraction stores of models of one architecture"),
     zoo: Optional[str] = typer.Option(None, help="instead of stores: a zoo model trained from --seeds"),
     seeds: str = typer.Option("0,1,2,3,4", help="seeds of the zoo models"),
@@ -148,11 +155,12 @@ def specificity_cmd(
     except (ValueError, TypeError, FileNotFoundError) as exc:
         _fail(exc)
         return
-    _show(result, out)
+    _show(ctx, result, out)
 
 
 @app.command("monotonicity")
 def monotonicity_cmd(
+    ctx: typer.Context,
     stores: Optional[list[Path]] = typer.Argument(None, help="extraction store(s); each model is tested"),
     zoo: Optional[str] = typer.Option(None, help="instead of stores: a zoo model trained from --seeds"),
     seeds: str = typer.Option("0", help="seeds of the zoo models"),
@@ -177,4 +185,4 @@ def monotonicity_cmd(
     except (ValueError, TypeError, FileNotFoundError) as exc:
         _fail(exc)
         return
-    _show(result, out)
+    _show(ctx, result, out)

@@ -15,6 +15,7 @@ from typing import Any, Optional
 import typer
 
 from ._common import fail as _fail, split_list as _layers
+from ._sidecar import sidecar
 
 app = typer.Typer(help="Persistence diagrams of layer point clouds and distances between them.")
 
@@ -91,6 +92,7 @@ def diagrams_cmd(
 
 @app.command("distances")
 def distances_cmd(
+    ctx: typer.Context,
     store: Path = _STORE,
     against: Optional[Path] = typer.Option(None, help="second store: rows = STORE's layers, columns = its layers"),
     metric: str = typer.Option("sliced_wasserstein", help="a diagram distance name (see the README)"),
@@ -133,3 +135,4 @@ def distances_cmd(
 
         atomic_write_text(out, df.to_csv())
         typer.echo(f"wrote {out}")
+        sidecar(ctx, out, result=mat)

@@ -13,6 +13,7 @@ from typing import Optional
 import typer
 
 from ._common import fail as _fail, split_list
+from ._sidecar import sidecar
 
 app = typer.Typer(help="Mapper graphs of every layer and how they organise the class hierarchy.")
 
@@ -39,6 +40,7 @@ def _eps(spec: str) -> float | str:
 
 @app.command("run")
 def run_cmd(
+    ctx: typer.Context,
     store: Path = typer.Argument(..., help="extraction store directory"),
     out: Path = typer.Option(..., "--out", "-o", help="output directory (replaced atomically)"),
     layers: Optional[str] = typer.Option(
@@ -53,7 +55,7 @@ def run_cmd(
     separation_purity: float = typer.Option(
         0.9, help="threshold for 'a group has components of its own'"),
     html: bool = typer.Option(
-        True, "--html/--no-html", help="write an offline HTML page per layer"),
+        True, "--html/--no-html", help="write an offline HTML page per layer", metavar=""),
     seed: int = typer.Option(0, help="seed of the page layout"),
 ) -> None:
     """Build the Mapper graph of every layer of a store and write the trend table and pages."""
@@ -78,3 +80,4 @@ def run_cmd(
                            "display.float_format", "{:.3f}".format):
         typer.echo(table[[c for c in _SHOWN if c in table.columns]].to_string())
     typer.echo(f"wrote {out} (trend.csv, graphs/, {'html/, ' if html else ''}index.html)")
+    sidecar(ctx, out, result=res)

@@ -13,12 +13,14 @@ from typing import Optional
 import typer
 
 from ._common import emit_table as _emit, fail as _fail, split_list as _layers
+from ._sidecar import sidecar
 
 app = typer.Typer(help="Invariance, equivariance, class separability and architecture-only metrics.")
 
 
 @app.command("invariance")
 def invariance_cmd(
+    ctx: typer.Context,
     model: str = typer.Argument(..., help="zoo model: mlp, lenet, resnet18, densenet"),
     group: str = typer.Option("flips", help="flips, hflip, vflip, rotations, dihedral, translations, translations-zeros"),
     layers: Optional[str] = typer.Option(None, help="comma-separated layer names (default: all conv/linear)"),
@@ -37,15 +39,19 @@ def invariance_cmd(
     except (ValueError, TypeError) as exc:
         _fail(exc)
     _emit(res.to_pandas(), out)
+    if out is not None:
+        sidecar(ctx, out, result=res)
 
 
 @app.command("equivariance")
 def equivariance_cmd(
+    ctx: typer.Context,
     model: str = typer.Argument(..., help="zoo model: mlp, lenet, resnet18, densenet"),
     group: str = typer.Option("flips", help="transform group name"),
     layers: Optional[str] = typer.Option(None, help="comma-separated layer names (default: all conv/linear)"),
     ridge: float = typer.Option(1e-3, help="ridge penalty relative to the mean feature variance"),
-    no_accuracy: bool = typer.Option(False, "--no-accuracy", help="skip the replaced-layer accuracy"),
+    no_accuracy: bool = typer.Option(
+        False, "--no-accuracy", metavar="", help="skip the replaced-layer accuracy"),
     seed: int = typer.Option(0, help="seed of the trained model and of the subsets"),
     out: Optional[Path] = typer.Option(None, help="CSV file for the table"),
 ) -> None:
@@ -61,10 +67,13 @@ def equivariance_cmd(
         _fail(exc)
     typer.echo(f"accuracy on untransformed test images: {res.accuracy_original:.4f}")
     _emit(res.to_pandas(), out)
+    if out is not None:
+        sidecar(ctx, out, result=res)
 
 
 @app.command("separability")
 def separability_cmd(
+    ctx: typer.Context,
     model: str = typer.Argument(..., help="zoo model name, or 'prototype' for the group-invariant prototype"),
     group: str = typer.Option("flips", help="orbit group of the prototype"),
     layers: Optional[str] = typer.Option(None, help="comma-separated layer names"),
@@ -90,14 +99,18 @@ def separability_cmd(
     except (ValueError, TypeError) as exc:
         _fail(exc)
     _emit(res.to_pandas(), out)
+    if out is not None:
+        sidecar(ctx, out, result=res)
 
 
 @app.command("architecture")
 def architecture_cmd(
+    ctx: typer.Context,
     model: str = typer.Argument(..., help="zoo model: mlp, lenet, resnet18, densenet"),
     input_shape: str = typer.Option("1,16,16", help="shape of one input sample, comma-separated"),
     width: Optional[float] = typer.Option(None, help="width multiplier (default: the zoo's)"),
-    all_nodes: bool = typer.Option(False, "--all-nodes", help="list every graph node, not only conv/linear/merges"),
+    all_nodes: bool = typer.Option(
+        False, "--all-nodes", metavar="", help="list every graph node, not only conv/linear/merges"),
     out: Optional[Path] = typer.Option(None, help="CSV file for the table"),
 ) -> None:
     """Parameters, MACs, receptive field, compression and the linear-region bound (no data, no weights)."""
@@ -113,3 +126,5 @@ def architecture_cmd(
     kinds = None if all_nodes else ["Conv2d", "Linear", "add", "cat"]
     typer.echo(" ".join(f"{k}={v}" for k, v in rep.summary().items()))
     _emit(rep.to_pandas(kinds=kinds), out)
+    if out is not None:
+        sidecar(ctx, out, result=rep)

@@ -13,6 +13,7 @@ from typing import Optional
 import typer
 
 from ._common import emit_table as _emit, fail as _fail, split_list as _layers
+from ._sidecar import sidecar
 
 app = typer.Typer(help="Mean dimension (given-data total indices) and correlation-order probes.")
 
@@ -34,6 +35,7 @@ def _components(spec: Optional[str]) -> int | float | None:
 
 @app.command("meandim")
 def meandim_cmd(
+    ctx: typer.Context,
     model: str = typer.Argument(..., help="zoo model: mlp, lenet, resnet18, densenet"),
     features: str = typer.Option("pca", help="pca (PCA coordinates via an inverse-PCA layer) or inputs (pixels)"),
     n_components: Optional[str] = typer.Option(None, help="PCA components kept: integer, fraction, or all"),
@@ -55,15 +57,19 @@ def meandim_cmd(
     typer.echo(f"pooled mean dimension of the logits: {res.pooled_mean_dimension:.3f} "
                f"+- {res.pooled_mean_dimension_se:.3f}")
     _emit(res.summary(), out)
+    if out is not None:
+        sidecar(ctx, out, result=res)
     if indices_out is not None:
         from .._atomic import atomic_write_text
 
         atomic_write_text(indices_out, res.to_pandas().to_csv(index=False))
         typer.echo(f"wrote {indices_out}")
+        sidecar(ctx, indices_out, result=res)
 
 
 @app.command("meandim-profile")
 def meandim_profile_cmd(
+    ctx: typer.Context,
     model: str = typer.Argument(..., help="zoo model: mlp, lenet, resnet18, densenet"),
     layers: Optional[str] = typer.Option(None, help="comma-separated layer names (default: all conv/linear)"),
     n_components: Optional[str] = typer.Option("32", help="PCA components kept per layer: integer, fraction, or all"),
@@ -82,10 +88,13 @@ def meandim_profile_cmd(
     except (ValueError, TypeError) as exc:
         _fail(exc)
     _emit(res.to_pandas(), out)
+    if out is not None:
+        sidecar(ctx, out, result=res)
 
 
 @app.command("corr-order")
 def corr_order_cmd(
+    ctx: typer.Context,
     model: str = typer.Argument(..., help="zoo model: mlp, lenet, resnet18, densenet"),
     layers: Optional[str] = typer.Option(None, help="comma-separated layer names (default: all conv/linear)"),
     shrinkage: str = typer.Option("ledoit_wolf", help="ledoit_wolf or a fixed intensity in [0, 1]"),
@@ -108,3 +117,5 @@ def corr_order_cmd(
     except (ValueError, TypeError) as exc:
         _fail(exc)
     _emit(res.to_pandas(), out)
+    if out is not None:
+        sidecar(ctx, out, result=res)

@@ -16,6 +16,7 @@ from typing import Any, Optional
 import typer
 
 from ._common import fail as _fail, split_list as _layers
+from ._sidecar import sidecar
 
 app = typer.Typer(help="Representational similarity measures (CKA, CCA family, RSA, ...) between layers.")
 
@@ -56,6 +57,7 @@ def measures() -> None:
 
 @app.command("matrix")
 def matrix(
+    ctx: typer.Context,
     store: Path = typer.Argument(..., help="extraction store (directory written by the extract stage)"),
     against: Optional[Path] = typer.Option(
         None, help="second store (another model on the same data): rows from STORE, columns from it"),
@@ -92,3 +94,4 @@ def matrix(
         meta = {"measure": result.measure, "kind": result.kind, "params": result.params}
         atomic_write_text(out.with_suffix(".json"), json.dumps(json.loads(stable_json(meta)), indent=1))
         typer.echo(f"wrote {out}")
+        sidecar(ctx, out, result=result)

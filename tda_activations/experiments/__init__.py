@@ -3,7 +3,9 @@
 Every topological distance (homology dimension x diagram distance) and every
 similarity measure plugs in through one interface, :class:`LayerMeasure`
 (``prepare_many`` once per cloud, ``compare`` per pair); :func:`all_measures`
-lists them all and ``measures=None`` means all of them.
+lists them all: ``measures="all"`` runs all of them, ``measures=None`` the few fast
+ones of :data:`DEFAULT_MEASURES`.  Every long call takes ``progress=`` and logs what it
+will cost first; ``*_cost(...)`` functions say it before you run anything.
 
 >>> from tda_activations import experiments as ex
 >>> models = ex.zoo_activations("resnet18", seeds=range(5), layers="*conv*")   # doctest: +SKIP
@@ -18,25 +20,41 @@ Results are frozen dataclasses of :class:`Table` objects (``to_pandas()``,
 from __future__ import annotations
 
 from ._tables import Table
-from .correspondence import CorrespondenceResult, depth_targets, layer_correspondence, specificity
+from .correspondence import (
+    CorrespondenceResult,
+    depth_targets,
+    layer_correspondence,
+    layer_correspondence_cost,
+    specificity,
+)
 from .measures import (
+    DEFAULT_MEASURES,
     LayerMeasure,
     SimilarityMeasure,
     TopologicalMeasure,
     all_measures,
     as_measures,
+    calibrate_measures,
+    default_measures,
     layer_measure,
+    measures_cost,
     prepare_measures,
     similarity_measure,
     topological_measure,
 )
-from .monotonicity import MonotonicityResult, layer_monotonicity, monotonicity_statistics
+from .monotonicity import (
+    MonotonicityResult,
+    layer_monotonicity,
+    layer_monotonicity_cost,
+    monotonicity_statistics,
+)
 from .sensitivity import (
     DEFAULT_FRACTIONS,
     SensitivityResult,
     delete_principal_directions,
     linear_probe_accuracy,
     sensitivity,
+    sensitivity_cost,
 )
 from .statistics import (
     BootstrapResult,
@@ -51,6 +69,7 @@ from .zoo import digits_images, zoo_activations
 
 __all__ = [
     "DEFAULT_FRACTIONS",
+    "DEFAULT_MEASURES",
     "BootstrapResult",
     "CorrespondenceResult",
     "LayerMeasure",
@@ -63,22 +82,28 @@ __all__ = [
     "all_measures",
     "as_measures",
     "bootstrap_ci",
+    "calibrate_measures",
+    "default_measures",
     "delete_principal_directions",
     "depth_targets",
     "digits_images",
     "layer_correspondence",
+    "layer_correspondence_cost",
     "layer_measure",
     "layer_monotonicity",
+    "layer_monotonicity_cost",
     "linear_probe_accuracy",
+    "measures_cost",
     "monotonicity_statistics",
     "percentile_interval",
     "permutation_p_value",
     "permutation_test",
     "prepare_measures",
     "sensitivity",
+    "sensitivity_cost",
     "similarity_measure",
-    "specificity",
     "spearman",
+    "specificity",
     "topological_measure",
     "zoo_activations",
 ]

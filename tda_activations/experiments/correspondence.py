@@ -21,13 +21,20 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ..types import ActivationSet, LayerMatrix, unknown_name_error
+from .._progress import CostEstimate, announce_cost, progress_bar, progress_enabled
+from ..types import ActivationSet, LayerMatrix, brief_names, unknown_name_error
 from ._common import ResultMixin, as_models, layer_list, matrix
 from ._tables import Table, table_from_records
-from .measures import LayerMeasure, as_measures, prepare_measures
+from .measures import LayerMeasure, as_measures, measures_cost, prepare_measures
 from .statistics import percentile_interval, permutation_p_value
 
-__all__ = ["CorrespondenceResult", "depth_targets", "layer_correspondence", "specificity"]
+__all__ = [
+    "CorrespondenceResult",
+    "depth_targets",
+    "layer_correspondence",
+    "layer_correspondence_cost",
+    "specificity",
+]
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +70,13 @@ class CorrespondenceResult(ResultMixin):
     matches: Table
     matrices: dict[tuple[str, str, str], LayerMatrix] = field(repr=False)
     params: dict[str, Any] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        return (f"CorrespondenceResult({len(self.summary)} measures: "
+                f"{brief_names(self.summary.column('measure'), limit=6)}; "
+                f"{len(self.params.get('models', {}))} models, "
+                f"{len(self.params.get('ordered_pairs', []))} ordered pairs, "
+                f"align={self.params.get('align')!r}; tables: summary, matches, matrices)")
 
     def matrix(self, measure: str, model_a: str, model_b: str) -> LayerMatrix:
         """The cross-model matrix of one measure (rows: layers of A, columns: layers of B)."""
@@ -174,6 +188,7 @@ def layer_correspondence(
     n_bootstrap: int = 1000,
     confidence: float = 0.95,
     seed: int = 0,
+    progress: bool | None = None,
 ) -> CorrespondenceResult:
     """How often each measure finds the same-depth layer of another seed's model.
 
@@ -183,8 +198,8 @@ def layer_correspondence(
         ``{name: ActivationSet}`` (or a list) of one architecture trained from
         different seeds, extracted on the same images; at least 2.
     measures
-        ``None`` (every measure of :func:`all_measures`), a spec, a
-        LayerMeasure, or a list of them.
+        ``None`` (the few fast measures of :data:`DEFAULT_MEASURES`), ``"all"``
+        (every measure of :func:`all_measures`), a spec, a LayerMeasure, or a list.
     layers
         Layers used in every model (default: each model's own list; with
         ``align="names"`` these must agree).
@@ -204,6 +219,11 @@ def layer_correspondence(
         Coverage of the interval.
     seed
         Seed of the permutations and the bootstrap (recorded).
+    progress
+        Show a progress bar over the measures (``None``: in a terminal or notebook, see
+        :func:`tda_activations._progress.progress_enabled`).  The cost estimate of
+        :func:`layer_correspondence_cost` is logged first (INFO) whenever a bar or INFO
+        logging is on.
 
     Returns
     -------
@@ -216,6 +236,28 @@ def layer_correspondence(
         ``align="names"``, or clouds of different samples for a measure that
         needs the same samples.
     """
+    mods, ms, lays, ordered = _plan(models, measures, layers, align, pairs)
+    names = list(mods)
+    clouds = {f"{n}/{l}": mods[n].cloud(l) for n in names for l in lays[n]}
+    if progress_enabled(progress) or log.isEnabledFor(logging.INFO):
+        announce_cost(_cost(mods, ms, lays, ordered, calibrate=True))
+    rng = np.random.default_rng(seed)
+    summary: list[dict[str, Any]] = []
+    matches: list[dict[str, Any]] = []
+    mats: dict[tuple[str, str, str], LayerMatrix] = {}
+    with progress_bar(total=len(ms), desc="layer_correspondence", unit="measure",
+                      enabled=progress) as bar:
+        _run_measures(ms, clouds, names, lays, ordered, align, rng, n_bootstrap, n_permutations,
+                      confidence, mats, summary, matches, bar)
+    return _result(mods, ms, lays, ordered, align, pairs, n_permutations, n_bootstrap, confidence,
+                   seed, mats, summary, matches)
+
+
+def _plan(models: Any, measures: Any, layers: Sequence[str] | None, align: Align,
+          pairs: Pairs) -> tuple[
+        dict[str, ActivationSet], tuple[LayerMeasure, ...], dict[str, tuple[str, ...]],
+        list[tuple[str, str]]]:
+    """Checked inputs: models, measures, layers per model, ordered model pairs."""
     mods = as_models(models, what="layer_correspondence")
     ms = as_measures(measures)
     if pairs not in ("all", "reference"):
@@ -229,10 +271,75 @@ def layer_correspondence(
         ordered = [(a, b) for a in names for b in names if a != b]
     else:
         ordered = [(names[0], b) for b in names[1:]]
-    clouds = {f"{n}/{l}": mods[n].cloud(l) for n in names for l in lays[n]}
-    rng = np.random.default_rng(seed)
-    summary, matches = [], []
-    mats: dict[tuple[str, str, str], LayerMatrix] = {}
+    return mods, ms, lays, ordered
+
+
+def _comparisons(m: LayerMeasure, lays: dict[str, tuple[str, ...]],
+                 ordered: Sequence[tuple[str, str]]) -> int:
+    """Layer pairs a measure compares (a symmetric measure reuses (B, A) for (A, B))."""
+    done: set[tuple[str, str]] = set()
+    total = 0
+    for a, b in ordered:
+        if not (m.symmetric and (b, a) in done):
+            total += len(lays[a]) * len(lays[b])
+        done.add((a, b))
+    return total
+
+
+def _cost(mods: dict[str, ActivationSet], ms: Sequence[LayerMeasure],
+          lays: dict[str, tuple[str, ...]], ordered: Sequence[tuple[str, str]], *,
+          calibrate: bool) -> CostEstimate:
+    first = next(iter(mods))
+    sample = None
+    if calibrate:
+        ls = lays[first]
+        sample = [mods[first].cloud(ls[0]), mods[first].cloud(ls[len(ls) // 2])]
+    return measures_cost(ms, what="layer_correspondence",
+                         n_clouds=sum(len(l) for l in lays.values()),
+                         comparisons={m.name: _comparisons(m, lays, ordered) for m in ms},
+                         sample=sample)
+
+
+def layer_correspondence_cost(
+    models: Any,
+    *,
+    measures: Any = None,
+    layers: Sequence[str] | None = None,
+    align: Align = "names",
+    pairs: Pairs = "all",
+    calibrate: bool = True,
+) -> CostEstimate:
+    """What :func:`layer_correspondence` with these arguments will cost, before running it.
+
+    Parameters
+    ----------
+    models, measures, layers, align, pairs
+        As for :func:`layer_correspondence` (checked the same way).
+    calibrate
+        Time every measure on two clouds of the first model (a few percent of the
+        whole run) to estimate seconds; ``False``: count the work only.
+
+    Returns
+    -------
+    CostEstimate
+        ``units``: layer-pair comparisons summed over measures (a symmetric measure
+        compares each unordered model pair once); ``seconds``: the estimate.
+
+    Raises
+    ------
+    ValueError, TypeError
+        As :func:`layer_correspondence` would.
+    """
+    mods, ms, lays, ordered = _plan(models, measures, layers, align, pairs)
+    return _cost(mods, ms, lays, ordered, calibrate=calibrate)
+
+
+def _run_measures(ms: Sequence[LayerMeasure], clouds: dict[str, Any], names: list[str],
+                  lays: dict[str, tuple[str, ...]], ordered: Sequence[tuple[str, str]],
+                  align: Align, rng: np.random.Generator, n_bootstrap: int, n_permutations: int,
+                  confidence: float, mats: dict[tuple[str, str, str], LayerMatrix],
+                  summary: list[dict[str, Any]], matches: list[dict[str, Any]], bar: Any) -> None:
+    bar.set_postfix(ms[0].name if ms else "")
     for m, states in prepare_measures(ms, clouds):
         log.info("correspondence: %s over %d model pairs", m.name, len(ordered))
         st = {n: [states[f"{n}/{l}"] for l in lays[n]] for n in names}
@@ -289,10 +396,10 @@ def layer_correspondence(
         if n_permutations > 0:
             null = np.zeros(n_permutations)
             total = sum(len(t) for t in targets_all)
-            for w, t in zip(weights, targets_all):
+            for w, tg in zip(weights, targets_all):
                 ncols = w.shape[1]
                 perms = np.argsort(rng.random((n_permutations, ncols)), axis=1)  # column shuffles
-                null += w[np.arange(len(t))[None, :], perms[:, t]].sum(axis=1)
+                null += w[np.arange(len(tg))[None, :], perms[:, tg]].sum(axis=1)
             null /= total
             p = permutation_p_value(accuracy, null, alternative="greater")
         depth_err = np.array([r["depth_error"] for r in matches if r["measure"] == m.name], dtype=np.float64)
@@ -305,6 +412,16 @@ def layer_correspondence(
             "mean_target_rank": float(ranks.mean()), "n_matches": int(allc.size),
             "n_model_pairs": len(ordered),
         })
+        bar.update(1)
+        nxt = [x.name for x in ms[len(summary):len(summary) + 1]]
+        bar.set_postfix(nxt[0] if nxt else "")
+
+
+def _result(mods: dict[str, ActivationSet], ms: Sequence[LayerMeasure],
+            lays: dict[str, tuple[str, ...]], ordered: Sequence[tuple[str, str]], align: str,
+            pairs: str, n_permutations: int, n_bootstrap: int, confidence: float, seed: int,
+            mats: dict[tuple[str, str, str], LayerMatrix], summary: list[dict[str, Any]],
+            matches: list[dict[str, Any]]) -> CorrespondenceResult:
     sum_cols = ["measure", "kind", "family", "accuracy", "ci_low", "ci_high", "p_value", "chance",
                 "mean_abs_depth_error", "mean_target_rank", "n_matches", "n_model_pairs"]
     match_cols = ["measure", "model_a", "model_b", "layer_a", "depth_a", "target_layer", "target_depth",

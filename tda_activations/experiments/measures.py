@@ -29,6 +29,7 @@ import logging
 import math
 import os
 import re
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,15 +38,20 @@ from typing import Any, Literal
 import numpy as np
 
 from .._hashing import fingerprint_array, fingerprint_params
+from .._progress import CostEstimate, format_seconds
 from ..types import Diagrams, MatrixKind, unknown_name_error
 
 __all__ = [
+    "DEFAULT_MEASURES",
     "LayerMeasure",
     "SimilarityMeasure",
     "TopologicalMeasure",
     "all_measures",
     "as_measures",
+    "calibrate_measures",
+    "default_measures",
     "layer_measure",
+    "measures_cost",
     "prepare_measures",
     "similarity_measure",
     "topological_measure",
@@ -298,7 +304,7 @@ class TopologicalMeasure(LayerMeasure):
                     f"diagrams {d.label!r} were computed up to H{d.maxdim}; {self.name} needs H{self.dim}"
                 )
         prepared = self.distance.prepare([d[self.dim] for d in diagrams])
-        return [_DiagramState(p, int(len(d[self.dim])), int(d.n_points)) for p, d in zip(prepared, diagrams)]
+        return [_DiagramState(p, len(d[self.dim]), int(d.n_points)) for p, d in zip(prepared, diagrams)]
 
     def prepare_many(self, clouds: Sequence[Any], *, labels: Sequence[str] | None = None) -> list[Any]:
         return self.prepare_diagrams(self.diagrams(clouds, labels=labels))
@@ -444,9 +450,24 @@ def all_measures(
     return tuple(out)
 
 
+#: What ``measures=None`` means in the experiments: a few fast measures of both families
+#: (H0 and H1 share one persistence computation per cloud).  ``measures="all"`` runs
+#: every measure of :func:`all_measures` (about 30; minutes to hours on big clouds).
+DEFAULT_MEASURES: tuple[str, ...] = ("H0:sliced_wasserstein", "H1:sliced_wasserstein",
+                                     "linear_cka", "rsa")
+
+
+def default_measures() -> tuple[LayerMeasure, ...]:
+    """The measures of :data:`DEFAULT_MEASURES` (``measures=None`` in the experiments)."""
+    return tuple(layer_measure(s) for s in DEFAULT_MEASURES)
+
+
 def as_measures(measures: Any) -> tuple[LayerMeasure, ...]:
-    """Normalise a ``measures=`` argument: ``None`` (all), one spec/measure, or a sequence of them."""
+    """Normalise a ``measures=`` argument: ``None`` (:data:`DEFAULT_MEASURES`), ``"all"``
+    (every measure of :func:`all_measures`), one spec/measure, or a sequence of them."""
     if measures is None:
+        return default_measures()
+    if isinstance(measures, str) and measures == "all":
         return all_measures()
     if isinstance(measures, (str, LayerMeasure)):
         measures = [measures]
@@ -490,6 +511,91 @@ def prepare_measures(
         else:
             states = m.prepare_many(arrays, labels=names)
         yield m, dict(zip(names, states))
+
+
+def calibrate_measures(
+    measures: Sequence[LayerMeasure], clouds: Sequence[Any]
+) -> dict[str, tuple[float, float]]:
+    """Time each measure on a few clouds: seconds to prepare one cloud, seconds per comparison.
+
+    Topological measures that share persistence options share one persistence
+    computation; its time is counted for the first of them only, so summing
+    over measures counts it once.
+
+    Parameters
+    ----------
+    measures
+        The measures.
+    clouds
+        Two (or more) representative clouds; the first two are used.
+
+    Returns
+    -------
+    dict
+        Measure name -> ``(seconds per prepared cloud, seconds per comparison)``.
+    """
+    sample = list(clouds)[:2]
+    if not sample:
+        raise ValueError("calibration needs at least one cloud")
+    names = [f"calibration{i}" for i in range(len(sample))]
+    shared: dict[str, list[Diagrams]] = {}
+    out: dict[str, tuple[float, float]] = {}
+    for m in measures:
+        start = time.perf_counter()
+        if isinstance(m, TopologicalMeasure):
+            if m.persistence_key not in shared:
+                shared[m.persistence_key] = m.diagrams(sample, labels=names)
+            states = m.prepare_diagrams(shared[m.persistence_key])
+        else:
+            states = m.prepare_many(sample, labels=names)
+        prep = (time.perf_counter() - start) / len(sample)
+        start = time.perf_counter()
+        m.compare(states[0], states[-1])
+        out[m.name] = (prep, time.perf_counter() - start)
+    return out
+
+
+def measures_cost(
+    measures: Sequence[LayerMeasure],
+    *,
+    what: str,
+    n_clouds: int,
+    comparisons: Mapping[str, int],
+    sample: Sequence[Any] | None = None,
+) -> CostEstimate:
+    """What preparing ``n_clouds`` clouds and making ``comparisons`` costs for each measure.
+
+    Parameters
+    ----------
+    measures
+        The measures.
+    what
+        The call, for the message.
+    n_clouds
+        Clouds each measure prepares (persistence is shared as in :func:`prepare_measures`).
+    comparisons
+        Measure name -> number of comparisons (layer pairs) it makes.
+    sample
+        Two representative clouds to time the measures on (:func:`calibrate_measures`);
+        ``None``: no calibration, no time estimate.
+
+    Returns
+    -------
+    CostEstimate
+        Units: layer-pair comparisons summed over the measures.
+    """
+    units = int(sum(comparisons[m.name] for m in measures))
+    detail = f"{len(measures)} measures x {n_clouds} clouds"
+    if sample is None:
+        return CostEstimate(what=what, units=units, unit="layer-pair comparison", detail=detail)
+    start = time.perf_counter()
+    timing = calibrate_measures(measures, sample)
+    spent = time.perf_counter() - start
+    seconds = sum(timing[m.name][0] * n_clouds + timing[m.name][1] * comparisons[m.name]
+                  for m in measures)
+    detail += f"; calibrated on {len(list(sample)[:2])} clouds in {format_seconds(spent)}"
+    return CostEstimate(what=what, units=units, unit="layer-pair comparison",
+                        seconds=max(seconds, 1e-6), detail=detail)
 
 
 def _labels(clouds: Sequence[Any], labels: Sequence[str] | None) -> list[str]:

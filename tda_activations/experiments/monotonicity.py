@@ -16,13 +16,19 @@ from typing import Any
 
 import numpy as np
 
-from ..types import LayerMatrix, unknown_name_error
+from .._progress import CostEstimate, announce_cost, progress_bar, progress_enabled
+from ..types import ActivationSet, LayerMatrix, brief_names, unknown_name_error
 from ._common import ResultMixin, as_models, layer_list, matrix
 from ._tables import Table, table_from_records
-from .measures import as_measures, prepare_measures
+from .measures import LayerMeasure, as_measures, measures_cost, prepare_measures
 from .statistics import permutation_p_value, spearman
 
-__all__ = ["MonotonicityResult", "layer_monotonicity", "monotonicity_statistics"]
+__all__ = [
+    "MonotonicityResult",
+    "layer_monotonicity",
+    "layer_monotonicity_cost",
+    "monotonicity_statistics",
+]
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +94,12 @@ class MonotonicityResult(ResultMixin):
 
     def _tables(self) -> dict[str, Table]:
         return {"summary": self.summary, "by_measure": self.by_measure(), "pairs": self.pairs}
+
+    def __repr__(self) -> str:
+        measures = list(dict.fromkeys(self.summary.column("measure")))
+        return (f"MonotonicityResult({len(measures)} measures: {brief_names(measures, limit=6)}; "
+                f"models: {brief_names(self.params.get('models', {}))}; "
+                "tables: summary, by_measure, pairs)")
 
 
 def monotonicity_statistics(
@@ -155,6 +167,7 @@ def layer_monotonicity(
     layers: Sequence[str] | None = None,
     n_permutations: int = 999,
     seed: int = 0,
+    progress: bool | None = None,
 ) -> MonotonicityResult:
     """Whether each measure's dissimilarity between layers grows with their distance in depth.
 
@@ -164,22 +177,43 @@ def layer_monotonicity(
         One :class:`~tda_activations.types.ActivationSet` (named ``"model"``),
         or several as ``{name: set}`` / a list (tested one by one).
     measures
-        ``None`` (every measure), a spec, a LayerMeasure, or a list.
+        ``None`` (the few fast measures of :data:`DEFAULT_MEASURES`), ``"all"`` (every
+        measure), a spec, a LayerMeasure, or a list.
     layers
         Layers in depth order (default: all, in forward order); at least 3.
     n_permutations
         Shuffles of the layer order for the p-value (0: none).
     seed
         Seed of the permutations (recorded).
+    progress
+        Show a progress bar over models x measures (``None``: in a terminal or notebook).
+        The estimate of :func:`layer_monotonicity_cost` is logged first (INFO) whenever a
+        bar or INFO logging is on.
 
     Returns
     -------
     MonotonicityResult
     """
+    mods, ms, all_lays = _plan(models, measures, layers)
+    if progress_enabled(progress) or log.isEnabledFor(logging.INFO):
+        announce_cost(_cost(mods, ms, all_lays, calibrate=True))
+    summary: list[dict[str, Any]] = []
+    pairs: list[dict[str, Any]] = []
+    mats: dict[tuple[str, str], LayerMatrix] = {}
+    with progress_bar(total=len(mods) * len(ms), desc="layer_monotonicity", unit="measure",
+                      enabled=progress) as bar:
+        for model, acts in mods.items():
+            bar.set_postfix(model)
+            _one_model(model, acts, all_lays[model], ms, n_permutations, seed, mats, summary,
+                       pairs, bar)
+    return _result(mods, ms, layers, n_permutations, seed, mats, summary, pairs)
+
+
+def _plan(models: Any, measures: Any, layers: Sequence[str] | None) -> tuple[
+        dict[str, ActivationSet], tuple[LayerMeasure, ...], dict[str, tuple[str, ...]]]:
     mods = as_models(models, what="layer_monotonicity")
     ms = as_measures(measures)
-    summary, pairs = [], []
-    mats: dict[tuple[str, str], LayerMatrix] = {}
+    all_lays = {}
     for model, acts in mods.items():
         lays = layer_list(acts, layers, model=model)
         if len(lays) < 3:
@@ -194,20 +228,78 @@ def layer_monotonicity(
                         f"({sizes[l]} points) have different samples; the similarity measures need the "
                         "same samples in every cloud (use a one-point-per-sample reduction such as top_l2)"
                     )
-        clouds = {l: acts.cloud(l) for l in lays}
-        for m, states in prepare_measures(ms, clouds):
-            vals = m.compare_matrix([states[l] for l in lays])
-            mats[(model, m.name)] = matrix(vals, lays, lays, m, {"model": model})
-            dis = np.asarray(m.dissimilarity(vals), dtype=np.float64)
-            stats = monotonicity_statistics(dis, n_permutations=n_permutations, seed=seed)
-            summary.append({"model": model, "measure": m.name, "kind": m.kind, "family": m.family,
-                            **stats, "n_layers": len(lays)})
-            sym = (dis + dis.T) / 2.0
-            for i in range(len(lays)):
-                for j in range(i + 1, len(lays)):
-                    pairs.append({"model": model, "measure": m.name, "layer_a": lays[i], "layer_b": lays[j],
-                                  "depth_a": i, "depth_b": j, "depth_gap": j - i,
-                                  "value": float(vals[i, j]), "dissimilarity": float(sym[i, j])})
+        all_lays[model] = lays
+    return mods, ms, all_lays
+
+
+def _cost(mods: dict[str, ActivationSet], ms: Sequence[LayerMeasure],
+          lays: dict[str, tuple[str, ...]], *, calibrate: bool) -> CostEstimate:
+    def pairs_of(m: LayerMeasure, n: int) -> int:
+        return n * (n + 1) // 2 if m.symmetric else n * n
+
+    first = next(iter(mods))
+    sample = None
+    if calibrate:
+        ls = lays[first]
+        sample = [mods[first].cloud(ls[0]), mods[first].cloud(ls[len(ls) // 2])]
+    return measures_cost(ms, what="layer_monotonicity",
+                         n_clouds=sum(len(l) for l in lays.values()),
+                         comparisons={m.name: sum(pairs_of(m, len(l)) for l in lays.values())
+                                      for m in ms},
+                         sample=sample)
+
+
+def layer_monotonicity_cost(
+    models: Any,
+    *,
+    measures: Any = None,
+    layers: Sequence[str] | None = None,
+    calibrate: bool = True,
+) -> CostEstimate:
+    """What :func:`layer_monotonicity` with these arguments will cost, before running it.
+
+    Parameters
+    ----------
+    models, measures, layers
+        As for :func:`layer_monotonicity` (checked the same way).
+    calibrate
+        Time every measure on two clouds of the first model; ``False``: count the work only.
+
+    Returns
+    -------
+    CostEstimate
+        ``units``: layer pairs compared, summed over models and measures (``L (L + 1) / 2``
+        per model for a symmetric measure, ``L^2`` otherwise); ``seconds``: the estimate.
+    """
+    mods, ms, lays = _plan(models, measures, layers)
+    return _cost(mods, ms, lays, calibrate=calibrate)
+
+
+def _one_model(model: str, acts: ActivationSet, lays: tuple[str, ...],
+               ms: Sequence[LayerMeasure], n_permutations: int, seed: int,
+               mats: dict[tuple[str, str], LayerMatrix], summary: list[dict[str, Any]],
+               pairs: list[dict[str, Any]], bar: Any) -> None:
+    clouds = {l: acts.cloud(l) for l in lays}
+    for m, states in prepare_measures(ms, clouds):
+        vals = m.compare_matrix([states[l] for l in lays])
+        mats[(model, m.name)] = matrix(vals, lays, lays, m, {"model": model})
+        dis = np.asarray(m.dissimilarity(vals), dtype=np.float64)
+        stats = monotonicity_statistics(dis, n_permutations=n_permutations, seed=seed)
+        summary.append({"model": model, "measure": m.name, "kind": m.kind, "family": m.family,
+                        **stats, "n_layers": len(lays)})
+        sym = (dis + dis.T) / 2.0
+        for i in range(len(lays)):
+            for j in range(i + 1, len(lays)):
+                pairs.append({"model": model, "measure": m.name, "layer_a": lays[i], "layer_b": lays[j],
+                              "depth_a": i, "depth_b": j, "depth_gap": j - i,
+                              "value": float(vals[i, j]), "dissimilarity": float(sym[i, j])})
+        bar.update(1)
+
+
+def _result(mods: dict[str, ActivationSet], ms: Sequence[LayerMeasure],
+            layers: Sequence[str] | None, n_permutations: int, seed: int,
+            mats: dict[tuple[str, str], LayerMatrix], summary: list[dict[str, Any]],
+            pairs: list[dict[str, Any]]) -> MonotonicityResult:
     sum_cols = ["model", "measure", "kind", "family", "spearman_depth_gap", "p_value",
                 "adjacent_closest_fraction", "row_spearman_mean", "mean_dissimilarity_adjacent",
                 "mean_dissimilarity_farther", "n_layers"]

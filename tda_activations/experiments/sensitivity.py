@@ -13,17 +13,19 @@ say how well.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
 
+from .._progress import CostEstimate, announce_cost, progress_bar, progress_enabled
 from .._select import resolve_layer_names
-from ..types import ActivationSet
+from ..types import ActivationSet, brief_names
 from ._common import ResultMixin, layer_list
 from ._tables import Table, table_from_records
-from .measures import as_measures, prepare_measures
+from .measures import LayerMeasure, as_measures, measures_cost, prepare_measures
 from .statistics import spearman
 
 __all__ = [
@@ -32,6 +34,7 @@ __all__ = [
     "delete_principal_directions",
     "linear_probe_accuracy",
     "sensitivity",
+    "sensitivity_cost",
 ]
 
 log = logging.getLogger(__name__)
@@ -161,6 +164,13 @@ class SensitivityResult(ResultMixin):
     def _tables(self) -> dict[str, Table]:
         return {"summary": self.summary, "per_layer": self.per_layer, "curves": self.curves}
 
+    def __repr__(self) -> str:
+        return (f"SensitivityResult({len(self.summary)} measures: "
+                f"{brief_names(self.summary.column('measure'), limit=6)}; layers: "
+                f"{brief_names(self.params.get('layers', []))}; "
+                f"{len(self.params.get('fractions', []))} fractions; "
+                "tables: summary, per_layer, curves)")
+
 
 def _inputs(data: Any, labels: Any, layers: Sequence[str] | None) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     if isinstance(data, ActivationSet):
@@ -203,6 +213,7 @@ def sensitivity(
     probe_test_fraction: float = 0.3,
     probe_C: float = 1.0,
     seed: int = 0,
+    progress: bool | None = None,
 ) -> SensitivityResult:
     """Sensitivity curves of every measure under deletion of principal directions.
 
@@ -212,8 +223,9 @@ def sensitivity(
         An :class:`~tda_activations.types.ActivationSet` (its point labels feed
         the probe), a mapping layer -> cloud, or one cloud.
     measures
-        ``None`` (every measure of :func:`all_measures`), a spec
-        (``"H1:sliced_wasserstein"``, ``"linear_cka"``), a LayerMeasure, or a list.
+        ``None`` (the few fast measures of :data:`DEFAULT_MEASURES`), ``"all"`` (every
+        measure of :func:`all_measures`), a spec (``"H1:sliced_wasserstein"``,
+        ``"linear_cka"``), a LayerMeasure, or a list.
     layers
         Layers to test (default: all).
     fractions
@@ -230,11 +242,33 @@ def sensitivity(
         Linear-probe settings (see :func:`linear_probe_accuracy`).
     seed
         Seed of the probe's train/test split (recorded).
+    progress
+        Show a progress bar over layers x measures (``None``: in a terminal or notebook).
+        The estimate of :func:`sensitivity_cost` is logged first (INFO) whenever a bar or
+        INFO logging is on.
 
     Returns
     -------
     SensitivityResult
     """
+    ms, clouds, labs, fr = _plan(data, measures, layers, fractions, order, labels)
+    if progress_enabled(progress) or log.isEnabledFor(logging.INFO):
+        announce_cost(_cost(ms, clouds, labs, fr, order, calibrate=True,
+                            probe=(probe_test_fraction, probe_C, seed)))
+    curves: list[dict[str, Any]] = []
+    per_layer: list[dict[str, Any]] = []
+    order_of = list(data.layers) if isinstance(data, ActivationSet) else list(clouds)
+    with progress_bar(total=len(clouds) * len(ms), desc="sensitivity", unit="measure",
+                      enabled=progress) as bar:
+        _layers_loop(clouds, labs, fr, order, ms, order_of, probe_test_fraction, probe_C, seed,
+                     curves, per_layer, bar)
+    return _result(data, ms, clouds, fr, order, probe_test_fraction, probe_C, seed, curves,
+                   per_layer)
+
+
+def _plan(data: Any, measures: Any, layers: Sequence[str] | None, fractions: Sequence[float],
+          order: str, labels: Any) -> tuple[tuple[LayerMeasure, ...], dict[str, np.ndarray],
+                                            dict[str, Any], list[float]]:
     if order not in ("lowest_variance_first", "highest_variance_first"):
         raise ValueError(f"order must be 'lowest_variance_first' or 'highest_variance_first', got {order!r}")
     ms = as_measures(measures)
@@ -242,34 +276,108 @@ def sensitivity(
     fr = sorted({float(f) for f in fractions} | {0.0})
     if any(not 0.0 <= f < 1.0 for f in fr):
         raise ValueError(f"fractions must be in [0, 1) (1 would delete every direction); got {list(fractions)}")
-    curves: list[dict[str, Any]] = []
-    per_layer: list[dict[str, Any]] = []
-    order_of = list(data.layers) if isinstance(data, ActivationSet) else list(clouds)
+    for layer, cloud in clouds.items():
+        if cloud.ndim != 2 or min(cloud.shape) < 2:
+            raise ValueError(
+                f"layer {layer!r}: need a 2-D cloud with at least 2 points and 2 units, got "
+                f"{cloud.shape}")
+    return ms, clouds, labs, fr
+
+
+def _altered(layer: str, cloud: Any, fr: Sequence[float], order: str) -> tuple[
+        np.ndarray, int, list[tuple[float, int, str, float]], dict[str, np.ndarray]]:
+    """The cloud with each fraction of principal directions deleted."""
+    x = np.asarray(cloud, dtype=np.float64)
+    m = min(x.shape)
+    mean, s, vt = _principal(x)
+    var = s**2
+    total = float(var.sum()) or 1.0
+    steps = []
+    altered: dict[str, np.ndarray] = {}
+    for f in fr:
+        k = min(m - 1, round(f * m))
+        if k == 0:
+            alt = x
+        elif order == "lowest_variance_first":
+            keep = vt[: m - k]
+            alt = mean + ((x - mean) @ keep.T) @ keep
+        else:
+            keep = vt[k:]
+            alt = mean + ((x - mean) @ keep.T) @ keep
+        removed_var = float(var[m - k:].sum() if order == "lowest_variance_first" else var[:k].sum()) if k else 0.0
+        key = f"{layer}|removed={k}"
+        altered[key] = alt
+        steps.append((f, k, key, removed_var / total))
+    return x, m, steps, altered
+
+
+def _cost(ms: Sequence[LayerMeasure], clouds: dict[str, np.ndarray], labs: dict[str, Any],
+          fr: Sequence[float], order: str, *, calibrate: bool,
+          probe: tuple[float, float, int]) -> CostEstimate:
+    # altered clouds prepared per layer: one per distinct number of deleted directions
+    n_clouds = sum(len({min(min(c.shape) - 1, round(f * min(c.shape))) for f in fr})
+                   for c in clouds.values())
+    comparisons = {m.name: len(clouds) * len(fr) for m in ms}
+    sample = None
+    first = next(iter(clouds))
+    if calibrate:
+        _, _, steps, altered = _altered(first, clouds[first], fr, order)
+        sample = [altered[steps[0][2]], altered[steps[len(steps) // 2][2]]]
+    est = measures_cost(ms, what="sensitivity", n_clouds=n_clouds, comparisons=comparisons,
+                        sample=sample)
+    if calibrate and est.seconds is not None and labs.get(first) is not None:
+        start = time.perf_counter()
+        linear_probe_accuracy(sample[0], labs[first], test_fraction=probe[0], C=probe[1],  # type: ignore[index]
+                              seed=probe[2])
+        probe_s = (time.perf_counter() - start) * n_clouds
+        est = CostEstimate(what=est.what, units=est.units, unit=est.unit,
+                           seconds=est.seconds + probe_s,
+                           detail=est.detail + f"; linear probes about {probe_s:.1f} s")
+    return est
+
+
+def sensitivity_cost(
+    data: Any,
+    *,
+    measures: Any = None,
+    layers: Sequence[str] | None = None,
+    fractions: Sequence[float] = DEFAULT_FRACTIONS,
+    order: Order = "lowest_variance_first",
+    labels: Any = None,
+    probe_test_fraction: float = 0.3,
+    probe_C: float = 1.0,
+    seed: int = 0,
+    calibrate: bool = True,
+) -> CostEstimate:
+    """What :func:`sensitivity` with these arguments will cost, before running it.
+
+    Parameters
+    ----------
+    data, measures, layers, fractions, order, labels, probe_test_fraction, probe_C, seed
+        As for :func:`sensitivity` (checked the same way).
+    calibrate
+        Time every measure on two altered clouds of the first layer and one linear
+        probe; ``False``: count the work only.
+
+    Returns
+    -------
+    CostEstimate
+        ``units``: comparisons of an altered cloud with the original, summed over
+        measures (``layers x fractions x measures``); ``seconds``: the estimate.
+    """
+    ms, clouds, labs, fr = _plan(data, measures, layers, fractions, order, labels)
+    return _cost(ms, clouds, labs, fr, order, calibrate=calibrate,
+                 probe=(probe_test_fraction, probe_C, seed))
+
+
+def _layers_loop(clouds: dict[str, np.ndarray], labs: dict[str, Any], fr: Sequence[float],
+                 order: str, ms: Sequence[LayerMeasure], order_of: list[str],
+                 probe_test_fraction: float, probe_C: float, seed: int,
+                 curves: list[dict[str, Any]], per_layer: list[dict[str, Any]], bar: Any) -> None:
     for layer, cloud in clouds.items():
         depth = order_of.index(layer)
-        x = np.asarray(cloud, dtype=np.float64)
-        if x.ndim != 2 or min(x.shape) < 2:
-            raise ValueError(f"layer {layer!r}: need a 2-D cloud with at least 2 points and 2 units, got {x.shape}")
-        m = min(x.shape)
-        mean, s, vt = _principal(x)
-        var = s**2
-        total = float(var.sum()) or 1.0
-        steps = []
-        altered: dict[str, np.ndarray] = {}
-        for f in fr:
-            k = min(m - 1, int(round(f * m)))
-            if k == 0:
-                alt = x
-            elif order == "lowest_variance_first":
-                keep = vt[: m - k]
-                alt = mean + ((x - mean) @ keep.T) @ keep
-            else:
-                keep = vt[k:]
-                alt = mean + ((x - mean) @ keep.T) @ keep
-            removed_var = float(var[m - k:].sum() if order == "lowest_variance_first" else var[:k].sum()) if k else 0.0
-            key = f"{layer}|removed={k}"
-            altered[key] = alt
-            steps.append((f, k, key, removed_var / total))
+        bar.set_postfix(layer)
+        x, m, steps, altered = _altered(layer, cloud, fr, order)
         lab = labs[layer]
         scale = float(x.std()) or 1.0
         acc = {}
@@ -304,6 +412,12 @@ def sensitivity(
                 "spearman_functional": rfun, "p_functional": pfun,
                 "monotone": bool(np.all(np.diff(dis) >= -tol)), "final_dissimilarity": float(dis[-1]),
             })
+            bar.update(1)
+
+
+def _result(data: Any, ms: Sequence[LayerMeasure], clouds: dict[str, np.ndarray],
+            fr: Sequence[float], order: str, probe_test_fraction: float, probe_C: float, seed: int,
+            curves: list[dict[str, Any]], per_layer: list[dict[str, Any]]) -> SensitivityResult:
     summary = []
     for measure in ms:
         rows = [r for r in per_layer if r["measure"] == measure.name]

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from ..types import compact_repr
 from ._tables import Table, table_from_records
 from .measures import LayerMeasure, as_measures
 
@@ -127,6 +128,8 @@ class BootstrapResult:
     summary: Table
     replicates: Table
     params: dict[str, Any] = field(default_factory=dict)
+
+    __repr__ = compact_repr
 
     def to_pandas(self) -> Any:
         """The summary table."""
@@ -257,6 +260,8 @@ class PermutationResult:
     summary: Table
     null: Table
     params: dict[str, Any] = field(default_factory=dict)
+
+    __repr__ = compact_repr
 
     def to_pandas(self) -> Any:
         """The summary table."""

@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from .._progress import CostEstimate, announce_cost, progress_bar
 from ..types import ActivationSet, ImageDataset
 
 __all__ = ["digits_images", "zoo_activations"]
@@ -69,6 +70,7 @@ def zoo_activations(
     layers: Any = None,
     reduction: str = "top_l2",
     store_dir: str | os.PathLike[str] | None = None,
+    progress: bool | None = None,
     **model_options: Any,
 ) -> dict[str, ActivationSet]:
     """Zoo models trained from several seeds, each extracted on the same images.
@@ -89,6 +91,9 @@ def zoo_activations(
     store_dir
         If given, each model's activations are kept in
         ``<store_dir>/<name>-seed<seed>`` (reused when the request is the same).
+    progress
+        Show a progress bar over the seeds (``None``: in a terminal or notebook).  A model
+        not yet in the cache is trained first: minutes per model on 2 cores for ResNet-18.
     **model_options
         ``width``, ``epochs``, ``upsample`` of :func:`~tda_activations.models.pretrained`.
 
@@ -105,15 +110,24 @@ def zoo_activations(
         raise ValueError(f"seeds must be distinct, got {seeds}")
     if not seeds:
         raise ValueError("give at least one seed")
+    announce_cost(CostEstimate(
+        what="zoo_activations", units=len(seeds), unit="model",
+        detail=f"{name}: each seed trained on first use (cached afterwards), then extracted on "
+               f"{n_images if n_images is not None else 'all'} images"))
     out: dict[str, ActivationSet] = {}
-    for s in seeds:
-        tm = pretrained(name, seed=s, **model_options)
-        images = digits_images(tm.data, n_images=n_images, source=source, seed=image_seed)
-        opts = {"layers": layers, "reduction": reduction, "seed": 0}
-        if store_dir is not None:
-            acts = extract_to_store(tm.model, images, Path(store_dir) / f"{name}-seed{s}", **opts)
-        else:
-            acts = extract(tm.model, images, **opts)
-        log.info("%s seed %d: test accuracy %.3f, %d layers", name, s, tm.test_accuracy, len(acts.layers))
-        out[f"seed{s}"] = acts
+    with progress_bar(total=len(seeds), desc=f"zoo_activations {name}", unit="model",
+                      enabled=progress) as bar:
+        for s in seeds:
+            bar.set_postfix(f"seed {s}")
+            tm = pretrained(name, seed=s, **model_options)
+            images = digits_images(tm.data, n_images=n_images, source=source, seed=image_seed)
+            opts = {"layers": layers, "reduction": reduction, "seed": 0}
+            if store_dir is not None:
+                acts = extract_to_store(tm.model, images, Path(store_dir) / f"{name}-seed{s}", **opts)
+            else:
+                acts = extract(tm.model, images, **opts)
+            log.info("%s seed %d: test accuracy %.3f, %d layers", name, s, tm.test_accuracy,
+                     len(acts.layers))
+            out[f"seed{s}"] = acts
+            bar.update(1)
     return out

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ..types import ClassHierarchy, MapperGraph, frozen_array
+from ..types import ClassHierarchy, MapperGraph, compact_repr, frozen_array
 
 __all__ = ["NodeComposition", "check_labels", "class_composition", "hierarchy_compositions"]
 
@@ -42,6 +42,8 @@ class NodeComposition:
     counts: np.ndarray
     lens_mean: np.ndarray
     misclassification_rate: np.ndarray
+
+    __repr__ = compact_repr
 
     def __post_init__(self) -> None:
         counts = np.asarray(self.counts, dtype=np.int64)

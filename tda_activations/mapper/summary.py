@@ -10,8 +10,16 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from .._progress import progress_bar
 from .._select import resolve_layer_names
-from ..types import ActivationSet, ClassHierarchy, MapperGraph, frozen_array
+from ..types import (
+    ActivationSet,
+    ClassHierarchy,
+    MapperGraph,
+    brief_names,
+    compact_repr,
+    frozen_array,
+)
 from .composition import NodeComposition, check_labels, hierarchy_compositions
 from .graph import mapper_graph
 
@@ -98,6 +106,8 @@ class ClassGraph:
     similarity: np.ndarray
     shared_nodes: np.ndarray
     present: np.ndarray
+
+    __repr__ = compact_repr
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "class_names", tuple(self.class_names))
@@ -228,6 +238,11 @@ class HierarchySummary:
         for name in ("weighted_purity", "n_groups", "adjusted_rand", "params"):
             object.__setattr__(self, name, dict(getattr(self, name)))
         object.__setattr__(self, "separated", {k: tuple(v) for k, v in self.separated.items()})
+
+    def __repr__(self) -> str:
+        purity = ", ".join(f"{k}={v:.3f}" for k, v in self.weighted_purity.items())
+        return (f"HierarchySummary({self.label!r}, {self.n_nodes} nodes, {self.n_edges} edges, "
+                f"{self.n_components} components, coverage={self.coverage:.3f}; purity {purity})")
 
     @property
     def n_separated(self) -> dict[str, int]:
@@ -417,6 +432,12 @@ class LayerMapper:
         for name in ("graphs", "compositions", "summaries"):
             object.__setattr__(self, name, dict(getattr(self, name)))
 
+    def __repr__(self) -> str:
+        nodes = [len(self.graphs[k].nodes) for k in self.layers]
+        size = f"{min(nodes)}-{max(nodes)} nodes per graph" if nodes else "no graphs"
+        return (f"LayerMapper({len(self.layers)} layers: {brief_names(self.layers)}; {size}; "
+                f"levels: {', '.join(self.hierarchy.levels)}; .table, .trend())")
+
     @property
     def table(self) -> Any:
         """The trend table: one row per layer (``depth`` = position in forward order)
@@ -466,6 +487,7 @@ def layer_mapper(
     hierarchy: ClassHierarchy | None = None,
     separation_purity: float = 0.9,
     linkage: LinkageMethod = "average",
+    progress: bool | None = None,
     **mapper_options: Any,
 ) -> LayerMapper:
     """Mapper graph, compositions and hierarchy summary for every layer in one call.
@@ -480,6 +502,8 @@ def layer_mapper(
         Class hierarchy (default ``acts.hierarchy``); every label must be one of its classes.
     separation_purity, linkage
         See :func:`hierarchy_summary`.
+    progress
+        Show a progress bar over the layers (``None``: in a terminal or notebook).
     **mapper_options
         Passed to :func:`~tda_activations.mapper.mapper_graph` (``lens``,
         ``n_intervals``, ``overlap``, ``clusterer``, ``min_samples``, ``eps``...); the
@@ -520,15 +544,19 @@ def layer_mapper(
     graphs: dict[str, MapperGraph] = {}
     compositions: dict[str, dict[str, NodeComposition]] = {}
     summaries: dict[str, HierarchySummary] = {}
-    for layer in names:
-        graphs[layer] = mapper_graph(acts.cloud(layer), label=layer, **mapper_options)
-        compositions[layer] = hierarchy_compositions(graphs[layer], labels[layer], hierarchy,
-                                                     predictions=preds[layer])
-        summaries[layer] = hierarchy_summary(
-            graphs[layer], labels[layer], hierarchy, compositions=compositions[layer],
-            separation_purity=separation_purity, linkage=linkage,
-        )
-        log.info("mapper %s: %d nodes, purity %s", layer, len(graphs[layer].nodes),
-                 summaries[layer].weighted_purity)
+    with progress_bar(total=len(names), desc="layer_mapper", unit="layer",
+                      enabled=progress) as bar:
+        for layer in names:
+            bar.set_postfix(layer)
+            graphs[layer] = mapper_graph(acts.cloud(layer), label=layer, **mapper_options)
+            compositions[layer] = hierarchy_compositions(graphs[layer], labels[layer], hierarchy,
+                                                         predictions=preds[layer])
+            summaries[layer] = hierarchy_summary(
+                graphs[layer], labels[layer], hierarchy, compositions=compositions[layer],
+                separation_purity=separation_purity, linkage=linkage,
+            )
+            log.info("mapper %s: %d nodes, purity %s", layer, len(graphs[layer].nodes),
+                     summaries[layer].weighted_purity)
+            bar.update(1)
     return LayerMapper(layers=tuple(names), graphs=graphs, compositions=compositions,
                        summaries=summaries, hierarchy=hierarchy)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
@@ -45,8 +46,8 @@ def _pie_data(graph: Any, composition: Any, layer: str | None, level: str, seed:
         if composition is None:
             raise ValueError(
                 "mapper_pie_graph: a MapperGraph needs its class composition: pass "
-                "composition=mapper.class_composition(graph, labels, ...) (or "
-                "hierarchy_compositions(...)[level]), or give a LayerMapper and layer="
+                "compositions=mapper.hierarchy_compositions(graph, labels, hierarchy) (or "
+                "one class_composition(...)), or give a LayerMapper and layer="
             )
         if isinstance(composition, Mapping):
             if level not in composition:
@@ -55,10 +56,12 @@ def _pie_data(graph: Any, composition: Any, layer: str | None, level: str, seed:
                 raise unknown_name_error("hierarchy level", level, composition)
             composition = composition[level]
         if not isinstance(composition, NodeComposition):
-            raise TypeError(f"composition must be a NodeComposition, got {type(composition).__name__}")
+            raise TypeError(
+                f"compositions must be a NodeComposition or a mapping level -> NodeComposition, "
+                f"got {type(composition).__name__}")
         return pie_chart_data(graph, composition, seed=seed)
     raise TypeError(
-        "mapper_pie_graph needs a LayerMapper (with layer=), a MapperGraph (with composition=) or "
+        "mapper_pie_graph needs a LayerMapper (with layer=), a MapperGraph (with compositions=) or "
         f"PieChartData, got {type(graph).__name__}"
     )
 
@@ -66,7 +69,7 @@ def _pie_data(graph: Any, composition: Any, layer: str | None, level: str, seed:
 def mapper_pie_graph(
     graph: Any,
     *,
-    composition: Any = None,
+    compositions: Any = None,
     layer: str | None = None,
     level: str = "fine",
     ax: Any = None,
@@ -77,6 +80,7 @@ def mapper_pie_graph(
     legend: bool = True,
     legend_cols: int | None = None,
     title: str | None = None,
+    composition: Any = None,
 ) -> Any:
     """A static Mapper graph whose nodes are pie charts of their class composition.
 
@@ -89,11 +93,13 @@ def mapper_pie_graph(
     ----------
     graph
         A :class:`~tda_activations.mapper.LayerMapper` (choose ``layer``), a
-        :class:`~tda_activations.types.MapperGraph` with ``composition``, or
+        :class:`~tda_activations.types.MapperGraph` with ``compositions``, or
         :class:`~tda_activations.mapper.PieChartData`.
-    composition
-        For a MapperGraph: its :class:`~tda_activations.mapper.NodeComposition` at one
-        level, or the mapping level -> composition of ``hierarchy_compositions``.
+    compositions
+        For a MapperGraph: the mapping level -> composition of ``hierarchy_compositions``
+        (the keyword :func:`~tda_activations.mapper.to_html` takes too, and
+        ``LayerMapper.compositions[layer]``), or one
+        :class:`~tda_activations.mapper.NodeComposition`.
     layer
         For a LayerMapper: the layer to draw.
     level
@@ -115,15 +121,29 @@ def mapper_pie_graph(
         Columns of the legend (default: up to 5).
     title
         Axes title (default: ``"<layer> (<level>)"``).
+    composition
+        Deprecated alias of ``compositions`` (warns).
 
     Returns
     -------
     matplotlib.axes.Axes
+
+    Raises
+    ------
+    TypeError
+        If both ``compositions`` and the deprecated ``composition`` are given.
     """
     from matplotlib.collections import LineCollection
     from matplotlib.patches import Patch, Wedge
 
-    data = _pie_data(graph, composition, layer, level, seed)
+    if composition is not None:
+        if compositions is not None:
+            raise TypeError("mapper_pie_graph: give compositions= only (composition= is its "
+                            "deprecated alias)")
+        warnings.warn("mapper_pie_graph(composition=) is deprecated; use compositions=, the "
+                      "keyword of mapper.to_html", FutureWarning, stacklevel=2)
+        compositions = composition
+    data = _pie_data(graph, compositions, layer, level, seed)
     n_groups = len(data.group_names)
     if colors is None:
         cs = list(categorical_colors(n_groups))

@@ -23,7 +23,13 @@ from .architecture import (
     count_parameters,
     regions_upper_bound_log10,
 )
-from .correlation_order import SURROGATES, CorrelationOrderProfile, correlation_order, ledoit_wolf_shrinkage
+from .correlation_order import (
+    SURROGATES,
+    CorrelationOrderProfile,
+    correlation_order,
+    correlation_order_cost,
+    ledoit_wolf_shrinkage,
+)
 from .invariance import (
     EquivarianceResult,
     EquivarianceRow,
@@ -34,6 +40,7 @@ from .invariance import (
     class_separability,
     equivariance,
     invariance_scores,
+    invariance_scores_cost,
     layer_outputs,
     separability_of_features,
 )
@@ -47,6 +54,7 @@ from .mean_dimension import (
     logit_mean_dimensions,
     logit_total_indices,
     mean_dimension_profile,
+    mean_dimension_profile_cost,
     product_of_marginals,
     total_indices,
 )
@@ -57,9 +65,12 @@ __all__ = [
     "EquivarianceRow", "GroupInvariantPrototype", "InvarianceResult", "InvarianceRow", "InversePCA",
     "LayerArchitecture", "MeanDimensionProfile", "ModelMeanDimensions", "OrbitPooling", "PCABasis",
     "SeparabilityResult", "SeparabilityRow", "TotalIndices", "architecture_metrics",
-    "class_separability", "correlation_order", "count_parameters", "equivariance",
-    "fit_group_invariant_prototype", "fit_pca", "invariance_scores", "layer_outputs",
+    "class_separability", "correlation_order", "correlation_order_cost", "count_parameters",
+    "equivariance",
+    "fit_group_invariant_prototype", "fit_pca", "invariance_scores", "invariance_scores_cost",
+    "layer_outputs",
     "ledoit_wolf_shrinkage", "logit_mean_dimensions", "logit_total_indices",
-    "mean_dimension_profile", "product_of_marginals", "regions_upper_bound_log10",
+    "mean_dimension_profile", "mean_dimension_profile_cost", "product_of_marginals",
+    "regions_upper_bound_log10",
     "separability_of_features", "total_indices", "transforms",
 ]

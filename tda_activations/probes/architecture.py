@@ -55,6 +55,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..types import compact_repr
+
 __all__ = [
     "ArchitectureReport",
     "LayerArchitecture",
@@ -120,6 +122,8 @@ class LayerArchitecture:
     pl_units: int
     log10_regions_bound: float
 
+    __repr__ = compact_repr
+
 
 @dataclass(frozen=True)
 class ArchitectureReport:
@@ -157,6 +161,8 @@ class ArchitectureReport:
     output_dim: int
     graph: str = "torch.fx"
     params: dict[str, Any] = field(default_factory=dict)
+
+    __repr__ = compact_repr
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "layers", tuple(self.layers))

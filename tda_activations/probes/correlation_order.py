@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,7 +36,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..types import ImageDataset, Split, frozen_array
+from .._progress import CostEstimate, announce_cost, progress_bar, progress_enabled
+from ..types import ImageDataset, Split, compact_repr, frozen_array
+from ._cost import n_batches, time_forward
 from ._hooks import (
     INPUT_LAYER,
     OutputReplacement,
@@ -44,14 +47,16 @@ from ._hooks import (
     check_model,
     default_layers,
     evaluation,
+    layer_shapes,
     model_device,
     resolve_layer,
 )
 
 __all__ = [
-    "CorrelationOrderProfile",
     "SURROGATES",
+    "CorrelationOrderProfile",
     "correlation_order",
+    "correlation_order_cost",
     "ledoit_wolf_shrinkage",
 ]
 
@@ -174,6 +179,8 @@ class CorrelationOrderProfile:
     seed: int
     params: Mapping[str, Any] = field(default_factory=dict)
 
+    __repr__ = compact_repr
+
     def __post_init__(self) -> None:
         n = len(self.layers)
         acc = np.asarray(self.accuracy, dtype=np.float64)
@@ -246,6 +253,7 @@ def correlation_order(
     n_draws: int = 1,
     seed: int = 0,
     batch_size: int = 256,
+    progress: bool | None = None,
 ) -> CorrelationOrderProfile:
     """Accuracy of first- and second-order Gaussian surrogates at every layer.
 
@@ -274,6 +282,10 @@ def correlation_order(
         Seed of the draws (each layer gets its own stream).
     batch_size
         Samples per forward pass.
+    progress
+        Show a progress bar over the layers (``None``: in a terminal or notebook).  The
+        estimate of :func:`correlation_order_cost` is logged first (INFO) whenever a bar
+        or INFO logging is on.
 
     Returns
     -------
@@ -288,37 +300,11 @@ def correlation_order(
     connections) carry no class information; probe block outputs of residual
     networks for a clean cut.
     """
-    model = check_model(model)
-    if isinstance(shrinkage, str):
-        if shrinkage != "ledoit_wolf":
-            from ..types import unknown_name_error
-
-            raise unknown_name_error("shrinkage rule", shrinkage, ["ledoit_wolf"])
-    elif isinstance(shrinkage, (bool, np.bool_)) or not isinstance(shrinkage, (int, float, np.floating)):
-        raise TypeError(f"shrinkage must be 'ledoit_wolf' or a number in [0, 1], got {shrinkage!r}")
-    elif not 0.0 <= float(shrinkage) <= 1.0:
-        raise ValueError(f"a fixed shrinkage intensity must be in [0, 1], got {shrinkage}")
-    if not isinstance(n_draws, (int, np.integer)) or n_draws < 1:
-        raise ValueError(f"n_draws must be a positive integer, got {n_draws!r}")
-    if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-    xf, yf, xe, ye = _split_data(data, fit_data)
+    model, xf, yf, xe, ye, order = _plan(model, data, fit_data, layers, include_input, shrinkage,
+                                         n_draws, batch_size)
+    if progress_enabled(progress) or log.isEnabledFor(logging.INFO):
+        announce_cost(_cost(model, xf, yf, xe, order, n_draws=n_draws, batch_size=batch_size))
     classes = np.unique(yf)
-    counts = {int(c): int(np.sum(yf == c)) for c in classes}
-    missing = sorted(set(np.unique(ye).tolist()) - set(counts))
-    if missing:
-        raise ValueError(f"evaluation classes {missing} have no fit samples; fit on data with every class")
-    few = [c for c, k in counts.items() if k < 2]
-    if few:
-        raise ValueError(f"classes {few} have fewer than 2 fit samples; a covariance needs at least 2")
-    layer_list = list(default_layers(model, xf) if layers is None else layers)
-    if INPUT_LAYER in layer_list:
-        layer_list.remove(INPUT_LAYER)
-    for layer in layer_list:
-        resolve_layer(model, layer)
-    order = ([INPUT_LAYER] if include_input else []) + layer_list
-    if not order:
-        raise ValueError("no layers to probe: give layers or include_input=True")
     device = model_device(model)
     labels = np.tile(ye, n_draws)
     n_sur = labels.size
@@ -336,9 +322,11 @@ def correlation_order(
     cls_shrink = np.empty((len(order), classes.size))
     pooled_shrink = np.empty(len(order))
     units: list[int] = []
-    with evaluation(model):
+    with evaluation(model), progress_bar(total=len(order), desc="correlation_order",
+                                         unit="layer", enabled=progress) as bar:
         true_acc = float(np.mean(predict(xe) == ye))
         for li, layer in enumerate(order):
+            bar.set_postfix(layer)
             if layer == INPUT_LAYER:
                 acts = xf.reshape(xf.shape[0], -1).astype(np.float64)
             else:
@@ -379,7 +367,8 @@ def correlation_order(
                         correct[j] += float(np.sum(pred.cpu().numpy() == lab))
             acc[li] = correct / n_sur
             log.info("correlation order: %s accuracies %s (true %.3f)", layer, np.round(acc[li], 3), true_acc)
-    values, freq = np.unique(ye, return_counts=True)
+            bar.update(1)
+    _, freq = np.unique(ye, return_counts=True)
     return CorrelationOrderProfile(
         layers=tuple(order), n_units=tuple(units), true_accuracy=true_acc, accuracy=acc,
         chance_accuracy=float(freq.max() / freq.sum()), n_surrogates=int(n_sur),
@@ -388,3 +377,105 @@ def correlation_order(
         params={"shrinkage": shrinkage, "n_draws": int(n_draws), "n_fit": int(xf.shape[0]),
                 "n_eval": int(xe.shape[0]), "batch_size": int(batch_size)},
     )
+
+
+def _plan(model: nn.Module, data: Any, fit_data: Any, layers: Sequence[str] | None,
+          include_input: bool, shrinkage: Any, n_draws: Any, batch_size: Any) -> tuple[
+        nn.Module, np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[str]]:
+    """Checked inputs of :func:`correlation_order`: model, fit/eval data, layers in order."""
+    model = check_model(model)
+    if isinstance(shrinkage, str):
+        if shrinkage != "ledoit_wolf":
+            from ..types import unknown_name_error
+
+            raise unknown_name_error("shrinkage rule", shrinkage, ["ledoit_wolf"])
+    elif isinstance(shrinkage, (bool, np.bool_)) or not isinstance(shrinkage, (int, float, np.floating)):
+        raise TypeError(f"shrinkage must be 'ledoit_wolf' or a number in [0, 1], got {shrinkage!r}")
+    elif not 0.0 <= float(shrinkage) <= 1.0:
+        raise ValueError(f"a fixed shrinkage intensity must be in [0, 1], got {shrinkage}")
+    if not isinstance(n_draws, (int, np.integer)) or n_draws < 1:
+        raise ValueError(f"n_draws must be a positive integer, got {n_draws!r}")
+    if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    xf, yf, xe, ye = _split_data(data, fit_data)
+    classes = np.unique(yf)
+    counts = {int(c): int(np.sum(yf == c)) for c in classes}
+    missing = sorted(set(np.unique(ye).tolist()) - set(counts))
+    if missing:
+        raise ValueError(f"evaluation classes {missing} have no fit samples; fit on data with every class")
+    few = [c for c, k in counts.items() if k < 2]
+    if few:
+        raise ValueError(f"classes {few} have fewer than 2 fit samples; a covariance needs at least 2")
+    layer_list = list(default_layers(model, xf) if layers is None else layers)
+    if INPUT_LAYER in layer_list:
+        layer_list.remove(INPUT_LAYER)
+    for layer in layer_list:
+        resolve_layer(model, layer)
+    order = ([INPUT_LAYER] if include_input else []) + layer_list
+    if not order:
+        raise ValueError("no layers to probe: give layers or include_input=True")
+    return model, xf, yf, xe, ye, order
+
+
+def _cost(model: nn.Module, xf: np.ndarray, yf: np.ndarray, xe: np.ndarray, order: list[str],
+          *, n_draws: int, batch_size: int) -> CostEstimate:
+    """Per layer: forward passes (capture the fit data, three surrogates per batch), the
+    draws of every batch (``m x (2 n_c + n_fit) x p``: class and pooled Gaussians) and the
+    pooled Ledoit-Wolf Gram matrix (``n_fit^2 p``); each kind timed once on the widest layer
+    and scaled by the layer's units."""
+    hidden = [l for l in order if l != INPUT_LAYER]
+    shapes = layer_shapes(model, xf, hidden) if hidden else {}
+    units = {l: int(np.prod(shapes[l])) if l in shapes else int(np.prod(xf.shape[1:]))
+             for l in order}
+    t_fwd = time_forward(model, xf, batch_size=batch_size)
+    n_sur = xe.shape[0] * n_draws
+    n_fit = xf.shape[0]
+    n_class = int(np.bincount(np.unique(yf, return_inverse=True)[1]).max())
+    p0 = max(units.values())
+    rng = np.random.default_rng(0)
+    k = 2 * n_class + n_fit
+    start = time.perf_counter()
+    rng.standard_normal((min(batch_size, n_sur), k)) @ rng.standard_normal((k, p0))
+    t_draw = time.perf_counter() - start  # one batch of draws of the widest layer
+    n_s = min(n_fit, 256)
+    sub = rng.standard_normal((n_s, p0))
+    start = time.perf_counter()
+    sub @ sub.T
+    t_gram = (time.perf_counter() - start) * (n_fit / n_s) ** 2
+    forward = n_batches(n_fit, batch_size) + 3 * n_batches(n_sur, batch_size)
+    seconds = n_batches(xe.shape[0], batch_size) * t_fwd + sum(
+        forward * t_fwd + (n_batches(n_sur, batch_size) * t_draw + t_gram) * units[l] / p0
+        for l in order)
+    return CostEstimate(
+        what="correlation_order", units=len(order), unit="layer", seconds=seconds,
+        detail=f"per layer {forward} forward passes of {batch_size} (one timed at "
+               f"{t_fwd * 1e3:.0f} ms) and the Gaussian draws (timed at {t_draw:.2f} s per "
+               f"batch for the widest layer, {p0:,} units)")
+
+
+def correlation_order_cost(
+    model: nn.Module,
+    data: Split | ImageDataset | tuple[Any, Any],
+    *,
+    fit_data: ImageDataset | tuple[Any, Any] | None = None,
+    layers: Sequence[str] | None = None,
+    include_input: bool = True,
+    n_draws: int = 1,
+    batch_size: int = 256,
+) -> CostEstimate:
+    """What :func:`correlation_order` with these arguments will cost, before running it.
+
+    Parameters
+    ----------
+    model, data, fit_data, layers, include_input, n_draws, batch_size
+        As for :func:`correlation_order` (checked the same way).
+
+    Returns
+    -------
+    CostEstimate
+        ``units``: layers probed; ``seconds``: from one timed forward pass and one timed
+        draw of the widest layer.
+    """
+    model, xf, yf, xe, _, order = _plan(model, data, fit_data, layers, include_input,
+                                        "ledoit_wolf", n_draws, batch_size)
+    return _cost(model, xf, yf, xe, order, n_draws=n_draws, batch_size=batch_size)

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,9 +35,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from .._progress import CostEstimate, announce_cost, progress_bar, progress_enabled
 from .._select import resolve_layer_names
 from .._torch import check_model, eval_mode
-from ..types import ActivationSet, ImageDataset, Split, unknown_name_error
+from ..types import ActivationSet, ImageDataset, Split, compact_repr, unknown_name_error
+from ._cost import n_batches
 from ._hooks import LayerHooks, as_inputs
 from .transforms import TensorFn, Transform, as_group
 
@@ -51,6 +54,7 @@ __all__ = [
     "default_layers",
     "equivariance",
     "invariance_scores",
+    "invariance_scores_cost",
     "layer_outputs",
     "separability_of_features",
 ]
@@ -152,6 +156,8 @@ class InvarianceRow:
     n_units: int
     n_dead_units: int
 
+    __repr__ = compact_repr
+
 
 @dataclass(frozen=True)
 class InvarianceResult:
@@ -161,6 +167,8 @@ class InvarianceResult:
     group: tuple[str, ...]
     n_images: int
     params: Mapping[str, Any] = field(default_factory=dict)
+
+    __repr__ = compact_repr
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "rows", tuple(self.rows))
@@ -219,6 +227,7 @@ def invariance_scores(
     max_images: int | None = 500,
     seed: int = 0,
     dead_tol: float = 1e-12,
+    progress: bool | None = None,
 ) -> InvarianceResult:
     """Per-layer invariance of a network's units to a group of transformations.
 
@@ -252,37 +261,29 @@ def invariance_scores(
         Seed of that subset.
     dead_tol
         Relative variance under which a unit counts as dead.
+    progress
+        Show a progress bar over the batches (``None``: in a terminal or notebook).  The
+        estimate of :func:`invariance_scores_cost` is logged first (INFO) whenever a bar
+        or INFO logging is on.
 
     Returns
     -------
     InvarianceResult
         One row per layer.
     """
-    model = check_model(model)
-    arr = _images_of(images)
-    transforms = as_group(group)
-    layers = _resolve_layers(model, arr, layers)
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be positive, got {batch_size}")
-    idx = _subsample(arr.shape[0], max_images, seed)
-    arr = arr[idx]
+    model, arr, transforms, layers = _invariance_plan(model, images, group, layers, batch_size,
+                                                      max_images, seed)
+    if progress_enabled(progress) or log.isEnabledFor(logging.INFO):
+        announce_cost(_invariance_cost(model, arr, transforms, layers, batch_size))
     within: dict[str, np.ndarray] = {}
     moments = {layer: _Moments() for layer in layers}
-    with eval_mode(model), torch.inference_mode(), LayerHooks(model, layers) as hooks:
+    with eval_mode(model), torch.inference_mode(), LayerHooks(model, layers) as hooks, \
+            progress_bar(total=n_batches(arr.shape[0], batch_size), desc="invariance_scores",
+                         unit="batch", enabled=progress) as bar:
         for start in range(0, arr.shape[0], batch_size):
-            x = torch.as_tensor(arr[start : start + batch_size])
-            per_g: list[dict[str, torch.Tensor]] = []
-            for t in transforms:
-                outs, _ = _forward(model, hooks, t(x))
-                per_g.append(outs)
-            for layer in layers:
-                missing = [t.name for t, o in zip(transforms, per_g) if layer not in o]
-                if missing:
-                    raise ValueError(f"layer {layer!r} was not called in the forward pass")
-                stack = torch.stack([o[layer].flatten(1) for o in per_g]).double().numpy()
-                w = stack.var(axis=0).sum(axis=0)  # sum over images of var over the orbit
-                within[layer] = within.get(layer, 0.0) + w
-                moments[layer].update(stack.reshape(-1, stack.shape[-1]))
+            _invariance_batch(model, hooks, torch.as_tensor(arr[start : start + batch_size]),
+                              transforms, layers, within, moments)
+            bar.update(1)
     rows = []
     n = arr.shape[0]
     for depth, layer in enumerate(layers):
@@ -301,6 +302,80 @@ def invariance_scores(
         rows=tuple(rows), group=tuple(t.name for t in transforms), n_images=int(n),
         params={"max_images": max_images, "seed": seed, "dead_tol": dead_tol},
     )
+
+
+def _invariance_plan(model: nn.Module, images: Any, group: Any, layers: Sequence[str] | None,
+                     batch_size: int, max_images: int | None, seed: int) -> tuple[
+        nn.Module, np.ndarray, tuple[Any, ...], tuple[str, ...]]:
+    model = check_model(model)
+    arr = _images_of(images)
+    transforms = as_group(group)
+    layers = _resolve_layers(model, arr, layers)
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be positive, got {batch_size}")
+    idx = _subsample(arr.shape[0], max_images, seed)
+    return model, arr[idx], tuple(transforms), tuple(layers)
+
+
+def _invariance_batch(model: nn.Module, hooks: LayerHooks, x: torch.Tensor,
+                      transforms: Sequence[Any], layers: Sequence[str],
+                      within: dict[str, Any], moments: dict[str, _Moments]) -> None:
+    """Run one batch through every transform; add its orbit variances and moments."""
+    per_g: list[dict[str, torch.Tensor]] = []
+    for t in transforms:
+        outs, _ = _forward(model, hooks, t(x))
+        per_g.append(outs)
+    for layer in layers:
+        missing = [t.name for t, o in zip(transforms, per_g) if layer not in o]
+        if missing:
+            raise ValueError(f"layer {layer!r} was not called in the forward pass")
+        stack = torch.stack([o[layer].flatten(1) for o in per_g]).double().numpy()
+        w = stack.var(axis=0).sum(axis=0)  # sum over images of var over the orbit
+        within[layer] = within.get(layer, 0.0) + w
+        moments[layer].update(stack.reshape(-1, stack.shape[-1]))
+
+
+def _invariance_cost(model: nn.Module, arr: np.ndarray, transforms: Sequence[Any],
+                     layers: Sequence[str], batch_size: int) -> CostEstimate:
+    """Time one batch (every transform, every layer's statistics), times the batches."""
+    total = n_batches(arr.shape[0], batch_size)
+    start = time.perf_counter()
+    with eval_mode(model), torch.inference_mode(), LayerHooks(model, layers) as hooks:
+        _invariance_batch(model, hooks, torch.as_tensor(arr[:batch_size]), transforms, layers,
+                          {}, {layer: _Moments() for layer in layers})
+    one = time.perf_counter() - start
+    return CostEstimate(what="invariance_scores", units=total, unit="batch",
+                        seconds=max(one * total, 1e-6),
+                        detail=f"{arr.shape[0]} images x {len(transforms)} transforms, "
+                               f"{len(layers)} layers; one batch timed at {one:.2f} s")
+
+
+def invariance_scores_cost(
+    model: nn.Module,
+    images: ImageDataset | np.ndarray | torch.Tensor,
+    *,
+    group: GroupLike = "flips",
+    layers: Sequence[str] | None = None,
+    batch_size: int = 64,
+    max_images: int | None = 500,
+    seed: int = 0,
+) -> CostEstimate:
+    """What :func:`invariance_scores` with these arguments will cost, before running it.
+
+    Parameters
+    ----------
+    model, images, group, layers, batch_size, max_images, seed
+        As for :func:`invariance_scores` (checked the same way).
+
+    Returns
+    -------
+    CostEstimate
+        ``units``: batches of ``batch_size`` images (each run once per transform);
+        ``seconds``: one batch timed, times the number of batches.
+    """
+    model, arr, transforms, layers_ = _invariance_plan(model, images, group, layers, batch_size,
+                                                       max_images, seed)
+    return _invariance_cost(model, arr, transforms, layers_, batch_size)
 
 
 # ------------------------------------------------------------------- equivariance
@@ -339,6 +414,8 @@ class EquivarianceRow:
     accuracy_replaced: float
     accuracy_transformed: float
 
+    __repr__ = compact_repr
+
 
 @dataclass(frozen=True)
 class EquivarianceResult:
@@ -349,6 +426,8 @@ class EquivarianceResult:
     n_train: int
     n_test: int
     params: Mapping[str, Any] = field(default_factory=dict)
+
+    __repr__ = compact_repr
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "rows", tuple(self.rows))
@@ -637,6 +716,8 @@ class SeparabilityRow:
     n_points: int
     dim: int
 
+    __repr__ = compact_repr
+
 
 @dataclass(frozen=True)
 class SeparabilityResult:
@@ -645,6 +726,8 @@ class SeparabilityResult:
     rows: tuple[SeparabilityRow, ...]
     level: str = "fine"
     params: Mapping[str, Any] = field(default_factory=dict)
+
+    __repr__ = compact_repr
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "rows", tuple(self.rows))

@@ -39,7 +39,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..types import ImageDataset, frozen_array, unknown_name_error
+from .._progress import CostEstimate, announce_cost, progress_bar, progress_enabled
+from ..types import ImageDataset, compact_repr, frozen_array, unknown_name_error
+from ._cost import n_batches, time_forward
 from ._hooks import (
     INPUT_LAYER,
     LayerCapture,
@@ -63,6 +65,7 @@ __all__ = [
     "logit_mean_dimensions",
     "logit_total_indices",
     "mean_dimension_profile",
+    "mean_dimension_profile_cost",
     "product_of_marginals",
     "total_indices",
 ]
@@ -100,6 +103,8 @@ class PCABasis:
     variances: np.ndarray
     total_variance: float
     input_shape: tuple[int, ...]
+
+    __repr__ = compact_repr
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "mean", frozen_array(self.mean, dtype=np.float64))
@@ -401,6 +406,8 @@ class TotalIndices:
     features: str = "given"
     feature_shape: tuple[int, ...] | None = None
     params: Mapping[str, Any] = field(default_factory=dict)
+
+    __repr__ = compact_repr
 
     def __post_init__(self) -> None:
         q, d = len(self.output_names), len(self.feature_names)
@@ -821,6 +828,8 @@ class MeanDimensionProfile:
     seed: int
     params: Mapping[str, Any] = field(default_factory=dict)
 
+    __repr__ = compact_repr
+
     def __post_init__(self) -> None:
         n = len(self.layers)
         for name in ("layer_given_input", "layer_given_input_se", "output_given_layer",
@@ -861,6 +870,7 @@ def mean_dimension_profile(
     n_rows: int | None = 200,
     seed: int = 0,
     batch_size: int = 512,
+    progress: bool | None = None,
 ) -> MeanDimensionProfile:
     """Mean dimension of each layer given the input, and of the output given each layer.
 
@@ -892,12 +902,30 @@ def mean_dimension_profile(
         Data the PCAs are fitted on (default: ``data``).
     n_rows, seed, batch_size
         As in :func:`total_indices`.
+    progress
+        Show a progress bar over the sweeps (one over the input, one per layer; ``None``:
+        in a terminal or notebook).  The estimate of :func:`mean_dimension_profile_cost`
+        is logged first (INFO) whenever a bar or INFO logging is on.
 
     Returns
     -------
     MeanDimensionProfile
         One row per layer, ``"input"`` first.
     """
+    model, x, fx, layer_list = _profile_plan(model, data, layers, fit_data, n_rows, batch_size)
+    basis = fit_pca(fx, n_components=input_components)
+    if progress_enabled(progress) or log.isEnabledFor(logging.INFO):
+        announce_cost(_profile_cost(model, x, fx, layer_list, basis, n_components, n_rows,
+                                    batch_size))
+    with progress_bar(total=1 + len(layer_list), desc="mean_dimension_profile", unit="sweep",
+                      enabled=progress) as bar:
+        return _profile(model, x, fx, layer_list, basis, n_components, input_components,
+                        fit_data is None, n_rows, seed, batch_size, bar)
+
+
+def _profile_plan(model: nn.Module, data: Any, layers: Sequence[str] | None, fit_data: Any,
+                  n_rows: int | None, batch_size: int) -> tuple[
+        nn.Module, np.ndarray, np.ndarray, list[str]]:
     model = check_model(model)
     x, _ = as_inputs(data)
     _check_rows(x.shape[0], n_rows, batch_size)
@@ -907,13 +935,80 @@ def mean_dimension_profile(
         layer_list.remove(INPUT_LAYER)
     for layer in layer_list:
         resolve_layer(model, layer)
+    return model, x, fx, layer_list
+
+
+def _sweep_passes(n: int, n_groups: int, batch_size: int) -> int:
+    """Forward passes of :func:`_sweep` with one pooled key: means, then base + swapped rows."""
+    chunk = max(1, batch_size // max(n_groups, 1))
+    passes = n_batches(n, batch_size)
+    for c0 in range(0, n, chunk):
+        b = min(n, c0 + chunk) - c0
+        passes += 1 + n_batches(n_groups * b, batch_size)
+    return passes
+
+
+def _profile_cost(model: nn.Module, x: np.ndarray, fx: np.ndarray, layer_list: Sequence[str],
+                  basis: PCABasis, n_components: int | float | None, n_rows: int | None,
+                  batch_size: int) -> CostEstimate:
+    n = x.shape[0] if n_rows is None else min(int(n_rows), x.shape[0])
+    g_in = basis.n_components + 1  # with the residual, at most
+    if isinstance(n_components, (int, np.integer)) and not isinstance(n_components, bool):
+        g_layer = int(n_components) + 1
+    else:
+        g_layer = min(n, fx.shape[0]) + 1
+    passes = _sweep_passes(n, g_in, batch_size) + len(layer_list) * (
+        _sweep_passes(n, g_layer, batch_size) + 2 * n_batches(fx.shape[0], batch_size))
+    t_fwd = time_forward(model, x, batch_size=batch_size)
+    return CostEstimate(
+        what="mean_dimension_profile", units=1 + len(layer_list), unit="sweep",
+        seconds=passes * t_fwd,
+        detail=f"about {passes} forward passes of up to {batch_size}, one timed at "
+               f"{t_fwd * 1e3:.0f} ms; a lower bound: the sweeps' bookkeeping adds to it")
+
+
+def mean_dimension_profile_cost(
+    model: nn.Module,
+    data: Any,
+    *,
+    layers: Sequence[str] | None = None,
+    n_components: int | float | None = 32,
+    input_components: int | float | None = None,
+    fit_data: Any = None,
+    n_rows: int | None = 200,
+    batch_size: int = 512,
+) -> CostEstimate:
+    """What :func:`mean_dimension_profile` with these arguments will cost, before running it.
+
+    Parameters
+    ----------
+    model, data, layers, n_components, input_components, fit_data, n_rows, batch_size
+        As for :func:`mean_dimension_profile` (checked the same way).
+
+    Returns
+    -------
+    CostEstimate
+        ``units``: sweeps (one over the input's coordinates, one per layer);
+        ``seconds``: the forward passes counted, times one timed pass of a full batch -- a
+        lower bound (on a small convolutional net the whole call took 2-4 times as long).
+    """
+    model, x, fx, layer_list = _profile_plan(model, data, layers, fit_data, n_rows, batch_size)
+    basis = fit_pca(fx, n_components=input_components)
+    return _profile_cost(model, x, fx, layer_list, basis, n_components, n_rows, batch_size)
+
+
+def _profile(model: nn.Module, x: np.ndarray, fx: np.ndarray, layer_list: list[str],
+             basis: PCABasis, n_components: int | float | None,
+             input_components: int | float | None, same_fit: bool, n_rows: int | None,
+             seed: int, batch_size: int, bar: Any) -> MeanDimensionProfile:
+    fit_data = None if same_fit else fx
     rng = np.random.default_rng(seed)
     rows = _choose_rows(x.shape[0], n_rows, rng)
     partner = _derangement(rows.size, rng)
     device = model_device(model)
 
     # sweep A: every layer (and the logits) as a function of the input's PCA coordinates
-    basis = fit_pca(fx, n_components=input_components)
+    bar.set_postfix(INPUT_LAYER)
     coords, groups, _, with_res = _pca_coordinates(basis, x)
     inv = basis.inverse_layer(with_residual=with_res).to(device)
     md_in: dict[str, tuple[float, float]] = {}
@@ -936,6 +1031,7 @@ def mean_dimension_profile(
     for k in keys:
         md, se, _ = _ratio_with_se(sw[k].terms.sum(axis=1), sw[k].centred_sq * rows.size / max(rows.size - 1, 1))
         md_in[k] = (md, se)
+    bar.update(1)
 
     # sweep B: the output as a function of each layer's PCA coordinates
     md_out: dict[str, tuple[float, float]] = {INPUT_LAYER: md_in["__output__"]}
@@ -944,6 +1040,7 @@ def mean_dimension_profile(
     xs = x[rows]
     with evaluation(model):
         for layer in layer_list:
+            bar.set_postfix(layer)
             acts_fit = capture_outputs(model, fx, layer, batch_size=batch_size)
             acts = acts_fit if fit_data is None else capture_outputs(model, x, layer, batch_size=batch_size)
             lb = fit_pca(acts_fit, n_components=n_components)
@@ -963,6 +1060,7 @@ def mean_dimension_profile(
             md, se, _ = _ratio_with_se(s.terms.sum(axis=1), s.centred_sq * rows.size / max(rows.size - 1, 1))
             md_out[layer] = (md, se)
             log.info("mean dimension profile: %s done (%d components)", layer, lb.n_components)
+            bar.update(1)
     order = [INPUT_LAYER, *layer_list]
     return MeanDimensionProfile(
         layers=tuple(order), n_units=tuple(units[k] for k in order),
@@ -992,6 +1090,8 @@ class ModelMeanDimensions:
 
     models: tuple[str, ...]
     results: tuple[TotalIndices, ...]
+
+    __repr__ = compact_repr
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "models", tuple(map(str, self.models)))
