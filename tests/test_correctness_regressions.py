@@ -153,7 +153,7 @@ def test_resolve_layer_names_rule():
     assert resolve_layer_names(names, "layer1.*") == ("layer1.0.conv1", "layer1.0.conv2")
     assert resolve_layer_names(names, ["fc", "*conv1", "conv1"]) == ("fc", "conv1", "layer1.0.conv1")
     assert resolve_layer_names({"b": 1, "a": 2}, None) == ("b", "a")
-    with pytest.raises(ValueError, match=r"unknown layer 'conv2'.*did you mean 'conv1'"):
+    with pytest.raises(ValueError, match=r"unknown layer 'conv2': did you mean .*'conv1'"):
         resolve_layer_names(names, "conv2")
     with pytest.raises(ValueError, match="matches no layer"):
         resolve_layer_names(names, "layer9.*")
