@@ -90,7 +90,7 @@ def augmented_digit_clouds(n_points: int, seed: int = 0) -> dict[str, np.ndarray
     rng = np.random.default_rng(seed)
     if n_points > pool.shape[0]:
         raise ValueError(f"at most {pool.shape[0]} augmented digits, asked for {n_points}")
-    pick = rng.choice(pool.shape[0], size=n_points, replace=False)
+    pick = rng.permutation(pool.shape[0])[:n_points]  # the first n are the same for every n
     batch = pool[pick] + rng.normal(scale=0.05 * (hi - lo), size=pool[pick].shape).astype(np.float32)
     out = {}
     feats = tm.model.features
