@@ -47,7 +47,17 @@ _BYTES_PER_HIGHER = 200.0
 
 
 class PersistenceTooLarge(MemoryError):
-    """Raised before a persistence computation that would not fit in memory."""
+    """Raised before a persistence computation that would not fit in memory.
+
+    Attributes
+    ----------
+    edge_fraction
+        Fraction of the edges in the refused filtration (1 when they were not counted).
+    """
+
+    def __init__(self, message: str, *, edge_fraction: float = 1.0) -> None:
+        super().__init__(message)
+        self.edge_fraction = float(edge_fraction)
 
 
 @dataclass(frozen=True)

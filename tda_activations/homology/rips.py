@@ -267,7 +267,8 @@ def _check_fits(mat: np.ndarray, maxdim: int, thresh: float, limit: float, info:
             f"{thresh:.4g} ({edges / total:.0%} of all pairs) is estimated to need "
             f"{est.gib:.1f} GiB but the limit is {limit / 2**30:.1f} GiB; pass max_points= "
             "(greedy subsampling, with its error bound recorded), lower maxdim, or raise "
-            "memory_limit if you know better"
+            "memory_limit if you know better",
+            edge_fraction=edges / total,
         )
 
 
@@ -423,8 +424,8 @@ def _too_large_message(n: int, maxdim: int, need: float, limit: float, *, cloud:
     )
 
 
-def _subsample_target(size: int, maxdim: int, limit: float) -> int:
-    target = max_points_for_memory(limit, maxdim=maxdim)
+def _subsample_target(size: int, maxdim: int, limit: float, edge_fraction: float = 1.0) -> int:
+    target = max_points_for_memory(limit, maxdim=maxdim, edge_fraction=edge_fraction)
     log.warning("%d points do not fit in memory for H%d; subsampling to %d", size, maxdim, target)
     return target
 
@@ -587,12 +588,25 @@ def persistence(
 
     try:
         dgms, thresh, run_info, engine = run(x)
-    except PersistenceTooLarge:
-        fit = _subsample_target(x.shape[0], maxdim, limit)
-        if on_too_large == "raise" or fit >= x.shape[0]:
+    except PersistenceTooLarge as exc:
+        if on_too_large == "raise":
             raise
-        x, info["subsample"] = _greedy(distinct, fit, seed, metric)
-        dgms, thresh, run_info, engine = run(x)
+        # Size the subsample with the edge fraction just counted (a subsample's may differ,
+        # so up to two more tries, the last with the full-filtration estimate).
+        frac = exc.edge_fraction
+        for attempt in range(3):
+            fit = _subsample_target(x.shape[0], maxdim, limit, 1.0 if attempt == 2 else frac)
+            fit = min(fit, int(0.95 * x.shape[0]))
+            if fit < 1:
+                raise
+            x, info["subsample"] = _greedy(distinct, fit, seed, metric)
+            try:
+                dgms, thresh, run_info, engine = run(x)
+                break
+            except PersistenceTooLarge as again:
+                if attempt == 2:
+                    raise
+                frac = max(frac, again.edge_fraction)
     info["exact"] = "subsample" not in info
     info.update(run_info)
     info["seconds"] = time.perf_counter() - t0
