@@ -487,10 +487,17 @@ def persistence(
         Start of the greedy subsample (``None``: row 0 of the distinct points).
     memory_limit
         Bytes, ``"auto"`` (80% of the available memory) or ``None`` (no check).
+        Checked twice: the distance matrices before they are computed, then
+        :func:`~tda_activations.homology.estimate_memory` with the edges under
+        the threshold the engine will use counted exactly (for H0+H1 that is
+        the shortcut's threshold, see the notes: on activation clouds a few
+        percent of all pairs, which is what lets exact H1 of 10,000 points fit).
     on_too_large
-        When :func:`~tda_activations.homology.estimate_memory` exceeds the
-        limit: ``"raise"`` :class:`PersistenceTooLarge`, or ``"subsample"`` to
-        the largest size that fits (recorded as for ``max_points``).
+        When an estimate exceeds the limit: ``"raise"`` :class:`PersistenceTooLarge`
+        (before the engine starts), or ``"subsample"`` to the largest greedy
+        subsample that fits, sized with the counted edge fraction (recorded as for
+        ``max_points``: the diagram is then an approximation whose bottleneck
+        error bound is ``params["subsample"]["bottleneck_bound"]``).
     distances
         ``"exact"`` (default): duplicate points merged, distances exact to
         ~1e-13 relative before the float32 rounding.  ``"ripser-compatible"``:
@@ -508,8 +515,10 @@ def persistence(
         ``threshold_rule``, ``complete`` (no truncation), ``enclosing_radius``,
         ``precision``, ``distances``, ``n_used`` (distinct points given to the
         engine before any subsampling), ``subsample`` (covering radius and
-        bottleneck bound, when subsampled), ``engine_threshold`` and, for
-        H0+H1, ``h1_birth_bound`` (see below), and ``seconds``.
+        bottleneck bound, when subsampled), ``exact`` (False when subsampled),
+        ``engine_threshold``, ``edges_in_filtration`` and
+        ``memory_estimate_gib`` (when the memory was checked), for H0+H1
+        ``h1_birth_bound`` (see below), and ``seconds``.
 
     Notes
     -----
