@@ -5,8 +5,9 @@ digit shifted by one pixel in 9 directions, plus pixel noise: 16,173 images), th
 ``n`` of one random draw (see ``_homology_common.augmented_digit_clouds``).
 
 Engines, each as a user would call it for exact H0+H1 of a point cloud, each run in its own
-subprocess under an address-space limit (``resource.setrlimit(RLIMIT_AS)``, default
-14 GiB, so that a crash or an out-of-memory stays in that process on a shared machine) and
+subprocess under an address-space limit (``resource.setrlimit(RLIMIT_AS)``: 14 GiB or 80%
+of the memory available when it starts, whichever is less, so that a crash or an
+out-of-memory stays in that process on a shared machine; the limit is printed) and
 a wall-clock limit (an engine that fails at one size is not run at the larger ones):
 
 * ripser.py: ``ripser(x, maxdim=1)``;
@@ -83,21 +84,26 @@ def _child(engine: str, n: int, cloud_path: str, out_path: str, limit_gib: float
 
 
 def _run(engine: str, n: int, cloud_path: str, tmp: str, limit_gib: float, timeout: float) -> dict:
+    from tda_activations.homology import available_memory
+
+    # never more than 80% of what is available now: other people's jobs share the machine
+    limit_gib = min(limit_gib, 0.8 * available_memory() / 2**30)
     out = os.path.join(tmp, f"{engine}-{n}.npz")
     cmd = [sys.executable, __file__, "--child", engine, str(n), cloud_path, out, str(limit_gib)]
     t = time.perf_counter()
     try:
         proc = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
-        return {"status": f"timed out after {timeout:.0f} s", "wall": time.perf_counter() - t}
+        return {"status": f"timed out after {timeout:.0f} s", "wall": time.perf_counter() - t,
+                "limit": limit_gib}
     wall = time.perf_counter() - t
     if proc.returncode != 0 or not os.path.exists(out):
         tail = (proc.stderr.strip().splitlines() or ["?"])[-1][:90]
         how = f"signal {-proc.returncode}" if proc.returncode < 0 else f"exit {proc.returncode}"
-        return {"status": f"failed ({how}: {tail})", "wall": wall}
+        return {"status": f"failed ({how}: {tail})", "wall": wall, "limit": limit_gib}
     with np.load(out) as z:
         facts = json.loads(str(z["facts"]))
-        return {"status": "ok", "h1": np.array(z["h1"]), **facts}
+        return {"status": "ok", "h1": np.array(z["h1"]), "limit": limit_gib, **facts}
 
 
 def main() -> None:
@@ -118,9 +124,10 @@ def main() -> None:
     clouds = augmented_digit_clouds(max(max(sizes), args.beyond))
     x = clouds["features.2"]
     print(f"cloud: zoo MLP features.2 (ReLU, {x.shape[1]} features) on augmented digits; "
-          f"address-space limit {args.limit_gib:g} GiB and {args.timeout:.0f} s per run")
+          f"address-space limit per run min({args.limit_gib:g} GiB, 80% of the memory available "
+          f"at its start) and {args.timeout:.0f} s wall per run")
     print(f"{'engine':10s} {'n':>6s} {'status':>8s} {'wall s':>8s} {'cpu s':>8s} {'peak GiB':>8s} "
-          f"{'H1 bars':>7s} {'bottleneck to ours':>18s}")
+          f"{'H1 bars':>7s} {'bottleneck to ours':>18s} {'limit GiB':>9s}")
     frontier = {e: 0 for e in engines}
     failed: set[str] = set()
     with tempfile.TemporaryDirectory() as tmp:
@@ -134,12 +141,13 @@ def main() -> None:
             ref = res.get("ours", {}).get("h1")
             for e, r in res.items():
                 if r["status"] != "ok":
-                    print(f"{e:10s} {n:6d} {r['status']} after {r['wall']:.0f} s")
+                    print(f"{e:10s} {n:6d} {r['status']} after {r['wall']:.0f} s "
+                          f"(address-space limit {r['limit']:.1f} GiB)")
                     continue
                 frontier[e] = max(frontier[e], n)
                 bott = "" if ref is None else f"{bottleneck_distance(r['h1'], ref):.1e}"
                 print(f"{e:10s} {n:6d} {'exact':>8s} {r['wall']:8.1f} {r['cpu']:8.1f} "
-                      f"{r['peak_gib']:8.2f} {len(r['h1']):7d} {bott:>18s}")
+                      f"{r['peak_gib']:8.2f} {len(r['h1']):7d} {bott:>18s} {r['limit']:9.1f}")
                 if e == "ours":
                     print(f"{'':17s} {r['edges_in_filtration']:,} edges up to the engine's "
                           f"threshold {r['engine_threshold']:.3g} (enclosing radius "
