@@ -570,10 +570,8 @@ def persistence(
     # threshold the engine will use are counted (the H1 shortcut truncates far below the
     # enclosing radius on activation clouds).
     dense = estimate_memory(size, maxdim=maxdim, edge_fraction=0.0)
-    if dense.bytes > limit:
-        if on_too_large == "raise":
-            raise PersistenceTooLarge(_too_large_message(size, maxdim, dense.bytes, limit, cloud=True))
-        target = _subsample_target(size, maxdim, limit)
+    if dense.bytes > limit and on_too_large == "raise":
+        raise PersistenceTooLarge(_too_large_message(size, maxdim, dense.bytes, limit, cloud=True))
     distinct = x
     if target is not None and x.shape[0] > target:
         x, info["subsample"] = _greedy(distinct, target, seed, metric)
@@ -595,27 +593,36 @@ def persistence(
             precision=precision, memory_limit=limit,
         )
 
-    try:
-        dgms, thresh, run_info, engine = run(x)
-    except PersistenceTooLarge as exc:
-        if on_too_large == "raise":
-            raise
-        # Size the subsample with the edge fraction just counted (a subsample's may differ,
-        # so up to two more tries, the last with the full-filtration estimate).
-        frac = exc.edge_fraction
+    result = None
+    frac = 0.0  # edge fraction for sizing a subsample: none counted yet
+    if dense.bytes <= limit:
+        try:
+            result = run(x)
+        except PersistenceTooLarge as exc:
+            if on_too_large == "raise":
+                raise
+            frac = exc.edge_fraction
+    if result is None:
+        # Size the subsample with the edge fraction counted (a subsample's may differ, so up
+        # to two more tries, the last with the full-filtration estimate).
         for attempt in range(3):
             fit = _subsample_target(x.shape[0], maxdim, limit, 1.0 if attempt == 2 else frac)
             fit = min(fit, int(0.95 * x.shape[0]))
             if fit < 1:
-                raise
+                raise PersistenceTooLarge(
+                    _too_large_message(x.shape[0], maxdim, dense.bytes, limit, cloud=True)
+                )
             x, info["subsample"] = _greedy(distinct, fit, seed, metric)
             try:
-                dgms, thresh, run_info, engine = run(x)
+                result = run(x)
                 break
             except PersistenceTooLarge as again:
                 if attempt == 2:
                     raise
                 frac = max(frac, again.edge_fraction)
+    if result is None:  # pragma: no cover - the loop above sets it or raises
+        raise PersistenceTooLarge(_too_large_message(size, maxdim, dense.bytes, limit, cloud=True))
+    dgms, thresh, run_info, engine = result
     info["exact"] = "subsample" not in info
     info.update(run_info)
     info["seconds"] = time.perf_counter() - t0
