@@ -19,8 +19,9 @@ Memory model
     in every engine), so the estimate is deliberately pessimistic for benign
     clouds: it is there to refuse a computation that could crash the machine,
     not to predict its footprint.  Measured with the H1 shortcut's truncation
-    (``benchmarks/bench_h1_frontier.py``): 10,000 256-D activation vectors,
-    3.4 million edges (7% of the pairs), estimate ~7 GiB, peak resident ~2 GiB.
+    (``benchmarks/bench_h1_frontier.py``): 5,000 256-D activation vectors,
+    1.07 million edges under the threshold (8.5% of the pairs), estimate
+    2.05 GiB, peak resident 0.77 GiB.
 """
 
 from __future__ import annotations
