@@ -60,3 +60,44 @@ def paper_clouds(n_points: int = 1000, seed: int = 0) -> dict[str, np.ndarray]:
     acts = extract(tm.model, data, layers=None, reduction="top_l2", seed=seed)
     convs = [l for l in acts.layers if isinstance(tm.model.get_submodule(l), torch.nn.Conv2d)]
     return {l: np.asarray(acts.cloud(l)) for l in convs}
+
+
+def augmented_digit_clouds(n_points: int, seed: int = 0) -> dict[str, np.ndarray]:
+    """Activation clouds of more points than the digits have: the zoo MLP's hidden layers.
+
+    Every digit (train + test, 16x16) shifted by one pixel in each of the 9 directions
+    (zero fill), plus Gaussian pixel noise (sd 0.05 of the pixel range), gives 16,173
+    images; ``n_points`` of them, drawn with ``seed``, go through the trained MLP, whose
+    ReLU outputs (256 and 128 features) are the clouds.  Duplicate points are possible
+    (ReLU) and are kept: persistence merges them.
+    """
+    import torch
+
+    from tda_activations.models import pretrained
+
+    tm = pretrained("mlp", seed=0)
+    images = np.concatenate([tm.data.train.images, tm.data.test.images]).astype(np.float32)
+    lo, hi = float(images.min()), float(images.max())
+    shifted = []
+    for dy in (-1, 0, 1):
+        for dx in (-1, 0, 1):
+            im = np.zeros_like(images)
+            src = images[:, :, max(0, -dy):images.shape[2] - max(0, dy),
+                         max(0, -dx):images.shape[3] - max(0, dx)]
+            im[:, :, max(0, dy):max(0, dy) + src.shape[2], max(0, dx):max(0, dx) + src.shape[3]] = src
+            shifted.append(im)
+    pool = np.concatenate(shifted)
+    rng = np.random.default_rng(seed)
+    if n_points > pool.shape[0]:
+        raise ValueError(f"at most {pool.shape[0]} augmented digits, asked for {n_points}")
+    pick = rng.permutation(pool.shape[0])[:n_points]  # the first n are the same for every n
+    batch = pool[pick] + rng.normal(scale=0.05 * (hi - lo), size=pool[pick].shape).astype(np.float32)
+    out = {}
+    feats = tm.model.features
+    with torch.inference_mode():
+        h = torch.from_numpy(batch)
+        for k, mod in enumerate(feats):
+            h = mod(h)
+            if isinstance(mod, torch.nn.ReLU):
+                out[f"features.{k}"] = h.numpy().astype(np.float32).copy()
+    return out

@@ -330,14 +330,42 @@ def test_subsample_error_bound_holds():
 def test_memory_refusal_and_fallback():
     x = _cloud(300, 3, seed=13)
     need = estimate_memory(300, maxdim=1).bytes
+    dense = estimate_memory(300, maxdim=1, edge_fraction=0.0).bytes
     assert estimate_memory(600, maxdim=1).bytes > 3 * need
     assert estimate_memory(300, maxdim=2).bytes > need
+    # the distance matrices alone do not fit: refused before anything is computed
     with pytest.raises(PersistenceTooLarge, match="max_points"):
-        persistence(x, memory_limit=need / 2)
-    dg = persistence(x, memory_limit=need / 2, on_too_large="subsample")
+        persistence(x, memory_limit=dense / 2)
+    # the H1 shortcut's edges are counted: the truncated filtration fits where the full one
+    # would not, and the diagrams are those of the unchecked run
+    free = persistence(x, memory_limit=None)
+    counted = persistence(x, memory_limit=need)
+    edges = counted.params["edges_in_filtration"]
+    frac = edges / (300 * 299 / 2)
+    assert 0 < frac < 0.5
+    assert edges == (np.count_nonzero(_engine_dist(x) <= counted.params["engine_threshold"]) - 300) // 2
+    truncated = estimate_memory(300, maxdim=1, edge_fraction=frac).bytes
+    assert counted.params["memory_estimate_gib"] == pytest.approx(truncated / 2**30)
+    fits = persistence(x, memory_limit=1.001 * truncated)
+    assert truncated < need and fits.params["exact"] and "subsample" not in fits.params
+    for d in range(2):
+        assert np.array_equal(fits[d], free[d])
+    with pytest.raises(PersistenceTooLarge, match="edges up to the threshold"):
+        persistence(x, memory_limit=0.999 * truncated)
+    dg = persistence(x, memory_limit=0.999 * truncated, on_too_large="subsample")
     info = dg.params["subsample"]
-    assert info["n_points"] < 300 and estimate_memory(info["n_points"]).bytes <= need / 2
+    assert not dg.params["exact"] and info["bottleneck_bound"] == 2 * info["covering_radius"]
+    # sized with the edge fraction just counted, and checked again on the subsample
+    assert info["n_points"] < 300 and dg.params["memory_estimate_gib"] * 2**30 <= 0.999 * truncated
     assert isinstance(dg, Diagrams) and dg.n_points == 300
+    dg = persistence(x, memory_limit=dense / 2, on_too_large="subsample")
+    assert dg.params["subsample"]["n_points"] < 300
+
+
+def _engine_dist(x):
+    from tda_activations.homology._pairwise import pairwise_distances
+
+    return pairwise_distances(np.asarray(x, dtype=np.float64)).astype(np.float32)
 
 
 # ------------------------------------------------ truncated run below the enclosing radius

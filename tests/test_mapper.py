@@ -490,3 +490,53 @@ def test_save_layer_mapper_writes_every_output(tmp_path):
     assert 'href="html/deep.html"' in (out / "index.html").read_text()
     assert M.layer_file_stem("layer1.0.conv1:1") == "layer1.0.conv1_1"
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+# ------------------------------------------------------------------ sampled knee
+
+
+@pytest.mark.parametrize("dim", [8, 40])  # the KD-tree path and the brute-force path
+def test_kth_neighbor_distances_of_some_rows_are_the_full_calls_bits(dim):
+    rng = np.random.default_rng(11)
+    x = rng.normal(size=(300, dim)).astype(np.float32)
+    x[:10] = x[10:20]
+    full = M.kth_neighbor_distances(x, k=5)
+    rows = np.array([299, 0, 15, 15, 7])
+    assert np.array_equal(M.kth_neighbor_distances(x, k=5, rows=rows), full[rows])
+    for bad in (np.array([300]), np.array([-1]), np.array([[1]]), np.array([0.5])):
+        with pytest.raises(ValueError, match="rows"):
+            M.kth_neighbor_distances(x, k=5, rows=bad)
+
+
+def test_knee_eps_on_a_sample():
+    rng = np.random.default_rng(12)
+    x = np.vstack([rng.normal(size=(1500, 20)), 8 + 5 * rng.random((60, 20))])
+    exact = M.knee_eps(x, k=5)
+    assert M.knee_eps(x, k=5, sample=x.shape[0]) == exact  # a sample of everything: exact
+    approx = M.knee_eps(x, k=5, sample=400, seed=1)
+    assert approx == M.knee_eps(x, k=5, sample=400, seed=1)
+    # the sampled curve's values are the full curve's: eps is one of the exact k-distances
+    assert approx in set(M.kth_neighbor_distances(x, k=5).tolist())
+    assert abs(approx - exact) / exact < 0.1
+    for bad in (2, 0, 2.5, True):
+        with pytest.raises(ValueError, match="sample"):
+            M.knee_eps(x, sample=bad)
+
+
+def test_mapper_graph_knee_sample():
+    rng = np.random.default_rng(13)
+    x = np.abs(rng.normal(size=(500, 24)))
+    exact = M.mapper_graph(x)
+    same = M.mapper_graph(x, knee_sample=500)  # not smaller than the cloud: the exact knee
+    assert exact.params["knee_sample"] is None and same.params["knee_sample"] is None
+    assert same.params["eps"] == exact.params["eps"]
+    assert [n.id for n in same.nodes] == [n.id for n in exact.nodes]
+    assert all(np.array_equal(a.members, b.members) for a, b in zip(same.nodes, exact.nodes))
+    g = M.mapper_graph(x, knee_sample=200)
+    assert g.params["knee_sample"] == 200 and g.params["eps"] == M.knee_eps(x, sample=200)
+    with pytest.raises(ValueError, match="knee_sample"):
+        M.mapper_graph(x, knee_sample=1)
+    with pytest.raises(ValueError, match="knee_sample"):
+        M.mapper_graph(x, eps=0.5, knee_sample=100)
+    with pytest.raises(ValueError, match="knee_sample"):
+        M.mapper_graph(x, clusterer=DBSCAN(), knee_sample=100)

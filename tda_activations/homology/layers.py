@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import re
+import threading
 import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -24,6 +25,7 @@ import numpy as np
 
 from .._atomic import atomic_write_bytes
 from .._hashing import fingerprint_array, fingerprint_params
+from .._progress import CostEstimate, announce_cost, progress_bar
 from .._select import resolve_layer_names
 from ..types import ActivationSet, Diagrams
 from ._parallel import check_n_jobs, run_tasks
@@ -182,12 +184,29 @@ def _one_layer(cloud: np.ndarray, label: str, options: dict[str, Any]) -> Diagra
     return persistence(cloud, label=label, **options)
 
 
+def _announce(
+    clouds: Mapping[str, Any], order: Sequence[str], workers: int, options: Mapping[str, Any]
+) -> CostEstimate:
+    from .large import estimate_memory
+
+    n_max = int(np.shape(clouds[order[0]])[0])
+    maxdim = int(options.get("maxdim", _DEFAULTS["maxdim"]))
+    points = sum(int(np.shape(clouds[l])[0]) for l in order)
+    est = estimate_memory(n_max, maxdim=maxdim)
+    return announce_cost(CostEstimate(
+        what="layer_persistence", units=len(order), unit="layer",
+        detail=f"{points:,} points in all, up to H{maxdim}, {workers} process(es); largest "
+        f"cloud {n_max:,} points, at most {est.gib:.2g} GiB before truncation",
+    ))
+
+
 def layer_persistence(
     acts: ActivationSet | Mapping[str, Any],
     *,
     layers: Sequence[str] | str | None = None,
     n_jobs: int | None = 2,
     cache_dir: str | os.PathLike[str] | None = None,
+    progress: bool | None = None,
     **options: Any,
 ) -> dict[str, Diagrams]:
     """Persistence diagrams of every layer's point cloud, computed in parallel processes.
@@ -201,11 +220,18 @@ def layer_persistence(
         pattern, or a list of them (in the order given).  Unknown names fail
         with close matches suggested.
     n_jobs
-        Worker processes (1: in this process; -1: all CPUs).  Every layer is
-        one task, largest first; the diagrams are identical to a sequential
-        run (the same deterministic code runs in each worker).
+        Processes, this one included (1: only this one; -1: all CPUs).  Every
+        layer is one task; the workers take the largest clouds first while this
+        process takes the smallest, each with one BLAS thread.  The diagrams
+        are identical to a sequential run (the same deterministic code runs in
+        each process).
     cache_dir
         If given, reuse and store results there (see :func:`cached_persistence`).
+    progress
+        Show a progress bar over the layers (``None``: in terminals and
+        notebooks, see :mod:`tda_activations._progress`).  The cost (layers,
+        points, processes, memory estimate of the largest cloud) is logged
+        first at INFO level.
     **options
         Options of :func:`~tda_activations.homology.persistence` (``maxdim``,
         ``backend``, ``coeff``, ``threshold``, ``max_points``, ...).
@@ -246,13 +272,19 @@ def layer_persistence(
         from .rips import _MEMORY_FRACTION
 
         options = {**options, "memory_limit": _MEMORY_FRACTION * available_memory() / workers}
-    if workers <= 1:
-        for layer in todo:
-            results[layer] = _one_layer(clouds[layer], layer, options)
-    else:
-        order = sorted(todo, key=lambda l: -np.shape(clouds[l])[0])  # largest first
-        done = run_tasks(_one_layer, [(np.asarray(clouds[l]), l, options) for l in order], workers)
-        results.update(zip(order, done))
+    # largest clouds first (then widest): the workers take the front, this process the back
+    order = sorted(todo, key=lambda l: (-np.shape(clouds[l])[0], -np.shape(clouds[l])[-1]))
+    if order:
+        _announce(clouds, order, workers, options)
+    with progress_bar(total=len(order), desc="persistence", unit="layer", enabled=progress) as bar:
+        lock = threading.Lock()
+
+        def done(_: int) -> None:
+            with lock:
+                bar.update(1)
+
+        tasks = [(np.asarray(clouds[l]), l, options) for l in order]
+        results.update(zip(order, run_tasks(_one_layer, tasks, workers, on_done=done)))
     for layer, path in todo.items():
         if path is not None:
             save_diagrams(path, results[layer])

@@ -55,6 +55,7 @@ BACKENDS = ("ripser", "giotto-ph", "gudhi")
 Backend = Literal["auto", "ripser", "giotto-ph", "gudhi"]
 Precision = Literal["float32", "float64"]
 _MEMORY_FRACTION = 0.8
+_BLOCK_ENTRIES = 1 << 24
 
 
 def enclosing_radius(dist: np.ndarray) -> float:
@@ -104,23 +105,33 @@ def h1_birth_bound(dist: np.ndarray, *, n_neighbours: int = 8) -> float:
     nearest neighbours of both ends first; the remaining edges are checked
     against every point, longest first, until one without witness is found.
     """
-    d = np.asarray(dist, dtype=np.float64)
+    d = np.asarray(dist)
+    if not np.issubdtype(d.dtype, np.floating):
+        d = d.astype(np.float64)
     n = d.shape[0]
     if n < 3:
         return float(d.max()) if n else 0.0
     k = min(n_neighbours, n - 2)
-    rows = np.arange(n)
-    masked = d.copy()
-    masked[rows, rows] = np.inf
-    nbr = np.argpartition(masked, k - 1, axis=1)[:, :k]
-    del masked
-    best = np.full((n, n), np.inf)
-    for c in range(k):
-        w = nbr[:, c]
-        cand = np.maximum(d[rows, w][:, None], d[w])  # max(d(u, w_u), d(w_u, v)) for all (u, v)
-        cand[rows, w] = np.inf  # w_u cannot witness the edge (u, w_u) itself
-        np.minimum(best, cand, out=best)
-    witnessed = best < d
+    # Row blocks keep the work arrays at ~16M entries (max/min/compare are exact in any
+    # float type, so no float64 copy of the matrix is made); only the boolean
+    # ``witnessed`` matrix is n x n.
+    witnessed = np.empty((n, n), dtype=bool)
+    step = max(1, _BLOCK_ENTRIES // n)
+    for start in range(0, n, step):
+        rows = np.arange(start, min(n, start + step))
+        local = np.arange(rows.size)
+        block = d[rows]
+        masked = block.copy()
+        masked[local, rows] = np.inf
+        nbr = np.argpartition(masked, k - 1, axis=1)[:, :k]
+        del masked
+        best = np.full(block.shape, np.inf, dtype=block.dtype)
+        for c in range(k):
+            w = nbr[:, c]
+            cand = np.maximum(block[local, w][:, None], d[w])  # max(d(u, w_u), d(w_u, v))
+            cand[local, w] = np.inf  # w_u cannot witness the edge (u, w_u) itself
+            np.minimum(best, cand, out=best)
+        witnessed[rows] = best < block
     witnessed |= witnessed.T
     iu, ju = np.nonzero(np.triu(~witnessed, 1))
     lengths = d[iu, ju]
@@ -235,8 +246,39 @@ _SHORTCUT_MIN_POINTS = 200
 _SHORTCUT_MARGIN = 1.1  # try births bound x 1.1: most H1 bars die soon after the last birth
 
 
+def _check_fits(mat: np.ndarray, maxdim: int, thresh: float, limit: float, info: dict[str, Any]) -> None:
+    """Refuse a run whose memory estimate, with the edges under ``thresh`` counted, exceeds ``limit``.
+
+    The engines build the filtration from the edges up to ``thresh`` only, so
+    the per-edge part of :func:`~tda_activations.homology.estimate_memory` is
+    scaled by the fraction of edges actually under it (counted here, exactly).
+    """
+    n = mat.shape[0]
+    total = n * (n - 1) // 2
+    if math.isinf(limit) or maxdim == 0 or total == 0:
+        return
+    edges = (int(np.count_nonzero(mat <= thresh)) - n) // 2
+    est = estimate_memory(n, maxdim=maxdim, edge_fraction=min(1.0, edges / total))
+    info["edges_in_filtration"] = edges
+    info["memory_estimate_gib"] = est.gib
+    if est.bytes > limit:
+        raise PersistenceTooLarge(
+            f"persistence of {n} points up to H{maxdim} with {edges:,} edges up to the threshold "
+            f"{thresh:.4g} ({edges / total:.0%} of all pairs) is estimated to need "
+            f"{est.gib:.1f} GiB but the limit is {limit / 2**30:.1f} GiB; pass max_points= "
+            "(greedy subsampling, with its error bound recorded), lower maxdim, or raise "
+            "memory_limit if you know better",
+            edge_fraction=edges / total,
+        )
+
+
 def _h1_with_short_threshold(
-    mat: np.ndarray, engine: str, coeff: int, radius: float, info: dict[str, Any]
+    mat: np.ndarray,
+    engine: str,
+    coeff: int,
+    radius: float,
+    info: dict[str, Any],
+    limit: float = math.inf,
 ) -> list[Any] | None:
     """H0 and H1 of the full filtration from a run truncated below the enclosing radius.
 
@@ -244,7 +286,8 @@ def _h1_with_short_threshold(
     after it (minimum spanning tree edges have no witness), so if the run at a
     threshold ``t`` above that bound leaves no H1 bar alive at ``t`` (and one
     H0 component), its diagrams are those of the full filtration.  Otherwise
-    returns None and the caller runs to the enclosing radius.
+    returns None and the caller runs to the enclosing radius.  The memory
+    check counts only the edges under ``t`` (:func:`_check_fits`).
     """
     bound = h1_birth_bound(mat)
     info["h1_birth_bound"] = bound
@@ -253,6 +296,7 @@ def _h1_with_short_threshold(
         t = _float32_floor(t)
     if not t < 0.9 * radius:
         return None
+    _check_fits(mat, 1, t, limit, info)
     raw = _ENGINES[engine](mat, 1, t, coeff)
     h0 = np.asarray(raw[0]).reshape(-1, 2)
     h1 = np.asarray(raw[1]).reshape(-1, 2) if len(raw) > 1 else np.zeros((0, 2))
@@ -263,26 +307,31 @@ def _h1_with_short_threshold(
     return raw
 
 
+def _engine_matrix(dist: np.ndarray, precision: str) -> np.ndarray:
+    """The matrix every engine is given: ``dist`` rounded once to float32, or kept in float64."""
+    if precision not in ("float32", "float64"):
+        raise ValueError(f"precision must be 'float32' or 'float64', got {precision!r}")
+    if precision == "float64":
+        return dist
+    with np.errstate(over="ignore"):
+        mat = dist.astype(np.float32)
+    if not np.isfinite(mat).all():
+        raise ValueError("distances exceed the float32 range; rescale the cloud")
+    return mat
+
+
 def _from_distances(
-    dist: np.ndarray,
+    mat: np.ndarray,
     *,
     maxdim: int,
     backend: str,
     coeff: int,
     threshold: Any,
     precision: str,
+    memory_limit: float = math.inf,
 ) -> tuple[tuple[np.ndarray, ...], float, dict[str, Any], str]:
-    """Run one engine on a validated float64 distance matrix."""
-    if precision not in ("float32", "float64"):
-        raise ValueError(f"precision must be 'float32' or 'float64', got {precision!r}")
+    """Run one engine on an :func:`_engine_matrix` (memory checked per edge count)."""
     engine = _resolve_backend(backend, maxdim, precision)
-    if precision == "float32":
-        with np.errstate(over="ignore"):
-            mat = dist.astype(np.float32)
-        if not np.isfinite(mat).all():
-            raise ValueError("distances exceed the float32 range; rescale the cloud")
-    else:
-        mat = dist
     n = mat.shape[0]
     info: dict[str, Any] = {"precision": precision}
     radius = enclosing_radius(mat) if n > 1 else 0.0
@@ -309,8 +358,9 @@ def _from_distances(
     else:
         raw = None
         if maxdim == 1 and thresh >= radius and n >= _SHORTCUT_MIN_POINTS:
-            raw = _h1_with_short_threshold(mat, engine, coeff, radius, info)
+            raw = _h1_with_short_threshold(mat, engine, coeff, radius, info, memory_limit)
         if raw is None:
+            _check_fits(mat, maxdim, thresh, memory_limit, info)
             raw = _ENGINES[engine](mat, maxdim, thresh, coeff)
     info.setdefault("engine_threshold", thresh)
     dgms = [_normalise(raw[d]) if d < len(raw) else np.zeros((0, 2)) for d in range(maxdim + 1)]
@@ -344,12 +394,13 @@ def persistence_of_distances(
     mat = as_distance_matrix(dist)
     n = mat.shape[0]
     limit = _memory_limit(memory_limit)
-    est = estimate_memory(n, maxdim=maxdim)
-    if est.bytes > limit:
-        raise PersistenceTooLarge(_too_large_message(n, maxdim, est.bytes, limit, cloud=False))
+    dense = estimate_memory(n, maxdim=maxdim, edge_fraction=0.0)
+    if dense.bytes > limit:
+        raise PersistenceTooLarge(_too_large_message(n, maxdim, dense.bytes, limit, cloud=False))
     t0 = time.perf_counter()
     dgms, thresh, info, engine = _from_distances(
-        mat, maxdim=maxdim, backend=backend, coeff=coeff, threshold=threshold, precision=precision
+        _engine_matrix(mat, precision), maxdim=maxdim, backend=backend, coeff=coeff,
+        threshold=threshold, precision=precision, memory_limit=limit,
     )
     info["seconds"] = time.perf_counter() - t0
     return Diagrams(
@@ -371,6 +422,18 @@ def _too_large_message(n: int, maxdim: int, need: float, limit: float, *, cloud:
         f"but the limit is {limit / 2**30:.1f} GiB; {hint}, lower maxdim, or raise memory_limit "
         "if you know better"
     )
+
+
+def _subsample_target(size: int, maxdim: int, limit: float, edge_fraction: float = 1.0) -> int:
+    target = max_points_for_memory(limit, maxdim=maxdim, edge_fraction=edge_fraction)
+    log.warning("%d points do not fit in memory for H%d; subsampling to %d", size, maxdim, target)
+    return target
+
+
+def _greedy(x: np.ndarray, target: int, seed: int | None, metric: str) -> tuple[np.ndarray, dict[str, Any]]:
+    """The greedy subsample of ``target`` points and its summary (with the bottleneck bound)."""
+    sub = greedy_subsample(x, n_points=target, seed=seed, metric=metric)
+    return x[sub.indices], sub.summary()
 
 
 def persistence(
@@ -424,10 +487,17 @@ def persistence(
         Start of the greedy subsample (``None``: row 0 of the distinct points).
     memory_limit
         Bytes, ``"auto"`` (80% of the available memory) or ``None`` (no check).
+        Checked twice: the distance matrices before they are computed, then
+        :func:`~tda_activations.homology.estimate_memory` with the edges under
+        the threshold the engine will use counted exactly (for H0+H1 that is
+        the shortcut's threshold, see the notes: on activation clouds a few
+        percent of all pairs, which is what lets exact H1 of 10,000 points fit).
     on_too_large
-        When :func:`~tda_activations.homology.estimate_memory` exceeds the
-        limit: ``"raise"`` :class:`PersistenceTooLarge`, or ``"subsample"`` to
-        the largest size that fits (recorded as for ``max_points``).
+        When an estimate exceeds the limit: ``"raise"`` :class:`PersistenceTooLarge`
+        (before the engine starts), or ``"subsample"`` to the largest greedy
+        subsample that fits, sized with the counted edge fraction (recorded as for
+        ``max_points``: the diagram is then an approximation whose bottleneck
+        error bound is ``params["subsample"]["bottleneck_bound"]``).
     distances
         ``"exact"`` (default): duplicate points merged, distances exact to
         ~1e-13 relative before the float32 rounding.  ``"ripser-compatible"``:
@@ -444,10 +514,12 @@ def persistence(
         One float64 ``(k, 2)`` array per dimension.  ``params`` records
         ``threshold_rule``, ``complete`` (no truncation), ``enclosing_radius``,
         ``precision``, ``distances``, ``n_distinct`` (points left after merging
-        duplicates, with ``distances="exact"``), ``n_used``
-        (points given to the engine, after any subsampling), ``subsample`` (covering radius and
-        bottleneck bound, when subsampled), ``engine_threshold`` and, for
-        H0+H1, ``h1_birth_bound`` (see below), and ``seconds``.
+        duplicates, with ``distances="exact"``), ``n_used`` (points given to the
+        engine, after any subsampling), ``subsample`` (covering radius and
+        bottleneck bound, when subsampled), ``exact`` (False when subsampled),
+        ``engine_threshold``, ``edges_in_filtration`` and
+        ``memory_estimate_gib`` (when the memory was checked), for H0+H1
+        ``h1_birth_bound`` (see below), and ``seconds``.
 
     Notes
     -----
@@ -497,28 +569,65 @@ def persistence(
             raise ValueError(f"max_points must be a positive integer or None, got {max_points!r}")
         target = int(max_points)
     size = x.shape[0] if target is None else min(target, x.shape[0])
-    est = estimate_memory(size, maxdim=maxdim)
-    if est.bytes > limit:
-        if on_too_large == "raise":
-            raise PersistenceTooLarge(_too_large_message(size, maxdim, est.bytes, limit, cloud=True))
-        target = max_points_for_memory(limit, maxdim=maxdim)
-        log.warning("%d points do not fit in memory for H%d; subsampling to %d", size, maxdim, target)
+    # The distance matrices must fit; the per-edge part is checked once the edges under the
+    # threshold the engine will use are counted (the H1 shortcut truncates far below the
+    # enclosing radius on activation clouds).
+    dense = estimate_memory(size, maxdim=maxdim, edge_fraction=0.0)
+    if dense.bytes > limit and on_too_large == "raise":
+        raise PersistenceTooLarge(_too_large_message(size, maxdim, dense.bytes, limit, cloud=True))
+    distinct = x
     if target is not None and x.shape[0] > target:
-        sub = greedy_subsample(x, n_points=target, seed=seed, metric=metric)
-        x = x[sub.indices]
-        info["subsample"] = sub.summary()
-        info["n_used"] = int(x.shape[0])
-    if distances == "exact":
-        dist = pairwise_distances(x, metric=metric)
-    else:
-        from sklearn.metrics import pairwise_distances as sk_pairwise_distances
+        x, info["subsample"] = _greedy(distinct, target, seed, metric)
 
-        dist = np.asarray(sk_pairwise_distances(x, metric=metric), dtype=np.float64)
-        upper = np.triu(dist, 1)  # the triangle ripser.py reads, mirrored
-        dist = upper + upper.T
-    dgms, thresh, run_info, engine = _from_distances(
-        dist, maxdim=maxdim, backend=backend, coeff=coeff, threshold=threshold, precision=precision
-    )
+    def run(points: np.ndarray) -> tuple[tuple[np.ndarray, ...], float, dict[str, Any], str]:
+        if distances == "exact":
+            dist = pairwise_distances(points, metric=metric)
+        else:
+            from sklearn.metrics import pairwise_distances as sk_pairwise_distances
+
+            dist = np.asarray(sk_pairwise_distances(points, metric=metric), dtype=np.float64)
+            upper = np.triu(dist, 1)  # the triangle ripser.py reads, mirrored
+            dist = upper + upper.T
+            del upper
+        mat = _engine_matrix(dist, precision)
+        del dist  # the float64 matrix is not needed once rounded
+        return _from_distances(
+            mat, maxdim=maxdim, backend=backend, coeff=coeff, threshold=threshold,
+            precision=precision, memory_limit=limit,
+        )
+
+    result = None
+    frac = 0.0  # edge fraction for sizing a subsample: none counted yet
+    if dense.bytes <= limit:
+        try:
+            result = run(x)
+        except PersistenceTooLarge as exc:
+            if on_too_large == "raise":
+                raise
+            frac = exc.edge_fraction
+    if result is None:
+        # Size the subsample with the edge fraction counted (a subsample's may differ, so up
+        # to two more tries, the last with the full-filtration estimate).
+        for attempt in range(3):
+            fit = _subsample_target(x.shape[0], maxdim, limit, 1.0 if attempt == 2 else frac)
+            fit = min(fit, int(0.95 * x.shape[0]))
+            if fit < 1:
+                raise PersistenceTooLarge(
+                    _too_large_message(x.shape[0], maxdim, dense.bytes, limit, cloud=True)
+                )
+            x, info["subsample"] = _greedy(distinct, fit, seed, metric)
+            try:
+                result = run(x)
+                break
+            except PersistenceTooLarge as again:
+                if attempt == 2:
+                    raise
+                frac = max(frac, again.edge_fraction)
+    if result is None:  # pragma: no cover - the loop above sets it or raises
+        raise PersistenceTooLarge(_too_large_message(size, maxdim, dense.bytes, limit, cloud=True))
+    dgms, thresh, run_info, engine = result
+    info["exact"] = "subsample" not in info
+    info["n_used"] = int(x.shape[0])
     info.update(run_info)
     info["seconds"] = time.perf_counter() - t0
     return Diagrams(

@@ -66,7 +66,9 @@ def knee_index(curve: npt.ArrayLike) -> int:
     return int(np.argmax(np.abs(x - u)))
 
 
-def knee_eps(cloud: npt.ArrayLike, *, k: int = 5) -> float:
+def knee_eps(
+    cloud: npt.ArrayLike, *, k: int = 5, sample: int | None = None, seed: int = 0
+) -> float:
     """DBSCAN ``eps`` at the knee of the sorted k-th nearest-neighbour distances.
 
     The paper's method, exactly:
@@ -86,14 +88,36 @@ def knee_eps(cloud: npt.ArrayLike, *, k: int = 5) -> float:
         Points ``(n, dim)`` with ``n > k``.
     k
         Neighbour rank.
+    sample
+        ``None`` (default): the paper's method on every point (exact; the
+        neighbour search costs about ``n^2 dim``).  An integer ``m < n``: the
+        curve of step 2 is that of ``m`` points drawn without replacement
+        (their k-th neighbours still searched among all points, so each value
+        is exact); its knee estimates the whole curve's at ``m / n`` of the
+        cost.  The estimate's error is not bounded: it is measured in
+        ``benchmarks/bench_mapper.py`` (relative eps error per layer).
+    seed
+        Seed of the sample (``numpy.random.default_rng``).
 
     Returns
     -------
     float
         A positive ``eps``.
+
+    Raises
+    ------
+    ValueError
+        For an invalid cloud, ``k`` or ``sample``.
     """
     x = _check_cloud(cloud)
-    kd = np.sort(kth_neighbor_distances(x, k=k))
+    rows = None
+    if sample is not None:
+        if isinstance(sample, bool) or not isinstance(sample, (int, np.integer)) or sample < 3:
+            raise ValueError(f"sample must be an integer >= 3 or None, got {sample!r}")
+        if sample < x.shape[0]:
+            rng = np.random.default_rng(seed)
+            rows = np.sort(rng.choice(x.shape[0], size=int(sample), replace=False))
+    kd = np.sort(kth_neighbor_distances(x, k=k, rows=rows))
     eps = float(kd[knee_index(kd)])
     if eps <= 0:
         positive = kd[kd > 0]
@@ -208,6 +232,7 @@ def mapper_graph(
     clusterer: Any = None,
     min_samples: int = 5,
     eps: float | str = "knee",
+    knee_sample: int | None = None,
     min_intersection: int = 1,
     label: str = "",
 ) -> MapperGraph:
@@ -238,6 +263,12 @@ def mapper_graph(
     eps
         ``"knee"`` (default: :func:`knee_eps` with ``k=min_samples`` on the whole cloud,
         one ``eps`` for every interval) or a positive number (default clusterer only).
+    knee_sample
+        ``None`` (default): the knee from every point (exact, the paper's method).  An
+        integer ``m``: the knee of ``m`` points drawn with seed 0 (``knee_eps(sample=m)``),
+        about ``m / n`` of the neighbour search; recorded in ``params["knee_sample"]``.
+        The graph may then differ from the exact knee's (the eps error is measured in
+        ``benchmarks/bench_mapper.py``).
     min_intersection
         Members two nodes must share to be joined by an edge.
     label
@@ -300,10 +331,17 @@ def mapper_graph(
         if isinstance(eps, str):
             if eps != "knee":
                 raise ValueError(f"eps must be 'knee' or a positive number, got {eps!r}")
-            params.update(eps_method="knee", knee_k=int(min_samples))
+            if knee_sample is not None and (
+                isinstance(knee_sample, bool) or not isinstance(knee_sample, (int, np.integer))
+                or knee_sample < 3
+            ):
+                raise ValueError(f"knee_sample must be an integer >= 3 or None, got {knee_sample!r}")
+            params.update(eps_method="knee", knee_k=int(min_samples), knee_sample=knee_sample)
         else:
             if not np.isfinite(eps) or eps <= 0:
                 raise ValueError(f"eps must be a positive number or 'knee', got {eps!r}")
+            if knee_sample is not None:
+                raise ValueError("knee_sample applies to eps='knee' only")
             params.update(eps_method="given", eps=float(eps))
     else:
         if not hasattr(clusterer, "fit_predict") or not hasattr(clusterer, "get_params"):
@@ -313,6 +351,8 @@ def mapper_graph(
             )
         if eps != "knee":
             raise ValueError("eps applies to the default DBSCAN only; set it on your clusterer")
+        if knee_sample is not None:
+            raise ValueError("knee_sample applies to the default DBSCAN's knee eps only")
         params.update(clusterer=repr(clusterer), eps_method=None)
 
     # -- lens
@@ -347,7 +387,9 @@ def mapper_graph(
             return _empty(lens_values, params, label)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", MapperWarning)
-            params["eps"] = knee_eps(x[kept], k=int(min_samples))
+            sample = knee_sample if knee_sample is not None and knee_sample < kept.size else None
+            params["knee_sample"] = None if sample is None else int(sample)
+            params["eps"] = knee_eps(x[kept], k=int(min_samples), sample=sample)
         for w in caught:
             warnings.warn(f"{label or 'cloud'}: {w.message}", MapperWarning, stacklevel=2)
     inner = (

@@ -110,7 +110,9 @@ def pca_lens(*, n_components: int = 1, seed: int = 0) -> Lens:
 _KDTREE_MAX_DIM = 16
 
 
-def kth_neighbor_distances(cloud: np.ndarray, *, k: int) -> np.ndarray:
+def kth_neighbor_distances(
+    cloud: np.ndarray, *, k: int, rows: np.ndarray | None = None
+) -> np.ndarray:
     """Euclidean distance from each point to its ``k``-th nearest *other* point.
 
     Exact duplicates count as neighbours at distance 0.  Up to 16 dimensions a SciPy
@@ -123,11 +125,15 @@ def kth_neighbor_distances(cloud: np.ndarray, *, k: int) -> np.ndarray:
         Points ``(n, dim)``; needs ``n > k``.
     k
         Rank of the neighbour (1 = the nearest other point).
+    rows
+        Only these points' distances (int indices into ``cloud``; their
+        neighbours are still searched among all points), in this order.  The
+        values are those of the whole-cloud call, bit for bit.  Default: all.
 
     Returns
     -------
     numpy.ndarray
-        Float64 ``(n,)``.
+        Float64 ``(n,)``, or ``(len(rows),)``.
     """
     from sklearn.neighbors import NearestNeighbors
 
@@ -139,23 +145,32 @@ def kth_neighbor_distances(cloud: np.ndarray, *, k: int) -> np.ndarray:
             f"the cloud has {x.shape[0]} points, so there is no {k}-th nearest other point; "
             f"give more than {k} points or a smaller k"
         )
+    if rows is None:
+        rows = np.arange(x.shape[0])
+    rows = np.asarray(rows)
+    if rows.ndim != 1 or not np.issubdtype(rows.dtype, np.integer) or (
+        rows.size and (rows.min() < 0 or rows.max() >= x.shape[0])
+    ):
+        raise ValueError(f"rows must be a 1-D array of indices in [0, {x.shape[0]}), got {rows!r}")
+    rows = rows.astype(np.int64)
     if x.shape[1] <= _KDTREE_MAX_DIM:
         # Low dimension: a KD-tree is exact and far faster than brute force.
         from scipy.spatial import cKDTree
 
-        dist, _ = cKDTree(np.asarray(x, dtype=np.float64)).query(x, k=int(k) + 1)
+        xf = np.asarray(x, dtype=np.float64)
+        dist, _ = cKDTree(xf).query(xf[rows], k=int(k) + 1)
         return np.asarray(dist[:, int(k)], dtype=np.float64)
     nn = NearestNeighbors(n_neighbors=int(k) + 1, algorithm="brute").fit(x)
-    _, idx = nn.kneighbors(x)
+    _, idx = nn.kneighbors(x[rows])
     # scikit-learn ranks by the Gram-matrix formula, which puts exact duplicates at
     # ~1e-8 instead of 0: recompute the k+1 candidate distances exactly and re-sort.
     # The (k+1)-th smallest distance including the point itself (at 0) is the k-th
     # to another point.
     xf = np.asarray(x, dtype=np.float64)
-    out = np.empty(xf.shape[0])
+    out = np.empty(rows.size)
     step = max(1, 2**22 // max(1, (int(k) + 1) * xf.shape[1]))  # ~32 MB per chunk
-    for s in range(0, xf.shape[0], step):
-        diff = xf[idx[s:s + step]] - xf[s:s + step, None, :]
+    for s in range(0, rows.size, step):
+        diff = xf[idx[s:s + step]] - xf[rows[s:s + step], None, :]
         exact = np.sqrt(np.einsum("ijk,ijk->ij", diff, diff))
         exact.sort(axis=1)
         out[s:s + step] = exact[:, int(k)]

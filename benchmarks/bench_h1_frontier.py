@@ -1,0 +1,180 @@
+"""The exact-H1 frontier: the largest activation cloud each engine turns into exact H0+H1.
+
+Clouds: the zoo MLP's first hidden layer (256 ReLU features) on augmented digits (every
+digit shifted by one pixel in 9 directions, plus pixel noise: 16,173 images), the first
+``n`` of one random draw (see ``_homology_common.augmented_digit_clouds``).
+
+Engines, each as a user would call it for exact H0+H1 of a point cloud, each run in its own
+subprocess under an address-space limit (``resource.setrlimit(RLIMIT_AS)``: 14 GiB or 80%
+of the memory available when it starts, whichever is less, so that a crash or an
+out-of-memory stays in that process on a shared machine; the limit is printed) and
+a wall-clock limit (an engine that fails at one size is not run at the larger ones):
+
+* ripser.py: ``ripser(x, maxdim=1)``;
+* giotto-ph: ``ripser_parallel(x, maxdim=1, n_threads=1)``;
+* GUDHI: ``gudhi.sklearn.RipsPersistence(homology_dimensions=[0, 1], n_jobs=1)`` (its Ripser);
+* ours: ``tda_activations.homology.persistence(x, maxdim=1)``, default settings (memory
+  check on: it refuses rather than crashes).
+
+For each (engine, n): wall and CPU time, peak resident memory, H1 bar count, and the
+bottleneck distance of its H1 diagram to ours (float32 rounding of the peers' distances
+gives ~1e-6).  Beyond ours's frontier the certified approximation is shown:
+``persistence(x, on_too_large="subsample")`` records the greedy subsample and the
+bottleneck error bound ``2 * covering radius`` with the diagram.
+
+Run: ``.venv/bin/python benchmarks/bench_h1_frontier.py [--sizes 1000,2000,5000,10000]
+[--engines ripser,giotto-ph,gudhi,ours] [--limit-gib 14] [--timeout 900]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+ENGINES = ("ripser", "giotto-ph", "gudhi", "ours")
+
+
+def _peak_gib() -> float:
+    """This process's peak resident memory (VmHWM; ru_maxrss would include the parent's)."""
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 2**20
+    return float("nan")
+
+
+def _child(engine: str, n: int, cloud_path: str, out_path: str, limit_gib: float) -> None:
+    """Run one engine on the first n points; write diagrams + facts (runs in a subprocess)."""
+    resource.setrlimit(resource.RLIMIT_AS, (int(limit_gib * 2**30),) * 2)
+    x = np.load(cloud_path)[:n]
+    from gph import ripser_parallel
+    from gudhi.sklearn import RipsPersistence
+    from ripser import ripser
+
+    from tda_activations.homology import persistence
+
+    t, c = time.perf_counter(), time.process_time()  # imports excluded
+    facts: dict = {}
+    if engine == "ripser":
+        dgms = ripser(x, maxdim=1)["dgms"]
+    elif engine == "giotto-ph":
+        dgms = ripser_parallel(x, maxdim=1, n_threads=1)["dgms"]
+    elif engine == "gudhi":
+        dgms = RipsPersistence(homology_dimensions=[0, 1], n_jobs=1).fit_transform([x])[0]
+    else:
+        sub = engine == "ours-subsample"
+        dg = persistence(x, maxdim=1, on_too_large="subsample" if sub else "raise")
+        dgms = dg.dgms
+        facts = {k: dg.params.get(k) for k in ("exact", "engine_threshold", "enclosing_radius",
+                                               "edges_in_filtration", "memory_estimate_gib")}
+        if "subsample" in dg.params:
+            facts["subsample"] = dg.params["subsample"]
+    facts.update(wall=time.perf_counter() - t, cpu=time.process_time() - c,
+                 peak_gib=_peak_gib())
+    np.savez(out_path, h1=np.asarray(dgms[1], dtype=np.float64).reshape(-1, 2),
+             facts=np.array(json.dumps(facts)))
+
+
+def _run(engine: str, n: int, cloud_path: str, tmp: str, limit_gib: float, timeout: float) -> dict:
+    from tda_activations.homology import available_memory
+
+    # never more than 80% of what is available now: other people's jobs share the machine
+    limit_gib = min(limit_gib, 0.8 * available_memory() / 2**30)
+    out = os.path.join(tmp, f"{engine}-{n}.npz")
+    cmd = [sys.executable, __file__, "--child", engine, str(n), cloud_path, out, str(limit_gib)]
+    t = time.perf_counter()
+    try:
+        proc = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"status": f"timed out after {timeout:.0f} s", "wall": time.perf_counter() - t,
+                "limit": limit_gib}
+    wall = time.perf_counter() - t
+    if proc.returncode != 0 or not os.path.exists(out):
+        tail = (proc.stderr.strip().splitlines() or ["?"])[-1][:90]
+        how = f"signal {-proc.returncode}" if proc.returncode < 0 else f"exit {proc.returncode}"
+        return {"status": f"failed ({how}: {tail})", "wall": wall, "limit": limit_gib}
+    with np.load(out) as z:
+        facts = json.loads(str(z["facts"]))
+        return {"status": "ok", "h1": np.array(z["h1"]), "limit": limit_gib, **facts}
+
+
+def main() -> None:
+    from _homology_common import augmented_digit_clouds, machine
+
+    from tda_activations.homology import bottleneck_distance
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sizes", default="1000,2000,5000,10000")
+    ap.add_argument("--engines", default=",".join(ENGINES))
+    ap.add_argument("--limit-gib", type=float, default=14.0)
+    ap.add_argument("--timeout", type=float, default=900.0)
+    ap.add_argument("--beyond", type=int, default=16173, help="n for the certified approximation")
+    args = ap.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    engines = args.engines.split(",")
+    print(f"machine: {machine()}")
+    clouds = augmented_digit_clouds(max(max(sizes), args.beyond))
+    x = clouds["features.2"]
+    print(f"cloud: zoo MLP features.2 (ReLU, {x.shape[1]} features) on augmented digits; "
+          f"address-space limit per run min({args.limit_gib:g} GiB, 80% of the memory available "
+          f"at its start) and {args.timeout:.0f} s wall per run")
+    print(f"{'engine':10s} {'n':>6s} {'status':>8s} {'wall s':>8s} {'cpu s':>8s} {'peak GiB':>8s} "
+          f"{'H1 bars':>7s} {'bottleneck to ours':>18s} {'limit GiB':>9s}")
+    frontier = {e: 0 for e in engines}
+    failed: set[str] = set()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "cloud.npy")
+        np.save(path, x)
+        for n in sizes:
+            # an engine that failed at a smaller n is not run again
+            res = {e: _run(e, n, path, tmp, args.limit_gib, args.timeout) for e in engines
+                   if e not in failed}
+            failed.update(e for e, r in res.items() if r["status"] != "ok")
+            ref = res.get("ours", {}).get("h1")
+            for e, r in res.items():
+                if r["status"] != "ok":
+                    print(f"{e:10s} {n:6d} {r['status']} after {r['wall']:.0f} s "
+                          f"(address-space limit {r['limit']:.1f} GiB)")
+                    continue
+                frontier[e] = max(frontier[e], n)
+                bott = "" if ref is None else f"{bottleneck_distance(r['h1'], ref):.1e}"
+                print(f"{e:10s} {n:6d} {'exact':>8s} {r['wall']:8.1f} {r['cpu']:8.1f} "
+                      f"{r['peak_gib']:8.2f} {len(r['h1']):7d} {bott:>18s} {r['limit']:9.1f}")
+                if e == "ours":
+                    print(f"{'':17s} {r['edges_in_filtration']:,} edges up to the engine's "
+                          f"threshold {r['engine_threshold']:.3g} (enclosing radius "
+                          f"{r['enclosing_radius']:.3g}); memory estimate "
+                          f"{r['memory_estimate_gib']:.2f} GiB")
+        if args.beyond:
+            r = _run("ours-subsample", args.beyond, path, tmp, args.limit_gib, args.timeout)
+            if r["status"] == "ok" and "subsample" in r:
+                s = r["subsample"]
+                print(f"beyond: ours at n={args.beyond} with on_too_large='subsample': greedy "
+                      f"subsample of {s['n_points']} points, bottleneck error bound "
+                      f"{s['bottleneck_bound']:.3g} recorded with the diagram; {r['wall']:.0f} s, "
+                      f"peak {r['peak_gib']:.2f} GiB")
+            elif r["status"] == "ok":
+                print(f"beyond: ours at n={args.beyond} is exact ({r['wall']:.0f} s, peak "
+                      f"{r['peak_gib']:.2f} GiB, {len(r['h1'])} H1 bars)")
+            else:
+                print(f"beyond: ours at n={args.beyond}: {r['status']}")
+    print("largest n with exact H1 within the limit: "
+          + ", ".join(f"{e} {frontier[e] or 'none'}" for e in engines))
+    peers = max((frontier[e] for e in engines if e != "ours"), default=0)
+    if "ours" in frontier and peers:
+        print(f"ratio (largest exact-H1 cloud, ours / best peer): {frontier['ours'] / peers:.1f}x")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        _child(sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5], float(sys.argv[6]))
+    else:
+        main()
