@@ -409,3 +409,19 @@ def test_knn_indices_break_exact_ties_by_the_lower_index():
     ref = np.array([sorted((j for j in range(n) if j != i), key=lambda j: (d[i, j], j))[:k]
                     for i in range(n)])
     np.testing.assert_array_equal(knn_indices(x, k=k, block=7), ref)
+
+
+def test_class_separability_uses_exact_thread_independent_distances():
+    # scikit-learn's Gram-identity distances change in the last bits with the BLAS thread
+    # count, which broke the batch runner's bit-for-bit resume of the probes' tables.
+    from tda_activations.probes.invariance import separability_of_features
+
+    x, _ = _relu_duplicates(5)
+    x = np.concatenate([x, x * 3.7 + 1.1])
+    y = np.arange(x.shape[0]) % 3
+    row = separability_of_features(x, y, layer="l", depth=0)
+    d = pdist(x)
+    i, j = np.triu_indices(x.shape[0], 1)
+    same = y[i] == y[j]
+    assert row.mean_intra_distance == float(d[same].mean())
+    assert row.mean_inter_distance == float(d[~same].mean())

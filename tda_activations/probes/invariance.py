@@ -759,7 +759,7 @@ def separability_of_features(
     -------
     SeparabilityRow
     """
-    from sklearn.metrics import pairwise_distances
+    from scipy.spatial.distance import pdist
 
     x = np.asarray(features, dtype=np.float64)
     y = np.asarray(labels)
@@ -772,10 +772,11 @@ def separability_of_features(
     classes, counts = np.unique(y, return_counts=True)
     if classes.size < 2 or counts.max() < 2:
         raise ValueError("separability needs at least two classes and a class with two points")
-    d = pairwise_distances(x, metric="euclidean")
-    same = y[:, None] == y[None, :]
+    # Direct per-pair distances (pdist), not scikit-learn's Gram identity: those depend on
+    # the BLAS thread count in the last bits, so a resumed batch run would not match.
+    d_u = pdist(x)
     iu = np.triu_indices(x.shape[0], k=1)
-    same_u, d_u = same[iu], d[iu]
+    same_u = y[iu[0]] == y[iu[1]]
     intra = float(d_u[same_u].mean())
     inter = float(d_u[~same_u].mean())
     mu = x.mean(axis=0)
