@@ -93,7 +93,7 @@ def extract_cmd(
         acts = extract_to_store(
             net, dataset, out, layers=layers or None, reduction=reduction, max_points=max_points,
             seed=seed, batch_size=batch_size,
-            progress=lambda done, total: progress.update(task, completed=done),
+            on_batch=lambda done, total: progress.update(task, completed=done),
         )
     if not quiet:
         print_summary(acts)
