@@ -24,7 +24,7 @@ import re
 import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 
@@ -175,7 +175,7 @@ class _CifarUnpickler(pickle.Unpickler):
     except the few NumPy needs to rebuild an array.
     """
 
-    _ALLOWED = {
+    _ALLOWED: ClassVar[set[tuple[str, str]]] = {
         ("_codecs", "encode"),
         ("builtins", "bytes"),
         ("builtins", "bytearray"),
@@ -214,7 +214,7 @@ def _unpickle(path: Path) -> dict[str, Any]:
             "cifar-*-python.tar.gz archive"
         ) from exc
     if not isinstance(obj, dict):
-        raise ValueError(
+        raise ValueError(  # noqa: TRY004 - a corrupt file, not a caller's wrong type
             f"{path} holds a {type(obj).__name__}, not the dict of a CIFAR python batch; "
             "extract it again from the official cifar-*-python.tar.gz archive"
         )
@@ -247,7 +247,7 @@ def _cifar_pixels(batch: Mapping[str, Any], path: Path) -> np.ndarray:
         )
     if data.shape[0] == 0:
         raise ValueError(f"{path} holds no images (the dataset is empty); check the file")
-    side = int(round(np.sqrt(data.shape[1] / 3)))
+    side = round(float(np.sqrt(data.shape[1] / 3)))
     if 3 * side * side != data.shape[1]:
         raise ValueError(
             f"{path}: 'data' has {data.shape[1]} columns, which is not 3*s*s for square RGB "
@@ -769,7 +769,7 @@ def load_npz(
     try:
         npz = np.load(path, allow_pickle=False)
         if not isinstance(npz, np.lib.npyio.NpzFile):
-            raise ValueError(
+            raise ValueError(  # noqa: TRY004 - the file's content, not a caller's type
                 f"{path} holds a single array, not an .npz archive; save images and labels "
                 "with numpy.savez(path, images=..., labels=...)"
             )
@@ -1037,15 +1037,7 @@ def load_dataset(
     text = os.fspath(spec)
     match = _DIGITS.match(text) if isinstance(text, str) else None
     if match:
-        from .embedded import load_digits
-
-        upsample = int(match.group(1) or 1)
-        if upsample < 1:
-            raise ValueError(
-                f"{text!r}: the upsampling factor must be at least 1 (e.g. 'digits:x4')"
-            )
-        parts = load_digits(upsample=upsample)
-        dataset = parts.train if split == "train" else parts.test
+        return _load_digits_spec(text, int(match.group(1) or 1), split=split, limit=limit)
     else:
         path = Path(text)
         if not path.exists():
@@ -1059,6 +1051,30 @@ def load_dataset(
     if limit is not None and limit < len(dataset):
         dataset = dataset.subset(np.arange(limit))
     return dataset
+
+
+def _load_digits_spec(text: str, upsample: int, *, split: str, limit: int | None) -> ImageDataset:
+    """``digits:x<k>``: take the split and the first ``limit`` images, then upsample only those
+    (the same pixels as upsampling everything first, without its memory)."""
+    from .embedded import check_upsample, digits_name, load_digits, upsample_images
+
+    if upsample < 1:
+        raise ValueError(f"{text!r}: the upsampling factor must be at least 1 (e.g. 'digits:x4')")
+    parts = load_digits()
+    small = parts.train if split == "train" else parts.test
+    if limit is not None and limit < len(small):
+        small = small.subset(np.arange(limit))
+    try:
+        check_upsample(upsample, len(small))
+    except ValueError as exc:
+        raise ValueError(f"{text!r}: {exc}") from None
+    if upsample == 1:
+        return small
+    return ImageDataset(
+        images=upsample_images(np.asarray(small.images), upsample), labels=small.labels,
+        hierarchy=small.hierarchy, name=digits_name(upsample, split),
+        sample_ids=small.sample_ids,
+    )
 
 
 def _load_path(path: Path, *, split: str, size: Any, limit: int | None) -> ImageDataset:
