@@ -17,6 +17,7 @@ __all__ = [
     "autocast_dtype",
     "available_devices",
     "call_model",
+    "check_input_fit",
     "check_model",
     "eval_mode",
     "model_devices",
@@ -292,11 +293,13 @@ def _shape_of(inputs: Any) -> str:
 def _expectation(module: nn.Module) -> str:
     conv = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
     if isinstance(module, conv):
-        return f"{type(module).__name__} expecting {module.in_channels} input channels"
+        kernel = "x".join(str(k) for k in module.kernel_size)
+        return (f"{type(module).__name__} with {module.in_channels} input channels and a "
+                f"{kernel} kernel")
     if isinstance(module, nn.Linear):
-        return f"Linear expecting {module.in_features} input features"
+        return f"Linear with {module.in_features} input features"
     if isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)):
-        return f"{type(module).__name__} expecting {module.num_features} channels"
+        return f"{type(module).__name__} over {module.num_features} channels"
     if isinstance(module, nn.LayerNorm):
         return f"LayerNorm over a last dimension of {tuple(module.normalized_shape)}"
     if isinstance(module, nn.Embedding):
@@ -392,7 +395,7 @@ def call_model(model: nn.Module, inputs: Any) -> Any:
         where = _failing_module(model, inputs) or _first_layers(model)
         raise ValueError(
             f"the model rejects inputs of shape {_shape_of(inputs)}: "
-            f"{where + '; ' if where else ''}torch says: {text.strip().splitlines()[0]}. "
+            f"{where + ' ' if where else ''}(torch: {text.strip().splitlines()[0]}). "
             "Give data that fits the model: resize or upsample the images (e.g. 'digits:x2', "
             "load_digits(upsample=2), load_dataset(size=...)), match its channels (grey vs RGB) "
             "or pass transform= to as_source"
@@ -480,3 +483,31 @@ def select_output(output: Any, key: str | int | None = None) -> torch.Tensor:
             "element"
         )
     return chosen
+
+
+def check_input_fit(
+    model: nn.Module, inputs: Any, *, device: str | torch.device | None = None
+) -> None:
+    """Run ``model`` once on ``inputs`` (e.g. ``source.example()``) to check that they fit.
+
+    A cheap check before a long run: the model runs in eval mode under
+    ``torch.inference_mode()`` on its device (modes restored afterwards).
+
+    Parameters
+    ----------
+    model
+        The model.
+    inputs
+        A small batch: a tensor or a mapping of tensors, on any device.
+    device
+        Where to run (default: the model's device, see :func:`resolve_device`).
+
+    Raises
+    ------
+    ValueError, TypeError
+        As :func:`call_model` and :func:`resolve_device`: the inputs' shape, the layer that
+        refuses them and what it expects, and what to do.
+    """
+    dev = resolve_device(model, device)
+    with eval_mode(model), torch.inference_mode():
+        call_model(model, move_inputs(inputs, dev))

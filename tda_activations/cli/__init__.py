@@ -88,6 +88,10 @@ def extract_cmd(
         raise typer.BadParameter("--data is required for a model outside the zoo", param_hint="--data")
     else:
         dataset = default if limit is None else default.subset(range(min(limit, len(default))))
+    from .._torch import check_input_fit
+    from ..datasets import as_source
+
+    check_input_fit(net, as_source(dataset).example())  # a one-line error before any work
     with _progress(quiet) as progress:
         task = progress.add_task("extracting", total=len(dataset))
         acts = extract_to_store(
@@ -118,5 +122,5 @@ def main() -> None:
     try:
         app()
     except (ValueError, TypeError, FileNotFoundError) as exc:
-        console.print(f"[bold red]error:[/] {exc}")
+        console.print(f"[bold red]error:[/] {exc}", soft_wrap=True)  # one line, not wrapped
         raise SystemExit(2) from None
