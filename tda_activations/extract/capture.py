@@ -510,8 +510,12 @@ def _assemble(model: nn.Module, source: Any, chosen: tuple[str, ...], layouts: d
             cloud, idx = cloud[order], idx[order]
         clouds[layer], index[layer] = cloud, idx
     hierarchy = source.hierarchy
-    if labels and sum(map(len, labels)) == n and hierarchy is not None:
+    if labels and sum(map(len, labels)) == n:
         y = np.concatenate(labels)
+        if hierarchy is None:  # labelled data without class names: classes "0", "1", ...
+            from ..datasets import flat_hierarchy
+
+            hierarchy = flat_hierarchy([str(i) for i in range(int(y.max()) + 1)])
     else:
         from ..datasets import flat_hierarchy
 

@@ -170,10 +170,10 @@ def request_key(model: Any, dataset: Any, **options: Any) -> dict[str, Any]:
     """The content description of an extraction request (what the cache is keyed by)."""
     from ..datasets.sources import as_source
 
-    source = as_source(dataset, transform=options.get("transform"))
+    source = as_source(dataset, transform=options.get("transform"))  # its fingerprint covers it
     return {
         "model": fingerprint_model(model), "data": source.fingerprint,
-        "options": options, "package_version": __version__, "format": _FORMAT,
+        "options": {k: v for k, v in options.items() if k != "transform"}, "package_version": __version__, "format": _FORMAT,
     }
 
 
