@@ -68,6 +68,17 @@ def _check_limit(limit: int | None) -> int | None:
     return int(limit)
 
 
+def _check_npz_magic(path: Path, *, how: str) -> None:
+    """Refuse a file that is neither a zip (npz) nor an npy array before numpy reads it (numpy
+    would call unknown bytes 'pickled data')."""
+    with open(path, "rb") as fh:
+        head = fh.read(6)
+    if not (head.startswith(b"PK") or head == b"\x93NUMPY"):
+        raise ValueError(
+            f"{path} is not a readable .npz file (not a zip archive); write it with {how}"
+        )
+
+
 def _check_split(split: str) -> str:
     if split not in ("train", "test"):
         raise unknown_name_error("split", str(split), ("train", "test"))
@@ -766,6 +777,7 @@ def load_npz(
     if not path.is_file():
         raise FileNotFoundError(f"{path} does not exist or is not a file")
     source = str(path)
+    _check_npz_magic(path, how="numpy.savez(path, images=..., labels=...)")
     try:
         npz = np.load(path, allow_pickle=False)
         if not isinstance(npz, np.lib.npyio.NpzFile):

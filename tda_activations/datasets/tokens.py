@@ -11,7 +11,13 @@ from pathlib import Path
 import numpy as np
 
 from ..types import ClassHierarchy, frozen_array
-from .loaders import HierarchyLike, _check_labels, _hierarchy_from_arrays, _resolve_hierarchy
+from .loaders import (
+    HierarchyLike,
+    _check_labels,
+    _check_npz_magic,
+    _hierarchy_from_arrays,
+    _resolve_hierarchy,
+)
 
 __all__ = ["TokenDataset", "load_token_npz"]
 
@@ -186,6 +192,7 @@ def load_token_npz(
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path} does not exist or is not a file")
+    _check_npz_magic(path, how="numpy.savez(path, input_ids=..., attention_mask=..., labels=...)")
     try:
         npz = np.load(path, allow_pickle=False)
         if not hasattr(npz, "files"):  # np.load gave a single array
