@@ -275,14 +275,14 @@ def test_an_ambiguous_layer_names_itself_its_shape_and_the_option() -> None:
 def test_layouts_masks_and_token_reductions_fail_with_one_line_errors() -> None:
     model, data = Seq().eval(), _tokens(padded=True)
     cases = [
-        (dict(layers=["emb"], layout="flat"), ValueError, "does not fit layout 'flat'"),
-        (dict(layers=["emb"], layout="rows"), ValueError, "layout"),
-        (dict(layers=["emb"], layout=3), TypeError, "layout must be"),
-        (dict(layers=["conv"], reduction="first_token"), ValueError, "needs token sequences"),
-        (dict(layers=["emb"], attention_mask="mask"), ValueError, "attention_mask='mask' names no input"),
-        (dict(layers=["emb"], attention_mask=1), TypeError, "attention_mask must be"),
-        (dict(layers=["emb"], progress=lambda d, t: None), TypeError, "on_batch"),
-        (dict(layers=["emb"], batch_size=0), ValueError, "batch_size"),
+        ({"layers": ["emb"], "layout": "flat"}, ValueError, "does not fit layout 'flat'"),
+        ({"layers": ["emb"], "layout": "rows"}, ValueError, "layout"),
+        ({"layers": ["emb"], "layout": 3}, TypeError, "layout must be"),
+        ({"layers": ["conv"], "reduction": "first_token"}, ValueError, "needs token sequences"),
+        ({"layers": ["emb"], "attention_mask": "mask"}, ValueError, "attention_mask='mask' names no input"),
+        ({"layers": ["emb"], "attention_mask": 1}, TypeError, "attention_mask must be"),
+        ({"layers": ["emb"], "progress": lambda d, t: None}, TypeError, "on_batch"),
+        ({"layers": ["emb"], "batch_size": 0}, ValueError, "batch_size"),
     ]
     for options, exc, message in cases:
         with pytest.raises(exc, match=message):

@@ -182,8 +182,8 @@ def _random_position(out: torch.Tensor, layout: str, mask: torch.Tensor | None, 
         return _take(pos, torch.from_numpy(k)), _rows(out.shape[0])
     m = mask.cpu()
     n_valid = m.sum(dim=1).numpy()
-    k = torch.from_numpy(np.minimum((u * n_valid).astype(np.int64), n_valid - 1))
-    index = (m & (m.cumsum(dim=1) == (k + 1).unsqueeze(1))).int().argmax(dim=1)  # the k-th real one
+    kth = torch.from_numpy(np.minimum((u * n_valid).astype(np.int64), n_valid - 1))
+    index = (m & (m.cumsum(dim=1) == (kth + 1).unsqueeze(1))).int().argmax(dim=1)  # the k-th real one
     return _take(pos, index), _rows(out.shape[0])
 
 
