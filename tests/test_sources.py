@@ -74,7 +74,7 @@ def test_a_model_writing_into_its_input_does_not_alter_the_dataset() -> None:
 
 
 def test_transform_applies_per_batch_and_is_part_of_the_fingerprint() -> None:
-    def normaliser(mean: float, std: float):  # noqa: ANN202 - a closure factory
+    def normaliser(mean: float, std: float):
         return lambda x: (x - mean) / std
 
     src = as_source(DIGITS, transform=normaliser(0.3, 0.2))
@@ -208,6 +208,7 @@ def test_dataloader_keeps_its_batches_and_order() -> None:
     assert [len(b) for b in src.batches(256)] == [4, 4, 2]
     got_x, got_y, ids = _concat(src, 1)
     np.testing.assert_array_equal(got_x, x.numpy())
+    np.testing.assert_array_equal(got_y, y.numpy())
     np.testing.assert_array_equal(ids, np.arange(10))
     np.testing.assert_array_equal(src.example().numpy(), x[:1].numpy())
 
@@ -225,7 +226,7 @@ def test_shuffling_loader_is_refused_unless_batches_carry_ids() -> None:
 
 
 class Stream(IterableDataset):
-    def __iter__(self):  # noqa: ANN204
+    def __iter__(self):
         for i in range(7):
             yield torch.tensor([float(i), 1.0]), i % 3
 
@@ -368,7 +369,7 @@ class Items(Dataset):
     def __len__(self) -> int:
         return len(self.items)
 
-    def __getitem__(self, i: int):  # noqa: ANN204
+    def __getitem__(self, i: int):
         return self.items[i]
 
 
