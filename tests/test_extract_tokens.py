@@ -257,6 +257,7 @@ def test_an_ambiguous_layer_names_itself_its_shape_and_the_option() -> None:
         extract(model, data, layers=["block"])
     with pytest.raises(ValueError, match="layer 'act'"):  # a ReLU after a Conv1d: undecided
         extract(model, data, layers=["act"])
+    assert all(not m._forward_hooks and not m._forward_pre_hooks for m in model.modules())
     acts = extract(model, data, layers=["emb", "block", "conv", "act"], reduction="all_positions",
                    layout={"bl*": "tokens", "act": "channels_first"})
     assert dict(acts.layouts) == {"emb": "tokens", "block": "tokens", "conv": "channels_first",
@@ -287,11 +288,17 @@ def test_layouts_masks_and_token_reductions_fail_with_one_line_errors() -> None:
     for options, exc, message in cases:
         with pytest.raises(exc, match=message):
             extract(model, data, **options)  # type: ignore[arg-type]
+    ids = torch.from_numpy(np.array(data.input_ids))
+    twos = [{"input_ids": ids, "attention_mask": torch.full_like(ids, 2)}]
+    with pytest.raises(ValueError, match="must hold only 0 and 1"):
+        extract(model, twos, layers=["emb"])
     bad = TokenDataset(input_ids=np.array(data.input_ids), attention_mask=np.array(data.attention_mask),
                        name="bad")
     calls: list[tuple[int, int | None]] = []
-    extract(model, bad, layers=["emb"], on_batch=lambda d, t: calls.append((d, t)), batch_size=4)
+    acts = extract(model, bad, layers=["emb"], on_batch=lambda d, t: calls.append((d, t)),
+                   batch_size=4, progress=True)
     assert calls == [(4, 7), (7, 7)]
+    assert acts.params["labelled"] is False and acts.hierarchy.class_names == ("unlabelled",)
 
 
 class WithCls(nn.Module):

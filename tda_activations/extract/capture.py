@@ -32,6 +32,7 @@ from .._hooks import (
     pick_tensor,
     resolve_layout,
     select_calls,
+    to_host,
     unnest,
 )
 from .._progress import progress_bar
@@ -336,7 +337,9 @@ def extract(
     -------
     ActivationSet
         Float32 clouds per layer with the sample each point came from, and the
-        layout of each layer (``layouts``).
+        layout of each layer (``layouts``).  Unlabelled data get one class
+        ``"unlabelled"`` (``params["labelled"]`` is ``False``); labelled data without
+        class names get classes ``"0"``, ``"1"``, ...
 
     Raises
     ------
@@ -421,7 +424,7 @@ def _run(model: nn.Module, source: Any, chosen: tuple[str, ...], layouts: dict[s
         _keep(layer, p, r)
 
     def _keep(layer: str, p: torch.Tensor, r: np.ndarray) -> None:
-        p_np = p.detach().to(device="cpu", dtype=torch.float32).numpy()
+        p_np = to_host(p).numpy()
         bad = int(np.count_nonzero(~np.isfinite(p_np)))
         if bad:
             raise ValueError(
