@@ -29,8 +29,9 @@ from tda_activations.models.training import accuracy, predict
 DIGITS16 = load_digits(upsample=2).test
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device here")
 
-#: bf16 autocast changes these untrained nets' logits by at most 0.6% of their largest
-#: magnitude (LeNet, seeds 0-3, 1 and 2 torch threads); asserted with a 5x margin.
+#: bf16 autocast changes these untrained nets' logits and extracted clouds (conv1, conv2,
+#: fc1) by at most 0.6% of their largest magnitude (LeNet, seeds 0-3, 1 and 2 torch
+#: threads); asserted with a 5x margin.
 BF16_REL_TOL = 0.03
 
 
@@ -105,6 +106,20 @@ def test_bf16_autocast_stays_close_to_float32() -> None:
         assert half.dtype == torch.bfloat16
         scale = float(full.abs().max())
         assert float((half.float() - full).abs().max()) <= BF16_REL_TOL * scale
+
+
+def test_bf16_extraction_on_the_cpu_matches_float32() -> None:
+    from tda_activations.extract import extract
+
+    net = _lenet(seed=1)
+    part = DIGITS16.subset(range(48))
+    kw = {"layers": ["conv2", "fc1"], "reduction": "global_avg_pool", "progress": False}
+    ref = extract(net, part, **kw)
+    half = extract(net, part, dtype="bfloat16", device="cpu", **kw)
+    for layer in ("conv2", "fc1"):
+        a, b = ref.cloud(layer), half.cloud(layer)
+        assert b.dtype == np.float32 and b.shape == a.shape
+        assert float(np.abs(a - b).max()) <= BF16_REL_TOL * float(np.abs(a).max())
 
 
 # ------------------------------------------------------------------------ calling a model
