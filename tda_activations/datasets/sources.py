@@ -374,6 +374,7 @@ def _with_transform_hash(base: str, transform: Transform | None, probe: Callable
 def _from_images(ds: ImageDataset, transform: Transform | None, name: str | None) -> DataSource:
     n = len(ds)
     where = ds.name
+    sample_ids = np.asarray(ds.sample_ids)
 
     def batches(size: int) -> Iterator[Batch]:
         for start in range(0, n, size):
@@ -383,7 +384,7 @@ def _from_images(ds: ImageDataset, transform: Transform | None, name: str | None
             yield Batch(
                 inputs=_transformed(x, transform, stop - start, where=where),
                 labels=np.asarray(ds.labels[start:stop]),
-                sample_ids=np.asarray(ds.sample_ids[start:stop]), start=start,
+                sample_ids=sample_ids[start:stop], start=start,
             )
 
     def fingerprint() -> str:

@@ -113,7 +113,8 @@ def _predict_labels(
     if not preds:
         raise ValueError(f"{source.name}: the data source yielded no samples")
     pred = np.concatenate(preds)
-    known = None if any(y is None for y in labels) else np.concatenate(labels)  # type: ignore[arg-type]
+    present = [y for y in labels if y is not None]
+    known = np.concatenate(present) if len(present) == len(labels) else None
     return pred, known
 
 
