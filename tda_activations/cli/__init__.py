@@ -64,7 +64,7 @@ def extract_cmd(
     data: str = typer.Option("", help="Dataset: 'digits', 'digits:x4', a CIFAR folder, an image folder or an .npz; default: the zoo model's own data."),
     split: str = typer.Option("test", help="Split to extract: 'test' or 'train'."),
     layers: Optional[list[str]] = typer.Option(None, "--layer", "-l", help="Layer name or glob (repeatable); default: every conv and linear layer."),
-    reduction: str = typer.Option("top_l2", help="flatten | global_avg_pool | top_l2 | random_position | all_positions."),
+    reduction: str = typer.Option("top_l2", help="flatten | global_avg_pool | top_l2 | random_position | all_positions | first_token | last_token."),
     max_points: Optional[int] = typer.Option(None, help="Keep at most this many points per layer (seeded)."),
     limit: Optional[int] = typer.Option(None, help="Use only the first N samples."),
     seed: int = typer.Option(0, help="Seed of training (zoo models), random reductions and subsampling."),
