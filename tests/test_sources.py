@@ -17,6 +17,7 @@ from tda_activations.datasets import (
     TokenDataset,
     as_source,
     flat_hierarchy,
+    load_dataset,
     load_digits,
     load_hierarchy,
     load_token_npz,
@@ -213,6 +214,25 @@ def test_dataloader_keeps_its_batches_and_order() -> None:
     np.testing.assert_array_equal(src.example().numpy(), x[:1].numpy())
 
 
+def _pad_collate(items: list[tuple[torch.Tensor, int]]) -> tuple[dict[str, torch.Tensor], list]:
+    width = max(len(x) for x, _ in items)
+    ids = torch.zeros(len(items), width, dtype=torch.long)
+    mask = torch.zeros(len(items), width, dtype=torch.long)
+    for row, (x, _) in enumerate(items):
+        ids[row, : len(x)], mask[row, : len(x)] = x, 1
+    return {"input_ids": ids, "attention_mask": mask}, [y for _, y in items]
+
+
+def test_loader_with_a_padding_collate_streams_and_hashes_ragged_items() -> None:
+    src = as_source(DataLoader(Ragged(), batch_size=2, collate_fn=_pad_collate))
+    first, last = list(src.batches())
+    np.testing.assert_array_equal(first.inputs["input_ids"].numpy(), [[0, 0], [0, 1]])
+    np.testing.assert_array_equal(first.inputs["attention_mask"].numpy(), [[1, 0], [1, 1]])
+    assert last.inputs["input_ids"].shape == (1, 3) and list(last.sample_ids) == [2]
+    assert src.fingerprint == as_source(DataLoader(Ragged(), batch_size=3,
+                                                   collate_fn=_pad_collate)).fingerprint
+
+
 def test_shuffling_loader_is_refused_unless_batches_carry_ids() -> None:
     x, y = torch.randn(6, 2), torch.arange(6) % 2
     src = as_source(DataLoader(TensorDataset(x, y), batch_size=2, shuffle=True))
@@ -306,6 +326,8 @@ def test_token_npz_round_trip(tmp_path: Path) -> None:
     np.savez(tmp_path / "plain.npz", input_ids=ids)
     plain = load_token_npz(tmp_path / "plain.npz", name="p")
     assert plain.labels is None and plain.name == "p" and int(plain.attention_mask.min()) == 1
+    with pytest.raises(ValueError, match="token data.*load_token_npz"):
+        load_dataset(path)  # the image loader points to the token loader
     digits = load_hierarchy("digits")
     np.savez(tmp_path / "d.npz", input_ids=ids, labels=np.arange(6))
     assert load_token_npz(tmp_path / "d.npz", hierarchy="digits").hierarchy == digits

@@ -799,6 +799,11 @@ def load_npz(
                 "a string array, e.g. numpy.array(names, dtype=str)"
             ) from exc
         raise
+    if "images" not in arrays and "input_ids" in arrays:
+        raise ValueError(
+            f"{path} holds token data (an 'input_ids' array), not images; load it with "
+            "tda_activations.datasets.load_token_npz"
+        )
     for key in ("images", "labels"):
         if key not in arrays:
             raise ValueError(

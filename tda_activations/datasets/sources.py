@@ -482,9 +482,8 @@ def _from_map_dataset(
                 _hash_tensor(h, t)
             base = h.hexdigest()[:16]
         else:
-            probe = sorted({round(i) for i in np.linspace(0, n - 1, min(n, PROBE_SAMPLES))})
             h = hashlib.blake2b(digest_size=32)
-            for i in probe:
+            for i in _probe_indices(n):
                 _hash_batch(h, collate([ds[i]], i))
             base = h.hexdigest()[:16]
         return fingerprint_params({
@@ -499,6 +498,11 @@ def _from_map_dataset(
         batches=batches, fingerprint=fingerprint, fingerprint_complete=tensors,
         fixed_batches=False,
     )
+
+
+def _probe_indices(n: int) -> list[int]:
+    """:data:`PROBE_SAMPLES` evenly spaced rows of ``n``, first and last included."""
+    return sorted({round(float(i)) for i in np.linspace(0, n - 1, min(n, PROBE_SAMPLES))})
 
 
 def _is_int_like(value: Any) -> bool:
@@ -621,8 +625,16 @@ def _from_loader(
     def fingerprint() -> str:
         if iterable:
             content = _hash_batches(itertools.islice(batches(1), 1))
-        else:
+        elif isinstance(ds, torch.utils.data.TensorDataset):
             content = _from_map_dataset(ds, None, label, hierarchy).fingerprint
+        else:  # probed samples, collated as the loader does (it may pad ragged items)
+            h = hashlib.blake2b(digest_size=32)
+            for i in _probe_indices(int(n or 0)):
+                raw = loader.collate_fn([ds[i]])
+                inputs, labels, ids = _split_item(raw, where=f"{label}, sample {i}")
+                _hash_batch(h, _make_batch(inputs, labels, ids, start=i, where=label,
+                                           transform=None, default_ids=default_ids))
+            content = h.hexdigest()[:16]
         return fingerprint_params({
             "kind": "loader", "content": content, "n": n,
             "collate": _callable_identity(getattr(loader, "collate_fn", None)),
