@@ -692,8 +692,9 @@ def _from_iterable(
 
     sized = isinstance(data, Sequence)
     n: int | None = None
-    if sized:
-        n = sum(len(b) for b in batches(1))
+    if sized:  # sizes only: no transform, nothing kept
+        n = sum(_check_inputs(_split_item(raw, where=f"{label}, batch {i}")[0],
+                              where=f"{label}, batch {i}")[1] for i, raw in enumerate(data))
 
     def fingerprint() -> str:
         content = _hash_batches(batches(1)) if sized else _hash_batches(first_batch())
