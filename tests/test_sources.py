@@ -281,6 +281,20 @@ def test_list_of_batches_and_one_shot_generator() -> None:
         next(one.batches())
 
 
+@pytest.mark.parametrize("make", [lambda b: (x for x in b), iter])
+def test_wrapping_a_one_shot_iterator_twice_loses_nothing(make) -> None:
+    batches = [(torch.full((2, 1), float(i)), torch.tensor([0, 1])) for i in range(3)]
+    stream = make(batches)
+    first = as_source(stream)
+    assert first.fingerprint  # a cache key peeks at the first batch ...
+    again = as_source(stream)  # ... and the extraction wraps the same iterator again
+    assert again is first
+    x, _, _ = _concat(again, 1)
+    np.testing.assert_array_equal(x[:, 0], [0, 0, 1, 1, 2, 2])
+    with pytest.raises(ValueError, match="already wrapped by as_source with other options"):
+        as_source(stream, name="other")
+
+
 # ------------------------------------------------------------------------ token data
 
 

@@ -8,10 +8,12 @@ iterable of batches), :func:`as_source` wraps it in a :class:`DataSource` whose
 
 from __future__ import annotations
 
+import collections
 import functools
 import hashlib
 import itertools
 import logging
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -712,6 +714,42 @@ def _from_iterable(
     return source
 
 
+#: Sources already made from one-shot iterators, so that ``as_source(gen)`` called again (by
+#: a cache key and then by the extraction) returns the same source instead of peeking at,
+#: and losing, another batch.  Weak keys where the iterator allows it; else the last few.
+_ONE_SHOT: weakref.WeakKeyDictionary[Any, tuple[Any, DataSource]] = weakref.WeakKeyDictionary()
+_ONE_SHOT_STRONG: collections.OrderedDict[int, tuple[Any, Any, DataSource]] = (
+    collections.OrderedDict())
+
+
+def _one_shot_source(
+    data: Any, transform: Transform | None, name: str | None, hierarchy: ClassHierarchy | None,
+) -> DataSource:
+    options = (id(transform), name, id(hierarchy))
+    try:
+        known = _ONE_SHOT.get(data)
+        weak = True
+    except TypeError:  # not weak-referenceable
+        entry = _ONE_SHOT_STRONG.get(id(data))
+        known = entry[1:] if entry is not None and entry[0] is data else None
+        weak = False
+    if known is not None:
+        if known[0] != options:
+            raise ValueError(
+                f"this {type(data).__name__} was already wrapped by as_source with other "
+                "options, and its first batch is held there; wrap it once and pass the DataSource"
+            )
+        return known[1]
+    source = _from_iterable(data, transform, name, hierarchy)
+    if weak:
+        _ONE_SHOT[data] = (options, source)
+    else:
+        _ONE_SHOT_STRONG[id(data)] = (data, options, source)
+        while len(_ONE_SHOT_STRONG) > 8:
+            _ONE_SHOT_STRONG.popitem(last=False)
+    return source
+
+
 # ---------------------------------------------------------------- the one entry point
 
 
@@ -820,6 +858,8 @@ def as_source(
                                      and not isinstance(data, Sequence)):
         return _from_map_dataset(data, transform, name, own_hierarchy(data))
     if isinstance(data, Iterable):
+        if iter(data) is data:  # one-shot: wrapping it twice must not lose its first batch
+            return _one_shot_source(data, transform, name, own_hierarchy(data))
         return _from_iterable(data, transform, name, own_hierarchy(data))
     raise TypeError(
         f"cannot read data from a {type(data).__name__}; give an ImageDataset, a TokenDataset, a "
