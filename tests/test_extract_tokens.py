@@ -356,3 +356,31 @@ def test_cuda_extraction_matches_the_cpu() -> None:
     for layer in ("h.0", "h.1"):
         np.testing.assert_array_equal(cpu.sample_index[layer], gpu.sample_index[layer])
         np.testing.assert_allclose(cpu.cloud(layer), gpu.cloud(layer), atol=1e-3, rtol=1e-3)
+
+
+@pytest.mark.parametrize(
+    ("module", "shape", "layout"),
+    [
+        (nn.Conv2d(2, 3, 1), (4, 3, 5, 5), "channels_first"),
+        (nn.Conv1d(2, 3, 1), (4, 3, 9), "channels_first"),
+        (nn.BatchNorm1d(3), (4, 3, 9), "channels_first"),
+        (nn.MaxPool1d(2), (4, 3, 9), "channels_first"),
+        (nn.ReLU(), (4, 3, 5, 5), "channels_first"),
+        (nn.Linear(3, 8), (4, 17, 8), "tokens"),
+        (nn.LayerNorm(8), (4, 5, 5, 8), "tokens"),  # channels-last map
+        (nn.GELU(), (4, 17, 8), "tokens"),
+        (nn.MultiheadAttention(8, 2), (4, 17, 8), "tokens"),
+        (nn.Linear(3, 8), (4, 8), "flat"),
+        (nn.ReLU(), (4, 17, 8), None),
+        (nn.Sequential(), (4, 17, 8), None),
+    ],
+)
+def test_layouts_are_inferred_from_module_type_and_shape(module: nn.Module, shape: tuple[int, ...],
+                                                         layout: str | None) -> None:
+    from tda_activations._hooks import LayoutHints, infer_layout
+
+    assert infer_layout(module, shape) == layout
+    if layout is None:  # a transformers model's width or sequence length decides, unless T == D
+        assert infer_layout(module, shape, LayoutHints(width=8)) == "tokens"
+        assert infer_layout(module, shape, LayoutHints(width=32, seq_len=17)) == "tokens"
+        assert infer_layout(module, (4, 8, 8), LayoutHints(width=8, seq_len=8)) is None
