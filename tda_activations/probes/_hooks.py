@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from .._hooks import DEFAULT_LAYER_TYPES, call_name, check_hookable, hook_calls
-from .._torch import check_model, eval_mode, split_layer_call
+from .._torch import check_model, eval_mode, model_devices, split_layer_call
 from ..types import ImageDataset, unknown_name_error
 
 __all__ = [
@@ -50,10 +50,9 @@ INPUT_LAYER = "input"
 
 
 def model_device(model: nn.Module) -> torch.device:
-    """Device of the model's first parameter (CPU for a model without parameters)."""
-    for p in model.parameters():
-        return p.device
-    return torch.device("cpu")
+    """Device of the model's first parameter or buffer (CPU for a model without any)."""
+    devices = model_devices(model)
+    return devices[0] if devices else torch.device("cpu")
 
 
 def as_inputs(data: Any, *, name: str = "data") -> tuple[np.ndarray, np.ndarray | None]:
