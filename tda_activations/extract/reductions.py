@@ -158,6 +158,8 @@ def _gap(out: torch.Tensor, layout: str, mask: torch.Tensor | None, ids: np.ndar
          seed: int) -> tuple[torch.Tensor, np.ndarray]:
     pos = positions_view(out, layout)
     if mask is None:
+        if layout == "channels_first":  # the mean over the maps' own contiguous axis (bit-stable)
+            return out.reshape(out.shape[0], out.shape[1], -1).mean(dim=2), _rows(out.shape[0])
         return pos.mean(dim=1), _rows(out.shape[0])
     m = mask.unsqueeze(2).to(pos.dtype)
     return (pos * m).sum(dim=1) / m.sum(dim=1), _rows(out.shape[0])
@@ -167,7 +169,10 @@ def _top_l2(out: torch.Tensor, layout: str, mask: torch.Tensor | None, ids: np.n
             seed: int) -> tuple[torch.Tensor, np.ndarray]:
     pos = positions_view(out, layout)  # (B, P, D)
     # argmax of the squared norm (same position; torch.linalg.vector_norm is ~70x slower on CPU)
-    sq = pos.square().sum(dim=2)
+    if layout == "channels_first":  # summed over channels in the maps' own memory order
+        sq = out.reshape(out.shape[0], out.shape[1], -1).square().sum(dim=1)
+    else:
+        sq = pos.square().sum(dim=2)
     if mask is not None:
         sq = sq.masked_fill(~mask, float("-inf"))
     return _take(pos, sq.argmax(dim=1)), _rows(out.shape[0])  # first maximum on ties
