@@ -1,4 +1,5 @@
-"""Model zoo (MLP, LeNet-5, CIFAR-style ResNet-18, DenseNet), training, and loading users' models."""
+"""Model zoo (MLP, LeNet-5, CIFAR-style ResNet-18, DenseNet, tiny ViT, modular-addition
+transformer), training, and loading users' models."""
 
 from .loading import (
     HF_TASKS,
@@ -11,20 +12,34 @@ from .loading import (
 )
 from .training import DEFAULT_TRAINING, TrainedModel, accuracy, cache_dir, fit, predict, pretrained
 from .zoo import MLP, ZOO, CifarResNet18, DenseNet, LeNet5, build_model, zoo_names
+from .zoo_transformers import (
+    MODULAR_DEFAULTS,
+    ModularTransformer,
+    TinyViT,
+    TrainedModularModel,
+    build_modular_transformer,
+    pretrained_modular_addition,
+    token_states,
+)
 
 __all__ = [
     "DEFAULT_TRAINING",
     "HF_TASKS",
     "MLP",
+    "MODULAR_DEFAULTS",
     "ZOO",
     "CifarResNet18",
     "DenseNet",
     "LeNet5",
     "MissingArchitectureError",
     "MissingExtraError",
+    "ModularTransformer",
+    "TinyViT",
     "TrainedModel",
+    "TrainedModularModel",
     "accuracy",
     "build_model",
+    "build_modular_transformer",
     "cache_dir",
     "fit",
     "load_hf_model",
@@ -32,6 +47,8 @@ __all__ = [
     "load_state_dict",
     "predict",
     "pretrained",
+    "pretrained_modular_addition",
+    "token_states",
     "verify_model_file",
     "zoo_names",
 ]

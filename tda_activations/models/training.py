@@ -41,6 +41,7 @@ DEFAULT_TRAINING: dict[str, dict[str, Any]] = {
     "lenet": {"upsample": 2, "width": 1.0, "epochs": 15, "lr": 3e-3, "batch_size": 64},
     "resnet18": {"upsample": 2, "width": 0.25, "epochs": 8, "lr": 3e-3, "batch_size": 64},
     "densenet": {"upsample": 2, "width": 1.0, "epochs": 6, "lr": 3e-3, "batch_size": 64},
+    "vit": {"upsample": 2, "width": 1.0, "epochs": 30, "lr": 3e-3, "batch_size": 64},
 }
 
 
@@ -196,6 +197,11 @@ def pretrained(
     """
     from ..datasets import load_digits
 
+    if name == "modular_addition":
+        raise ValueError(
+            "the modular addition transformer trains on token data, not digits: use "
+            "tda_activations.models.pretrained_modular_addition(seed=...)"
+        )
     if name not in ZOO:
         from ..types import unknown_name_error
 
