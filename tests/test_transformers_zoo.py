@@ -241,3 +241,21 @@ def test_pretrained_modular_addition_bad_settings(tmp_path) -> None:
         pretrained_modular_addition(cache=tmp_path, step=3)
     with pytest.raises(ValueError, match="pretrained_modular_addition"):
         pretrained("modular_addition")
+
+
+# ------------------------------------------------------------------ shipped config
+
+
+def test_transformers_config_is_valid_and_its_layers_extract() -> None:
+    from tda_activations.batch import load_config, shipped_configs
+    from tda_activations.datasets import load_digits
+    from tda_activations.extract import extract
+
+    path = next(p for p in shipped_configs() if p.stem == "transformers")
+    cfg = load_config(path)
+    assert [m.label for m in cfg.instances()] == ["vit"]
+    data = load_digits(upsample=2).test.subset(range(6))
+    acts = extract(build_model("vit", image_size=16, seed=0), data, layers=list(cfg.extract.layers),
+                   reduction=cfg.extract.reduction)
+    assert acts.cloud("blocks.1").shape == (6, 17 * 48)
+    assert acts.cloud("head").shape == (6, 10)
