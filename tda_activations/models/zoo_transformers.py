@@ -22,7 +22,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -460,13 +460,15 @@ def pretrained_modular_addition(
     if not path.exists():
         log.info("training the modular addition model (p=%d, seed %d)", cfg["p"], seed)
         t0 = time.perf_counter()
-        model = fit_modular(model, data.train, seed=seed, progress=progress, **train_cfg)
+        fresh = build_modular_transformer(cfg["p"], seed=seed, **arch)  # never a half-loaded one
+        trained = fit_modular(fresh, data.train, seed=seed, progress=progress, **train_cfg)
+        model = cast(ModularTransformer, trained)  # a trained copy of `fresh`
         seconds = time.perf_counter() - t0
         buf = io.BytesIO()
         torch.save(model.state_dict(), buf)
         atomic_write_bytes(path, buf.getvalue())
     return TrainedModularModel(
-        model=model, data=data, seed=int(seed),  # type: ignore[arg-type]
+        model=model, data=data, seed=int(seed),
         test_accuracy=modular_accuracy(model, data.test),
         train_accuracy=modular_accuracy(model, data.train),
         fingerprint=fingerprint_model(model), params={"p": cfg["p"], **arch, **train_cfg,
