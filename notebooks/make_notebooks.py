@@ -294,6 +294,102 @@ import pandas as pd
 pd.DataFrame([r.summary() for r in reports.values()])"""),
 ]
 
+# ------------------------------------------------------------------ 5. transformers
+NOTEBOOKS["05_transformers.ipynb"] = [
+    ("md", """\
+# Topology of a transformer's residual stream: modular addition
+
+A one-block transformer trained on `(a + b) mod 59` (tokens `a, b, =`; 60% of the 3481
+pairs for training). Such networks are known to solve the task with Fourier features: the
+residues' embeddings lie on circles, one per *key frequency* (Nanda et al. 2023, "Progress
+measures for grokking via mechanistic interpretability"). Here we look for those circles
+with persistent homology and Mapper, layer by layer.
+
+The model is trained on first use (about half a minute on a quiet 2-core machine) and
+cached by content afterwards. Everything runs offline."""),
+    ("code", SETUP),
+    ("code", """\
+from tda_activations import plot
+from tda_activations.datasets.modular import frequency_plane, frequency_power, key_frequencies
+from tda_activations.homology import persistence
+from tda_activations.mapper import mapper_graph
+from tda_activations.models import pretrained_modular_addition, token_states
+
+tm = pretrained_modular_addition(seed=0)     # TrainedModularModel: model, data, accuracies
+p = tm.params["p"]
+print(f"p = {p}: train accuracy {tm.train_accuracy:.3f}, test accuracy {tm.test_accuracy:.3f}")"""),
+    ("md", """\
+## The embedding matrix in the Fourier basis
+
+`frequency_power` splits the squared norm of the residue embedding `W_E` (59 rows) over
+the frequencies `1 .. 29`; a model that learned Fourier features puts most of it on a
+few key frequencies."""),
+    ("code", """\
+W = tm.model.residue_embedding.detach().double().numpy()
+power = frequency_power(W)
+keys = key_frequencies(W, n=5)
+fig, ax = plt.subplots(figsize=(7, 2.5), layout="constrained")
+ax.bar(np.arange(1, power.size + 1), power / power.sum())
+ax.set_xlabel("frequency"); ax.set_ylabel("share of |W_E|^2")
+print("key frequencies:", keys.tolist())"""),
+    ("md", """\
+## Circles: the residues on the plane of each key frequency
+
+Projected onto the plane of a key frequency, the 59 residues go round a closed curve in
+the order `k -> f k mod p`. Persistence finds it as one long H1 bar."""),
+    ("code", """\
+fig, axes = plt.subplots(1, 3, figsize=(10, 3.3), layout="constrained")
+for ax, f in zip(axes, keys[:3]):
+    xy = frequency_plane(W, int(f))
+    ax.scatter(xy[:, 0], xy[:, 1], c=(int(f) * np.arange(p)) % p, cmap="twilight", s=14)
+    h1 = persistence(xy, maxdim=1)[1]
+    life = np.sort(h1[:, 1] - h1[:, 0])[::-1]
+    ax.set_title(f"frequency {f}: H1 bars {np.round(life[:2], 3).tolist()}", fontsize=9)
+    ax.set_aspect("equal")"""),
+    ("code", """\
+raw = persistence(W, maxdim=1, label="W_E")
+plot.barcode(raw, dims=1);"""),
+    ("md", """\
+## The residual stream at `=`, layer by layer
+
+`token_states` hooks the blocks (the project's `capture`) and returns every position's
+state. Over all 3481 pairs the `=` position is a large cloud (subsampled greedily for H1);
+its mean over the pairs with the same sum `(a + b) mod p` is 59 points, one per answer."""),
+    ("code", """\
+every = tm.data.all_pairs
+states = token_states(tm.model, every.tokens, layers=["blocks.0.attn", "blocks.0"])
+rows = []
+for layer in ["blocks.0.attn", "blocks.0"]:
+    eq = states[layer][:, -1]
+    means = np.stack([eq[every.labels == c].mean(axis=0) for c in range(p)])
+    for what, cloud, mp in (("all pairs", eq, 300), ("mean per sum", means, None)):
+        h1 = persistence(cloud, maxdim=1, max_points=mp, seed=0)[1]
+        life = np.sort(h1[:, 1] - h1[:, 0])[::-1]
+        rows.append({"layer": layer, "cloud": what, "H1 bars": len(life),
+                     "longest": life[0] if len(life) else 0.0,
+                     "2nd": life[1] if len(life) > 1 else 0.0})
+import pandas as pd
+pd.DataFrame(rows).round(4)"""),
+    ("md", """\
+## Mapper of the `=` stream after the block, coloured by the sum
+
+A PCA lens with two components; each node is coloured by the mean angle of its sums on
+the circle of the strongest key frequency."""),
+    ("code", """\
+eq = states["blocks.0"][:, -1]
+graph = mapper_graph(eq, lens="pca", lens_params={"n_components": 2}, n_intervals=8,
+                     overlap=0.5, min_samples=3)
+from tda_activations.mapper import to_networkx
+import networkx as nx
+g = to_networkx(graph)
+angle = 2 * np.pi * int(keys[0]) * every.labels / p
+colour = [np.angle(np.exp(1j * angle[np.asarray(n.members)]).mean()) for n in graph.nodes]
+loops = g.number_of_edges() - g.number_of_nodes() + nx.number_connected_components(g)
+fig, ax = plt.subplots(figsize=(5, 4), layout="constrained")
+nx.draw(g, pos=nx.spring_layout(g, seed=0), node_color=colour, cmap="twilight", node_size=40, ax=ax)
+ax.set_title(f"{g.number_of_nodes()} nodes, {loops} independent loops");"""),
+]
+
 
 def build(name: str) -> nbformat.NotebookNode:
     """The notebook ``name`` with outputs stripped."""

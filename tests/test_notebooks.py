@@ -18,7 +18,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
-NAMES = ["01_quickstart.ipynb", "02_core_paper.ipynb", "03_architectures.ipynb", "04_probes.ipynb"]
+NAMES = ["01_quickstart.ipynb", "02_core_paper.ipynb", "03_architectures.ipynb", "04_probes.ipynb",
+         "05_transformers.ipynb"]
 
 
 def _generator():

@@ -80,12 +80,16 @@ def extract_cmd(
     from ..datasets import load_dataset
     from ..extract import extract_to_store
     from ..models import ZOO, load_model, pretrained
+    from ..models.loading import MissingArchitectureError
 
     if model in ZOO:
         tm = pretrained(model, seed=seed)
         net, default = tm.model, (tm.data.test if split == "test" else tm.data.train)
     else:
-        net, default = load_model(model, architecture=architecture), None
+        try:
+            net, default = load_model(model, architecture=architecture), None
+        except MissingArchitectureError as exc:
+            raise ValueError(exc.message(cli=True)) from None
     if data:
         dataset = load_dataset(data, split=split, limit=limit)
     elif default is None:

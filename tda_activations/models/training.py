@@ -58,6 +58,7 @@ DEFAULT_TRAINING: dict[str, dict[str, Any]] = {
     "lenet": {"upsample": 2, "width": 1.0, "epochs": 15, "lr": 3e-3, "batch_size": 64},
     "resnet18": {"upsample": 2, "width": 0.25, "epochs": 8, "lr": 3e-3, "batch_size": 64},
     "densenet": {"upsample": 2, "width": 1.0, "epochs": 6, "lr": 3e-3, "batch_size": 64},
+    "vit": {"upsample": 2, "width": 1.0, "epochs": 30, "lr": 3e-3, "batch_size": 64},
 }
 
 #: The zoo models whose weights ship with the package, at their default settings, by seed.
@@ -373,6 +374,11 @@ def _plan(name: str, *, seed: int, overrides: dict[str, Any]) -> tuple[str, dict
     """(training key, architecture, training settings, data) of one zoo model."""
     from ..datasets import load_digits
 
+    if name == "modular_addition":
+        raise ValueError(
+            "the modular addition transformer trains on token data, not digits: use "
+            "tda_activations.models.pretrained_modular_addition(seed=...)"
+        )
     if name not in ZOO:
         raise unknown_name_error("zoo model", name, ZOO)
     if name not in DEFAULT_TRAINING:

@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..types import unknown_name_error
+from .zoo_transformers import vit_builder
 
 __all__ = ["MLP", "ZOO", "CifarResNet18", "DenseNet", "LeNet5", "build_model", "zoo_names"]
 
@@ -250,6 +251,7 @@ ZOO: dict[str, Callable[..., nn.Module]] = {
     "lenet": _lenet,
     "resnet18": _resnet18,
     "densenet": _densenet,
+    "vit": vit_builder,
 }
 
 
@@ -273,7 +275,8 @@ def build_model(
     Parameters
     ----------
     name
-        One of :func:`zoo_names`: ``"mlp"``, ``"lenet"``, ``"resnet18"``, ``"densenet"``.
+        One of :func:`zoo_names`: ``"mlp"``, ``"lenet"``, ``"resnet18"``, ``"densenet"``,
+        ``"vit"``.
     in_channels, image_size, num_classes
         Shape of the inputs (square images) and number of classes.
     width

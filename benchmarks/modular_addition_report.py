@@ -1,0 +1,170 @@
+"""What topology finds in a transformer trained on modular addition, layer by layer.
+
+Trains (or loads from the cache) the zoo's modular-addition transformer for each seed,
+then computes H1 persistence (``tda_activations.homology.persistence``) of:
+
+- the residue embedding matrix ``W_E`` (p rows), as is, projected onto the plane of
+  each of its strongest Fourier frequencies, and onto the span of the top planes;
+- the residual stream at the ``=`` position after the attention and after the block,
+  over all ``p**2`` pairs (greedy subsample) and averaged over pairs with the same
+  sum ``(a + b) mod p`` (p points);
+- every position of the residual stream after the block (greedy subsample);
+
+and a Mapper graph (PCA lens) of the ``=`` stream, whose cycle rank (independent loops)
+is reported with how well its nodes separate the sums.  Writes
+``benchmarks/results/modular_addition.md``.
+
+Usage::
+
+    python benchmarks/modular_addition_report.py [--seeds 0 1 2] [--max-points 500]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from tda_activations.datasets.modular import frequency_plane, frequency_power, key_frequencies
+from tda_activations.homology import persistence
+from tda_activations.mapper import mapper_graph
+from tda_activations.models.zoo_transformers import pretrained_modular_addition, token_states
+
+log = logging.getLogger("modular_addition_report")
+RESULTS = Path(__file__).resolve().parent / "results" / "modular_addition.md"
+
+
+def h1_summary(cloud: np.ndarray, *, max_points: int | None = None) -> dict[str, float]:
+    """Number of H1 bars, the longest and second-longest persistence, their ratio."""
+    dg = persistence(cloud, maxdim=1, max_points=max_points, seed=0)
+    h1 = dg[1]
+    life = np.sort(h1[:, 1] - h1[:, 0])[::-1] if h1.size else np.zeros(0)
+    first = float(life[0]) if life.size else 0.0
+    second = float(life[1]) if life.size > 1 else 0.0
+    scale = float(dg.params.get("enclosing_radius", np.nan))
+    return {
+        "n": int(cloud.shape[0]), "bars": int(life.size), "longest": first, "second": second,
+        "ratio": first / second if second > 0 else float("inf"), "scale": scale,
+        "covering": float(dg.params.get("subsample", {}).get("covering_radius", 0.0)),
+    }
+
+
+def mapper_loops(cloud: np.ndarray, labels: np.ndarray, p: int) -> dict[str, float]:
+    """Cycle rank of a Mapper graph (PCA lens, 2 components) and the purity of its nodes."""
+    g = mapper_graph(cloud, lens="pca", lens_params={"n_components": 2}, n_intervals=8,
+                     overlap=0.5, min_samples=3)
+    n_nodes, n_edges = len(g.nodes), len(g.edges)
+    import networkx as nx
+
+    from tda_activations.mapper import to_networkx
+
+    comps = nx.number_connected_components(to_networkx(g)) if n_nodes else 0
+    purity = [np.bincount(labels[np.asarray(node.members)], minlength=p).max() / len(node.members)
+              for node in g.nodes]
+    return {"nodes": n_nodes, "edges": n_edges, "components": comps,
+            "cycle_rank": n_edges - n_nodes + comps,
+            "purity": float(np.mean(purity)) if purity else float("nan")}
+
+
+def one_seed(seed: int, max_points: int) -> tuple[list[list[str]], dict[str, object]]:
+    t0 = time.perf_counter()
+    tm = pretrained_modular_addition(seed=seed, progress=False)
+    train_s = tm.seconds
+    model, p = tm.model, tm.params["p"]
+    w = model.residue_embedding.detach().double().numpy()
+    keys = key_frequencies(w, n=min(5, (p - 1) // 2))
+    power = frequency_power(w)
+    share = power[keys - 1] / power.sum()
+    rows: list[list[str]] = []
+
+    def add(where: str, cloud: np.ndarray, mp: int | None = None) -> None:
+        s = h1_summary(cloud, max_points=mp)
+        rows.append([
+            str(seed), where, str(s["n"]), str(s["bars"]), f"{s['longest']:.4g}",
+            f"{s['second']:.4g}", f"{s['ratio']:.3g}", f"{s['scale']:.4g}",
+        ])
+
+    add("W_E rows (raw)", w)
+    for f in keys[:3]:
+        add(f"W_E on the plane of frequency {f}", frequency_plane(w, int(f)))
+    top = np.concatenate([frequency_plane(w, int(f)) for f in keys[:3]], axis=1)
+    add(f"W_E on the top-3 planes ({', '.join(map(str, keys[:3]))})", top)
+
+    every = tm.data.all_pairs
+    states = token_states(model, every.tokens, layers=["blocks.0.attn", "blocks.0"])
+    eq_attn = states["blocks.0.attn"][:, -1]
+    eq_post = states["blocks.0"][:, -1]
+    labels = every.labels
+    for name, cloud in (("'=' after attention (attn out)", eq_attn), ("'=' after block 0", eq_post)):
+        add(f"{name}, all pairs", cloud, max_points)
+        means = np.stack([cloud[labels == c].mean(axis=0) for c in range(p)])
+        add(f"{name}, mean per sum", means)
+    add("every position after block 0", states["blocks.0"].reshape(-1, eq_post.shape[1]), max_points)
+    mapper = mapper_loops(eq_post, labels, p)
+    info = {
+        "seed": seed, "test_accuracy": tm.test_accuracy, "train_accuracy": tm.train_accuracy,
+        "train_seconds": train_s, "keys": keys.tolist(), "share": share.tolist(),
+        "mapper": mapper, "seconds": time.perf_counter() - t0, "params": tm.params,
+    }
+    return rows, info
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--max-points", type=int, default=500)
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    head = ["seed", "cloud", "points", "H1 bars", "longest H1", "2nd longest", "ratio",
+            "enclosing radius"]
+    lines = [
+        "# Topology of a transformer trained on modular addition",
+        "",
+        ("Model: the zoo's `ModularTransformer` (one block without layer norm, ReLU MLP), "
+         "trained by `pretrained_modular_addition` on `(a + b) mod p`; tokens `a, b, =`."),
+        ("H1: Vietoris-Rips persistence (`tda_activations.homology.persistence`, coefficient 2); "
+         "clouds of more than --max-points points are greedily subsampled (the bottleneck "
+         "error bound is twice the covering radius). 'ratio' = longest / second-longest H1 bar."),
+        (f"Generated by `benchmarks/modular_addition_report.py`, torch {torch.__version__}, "
+         f"{torch.get_num_threads()} threads."),
+        "",
+    ]
+    table: list[list[str]] = []
+    for seed in args.seeds:
+        rows, info = one_seed(seed, args.max_points)
+        table += rows
+        shares = ", ".join(f"{k}: {s:.1%}" for k, s in zip(info["keys"], info["share"]))
+        m = info["mapper"]
+        lines += [
+            f"## seed {seed}",
+            "",
+            f"- settings: {info['params']}",
+            (f"- accuracy: train {info['train_accuracy']:.4f}, test {info['test_accuracy']:.4f}; "
+             f"training {info['train_seconds']:.0f} s (0 = loaded from the cache), "
+             f"report {info['seconds']:.0f} s"),
+            f"- strongest Fourier frequencies of W_E (share of its power): {shares}",
+            (f"- Mapper of the '=' stream after block 0 (PCA lens, 8 intervals): {m['nodes']} "
+             f"nodes, {m['edges']} edges, {m['components']} components, cycle rank "
+             f"{m['cycle_rank']}, mean node purity (by sum) {m['purity']:.3f}"),
+            "",
+        ]
+        log.info("seed %d done: test accuracy %.4f", seed, info["test_accuracy"])
+    lines += ["## H1 per cloud", "", "| " + " | ".join(head) + " |",
+              "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(r) + " |" for r in table]
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,477 @@
+"""Two small transformers with known answers: a tiny ViT on the embedded digits and a
+one-layer transformer that learns modular addition with Fourier features.
+
+- :class:`TinyViT`: patch embedding, a CLS token, learned positions, pre-norm blocks,
+  the CLS token's final state classified.  In the zoo as ``"vit"`` (images in, logits
+  out), trained like the other zoo models by :func:`~tda_activations.models.pretrained`.
+- :class:`ModularTransformer`: token and position embeddings, blocks without layer norm
+  (as in Nanda et al. 2023), logits read at the ``=`` token.  Trained on
+  :func:`~tda_activations.datasets.modular.load_modular_addition` by
+  :func:`pretrained_modular_addition`, which caches the weights by content like the zoo.
+
+Both are built from the same :class:`TransformerBlock`, so hooks name the residual
+stream the same way: ``blocks.i`` (the stream after block ``i``), ``blocks.i.attn``,
+``blocks.i.mlp``.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, cast
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .._atomic import atomic_write_bytes
+from .._hashing import fingerprint_model, fingerprint_params
+from .._progress import progress_bar
+from .._torch import check_model, eval_mode
+
+__all__ = [
+    "MODULAR_DEFAULTS",
+    "ModularTransformer",
+    "SelfAttention",
+    "TinyViT",
+    "TrainedModularModel",
+    "TransformerBlock",
+    "build_modular_transformer",
+    "fit_modular",
+    "modular_accuracy",
+    "pretrained_modular_addition",
+    "token_states",
+]
+
+log = logging.getLogger(__name__)
+
+
+class SelfAttention(nn.Module):
+    """Multi-head self-attention written out (so the pattern can be hooked): ``qkv`` and ``out``.
+
+    Parameters
+    ----------
+    dim
+        Width of the residual stream.
+    heads
+        Number of heads; ``dim`` must be a multiple of it.
+    causal
+        Mask attention to later positions.
+    """
+
+    def __init__(self, dim: int, heads: int, *, causal: bool = False) -> None:
+        super().__init__()
+        if dim % heads:
+            raise ValueError(f"dim ({dim}) must be a multiple of heads ({heads})")
+        self.heads = heads
+        self.causal = causal
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.out = nn.Linear(dim, dim)
+        self.pattern = nn.Identity()  # hook point: attention weights (B, heads, T, T)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, t, d = x.shape
+        q, k, v = self.qkv(x).view(b, t, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
+        scores = q @ k.transpose(-2, -1) / float(d // self.heads) ** 0.5
+        if self.causal:
+            mask = torch.ones(t, t, dtype=torch.bool, device=x.device).triu(1)
+            scores = scores.masked_fill(mask, float("-inf"))
+        weights = self.pattern(scores.softmax(dim=-1))
+        return self.out((weights @ v).transpose(1, 2).reshape(b, t, d))
+
+
+class TransformerBlock(nn.Module):
+    """``x + attn(norm1(x))`` then ``x + mlp(norm2(x))``; the norms are identities when
+    ``pre_norm=False``.
+
+    Parameters
+    ----------
+    dim, heads
+        Width and number of attention heads.
+    mlp_dim
+        Hidden width of the MLP (ReLU for the modular model, GELU in the ViT).
+    pre_norm
+        Layer norm before the attention and the MLP (ViT) or none (Nanda et al.'s model).
+    activation
+        ``"gelu"`` or ``"relu"``.
+    causal
+        Causal attention mask.
+    """
+
+    def __init__(self, dim: int, heads: int, mlp_dim: int, *, pre_norm: bool = True,
+                 activation: str = "gelu", causal: bool = False) -> None:
+        super().__init__()
+        if activation not in ("gelu", "relu"):
+            raise ValueError(f"activation must be 'gelu' or 'relu', got {activation!r}")
+        self.norm1: nn.Module = nn.LayerNorm(dim) if pre_norm else nn.Identity()
+        self.attn = SelfAttention(dim, heads, causal=causal)
+        self.norm2: nn.Module = nn.LayerNorm(dim) if pre_norm else nn.Identity()
+        self.mlp = nn.Sequential(
+            nn.Linear(dim, mlp_dim), nn.GELU() if activation == "gelu" else nn.ReLU(),
+            nn.Linear(mlp_dim, dim),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self.attn(self.norm1(x))
+        return x + self.mlp(self.norm2(x))
+
+
+class TinyViT(nn.Module):
+    """A tiny Vision Transformer: patches -> tokens, a CLS token, pre-norm blocks, a linear head.
+
+    Parameters
+    ----------
+    in_channels, num_classes
+        Input channels and output logits.
+    image_size
+        Side of the (square) input; a multiple of ``patch_size``.
+    patch_size
+        Side of the square patches.
+    dim, depth, heads
+        Width, number of blocks, attention heads.
+    mlp_ratio
+        MLP width as a multiple of ``dim``.
+    """
+
+    def __init__(self, in_channels: int = 1, num_classes: int = 10, image_size: int = 16,
+                 patch_size: int = 4, dim: int = 48, depth: int = 3, heads: int = 4,
+                 mlp_ratio: float = 2.0) -> None:
+        super().__init__()
+        if image_size % patch_size:
+            raise ValueError(
+                f"image_size ({image_size}) must be a multiple of patch_size ({patch_size})"
+            )
+        n_patches = (image_size // patch_size) ** 2
+        self.patch_embed = nn.Conv2d(in_channels, dim, patch_size, stride=patch_size)
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, dim))
+        self.pos_embed = nn.Parameter(torch.randn(1, n_patches + 1, dim) * 0.02)
+        self.blocks = nn.ModuleList(
+            TransformerBlock(dim, heads, max(1, round(mlp_ratio * dim))) for _ in range(depth)
+        )
+        self.norm = nn.LayerNorm(dim)
+        self.head = nn.Linear(dim, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.patch_embed(x).flatten(2).transpose(1, 2)
+        x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), x], dim=1) + self.pos_embed
+        for block in self.blocks:
+            x = block(x)
+        return self.head(self.norm(x)[:, 0])
+
+
+def vit_builder(*, in_channels: int, image_size: int, num_classes: int, width: float = 1.0,
+                **kw: Any) -> nn.Module:
+    """Zoo builder of :class:`TinyViT`: ``dim = heads * round(12 * width)`` (48 at width 1)."""
+    heads = int(kw.pop("heads", 4))
+    dim = heads * max(1, round(12 * width))
+    return TinyViT(in_channels, num_classes, image_size=image_size, dim=dim, heads=heads, **kw)
+
+
+class ModularTransformer(nn.Module):
+    """A transformer on ``a, b, =`` token sequences with logits over the residues at ``=``.
+
+    Parameters
+    ----------
+    p
+        The modulus: ``p + 1`` tokens (residues and ``=``), ``p`` logits.
+    dim, heads, mlp_dim
+        Width, attention heads and MLP width (Nanda et al.: 128, 4, 512).
+    depth
+        Number of blocks (no layer norm, ReLU MLPs).
+
+    Notes
+    -----
+    ``embed.weight[:p]`` is the embedding matrix ``W_E`` of the residues.
+    """
+
+    def __init__(self, p: int, *, dim: int = 128, heads: int = 4, mlp_dim: int = 512,
+                 depth: int = 1) -> None:
+        super().__init__()
+        self.p = int(p)
+        self.embed = nn.Embedding(p + 1, dim)
+        self.pos_embed = nn.Parameter(torch.randn(3, dim) / dim**0.5)
+        nn.init.normal_(self.embed.weight, std=dim**-0.5)
+        self.blocks = nn.ModuleList(
+            TransformerBlock(dim, heads, mlp_dim, pre_norm=False, activation="relu", causal=True)
+            for _ in range(depth)
+        )
+        self.unembed = nn.Linear(dim, p, bias=False)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        if tokens.ndim != 2 or tokens.dtype not in (torch.int64, torch.int32):
+            raise ValueError(
+                f"expected integer tokens of shape (batch, 3), got {tuple(tokens.shape)} {tokens.dtype}"
+            )
+        x = self.embed(tokens) + self.pos_embed[: tokens.shape[1]]
+        for block in self.blocks:
+            x = block(x)
+        return self.unembed(x[:, -1])
+
+    @property
+    def residue_embedding(self) -> torch.Tensor:
+        """``W_E``: the embedding rows of the residues ``0 .. p-1``, ``(p, dim)``."""
+        return self.embed.weight[: self.p]
+
+
+def build_modular_transformer(p: int = 59, *, dim: int = 128, heads: int = 4, mlp_dim: int = 512,
+                              depth: int = 1, seed: int | None = None) -> ModularTransformer:
+    """An untrained :class:`ModularTransformer`, initialised from ``seed`` (``None``: torch's state).
+
+    Raises
+    ------
+    ValueError
+        Sizes that are not positive integers or a width not divisible by ``heads``.
+    """
+    for name, value in (("p", p), ("dim", dim), ("heads", heads), ("mlp_dim", mlp_dim), ("depth", depth)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    if seed is None:
+        return ModularTransformer(p, dim=dim, heads=heads, mlp_dim=mlp_dim, depth=depth)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return ModularTransformer(p, dim=dim, heads=heads, mlp_dim=mlp_dim, depth=depth)
+
+
+def token_states(
+    model: nn.Module,
+    tokens: Any,
+    *,
+    layers: tuple[str, ...] | list[str],
+    batch_size: int = 1024,
+) -> dict[str, np.ndarray]:
+    """Every position's state at some layers of a token model, float32 ``(n, T, d)`` per layer.
+
+    A small helper for token models that take one integer tensor (the modular model):
+    the hooks are the project's :func:`~tda_activations.extract.capture`, the model runs
+    in eval mode under ``torch.inference_mode()``, and its mode is restored afterwards.
+
+    Parameters
+    ----------
+    model
+        A model called as ``model(tokens)``.
+    tokens
+        Integer array ``(n, T)``.
+    layers
+        Layer names (``"embed"``, ``"blocks.0.attn"``, ``"blocks.0"``, ...).
+    batch_size
+        Sequences per forward pass.
+
+    Returns
+    -------
+    dict
+        Layer name -> float32 array ``(n, T, d)``.
+
+    Raises
+    ------
+    ValueError
+        Unknown layers, or a layer whose output is not ``(batch, T, d)``.
+    """
+    from ..extract import capture
+
+    x = torch.from_numpy(np.array(tokens))
+    if x.ndim != 2 or x.dtype not in (torch.int64, torch.int32):
+        raise ValueError(f"tokens must be an integer array (n, T), got {tuple(x.shape)} {x.dtype}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    got: dict[str, list[np.ndarray]] = {layer: [] for layer in layers}
+
+    def sink(layer: str, value: torch.Tensor) -> None:
+        if value.ndim != 3 or value.shape[:2] != current[0].shape:
+            raise ValueError(
+                f"layer {layer!r} gave shape {tuple(value.shape)}, not (batch, "
+                f"{current[0].shape[1]}, d): it is not a per-token state"
+            )
+        got[layer].append(value.detach().float().cpu().numpy().copy())
+
+    current: list[torch.Tensor] = [x[:0]]
+    with eval_mode(check_model(model)), torch.inference_mode(), capture(model, list(layers), sink):
+        for start in range(0, x.shape[0], batch_size):
+            current[0] = x[start : start + batch_size]
+            model(current[0])
+    return {layer: np.concatenate(parts) for layer, parts in got.items()}
+
+
+# ------------------------------------------------------------------ training
+
+
+#: Settings of :func:`pretrained_modular_addition` (Nanda et al.'s recipe, shortened):
+#: full-batch AdamW with strong weight decay on 60% of the pairs of p = 59, a width-64 block.
+MODULAR_DEFAULTS: dict[str, Any] = {
+    "p": 59, "train_fraction": 0.6, "dim": 64, "heads": 4, "mlp_dim": 256, "depth": 1,
+    "steps": 1000, "lr": 3e-3, "weight_decay": 1.0, "warmup": 10,
+}
+
+
+def modular_accuracy(model: nn.Module, data: Any) -> float:
+    """Accuracy of ``model`` on a :class:`~tda_activations.datasets.modular.ModularDataset`."""
+    with eval_mode(check_model(model)), torch.inference_mode():
+        logits = model(torch.from_numpy(np.array(data.tokens)))
+    return float((logits.argmax(dim=1).numpy() == data.labels).mean())
+
+
+def fit_modular(model: nn.Module, train: Any, *, seed: int = 0, steps: int = 3000, lr: float = 1e-3,
+                weight_decay: float = 1.0, warmup: int = 10, progress: bool | None = None) -> nn.Module:
+    """Full-batch AdamW (betas 0.9, 0.98) on modular addition; a copy is trained, in eval mode.
+
+    Parameters
+    ----------
+    model
+        A :class:`ModularTransformer` (not modified).
+    train
+        A :class:`~tda_activations.datasets.modular.ModularDataset`.
+    seed
+        Seeds torch's state during training (full batch: the data order plays no part).
+    steps, lr, weight_decay, warmup
+        Optimisation: ``steps`` full-batch updates, learning rate warmed up linearly
+        over ``warmup`` steps.
+    progress
+        Show a progress bar (``None``: on a terminal only).
+
+    Returns
+    -------
+    torch.nn.Module
+        The trained copy, in eval mode.
+    """
+    import copy
+
+    if steps < 1 or lr <= 0 or weight_decay < 0 or warmup < 0:
+        raise ValueError("steps must be >= 1, lr > 0, weight_decay >= 0 and warmup >= 0")
+    model = copy.deepcopy(check_model(model))
+    x = torch.from_numpy(np.array(train.tokens))
+    y = torch.from_numpy(np.array(train.labels))
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay, betas=(0.9, 0.98))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / max(1, warmup)))
+    model.train()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        with progress_bar(total=steps, desc="modular addition", unit="step", enabled=progress) as bar:
+            for step in range(steps):
+                opt.zero_grad(set_to_none=True)
+                loss = F.cross_entropy(model(x), y)
+                loss.backward()
+                opt.step()
+                sched.step()
+                bar.update(1)
+                if step % 500 == 0:
+                    log.debug("step %d: loss %.4f", step, loss.item())
+    return model.eval()
+
+
+@dataclass(frozen=True)
+class TrainedModularModel:
+    """A :class:`ModularTransformer` trained on modular addition, with its data and accuracy.
+
+    Attributes
+    ----------
+    model
+        The trained module, in eval mode.
+    data
+        The train/test split of the pairs.
+    seed
+        Seed of initialisation, split and training.
+    test_accuracy, train_accuracy
+        Accuracy on the held-out and the training pairs.
+    fingerprint
+        Content hash of the architecture and weights.
+    params
+        Architecture and training settings.
+    seconds
+        Training wall time (0 when loaded from the cache).
+    """
+
+    model: ModularTransformer
+    data: Any
+    seed: int
+    test_accuracy: float
+    train_accuracy: float
+    fingerprint: str
+    params: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def pretrained_modular_addition(
+    *,
+    seed: int = 0,
+    cache: str | os.PathLike[str] | None = None,
+    progress: bool | None = None,
+    **settings: Any,
+) -> TrainedModularModel:
+    """A :class:`ModularTransformer` trained on ``(a + b) mod p``, from the cache or trained now.
+
+    The cache key hashes the settings, the data split, the seed and the torch version,
+    like the rest of the zoo; an unreadable or damaged cache entry is retrained, never used.
+
+    Parameters
+    ----------
+    seed
+        Seed of initialisation, train/test split and training.
+    cache
+        Cache folder (default :func:`~tda_activations.models.cache_dir`).
+    progress
+        Progress bar while training (``None``: on a terminal only).
+    **settings
+        Override :data:`MODULAR_DEFAULTS` (``p``, ``train_fraction``, ``dim``, ``heads``,
+        ``mlp_dim``, ``depth``, ``steps``, ``lr``, ``weight_decay``, ``warmup``).
+
+    Returns
+    -------
+    TrainedModularModel
+        The model in eval mode with its data and accuracies.
+
+    Raises
+    ------
+    ValueError
+        An unknown setting or a bad value.
+    """
+    from ..datasets.modular import load_modular_addition
+    from .loading import load_state_dict
+    from .training import cache_dir
+
+    unknown = set(settings) - set(MODULAR_DEFAULTS)
+    if unknown:
+        from ..types import unknown_name_error
+
+        raise unknown_name_error("modular addition setting", min(unknown), MODULAR_DEFAULTS)
+    cfg = {**MODULAR_DEFAULTS, **settings}
+    data = load_modular_addition(cfg["p"], train_fraction=cfg["train_fraction"], seed=seed)
+    arch = {k: cfg[k] for k in ("dim", "heads", "mlp_dim", "depth")}
+    train_cfg = {k: cfg[k] for k in ("steps", "lr", "weight_decay", "warmup")}
+    model = build_modular_transformer(cfg["p"], seed=seed, **arch)
+    key = fingerprint_params({
+        "arch": {"name": "modular_transformer", "p": cfg["p"], **arch}, "train": train_cfg,
+        "seed": int(seed), "data": data.train.fingerprint,
+        "torch": torch.__version__.split("+")[0], "format": 1,
+    })
+    path = Path(cache if cache is not None else cache_dir()) / "models" / f"modular_addition-{key}.pt"
+    seconds = 0.0
+    if path.exists():
+        try:
+            model.load_state_dict(load_state_dict(path))
+            model.eval()
+            log.info("loaded the modular addition model (seed %d) from %s", seed, path)
+        except (OSError, ValueError, TypeError, RuntimeError) as exc:  # rebuilt, never used
+            log.warning("cache entry %s is unreadable (%s); retraining", path, exc)
+            path.unlink(missing_ok=True)
+    if not path.exists():
+        log.info("training the modular addition model (p=%d, seed %d)", cfg["p"], seed)
+        t0 = time.perf_counter()
+        fresh = build_modular_transformer(cfg["p"], seed=seed, **arch)  # never a half-loaded one
+        trained = fit_modular(fresh, data.train, seed=seed, progress=progress, **train_cfg)
+        model = cast(ModularTransformer, trained)  # a trained copy of `fresh`
+        seconds = time.perf_counter() - t0
+        buf = io.BytesIO()
+        torch.save(model.state_dict(), buf)
+        atomic_write_bytes(path, buf.getvalue())
+    return TrainedModularModel(
+        model=model, data=data, seed=int(seed),
+        test_accuracy=modular_accuracy(model, data.test),
+        train_accuracy=modular_accuracy(model, data.train),
+        fingerprint=fingerprint_model(model), params={"p": cfg["p"], **arch, **train_cfg,
+                                                      "train_fraction": cfg["train_fraction"]},
+        seconds=seconds,
+    )
