@@ -66,19 +66,27 @@ def _model_salt(inst: ModelInstance) -> dict[str, Any]:
             return {"package": pkg, "version": importlib.metadata.version(pkg)}
         except importlib.metadata.PackageNotFoundError:
             return {"package": pkg, "version": None}
-    module = src.partition(":")[0]
+    return {"module_file": _module_fingerprint(src.partition(":")[0])}
+
+
+def _module_fingerprint(module: str) -> str:
+    """Content hash of the file of a (user) module, found without importing it."""
     try:
         spec = importlib.util.find_spec(module)
     except (ImportError, ValueError):
         spec = None
     origin = getattr(spec, "origin", None)
-    return {"module_file": path_fingerprint(origin) if origin else "missing"}
+    return path_fingerprint(origin) if origin else "missing"
 
 
 def _data_salt(cfg: RunConfig) -> dict[str, Any]:
     spec = cfg.dataset_spec()
     out: dict[str, Any] = {}
-    if not re.match(r"^digits(:x\d+)?$", spec):
+    if cfg.data.token_npz is not None:
+        out["dataset"] = path_fingerprint(cfg.resolve_path(cfg.data.token_npz))
+    elif cfg.data.factory is not None:
+        out["factory_module"] = _module_fingerprint(cfg.data.factory.partition(":")[0])
+    elif not re.match(r"^digits(:x\d+)?$", spec):
         out["dataset"] = path_fingerprint(spec)
     if cfg.data.hierarchy and Path(cfg.resolve_path(cfg.data.hierarchy)).exists():
         out["hierarchy"] = path_fingerprint(cfg.resolve_path(cfg.data.hierarchy))
@@ -103,6 +111,11 @@ class Planner:
             "size": config.data.size,
             "hierarchy": config.resolve_path(config.data.hierarchy) if config.data.hierarchy else None,
         }
+        if config.data.token_npz is not None:
+            self.data_params["token_npz"] = config.resolve_path(config.data.token_npz)
+        if config.data.factory is not None:
+            self.data_params["factory"] = config.data.factory
+            self.data_params["kwargs"] = dict(config.data.kwargs)
         self.extract_params = {**config.extract.model_dump(), "seed": config.run.seed}
         data_salt = _data_salt(config)
         self.extract_tasks: dict[str, Task] = {}
