@@ -18,7 +18,7 @@ build_report                                            ``index.html`` of a run
 save_matrix, load_matrix                                matrices in open formats
 """
 
-from .code_fingerprint import code_fingerprint
+from .codehash import code_fingerprint
 from .config import (
     ConfigError,
     RunConfig,

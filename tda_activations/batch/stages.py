@@ -122,11 +122,17 @@ def load_run_model(model: Mapping[str, Any]) -> tuple[Any, dict[str, Any]]:
                 "digits_test_accuracy": tm.test_accuracy, "train_accuracy": tm.train_accuracy,
                 "training_seconds": tm.seconds, "params": tm.params}
         return tm.model, info
+    import torch
+
     from ..models import load_model
 
     try:
-        net = load_model(model["source"], architecture=model.get("architecture"),
-                         **dict(model.get("kwargs") or {}))
+        # a model built by a class or factory (no weights file) is initialised from the run's
+        # seed: the same weights in every task and every run (extraction, probes, a resume)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(int(model.get("seed") or 0))
+            net = load_model(model["source"], architecture=model.get("architecture"),
+                             **dict(model.get("kwargs") or {}))
     except FileNotFoundError as exc:
         raise FileNotFoundError(f"model {model['label']!r}: {exc}") from None
     except Exception as exc:

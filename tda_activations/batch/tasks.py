@@ -3,7 +3,7 @@
 A :class:`Task` names a plain function by its import path (``"module:function"``),
 its keyword parameters (JSON-able) and its dependencies (role -> the folder of
 the task it reads).  Its key is a hash of all of that and of the code that
-computes it (:func:`~tda_activations.batch.code_fingerprint.code_fingerprint`: the
+computes it (:func:`~tda_activations.batch.codehash.code_fingerprint`: the
 source of the function and of the package modules it uses), so a dependency's key
 enters every dependant's key: changing one parameter, or the code of one stage,
 changes the keys of exactly the tasks that depend on it.
@@ -38,7 +38,7 @@ from typing import Any
 from .. import __version__
 from .._atomic import atomic_dir
 from .._hashing import fingerprint_params, stable_json
-from .code_fingerprint import code_fingerprint
+from .codehash import code_fingerprint
 
 __all__ = ["TASK_FILE", "Task", "execute_task", "file_checksums", "is_finished", "make_task",
            "read_task_record", "verify_task"]
