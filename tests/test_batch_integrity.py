@@ -124,13 +124,13 @@ def _zarr_chunk(run_dir: Path) -> Path:
 CORRUPTIONS = {
     "truncated zarr chunk": (_zarr_chunk, lambda f: f.write_bytes(f.read_bytes()[: f.stat().st_size // 2])),
     "flipped byte in diagrams.npz": (
-        lambda r: sorted(r.glob("tasks/persistence/a_classifier-*/diagrams.npz"))[0], _flip_byte),
+        lambda r: min(r.glob("tasks/persistence/a_classifier-*/diagrams.npz")), _flip_byte),
     "flipped byte in matrix.npz": (
-        lambda r: sorted(r.glob("tasks/distances/a_bottleneck-*/matrix.npz"))[0], _flip_byte),
+        lambda r: min(r.glob("tasks/distances/a_bottleneck-*/matrix.npz")), _flip_byte),
     "edited matrix.csv": (
-        lambda r: sorted(r.glob("tasks/similarity/a_linear_cka-*/matrix.csv"))[0],
+        lambda r: min(r.glob("tasks/similarity/a_linear_cka-*/matrix.csv")),
         lambda f: f.write_text(f.read_text().replace("1,", "0.5,", 1))),
-    "deleted file": (lambda r: sorted(r.glob("tasks/similarity-all/*/models.json"))[0],
+    "deleted file": (lambda r: min(r.glob("tasks/similarity-all/*/models.json")),
                      lambda f: f.unlink()),
 }
 
@@ -180,7 +180,7 @@ def test_resume_verifies_and_repairs_corrupt_outputs(run_copy, case, caplog):
 
 def test_an_added_file_is_noticed(run_copy, caplog):
     cfg, run_dir = run_copy
-    folder = sorted(run_dir.glob("tasks/persistence/b_*"))[0]
+    folder = min(run_dir.glob("tasks/persistence/b_*"))
     (folder / "stray.txt").write_text("not written by the task")
     with caplog.at_level(logging.WARNING, logger="tda_activations"):
         result = run_batch(cfg, out=run_dir, workers=1, report=False)

@@ -106,7 +106,7 @@ class Planner:
         self.config = config
         self.instances = config.instances()
         self.labels = [m.label for m in self.instances]
-        self.data_params = {
+        self.data_params: dict[str, Any] = {
             "dataset": config.dataset_spec(), "split": config.data.split, "limit": config.data.limit,
             "size": config.data.size,
             "hierarchy": config.resolve_path(config.data.hierarchy) if config.data.hierarchy else None,
@@ -333,21 +333,22 @@ class Planner:
                 {f"s{i}": self.extract_tasks[m].path for i, m in enumerate(done)},
                 info={"experiment": "specificity"}))
         if "monotonicity" in exps.run and done:
-            entries, deps = [], {}
+            entries: list[list[str]] = []
+            mono_deps: dict[str, str] = {}
             # in config order (never in the order the models happened to finish: keys must not vary)
             for model in done:
                 for analysis, specs in (("distances", cfg.distances.metrics),
                                         ("similarity", cfg.similarity.measures)):
                     for spec in specs:
-                        t = self._within.get((analysis, spec.label, model))
-                        if t is not None:
+                        block = self._within.get((analysis, spec.label, model))
+                        if block is not None:
                             role = f"b{len(entries)}"
                             entries.append([role, model, spec.label])
-                            deps[role] = t.path
+                            mono_deps[role] = block.path
             if entries:
                 out.append(make_task(
                     "experiments", "monotonicity", _S + "monotonicity_blocks",
-                    {"entries": entries, "params": exps.params.get("monotonicity", {})}, deps,
+                    {"entries": entries, "params": exps.params.get("monotonicity", {})}, mono_deps,
                     info={"experiment": "monotonicity"}))
         trends = [m for m in done if m in self._mapper_trend]
         if trends:

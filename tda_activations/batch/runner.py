@@ -460,8 +460,8 @@ def run_batch(
                             removed)
             if config_path is not None:
                 atomic_write_text(run_dir / "config.toml", config_path.read_text(encoding="utf-8"))
-            ex = make_executor(executor, scheduler=scheduler, n_workers=workers,
-                               timeout=scheduler_timeout) if own_executor else executor
+            ex = executor if isinstance(executor, Executor) else make_executor(
+                executor, scheduler=scheduler, n_workers=workers, timeout=scheduler_timeout)
             try:
                 sched = _Scheduler(cfg, planner, run_dir, run_id, ex, quiet=quiet,
                                    config_path=config_path, t_start=t_start)
@@ -618,7 +618,7 @@ class _Scheduler:
     # ------------------------------------------------------------------ loop
 
     def _take_ready(self, n: int) -> list[str]:
-        out = []
+        out: list[str] = []
         while self.ready and len(out) < n:
             _, _, k = heapq.heappop(self.ready)
             if self.status.get(k) == "pending":
