@@ -194,7 +194,14 @@ def _pid_alive(pid: int) -> bool:
 
 
 class RunDirectoryError(OSError):
-    """The run directory cannot be used: it is a file, lies under a file, is read-only or full."""
+    """The run directory cannot be used: it is a file, lies under a file, is read-only or full.
+
+    ``str(error)`` is the one-line message; ``error.errno`` the underlying error number.
+    """
+
+    def __init__(self, code: int | None, message: str) -> None:
+        super().__init__(message)
+        self.errno = code
 
 
 #: errno values that mean "this folder cannot be written" (not a bug of the run).
