@@ -17,6 +17,7 @@ import functools
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, Literal
 
 import numpy as np
@@ -289,6 +290,9 @@ class ActivationSet:
         Content hashes of the model (architecture and weights) and the data.
     predictions
         The model's predicted fine label for each sample, if recorded.
+    layouts
+        Layer name -> layout of the tensor its points came from (``"channels_first"``,
+        ``"tokens"`` or ``"flat"``), read-only; empty when not recorded.
     """
 
     clouds: Mapping[str, np.ndarray]
@@ -300,10 +304,14 @@ class ActivationSet:
     model_fingerprint: str = ""
     data_fingerprint: str = ""
     predictions: np.ndarray | None = None
+    layouts: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if set(self.clouds) != set(self.sample_index):
             raise ValueError("clouds and sample_index must name the same layers")
+        if not set(self.layouts) <= set(self.clouds):
+            raise ValueError("layouts must name layers of the set")
+        object.__setattr__(self, "layouts", MappingProxyType(dict(self.layouts)))
         labels = frozen_array(self.labels, dtype=np.int64)
         clouds = {}
         index = {}
@@ -358,6 +366,7 @@ class ActivationSet:
             self,
             clouds={k: self.clouds[k] for k in layers},
             sample_index={k: self.sample_index[k] for k in layers},
+            layouts={k: self.layouts[k] for k in layers if k in self.layouts},
         )
 
     def _check(self, layer: str) -> None:

@@ -786,6 +786,41 @@ def test_load_dataset_bad_specs(tmp_path: Path) -> None:
         load_dataset(tmp_path)
 
 
+def test_digits_spec_applies_limit_before_upsampling() -> None:
+    """'digits:x<k>' upsamples only the images it keeps: same pixels, ids, name and
+    fingerprint as upsampling everything first and then taking the first ``limit``."""
+    import torch
+    import torch.nn.functional as F
+    from sklearn.datasets import load_digits as sk_digits
+
+    for spec, k, split, limit in (("digits:x4", 4, "test", 7), ("digits:x3", 3, "train", 5)):
+        got = load_dataset(spec, split=split, limit=limit)
+        full = getattr(load_digits(upsample=k), split)
+        ref = full.subset(np.arange(limit))
+        np.testing.assert_array_equal(got.images, ref.images)
+        np.testing.assert_array_equal(got.sample_ids, ref.sample_ids)
+        assert got.name == ref.name == f"digitsx{k}/{split}"
+        assert got.fingerprint == ref.fingerprint
+    # a factor whose full upsampling would not fit is fine for two images; pixels checked
+    # against torch's interpolation of scikit-learn's raw digits
+    big = load_dataset("digits:x100", limit=2)
+    assert big.image_shape == (1, 800, 800)
+    raw = sk_digits().images.astype(np.float32)[big.sample_ids, None] / 16.0
+    expected = F.interpolate(torch.from_numpy(raw), scale_factor=100, mode="bilinear",
+                             align_corners=False).numpy()
+    np.testing.assert_array_equal(big.images, expected)
+
+
+def test_digits_upsampling_over_the_memory_budget_is_refused() -> None:
+    # 540 test images of 8000 x 8000 float32 pixels: 540 * 8000**2 * 4 bytes = 128.7 GiB
+    with pytest.raises(ValueError, match=r"'digits:x1000'.*would need 128\.7 GiB.*limit="):
+        load_dataset("digits:x1000")
+    with pytest.raises(ValueError, match=r"1797 digits x1000.*428\.4 GiB"):
+        load_digits(upsample=1000)
+    with pytest.raises(ValueError, match="positive integer"):
+        load_digits(upsample=True)  # type: ignore[arg-type]
+
+
 def test_containers_reject_bad_shapes() -> None:
     """The loaders rely on ImageDataset's own checks for the last line of defence."""
     h = flat_hierarchy(["a"])

@@ -64,7 +64,7 @@ def extract_cmd(
     data: str = typer.Option("", help="Dataset: 'digits', 'digits:x4', a CIFAR folder, an image folder or an .npz; default: the zoo model's own data."),
     split: str = typer.Option("test", help="Split to extract: 'test' or 'train'."),
     layers: Optional[list[str]] = typer.Option(None, "--layer", "-l", help="Layer name or glob (repeatable); default: every conv and linear layer."),
-    reduction: str = typer.Option("top_l2", help="flatten | global_avg_pool | top_l2 | random_position | all_positions."),
+    reduction: str = typer.Option("top_l2", help="flatten | global_avg_pool | top_l2 | random_position | all_positions | first_token | last_token."),
     max_points: Optional[int] = typer.Option(None, help="Keep at most this many points per layer (seeded)."),
     limit: Optional[int] = typer.Option(None, help="Use only the first N samples."),
     seed: int = typer.Option(0, help="Seed of training (zoo models), random reductions and subsampling."),
@@ -88,12 +88,16 @@ def extract_cmd(
         raise typer.BadParameter("--data is required for a model outside the zoo", param_hint="--data")
     else:
         dataset = default if limit is None else default.subset(range(min(limit, len(default))))
+    from .._torch import check_input_fit
+    from ..datasets import as_source
+
+    check_input_fit(net, as_source(dataset).example())  # a one-line error before any work
     with _progress(quiet) as progress:
         task = progress.add_task("extracting", total=len(dataset))
         acts = extract_to_store(
             net, dataset, out, layers=layers or None, reduction=reduction, max_points=max_points,
             seed=seed, batch_size=batch_size,
-            progress=lambda done, total: progress.update(task, completed=done),
+            on_batch=lambda done, total: progress.update(task, completed=done),
         )
     if not quiet:
         print_summary(acts)
@@ -118,5 +122,5 @@ def main() -> None:
     try:
         app()
     except (ValueError, TypeError, FileNotFoundError) as exc:
-        console.print(f"[bold red]error:[/] {exc}")
+        console.print(f"[bold red]error:[/] {exc}", soft_wrap=True)  # one line, not wrapped
         raise SystemExit(2) from None

@@ -10,6 +10,7 @@ from .loaders import (
     load_image_folder,
     load_npz,
 )
+from .sources import Batch, DataSource, as_source
 from .synthetic import (
     known_betti_numbers,
     make_circle,
@@ -21,9 +22,14 @@ from .synthetic import (
     random_rotation,
     shape_names,
 )
+from .tokens import TokenDataset, load_token_npz
 
 __all__ = [
     "IMAGE_EXTENSIONS",
+    "Batch",
+    "DataSource",
+    "TokenDataset",
+    "as_source",
     "flat_hierarchy",
     "from_torchvision",
     "hierarchy_from_dict",
@@ -35,6 +41,7 @@ __all__ = [
     "load_hierarchy",
     "load_image_folder",
     "load_npz",
+    "load_token_npz",
     "make_circle",
     "make_shape",
     "make_sphere",

@@ -24,7 +24,7 @@ import re
 import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 
@@ -66,6 +66,17 @@ def _check_limit(limit: int | None) -> int | None:
     if isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 1:
         raise ValueError(f"limit must be a positive integer or None, got {limit!r}")
     return int(limit)
+
+
+def _check_npz_magic(path: Path, *, how: str) -> None:
+    """Refuse a file that is neither a zip (npz) nor an npy array before numpy reads it (numpy
+    would call unknown bytes 'pickled data')."""
+    with open(path, "rb") as fh:
+        head = fh.read(6)
+    if not (head.startswith(b"PK") or head == b"\x93NUMPY"):
+        raise ValueError(
+            f"{path} is not a readable .npz file (not a zip archive); write it with {how}"
+        )
 
 
 def _check_split(split: str) -> str:
@@ -175,7 +186,7 @@ class _CifarUnpickler(pickle.Unpickler):
     except the few NumPy needs to rebuild an array.
     """
 
-    _ALLOWED = {
+    _ALLOWED: ClassVar[set[tuple[str, str]]] = {
         ("_codecs", "encode"),
         ("builtins", "bytes"),
         ("builtins", "bytearray"),
@@ -214,7 +225,7 @@ def _unpickle(path: Path) -> dict[str, Any]:
             "cifar-*-python.tar.gz archive"
         ) from exc
     if not isinstance(obj, dict):
-        raise ValueError(
+        raise ValueError(  # noqa: TRY004 - a corrupt file, not a caller's wrong type
             f"{path} holds a {type(obj).__name__}, not the dict of a CIFAR python batch; "
             "extract it again from the official cifar-*-python.tar.gz archive"
         )
@@ -247,7 +258,7 @@ def _cifar_pixels(batch: Mapping[str, Any], path: Path) -> np.ndarray:
         )
     if data.shape[0] == 0:
         raise ValueError(f"{path} holds no images (the dataset is empty); check the file")
-    side = int(round(np.sqrt(data.shape[1] / 3)))
+    side = round(float(np.sqrt(data.shape[1] / 3)))
     if 3 * side * side != data.shape[1]:
         raise ValueError(
             f"{path}: 'data' has {data.shape[1]} columns, which is not 3*s*s for square RGB "
@@ -766,10 +777,11 @@ def load_npz(
     if not path.is_file():
         raise FileNotFoundError(f"{path} does not exist or is not a file")
     source = str(path)
+    _check_npz_magic(path, how="numpy.savez(path, images=..., labels=...)")
     try:
         npz = np.load(path, allow_pickle=False)
         if not isinstance(npz, np.lib.npyio.NpzFile):
-            raise ValueError(
+            raise ValueError(  # noqa: TRY004 - the file's content, not a caller's type
                 f"{path} holds a single array, not an .npz archive; save images and labels "
                 "with numpy.savez(path, images=..., labels=...)"
             )
@@ -787,6 +799,11 @@ def load_npz(
                 "a string array, e.g. numpy.array(names, dtype=str)"
             ) from exc
         raise
+    if "images" not in arrays and "input_ids" in arrays:
+        raise ValueError(
+            f"{path} holds token data (an 'input_ids' array), not images; load it with "
+            "tda_activations.datasets.load_token_npz"
+        )
     for key in ("images", "labels"):
         if key not in arrays:
             raise ValueError(
@@ -1037,15 +1054,7 @@ def load_dataset(
     text = os.fspath(spec)
     match = _DIGITS.match(text) if isinstance(text, str) else None
     if match:
-        from .embedded import load_digits
-
-        upsample = int(match.group(1) or 1)
-        if upsample < 1:
-            raise ValueError(
-                f"{text!r}: the upsampling factor must be at least 1 (e.g. 'digits:x4')"
-            )
-        parts = load_digits(upsample=upsample)
-        dataset = parts.train if split == "train" else parts.test
+        return _load_digits_spec(text, int(match.group(1) or 1), split=split, limit=limit)
     else:
         path = Path(text)
         if not path.exists():
@@ -1059,6 +1068,30 @@ def load_dataset(
     if limit is not None and limit < len(dataset):
         dataset = dataset.subset(np.arange(limit))
     return dataset
+
+
+def _load_digits_spec(text: str, upsample: int, *, split: str, limit: int | None) -> ImageDataset:
+    """``digits:x<k>``: take the split and the first ``limit`` images, then upsample only those
+    (the same pixels as upsampling everything first, without its memory)."""
+    from .embedded import check_upsample, digits_name, load_digits, upsample_images
+
+    if upsample < 1:
+        raise ValueError(f"{text!r}: the upsampling factor must be at least 1 (e.g. 'digits:x4')")
+    parts = load_digits()
+    small = parts.train if split == "train" else parts.test
+    if limit is not None and limit < len(small):
+        small = small.subset(np.arange(limit))
+    try:
+        check_upsample(upsample, len(small))
+    except ValueError as exc:
+        raise ValueError(f"{text!r}: {exc}") from None
+    if upsample == 1:
+        return small
+    return ImageDataset(
+        images=upsample_images(np.asarray(small.images), upsample), labels=small.labels,
+        hierarchy=small.hierarchy, name=digits_name(upsample, split),
+        sample_ids=small.sample_ids,
+    )
 
 
 def _load_path(path: Path, *, split: str, size: Any, limit: int | None) -> ImageDataset:

@@ -1,22 +1,53 @@
-"""Hooks, layer selection and streaming extraction of per-layer point clouds."""
+"""Layer listing and selection, capture hooks and streaming extraction of per-layer clouds.
+
+The hooks, layer names and layouts live in :mod:`tda_activations._hooks` (one
+mechanism for the whole package); this module runs them over a data source.
+"""
 
 from __future__ import annotations
 
-import fnmatch
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Any, Literal, Union
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
 from .._hashing import fingerprint_model
-from .._torch import check_model, eval_mode, split_layer_call
-from ..types import ActivationSet, ImageDataset, unknown_name_error
-from .reductions import Reduction, get_reduction, hash_uniform
+from .._hooks import (
+    DEFAULT_LAYER_TYPES,
+    IO,
+    LayerCall,
+    LayerSpec,
+    LayoutSpec,
+    check_hookable,
+    check_layout,
+    check_layout_spec,
+    hook_calls,
+    hookable_modules,
+    layout_hints,
+    list_calls,
+    pick_tensor,
+    resolve_layout,
+    select_calls,
+    to_host,
+    unnest,
+)
+from .._progress import progress_bar
+from .._torch import (
+    autocast,
+    autocast_dtype,
+    call_model,
+    eval_mode,
+    move_inputs,
+    resolve_device,
+    select_output,
+    split_layer_call,
+)
+from ..types import ActivationSet, unknown_name_error
+from .reductions import TOKEN_REDUCTIONS, Reduction, get_reduction, hash_uniform
 
 __all__ = [
     "DEFAULT_LAYER_TYPES",
@@ -30,95 +61,40 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-LayerSpec = Union[
-    None,
-    str,
-    Sequence[str],
-    type,
-    tuple[type, ...],
-    Callable[[str, nn.Module], bool],
-]
 
-DEFAULT_LAYER_TYPES = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear)
+def _as_example(example: Any) -> Any:
+    if isinstance(example, np.ndarray):
+        return torch.from_numpy(np.array(example))
+    return example
 
 
-@dataclass(frozen=True)
-class LayerCall:
-    """One call of a module in a forward pass.
-
-    Attributes
-    ----------
-    name
-        ``named_modules()`` path, with ``":k"`` appended for the k-th repeated call
-        (``k >= 1``) of a module called more than once per forward pass.
-    module_name
-        The module's path without the call suffix.
-    call
-        0 for the first call, 1 for the second, ...
-    module_type
-        Class name of the module.
-    """
-
-    name: str
-    module_name: str
-    call: int
-    module_type: str
-
-
-
-def _check_dataset(dataset: Any) -> ImageDataset:
-    if not isinstance(dataset, ImageDataset):
-        raise TypeError(
-            f"expected an ImageDataset, got {type(dataset).__name__}; build one with "
-            "tda_activations.datasets.load_dataset or ImageDataset(images=..., labels=..., hierarchy=...)"
-        )
-    return dataset
-
-
-
-
-def list_layers(model: nn.Module, example: torch.Tensor | np.ndarray) -> tuple[LayerCall, ...]:
+def list_layers(model: nn.Module, example: Any) -> tuple[LayerCall, ...]:
     """Every module call of one forward pass on ``example``, in call order.
 
     Parameters
     ----------
     model
-        The model.
+        The model (a Python ``nn.Module``; TorchScript submodules are not listed).
     example
-        A batch of inputs (one sample is enough).
+        A batch of inputs (one sample is enough): a tensor or array, or a mapping of
+        keyword inputs (``{"input_ids": ..., "attention_mask": ...}``).
 
     Returns
     -------
     tuple of LayerCall
         The root module is not listed.
+
+    Raises
+    ------
+    ValueError
+        For a TorchScript model (it cannot take hooks), or inputs the model refuses.
     """
-    model = check_model(model)
-    x = example if isinstance(example, torch.Tensor) else torch.from_numpy(np.array(example))
-    calls: list[LayerCall] = []
-    counts: dict[str, int] = {}
-    handles = []
-
-    def make(name: str, module: nn.Module) -> Callable[..., None]:
-        def hook(mod: nn.Module, inputs: Any, output: Any) -> None:
-            k = counts.get(name, 0)
-            counts[name] = k + 1
-            calls.append(LayerCall(name if k == 0 else f"{name}:{k}", name, k, type(mod).__name__))
-
-        return hook
-
-    try:
-        for name, module in model.named_modules():
-            if name:
-                handles.append(module.register_forward_hook(make(name, module)))
-        with eval_mode(model), torch.inference_mode():
-            model(x)
-    finally:
-        for h in handles:
-            h.remove()
-    return tuple(calls)
+    model = check_hookable(model)
+    with eval_mode(model), torch.inference_mode():
+        return list_calls(model, _as_example(example))
 
 
-def select_layers(model: nn.Module, example: torch.Tensor | np.ndarray, spec: LayerSpec = None) -> tuple[str, ...]:
+def select_layers(model: nn.Module, example: Any, spec: LayerSpec = None) -> tuple[str, ...]:
     """Resolve a layer specification to layer-call names in forward order.
 
     Parameters
@@ -143,43 +119,8 @@ def select_layers(model: nn.Module, example: torch.Tensor | np.ndarray, spec: La
         For an unknown name (with close matches), a glob that matches nothing, or an
         empty selection.
     """
-    model = check_model(model)
     calls = list_layers(model, example)
-    modules = dict(model.named_modules())
-    names = [c.name for c in calls]
-    if spec is None:
-        chosen = [c.name for c in calls if isinstance(modules[c.module_name], DEFAULT_LAYER_TYPES)]
-    elif isinstance(spec, type) or (isinstance(spec, tuple) and spec and all(isinstance(t, type) for t in spec)):
-        chosen = [c.name for c in calls if isinstance(modules[c.module_name], spec)]
-    elif callable(spec) and not isinstance(spec, str):
-        chosen = [c.name for c in calls if spec(c.name, modules[c.module_name])]
-    else:
-        items = [spec] if isinstance(spec, str) else list(spec)
-        chosen = []
-        for item in items:
-            if not isinstance(item, str):
-                raise TypeError(f"layer names must be strings, got {type(item).__name__}")
-            if any(ch in item for ch in "*?["):
-                hits = [n for n in names if fnmatch.fnmatchcase(n, item)]
-                if not hits:
-                    raise ValueError(f"the layer pattern {item!r} matches no layer; list them with list_layers")
-                chosen += [h for h in hits if h not in chosen]
-            elif item in names:
-                if item not in chosen:
-                    chosen.append(item)
-            elif item in modules and item:
-                raise ValueError(
-                    f"module {item!r} exists but is not called in the forward pass, so it has no "
-                    "activations; choose a module that is used"
-                )
-            else:
-                raise unknown_name_error("layer", item, names)
-    if not chosen:
-        raise ValueError(f"the layer selection {spec!r} selects no layer of this model")
-    return tuple(chosen)
-
-
-IO = Literal["output", "input"]
+    return select_calls(calls, dict(model.named_modules()), spec)
 
 
 @contextmanager
@@ -209,58 +150,33 @@ def capture(
         Capture the module's ``"output"`` or its (first) ``"input"``.
     tensor_index
         Which element to take when a module returns (or receives) a tuple; an int for
-        every layer or a mapping per layer.  A tuple without an index is an error,
-        never a silent ``[0]``.
+        every layer or a mapping per layer.  A tuple of several tensors without an
+        index is an error, never a silent ``[0]``.
+
+    Yields
+    ------
+    None
+        Run the model inside the ``with`` block.
     """
-    model = check_model(model)
+    model = check_hookable(model)
     if io not in ("output", "input"):
         raise ValueError(f"io must be 'output' or 'input', got {io!r}")
     modules = dict(model.named_modules())
     wanted = set(layers)
-    by_module: dict[str, None] = {}
+    targets: dict[str, nn.Module] = {}
     for layer in layers:
         base = split_layer_call(layer)[0]
-        if base not in modules:
+        if base not in modules or not base:
             raise unknown_name_error("layer", layer, [n for n in modules if n])
-        by_module[base] = None
-    counts: dict[str, int] = {}
+        targets[base] = modules[base]
 
-    def pick(layer: str, value: Any) -> torch.Tensor:
-        if isinstance(value, torch.Tensor):
-            return value
-        if isinstance(value, (tuple, list)) and len(value) == 1:
-            return pick(layer, value[0])  # a one-element tuple is unambiguous
-        if isinstance(value, (tuple, list)):
-            idx = tensor_index.get(layer) if isinstance(tensor_index, Mapping) else tensor_index
-            if idx is None:
-                raise ValueError(
-                    f"layer {layer!r} {'returns' if io == 'output' else 'receives'} a "
-                    f"{type(value).__name__} of {len(value)} elements; choose one with "
-                    f"tensor_index={{{layer!r}: i}}"
-                )
-            if not -len(value) <= idx < len(value):
-                raise ValueError(f"tensor_index {idx} is out of range for layer {layer!r} ({len(value)} elements)")
-            return pick(layer, value[idx])
-        raise TypeError(f"layer {layer!r} produced a {type(value).__name__}, not a tensor")
+    def fn(layer: str, module: nn.Module, inputs: Any, output: Any) -> None:
+        if layer in wanted:
+            value = output if io == "output" else inputs
+            sink(layer, pick_tensor(layer, value, io=io, tensor_index=tensor_index))
 
-    def make(base: str) -> Callable[..., None]:
-        def hook(mod: nn.Module, inputs: Any, output: Any) -> None:
-            k = counts.get(base, 0)
-            counts[base] = k + 1
-            name = base if k == 0 else f"{base}:{k}"
-            if name in wanted:
-                sink(name, pick(name, output if io == "output" else inputs))
-
-        return hook
-
-    handles = [modules[base].register_forward_hook(make(base)) for base in by_module]
-    pre = model.register_forward_pre_hook(lambda m, i: counts.clear())
-    try:
+    with hook_calls(model, targets, fn):
         yield
-    finally:
-        pre.remove()
-        for h in handles:
-            h.remove()
 
 
 def _bottom_k(keys: np.ndarray, k: int) -> np.ndarray:
@@ -269,89 +185,250 @@ def _bottom_k(keys: np.ndarray, k: int) -> np.ndarray:
     return np.argpartition(keys, k - 1)[:k]
 
 
+def _trace(model: nn.Module, example: Any, *, io: str,
+           tensor_index: int | Mapping[str, int] | None) -> tuple[tuple[LayerCall, ...], dict[str, Any]]:
+    """Calls of one forward pass and, per call, its (picked) tensor's shape or the pick error."""
+    calls: list[LayerCall] = []
+    shapes: dict[str, Any] = {}
+
+    def record(layer: str, module: nn.Module, inputs: Any, output: Any) -> None:
+        base, k = split_layer_call(layer)
+        calls.append(LayerCall(layer, base, k, type(module).__name__))
+        try:
+            t = pick_tensor(layer, output if io == "output" else inputs, io=io, tensor_index=tensor_index)
+            shapes[layer] = tuple(unnest(t)[0].shape)
+        except (ValueError, TypeError) as exc:
+            shapes[layer] = exc
+
+    with hook_calls(model, hookable_modules(model), record):
+        call_model(model, example)
+    return tuple(calls), shapes
+
+
+def _check_options(batch_size: int, max_points: int | None, io: str, attention_mask: Any,
+                   progress: Any, on_batch: Any) -> None:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+    if max_points is not None and (isinstance(max_points, bool) or not isinstance(max_points, int)
+                                   or max_points < 1):
+        raise ValueError(f"max_points must be an integer >= 1 or None, got {max_points!r}")
+    if io not in ("output", "input"):
+        raise ValueError(f"io must be 'output' or 'input', got {io!r}")
+    if attention_mask is not None and not isinstance(attention_mask, str):
+        raise TypeError(
+            f"attention_mask must be the name of an input (a string) or None, got "
+            f"{type(attention_mask).__name__}"
+        )
+    if progress is not None and not isinstance(progress, bool):
+        raise TypeError(
+            f"progress must be True, False or None, got {type(progress).__name__}; pass a callback "
+            "(done, total) as on_batch="
+        )
+    if on_batch is not None and not callable(on_batch):
+        raise TypeError(f"on_batch must be a callable (done, total), got {type(on_batch).__name__}")
+
+
+def _batch_mask(inputs: Any, key: str | None, *, explicit: bool) -> torch.Tensor | None:
+    """The boolean padding mask of a batch (true at real tokens), or ``None``."""
+    if key is None:
+        return None
+    if not isinstance(inputs, Mapping) or key not in inputs:
+        if explicit:
+            have = list(inputs) if isinstance(inputs, Mapping) else []
+            raise ValueError(
+                f"attention_mask={key!r} names no input of the batches (inputs: "
+                f"{', '.join(map(str, have)) or 'a single tensor'}); name the mask input or pass None"
+            )
+        return None
+    m = inputs[key]
+    if not isinstance(m, torch.Tensor) or m.ndim != 2:
+        raise ValueError(
+            f"the attention mask {key!r} must be a (batch, tokens) tensor, got "
+            f"{tuple(m.shape) if isinstance(m, torch.Tensor) else type(m).__name__}"
+        )
+    if m.dtype != torch.bool:
+        if not bool(((m == 0) | (m == 1)).all()):
+            raise ValueError(f"the attention mask {key!r} must hold only 0 and 1 (1 = real token)")
+        m = m != 0
+    return m
+
+
 def extract(
     model: nn.Module,
-    dataset: ImageDataset,
+    data: Any,
     *,
     layers: LayerSpec = None,
     reduction: str | Reduction = "top_l2",
+    layout: LayoutSpec = None,
+    attention_mask: str | None = "attention_mask",
     io: IO = "output",
     tensor_index: int | Mapping[str, int] | None = None,
+    output: int | str | None = None,
     batch_size: int = 256,
     seed: int = 0,
     max_points: int | None = None,
+    device: str | torch.device | None = None,
+    dtype: str | torch.dtype | None = None,
+    transform: Callable[..., Any] | None = None,
     record_predictions: bool = True,
-    progress: Callable[[int, int], None] | None = None,
+    progress: bool | None = None,
+    on_batch: Callable[[int, int | None], None] | None = None,
 ) -> ActivationSet:
-    """Run ``model`` over ``dataset`` and keep each layer's activations as a point cloud.
+    """Run ``model`` over ``data`` and keep each layer's activations as a point cloud.
 
-    Batches are streamed: memory holds one batch of feature maps plus the reduced
+    Batches are streamed: memory holds one batch of layer tensors plus the reduced
     points.  The model runs in eval mode under ``torch.inference_mode()``; its
     modes are restored and the hooks removed afterwards, also on error.
 
     Parameters
     ----------
     model
-        The model.
-    dataset
-        Images and labels.
+        The model (a Python ``nn.Module``: TorchScript modules cannot take hooks).
+    data
+        Anything :func:`tda_activations.datasets.sources.as_source` accepts: an
+        ImageDataset, token data, a torch Dataset or DataLoader, an iterable of batches.
     layers
         Layer specification (see :func:`select_layers`); ``None`` takes every
         convolution and linear layer in forward order.
     reduction
-        How feature maps become points: ``"top_l2"`` (default, the core paper's),
-        ``"flatten"``, ``"global_avg_pool"``, ``"random_position"``, ``"all_positions"``.
+        How a layer's tensor becomes points: ``"top_l2"`` (default, the core paper's),
+        ``"flatten"``, ``"global_avg_pool"``, ``"random_position"``, ``"all_positions"``,
+        and for token sequences ``"first_token"`` and ``"last_token"``.  Positions are
+        the spatial positions of feature maps or the tokens of sequences.
+    layout
+        Layout of the layers' tensors: ``None`` (inferred from module type and shape,
+        an error where that is ambiguous), one of ``"channels_first"``, ``"tokens"``,
+        ``"flat"`` for every layer, or a mapping layer name/glob -> layout
+        (``{"blocks.*": "tokens"}``; unnamed layers are inferred).
+    attention_mask
+        Name of the batch input holding the padding mask (1 = real token): padding
+        tokens never become points and never enter a mean or an argmax.  The default
+        key is used when present; ``None`` uses no mask.
     io
         Capture module ``"output"`` (default) or ``"input"``.
     tensor_index
         Element to take from tuple outputs (see :func:`capture`).
+    output
+        The model output used for predictions when the model returns a tuple, dict or
+        ``ModelOutput`` (index or key; default: a tensor as is, ``logits`` otherwise).
     batch_size
-        Images per forward pass.
+        Samples per forward pass.
     seed
         Seed of the random reductions and of the subsampling.
     max_points
         Keep at most this many points per layer, a uniform random subset chosen by
         a hash of (seed, layer, sample, position): the same points whatever the
         batch size.  Points stay in sample order.
+    device
+        Where to run (default: the model's device; the model is never moved).
+    dtype
+        Autocast precision (``"bfloat16"``, ``"float16"``) or ``None`` (the model's own).
+        Points always come back float32 on the CPU.
+    transform
+        Applied to each input by the data source.
     record_predictions
         Keep the argmax of the model output as predictions when it has one logit per class.
     progress
-        Called with ``(images done, total)`` after each batch.
+        Show a progress bar over samples (``None``: the package default).
+    on_batch
+        Called with ``(samples done, total or None)`` after each batch.
 
     Returns
     -------
     ActivationSet
-        Float32 clouds per layer with the sample each point came from.
+        Float32 clouds per layer with the sample each point came from, and the
+        layout of each layer (``layouts``).  Unlabelled data get one class
+        ``"unlabelled"`` (``params["labelled"]`` is ``False``); labelled data without
+        class names get classes ``"0"``, ``"1"``, ...
 
     Raises
     ------
     ValueError
-        Unknown layers, a tuple output without ``tensor_index``, or NaN/Inf
-        activations (the layer and the count are named).
+        Unknown layers, an ambiguous or unfitting layout, a tuple output without
+        ``tensor_index``, a bad mask, a TorchScript model, or NaN/Inf activations (the
+        layer and the count are named).
+    TypeError
+        For arguments of the wrong type.
     """
-    model = check_model(model)
-    dataset = _check_dataset(dataset)
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    if max_points is not None and max_points < 1:
-        raise ValueError(f"max_points must be >= 1 or None, got {max_points}")
+    from ..datasets.sources import as_source
+
+    model = check_hookable(model)
+    _check_options(batch_size, max_points, io, attention_mask, progress, on_batch)
+    layout_spec = check_layout_spec(layout)
     red = get_reduction(reduction, seed=seed)
-    images = dataset.images
-    chosen = select_layers(model, images[:1], layers)
+    amp = autocast_dtype(dtype)
+    source = as_source(data, transform=transform)
+    dev = resolve_device(model, device)
+    modules = dict(model.named_modules())
+
+    with eval_mode(model), torch.inference_mode():
+        example = move_inputs(source.example(), dev)
+        with autocast(dev, amp):
+            calls, shapes = _trace(model, example, io=io, tensor_index=tensor_index)
+        chosen = select_calls(calls, modules, layers)
+        hints = layout_hints(model, example, mask_key=attention_mask)
+        layouts: dict[str, str] = {}
+        for layer in chosen:
+            shape = shapes[layer]
+            if isinstance(shape, Exception):
+                raise shape
+            module = modules[split_layer_call(layer)[0]]
+            layouts[layer] = resolve_layout(layer, module, shape, layout_spec, hints)
+            if red.name in TOKEN_REDUCTIONS and layouts[layer] != "tokens":
+                raise ValueError(
+                    f"reduction {red.name!r} needs token sequences but layer {layer!r} has layout "
+                    f"{layouts[layer]!r} (shape {shape}); choose token layers or another reduction"
+                )
+        acts = _run(model, source, chosen, layouts, red, dev=dev, amp=amp, io=io,
+                    tensor_index=tensor_index, attention_mask=attention_mask, output=output,
+                    batch_size=batch_size, seed=seed, max_points=max_points,
+                    record_predictions=record_predictions, progress=progress, on_batch=on_batch)
+    return acts
+
+
+def _run(model: nn.Module, source: Any, chosen: tuple[str, ...], layouts: dict[str, str],
+         red: Reduction, *, dev: torch.device, amp: torch.dtype | None, io: str,
+         tensor_index: int | Mapping[str, int] | None, attention_mask: str | None,
+         output: int | str | None, batch_size: int, seed: int, max_points: int | None,
+         record_predictions: bool, progress: bool | None,
+         on_batch: Callable[[int, int | None], None] | None) -> ActivationSet:
+    modules = dict(model.named_modules())
+    targets = {split_layer_call(layer)[0]: modules[split_layer_call(layer)[0]] for layer in chosen}
+    wanted = set(chosen)
     points: dict[str, list[np.ndarray]] = {name: [] for name in chosen}
     rows: dict[str, list[np.ndarray]] = {name: [] for name in chosen}
     keys: dict[str, list[np.ndarray]] = {name: [] for name in chosen}
     within: dict[str, list[np.ndarray]] = {name: [] for name in chosen}
     predictions: list[np.ndarray] = []
-    state = {"start": 0, "ids": np.empty(0, dtype=np.int64)}
+    labels: list[np.ndarray] = []
+    ids_all: list[np.ndarray] = []
+    state: dict[str, Any] = {"start": 0, "ids": np.empty(0, dtype=np.int64), "mask": None}
+    n_classes = len(source.hierarchy.class_names) if source.hierarchy is not None else None
 
-    def sink(layer: str, tensor: torch.Tensor) -> None:
-        p, r = red(tensor.detach(), sample_ids=state["ids"], layer=layer)
-        p_np = p.to(dtype=torch.float32).cpu().numpy()
+    def fn(layer: str, module: nn.Module, inputs: Any, out: Any) -> None:
+        if layer not in wanted:
+            return
+        value = pick_tensor(layer, out if io == "output" else inputs, io=io, tensor_index=tensor_index)
+        tensor, nested_mask = unnest(value.detach())
+        n = len(state["ids"])
+        if tensor.ndim < 1 or tensor.shape[0] != n:
+            raise ValueError(
+                f"layer {layer!r} has shape {tuple(tensor.shape)}, whose first axis is not the "
+                f"batch of {n} samples (a module shared by the batch, such as a position "
+                "embedding); choose another layer"
+            )
+        lay = layouts[layer]
+        check_layout(layer, lay, tuple(tensor.shape))
+        mask = nested_mask if nested_mask is not None else (state["mask"] if lay == "tokens" else None)
+        p, r = red(tensor, sample_ids=state["ids"], layer=layer, layout=lay, mask=mask)
+        _keep(layer, p, r)
+
+    def _keep(layer: str, p: torch.Tensor, r: np.ndarray) -> None:
+        p_np = to_host(p).numpy()
         bad = int(np.count_nonzero(~np.isfinite(p_np)))
         if bad:
             raise ValueError(
-                f"layer {layer!r} produced {bad} non-finite (NaN/Inf) activation values in images "
+                f"layer {layer!r} produced {bad} non-finite (NaN/Inf) activation values in samples "
                 f"{state['start']}..{state['start'] + len(state['ids']) - 1}; check the model's "
                 "weights and the input scaling"
             )
@@ -360,7 +437,7 @@ def extract(
             pos = np.arange(r.size) - np.searchsorted(r, r)  # index of the point within its sample
             keys[layer].append(hash_uniform(seed, layer, state["ids"][r], pos))
             within[layer].append(pos)
-            if sum(map(len, keys[layer])) > max_points:  # running bottom-k: memory bounded by max_points
+            if sum(map(len, keys[layer])) > max_points:  # running bottom-k: memory bounded
                 points[layer].append(p_np)
                 rows[layer].append(rows_global)
                 parts = [np.concatenate(x[layer]) for x in (points, rows, keys, within)]
@@ -370,16 +447,61 @@ def extract(
         points[layer].append(p_np)
         rows[layer].append(rows_global)
 
-    with eval_mode(model), capture(model, chosen, sink, io=io, tensor_index=tensor_index), torch.inference_mode():
-        for start in range(0, len(dataset), batch_size):
-            stop = min(start + batch_size, len(dataset))
-            state["start"], state["ids"] = start, np.asarray(dataset.sample_ids[start:stop])
-            out = model(torch.from_numpy(np.array(images[start:stop])))
-            if record_predictions and isinstance(out, torch.Tensor) and out.ndim == 2 and out.shape[1] == dataset.n_classes:
-                predictions.append(out.argmax(dim=1).numpy())
-            if progress is not None:
-                progress(stop, len(dataset))
+    done = 0
+    total = source.n
+    with hook_calls(model, targets, fn), progress_bar(
+        total=total, desc="extracting", unit="sample", enabled=progress
+    ) as bar:
+        for batch in source.batches(batch_size):
+            ids = np.asarray(batch.sample_ids, dtype=np.int64)
+            state["start"], state["ids"] = done, ids
+            state["mask"] = _batch_mask(batch.inputs, attention_mask,
+                                        explicit=attention_mask not in (None, "attention_mask"))
+            if state["mask"] is not None:
+                if state["mask"].shape[0] != len(ids):
+                    raise ValueError(
+                        f"the attention mask {attention_mask!r} has {state['mask'].shape[0]} rows "
+                        f"for a batch of {len(ids)} samples"
+                    )
+                state["mask"] = state["mask"].to(dev)
+            with autocast(dev, amp):
+                out = call_model(model, move_inputs(batch.inputs, dev))
+            ids_all.append(ids)
+            if batch.labels is not None:
+                labels.append(np.asarray(batch.labels, dtype=np.int64))
+            if record_predictions and n_classes is not None:
+                try:
+                    logits = select_output(out, output)
+                except (ValueError, TypeError):
+                    if output is not None:
+                        raise
+                    logits = None
+                if logits is not None and logits.ndim == 2 and logits.shape[1] == n_classes:
+                    predictions.append(logits.argmax(dim=1).cpu().numpy())
+            done += len(ids)
+            bar.update(len(ids))
+            if on_batch is not None:
+                on_batch(done, total)
 
+    return _assemble(model, source, chosen, layouts, red, points, rows, within, labels,
+                     predictions, done, params={
+                         "reduction": red.name, "seed": int(seed), "io": io, "max_points": max_points,
+                         "tensor_index": (dict(tensor_index) if isinstance(tensor_index, Mapping)
+                                          else tensor_index),
+                         "dataset": source.name, "n_samples": done, "layouts": dict(layouts),
+                         "device": str(dev), "dtype": None if amp is None else str(amp).split(".")[-1],
+                         "attention_mask": attention_mask,
+                         "output": output,
+                     }, max_points=max_points)
+
+
+def _assemble(model: nn.Module, source: Any, chosen: tuple[str, ...], layouts: dict[str, str],
+              red: Reduction, points: dict[str, list[np.ndarray]], rows: dict[str, list[np.ndarray]],
+              within: dict[str, list[np.ndarray]], labels: list[np.ndarray],
+              predictions: list[np.ndarray], n: int, *, params: dict[str, Any],
+              max_points: int | None) -> ActivationSet:
+    if n == 0:
+        raise ValueError(f"the data {source.name!r} gave no samples; give at least one")
     clouds, index = {}, {}
     for layer in chosen:
         if not points[layer]:
@@ -390,17 +512,22 @@ def extract(
             order = np.lexsort((np.concatenate(within[layer]), idx))
             cloud, idx = cloud[order], idx[order]
         clouds[layer], index[layer] = cloud, idx
-    preds = None
-    if predictions and sum(map(len, predictions)) == len(dataset):
-        preds = np.concatenate(predictions)
-    params = {
-        "reduction": red.name, "seed": int(seed), "io": io, "max_points": max_points,
-        "tensor_index": dict(tensor_index) if isinstance(tensor_index, Mapping) else tensor_index,
-        "dataset": dataset.name, "n_samples": len(dataset),
-    }
-    log.info("extracted %d layers from %d images (%s)", len(chosen), len(dataset), red.name)
+    hierarchy = source.hierarchy
+    if labels and sum(map(len, labels)) == n:
+        y = np.concatenate(labels)
+        if hierarchy is None:  # labelled data without class names: classes "0", "1", ...
+            from ..datasets import flat_hierarchy
+
+            hierarchy = flat_hierarchy([str(i) for i in range(int(y.max()) + 1)])
+    else:
+        from ..datasets import flat_hierarchy
+
+        y, hierarchy = np.zeros(n, dtype=np.int64), flat_hierarchy(["unlabelled"])
+        params["labelled"] = False
+    preds = np.concatenate(predictions) if predictions and sum(map(len, predictions)) == n else None
+    log.info("extracted %d layers from %d samples (%s)", len(chosen), n, red.name)
     return ActivationSet(
-        clouds=clouds, sample_index=index, labels=dataset.labels, hierarchy=dataset.hierarchy,
+        clouds=clouds, sample_index=index, labels=y, hierarchy=hierarchy,
         reduction=red.name, params=params, model_fingerprint=fingerprint_model(model),
-        data_fingerprint=dataset.fingerprint, predictions=preds,
+        data_fingerprint=source.fingerprint, predictions=preds, layouts=layouts,
     )

@@ -104,6 +104,7 @@ def save_store(acts: ActivationSet, path: str | os.PathLike[str], *, request: Ma
             "format": _FORMAT,
             "package_version": __version__,
             "layers": layers,
+            "layouts": dict(acts.layouts),
             "labels": _write_array(arrays / "labels", np.asarray(acts.labels)),
             "predictions": None if acts.predictions is None
             else _write_array(arrays / "predictions", np.asarray(acts.predictions)),
@@ -161,15 +162,18 @@ def load_store(path: str | os.PathLike[str]) -> ActivationSet:
         clouds=clouds, sample_index=index, labels=_read_array(arrays / "labels", m["labels"]),
         hierarchy=hierarchy_from_dict(m["hierarchy"], source=str(path)), reduction=m["reduction"],
         params=m["params"], model_fingerprint=m["model_fingerprint"],
-        data_fingerprint=m["data_fingerprint"], predictions=preds,
+        data_fingerprint=m["data_fingerprint"], predictions=preds, layouts=m.get("layouts", {}),
     )
 
 
-def request_key(model: Any, dataset: ImageDataset, **options: Any) -> dict[str, Any]:
+def request_key(model: Any, dataset: Any, **options: Any) -> dict[str, Any]:
     """The content description of an extraction request (what the cache is keyed by)."""
+    from ..datasets.sources import as_source
+
+    source = as_source(dataset, transform=options.get("transform"))  # its fingerprint covers it
     return {
-        "model": fingerprint_model(model), "data": dataset.fingerprint,
-        "options": options, "package_version": __version__, "format": _FORMAT,
+        "model": fingerprint_model(model), "data": source.fingerprint,
+        "options": {k: v for k, v in options.items() if k != "transform"}, "package_version": __version__, "format": _FORMAT,
     }
 
 
@@ -193,7 +197,7 @@ def extract_to_store(
         Keyword options of :func:`~tda_activations.extract.extract`.
     """
     path = Path(path)
-    cacheable = {k: v for k, v in options.items() if k != "progress"}
+    cacheable = {k: v for k, v in options.items() if k not in ("progress", "on_batch")}
     request = request_key(model, dataset, **cacheable)
     key = fingerprint_params(request)
     if path.exists():

@@ -51,4 +51,5 @@ def subsample_samples(acts: ActivationSet, *, n_samples: int, seed: int = 0) -> 
         reduction=acts.reduction, params={**acts.params, "subsample": {"n_samples": n_samples, "seed": seed}},
         model_fingerprint=acts.model_fingerprint, data_fingerprint=acts.data_fingerprint,
         predictions=None if acts.predictions is None else acts.predictions[keep],
+        layouts=acts.layouts,
     )

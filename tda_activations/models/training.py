@@ -80,22 +80,132 @@ class TrainedModel:
 
 
 
-def predict(model: nn.Module, dataset: ImageDataset, *, batch_size: int = 256) -> np.ndarray:
-    """Predicted class (argmax of the logits) of every image, int64 ``(n,)``.
+def _predict_labels(
+    model: nn.Module, data: Any, *, batch_size: int, device: Any, dtype: Any, output: Any,
+    progress: bool | None, desc: str,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Predicted classes and (when every batch has them) the labels, streamed batch by batch."""
+    from .._progress import progress_bar
+    from .._torch import autocast, call_model, move_inputs, resolve_device, select_output
+    from ..datasets.sources import as_source
 
-    The model's training/eval mode is restored afterwards.
+    model = check_model(model)
+    source = as_source(data)
+    dev = resolve_device(model, device)
+    autocast(dev, dtype)  # an unsupported precision fails here, before any batch is read
+    preds: list[np.ndarray] = []
+    labels: list[np.ndarray | None] = []
+    with eval_mode(model), torch.inference_mode(), progress_bar(
+        total=source.n, desc=desc, unit="sample", enabled=progress
+    ) as bar:
+        for batch in source.batches(batch_size):
+            with autocast(dev, dtype):
+                scores = select_output(call_model(model, move_inputs(batch.inputs, dev)), output)
+            if scores.ndim != 2 or scores.shape[0] != len(batch):
+                raise ValueError(
+                    f"{source.name}: the model's output has shape {tuple(scores.shape)} for a "
+                    f"batch of {len(batch)}; predictions need one row of class scores per "
+                    "sample, (batch, classes) (choose another output= or reduce it first)"
+                )
+            preds.append(scores.argmax(dim=1).cpu().numpy().astype(np.int64))
+            labels.append(batch.labels)
+            bar.update(len(batch))
+    if not preds:
+        raise ValueError(f"{source.name}: the data source yielded no samples")
+    pred = np.concatenate(preds)
+    present = [y for y in labels if y is not None]
+    known = np.concatenate(present) if len(present) == len(labels) else None
+    return pred, known
+
+
+def predict(
+    model: nn.Module,
+    data: Any,
+    *,
+    batch_size: int = 256,
+    device: str | torch.device | None = None,
+    dtype: str | torch.dtype | None = None,
+    output: str | int | None = None,
+    progress: bool | None = None,
+) -> np.ndarray:
+    """Predicted class (argmax of the class scores) of every sample, int64 ``(n,)`` on the CPU.
+
+    Parameters
+    ----------
+    model
+        The model; it runs in eval mode under ``torch.inference_mode()`` and its modes are
+        restored afterwards.  It is never moved: its device is used unless ``device`` says
+        the same place.
+    data
+        Anything :func:`~tda_activations.datasets.as_source` accepts: an ``ImageDataset``,
+        a ``TokenDataset``, a torch ``Dataset`` or ``DataLoader``, an iterable of batches, a
+        ``DataSource``.
+    batch_size
+        Samples per forward pass (a ``DataLoader`` keeps its own).
+    device
+        Where to run (default: the model's device); inputs are moved there.
+    dtype
+        Autocast precision: ``"bfloat16"``, ``"float16"`` or ``None`` (float32).
+    output
+        Which part of the model's output holds the class scores (see
+        :func:`~tda_activations._torch.select_output`; default: the tensor itself, or
+        ``"logits"`` of a ``ModelOutput``).
+    progress
+        Show a progress bar (``None``: in terminals and notebooks).
+
+    Returns
+    -------
+    numpy.ndarray
+        Int64 ``(n,)`` predicted classes, in the source's order.
+
+    Raises
+    ------
+    ValueError
+        An unknown or absent device, an unsupported precision, inputs the model rejects
+        (the message names the shape and the layer), an output without one row of scores
+        per sample, or an empty source.
+    TypeError
+        Data of an unsupported kind, or inputs the model's ``forward`` cannot take.
     """
-    out = []
-    with eval_mode(check_model(model)), torch.inference_mode():
-        for start in range(0, len(dataset), batch_size):
-            x = torch.from_numpy(np.array(dataset.images[start : start + batch_size]))
-            out.append(model(x).argmax(dim=1).numpy())
-    return np.concatenate(out).astype(np.int64)
+    pred, _ = _predict_labels(model, data, batch_size=batch_size, device=device, dtype=dtype,
+                              output=output, progress=progress, desc="predict")
+    return pred
 
 
-def accuracy(model: nn.Module, dataset: ImageDataset, *, batch_size: int = 256) -> float:
-    """Top-1 accuracy of ``model`` on ``dataset``."""
-    return float(np.mean(predict(model, dataset, batch_size=batch_size) == dataset.labels))
+def accuracy(
+    model: nn.Module,
+    data: Any,
+    *,
+    batch_size: int = 256,
+    device: str | torch.device | None = None,
+    dtype: str | torch.dtype | None = None,
+    output: str | int | None = None,
+    progress: bool | None = None,
+) -> float:
+    """Top-1 accuracy of ``model`` on labelled ``data``.
+
+    Parameters
+    ----------
+    model, data, batch_size, device, dtype, output, progress
+        As in :func:`predict`.
+
+    Returns
+    -------
+    float
+        Fraction of samples whose predicted class equals their label.
+
+    Raises
+    ------
+    ValueError
+        As in :func:`predict`, and data without labels.
+    TypeError
+        As in :func:`predict`.
+    """
+    pred, labels = _predict_labels(model, data, batch_size=batch_size, device=device,
+                                   dtype=dtype, output=output, progress=progress, desc="accuracy")
+    if labels is None:
+        raise ValueError("accuracy needs labels, but the data yield none; give labelled data")
+    return float(np.mean(pred == labels))
 
 
 def fit(

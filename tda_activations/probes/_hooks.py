@@ -16,14 +16,14 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 import torch
 from torch import nn
 
-from .._torch import check_model, eval_mode, split_layer_call
-from ..extract.capture import DEFAULT_LAYER_TYPES, select_layers
+from .._hooks import DEFAULT_LAYER_TYPES, call_name, check_hookable, hook_calls
+from .._torch import check_model, eval_mode, model_devices, split_layer_call
 from ..types import ImageDataset, unknown_name_error
 
 __all__ = [
@@ -50,10 +50,9 @@ INPUT_LAYER = "input"
 
 
 def model_device(model: nn.Module) -> torch.device:
-    """Device of the model's first parameter (CPU for a model without parameters)."""
-    for p in model.parameters():
-        return p.device
-    return torch.device("cpu")
+    """Device of the model's first parameter or buffer (CPU for a model without any)."""
+    devices = model_devices(model)
+    return devices[0] if devices else torch.device("cpu")
 
 
 def as_inputs(data: Any, *, name: str = "data") -> tuple[np.ndarray, np.ndarray | None]:
@@ -110,61 +109,39 @@ def evaluation(model: nn.Module) -> Iterator[nn.Module]:
         yield model
 
 
-class _CallCounter:
-    """Counts calls of hooked modules within one forward pass of the root model."""
-
-    def __init__(self, model: nn.Module) -> None:
-        self.counts: dict[int, int] = {}
-        self._handle = model.register_forward_pre_hook(self._reset)
-
-    def _reset(self, module: nn.Module, args: Any) -> None:
-        self.counts.clear()
-
-    def next(self, module: nn.Module) -> int:
-        k = self.counts.get(id(module), 0)
-        self.counts[id(module)] = k + 1
-        return k
-
-    def remove(self) -> None:
-        self._handle.remove()
-
-
 class LayerHooks:
     """Context manager that records, and optionally replaces, the outputs of named layers.
 
-    The one hook mechanism of the probes.  On every forward pass of the root model,
-    each listed layer's output is passed to :meth:`record` (by default kept as a
-    detached clone in :attr:`outputs`, its shape without the batch axis in
-    :attr:`shapes`); if the layer has an entry in :attr:`replace`, the hook returns
-    that tensor instead of the layer's own output, so the rest of the network runs on
-    it (a replacement of the same number of values is reshaped to the output's shape).
-    Call counts restart with every forward pass of the root model, so ``name:k``
-    always means the k-th call within one pass.  Hooks are removed on exit.
+    The probes' use of the package's one hook mechanism (:func:`tda_activations._hooks.hook_calls`).
+    On every forward pass of the root model, each listed layer's output is passed to
+    :meth:`record` (by default kept as a detached clone in :attr:`outputs`, its shape
+    without the batch axis in :attr:`shapes`); if the layer has an entry in
+    :attr:`replace`, the hook returns that tensor instead of the layer's own output, so
+    the rest of the network runs on it (a replacement of the same number of values is
+    reshaped to the output's shape).  Call counts restart with every forward pass of
+    the root model, so ``name:k`` always means the k-th call within one pass.  Hooks
+    are removed on exit.
     """
 
     def __init__(self, model: nn.Module, layers: Sequence[str]) -> None:
-        self.model = model
+        self.model = check_hookable(model)
         self.layers = tuple(layers)
         self.outputs: dict[str, torch.Tensor] = {}
         self.shapes: dict[str, tuple[int, ...]] = {}
         self.replace: dict[str, torch.Tensor] = {}
         self._targets = [(layer, *resolve_layer(model, layer)) for layer in self.layers]
-        self._handles: list[Any] = []
-        self._counter: _CallCounter | None = None
+        self._stack: contextlib.ExitStack | None = None
 
-    def __enter__(self) -> LayerHooks:
-        try:
-            self._counter = _CallCounter(self.model)
-            by_module: dict[int, list[tuple[str, int]]] = {}
-            modules: dict[int, nn.Module] = {}
-            for layer, module, call in self._targets:
-                by_module.setdefault(id(module), []).append((layer, call))
-                modules[id(module)] = module
-            for key, module in modules.items():
-                self._handles.append(module.register_forward_hook(self._make_hook(by_module[key])))
-        except BaseException:
-            self.__exit__(None, None, None)
-            raise
+    def __enter__(self) -> Self:
+        modules: dict[str, nn.Module] = {}
+        wanted: dict[str, list[str]] = {}
+        for layer, module, call in self._targets:
+            base = split_layer_call(layer)[0]
+            modules[base] = module
+            wanted.setdefault(call_name(base, call), []).append(layer)
+        stack = contextlib.ExitStack()
+        stack.enter_context(hook_calls(self.model, modules, self._make_hook(wanted)))
+        self._stack = stack
         return self
 
     def reset(self) -> None:
@@ -190,15 +167,10 @@ class LayerHooks:
             )
         return rep.reshape(output.shape).to(dtype=output.dtype, device=output.device)
 
-    def _make_hook(self, wanted: list[tuple[str, int]]) -> Callable[..., Any]:
-        def hook(module: nn.Module, args: Any, output: Any) -> Any:
-            if self._counter is None:  # pragma: no cover - hooks live only inside the context
-                return None
-            k = self._counter.next(module)
+    def _make_hook(self, wanted: dict[str, list[str]]) -> Callable[[str, nn.Module, Any, Any], Any]:
+        def hook(name: str, module: nn.Module, args: Any, output: Any) -> Any:
             result = None
-            for layer, call in wanted:
-                if call != k:
-                    continue
+            for layer in wanted.get(name, ()):
                 if not isinstance(output, torch.Tensor):
                     raise TypeError(
                         f"layer {layer!r} returns {type(output).__name__}, not a tensor; choose "
@@ -212,13 +184,10 @@ class LayerHooks:
 
         return hook
 
-    def __exit__(self, *exc: Any) -> None:
-        for h in self._handles:
-            h.remove()
-        self._handles.clear()
-        if self._counter is not None:
-            self._counter.remove()
-            self._counter = None
+    def __exit__(self, *exc: object) -> None:
+        if self._stack is not None:
+            stack, self._stack = self._stack, None
+            stack.close()
 
 
 class LayerCapture(LayerHooks):
@@ -240,7 +209,7 @@ class LayerCapture(LayerHooks):
         super().__init__(model, layers)
         self.reduce = reduce
 
-    def record(self, layer: str, output: torch.Tensor) -> None:  # noqa: D102
+    def record(self, layer: str, output: torch.Tensor) -> None:
         out = output.detach().reshape(output.shape[0], -1).float()
         if self.reduce is not None:
             out = self.reduce(layer, out)
@@ -274,11 +243,11 @@ class OutputReplacement(LayerHooks):
         else:
             self.replace[self.layer] = value
 
-    def record(self, layer: str, output: torch.Tensor) -> None:  # noqa: D102
+    def record(self, layer: str, output: torch.Tensor) -> None:
         if layer not in self.replace:
             raise RuntimeError(f"no replacement was set for layer {self.layer!r}")
 
-    def replacement_for(self, layer: str, output: torch.Tensor) -> torch.Tensor:  # noqa: D102
+    def replacement_for(self, layer: str, output: torch.Tensor) -> torch.Tensor:
         rep = super().replacement_for(layer, output)
         self.calls += 1
         return rep
@@ -323,6 +292,8 @@ def default_layers(
 
     A module called ``k > 1`` times appears as ``name``, ``name:1``, ...
     """
+    from ..extract.capture import select_layers
+
     x = torch.from_numpy(np.ascontiguousarray(example[:1])).to(model_device(model))
     try:
         return select_layers(model, x, kinds)

@@ -55,6 +55,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .._hooks import call_name
+
 __all__ = [
     "ArchitectureReport",
     "LayerArchitecture",
@@ -486,7 +488,7 @@ def architecture_metrics(
             base = str(node.target)
             k = calls.get(base, 0)
             calls[base] = k + 1
-            name = base if k == 0 else f"{base}:{k}"
+            name = call_name(base, k)
             kind = type(mod).__name__
             if base not in seen_params:
                 params, _exact = _module_params(mod)
