@@ -114,3 +114,68 @@ def test_factory_data_is_loaded_with_its_kwargs_and_limit():
     assert len(dataset) == 17 and len(ref) > 17
     np.testing.assert_array_equal(np.asarray(dataset.images), np.asarray(ref.images)[:17])
     np.testing.assert_array_equal(np.asarray(dataset.labels), np.asarray(ref.labels)[:17])
+
+
+TINY_LM = '''
+import torch
+from torch import nn
+
+
+class TinyLM(nn.Module):
+    def __init__(self, vocab=20, width=8, classes=3):
+        super().__init__()
+        self.emb = nn.Embedding(vocab, width)
+        self.block = nn.TransformerEncoderLayer(width, 2, 16, dropout=0.0, batch_first=True)
+        self.head = nn.Linear(width, classes)
+
+    def forward(self, input_ids, attention_mask=None):
+        pad = None if attention_mask is None else attention_mask == 0
+        h = self.block(self.emb(input_ids), src_key_padding_mask=pad)
+        return self.head(h[:, 0])
+'''
+
+
+def test_token_data_and_layouts_run_through_the_batch(tmp_path, monkeypatch):
+    import sys
+
+    import torch
+
+    from tda_activations.batch import run_batch
+    from tda_activations.datasets.tokens import load_token_npz
+    from tda_activations.extract import extract, load_store
+
+    rng = np.random.default_rng(0)
+    ids = rng.integers(1, 20, size=(30, 6))
+    mask = np.ones_like(ids)
+    mask[::3, 4:] = 0  # padding at the end of every third sequence
+    ids[mask == 0] = 0
+    np.savez(tmp_path / "tokens.npz", input_ids=ids, attention_mask=mask,
+             labels=rng.integers(0, 3, size=30))
+    (tmp_path / "tinylm.py").write_text(TINY_LM)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "tinylm", raising=False)
+    c = config_from_dict({
+        "models": [{"name": "lm", "source": "tinylm:TinyLM", "layers": ["emb", "block"]}],
+        "data": {"token_npz": "tokens.npz", "limit": 24},
+        "extract": {"layout": {"emb": "tokens", "block": "tokens"}, "reduction": "top_l2",
+                    "device": "cpu"},
+        "homology": {"maxdim": 0}, "distances": {"dim": 0, "metrics": ["bottleneck"]},
+        "similarity": {"measures": ["linear_cka"]}, "mapper": {"enabled": False},
+        "probes": {"run": []},
+    }, base_dir=tmp_path)
+    result = run_batch(c, out=tmp_path / "run", workers=1, report=False, trust=True)
+    assert result.ok, result.summary()
+    store = next((tmp_path / "run").glob("tasks/extract/lm-*/store"))
+    got = load_store(store)
+
+    import tinylm
+
+    torch.manual_seed(0)  # what the run does for a model built from a class (seed 0)
+    model = tinylm.TinyLM()
+    data = load_token_npz(tmp_path / "tokens.npz").subset(range(24))
+    ref = extract(model, data, layers=["emb", "block"], reduction="top_l2",
+                  layout={"emb": "tokens", "block": "tokens"}, device="cpu")
+    assert list(got.layers) == ["emb", "block"]
+    for layer in ref.layers:
+        np.testing.assert_array_equal(got.cloud(layer), ref.cloud(layer))
+    assert got.cloud("block").shape == (24, 8)  # one point per sequence, width 8

@@ -235,8 +235,6 @@ class ModelSpec(_Section):
         return self
 
 
-#: Layouts of captured tensors (see :func:`tda_activations.extract.extract`'s ``layout``).
-LAYOUTS = ("channels_first", "tokens", "flat")
 _DEVICE = re.compile(r"^(cpu|cuda(:\d+)?|mps|xpu(:\d+)?)$")
 
 
@@ -273,6 +271,7 @@ class ExtractConfig(_Section):
     @field_validator("layout")
     @classmethod
     def _layout(cls, v: str | dict[str, str] | None) -> str | dict[str, str] | None:
+        from .._hooks import LAYOUTS
         from ..types import unknown_name_error
 
         if v is None:

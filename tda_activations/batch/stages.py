@@ -71,18 +71,24 @@ def _data_from_source(data: Mapping[str, Any]) -> Any:
     import importlib
 
     if data.get("token_npz"):
-        try:
-            from ..datasets.tokens import load_token_npz  # type: ignore[import-not-found]
-        except ImportError:
-            raise ValueError("data.token_npz needs tda_activations.datasets.tokens, which this "
-                             "version does not have; upgrade tda_activations") from None
-        dataset = load_token_npz(data["token_npz"])
+        from ..datasets.tokens import load_token_npz
+
+        dataset = load_token_npz(data["token_npz"], hierarchy=data.get("hierarchy"))
     else:
         module, _, attr = str(data["factory"]).partition(":")
         obj: Any = importlib.import_module(module)
         for part in attr.split("."):
             obj = getattr(obj, part)
         dataset = obj(**dict(data.get("kwargs") or {}))
+        if data.get("hierarchy"):
+            from ..datasets import load_hierarchy
+
+            if not (dataclasses.is_dataclass(dataset) and hasattr(dataset, "hierarchy")):
+                raise ValueError(f"data.hierarchy: the data of {data['factory']!r} "
+                                 f"({type(dataset).__name__}) has no class hierarchy to set; "
+                                 "remove 'hierarchy' or return an ImageDataset/TokenDataset")
+            dataset = dataclasses.replace(dataset,  # type: ignore[type-var]
+                                          hierarchy=load_hierarchy(data["hierarchy"]))
     if data.get("limit") is not None:
         try:
             dataset = dataset.subset(range(min(int(data["limit"]), len(dataset))))
