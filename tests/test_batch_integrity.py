@@ -338,6 +338,17 @@ def test_out_is_a_file_or_under_a_file(finished, tmp_path):
     assert afile.read_text() == "x"
 
 
+def test_log_file_that_cannot_be_written(finished, tmp_path):
+    cfg, _ = finished
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    res = CliRunner().invoke(app, [str(cfg), "--out", str(tmp_path / "run"), "-q",
+                                   "--log-file", str(afile / "run.log")])
+    assert res.exit_code == 2 and "Traceback" not in res.output
+    assert res.output.strip().startswith(f"error: --log-file {afile / 'run.log'} cannot be written")
+    assert not (tmp_path / "run").exists()
+
+
 @pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0,
                     reason="permissions do not stop root (or a non-POSIX system)")
 def test_out_read_only(finished, tmp_path):

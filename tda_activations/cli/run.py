@@ -68,7 +68,10 @@ def run_command(
         run_batch,
     )
 
-    handler = _file_logging(log_file) if log_file is not None else None
+    try:
+        handler = _file_logging(log_file) if log_file is not None else None
+    except OSError as exc:
+        fail(ValueError(f"--log-file {log_file} cannot be written: {exc.strerror or exc}"))
     try:
         path = _config_path(config)
         if check:
