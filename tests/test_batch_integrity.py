@@ -104,7 +104,8 @@ def test_every_output_has_its_sha256_in_the_task_record(finished):
                    if f.is_file() and f.name != "_task.json"}
         assert set(rec["files"]) == on_disk and on_disk, folder
         for rel, digest in rec["files"].items():
-            assert hashlib.sha256((result.run_dir / folder / rel).read_bytes()).hexdigest() == digest
+            data = (result.run_dir / folder / rel).read_bytes()
+            assert hashlib.sha256(data).hexdigest() == digest
             n_files += 1
     assert n_files > 20
 
@@ -122,7 +123,8 @@ def _zarr_chunk(run_dir: Path) -> Path:
 
 
 CORRUPTIONS = {
-    "truncated zarr chunk": (_zarr_chunk, lambda f: f.write_bytes(f.read_bytes()[: f.stat().st_size // 2])),
+    "truncated zarr chunk": (_zarr_chunk,
+                             lambda f: f.write_bytes(f.read_bytes()[: f.stat().st_size // 2])),
     "flipped byte in diagrams.npz": (
         lambda r: min(r.glob("tasks/persistence/a_classifier-*/diagrams.npz")), _flip_byte),
     "flipped byte in matrix.npz": (
@@ -140,7 +142,8 @@ def _assert_same_content(path: Path, original: bytes) -> None:
         assert path.read_bytes() == original
         return
     # a zip member carries its write time: compare the arrays
-    with np.load(io.BytesIO(original), allow_pickle=False) as a, np.load(path, allow_pickle=False) as b:
+    with np.load(io.BytesIO(original), allow_pickle=False) as a, \
+            np.load(path, allow_pickle=False) as b:
         assert a.files == b.files
         for name in a.files:
             if name == "meta":  # JSON that records the seconds the computation took
@@ -192,6 +195,9 @@ def test_an_added_file_is_noticed(run_copy, caplog):
 # ------------------------------------------------------------------------ code fingerprint
 
 
+SIM = "tda_activations.batch.stages:similarity_block"
+
+
 def test_task_key_follows_the_code_of_the_stage(monkeypatch, tmp_path):
     func = "tda_activations.batch.stages:persistence_layer"
     key = make_task("persistence", "x", func, {"layer": "l"}).key
@@ -204,21 +210,21 @@ def test_task_key_follows_the_code_of_the_stage(monkeypatch, tmp_path):
         c.cache_clear()
     try:
         assert make_task("persistence", "x", func, {"layer": "l"}).key == key  # same code
-        sim = make_task("similarity", "x", "tda_activations.batch.stages:similarity_block").key
+        sim = make_task("similarity", "x", SIM).key
         rips = root / "homology" / "rips.py"
         rips.write_text(rips.read_text() + "\n# a change in the Rips code\n")
         for c in caches:
             c.cache_clear()
         assert make_task("persistence", "x", func, {"layer": "l"}).key != key
         # a stage that does not use the Rips code keeps its key
-        assert make_task("similarity", "x", "tda_activations.batch.stages:similarity_block").key == sim
+        assert make_task("similarity", "x", SIM).key == sim
         stages = root / "batch" / "stages.py"
         text = stages.read_text()
         stages.write_text(text.replace('"""Persistence diagrams of one layer',
                                        '"""Persistence diagrams (edited) of one layer'))
         for c in caches:
             c.cache_clear()
-        assert make_task("similarity", "x", "tda_activations.batch.stages:similarity_block").key == sim
+        assert make_task("similarity", "x", SIM).key == sim
         changed = make_task("persistence", "x", func, {"layer": "l"}).key
         assert changed != key
     finally:
@@ -312,14 +318,16 @@ def test_cli_lock_held_is_one_line_exit_2(finished, tmp_path):
                                                   "pid": os.getppid(), "since": "now"}))
     res = CliRunner().invoke(app, [str(cfg), "--out", str(run_dir), "--quiet", "-j", "1"])
     assert res.exit_code == 2 and "Traceback" not in res.output
-    assert res.output.strip().startswith("error: another run") and len(res.output.strip().splitlines()) == 1
+    assert res.output.strip().startswith("error: another run")
+    assert len(res.output.strip().splitlines()) == 1
 
 
 # ------------------------------------------------------------------ unwritable run folders
 
 
 def _cli_one_line(cfg: Path, out: Path) -> str:
-    res = CliRunner().invoke(app, [str(cfg), "--out", str(out), "--quiet", "-j", "1", "--no-report"])
+    res = CliRunner().invoke(app, [str(cfg), "--out", str(out), "--quiet", "-j", "1",
+                                   "--no-report"])
     assert res.exit_code == 2, res.output
     assert "Traceback" not in res.output
     lines = res.output.strip().splitlines()
@@ -469,7 +477,7 @@ def test_kill_minus_nine_of_the_runner_ends_its_workers(tmp_path):
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline and proc.poll() is None:
             workers = {p for p in _descendants(proc.pid)
-                       if "spawn_main" in Path(f"/proc/{p}/cmdline").read_bytes().decode(errors="replace")}
+                       if b"spawn_main" in Path(f"/proc/{p}/cmdline").read_bytes()}
             if len(workers) >= 2:
                 break
             time.sleep(0.1)

@@ -133,9 +133,11 @@ def test_trusted_packages_still_need_a_module_class_or_factory(spec):
 def test_allowed_forms_pass_without_trust():
     cfg = config([
         MLP,
-        {"name": "built", "source": "tda_activations.models:build_model", "kwargs": {"name": "mlp"}},
+        {"name": "built", "source": "tda_activations.models:build_model",
+         "kwargs": {"name": "mlp"}},
         {"name": "tv", "source": "torchvision:resnet18"},
-        {"name": "lin", "source": "torch.nn:Linear", "kwargs": {"in_features": 3, "out_features": 2}},
+        {"name": "lin", "source": "torch.nn:Linear",
+         "kwargs": {"in_features": 3, "out_features": 2}},
         {"name": "zoo", "zoo": "lenet"},
     ], data={"factory": "tda_activations.datasets:load_dataset", "kwargs": {"spec": "digits"}})
     refs = check_trust(cfg)
