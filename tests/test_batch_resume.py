@@ -53,6 +53,8 @@ if __name__ == "__main__":
 def _finished(run_dir: Path) -> dict[str, dict]:
     out = {}
     for f in run_dir.glob("tasks/*/*/_task.json"):
+        if f.parent.name.startswith("."):  # a .partial folder (pathlib's '*' matches dot names)
+            continue
         rec = json.loads(f.read_text())
         out[rec["key"]] = rec
     return out

@@ -207,7 +207,11 @@ def test_bad_models_fail_alone_and_are_named(tmp_path):
     text = text.replace('run = ["separability"]', "run = []").replace(
         'run = ["monotonicity"]', "run = []")
     cfg.write_text(text)
-    result = CliRunner().invoke(app, [str(cfg), "--out", str(tmp_path / "run"), "--workers", "1", "-q"])
+    # json:loads is code of the config's choosing: it runs only with --trust-config
+    refused = CliRunner().invoke(app, [str(cfg), "--out", str(tmp_path / "run"), "-q"])
+    assert refused.exit_code == 2 and "models[4].source = 'json:loads'" in refused.output
+    result = CliRunner().invoke(app, [str(cfg), "--out", str(tmp_path / "run"), "--workers", "1", "-q",
+                                      "--trust-config"])
     assert result.exit_code == 1, result.output
     out = result.output
     assert "FAILED extract missing" in out and "no_such_checkpoint.pt" in out

@@ -9,13 +9,16 @@ Public names
 ------------
 load_config, config_from_dict, RunConfig, ConfigError   the TOML run config
 embedded_config_path, shipped_configs                   configs under ``data/configs``
-run_batch, RunResult, TaskRecord                        running a config (resumable)
+run_batch, RunResult, TaskRecord, RunDirectoryError     running a config (resumable)
+check_trust, code_references, CodeReference             what code a config would import
+code_fingerprint                                        the code a task's key depends on
 Planner, Task, make_task, execute_task                  the task DAG
 LocalExecutor, DaskExecutor, SchedulerUnreachable       where tasks run
 build_report                                            ``index.html`` of a run
 save_matrix, load_matrix                                matrices in open formats
 """
 
+from .codehash import code_fingerprint
 from .config import (
     ConfigError,
     RunConfig,
@@ -28,24 +31,31 @@ from .executors import DaskExecutor, Executor, LocalExecutor, SchedulerUnreachab
 from .plan import Planner, path_fingerprint
 from .report import build_report
 from .results import load_matrix, save_matrix
-from .runner import RunResult, TaskRecord, package_versions, run_batch
-from .tasks import Task, execute_task, make_task
+from .runner import RunDirectoryError, RunResult, TaskRecord, package_versions, run_batch
+from .tasks import Task, execute_task, file_checksums, make_task, verify_task
+from .trust import CodeReference, check_trust, code_references
 
 __all__ = [
+    "CodeReference",
     "ConfigError",
     "DaskExecutor",
     "Executor",
     "LocalExecutor",
     "Planner",
     "RunConfig",
+    "RunDirectoryError",
     "RunResult",
     "SchedulerUnreachable",
     "Task",
     "TaskRecord",
     "build_report",
+    "check_trust",
+    "code_fingerprint",
+    "code_references",
     "config_from_dict",
     "embedded_config_path",
     "execute_task",
+    "file_checksums",
     "load_config",
     "load_matrix",
     "make_executor",
@@ -55,4 +65,5 @@ __all__ = [
     "run_batch",
     "save_matrix",
     "shipped_configs",
+    "verify_task",
 ]

@@ -89,19 +89,72 @@ class RunSection(_Section):
     out: str | None = None
     seed: int = 0
 
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not _SAFE_NAME.match(v) or v in (".", ".."):
+            raise ValueError(
+                f"{v!r} is not a usable run name: it names the folder runs/<name>, so use only "
+                "letters, digits, '_', '-', '.' (no '..', no '/', not an absolute path); "
+                "to write elsewhere give [run] out or --out"
+            )
+        return v
+
 
 class DataConfig(_Section):
-    """``[data]``: the dataset every model sees, and its class hierarchy.
+    """``[data]``: the data every model sees, and its class hierarchy.
 
-    ``dataset`` is anything :func:`~tda_activations.datasets.load_dataset` accepts
-    (``"digits:x2"``, a CIFAR directory, an image folder, an ``.npz``).
+    Exactly one of:
+
+    * ``dataset``: anything :func:`~tda_activations.datasets.load_dataset` accepts
+      (``"digits:x2"``, the default; a CIFAR directory, an image folder, an ``.npz``);
+    * ``token_npz``: token data (``input_ids``, ``attention_mask``, labels) in the
+      ``.npz`` layout of :func:`tda_activations.datasets.tokens.load_token_npz`;
+    * ``factory``: a ``module:callable`` returning a dataset, called with ``kwargs``
+      (a documented factory of ``tda_activations``, or, with trust, any callable:
+      see :mod:`tda_activations.batch.trust`).
     """
 
-    dataset: str = "digits:x2"
+    dataset: str | None = "digits:x2"
+    token_npz: str | None = None
+    factory: str | None = None
+    kwargs: dict[str, Any] = Field(default_factory=dict)
     split: Literal["test", "train"] = "test"
     limit: int | None = Field(default=None, ge=1)
     size: int | None = Field(default=None, ge=1)
     hierarchy: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_dataset(cls, data: Any) -> Any:
+        if isinstance(data, Mapping) and "dataset" not in data and (
+                data.get("token_npz") is not None or data.get("factory") is not None):
+            return {**data, "dataset": None}
+        return data
+
+    @field_validator("factory")
+    @classmethod
+    def _factory(cls, v: str | None) -> str | None:
+        if v is not None:
+            module, _, attr = v.partition(":")
+            if not module or not attr or not all(p.isidentifier() for p in
+                                                 [*module.split("."), *attr.split(".")]):
+                raise ValueError(f"{v!r} is not 'package.module:callable'")
+        return v
+
+    @model_validator(mode="after")
+    def _one_source(self) -> DataConfig:
+        given = [k for k in ("dataset", "token_npz", "factory") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                "give exactly one of 'dataset' (a name or path), 'token_npz' (token data) and "
+                f"'factory' ('module:callable'); got {', '.join(given) or 'none'}"
+            )
+        if self.kwargs and self.factory is None:
+            raise ValueError("'kwargs' goes with 'factory' (the arguments of the callable)")
+        if self.token_npz is not None and self.size is not None:
+            raise ValueError("'size' resizes images; it does not apply to 'token_npz'")
+        return self
 
 
 class ModelSpec(_Section):
@@ -182,14 +235,74 @@ class ModelSpec(_Section):
         return self
 
 
+_DEVICE = re.compile(r"^(cpu|cuda(:\d+)?|mps|xpu(:\d+)?)$")
+
+
 class ExtractConfig(_Section):
-    """``[extract]``: layers, reduction to point clouds, points per layer."""
+    """``[extract]``: layers, reduction to point clouds, points per layer, device.
+
+    ``layout`` is one layout for every layer or a table of layer glob -> layout
+    (``{ "blocks.*" = "tokens" }``); omitted, each layer's layout is inferred.
+    ``attention_mask`` names the input that marks padding tokens (``false``: none).
+    ``output`` picks the model output used for predictions (a key such as
+    ``"logits"`` or a tuple index).  ``device`` (``"cpu"``, ``"cuda"``, ``"cuda:1"``,
+    ``"mps"``; default the model's) and ``dtype`` (autocast ``"bfloat16"`` /
+    ``"float16"``) choose where and how the models run.
+    """
 
     layers: list[str] | None = None
     reduction: str = "top_l2"
     max_points: int | None = Field(default=None, ge=1)
     batch_size: int = Field(default=256, ge=1)
     io: Literal["output", "input"] = "output"
+    device: str | None = None
+    dtype: Literal["bfloat16", "float16"] | None = None
+    layout: str | dict[str, str] | None = None
+    attention_mask: str | Literal[False] = "attention_mask"
+    output: str | int | None = None
+
+    @field_validator("device")
+    @classmethod
+    def _device(cls, v: str | None) -> str | None:
+        if v is not None and not _DEVICE.match(v):
+            raise ValueError(f"{v!r} is not a device: give 'cpu', 'cuda', 'cuda:<index>' or 'mps'")
+        return v
+
+    @field_validator("layout")
+    @classmethod
+    def _layout(cls, v: str | dict[str, str] | None) -> str | dict[str, str] | None:
+        from .._hooks import LAYOUTS
+        from ..types import unknown_name_error
+
+        if v is None:
+            return v
+        if isinstance(v, str):
+            if v not in LAYOUTS:
+                raise unknown_name_error("layout", v, LAYOUTS)
+            return v
+        if not v:
+            raise ValueError("the layout table is empty: omit it to infer every layer's layout")
+        for pattern, layout in v.items():
+            if layout not in LAYOUTS:
+                raise ValueError(f"[{pattern!r}]: {unknown_name_error('layout', layout, LAYOUTS)}")
+        return v
+
+    @field_validator("attention_mask")
+    @classmethod
+    def _mask(cls, v: str | bool) -> str | bool:
+        if v is True or (isinstance(v, str) and not v.isidentifier()):
+            raise ValueError("give the name of the input holding the padding mask "
+                             "(default 'attention_mask'), or false for none")
+        return v
+
+    @field_validator("output")
+    @classmethod
+    def _output(cls, v: str | int | None) -> str | int | None:
+        if isinstance(v, str) and not v:
+            raise ValueError("'output' is empty: give a key such as 'logits' or an index")
+        if isinstance(v, int) and v < 0:
+            raise ValueError(f"'output' index must be >= 0, got {v}")
+        return v
 
     @field_validator("reduction")
     @classmethod
@@ -539,8 +652,15 @@ class RunConfig(_Section):
         return out
 
     def dataset_spec(self) -> str:
-        """The dataset specification with relative paths resolved against ``base_dir``."""
-        return self.resolve_path(self.data.dataset)
+        """The data specification with relative paths resolved against ``base_dir``.
+
+        ``token_npz:<path>`` for token data, ``factory:<module:callable>`` for a factory.
+        """
+        if self.data.token_npz is not None:
+            return "token_npz:" + self.resolve_path(self.data.token_npz)
+        if self.data.factory is not None:
+            return "factory:" + self.data.factory
+        return self.resolve_path(str(self.data.dataset))
 
 
 # ---------------------------------------------------------------------------- loading
@@ -604,7 +724,14 @@ def _format_errors(exc: ValidationError, source: str) -> str:
 def _check_files(cfg: RunConfig, source: str) -> None:
     problems = []
     spec = cfg.dataset_spec()
-    if not re.match(r"^digits(:x\d+)?$", spec) and not Path(spec).exists():
+    if cfg.data.token_npz is not None:
+        path = cfg.resolve_path(cfg.data.token_npz)
+        if not Path(path).is_file():
+            problems.append(f"data.token_npz: {cfg.data.token_npz!r} is not a file (looked next to "
+                            f"the config, in {Path(cfg.base_dir).resolve()}, and in {Path.cwd()})")
+    elif cfg.data.factory is not None:
+        pass  # checked (without calling it) by batch.trust before a run
+    elif not re.match(r"^digits(:x\d+)?$", spec) and not Path(spec).exists():
         problems.append(
             f"data.dataset: {cfg.data.dataset!r} is neither 'digits'/'digits:x<k>' nor an existing "
             f"path (looked next to the config, in {Path(cfg.base_dir).resolve()}, and in the current "

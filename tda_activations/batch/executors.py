@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import time
 from collections.abc import Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor
 from concurrent.futures import wait as cf_wait
@@ -59,6 +60,27 @@ class Executor:
         self.close()
 
 
+_PARENT_POLL_SECONDS = 0.5
+
+
+def _watch_parent(parent: int) -> None:
+    """In a worker: exit as soon as the process that started it is gone.
+
+    A ``kill -9`` of the run gives its workers no chance to be told; each worker
+    polls its parent pid from a daemon thread and ends itself (``os._exit``: a
+    half-written task stays in its ``.partial`` folder, removed by the next run).
+    """
+    import threading
+
+    def watch() -> None:
+        while True:
+            if os.getppid() != parent:
+                os._exit(1)
+            time.sleep(_PARENT_POLL_SECONDS)
+
+    threading.Thread(target=watch, name="tda-watch-parent", daemon=True).start()
+
+
 def _crashed(task: Task, exc: BaseException) -> dict[str, Any]:
     return {"key": task.key, "status": "failed", "seconds": 0.0, "meta": {},
             "error": f"the worker running this task died ({type(exc).__name__}: {exc})",
@@ -67,6 +89,9 @@ def _crashed(task: Task, exc: BaseException) -> dict[str, Any]:
 
 class LocalExecutor(Executor):
     """Worker processes on this machine (``spawn``: safe with torch and OpenMP).
+
+    Each worker watches the process that started it and exits when it is gone, so
+    killing a run (even ``kill -9``) never leaves workers behind.
 
     Parameters
     ----------
@@ -86,7 +111,9 @@ class LocalExecutor(Executor):
 
     def _get_pool(self) -> ProcessPoolExecutor:
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(self.n_workers, mp_context=multiprocessing.get_context("spawn"))
+            self._pool = ProcessPoolExecutor(self.n_workers,
+                                             mp_context=multiprocessing.get_context("spawn"),
+                                             initializer=_watch_parent, initargs=(os.getpid(),))
         return self._pool
 
     def submit(self, task: Task, run_dir: str, run_id: str) -> Any:

@@ -66,19 +66,27 @@ def _model_salt(inst: ModelInstance) -> dict[str, Any]:
             return {"package": pkg, "version": importlib.metadata.version(pkg)}
         except importlib.metadata.PackageNotFoundError:
             return {"package": pkg, "version": None}
-    module = src.partition(":")[0]
+    return {"module_file": _module_fingerprint(src.partition(":")[0])}
+
+
+def _module_fingerprint(module: str) -> str:
+    """Content hash of the file of a (user) module, found without importing it."""
     try:
         spec = importlib.util.find_spec(module)
     except (ImportError, ValueError):
         spec = None
     origin = getattr(spec, "origin", None)
-    return {"module_file": path_fingerprint(origin) if origin else "missing"}
+    return path_fingerprint(origin) if origin else "missing"
 
 
 def _data_salt(cfg: RunConfig) -> dict[str, Any]:
     spec = cfg.dataset_spec()
     out: dict[str, Any] = {}
-    if not re.match(r"^digits(:x\d+)?$", spec):
+    if cfg.data.token_npz is not None:
+        out["dataset"] = path_fingerprint(cfg.resolve_path(cfg.data.token_npz))
+    elif cfg.data.factory is not None:
+        out["factory_module"] = _module_fingerprint(cfg.data.factory.partition(":")[0])
+    elif not re.match(r"^digits(:x\d+)?$", spec):
         out["dataset"] = path_fingerprint(spec)
     if cfg.data.hierarchy and Path(cfg.resolve_path(cfg.data.hierarchy)).exists():
         out["hierarchy"] = path_fingerprint(cfg.resolve_path(cfg.data.hierarchy))
@@ -98,11 +106,16 @@ class Planner:
         self.config = config
         self.instances = config.instances()
         self.labels = [m.label for m in self.instances]
-        self.data_params = {
+        self.data_params: dict[str, Any] = {
             "dataset": config.dataset_spec(), "split": config.data.split, "limit": config.data.limit,
             "size": config.data.size,
             "hierarchy": config.resolve_path(config.data.hierarchy) if config.data.hierarchy else None,
         }
+        if config.data.token_npz is not None:
+            self.data_params["token_npz"] = config.resolve_path(config.data.token_npz)
+        if config.data.factory is not None:
+            self.data_params["factory"] = config.data.factory
+            self.data_params["kwargs"] = dict(config.data.kwargs)
         self.extract_params = {**config.extract.model_dump(), "seed": config.run.seed}
         data_salt = _data_salt(config)
         self.extract_tasks: dict[str, Task] = {}
@@ -320,21 +333,22 @@ class Planner:
                 {f"s{i}": self.extract_tasks[m].path for i, m in enumerate(done)},
                 info={"experiment": "specificity"}))
         if "monotonicity" in exps.run and done:
-            entries, deps = [], {}
+            entries: list[list[str]] = []
+            mono_deps: dict[str, str] = {}
             # in config order (never in the order the models happened to finish: keys must not vary)
             for model in done:
                 for analysis, specs in (("distances", cfg.distances.metrics),
                                         ("similarity", cfg.similarity.measures)):
                     for spec in specs:
-                        t = self._within.get((analysis, spec.label, model))
-                        if t is not None:
+                        block = self._within.get((analysis, spec.label, model))
+                        if block is not None:
                             role = f"b{len(entries)}"
                             entries.append([role, model, spec.label])
-                            deps[role] = t.path
+                            mono_deps[role] = block.path
             if entries:
                 out.append(make_task(
                     "experiments", "monotonicity", _S + "monotonicity_blocks",
-                    {"entries": entries, "params": exps.params.get("monotonicity", {})}, deps,
+                    {"entries": entries, "params": exps.params.get("monotonicity", {})}, mono_deps,
                     info={"experiment": "monotonicity"}))
         trends = [m for m in done if m in self._mapper_trend]
         if trends:

@@ -16,7 +16,9 @@ run, which then computes only what is missing.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
+import errno
 import heapq
 import importlib.metadata
 import json
@@ -38,9 +40,9 @@ from .._atomic import atomic_write_text
 from .config import RunConfig, load_config
 from .executors import Executor, make_executor
 from .plan import Planner, _data_salt
-from .tasks import TASK_FILE, Task, read_task_record
+from .tasks import TASK_FILE, Task, read_task_record, verify_task
 
-__all__ = ["RunResult", "TaskRecord", "package_versions", "run_batch"]
+__all__ = ["RunDirectoryError", "RunResult", "TaskRecord", "package_versions", "run_batch"]
 
 log = logging.getLogger(__name__)
 
@@ -171,6 +173,16 @@ def _clean_partial(run_dir: Path) -> int:
     return n
 
 
+def _discard(folder: Path) -> None:
+    """Remove a task folder: renamed aside first, so a crash leaves a ``.old`` the next run removes."""
+    aside = folder.parent / f".{folder.name}.{uuid.uuid4().hex[:8]}.old"
+    try:
+        os.replace(folder, aside)
+    except FileNotFoundError:
+        return
+    shutil.rmtree(aside, ignore_errors=True)
+
+
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -181,35 +193,146 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+class RunDirectoryError(OSError):
+    """The run directory cannot be used: it is a file, lies under a file, is read-only or full.
+
+    ``str(error)`` is the one-line message; ``error.errno`` the underlying error number.
+    """
+
+    def __init__(self, code: int | None, message: str) -> None:
+        super().__init__(message)
+        self.errno = code
+
+
+#: errno values that mean "this folder cannot be written" (not a bug of the run).
+_WRITE_ERRORS = {errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOTDIR, errno.EEXIST,
+                 errno.EISDIR, errno.EDQUOT, errno.EFBIG, errno.EIO}
+
+
+def _write_error(exc: BaseException) -> bool:
+    return (isinstance(exc, OSError) and not isinstance(exc, ConnectionError)
+            and exc.errno in _WRITE_ERRORS)
+
+
+def _cannot_write(run_dir: Path, exc: OSError) -> RunDirectoryError:
+    what = exc.strerror or type(exc).__name__
+    where = f" ({exc.filename})" if exc.filename and str(exc.filename) != str(run_dir) else ""
+    hint = ("free some space or give another --out" if exc.errno in (errno.ENOSPC, errno.EDQUOT)
+            else "give another --out")
+    return RunDirectoryError(exc.errno, f"cannot write to the run directory {run_dir}: {what}"
+                                        f"{where}; {hint}")
+
+
+def _prepare_run_dir(run_dir: Path) -> Path:
+    """Create the run directory, or say in one line why it cannot be one."""
+    if run_dir.exists() and not run_dir.is_dir():
+        raise RunDirectoryError(errno.ENOTDIR, f"the run directory {run_dir} is a file, not a "
+                                               "folder; give a folder (--out) that is new or "
+                                               "holds a run")
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        blocker = next((p for p in run_dir.parents if p.exists() and not p.is_dir()), None)
+        raise RunDirectoryError(errno.ENOTDIR, f"the run directory {run_dir} cannot be created: "
+                                               f"{blocker or 'a parent'} is a file; give another "
+                                               "--out") from None
+    except OSError as exc:
+        raise RunDirectoryError(exc.errno, f"the run directory {run_dir} cannot be created: "
+                                           f"{exc.strerror or exc}; give another --out") from None
+    return run_dir
+
+
 class _Lock:
-    """One run per directory at a time (a lock left by a killed run is taken over)."""
+    """One run per directory at a time.
+
+    The lock file is created exclusively (``O_CREAT | O_EXCL``: of two runs started at
+    the same instant exactly one gets it) and holds host, pid and a token.  A lock
+    whose process is dead (same host) is stale and taken over; a lock of a live
+    process, or of another host (whose processes cannot be checked), is refused.
+    """
+
+    _STALE_EMPTY_SECONDS = 5.0  # an empty lock this old lost its writer
 
     def __init__(self, run_dir: Path) -> None:
         self.path = run_dir / "run.lock"
+        self.me = {"host": socket.gethostname(), "pid": os.getpid(), "since": _now(),
+                   "token": uuid.uuid4().hex}
+        self.content = json.dumps(self.me).encode()
 
     def __enter__(self) -> _Lock:
-        me = {"host": socket.gethostname(), "pid": os.getpid(), "since": _now()}
-        if self.path.exists():
+        for _ in range(200):
             try:
-                other = json.loads(self.path.read_text())
-            except (OSError, json.JSONDecodeError):
-                other = {}
-            if other.get("host") == me["host"] and isinstance(other.get("pid"), int) \
-                    and other["pid"] != me["pid"] and _pid_alive(other["pid"]):
-                raise RuntimeError(
-                    f"another run (pid {other['pid']}, since {other.get('since')}) is using "
-                    f"{self.path.parent}; wait for it or give another --out"
-                )
-            if other.get("host") not in (None, me["host"]):
-                log.warning("taking over the lock of a run on host %s in %s", other.get("host"),
-                            self.path.parent)
-        atomic_write_text(self.path, json.dumps(me))
-        return self
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                self._check_other()
+                continue
+            except OSError as exc:
+                raise _cannot_write(self.path.parent, exc) from None
+            try:
+                os.write(fd, self.content)
+                os.fsync(fd)
+            except OSError as exc:
+                os.close(fd)
+                with contextlib.suppress(OSError):
+                    self.path.unlink()
+                raise _cannot_write(self.path.parent, exc) from None
+            os.close(fd)
+            return self
+        raise RuntimeError(f"could not take the lock {self.path}: it keeps changing; is another "
+                           "run starting there?")
 
-    def __exit__(self, *exc: Any) -> None:
+    def _check_other(self) -> None:
+        """Raise if the existing lock is held; remove it if it is stale."""
         try:
-            self.path.unlink()
+            raw = self.path.read_bytes()
+            age = time.time() - self.path.stat().st_mtime
         except FileNotFoundError:
+            return  # released meanwhile: try again
+        try:
+            other = json.loads(raw)
+            if not isinstance(other, dict):
+                raise ValueError
+        except ValueError:
+            if age < self._STALE_EMPTY_SECONDS:  # being written right now
+                time.sleep(0.02)
+                return
+            other = {}
+        host, pid = other.get("host"), other.get("pid")
+        if host is not None and host != self.me["host"]:
+            raise RuntimeError(
+                f"{self.path.parent} is used by a run on host {host} (pid {pid}, since "
+                f"{other.get('since')}); wait for it, give another --out, or delete {self.path} "
+                "if no run is going on there"
+            )
+        if isinstance(pid, int) and _pid_alive(pid):
+            raise RuntimeError(
+                f"another run (pid {pid}, since {other.get('since')}) is using {self.path.parent}; "
+                "wait for it or give another --out"
+            )
+        log.warning("taking over the lock of a run that is no longer alive (pid %s) in %s", pid,
+                    self.path.parent)
+        self._remove_if_unchanged(raw)
+
+    def _remove_if_unchanged(self, raw: bytes) -> None:
+        # rename, then compare: never delete a lock another run has just taken
+        grave = self.path.with_name(f".run.lock.{uuid.uuid4().hex[:8]}.stale")
+        try:
+            os.rename(self.path, grave)
+        except FileNotFoundError:
+            return
+        try:
+            if grave.read_bytes() != raw:
+                with contextlib.suppress(FileExistsError):
+                    os.link(grave, self.path)  # give it back
+        finally:
+            with contextlib.suppress(OSError):
+                grave.unlink()
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            if self.path.read_bytes() == self.content:
+                self.path.unlink()
+        except OSError:
             pass
 
 
@@ -222,8 +345,14 @@ class _Progress:
         self.progress = None
         if enabled:
             from rich.console import Console
-            from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                                       TimeElapsedColumn, TimeRemainingColumn)
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
 
             self.progress = Progress(
                 TextColumn("{task.description:<16}"), BarColumn(), MofNCompleteColumn(),
@@ -270,6 +399,7 @@ def run_batch(
     quiet: bool = True,
     report: bool = True,
     scheduler_timeout: float = 10.0,
+    trust: bool = False,
 ) -> RunResult:
     """Run every task of a config, skipping those already finished in ``out``.
 
@@ -293,6 +423,10 @@ def run_batch(
         Write ``index.html`` and its figures at the end.
     scheduler_timeout
         Seconds to wait for the Dask scheduler to answer.
+    trust
+        Allow the config to import and call code of its own choosing (a user's
+        ``module:callable``); without it only the forms listed in
+        :mod:`tda_activations.batch.trust` are accepted, checked before anything runs.
 
     Returns
     -------
@@ -303,45 +437,69 @@ def run_batch(
     Raises
     ------
     ConfigError
-        For an invalid config (before anything runs).
+        For an invalid config, or one naming code that needs ``trust`` (before anything
+        runs).
+    RunDirectoryError
+        If the run directory cannot be written (a file, under a file, read-only, full).
+        The manifest then says ``"state": "failed"`` with the reason, where it can be
+        written at all.
+    RuntimeError
+        If another live run holds the run directory's lock.
     SchedulerUnreachable
         If the Dask scheduler does not answer.
     """
+    from .trust import check_trust
+
     t_start = time.perf_counter()
     cfg, config_path = _as_config(config)
+    check_trust(cfg, trust=trust)
     run_dir = Path(out if out is not None else (cfg.run.out or Path("runs") / cfg.run.name))
-    run_dir = run_dir.resolve()
-    run_dir.mkdir(parents=True, exist_ok=True)
+    run_dir = _prepare_run_dir(run_dir.resolve())
     planner = Planner(cfg)
     run_id = f"{_dt.datetime.now():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
     own_executor = not isinstance(executor, Executor)
     with _Lock(run_dir):
-        removed = _clean_partial(run_dir)
-        if removed:
-            log.warning("removed %d incomplete task folder(s) left by an interrupted run", removed)
-        if config_path is not None:
-            atomic_write_text(run_dir / "config.toml", config_path.read_text(encoding="utf-8"))
-        ex = make_executor(executor, scheduler=scheduler, n_workers=workers,
-                                timeout=scheduler_timeout) if own_executor else executor
+        sched: _Scheduler | None = None
         try:
-            sched = _Scheduler(cfg, planner, run_dir, run_id, ex, quiet=quiet,
-                               config_path=config_path, t_start=t_start)
-            records = sched.run()
-        finally:
-            if own_executor:
-                ex.close()
-        # the report reads the final manifest (state, counts): write it first
-        sched.write_manifest(final=True, wall=time.perf_counter() - t_start)
-        report_path = None
-        if report:
-            from .report import build_report
-
+            removed = _clean_partial(run_dir)
+            if removed:
+                log.warning("removed %d incomplete task folder(s) left by an interrupted run",
+                            removed)
+            if config_path is not None:
+                atomic_write_text(run_dir / "config.toml", config_path.read_text(encoding="utf-8"))
+            ex = executor if isinstance(executor, Executor) else make_executor(
+                executor, scheduler=scheduler, n_workers=workers, timeout=scheduler_timeout)
             try:
-                report_path = build_report(run_dir)
-            except Exception:  # noqa: BLE001 - the results stay usable without a report
-                log.exception("the report could not be written")
-        wall = time.perf_counter() - t_start
-        sched.write_manifest(final=True, wall=wall)
+                sched = _Scheduler(cfg, planner, run_dir, run_id, ex, quiet=quiet,
+                                   config_path=config_path, t_start=t_start)
+                records = sched.run()
+            finally:
+                if own_executor:
+                    ex.close()
+            # the report reads the final manifest (state, counts): write it first
+            sched.write_manifest(final=True, wall=time.perf_counter() - t_start)
+            report_path = None
+            if report:
+                from .report import build_report
+
+                try:
+                    report_path = build_report(run_dir)
+                except Exception:  # noqa: BLE001 - the results stay usable without a report
+                    log.exception("the report could not be written")
+            wall = time.perf_counter() - t_start
+            sched.write_manifest(final=True, wall=wall)
+        except BaseException as exc:
+            reason = ("interrupted" if isinstance(exc, KeyboardInterrupt)
+                      else f"{type(exc).__name__}: {exc}")
+            if sched is not None:
+                try:  # never leave the manifest saying "running"
+                    sched.write_manifest(final=True, wall=time.perf_counter() - t_start,
+                                         failure=reason)
+                except OSError as exc2:
+                    log.error("the manifest could not record the failure (%s)", exc2)
+            if _write_error(exc) and not isinstance(exc, RunDirectoryError):
+                raise _cannot_write(run_dir, exc) from exc  # type: ignore[arg-type]
+            raise
     result = RunResult(run_dir=run_dir, records=tuple(records), wall_seconds=wall, report=report_path)
     (log.info if result.ok else log.error)("%s", result.summary())
     return result
@@ -373,6 +531,7 @@ class _Scheduler:
         self.missing: dict[str, int] = {}  # key -> dependencies not finished yet
         self.ready: list[tuple[int, int, str]] = []  # heap of (stage priority, order, key)
         self._last_manifest = 0.0
+        self.repaired: list[dict[str, str]] = []  # finished tasks whose files did not verify
         self.history = self._previous_history()
 
     def _previous_history(self) -> list[dict[str, Any]]:
@@ -400,13 +559,15 @@ class _Scheduler:
             if bad:
                 self._skip(t, bad[0])
                 continue
-            if (self.run_dir / t.path / TASK_FILE).is_file():
-                try:
+            if (self.run_dir / t.path).exists():
+                problem = verify_task(self.run_dir, t)
+                if problem is None:
                     rec = read_task_record(self.run_dir, t)
                     self._finish(t, "cached", rec.get("seconds", 0.0), rec.get("meta", {}))
                     continue
-                except (OSError, json.JSONDecodeError):
-                    shutil.rmtree(self.run_dir / t.path, ignore_errors=True)
+                log.warning("%s %s (%s): %s; computing it again", t.kind, t.name, t.path, problem)
+                self.repaired.append({"task": t.path, "problem": problem})
+                _discard(self.run_dir / t.path)
             self._record(t, "pending")
             self.pending.add(t.key)
             self.order[t.key] = len(self.order)
@@ -464,7 +625,7 @@ class _Scheduler:
     # ------------------------------------------------------------------ loop
 
     def _take_ready(self, n: int) -> list[str]:
-        out = []
+        out: list[str] = []
         while self.ready and len(out) < n:
             _, _, k = heapq.heappop(self.ready)
             if self.status.get(k) == "pending":
@@ -524,21 +685,30 @@ class _Scheduler:
 
     # -------------------------------------------------------------- manifest
 
-    def write_manifest(self, *, final: bool, wall: float) -> None:
+    def write_manifest(self, *, final: bool, wall: float, failure: str | None = None) -> None:
+        """Write ``manifest.json``: ``state`` is ``running``, ``complete``, ``incomplete``
+        (some tasks failed) or ``failed`` (the runner itself stopped: ``failure`` says why)."""
         self._last_manifest = time.monotonic()
         recs = self.ordered_records()
         counts = {s: sum(1 for r in recs if r.status == s) for s in
                   ("done", "cached", "failed", "skipped", "pending")}
         invocation = {"run_id": self.run_id, "started": self.started, "finished": _now() if final else None,
-                      "wall_seconds": wall, "counts": counts, "executor": self.ex.describe()}
+                      "wall_seconds": wall, "counts": counts, "executor": self.ex.describe(),
+                      "failure": failure, "repaired": list(self.repaired)}
+        if failure is not None:
+            state = "failed"
+        elif not final:
+            state = "running"
+        else:
+            state = "complete" if not counts["failed"] and not counts["skipped"] else "incomplete"
         models = {label: {k: meta.get(k) for k in ("model_fingerprint", "data_fingerprint", "source",
                                                     "accuracy", "n_params", "model_class", "seed")}
                   for label, meta in self.extracted.items()}
         manifest = {
             "format": 1,
             "run_id": self.run_id,
-            "state": ("complete" if not counts["failed"] and not counts["skipped"] else "incomplete")
-            if final else "running",
+            "state": state,
+            "failure": failure,
             "config_file": str(self.config_path) if self.config_path else None,
             "config": self.cfg.model_dump(mode="json"),
             "versions": package_versions(),

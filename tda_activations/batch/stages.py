@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from .._atomic import atomic_write_text
-from ..types import ImageDataset, LayerMatrix
+from ..types import LayerMatrix
 from .results import load_matrix, save_matrix
 
 __all__ = [
@@ -66,10 +66,44 @@ def _default(obj: Any) -> Any:
 # ------------------------------------------------------------------- loading
 
 
-def load_run_dataset(data: Mapping[str, Any]) -> ImageDataset:
+def _data_from_source(data: Mapping[str, Any]) -> Any:
+    """Token data (``token_npz``) or the result of a dataset factory (``factory``)."""
+    import importlib
+
+    if data.get("token_npz"):
+        from ..datasets.tokens import load_token_npz
+
+        dataset = load_token_npz(data["token_npz"], hierarchy=data.get("hierarchy"))
+    else:
+        module, _, attr = str(data["factory"]).partition(":")
+        obj: Any = importlib.import_module(module)
+        for part in attr.split("."):
+            obj = getattr(obj, part)
+        dataset = obj(**dict(data.get("kwargs") or {}))
+        if data.get("hierarchy"):
+            from ..datasets import load_hierarchy
+
+            if not (dataclasses.is_dataclass(dataset) and hasattr(dataset, "hierarchy")):
+                raise ValueError(f"data.hierarchy: the data of {data['factory']!r} "
+                                 f"({type(dataset).__name__}) has no class hierarchy to set; "
+                                 "remove 'hierarchy' or return an ImageDataset/TokenDataset")
+            dataset = dataclasses.replace(dataset,  # type: ignore[type-var]
+                                          hierarchy=load_hierarchy(data["hierarchy"]))
+    if data.get("limit") is not None:
+        try:
+            dataset = dataset.subset(range(min(int(data["limit"]), len(dataset))))
+        except AttributeError:
+            raise ValueError(f"data.limit: {type(dataset).__name__} cannot be limited; remove "
+                             "'limit' or limit the data in the factory") from None
+    return dataset
+
+
+def load_run_dataset(data: Mapping[str, Any]) -> Any:
     """The dataset of a run from its resolved ``[data]`` parameters."""
     from ..datasets import load_dataset, load_hierarchy
 
+    if data.get("token_npz") or data.get("factory"):
+        return _data_from_source(data)
     dataset = load_dataset(data["dataset"], split=data.get("split", "test"), limit=data.get("limit"),
                            size=data.get("size"))
     if data.get("hierarchy"):
@@ -94,11 +128,17 @@ def load_run_model(model: Mapping[str, Any]) -> tuple[Any, dict[str, Any]]:
                 "digits_test_accuracy": tm.test_accuracy, "train_accuracy": tm.train_accuracy,
                 "training_seconds": tm.seconds, "params": tm.params}
         return tm.model, info
+    import torch
+
     from ..models import load_model
 
     try:
-        net = load_model(model["source"], architecture=model.get("architecture"),
-                         **dict(model.get("kwargs") or {}))
+        # a model built by a class or factory (no weights file) is initialised from the run's
+        # seed: the same weights in every task and every run (extraction, probes, a resume)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(int(model.get("seed") or 0))
+            net = load_model(model["source"], architecture=model.get("architecture"),
+                             **dict(model.get("kwargs") or {}))
     except FileNotFoundError as exc:
         raise FileNotFoundError(f"model {model['label']!r}: {exc}") from None
     except Exception as exc:
@@ -122,12 +162,14 @@ def extract_model(out: Path, inputs: Mapping[str, Path], *, model: Mapping[str, 
     try:
         acts = run_extract(net, dataset, layers=layers, reduction=extract["reduction"],
                            max_points=extract.get("max_points"), batch_size=extract.get("batch_size", 256),
-                           io=extract.get("io", "output"), seed=int(extract.get("seed", 0)))
+                           io=extract.get("io", "output"), seed=int(extract.get("seed", 0)),
+                           **_extract_options(run_extract, extract))
     except ValueError as exc:
         raise ValueError(f"model {model['label']!r}: {exc}") from None
     except RuntimeError as exc:  # shape mismatches between the data and the model
         raise ValueError(
-            f"model {model['label']!r} cannot run on {dataset.name} (images {dataset.image_shape}): {exc}"
+            f"model {model['label']!r} cannot run on {getattr(dataset, 'name', 'the data')} "
+            f"(inputs {getattr(dataset, 'image_shape', '?')}): {exc}"
         ) from None
     save_store(acts, out / STORE, request={"model": dict(model), "data": dict(data), "extract": dict(extract)})
     accuracy = None
@@ -139,11 +181,35 @@ def extract_model(out: Path, inputs: Mapping[str, Path], *, model: Mapping[str, 
         "points": {l: int(acts.cloud(l).shape[0]) for l in acts.layers},
         "dims": {l: int(acts.cloud(l).shape[1]) for l in acts.layers},
         "accuracy": accuracy, "n_params": n_params, "model_fingerprint": fingerprint_model(net),
-        "data_fingerprint": acts.data_fingerprint, "dataset": dataset.name, "n_samples": len(dataset),
-        "image_shape": list(dataset.image_shape), "model_class": type(net).__name__, **info,
+        "data_fingerprint": acts.data_fingerprint, "dataset": getattr(dataset, "name", "data"),
+        "n_samples": len(dataset), "image_shape": list(getattr(dataset, "image_shape", ()) or ()),
+        "model_class": type(net).__name__, **info,
     }
     _write_json(out / "model.json", meta)
     return meta
+
+
+#: ``[extract]`` keys passed to ``extract`` only when set (older versions lack them).
+_EXTRACT_OPTIONS = ("device", "dtype", "layout", "attention_mask", "output")
+
+
+def _extract_options(fn: Any, extract: Mapping[str, Any]) -> dict[str, Any]:
+    """The device/dtype/layout/mask/output options set in the config, as ``extract`` takes them."""
+    import inspect
+
+    defaults = {"attention_mask": "attention_mask"}
+    out = {}
+    for key in _EXTRACT_OPTIONS:
+        value = extract.get(key)
+        if value is None or value == defaults.get(key):
+            continue
+        out[key] = None if value is False else value
+    accepted = inspect.signature(fn).parameters
+    missing = [k for k in out if k not in accepted]
+    if missing:
+        raise ValueError(f"extract.{missing[0]} is not supported by this version of "
+                         "tda_activations.extract; upgrade it or remove the key")
+    return out
 
 
 def _load_acts(folder: Path) -> Any:

@@ -1,22 +1,27 @@
-"""Tasks: picklable units of work keyed by a hash of their inputs, parameters and the package version.
+"""Tasks: picklable units of work keyed by a hash of their inputs, parameters and code.
 
 A :class:`Task` names a plain function by its import path (``"module:function"``),
 its keyword parameters (JSON-able) and its dependencies (role -> the folder of
-the task it reads).  Its key is a hash of all of that and of the package version,
-so a dependency's key enters every dependant's key: changing one parameter
+the task it reads).  Its key is a hash of all of that and of the code that
+computes it (:func:`~tda_activations.batch.codehash.code_fingerprint`: the
+source of the function and of the package modules it uses), so a dependency's key
+enters every dependant's key: changing one parameter, or the code of one stage,
 changes the keys of exactly the tasks that depend on it.
 
 :func:`execute_task` runs a task *inside the worker* (a local process or a Dask
 worker): the function writes its results into a temporary folder which is renamed
 to ``<run>/tasks/<kind>/<name>-<key>`` only once complete, together with
-``_task.json`` (what ran, how long, when, where).  A task whose folder exists is
-finished; a run killed at any moment leaves only ``.partial`` folders, which the
-next run removes.  Only a small outcome dictionary travels back to the caller.
+``_task.json`` (what ran, how long, when, where, and the SHA-256 of every file
+written).  A task whose folder exists and whose files match their checksums
+(:func:`verify_task`) is finished; a run killed at any moment leaves only
+``.partial`` folders, which the next run removes.  Only a small outcome dictionary
+travels back to the caller.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 import importlib
 import json
 import logging
@@ -33,13 +38,15 @@ from typing import Any
 from .. import __version__
 from .._atomic import atomic_dir
 from .._hashing import fingerprint_params, stable_json
+from .codehash import code_fingerprint
 
-__all__ = ["TASK_FILE", "Task", "execute_task", "is_finished", "make_task", "read_task_record"]
+__all__ = ["TASK_FILE", "Task", "execute_task", "file_checksums", "is_finished", "make_task",
+           "read_task_record", "verify_task"]
 
 log = logging.getLogger(__name__)
 
 TASK_FILE = "_task.json"
-_FORMAT = 1
+_FORMAT = 2  # 2: task records carry "files" (SHA-256 of every output)
 
 
 def _safe(name: str) -> str:
@@ -64,7 +71,8 @@ class Task:
     deps
         Role -> relative folder of a task this one reads.
     key
-        Hash of kind, func, params, dependency folders and package version.
+        Hash of kind, func, params, dependency folders, the code of ``func`` and the
+        package version.
     info
         Bookkeeping for the planner and the report (not part of the key).
     """
@@ -108,7 +116,7 @@ def make_task(kind: str, name: str, func: str, params: Mapping[str, Any] | None 
     json.loads(stable_json(params))  # must be JSON-able: fail at planning time, not in a worker
     key = fingerprint_params({
         "kind": kind, "func": func, "params": params, "deps": deps, "salt": dict(salt or {}),
-        "version": __version__, "format": _FORMAT,
+        "version": __version__, "code": code_fingerprint(func), "format": _FORMAT,
     })
     return Task(kind=kind, name=name, func=func, params=params, deps=deps, key=key,
                 info=dict(info or {}))
@@ -122,6 +130,58 @@ def is_finished(run_dir: str | os.PathLike[str], task: Task) -> bool:
 def read_task_record(run_dir: str | os.PathLike[str], task: Task) -> dict[str, Any]:
     """The ``_task.json`` of a finished task."""
     return json.loads((Path(run_dir) / task.path / TASK_FILE).read_text())
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def file_checksums(folder: str | os.PathLike[str]) -> dict[str, str]:
+    """SHA-256 of every file under ``folder`` except ``_task.json``, by POSIX relative path.
+
+    The same digests as ``sha256sum``, so a task folder can be checked by hand.
+    """
+    root = Path(folder)
+    return {f.relative_to(root).as_posix(): _sha256(f) for f in sorted(root.rglob("*"))
+            if f.is_file() and f.name != TASK_FILE}
+
+
+def verify_task(run_dir: str | os.PathLike[str], task: Task) -> str | None:
+    """Check a finished task's files against the checksums in its record.
+
+    Returns
+    -------
+    str or None
+        ``None`` when every file recorded is present and unchanged and no file was
+        added; otherwise what is wrong (naming the file), for a warning.
+    """
+    folder = Path(run_dir) / task.path
+    try:
+        record = read_task_record(run_dir, task)
+    except (OSError, json.JSONDecodeError) as exc:
+        return f"{TASK_FILE} is unreadable ({type(exc).__name__})"
+    if not isinstance(record, dict) or record.get("key") != task.key:
+        return f"{TASK_FILE} belongs to another task"
+    expected = record.get("files")
+    if record.get("format") != _FORMAT or not isinstance(expected, dict):
+        return f"{TASK_FILE} has no checksums (written by an older version)"
+    for rel, digest in expected.items():
+        f = folder / rel
+        if not f.is_file():
+            return f"{rel} is missing"
+        try:
+            if _sha256(f) != digest:
+                return f"{rel} does not match its checksum (changed or corrupted)"
+        except OSError as exc:
+            return f"{rel} is unreadable ({exc.strerror or exc})"
+    extra = sorted(set(file_checksums(folder)) - set(expected))
+    if extra:
+        return f"{extra[0]} was not written by the task"
+    return None
 
 
 def _resolve(func: str) -> Any:
@@ -171,7 +231,7 @@ def execute_task(task: Task, run_dir: str, run_id: str = "", limit_threads: bool
     final = root / task.path
     started = _now()
     t0 = time.perf_counter()
-    if (final / TASK_FILE).is_file():
+    if (final / TASK_FILE).is_file() and verify_task(root, task) is None:
         record = json.loads((final / TASK_FILE).read_text())
         return {"key": task.key, "status": "cached", "seconds": record.get("seconds", 0.0),
                 "meta": record.get("meta", {}), "error": None, "traceback": None}
@@ -193,6 +253,7 @@ def execute_task(task: Task, run_dir: str, run_id: str = "", limit_threads: bool
                 "func": task.func, "params": task.params, "deps": task.deps, "meta": meta,
                 "seconds": seconds, "started": started, "finished": _now(), "run_id": run_id,
                 "host": socket.gethostname(), "pid": os.getpid(), "package_version": __version__,
+                "code": code_fingerprint(task.func), "files": file_checksums(tmp),
             }
             (tmp / TASK_FILE).write_text(json.dumps(record, indent=1, default=str))
         return {"key": task.key, "status": "done", "seconds": seconds, "meta": meta,
