@@ -256,6 +256,7 @@ def test_transformers_config_is_valid_and_its_layers_extract() -> None:
     assert [m.label for m in cfg.instances()] == ["vit"]
     data = load_digits(upsample=2).test.subset(range(6))
     acts = extract(build_model("vit", image_size=16, seed=0), data, layers=list(cfg.extract.layers),
-                   reduction=cfg.extract.reduction)
-    assert acts.cloud("blocks.1").shape == (6, 17 * 48)
+                   reduction=cfg.extract.reduction, layout=dict(cfg.extract.layout))
+    assert acts.layouts["blocks.1"] == "tokens"
+    assert acts.cloud("blocks.1").shape == (6, 48)
     assert acts.cloud("head").shape == (6, 10)
