@@ -175,7 +175,7 @@ def cross_distance_matrix(
     >>> m = cross_distance_matrix({"a": [[0.0, 1.0]]}, {"b": [[0.0, 2.0]], "c": [[0.0, 4.0]]},
     ...                           metric="bottleneck")
     >>> m.values
-    array([[0.5, 1.5]])
+    array([[1., 2.]])
     """
     dist = get_diagram_distance(metric, **params)
     rl, ra, ri = _collect(rows, dim, "rows")
