@@ -94,6 +94,7 @@ def pca_lens(*, n_components: int = 1, seed: int = 0) -> Lens:
         hypercubes, so keep it small.
     seed
         Random state of the (possibly randomised) SVD solver.
+
     Returns
     -------
     Lens
@@ -194,6 +195,7 @@ def knn_distance_lens(*, k: int = 5) -> Lens:
     ----------
     k
         Which neighbour, a positive integer.
+
     Returns
     -------
     Lens
@@ -220,6 +222,7 @@ def eccentricity_lens(*, p: float = 1.0) -> Lens:
     ----------
     p
         Exponent, positive or ``inf``.
+
     Returns
     -------
     Lens
