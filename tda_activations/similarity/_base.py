@@ -481,7 +481,7 @@ def angular_distance(measure: Measure | str, **params: Any) -> AngularDistance:
 def one_minus_similarity(measure: Measure | str, **params: Any) -> OneMinusSimilarity:
     """The distance ``1 - s`` for a similarity with ``s(X, X) = 1``.
 
-    Declared a metric only where that is true (``1 - `` mean neighbour Jaccard);
+    Declared a metric only where that is true (``1 - s`` for mean neighbour Jaccard);
     for CKA prefer :func:`angular_distance`, which is a metric.
 
     Parameters
