@@ -55,7 +55,23 @@ _HEADER = "__header__"
 
 
 def provenance_path(path: str | os.PathLike[str]) -> Path:
-    """The sidecar of an output file: ``sw.csv`` -> ``sw.csv.provenance.json``."""
+    """Return the sidecar path of an output file: ``sw.csv`` -> ``sw.csv.provenance.json``.
+
+    Parameters
+    ----------
+    path
+        The output file (or directory).
+
+    Returns
+    -------
+    Path
+        ``<path>.provenance.json`` beside it (whether or not it exists).
+
+    Examples
+    --------
+    >>> provenance_path("out/sw.csv").name
+    'sw.csv.provenance.json'
+    """
     path = Path(path)
     return path.with_name(path.name + ".provenance.json")
 
@@ -147,7 +163,17 @@ def _digest(path: Path) -> tuple[str, int, dict[str, str] | None]:
 
 
 def read_provenance(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """The provenance sidecar of an output file, as a dict.
+    """Read the provenance sidecar of an output file, as a dict.
+
+    Parameters
+    ----------
+    path
+        The output file (not the sidecar itself).
+
+    Returns
+    -------
+    dict
+        The JSON content of ``<path>.provenance.json``.
 
     Raises
     ------

@@ -355,7 +355,15 @@ class ImageDataset:
 
 @dataclass(frozen=True)
 class Split:
-    """A train/test pair of datasets."""
+    """A train/test pair of datasets.
+
+    Attributes
+    ----------
+    train
+        The training split.
+    test
+        The test split.
+    """
 
     train: ImageDataset
     test: ImageDataset

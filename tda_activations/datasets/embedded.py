@@ -65,7 +65,7 @@ def digits_name(upsample: int, part: str) -> str:
 
 
 def load_digits(*, upsample: int = 1, test_size: float = 0.3, seed: int = 0) -> Split:
-    """scikit-learn's 8x8 handwritten digits as image tensors with a stratified split.
+    """Load scikit-learn's 8x8 handwritten digits as image tensors with a stratified split.
 
     Pixel values are scaled to [0, 1] (the raw data are 0..16).  The class
     hierarchy is the documented grouping in ``data/hierarchies/digits.json``.

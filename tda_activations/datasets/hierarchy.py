@@ -15,7 +15,23 @@ __all__ = ["flat_hierarchy", "hierarchy_from_dict", "hierarchy_to_dict", "load_h
 
 
 def flat_hierarchy(class_names: Sequence[str]) -> ClassHierarchy:
-    """A hierarchy with the fine level only."""
+    """Build a hierarchy with the fine level only.
+
+    Parameters
+    ----------
+    class_names
+        Names of the classes, in label order.
+
+    Returns
+    -------
+    ClassHierarchy
+        The hierarchy.
+
+    Examples
+    --------
+    >>> flat_hierarchy(["cat", "dog"])
+    ClassHierarchy(fine: 2 groups; classes: cat, dog)
+    """
     return ClassHierarchy(class_names=tuple(str(c) for c in class_names))
 
 
@@ -32,6 +48,11 @@ def hierarchy_from_dict(spec: Mapping[str, Any], *, source: str = "hierarchy") -
         The parsed JSON.
     source
         Where it came from, for error messages.
+
+    Returns
+    -------
+    ClassHierarchy
+        The hierarchy.
 
     Raises
     ------
@@ -81,7 +102,23 @@ def hierarchy_from_dict(spec: Mapping[str, Any], *, source: str = "hierarchy") -
 
 
 def hierarchy_to_dict(hierarchy: ClassHierarchy) -> dict[str, Any]:
-    """The JSON form of a hierarchy (inverse of :func:`hierarchy_from_dict`)."""
+    """Convert a hierarchy to its JSON form (inverse of :func:`hierarchy_from_dict`).
+
+    Parameters
+    ----------
+    hierarchy
+        The hierarchy.
+
+    Returns
+    -------
+    dict
+        ``{"classes": [...], "levels": {...}}``.
+
+    Examples
+    --------
+    >>> hierarchy_to_dict(flat_hierarchy(["cat", "dog"]))
+    {'classes': ['cat', 'dog'], 'levels': {}}
+    """
     levels = {}
     for level, table in hierarchy.parents.items():
         group_names = hierarchy.level_names[level]
@@ -97,6 +134,16 @@ def hierarchy_to_dict(hierarchy: ClassHierarchy) -> dict[str, Any]:
 
 def load_hierarchy(name_or_path: str | os.PathLike[str]) -> ClassHierarchy:
     """Load a hierarchy by shipped name (``"digits"``, ``"cifar10"``, ``"cifar100"``) or path.
+
+    Parameters
+    ----------
+    name_or_path
+        A shipped name or the path of a JSON file (see :func:`hierarchy_from_dict`).
+
+    Returns
+    -------
+    ClassHierarchy
+        The hierarchy.
 
     Raises
     ------

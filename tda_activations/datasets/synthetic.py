@@ -363,7 +363,18 @@ _SHAPES: dict[str, tuple[Callable[..., np.ndarray], tuple[int, ...]]] = {
 
 
 def shape_names() -> tuple[str, ...]:
-    """Names accepted by :func:`make_shape` and :func:`known_betti_numbers`."""
+    """List the names accepted by :func:`make_shape` and :func:`known_betti_numbers`.
+
+    Returns
+    -------
+    tuple of str
+        The shape names.
+
+    Examples
+    --------
+    >>> shape_names()
+    ('circle', 'two_circles', 'torus', 'sphere')
+    """
     return tuple(_SHAPES)
 
 

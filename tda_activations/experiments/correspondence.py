@@ -105,11 +105,26 @@ class CorrespondenceResult(ResultMixin):
 
 
 def depth_targets(n_a: int, n_b: int, *, align: Align = "names") -> np.ndarray:
-    """The layer of B that corresponds to each layer of A.
+    """Find the layer of B that corresponds to each layer of A.
 
-    ``"names"``: the same index (the layer lists must be the same length);
-    ``"relative_depth"``: ``i * (n_b - 1) / (n_a - 1)`` rounded half up, the
-    layer at the same relative depth (first to first, last to last).
+    Parameters
+    ----------
+    n_a, n_b
+        Numbers of layers of A and B.
+    align
+        ``"names"``: the same index (the layer lists must be the same length);
+        ``"relative_depth"``: ``i * (n_b - 1) / (n_a - 1)`` rounded half up, the
+        layer at the same relative depth (first to first, last to last).
+
+    Returns
+    -------
+    numpy.ndarray
+        Int64 ``(n_a,)``: the index of the layer of B for each layer of A.
+
+    Examples
+    --------
+    >>> depth_targets(3, 5, align="relative_depth")
+    array([0, 2, 4])
     """
     if align == "names":
         if n_a != n_b:

@@ -199,7 +199,21 @@ class SimilarityMeasure(LayerMeasure):
 
 
 def similarity_measure(measure: Any, **params: Any) -> SimilarityMeasure:
-    """A :class:`SimilarityMeasure` for a similarity-registry name (or measure object)."""
+    """Build a :class:`SimilarityMeasure` for a similarity-registry name (or measure object).
+
+    Parameters
+    ----------
+    measure
+        A registry name (see :func:`tda_activations.similarity.available_measures`)
+        or a measure object.
+    **params
+        Parameters of the measure (only with a name).
+
+    Returns
+    -------
+    SimilarityMeasure
+        The layer measure.
+    """
     return SimilarityMeasure(measure, **params)
 
 
@@ -316,7 +330,22 @@ class TopologicalMeasure(LayerMeasure):
 
 
 def topological_measure(dim: int = 1, distance: str = "sliced_wasserstein", **kwargs: Any) -> TopologicalMeasure:
-    """A :class:`TopologicalMeasure` (see its parameters)."""
+    """Build a :class:`TopologicalMeasure`.
+
+    Parameters
+    ----------
+    dim
+        Homology dimension compared.
+    distance
+        Diagram distance name (see :func:`tda_activations.homology.diagram_distance_names`).
+    **kwargs
+        Further parameters of :class:`TopologicalMeasure`.
+
+    Returns
+    -------
+    TopologicalMeasure
+        The layer measure.
+    """
     return TopologicalMeasure(dim, distance, **kwargs)
 
 
@@ -333,7 +362,7 @@ def layer_measure(
     n_jobs: int | None = 2,
     **params: Any,
 ) -> LayerMeasure:
-    """A layer measure from a short spec.
+    """Build a layer measure from a short spec.
 
     Parameters
     ----------
@@ -347,10 +376,20 @@ def layer_measure(
     **params
         Parameters of the diagram distance or of the similarity measure.
 
+    Returns
+    -------
+    LayerMeasure
+        A :class:`TopologicalMeasure` or a :class:`SimilarityMeasure`.
+
     Raises
     ------
     ValueError
         Unknown names (close matches suggested).
+
+    Examples
+    --------
+    >>> layer_measure("H1:bottleneck").name
+    'bottleneck[H1]'
     """
     if isinstance(spec, LayerMeasure):
         if params:
@@ -458,13 +497,35 @@ DEFAULT_MEASURES: tuple[str, ...] = ("H0:sliced_wasserstein", "H1:sliced_wassers
 
 
 def default_measures() -> tuple[LayerMeasure, ...]:
-    """The measures of :data:`DEFAULT_MEASURES` (``measures=None`` in the experiments)."""
+    """Build the measures of :data:`DEFAULT_MEASURES` (``measures=None`` in the experiments).
+
+    Returns
+    -------
+    tuple of LayerMeasure
+        The measures, in the order of :data:`DEFAULT_MEASURES`.
+    """
     return tuple(layer_measure(s) for s in DEFAULT_MEASURES)
 
 
 def as_measures(measures: Any) -> tuple[LayerMeasure, ...]:
-    """Normalise a ``measures=`` argument: ``None`` (:data:`DEFAULT_MEASURES`), ``"all"``
-    (every measure of :func:`all_measures`), one spec/measure, or a sequence of them."""
+    """Normalise a ``measures=`` argument into a tuple of layer measures.
+
+    Parameters
+    ----------
+    measures
+        ``None`` (:data:`DEFAULT_MEASURES`), ``"all"`` (every measure of
+        :func:`all_measures`), one spec/measure, or a sequence of them.
+
+    Returns
+    -------
+    tuple of LayerMeasure
+        The measures, each with a unique name.
+
+    Raises
+    ------
+    ValueError
+        If none is given, a name is unknown or a measure is given twice.
+    """
     if measures is None:
         return default_measures()
     if isinstance(measures, str) and measures == "all":
@@ -488,8 +549,20 @@ def prepare_measures(
 
     Topological measures with the same persistence options share one
     persistence computation per cloud (kept until the last of them is done).
-    Yields ``(measure, {cloud name: state})``; a measure's states are released
-    when the caller moves on, so memory holds one measure's states at a time.
+    A measure's states are released when the caller moves on, so memory holds one
+    measure's states at a time.
+
+    Parameters
+    ----------
+    measures
+        The layer measures.
+    clouds
+        Cloud name -> point cloud ``(n, width)``.
+
+    Yields
+    ------
+    tuple of (LayerMeasure, dict)
+        ``(measure, {cloud name: prepared state})``, in the order of ``measures``.
     """
     names = list(clouds)
     arrays = [clouds[n] for n in names]

@@ -105,7 +105,16 @@ class MonotonicityResult(ResultMixin):
 def monotonicity_statistics(
     dissimilarity: Any, *, n_permutations: int = 999, seed: int = 0
 ) -> dict[str, float]:
-    """The monotonicity statistics of one square dissimilarity matrix (layers in depth order).
+    """Compute the monotonicity statistics of a square dissimilarity matrix (layers in order).
+
+    Parameters
+    ----------
+    dissimilarity
+        Square matrix between the layers, in depth order (a :class:`LayerMatrix` or array).
+    n_permutations
+        Shuffled layer orders for the p-value (0: none).
+    seed
+        Seed of the shuffles.
 
     Returns
     -------

@@ -111,6 +111,11 @@ def linear_probe_accuracy(
         standard deviation).  Per-unit standardisation is deliberately not
         used: it would blow deleted (zero-variance) directions' rounding noise
         up to unit variance.
+
+    Returns
+    -------
+    float
+        Accuracy on the held-out points.
     """
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import train_test_split

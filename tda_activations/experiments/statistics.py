@@ -43,6 +43,22 @@ def spearman(x: Any, y: Any) -> tuple[float, float]:
 
     Thin wrapper over :func:`scipy.stats.spearmanr` that never warns and
     returns plain floats.
+
+    Parameters
+    ----------
+    x, y
+        Paired values.
+
+    Returns
+    -------
+    tuple of float
+        ``(rho, p_value)``.
+
+    Examples
+    --------
+    >>> rho, p = spearman([1, 2, 3, 4], [1, 3, 2, 5])
+    >>> round(rho, 12)
+    0.8
     """
     from scipy.stats import spearmanr
 
@@ -59,7 +75,25 @@ def spearman(x: Any, y: Any) -> tuple[float, float]:
 
 
 def percentile_interval(replicates: Any, *, confidence: float = 0.95) -> tuple[float, float]:
-    """Percentile interval of bootstrap replicates (NaNs ignored)."""
+    """Compute the percentile interval of bootstrap replicates (NaNs ignored).
+
+    Parameters
+    ----------
+    replicates
+        The bootstrap values.
+    confidence
+        Coverage of the interval, in ``(0, 1)``.
+
+    Returns
+    -------
+    tuple of float
+        ``(low, high)``; NaNs when no replicate is finite.
+
+    Examples
+    --------
+    >>> percentile_interval(range(101), confidence=0.5)
+    (25.0, 75.0)
+    """
     _check_confidence(confidence)
     r = np.asarray(replicates, dtype=np.float64)
     r = r[np.isfinite(r)]
@@ -71,10 +105,29 @@ def percentile_interval(replicates: Any, *, confidence: float = 0.95) -> tuple[f
 
 
 def permutation_p_value(observed: float, null: Any, *, alternative: str = "greater") -> float:
-    """``(1 + #{null >= observed}) / (1 + n)`` (or ``<=`` for ``alternative="less"``).
+    """Compute ``(1 + #{null >= observed}) / (1 + n)`` (``<=`` for ``alternative="less"``).
 
     The ``+1`` counts the observed arrangement as one of the permutations, so
     the p-value is never 0 (Phipson & Smyth 2010).
+
+    Parameters
+    ----------
+    observed
+        The statistic of the observed arrangement.
+    null
+        The ``n`` statistics of the permuted arrangements.
+    alternative
+        ``"greater"`` or ``"less"``.
+
+    Returns
+    -------
+    float
+        The p-value, in ``(0, 1]``.
+
+    Examples
+    --------
+    >>> permutation_p_value(3.0, [1.0, 2.0, 3.0, 4.0])
+    0.6
     """
     null = np.asarray(null, dtype=np.float64)
     if alternative not in ("greater", "less"):
@@ -297,6 +350,11 @@ def permutation_test(
         Number of permutations.
     seed
         Seed of the permutations (recorded).
+
+    Returns
+    -------
+    PermutationResult
+        Observed values, null distributions and p-values per measure.
 
     Raises
     ------

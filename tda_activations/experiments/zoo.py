@@ -21,7 +21,7 @@ Source = Literal["all", "train", "test"]
 
 
 def digits_images(split: Any, *, n_images: int | None = 1000, source: Source = "all", seed: int = 0) -> ImageDataset:
-    """A seeded subset of the digits images a zoo model was trained and tested on.
+    """Choose a seeded subset of the digits images a zoo model was trained and tested on.
 
     Parameters
     ----------
@@ -34,6 +34,11 @@ def digits_images(split: Any, *, n_images: int | None = 1000, source: Source = "
         (1257) or ``"test"`` (540).
     seed
         Seed of the choice; the images are kept in sample-id order.
+
+    Returns
+    -------
+    ImageDataset
+        The images, their labels and sample ids.
     """
     if source == "train":
         pool = split.train

@@ -419,6 +419,8 @@ class DiagramDistance:
         vectorisations count as ``False``).
     description
         One line for reports.
+    kind
+        ``"distance"`` (the kind of a :class:`~tda_activations.LayerMatrix` it fills).
     """
 
     name: str
@@ -509,19 +511,43 @@ _REGISTRY: dict[str, Callable[..., DiagramDistance]] = {
 
 
 def register_diagram_distance(name: str, factory: Callable[..., DiagramDistance]) -> None:
-    """Add a distance to the registry (``factory(**params) -> DiagramDistance``)."""
+    """Add a distance to the registry (``factory(**params) -> DiagramDistance``).
+
+    Parameters
+    ----------
+    name
+        Registry name, not registered yet.
+    factory
+        Callable building the :class:`DiagramDistance` from keyword options.
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is already registered.
+    """
     if name in _REGISTRY:
         raise ValueError(f"a diagram distance named {name!r} is already registered")
     _REGISTRY[name] = factory
 
 
 def diagram_distance_names() -> tuple[str, ...]:
-    """Names accepted by :func:`get_diagram_distance`."""
+    """List the names accepted by :func:`get_diagram_distance`.
+
+    Returns
+    -------
+    tuple of str
+        The registry names, in registration order.
+
+    Examples
+    --------
+    >>> "bottleneck" in diagram_distance_names()
+    True
+    """
     return tuple(_REGISTRY)
 
 
 def get_diagram_distance(name: str | DiagramDistance, **params: Any) -> DiagramDistance:
-    """The :class:`DiagramDistance` called ``name``, configured with ``params``.
+    """Get the :class:`DiagramDistance` called ``name``, configured with ``params``.
 
     Parameters
     ----------
@@ -531,6 +557,11 @@ def get_diagram_distance(name: str | DiagramDistance, **params: Any) -> DiagramD
         Options of that distance (``order`` and ``internal_p`` for
         Wasserstein, both required: there is no safe default); ``n_directions`` for sliced
         Wasserstein; ``essential`` for all; grid options for vectorisations).
+
+    Returns
+    -------
+    DiagramDistance
+        The configured distance.
     """
     if isinstance(name, DiagramDistance):
         if params:
@@ -545,5 +576,29 @@ def get_diagram_distance(name: str | DiagramDistance, **params: Any) -> DiagramD
 
 
 def diagram_distance(a: Any, b: Any, *, metric: str = "sliced_wasserstein", dim: int = 1, **params: Any) -> float:
-    """Distance between two diagrams by registry name (see :func:`get_diagram_distance`)."""
+    """Compute the distance between two diagrams by registry name.
+
+    Parameters
+    ----------
+    a, b
+        Diagrams: :class:`~tda_activations.Diagrams` or ``(k, 2)`` arrays of (birth, death).
+    metric
+        Registry name (see :func:`diagram_distance_names`).
+    dim
+        Homology dimension compared.
+    **params
+        Options of that distance (see :func:`get_diagram_distance`).
+
+    Returns
+    -------
+    float
+        The distance.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> a, b = np.array([[0.0, 4.0]]), np.array([[0.0, 1.0]])
+    >>> diagram_distance(a, b, metric="bottleneck")  # both bars to the diagonal
+    2.0
+    """
     return get_diagram_distance(metric, **params)(a, b, dim=dim)

@@ -57,6 +57,13 @@ _BYTES_PER_HIGHER = 200.0
 class PersistenceTooLarge(MemoryError):
     """Raised before a persistence computation that would not fit in memory.
 
+    Parameters
+    ----------
+    message
+        What would not fit and what to do instead.
+    edge_fraction
+        See Attributes.
+
     Attributes
     ----------
     edge_fraction
@@ -243,7 +250,13 @@ def estimate_memory(n_points: int, *, maxdim: int = 1, edge_fraction: float = 1.
 
 
 def available_memory() -> float:
-    """Bytes of memory available now (``MemAvailable`` on Linux, else half the RAM)."""
+    """Return the bytes of memory available now (``MemAvailable`` on Linux, else half the RAM).
+
+    Returns
+    -------
+    float
+        Bytes (8 GiB when the system does not say).
+    """
     try:
         with open("/proc/meminfo") as fh:
             for line in fh:
@@ -258,7 +271,22 @@ def available_memory() -> float:
 
 
 def max_points_for_memory(limit_bytes: float, *, maxdim: int = 1, edge_fraction: float = 1.0) -> int:
-    """Largest number of points whose :func:`estimate_memory` stays below ``limit_bytes``."""
+    """Find the largest number of points whose :func:`estimate_memory` stays below a limit.
+
+    Parameters
+    ----------
+    limit_bytes
+        The memory limit, in bytes.
+    maxdim
+        Highest homology dimension.
+    edge_fraction
+        Fraction of the edges below the threshold (1 for the enclosing radius).
+
+    Returns
+    -------
+    int
+        The number of points.
+    """
     lo, hi = 1, 2
     while estimate_memory(hi, maxdim=maxdim, edge_fraction=edge_fraction).bytes <= limit_bytes:
         lo, hi = hi, hi * 2

@@ -92,6 +92,16 @@ def _json_default(obj: Any) -> Any:
 def load_diagrams(path: str | os.PathLike[str]) -> Diagrams:
     """Read diagrams written by :func:`save_diagrams`.
 
+    Parameters
+    ----------
+    path
+        The ``.npz`` file.
+
+    Returns
+    -------
+    Diagrams
+        The diagrams, with every recorded field.
+
     Raises
     ------
     FileNotFoundError
@@ -139,7 +149,21 @@ def _full_params(options: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def diagrams_key(cloud: Any, options: Mapping[str, Any]) -> str:
-    """Content key of a persistence computation: the cloud's bytes and every parameter."""
+    """Compute the content key of a persistence computation: the cloud's bytes and parameters.
+
+    Parameters
+    ----------
+    cloud
+        The point cloud.
+    options
+        Keyword options of :func:`~tda_activations.homology.persistence`; the defaults of
+        those not given are filled in, so spelling a default out gives the same key.
+
+    Returns
+    -------
+    str
+        A hexadecimal digest.
+    """
     params = {k: v for k, v in _full_params(options).items() if k not in _NOT_IN_KEY}
     return fingerprint_params({"cloud": fingerprint_array(cloud), "params": params, "format": _FORMAT})
 
@@ -149,7 +173,18 @@ def _safe(name: str) -> str:
 
 
 def store_cache_dir(store: str | os.PathLike[str]) -> Path:
-    """Where diagrams computed from an extraction store are kept: ``<store>/homology``."""
+    """Return where diagrams computed from an extraction store are kept: ``<store>/homology``.
+
+    Parameters
+    ----------
+    store
+        Directory of the extraction store.
+
+    Returns
+    -------
+    Path
+        The cache directory (not created).
+    """
     return Path(store) / _CACHE_SUBDIR
 
 
@@ -160,10 +195,26 @@ def _cache_path(cache_dir: Path, layer: str, key: str) -> Path:
 def cached_persistence(
     cloud: Any, *, cache_dir: str | os.PathLike[str], label: str = "", **options: Any
 ) -> Diagrams:
-    """:func:`~tda_activations.homology.persistence` with a content-addressed disk cache.
+    """Compute :func:`~tda_activations.homology.persistence` with a content-addressed cache.
 
     The first call computes and writes ``<cache_dir>/<label>.<key>.npz``; a
     later call with the same cloud bytes and parameters reads it back.
+
+    Parameters
+    ----------
+    cloud
+        The point cloud ``(n, dim)``.
+    cache_dir
+        Directory of the cache files (created when needed).
+    label
+        Recorded in the diagrams and part of the file name (usually the layer name).
+    **options
+        Options of :func:`~tda_activations.homology.persistence`.
+
+    Returns
+    -------
+    Diagrams
+        The diagrams, computed or read back.
     """
     _full_params(options)
     path = _cache_path(Path(cache_dir), label, diagrams_key(cloud, options))

@@ -156,7 +156,26 @@ def cross_distance_matrix(
 
     Typically the layers of model A (rows) against the layers of model B
     (columns).  Both collections are prepared together (vectorisations share
-    one grid).  Parameters as in :func:`distance_matrix`.
+    one grid).
+
+    Parameters
+    ----------
+    rows, cols
+        Diagram collections, as the ``diagrams`` of :func:`distance_matrix`.
+    metric, dim, n_jobs, **params
+        As in :func:`distance_matrix`.
+
+    Returns
+    -------
+    LayerMatrix
+        ``len(rows) x len(cols)``, ``kind="distance"``, labelled by both collections.
+
+    Examples
+    --------
+    >>> m = cross_distance_matrix({"a": [[0.0, 1.0]]}, {"b": [[0.0, 2.0]], "c": [[0.0, 4.0]]},
+    ...                           metric="bottleneck")
+    >>> m.values
+    array([[1., 2.]])
     """
     dist = get_diagram_distance(metric, **params)
     rl, ra, ri = _collect(rows, dim, "rows")
@@ -171,7 +190,25 @@ def cross_distance_matrix(
 
 
 def stack_models(models: Mapping[str, Mapping[str, Any]], *, sep: str = "/") -> dict[str, Any]:
-    """Flatten ``{model: {layer: diagrams}}`` into ``{"model/layer": diagrams}`` (model order kept)."""
+    """Flatten ``{model: {layer: diagrams}}`` into ``{"model/layer": diagrams}`` (order kept).
+
+    Parameters
+    ----------
+    models
+        ``{model name: {layer name: diagrams}}``.
+    sep
+        Put between the model and the layer name.
+
+    Returns
+    -------
+    dict
+        ``{"model<sep>layer": diagrams}``, ready for :func:`distance_matrix`.
+
+    Examples
+    --------
+    >>> list(stack_models({"A": {"fc1": 1, "fc2": 2}, "B": {"fc1": 3}}))
+    ['A/fc1', 'A/fc2', 'B/fc1']
+    """
     out: dict[str, Any] = {}
     for model, layers in models.items():
         for layer, dg in layers.items():
@@ -195,6 +232,8 @@ def model_distance_matrix(
     ----------
     models
         ``{model name: {layer name: Diagrams}}``.
+    metric, dim
+        As in :func:`distance_matrix`.
     layers
         Layers to compare (``align="name"``): names or glob patterns resolved
         over the first model's layers by the one ``layers=`` rule, each checked
@@ -203,7 +242,7 @@ def model_distance_matrix(
     align
         ``"name"``: layer ``l`` of A with layer ``l`` of B; ``"position"``: the
         k-th layer of A with the k-th layer of B (models of equal depth).
-    metric, dim, n_jobs, **params
+    n_jobs, **params
         As in :func:`distance_matrix`.
 
     Returns

@@ -59,7 +59,25 @@ _BLOCK_ENTRIES = 1 << 24
 
 
 def enclosing_radius(dist: np.ndarray) -> float:
-    """``min_i max_j d(i, j)``: from this value on the Rips complex is a cone (contractible)."""
+    """Return ``min_i max_j d(i, j)``: from there on the Rips complex is a cone (contractible).
+
+    Parameters
+    ----------
+    dist
+        Square distance matrix ``(n, n)``.
+
+    Returns
+    -------
+    float
+        The enclosing radius.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scipy.spatial.distance import pdist, squareform
+    >>> enclosing_radius(squareform(pdist([[0.0], [1.0], [3.0]])))
+    2.0
+    """
     return float(np.max(dist, axis=1).min())
 
 
@@ -70,6 +88,28 @@ def h0_from_mst(dist: np.ndarray, *, threshold: float = math.inf) -> np.ndarray:
     of a minimum spanning tree; edges longer than ``threshold`` leave their
     component alive (an essential bar).  Zero-length edges (duplicate points)
     give no bar, as in every engine.
+
+    Parameters
+    ----------
+    dist
+        Square distance matrix ``(n, n)``.
+    threshold
+        Largest edge length included.
+
+    Returns
+    -------
+    numpy.ndarray
+        The H0 diagram, float64 ``(k, 2)`` of (birth, death), deaths ascending, the
+        essential bars (death ``inf``) last.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scipy.spatial.distance import pdist, squareform
+    >>> h0_from_mst(squareform(pdist([[0.0], [1.0], [3.0]])))
+    array([[ 0.,  1.],
+           [ 0.,  2.],
+           [ 0., inf]])
     """
     n = dist.shape[0]
     in_tree = np.zeros(n, dtype=bool)
@@ -378,16 +418,46 @@ def persistence_of_distances(
     memory_limit: float | str | None = "auto",
     label: str = "",
 ) -> Diagrams:
-    """Vietoris-Rips persistence of a dense distance matrix.
+    """Compute the Vietoris-Rips persistence of a dense distance matrix.
 
-    Parameters are those of :func:`persistence` (without the cloud-only
-    ones).  The matrix must be square, symmetric, finite, non-negative with a
-    zero diagonal.
+    The options are those of :func:`persistence` (without the cloud-only ones).
+
+    Parameters
+    ----------
+    dist
+        Square, symmetric, finite, non-negative matrix ``(n, n)`` with a zero diagonal.
+    maxdim
+        Highest homology dimension.
+    backend
+        ``"ripser"``, ``"giotto-ph"``, ``"gudhi"`` or ``"auto"``.
+    coeff
+        Prime field coefficient.
+    threshold
+        ``"enclosing"``/``None`` (the enclosing radius), a number or ``inf``.
+    precision
+        ``"float32"`` (default) or ``"float64"`` (GUDHI only).
+    memory_limit
+        Bytes, ``"auto"`` (80% of the available memory) or ``None`` (no check).
+    label
+        Recorded in the result (usually the layer name).
 
     Returns
     -------
     Diagrams
         ``metric="precomputed"``.
+
+    Raises
+    ------
+    PersistenceTooLarge
+        If the estimated memory exceeds ``memory_limit``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scipy.spatial.distance import pdist, squareform
+    >>> square = squareform(pdist([[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]]))
+    >>> persistence_of_distances(square, precision="float64").dgms[1]  # born 1, dies sqrt(2)
+    array([[1.        , 1.41421356]])
     """
     maxdim = check_maxdim(maxdim)
     coeff = check_coeff(coeff)

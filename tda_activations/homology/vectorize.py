@@ -104,6 +104,26 @@ def betti_curve_distance(a: Any, b: Any, *, dim: int = 1, essential: Essential =
     the sorted births and deaths (no grid).  With ``essential="match"``
     essential bars count and the distance is ``inf`` if their numbers differ;
     ``"drop"`` ignores them.
+
+    Parameters
+    ----------
+    a, b
+        :class:`~tda_activations.Diagrams` or ``(k, 2)`` arrays of (birth, death).
+    dim
+        Homology dimension compared.
+    essential
+        ``"match"`` or ``"drop"`` (see above).
+
+    Returns
+    -------
+    float
+        The distance (``inf`` when ``"match"`` and the essential bars differ in number).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> betti_curve_distance(np.array([[0.0, 3.0]]), np.array([[1.0, 2.0]]))
+    2.0
     """
     _check_essential(essential)
     prep = _betti_prepare([as_diagram(a, dim=dim), as_diagram(b, dim=dim)], essential)
@@ -127,6 +147,17 @@ def landscape(dgm: Any, *, grid: Any, n_layers: int = 5, dim: int = 1) -> np.nda
 
     ``lambda_k(t)`` is the k-th largest of ``max(0, min(t - b, d - t))`` over
     the finite bars (Bubenik 2015); essential bars are left out.
+
+    Parameters
+    ----------
+    dgm
+        A :class:`~tda_activations.Diagrams` or a ``(k, 2)`` array of (birth, death).
+    grid
+        Increasing sample points ``t``.
+    n_layers
+        Number of landscape functions ``k``.
+    dim
+        Homology dimension used when ``dgm`` is a :class:`~tda_activations.Diagrams`.
 
     Returns
     -------
@@ -177,10 +208,18 @@ def persistence_image(
 
     Parameters
     ----------
+    dgm
+        A :class:`~tda_activations.Diagrams` or a ``(k, 2)`` array of (birth, death).
     birth_range, pers_range
         Extent of the image.
     resolution
         Pixels along birth and persistence.
+    sigma
+        Standard deviation of the Gaussians.
+    weight_power
+        A bar's weight is its persistence to this power.
+    dim
+        Homology dimension used when ``dgm`` is a :class:`~tda_activations.Diagrams`.
 
     Returns
     -------
@@ -214,6 +253,10 @@ def persistence_entropy(dgm: Any, *, dim: int = 1, normalize: bool = False) -> f
 
     Parameters
     ----------
+    dgm
+        A :class:`~tda_activations.Diagrams` or a ``(k, 2)`` array of (birth, death).
+    dim
+        Homology dimension used when ``dgm`` is a :class:`~tda_activations.Diagrams`.
     normalize
         Divide by ``log(number of bars)`` (persim's ``normalize=True``).
 
@@ -236,7 +279,33 @@ def persistence_entropy(dgm: Any, *, dim: int = 1, normalize: bool = False) -> f
 
 
 def total_persistence(dgm: Any, *, order: float = 1.0, dim: int = 1) -> float:
-    """Total persistence ``sum (d - b) ** order`` over the finite bars (essential bars left out)."""
+    """Total persistence ``sum (d - b) ** order`` over the finite bars (essential bars left out).
+
+    Parameters
+    ----------
+    dgm
+        A :class:`~tda_activations.Diagrams` or a ``(k, 2)`` array of (birth, death).
+    order
+        Power of each bar's length, positive.
+    dim
+        Homology dimension used when ``dgm`` is a :class:`~tda_activations.Diagrams`.
+
+    Returns
+    -------
+    float
+        The total persistence.
+
+    Raises
+    ------
+    ValueError
+        If ``order`` is not positive.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> total_persistence(np.array([[0.0, 1.0], [0.0, 3.0], [0.0, np.inf]]), order=2)
+    10.0
+    """
     if not order > 0:
         raise ValueError(f"order must be positive, got {order!r}")
     d = _finite(as_diagram(dgm, dim=dim))

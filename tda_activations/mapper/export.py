@@ -42,7 +42,23 @@ _TAB20 = ("#1f77b4", "#aec7e8", "#ff7f0e", "#ffbb78", "#2ca02c", "#98df8a", "#d6
 
 
 def group_colors(n: int) -> tuple[str, ...]:
-    """``n`` distinct hex colours: tab10 up to 10, tab20 up to 20, then evenly spaced hues."""
+    """Return ``n`` distinct hex colours: tab10 up to 10, tab20 up to 20, then spaced hues.
+
+    Parameters
+    ----------
+    n
+        Number of colours.
+
+    Returns
+    -------
+    tuple of str
+        ``"#rrggbb"`` colours.
+
+    Examples
+    --------
+    >>> group_colors(2)
+    ('#1f77b4', '#ff7f0e')
+    """
     if n <= 10:
         return _TAB10[:n]
     if n <= 20:
@@ -61,12 +77,24 @@ def group_colors(n: int) -> tuple[str, ...]:
 
 def to_networkx(graph: MapperGraph, *,
                 compositions: Mapping[str, NodeComposition] | None = None) -> Any:
-    """The graph as a :class:`networkx.Graph`.
+    """Convert the graph to a :class:`networkx.Graph`.
 
     Node attributes: ``members`` (list of point indices), ``size``, ``interval``,
     ``lens_mean``; with ``compositions`` also, per level, ``composition_<level>``
     (``{group: count}``), ``majority_<level>``, ``purity_<level>`` and
     ``misclassification_rate``.  Graph attributes: ``label`` and ``params``.
+
+    Parameters
+    ----------
+    graph
+        The Mapper graph.
+    compositions
+        ``{level: NodeComposition}`` of the graph (:func:`class_composition`), or ``None``.
+
+    Returns
+    -------
+    networkx.Graph
+        One node per Mapper node (its id), one edge per Mapper edge.
     """
     import networkx as nx
 
@@ -120,11 +148,25 @@ def _clean(obj: Any) -> Any:
 def to_json(graph: MapperGraph, *,
             compositions: Mapping[str, NodeComposition] | None = None,
             indent: int | None = None) -> str:
-    """The graph (and optionally its compositions) as a JSON string.
+    """Write the graph (and optionally its compositions) as a JSON string.
 
     Non-finite numbers (a NaN lens value, an undefined ``eps``) are written as ``null``.
     :func:`from_json` reads the graph back; :func:`compositions_from_json` the
     compositions.
+
+    Parameters
+    ----------
+    graph
+        The Mapper graph.
+    compositions
+        ``{level: NodeComposition}`` of the graph (:func:`class_composition`), or ``None``.
+    indent
+        Indentation of the JSON text (``None``: compact).
+
+    Returns
+    -------
+    str
+        The JSON document.
     """
     doc: dict[str, Any] = {
         "format": _FORMAT,
@@ -175,7 +217,18 @@ def _floats(values: Any) -> np.ndarray:
 
 
 def from_json(text: str) -> MapperGraph:
-    """Read a graph written by :func:`to_json` (``null`` numbers come back as NaN)."""
+    """Read a graph written by :func:`to_json` (``null`` numbers come back as NaN).
+
+    Parameters
+    ----------
+    text
+        The JSON document.
+
+    Returns
+    -------
+    MapperGraph
+        The graph.
+    """
     doc = _parse(text)
     nodes = tuple(
         MapperNode(id=n["id"], members=np.asarray(n["members"], dtype=np.int64),
@@ -191,7 +244,18 @@ def from_json(text: str) -> MapperGraph:
 
 
 def compositions_from_json(text: str) -> dict[str, NodeComposition]:
-    """Read the compositions stored by :func:`to_json` (empty if none were stored)."""
+    """Read the compositions stored by :func:`to_json` (empty if none were stored).
+
+    Parameters
+    ----------
+    text
+        The JSON document.
+
+    Returns
+    -------
+    dict of str to NodeComposition
+        ``{level: composition}``.
+    """
     doc = _parse(text)
     ids = tuple(n["id"] for n in doc["nodes"])
     out = {}
@@ -207,12 +271,43 @@ def compositions_from_json(text: str) -> dict[str, NodeComposition]:
 
 def save_graph(graph: MapperGraph, path: str | os.PathLike[str], *,
                compositions: Mapping[str, NodeComposition] | None = None) -> Path:
-    """Write :func:`to_json` to ``path`` atomically; returns the path."""
+    """Write :func:`to_json` to ``path`` atomically.
+
+    Parameters
+    ----------
+    graph
+        The Mapper graph.
+    path
+        The ``.json`` file to write.
+    compositions
+        ``{level: NodeComposition}`` of the graph (:func:`class_composition`), or ``None``.
+
+    Returns
+    -------
+    Path
+        The path written.
+    """
     return atomic_write_text(path, to_json(graph, compositions=compositions))
 
 
 def load_graph(path: str | os.PathLike[str]) -> MapperGraph:
-    """Read a graph saved by :func:`save_graph`."""
+    """Read a graph saved by :func:`save_graph`.
+
+    Parameters
+    ----------
+    path
+        The ``.json`` file.
+
+    Returns
+    -------
+    MapperGraph
+        The graph.
+
+    Raises
+    ------
+    FileNotFoundError
+        If there is no file at ``path``.
+    """
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no Mapper graph file at {path}")
@@ -279,6 +374,20 @@ def graph_layout(graph: MapperGraph, *, seed: int = 0, iterations: int = 100) ->
     component is laid out as a graph built with its nodes in the graph's node order and its
     edges sorted (a networkx subgraph view iterates a set, whose order depends on
     ``PYTHONHASHSEED``, and the spring layout's start depends on the node order).
+
+    Parameters
+    ----------
+    graph
+        The Mapper graph.
+    seed
+        Seed of the spring layout.
+    iterations
+        Iterations of the spring layout.
+
+    Returns
+    -------
+    numpy.ndarray
+        Positions ``(n_nodes, 2)``, rows in the order of ``graph.nodes``.
     """
     import networkx as nx
 
@@ -330,6 +439,11 @@ def pie_chart_data(graph: MapperGraph, composition: NodeComposition, *, seed: in
         Its composition at one level (:func:`class_composition`).
     seed, iterations
         Of the networkx spring layout (the HTML page uses the same layout).
+
+    Returns
+    -------
+    PieChartData
+        What a pie-chart figure of the graph draws.
     """
     _check_composition(graph, composition)
     order = {n.id: i for i, n in enumerate(graph.nodes)}

@@ -295,6 +295,18 @@ def mapper_graph(
 
     Examples
     --------
+    The Mapper graph of a circle is a cycle (as many edges as nodes, one loop):
+
+    >>> import numpy as np
+    >>> t = np.linspace(0, 2 * np.pi, 100, endpoint=False)
+    >>> circle = np.c_[np.cos(t), np.sin(t)]
+    >>> g = mapper_graph(circle, lens=lambda x: x[:, 0], n_intervals=4, overlap=0.3,
+    ...                  eps=0.3, min_samples=2)
+    >>> len(g.nodes), len(g.edges)
+    (6, 6)
+
+    On activations:
+
     >>> g = mapper_graph(acts.cloud("layer3.1.conv2"))             # doctest: +SKIP
     >>> g = mapper_graph(x, lens="pca", lens_params={"n_components": 2},
     ...                  clusterer=AgglomerativeClustering(3))        # doctest: +SKIP

@@ -17,8 +17,23 @@ __all__ = ["layer_file_stem", "save_layer_mapper"]
 
 
 def layer_file_stem(layer: str) -> str:
-    """A file-name-safe stem for a layer name (``layer3.1.conv2`` stays as it is,
-    ``fc:1`` becomes ``fc_1``)."""
+    """Return a file-name-safe stem for a layer name.
+
+    Parameters
+    ----------
+    layer
+        The layer name.
+
+    Returns
+    -------
+    str
+        Letters, digits, ``.``, ``_`` and ``-`` kept, anything else replaced by ``_``.
+
+    Examples
+    --------
+    >>> layer_file_stem("layer3.1.conv2"), layer_file_stem("fc:1")
+    ('layer3.1.conv2', 'fc_1')
+    """
     stem = re.sub(r"[^A-Za-z0-9._-]", "_", layer).strip(".") or "layer"
     return stem
 
@@ -38,6 +53,17 @@ def save_layer_mapper(result: LayerMapper, directory: str | os.PathLike[str], *,
 
     The directory is built under a temporary name and moved into place when
     complete; an existing directory at ``directory`` is replaced.
+
+    Parameters
+    ----------
+    result
+        The :func:`layer_mapper` result.
+    directory
+        Where to write.
+    html
+        Also write the interactive pages.
+    seed
+        Seed of the node layout of the pages.
 
     Returns
     -------

@@ -74,7 +74,13 @@ class Lens:
 
 
 def l2norm_lens() -> Lens:
-    """The Euclidean (L2) norm of each activation vector: the paper's lens."""
+    """Build the lens of the Euclidean (L2) norm of each activation vector (the paper's lens).
+
+    Returns
+    -------
+    Lens
+        The lens.
+    """
     return Lens("l2norm", lambda x: np.linalg.norm(np.asarray(x, dtype=np.float64), axis=1))
 
 
@@ -88,6 +94,11 @@ def pca_lens(*, n_components: int = 1, seed: int = 0) -> Lens:
         hypercubes, so keep it small.
     seed
         Random state of the (possibly randomised) SVD solver.
+
+    Returns
+    -------
+    Lens
+        The lens.
     """
     if not isinstance(n_components, (int, np.integer)) or n_components < 1:
         raise ValueError(f"n_components must be a positive integer, got {n_components!r}")
@@ -178,7 +189,18 @@ def kth_neighbor_distances(
 
 
 def knn_distance_lens(*, k: int = 5) -> Lens:
-    """Distance to the ``k``-th nearest other point (a density-like lens)."""
+    """Build the lens of the distance to the ``k``-th nearest other point (density-like).
+
+    Parameters
+    ----------
+    k
+        Which neighbour, a positive integer.
+
+    Returns
+    -------
+    Lens
+        The lens.
+    """
     if not isinstance(k, (int, np.integer)) or k < 1:
         raise ValueError(f"k must be a positive integer, got {k!r}")
 
@@ -195,6 +217,16 @@ def eccentricity_lens(*, p: float = 1.0) -> Lens:
     """L^p eccentricity ``(mean_j ||x_i - x_j||^p)^(1/p)`` (``p=inf``: the largest distance).
 
     Computed in row chunks, so memory stays bounded for large clouds.
+
+    Parameters
+    ----------
+    p
+        Exponent, positive or ``inf``.
+
+    Returns
+    -------
+    Lens
+        The lens.
     """
     p = float(p)
     if not p > 0:
@@ -233,6 +265,11 @@ def as_lens(lens: str | Lens | Callable[[np.ndarray], Any], **params: Any) -> Le
         or any callable ``cloud -> values``.
     **params
         Parameters for a named lens (``n_components=2``, ``k=10``, ``p=2``...).
+
+    Returns
+    -------
+    Lens
+        The lens.
 
     Raises
     ------

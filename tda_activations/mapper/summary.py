@@ -46,6 +46,16 @@ def connected_components(graph: MapperGraph) -> list[tuple[str, ...]]:
 
     Components are ordered by their first node in the graph's node order; isolated
     nodes are components of their own.
+
+    Parameters
+    ----------
+    graph
+        The Mapper graph.
+
+    Returns
+    -------
+    list of tuple of str
+        Node ids of each component, in the graph's node order.
     """
     import networkx as nx
 
@@ -152,7 +162,18 @@ class ClassGraph:
 
 
 def class_graph(composition: NodeComposition) -> ClassGraph:
-    """The class graph of a graph's fine-level composition (see :class:`ClassGraph`)."""
+    """Build the class graph of a graph's fine-level composition (see :class:`ClassGraph`).
+
+    Parameters
+    ----------
+    composition
+        The composition of a Mapper graph at one level (:func:`class_composition`).
+
+    Returns
+    -------
+    ClassGraph
+        Similarities between the classes from the nodes they share.
+    """
     counts = np.asarray(composition.counts, dtype=np.float64).T  # (groups, nodes)
     totals = counts.sum(axis=1, keepdims=True)
     p = np.divide(counts, totals, out=np.zeros(counts.shape), where=totals > 0)

@@ -150,6 +150,8 @@ class ArchitectureReport:
         Size of the network's output.
     graph
         How the graph was obtained (``"torch.fx"``).
+    params
+        Parameters of the analysis (recorded for provenance).
     """
 
     model: str
@@ -191,7 +193,29 @@ class ArchitectureReport:
 
 
 def count_parameters(model: nn.Module) -> int:
-    """Number of parameters, ``sum(p.numel() for p in model.parameters())`` (shared ones once)."""
+    """Count the parameters, ``sum(p.numel() for p in model.parameters())`` (shared ones once).
+
+    Parameters
+    ----------
+    model
+        The network.
+
+    Returns
+    -------
+    int
+        The number of parameters.
+
+    Raises
+    ------
+    TypeError
+        If ``model`` is not a :class:`torch.nn.Module`.
+
+    Examples
+    --------
+    >>> from torch import nn
+    >>> count_parameters(nn.Linear(3, 2))
+    8
+    """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     return int(sum(p.numel() for p in model.parameters()))
@@ -282,7 +306,7 @@ def _top(state: np.ndarray) -> int:
 
 
 def regions_upper_bound_log10(widths: Sequence[int], n_input: int) -> float:
-    """log10 of Serra et al.'s (2018, Theorem 1) bound for a fully connected ReLU network.
+    """Compute log10 of Serra et al.'s (2018, Theorem 1) bound for a fully connected ReLU network.
 
     The bound is ``sum over (j_1..j_L) in J of prod_l C(n_l, j_l)`` with
     ``J = {0 <= j_l <= min(n_0, n_1 - j_1, ..., n_{l-1} - j_{l-1}, n_l)}``,

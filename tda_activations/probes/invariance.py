@@ -161,7 +161,19 @@ class InvarianceRow:
 
 @dataclass(frozen=True)
 class InvarianceResult:
-    """Invariance scores by layer for one model, one image set and one group."""
+    """Invariance scores by layer for one model, one image set and one group.
+
+    Attributes
+    ----------
+    rows
+        One :class:`InvarianceRow` per layer, in forward order.
+    group
+        Names of the transforms of the group.
+    n_images
+        Number of images.
+    params
+        Parameters of the run (recorded for provenance).
+    """
 
     rows: tuple[InvarianceRow, ...]
     group: tuple[str, ...]
@@ -419,7 +431,19 @@ class EquivarianceRow:
 
 @dataclass(frozen=True)
 class EquivarianceResult:
-    """Equivariance by layer and transform for one model."""
+    """Equivariance by layer and transform for one model.
+
+    Attributes
+    ----------
+    rows
+        One :class:`EquivarianceRow` per (layer, transform).
+    accuracy_original
+        Test accuracy of the model on the untransformed images.
+    n_train, n_test
+        Images used to fit the maps and to test them.
+    params
+        Parameters of the run (recorded for provenance).
+    """
 
     rows: tuple[EquivarianceRow, ...]
     accuracy_original: float
@@ -721,7 +745,17 @@ class SeparabilityRow:
 
 @dataclass(frozen=True)
 class SeparabilityResult:
-    """Class separability by layer."""
+    """Class separability by layer.
+
+    Attributes
+    ----------
+    rows
+        One :class:`SeparabilityRow` per layer, in forward order.
+    level
+        Level of the class hierarchy whose groups are separated.
+    params
+        Parameters of the run (recorded for provenance).
+    """
 
     rows: tuple[SeparabilityRow, ...]
     level: str = "fine"

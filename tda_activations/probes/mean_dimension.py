@@ -154,6 +154,13 @@ class InversePCA(nn.Module):
     ``(m, k + p)``, the last ``p`` columns a residual added as is (so any sample
     is represented exactly).  Prepend it to a model, ``nn.Sequential(inv, model)``,
     to make the model a function of PCA coordinates without retraining.
+
+    Parameters
+    ----------
+    basis
+        The PCA basis (:func:`fit_pca`).
+    with_residual
+        Take the residual columns as well (see above).
     """
 
     def __init__(self, basis: PCABasis, *, with_residual: bool = False) -> None:

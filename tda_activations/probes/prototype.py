@@ -65,7 +65,17 @@ class OrbitPooling(nn.Module):
 
 
 class GroupInvariantPrototype(nn.Module):
-    """Orbit-pooled representation -> PCA -> linear classifier (see the module docstring)."""
+    """Orbit-pooled representation -> PCA -> linear classifier (see the module docstring).
+
+    Parameters
+    ----------
+    representation
+        The orbit pooling of the features over the group.
+    reduction
+        The PCA projection, as a linear layer.
+    classifier
+        The linear classifier on the PCA coordinates.
+    """
 
     def __init__(self, representation: OrbitPooling, reduction: nn.Linear, classifier: nn.Linear) -> None:
         super().__init__()

@@ -336,6 +336,11 @@ class AngularDistance(Measure):
     """``arccos`` of a cosine-type similarity: a metric, in radians.
 
     Use :func:`angular_distance` to build one.
+
+    Parameters
+    ----------
+    base
+        The cosine-type similarity (values in ``[-1, 1]``, 1 on identical clouds).
     """
 
     base: Measure = field(default=None)  # type: ignore[assignment]
@@ -391,6 +396,11 @@ class OneMinusSimilarity(Measure):
 
     Use :func:`one_minus_similarity` to build one.  It is declared a metric only
     where the base similarity declares ``complement_is_metric``.
+
+    Parameters
+    ----------
+    base
+        The similarity ``s``.
     """
 
     base: Measure = field(default=None)  # type: ignore[assignment]
@@ -471,8 +481,20 @@ def angular_distance(measure: Measure | str, **params: Any) -> AngularDistance:
 def one_minus_similarity(measure: Measure | str, **params: Any) -> OneMinusSimilarity:
     """The distance ``1 - s`` for a similarity with ``s(X, X) = 1``.
 
-    Declared a metric only where that is true (``1 - `` mean neighbour Jaccard);
+    Declared a metric only where that is true (``1 - s`` for mean neighbour Jaccard);
     for CKA prefer :func:`angular_distance`, which is a metric.
+
+    Parameters
+    ----------
+    measure
+        Registry name or :class:`Measure` of the similarity.
+    **params
+        Parameters of the similarity when ``measure`` is a registry name.
+
+    Returns
+    -------
+    OneMinusSimilarity
+        The distance measure.
 
     Raises
     ------
@@ -497,17 +519,40 @@ def register_measure(
     name: str, factory: Callable[..., Measure], *, defaults: Mapping[str, Any] | None = None,
     description: str = "",
 ) -> None:
-    """Register a measure under ``name`` (``factory(**defaults, **params)`` builds it)."""
+    """Register a measure under ``name`` (``factory(**defaults, **params)`` builds it).
+
+    Parameters
+    ----------
+    name
+        Registry name; an existing one is replaced.
+    factory
+        Callable building the :class:`Measure` from keyword parameters.
+    defaults
+        Parameters passed to ``factory`` unless overridden in :func:`get_measure`.
+    description
+        One line shown by :func:`measure_table`.
+    """
     _REGISTRY[name] = (factory, dict(defaults or {}), description)
 
 
 def available_measures() -> tuple[str, ...]:
-    """Registry names of every measure."""
+    """List the registry names of every measure.
+
+    Returns
+    -------
+    tuple of str
+        The names, in registration order.
+
+    Examples
+    --------
+    >>> "linear_cka" in available_measures()
+    True
+    """
     return tuple(_REGISTRY)
 
 
 def get_measure(measure: Measure | str, **params: Any) -> Measure:
-    """A measure object from a registry name (with parameters) or a measure object.
+    """Get a measure object from a registry name (with parameters) or a measure object.
 
     Parameters
     ----------
@@ -515,6 +560,11 @@ def get_measure(measure: Measure | str, **params: Any) -> Measure:
         Registry name (see :func:`available_measures`) or a :class:`Measure`.
     **params
         Parameters overriding the registered defaults (only with a name).
+
+    Returns
+    -------
+    Measure
+        The measure (``measure`` itself when an object is given).
 
     Raises
     ------
@@ -543,7 +593,13 @@ def get_measure(measure: Measure | str, **params: Any) -> Measure:
 
 
 def measure_table() -> list[dict[str, Any]]:
-    """One row per registered measure: name, label and its declared properties."""
+    """Tabulate the registered measures: name, label and declared properties.
+
+    Returns
+    -------
+    list of dict
+        One row per registered measure, in registration order.
+    """
     rows = []
     for name, (_, _, description) in _REGISTRY.items():
         m = get_measure(name)

@@ -47,7 +47,27 @@ _ORTHO_INVARIANCES = frozenset({"orthogonal", "isotropic_scaling", "translation"
 
 
 def double_centre(gram: np.ndarray) -> np.ndarray:
-    """``H K H`` with ``H = I - 11^T/n``: the Gram matrix of centred features."""
+    """Double-centre a Gram matrix: ``H K H`` with ``H = I - 11^T/n``.
+
+    Parameters
+    ----------
+    gram
+        Square Gram matrix ``K`` ``(n, n)``.
+
+    Returns
+    -------
+    numpy.ndarray
+        The Gram matrix of the centred features, float64 ``(n, n)`` (a new array).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.array([[0.0], [1.0], [2.0]])
+    >>> double_centre(x @ x.T)
+    array([[ 1.,  0., -1.],
+           [ 0.,  0.,  0.],
+           [-1.,  0.,  1.]])
+    """
     k = np.array(gram, dtype=np.float64, copy=True)
     rows = k.mean(axis=0)
     total = rows.mean()
@@ -63,6 +83,16 @@ def u_centre(gram: np.ndarray) -> np.ndarray:
     ``K~_ij = K_ij - K_i./(n-2) - K_.j/(n-2) + K../((n-1)(n-2))`` for ``i != j``
     (sums taken with the diagonal set to zero) and ``K~_ii = 0``.  The unbiased HSIC
     of Song et al. (2007) is ``<K~, L~> / (n (n-3))``.
+
+    Parameters
+    ----------
+    gram
+        Square Gram matrix ``K`` ``(n, n)``, ``n >= 4``.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``K~``, float64 ``(n, n)`` with a zero diagonal.
 
     Raises
     ------

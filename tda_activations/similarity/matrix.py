@@ -215,6 +215,8 @@ def cloud_matrix(
         same order.
     measure
         A registry name or a measure object.
+    **measure_params
+        Parameters of the measure when ``measure`` is a registry name.
 
     Returns
     -------

@@ -49,6 +49,22 @@ def rdm_vector(x: np.ndarray, *, rdm: RDMKind = "euclidean") -> np.ndarray:
         Cloud ``(n, p)``.
     rdm
         ``"euclidean"``, ``"squared_euclidean"`` or ``"correlation"``.
+
+    Returns
+    -------
+    numpy.ndarray
+        The ``n (n - 1) / 2`` dissimilarities, float64.
+
+    Raises
+    ------
+    ValueError
+        If ``rdm`` is not one of those names.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rdm_vector(np.array([[0.0, 0.0], [3.0, 4.0], [0.0, 1.0]]))
+    array([5.        , 1.        , 4.24264069])
     """
     if rdm not in _RDMS:
         from ..types import unknown_name_error
