@@ -44,7 +44,15 @@ from .probes import (
     model_mean_dimensions,
     separability_profile,
 )
-from .matrices import cross_model_heatmap, embed_layers, layer_embedding, layer_heatmap, matrix_cmap
+from .._figure_labels import figure_label
+from .matrices import (
+    cross_model_heatmap,
+    embed_layers,
+    heatmap_geometry,
+    layer_embedding,
+    layer_heatmap,
+    matrix_cmap,
+)
 from .save import FORMATS, save
 from .style import COLUMN_WIDTHS, PALETTES, PaperStyle, categorical_colors, figure_size, paper_rc, paper_style
 
@@ -64,8 +72,10 @@ __all__ = [
     "embed_layers",
     "equivariance_profile",
     "figure_provenance",
+    "figure_label",
     "figure_size",
     "hierarchy_trend",
+    "heatmap_geometry",
     "index_heatmap",
     "invariance_profile",
     "layer_embedding",

@@ -102,17 +102,29 @@ def save(
     if not base.name:
         raise ValueError(f"path {str(path)!r} names no file; give e.g. 'figures/heatmap'")
 
-    # Constrained layout settles over the first draws; draw once first so that the
-    # files do not depend on whether the figure was drawn before.
+    # Constrained layout settles over the first draws and may then flip the last bit of
+    # a position from draw to draw; lay out twice, round the positions far below a
+    # pixel and hold them while writing, so the files do not depend on how often the
+    # figure was drawn before.  The layout engine is given back afterwards.
     figure.draw_without_rendering()
+    figure.draw_without_rendering()
+    engine = figure.get_layout_engine()
+    if engine is not None:
+        for axes in figure.axes:
+            axes.set_position([round(float(v), 9) for v in axes.get_position().bounds])
+        figure.set_layout_engine("none")
     rendered: dict[str, bytes] = {}
-    for fmt in formats:
-        buf = io.BytesIO()
-        kwargs: dict[str, Any] = {"format": fmt, "metadata": _FILE_METADATA[fmt]}
-        if dpi is not None:
-            kwargs["dpi"] = float(dpi)
-        figure.savefig(buf, **kwargs)
-        rendered[fmt] = buf.getvalue()
+    try:
+        for fmt in formats:
+            buf = io.BytesIO()
+            kwargs: dict[str, Any] = {"format": fmt, "metadata": _FILE_METADATA[fmt]}
+            if dpi is not None:
+                kwargs["dpi"] = float(dpi)
+            figure.savefig(buf, **kwargs)
+            rendered[fmt] = buf.getvalue()
+    finally:
+        if engine is not None:
+            figure.set_layout_engine(engine)
 
     sources = figure_provenance(figure)
     sidecar: dict[str, Any] = {
