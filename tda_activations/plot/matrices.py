@@ -567,26 +567,52 @@ def layer_embedding(
         if len(cs) < len(models):
             raise ValueError(f"colors: {len(cs)} colours for {len(models)} models")
         palette = dict(zip(models, cs))
+    import matplotlib as mpl
+    import matplotlib.patheffects as pe
+    from matplotlib.lines import Line2D
+
+    label_pt = _font_pt(mpl.rcParams["legend.fontsize"])
+    halo = [pe.withStroke(linewidth=2.0, foreground="white")]
+    marked_stage = False
     for mdl in models:
         sub = df[df["model"] == mdl]
         x, y = sub["x"].to_numpy(), sub["y"].to_numpy()
         c = palette[mdl]
         ax.plot(x, y, "-", color=c, lw=1.0, alpha=0.9, zorder=2, label=mdl or None)
         ax.scatter(x[1:-1], y[1:-1], s=8, color=c, zorder=3, linewidths=0)
-        ax.scatter(x[:1], y[:1], s=22, facecolor="white", edgecolor=c, linewidths=1.0, zorder=4, marker="o")
-        ax.scatter(x[-1:], y[-1:], s=22, color=c, zorder=4, marker="s")
+        # stage marks: the first layer of each stage (first dotted part of the name)
+        stages = [str(lbl).split(".", 1)[0] for lbl in sub["layer"]]
+        starts = [i for i in range(1, len(stages) - 1) if stages[i] != stages[i - 1]]
+        if starts and len(set(stages)) < len(stages):
+            marked_stage = True
+            ax.scatter(x[starts], y[starts], s=26, marker="D", facecolor="white", edgecolor=c,
+                       linewidths=0.9, zorder=3.5)
+        ax.scatter(x[:1], y[:1], s=30, facecolor="white", edgecolor=c, linewidths=1.2, zorder=4,
+                   marker="o")
+        ax.scatter(x[-1:], y[-1:], s=30, color=c, zorder=4, marker="s")
         if annotate != "none":
             idx = range(len(sub)) if annotate == "all" else sorted({0, len(sub) - 1})
             for i in idx:
-                ax.annotate(str(sub["layer"].iloc[i]), (x[i], y[i]), xytext=(3, 3),
-                            textcoords="offset points", fontsize="xx-small", color=c)
+                ax.annotate(str(sub["layer"].iloc[i]), (x[i], y[i]), xytext=(4, 4),
+                            textcoords="offset points", fontsize=label_pt * 0.9, color=c,
+                            path_effects=halo, zorder=5)
     ax.set_aspect("equal", adjustable="datalim")
+    ax.margins(0.08)
     ax.set_xlabel("MDS 1")
     ax.set_ylabel("MDS 2")
     ax.set_xticks([])
     ax.set_yticks([])
     if legend and any(models):
-        ax.legend(loc="best", fontsize="x-small", title="○ first, ■ last layer", title_fontsize="xx-small")
+        handles = [Line2D([], [], color=palette[mdl], lw=1.5, label=mdl) for mdl in models if mdl]
+        grey = "0.35"
+        handles += [Line2D([], [], ls="", marker="o", mfc="white", mec=grey, label="first layer"),
+                    Line2D([], [], ls="", marker="s", color=grey, label="last layer")]
+        if marked_stage:
+            handles.append(Line2D([], [], ls="", marker="D", mfc="white", mec=grey, ms=4,
+                                  label="stage start"))
+        # outside the axes, so it never covers a trajectory
+        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0),
+                  borderaxespad=0.0, frameon=False, handlelength=1.4)
     if title is not None:
         ax.set_title(title)
     record(ax, "layer_embedding", matrix, {"method": method, "to_distance": to_distance, "seed": seed})
