@@ -74,7 +74,7 @@ def main() -> None:
 
     # 3. MDS of every layer of the four architectures
     sw_all = homology.distance_matrix(homology.stack_models(dgms), metric="sliced_wasserstein", dim=1)
-    with plot.paper_style(column="double", aspect=0.55):
+    with plot.paper_style(column="single", aspect=1.1):
         fig, ax = plt.subplots()
         plot.layer_embedding(sw_all, ax=ax, annotate="ends")
         plot.save(fig, OUT / "zoo_layer_embedding", formats=("png",), dpi=DPI,

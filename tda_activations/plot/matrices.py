@@ -103,7 +103,8 @@ def heatmap_geometry(
         font = float(np.clip(cell * 72.0 * 0.8, _MIN_TICK_PT, base))
     side = _text_in(row_labels, font) + 0.12 + (_CBAR_IN if colorbar else 0.0) + 0.1
     title_in = 2.0 * _font_pt(mpl.rcParams["axes.titlesize"]) / 72.0 if title else 0.05
-    height = n_rows * cell + _text_in(col_labels, font) + 0.15 + title_in
+    # rotated column labels: their width (with a margin for wide glyphs) sets the bottom
+    height = n_rows * cell + 1.15 * _text_in(col_labels, font) + 0.25 + title_in
     return (min(avail, n_cols * cell + side), height), font
 
 
@@ -610,9 +611,10 @@ def layer_embedding(
         if marked_stage:
             handles.append(Line2D([], [], ls="", marker="D", mfc="white", mec=grey, ms=4,
                                   label="stage start"))
-        # outside the axes, so it never covers a trajectory
-        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0),
-                  borderaxespad=0.0, frameon=False, handlelength=1.4)
+        # below the axes, so it never covers a trajectory
+        ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.02),
+                  ncol=min(4, len(handles)), borderaxespad=0.0, frameon=False,
+                  handlelength=1.4, columnspacing=1.0)
     if title is not None:
         ax.set_title(title)
     record(ax, "layer_embedding", matrix, {"method": method, "to_distance": to_distance, "seed": seed})
