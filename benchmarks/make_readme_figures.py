@@ -25,7 +25,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
 OUT = Path(__file__).resolve().parent.parent / "docs" / "figures"
 DPI = 300  # print resolution

@@ -24,15 +24,15 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import pytest  # noqa: E402
-from matplotlib.axes import Axes  # noqa: E402
-from matplotlib.testing.compare import compare_images  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.axes import Axes
+from matplotlib.testing.compare import compare_images
 
-from tda_activations import plot as tp  # noqa: E402
-from tda_activations.types import ClassHierarchy, Diagrams, LayerMatrix  # noqa: E402
+from tda_activations import plot as tp
+from tda_activations.types import ClassHierarchy, Diagrams, LayerMatrix
 
 BASELINES = Path(__file__).resolve().parent / "baseline_images" / "plot"
 IMAGE_TOL = 3.0  # RMS difference on 0-255, as matplotlib's own tests use
@@ -109,7 +109,7 @@ def hierarchy() -> ClassHierarchy:
                           level_names={"coarse": ("ab", "cd")})
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def mapper_result():
     """A real LayerMapper on two well-separated synthetic layers (fast: 200 points)."""
     from tda_activations.mapper import layer_mapper
@@ -128,12 +128,22 @@ def mapper_result():
     return layer_mapper(acts, lens="pca", min_samples=4)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def probe_results() -> dict[str, object]:
     from tda_activations.probes.correlation_order import SURROGATES, CorrelationOrderProfile
-    from tda_activations.probes.invariance import (EquivarianceResult, EquivarianceRow, InvarianceResult,
-                                                   InvarianceRow, SeparabilityResult, SeparabilityRow)
-    from tda_activations.probes.mean_dimension import MeanDimensionProfile, ModelMeanDimensions, TotalIndices
+    from tda_activations.probes.invariance import (
+        EquivarianceResult,
+        EquivarianceRow,
+        InvarianceResult,
+        InvarianceRow,
+        SeparabilityResult,
+        SeparabilityRow,
+    )
+    from tda_activations.probes.mean_dimension import (
+        MeanDimensionProfile,
+        ModelMeanDimensions,
+        TotalIndices,
+    )
 
     layers = ("input", "conv1", "conv2", "fc")
     mdp = MeanDimensionProfile(layers=layers, n_units=(256, 512, 256, 10),
@@ -172,7 +182,7 @@ def probe_results() -> dict[str, object]:
 
 
 def architecture_report():
-    import torch.nn as nn
+    from torch import nn
 
     from tda_activations.probes.architecture import architecture_metrics
 
@@ -445,7 +455,7 @@ def test_index_heatmap_shows_the_normalised_indices():
     assert len(ax.images) == 2
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def experiment_results():
     """Real (tiny) results of the experiments stage: sensitivity and layer correspondence."""
     from tda_activations import experiments as ex
@@ -524,9 +534,8 @@ def test_bad_input_gets_clear_errors():
         tp.sensitivity_curve(pd.DataFrame({"foo": [1], "distance": [1.0]}))
     with pytest.raises(TypeError, match="to_pandas"):
         tp.correspondence_curve([1, 2, 3])
-    with pytest.raises(ValueError, match="unknown palette"):
-        with tp.paper_style(palette="okabe"):
-            pass
+    with pytest.raises(ValueError, match="unknown palette"), tp.paper_style(palette="okabe"):
+        pass
 
 
 # ---------------------------------------------------------------- paper style
@@ -544,9 +553,8 @@ def test_paper_style_changes_rc_only_inside_the_block():
         fig, _ = plt.subplots()
         assert tuple(fig.get_size_inches()) == pytest.approx(style.figsize)
     assert _rc_snapshot() == before
-    with pytest.raises(RuntimeError):
-        with tp.paper_style():
-            raise RuntimeError("inside")
+    with pytest.raises(RuntimeError), tp.paper_style():
+        raise RuntimeError("inside")
     assert _rc_snapshot() == before
 
 
@@ -670,7 +678,7 @@ def test_heatmap_colorbar_is_labelled_with_the_human_label():
     m = LayerMatrix(values=np.eye(3), row_labels=["a", "b", "c"], col_labels=["a", "b", "c"],
                     measure="linear_cka[debiased=True,form=auto]", kind="similarity")
     ax = tp.layer_heatmap(m)
-    cbar_ax = [a for a in ax.figure.axes if a is not ax][0]
+    cbar_ax = next(a for a in ax.figure.axes if a is not ax)
     assert cbar_ax.get_ylabel() == "debiased linear CKA"
 
 
@@ -729,11 +737,20 @@ def test_cross_model_titles_clear_model_names_and_colour_bar(models):
                  if t.get_text() and t.get_visible()]
         for t in texts:
             assert not _overlap(title, t.get_window_extent(r)), t.get_text()
-        cbar = [a for a in others if a.get_ylabel()][0].get_tightbbox(r)
+        cbar = next(a for a in others if a.get_ylabel()).get_tightbbox(r)
         for t in [*ax.get_yticklabels(), ax.yaxis.label,
                   *(lbl for c in ax.child_axes for lbl in c.get_yticklabels())]:
             if t.get_text():
                 assert not _overlap(cbar, t.get_window_extent(r)), t.get_text()
+
+
+def test_cross_model_heatmap_with_too_many_layers_to_name_keeps_a_title():
+    labels = [f"m{k}/l{i}" for k in range(3) for i in range(20)]  # 60 > 40: no layer ticks
+    m = LayerMatrix(values=np.eye(60), row_labels=labels, col_labels=labels, measure="linear_cka",
+                    kind="similarity")
+    ax = tp.cross_model_heatmap(m, title="every layer of every model")
+    assert ax.get_title() == "every layer of every model"
+    assert [t.get_text() for c in ax.child_axes for t in c.get_xticklabels()] == ["m0", "m1", "m2"]
 
 
 def test_layer_embedding_names_the_ends_marks_stages_and_keeps_the_legend_outside():

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import textwrap
-
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
@@ -106,6 +105,15 @@ def heatmap_geometry(
     # rotated column labels: their width (with a margin for wide glyphs) sets the bottom
     height = n_rows * cell + 1.15 * _text_in(col_labels, font) + 0.25 + title_in
     return (min(avail, n_cols * cell + side), height), font
+
+
+def _tick_pt(axis: Any) -> float:
+    """Font size in points of an axis's tick labels (the size in force when it has none)."""
+    import matplotlib as mpl
+
+    labels = axis.get_ticklabels()
+    name = "xtick.labelsize" if axis.axis_name == "x" else "ytick.labelsize"
+    return _font_pt(labels[0].get_fontsize() if labels else mpl.rcParams[name])
 
 
 def _cell_pt(ax: Any, n_rows: int, n_cols: int) -> float:
@@ -370,7 +378,7 @@ def cross_model_heatmap(
             sec = ax.secondary_xaxis("top") if axis == "x" else ax.secondary_yaxis("left")
             if axis == "y" and show_layers:
                 pad = _text_in([lbl.split(sep, 1)[-1] for lbl in labels],
-                               _font_pt(ax.yaxis.get_ticklabels()[0].get_fontsize())) * 72 + 4
+                               _tick_pt(ax.yaxis)) * 72 + 4
                 sec.tick_params(pad=pad)
             if not show_layers:
                 getattr(ax, f"set_{axis}ticks")([])
@@ -380,8 +388,7 @@ def cross_model_heatmap(
             for spine in sec.spines.values():
                 spine.set_visible(False)
             if axis == "x" and ax.get_title():  # lift the title above the model names
-                ax.set_title(ax.get_title(), pad=2.2 * _font_pt(ax.xaxis.get_ticklabels()[0]
-                                                                  .get_fontsize()) + 6)
+                ax.set_title(ax.get_title(), pad=2.2 * _tick_pt(ax.xaxis) + 6)
             if name is not None:
                 sec.set_ylabel(name) if axis == "y" else sec.set_xlabel(name)
             continue
@@ -611,8 +618,13 @@ def layer_embedding(
         if marked_stage:
             handles.append(Line2D([], [], ls="", marker="D", mfc="white", mec=grey, ms=4,
                                   label="stage start"))
-        # below the axes, so it never covers a trajectory
-        ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.02),
+        # below the axes and their x label, so it never covers a trajectory
+        from matplotlib.transforms import ScaledTranslation
+
+        below = -2.0 * _font_pt(mpl.rcParams["axes.labelsize"]) / 72.0
+        ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0),
+                  bbox_transform=ax.transAxes + ScaledTranslation(0.0, below,
+                                                                  ax.figure.dpi_scale_trans),
                   ncol=min(4, len(handles)), borderaxespad=0.0, frameon=False,
                   handlelength=1.4, columnspacing=1.0)
     if title is not None:
