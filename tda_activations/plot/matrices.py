@@ -112,8 +112,9 @@ def _tick_pt(axis: Any) -> float:
     import matplotlib as mpl
 
     labels = axis.get_ticklabels()
-    name = "xtick.labelsize" if axis.axis_name == "x" else "ytick.labelsize"
-    return _font_pt(labels[0].get_fontsize() if labels else mpl.rcParams[name])
+    default = mpl.rcParams["xtick.labelsize"] if axis.axis_name == "x" \
+        else mpl.rcParams["ytick.labelsize"]
+    return _font_pt(labels[0].get_fontsize() if labels else default)
 
 
 def _cell_pt(ax: Any, n_rows: int, n_cols: int) -> float:
