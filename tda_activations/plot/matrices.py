@@ -33,6 +33,7 @@ __all__ = [
 _MAX_TICKS = 40
 _MAX_CELL_IN = 0.42  # a small matrix stops growing here, so its fonts stay in proportion
 _MIN_TICK_PT = 5.0  # the smallest tick label that still prints legibly
+_SIZED = "tda_activations.heatmap_geometry"  # gid of a figure sized by the rule
 _CBAR_IN = 0.95  # colour bar, its ticks and its (wrapped) label
 
 
@@ -233,8 +234,10 @@ def layer_heatmap(
                                       col_labels=m.col_labels if show else (),
                                       colorbar=colorbar, title=title is not None)
         ax = get_axes(None, figsize=size)
+        sized = True
     else:
         check_axes(ax)
+        sized = ax.figure.get_gid() == _SIZED
         import matplotlib as mpl
 
         font = float(np.clip(_cell_pt(ax, *m.shape) * 0.8, _MIN_TICK_PT,
@@ -256,7 +259,11 @@ def layer_heatmap(
     vmin = lo if vmin is None else float(vmin)
     vmax = hi if vmax is None else float(vmax)
     im = ax.imshow(np.ma.masked_invalid(vals), cmap=cm, vmin=vmin, vmax=vmax,
-                   interpolation="nearest", aspect="equal" if m.shape[0] == m.shape[1] else "auto")
+                   interpolation="nearest",
+                   # a figure sized by heatmap_geometry already has square cells; "auto" lets
+                   # constrained layout place the labels exactly (a fixed aspect can push them
+                   # off the figure)
+                   aspect="equal" if m.shape[0] == m.shape[1] and not sized else "auto")
     _ticks(ax, "x", m.col_labels, tick_labels, tick_fontsize)
     _ticks(ax, "y", m.row_labels, tick_labels, tick_fontsize)
     ax.tick_params(length=0)
@@ -357,6 +364,7 @@ def cross_model_heatmap(
                                    colorbar=style.get("colorbar", True),
                                    title=style.get("title") is not None)
         ax = get_axes(None, figsize=(size[0], size[1] + 0.25))
+        ax.figure.set_gid(_SIZED)
     ax = layer_heatmap(m, ax=ax, sep=sep, blocks="model" if stacked_rows else None,
                        col_blocks="model" if stacked_cols else None,
                        tick_labels=bool(show_layers), **style)
