@@ -390,7 +390,8 @@ def test_embedding_recovers_euclidean_configuration_and_matches_sklearn_stress()
     np.testing.assert_allclose(squareform(pdist(one_minus[["x", "y"]].to_numpy())), squareform(pdist(pts)),
                                atol=1e-9)
     ax = tp.layer_embedding(m)
-    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["m0", "m1", "m2"]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [
+        "m0", "m1", "m2", "first layer", "last layer"]
 
 
 def test_pie_wedges_are_the_node_compositions():

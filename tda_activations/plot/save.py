@@ -103,15 +103,24 @@ def save(
         raise ValueError(f"path {str(path)!r} names no file; give e.g. 'figures/heatmap'")
 
     # Constrained layout settles over the first draws and may then flip the last bit of
-    # a position from draw to draw; lay out twice, round the positions far below a
-    # pixel and hold them while writing, so the files do not depend on how often the
+    # a position from draw to draw; lay out until it settles, round the positions to
+    # 1e-6 of the figure (far below a pixel) and hold them while writing, so the files do not depend on how often the
     # figure was drawn before.  The layout engine is given back afterwards.
-    figure.draw_without_rendering()
+    def rounded() -> list[list[float]]:
+        return [[round(float(v), 6) for v in a.get_position().bounds] for a in figure.axes]
+
     figure.draw_without_rendering()
     engine = figure.get_layout_engine()
     if engine is not None:
-        for axes in figure.axes:
-            axes.set_position([round(float(v), 9) for v in axes.get_position().bounds])
+        last = rounded()
+        for _ in range(8):  # until the layout has settled (to 1e-6 of the figure)
+            figure.draw_without_rendering()
+            now = rounded()
+            if now == last:
+                break
+            last = now
+        for axes, box in zip(figure.axes, last):
+            axes.set_position(box)
         figure.set_layout_engine("none")
     rendered: dict[str, bytes] = {}
     try:
