@@ -234,6 +234,8 @@ def layer_heatmap(
                                       col_labels=m.col_labels if show else (),
                                       colorbar=colorbar, title=title is not None)
         ax = get_axes(None, figsize=size)
+        # a little more room than the layout measures: rotated labels end on the edge
+        ax.figure.get_layout_engine().set(h_pad=0.06, w_pad=0.04)
         sized = True
     else:
         check_axes(ax)

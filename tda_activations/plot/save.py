@@ -104,14 +104,16 @@ def save(
 
     # Constrained layout settles over the first draws and may then flip the last bit of
     # a position from draw to draw; lay out until it settles, round the positions to
-    # 1e-6 of the figure (far below a pixel) and hold them while writing, so the files do not depend on how often the
-    # figure was drawn before.  The layout engine is given back afterwards.
+    # 1e-6 of the figure (far below a pixel) and keep them: the figure's layout is fixed
+    # as written, so saving it again gives the same bytes.
     def rounded() -> list[list[float]]:
         return [[round(float(v), 6) for v in a.get_position().bounds] for a in figure.axes]
 
     figure.draw_without_rendering()
+    from matplotlib.layout_engine import PlaceHolderLayoutEngine
+
     engine = figure.get_layout_engine()
-    if engine is not None:
+    if engine is not None and not isinstance(engine, PlaceHolderLayoutEngine):
         last = rounded()
         for _ in range(8):  # until the layout has settled (to 1e-6 of the figure)
             figure.draw_without_rendering()
@@ -123,17 +125,13 @@ def save(
             axes.set_position(box)
         figure.set_layout_engine("none")
     rendered: dict[str, bytes] = {}
-    try:
-        for fmt in formats:
-            buf = io.BytesIO()
-            kwargs: dict[str, Any] = {"format": fmt, "metadata": _FILE_METADATA[fmt]}
-            if dpi is not None:
-                kwargs["dpi"] = float(dpi)
-            figure.savefig(buf, **kwargs)
-            rendered[fmt] = buf.getvalue()
-    finally:
-        if engine is not None:
-            figure.set_layout_engine(engine)
+    for fmt in formats:
+        buf = io.BytesIO()
+        kwargs: dict[str, Any] = {"format": fmt, "metadata": _FILE_METADATA[fmt]}
+        if dpi is not None:
+            kwargs["dpi"] = float(dpi)
+        figure.savefig(buf, **kwargs)
+        rendered[fmt] = buf.getvalue()
 
     sources = figure_provenance(figure)
     sidecar: dict[str, Any] = {
