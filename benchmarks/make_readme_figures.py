@@ -25,10 +25,10 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
 OUT = Path(__file__).resolve().parent.parent / "docs" / "figures"
-DPI = 150
+DPI = 300  # print resolution
 
 
 def main() -> None:
@@ -51,9 +51,9 @@ def main() -> None:
 
     # 1. the 17 x 17 heatmap
     sw = homology.distance_matrix(res_dgms, metric="sliced_wasserstein", dim=1, n_directions=50)
-    with plot.paper_style(column="single", aspect=0.95):
-        fig, ax = plt.subplots()
-        plot.layer_heatmap(sw, ax=ax, blocks="auto", colorbar_label="H1 sliced Wasserstein (M=50)")
+    with plot.paper_style(column="single"):
+        # a new figure: sized by the heatmap rule, labelled by plot.figure_label
+        fig = plot.layer_heatmap(sw, blocks="auto").figure
         plot.save(fig, OUT / "resnet18_sw_heatmap", formats=("png",), dpi=DPI,
                   metadata={"model": "resnet18", "seed": 0, "data": "digits/test (540)",
                             "reduction": "top_l2", "layers": list(res_conv.layers)})
@@ -62,7 +62,7 @@ def main() -> None:
     # 2. mapper pie graphs at an early and a late layer
     early, late = res_conv.layers[1], res_conv.layers[-1]
     lm = mapper.layer_mapper(res_conv, layers=[early, late])
-    with plot.paper_style(column="double", aspect=0.42):
+    with plot.paper_style(column="double", aspect=0.5):
         fig, axes = plt.subplots(1, 3)
         plot.mapper_pie_graph(lm, layer=early, level="fine", ax=axes[0], legend_cols=5)
         plot.mapper_pie_graph(lm, layer=late, level="coarse", ax=axes[1])
@@ -74,9 +74,9 @@ def main() -> None:
 
     # 3. MDS of every layer of the four architectures
     sw_all = homology.distance_matrix(homology.stack_models(dgms), metric="sliced_wasserstein", dim=1)
-    with plot.paper_style(column="single", aspect=0.9):
+    with plot.paper_style(column="single", aspect=1.1):
         fig, ax = plt.subplots()
-        plot.layer_embedding(sw_all, ax=ax, annotate="none")
+        plot.layer_embedding(sw_all, ax=ax, annotate="ends")
         plot.save(fig, OUT / "zoo_layer_embedding", formats=("png",), dpi=DPI,
                   metadata={"models": names, "seed": 0, "measure": sw_all.measure})
         plt.close(fig)

@@ -24,15 +24,15 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import pytest  # noqa: E402
-from matplotlib.axes import Axes  # noqa: E402
-from matplotlib.testing.compare import compare_images  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.axes import Axes
+from matplotlib.testing.compare import compare_images
 
-from tda_activations import plot as tp  # noqa: E402
-from tda_activations.types import ClassHierarchy, Diagrams, LayerMatrix  # noqa: E402
+from tda_activations import plot as tp
+from tda_activations.types import ClassHierarchy, Diagrams, LayerMatrix
 
 BASELINES = Path(__file__).resolve().parent / "baseline_images" / "plot"
 IMAGE_TOL = 3.0  # RMS difference on 0-255, as matplotlib's own tests use
@@ -109,7 +109,7 @@ def hierarchy() -> ClassHierarchy:
                           level_names={"coarse": ("ab", "cd")})
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def mapper_result():
     """A real LayerMapper on two well-separated synthetic layers (fast: 200 points)."""
     from tda_activations.mapper import layer_mapper
@@ -128,12 +128,22 @@ def mapper_result():
     return layer_mapper(acts, lens="pca", min_samples=4)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def probe_results() -> dict[str, object]:
     from tda_activations.probes.correlation_order import SURROGATES, CorrelationOrderProfile
-    from tda_activations.probes.invariance import (EquivarianceResult, EquivarianceRow, InvarianceResult,
-                                                   InvarianceRow, SeparabilityResult, SeparabilityRow)
-    from tda_activations.probes.mean_dimension import MeanDimensionProfile, ModelMeanDimensions, TotalIndices
+    from tda_activations.probes.invariance import (
+        EquivarianceResult,
+        EquivarianceRow,
+        InvarianceResult,
+        InvarianceRow,
+        SeparabilityResult,
+        SeparabilityRow,
+    )
+    from tda_activations.probes.mean_dimension import (
+        MeanDimensionProfile,
+        ModelMeanDimensions,
+        TotalIndices,
+    )
 
     layers = ("input", "conv1", "conv2", "fc")
     mdp = MeanDimensionProfile(layers=layers, n_units=(256, 512, 256, 10),
@@ -172,7 +182,7 @@ def probe_results() -> dict[str, object]:
 
 
 def architecture_report():
-    import torch.nn as nn
+    from torch import nn
 
     from tda_activations.probes.architecture import architecture_metrics
 
@@ -380,7 +390,8 @@ def test_embedding_recovers_euclidean_configuration_and_matches_sklearn_stress()
     np.testing.assert_allclose(squareform(pdist(one_minus[["x", "y"]].to_numpy())), squareform(pdist(pts)),
                                atol=1e-9)
     ax = tp.layer_embedding(m)
-    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["m0", "m1", "m2"]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [
+        "m0", "m1", "m2", "first layer", "last layer"]
 
 
 def test_pie_wedges_are_the_node_compositions():
@@ -445,7 +456,7 @@ def test_index_heatmap_shows_the_normalised_indices():
     assert len(ax.images) == 2
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def experiment_results():
     """Real (tiny) results of the experiments stage: sensitivity and layer correspondence."""
     from tda_activations import experiments as ex
@@ -524,9 +535,8 @@ def test_bad_input_gets_clear_errors():
         tp.sensitivity_curve(pd.DataFrame({"foo": [1], "distance": [1.0]}))
     with pytest.raises(TypeError, match="to_pandas"):
         tp.correspondence_curve([1, 2, 3])
-    with pytest.raises(ValueError, match="unknown palette"):
-        with tp.paper_style(palette="okabe"):
-            pass
+    with pytest.raises(ValueError, match="unknown palette"), tp.paper_style(palette="okabe"):
+        pass
 
 
 # ---------------------------------------------------------------- paper style
@@ -544,9 +554,8 @@ def test_paper_style_changes_rc_only_inside_the_block():
         fig, _ = plt.subplots()
         assert tuple(fig.get_size_inches()) == pytest.approx(style.figsize)
     assert _rc_snapshot() == before
-    with pytest.raises(RuntimeError):
-        with tp.paper_style():
-            raise RuntimeError("inside")
+    with pytest.raises(RuntimeError), tp.paper_style():
+        raise RuntimeError("inside")
     assert _rc_snapshot() == before
 
 
@@ -617,6 +626,178 @@ def test_save_rejects_bad_formats_and_writes_nothing(tmp_path):
 # ----------------------------------------------------------- image comparison
 
 
+# ------------------------------------------------------- human labels and layout rules
+
+
+def test_figure_label_gives_every_registered_measure_a_short_readable_name():
+    from tda_activations.experiments import measures as em
+    from tda_activations.homology.distances import diagram_distance_names, get_diagram_distance
+    from tda_activations.similarity import available_measures, get_measure
+
+    labels = {}
+    for name in available_measures():
+        m = get_measure(name)
+        lab = tp.figure_label(m)
+        labels[name] = lab
+        assert "[" not in lab and "_" not in lab and "=False" not in lab, (name, lab)
+        # the registry name, the full id and the object name the same family
+        assert tp.figure_label(m.label).split(" (")[0] == lab.split(" (")[0]
+        assert tp.figure_label(name).split(" (")[0] == lab.split(" (")[0]
+    assert len(set(labels.values())) == len(labels), labels  # no two measures share a label
+    assert labels["linear_cka"] == "linear CKA"
+    assert labels["linear_cka_debiased"] == "debiased linear CKA"
+    assert labels["knn_jaccard"] == "kNN Jaccard (k=10)"
+    for name in diagram_distance_names():
+        params = {"order": 1, "internal_p": 2} if name == "wasserstein" else {}
+        d = get_diagram_distance(name, **params)
+        for dim in (0, 1):
+            lab = tp.figure_label(d, dim=dim)
+            assert f"(H{dim}" in lab and "_" not in lab, lab
+    assert tp.figure_label(get_diagram_distance("sliced_wasserstein"), dim=1) == \
+        "sliced Wasserstein (H1, M=50)"
+    assert tp.figure_label("bottleneck[H0]") == "bottleneck (H0)"
+    assert tp.figure_label("wasserstein[H1,q=2.0,p=inf,essential=drop]") == \
+        "Wasserstein (H1, q=2, p=inf, essential=drop)"
+    exp = [tp.figure_label(m) for m in em.all_measures()]
+    assert len(set(exp)) == len(exp) and not any("[" in lab for lab in exp), exp
+    # an unknown family keeps its name, readable
+    assert tp.figure_label("my_measure[a=1]") == "my measure"
+
+
+def test_figure_label_rejects_what_it_cannot_name():
+    from tda_activations.homology.distances import get_diagram_distance
+
+    with pytest.raises(TypeError, match="measure id"):
+        tp.figure_label(3.5)
+    with pytest.raises(ValueError, match="dim="):
+        tp.figure_label(get_diagram_distance("bottleneck"))
+    with pytest.raises(ValueError, match="unbalanced"):
+        tp.figure_label("cca[summary=mean")
+
+
+def test_heatmap_colorbar_is_labelled_with_the_human_label():
+    m = LayerMatrix(values=np.eye(3), row_labels=["a", "b", "c"], col_labels=["a", "b", "c"],
+                    measure="linear_cka[debiased=True,form=auto]", kind="similarity")
+    ax = tp.layer_heatmap(m)
+    cbar_ax = next(a for a in ax.figure.axes if a is not ax)
+    assert cbar_ax.get_ylabel() == "debiased linear CKA"
+
+
+def test_one_sizing_rule_for_heatmaps():
+    with tp.paper_style(column="double"):
+        width = matplotlib.rcParams["figure.figsize"][0]
+        base = matplotlib.rcParams["ytick.labelsize"]
+        (w3, h3), f3 = tp.heatmap_geometry(3, 3, row_labels=["layer1"] * 3, col_labels=["layer1"] * 3)
+        labels18 = [f"layer{i}.conv" for i in range(18)]
+        (w18, h18), f18 = tp.heatmap_geometry(18, 18, row_labels=labels18, col_labels=labels18)
+    # a small matrix neither fills the column nor gets fonts above the tick size in force
+    assert w3 < 0.5 * width and f3 <= base
+    # 18 layers fill the column exactly (no empty margin) with ticks of at least 5 pt
+    assert w18 == pytest.approx(width) and f18 >= 5.0
+    assert h18 > h3
+    with tp.paper_style(column="single"):
+        (_, _), f_single = tp.heatmap_geometry(18, 18, row_labels=labels18, col_labels=labels18)
+    assert 5.0 <= f_single <= f18
+    with pytest.raises(ValueError, match="non-empty"):
+        tp.heatmap_geometry(0, 3)
+    # a new figure is sized by the rule
+    m = fixed_matrix(n=3)
+    with tp.paper_style(column="double"):
+        ax = tp.layer_heatmap(m)
+        (w, h), font = tp.heatmap_geometry(3, 3, row_labels=m.row_labels, col_labels=m.col_labels,
+                                           title=False)
+        assert tuple(ax.figure.get_size_inches()) == pytest.approx((w, h))
+        assert ax.get_xticklabels()[0].get_fontsize() == pytest.approx(font)
+
+
+def _overlap(a, b) -> bool:
+    return a.x0 < b.x1 and b.x0 < a.x1 and a.y0 < b.y1 and b.y0 < a.y1
+
+
+@pytest.mark.parametrize("models", [1, 2])
+def test_cross_model_titles_clear_model_names_and_colour_bar(models):
+    rng = np.random.default_rng(0)
+    if models == 1:
+        rows = [f"resnet18/layer{i}" for i in range(18)]
+        cols = [f"vit/block{i}" for i in range(16)]
+        m = LayerMatrix(values=rng.random((18, 16)), row_labels=rows, col_labels=cols,
+                        measure="linear_cka", kind="similarity")
+        kw = {"row_model": "resnet18", "col_model": "vit"}
+    else:
+        m = fixed_models_matrix()
+        kw = {}
+    with tp.paper_style(column="double"):
+        ax = tp.cross_model_heatmap(m, title="resnet18 x vit", **kw)
+        fig = ax.figure
+        fig.draw_without_rendering()
+        r = fig.canvas.get_renderer()
+        title = ax.title.get_window_extent(r)
+        others = [a for a in fig.axes if a is not ax]
+        texts = [t for a in [ax, *ax.child_axes, *others]
+                 for t in [*a.get_xticklabels(), *a.get_yticklabels(), a.xaxis.label, a.yaxis.label]
+                 if t.get_text() and t.get_visible()]
+        for t in texts:
+            assert not _overlap(title, t.get_window_extent(r)), t.get_text()
+        cbar = next(a for a in others if a.get_ylabel()).get_tightbbox(r)
+        for t in [*ax.get_yticklabels(), ax.yaxis.label,
+                  *(lbl for c in ax.child_axes for lbl in c.get_yticklabels())]:
+            if t.get_text():
+                assert not _overlap(cbar, t.get_window_extent(r)), t.get_text()
+
+
+def test_cross_model_heatmap_with_too_many_layers_to_name_keeps_a_title():
+    labels = [f"m{k}/l{i}" for k in range(3) for i in range(20)]  # 60 > 40: no layer ticks
+    m = LayerMatrix(values=np.eye(60), row_labels=labels, col_labels=labels, measure="linear_cka",
+                    kind="similarity")
+    ax = tp.cross_model_heatmap(m, title="every layer of every model")
+    assert ax.get_title() == "every layer of every model"
+    assert [t.get_text() for c in ax.child_axes for t in c.get_xticklabels()] == ["m0", "m1", "m2"]
+
+
+def test_layer_embedding_names_the_ends_marks_stages_and_keeps_the_legend_outside():
+    labels = [f"{m}/{s}" for m in ("a", "b")
+              for s in ("conv1", "layer1.0", "layer1.1", "layer2.0", "layer2.1", "fc")]
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(len(labels), 2))
+    d = np.sqrt(((x[:, None] - x[None]) ** 2).sum(-1))
+    m = LayerMatrix(values=d, row_labels=labels, col_labels=labels, measure="x", kind="distance")
+    ax = tp.layer_embedding(m)
+    names = sorted(t.get_text() for t in ax.texts)
+    assert names == ["conv1", "conv1", "fc", "fc"]
+    leg = ax.get_legend()
+    assert [t.get_text() for t in leg.get_texts()] == ["a", "b", "first layer", "last layer",
+                                                        "stage start"]
+    fig = ax.figure
+    fig.draw_without_rendering()
+    r = fig.canvas.get_renderer()
+    assert not _overlap(leg.get_window_extent(r), ax.get_window_extent(r))
+    # each model's two stage starts (layer1.0, layer2.0) are marked with a diamond
+    diamonds = [c for c in ax.collections if c.get_offsets().shape[0] == 2
+                and c.get_paths() and len(c.get_paths()[0].vertices) == 5]
+    assert len(diamonds) == 2
+
+
+def test_pie_nodes_never_overlap():
+    from tda_activations.mapper import PieChartData
+
+    rng = np.random.default_rng(0)
+    n = 30
+    pos = 0.05 * rng.normal(size=(n, 2))  # a crowded component
+    pos[3] = pos[4]  # two nodes on the same spot
+    fr = np.tile([0.5, 0.5], (n, 1))
+    data = PieChartData(node_ids=tuple(f"n{i}" for i in range(n)), positions=pos,
+                        sizes=rng.integers(5, 50, n), fractions=fr, group_names=("a", "b"),
+                        colors=("#1f77b4", "#ff7f0e"), edges=[[0, 1]], level="fine", label="l")
+    ax = tp.mapper_pie_graph(data)
+    rings = [p for p in ax.patches if p.get_facecolor()[3] == 0]  # the outline of each node
+    assert len(rings) == n
+    c = np.array([p.center for p in rings])
+    r = np.array([p.r for p in rings])
+    dist = np.sqrt(((c[:, None] - c[None]) ** 2).sum(-1))
+    np.fill_diagonal(dist, np.inf)
+    assert (dist >= (r[:, None] + r[None, :]) - 1e-9).all()
+
+
 def _image_persistence_diagram(ax):
     tp.persistence_diagram(fixed_diagrams("layer2.0.conv1"), ax=ax)
 
@@ -634,7 +815,7 @@ def _image_layer_heatmap(ax):
 
 
 def _image_cross_model_heatmap(ax):
-    tp.cross_model_heatmap(fixed_models_matrix(), ax=ax)
+    tp.cross_model_heatmap(fixed_models_matrix(), ax=ax, title="three models")
 
 
 def _image_layer_embedding(ax):

@@ -35,6 +35,8 @@ h3{margin:22px 0 6px}
 table{border-collapse:collapse;font-size:13px;margin:6px 0 14px;background:#fff}
 td,th{border:1px solid #cfd8dc;padding:3px 7px;text-align:right;vertical-align:top}
 th{background:#eceff1}td.l,th.l{text-align:left}
+.tablebox{max-width:100%;overflow-x:auto;margin:6px 0 14px}.tablebox table{margin:0}
+th,td.l{white-space:nowrap}
 .grid{display:flex;flex-wrap:wrap;gap:14px}
 figure{margin:0;background:#fff;border:1px solid #cfd8dc;padding:6px;max-width:680px}
 figure img{max-width:100%;height:auto;display:block}
@@ -79,7 +81,16 @@ class _Page:
         if png is None:
             return ""
         pdf = self.rel(Path(folder) / "figure.pdf")
-        img = f'<img src="{_e(png)}" alt="{_e(caption)}" loading="eager">'
+        # print size (96 CSS px per inch, from the sidecar): every figure's text shows
+        # at the same size, a small matrix is not blown up to the box's width
+        width = ""
+        side = self.run_dir / folder / "figure.json"
+        try:
+            inches = float(json.loads(side.read_text())["figure"]["size_inches"][0])
+            width = f' style="width:{round(inches * 96)}px"'
+        except (OSError, ValueError, KeyError, TypeError, IndexError):
+            pass
+        img = f'<img src="{_e(png)}" alt="{_e(caption)}" loading="eager"{width}>'
         pdf_link = f' <a href="{_e(pdf)}">PDF</a>' if pdf else ""
         return f'<figure><a href="{_e(png)}">{img}</a><figcaption>{_e(caption)}{pdf_link}</figcaption></figure>'
 
@@ -99,7 +110,8 @@ def _table(rows: list[Mapping[str, Any]], columns: list[str], *, left: Iterable[
                 text = "" if v is None else str(v)
             cells.append(f'<td class="{"l" if c in left else ""}">{text if c in raw else _e(text)}</td>')
         body.append("<tr>" + "".join(cells) + "</tr>")
-    return f"<table><tr>{head}</tr>{''.join(body)}</table>"
+    # a box that scrolls sideways: a wide table never runs off the page
+    return f"<div class='tablebox'><table><tr>{head}</tr>{''.join(body)}</table></div>"
 
 
 def _csv_table(path: Path, *, max_rows: int = 60, links: Mapping[str, str] | None = None,

@@ -29,11 +29,20 @@ Style and output
 
 from __future__ import annotations
 
+from .._figure_labels import figure_label
 from ._provenance import figure_provenance, result_fingerprint
 from .auto import plot_result
 from .experiments import correspondence_curve, sensitivity_curve, tidy_curve
 from .homology import barcode, betti_curves, persistence_diagram
 from .mapper import class_dendrogram, hierarchy_trend, mapper_pie_graph
+from .matrices import (
+    cross_model_heatmap,
+    embed_layers,
+    heatmap_geometry,
+    layer_embedding,
+    layer_heatmap,
+    matrix_cmap,
+)
 from .probes import (
     architecture_profile,
     correlation_order_accuracy,
@@ -44,9 +53,16 @@ from .probes import (
     model_mean_dimensions,
     separability_profile,
 )
-from .matrices import cross_model_heatmap, embed_layers, layer_embedding, layer_heatmap, matrix_cmap
 from .save import FORMATS, save
-from .style import COLUMN_WIDTHS, PALETTES, PaperStyle, categorical_colors, figure_size, paper_rc, paper_style
+from .style import (
+    COLUMN_WIDTHS,
+    PALETTES,
+    PaperStyle,
+    categorical_colors,
+    figure_size,
+    paper_rc,
+    paper_style,
+)
 
 __all__ = [
     "COLUMN_WIDTHS",
@@ -63,8 +79,10 @@ __all__ = [
     "cross_model_heatmap",
     "embed_layers",
     "equivariance_profile",
+    "figure_label",
     "figure_provenance",
     "figure_size",
+    "heatmap_geometry",
     "hierarchy_trend",
     "index_heatmap",
     "invariance_profile",

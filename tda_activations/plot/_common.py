@@ -7,8 +7,14 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["get_axes", "check_axes", "depth_colors", "layer_tick_labels", "block_boundaries",
-           "as_frame"]
+__all__ = [
+    "as_frame",
+    "block_boundaries",
+    "check_axes",
+    "depth_colors",
+    "get_axes",
+    "layer_tick_labels",
+]
 
 
 def check_axes(ax: Any) -> None:

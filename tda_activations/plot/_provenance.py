@@ -17,7 +17,7 @@ from .._hashing import fingerprint_array, fingerprint_params
 
 __all__ = ["figure_provenance", "record", "result_fingerprint"]
 
-_RECORDS: "weakref.WeakKeyDictionary[Any, list[dict[str, Any]]]" = weakref.WeakKeyDictionary()
+_RECORDS: weakref.WeakKeyDictionary[Any, list[dict[str, Any]]] = weakref.WeakKeyDictionary()
 
 
 def _content(obj: Any, depth: int = 0) -> Any:

@@ -66,6 +66,41 @@ def _pie_data(graph: Any, composition: Any, layer: str | None, level: str, seed:
     )
 
 
+def _separate(pos: np.ndarray, radii: np.ndarray, *, gap: float, iterations: int = 300) -> np.ndarray:
+    """Move overlapping discs apart (deterministically), keeping the layout's shape.
+
+    Each pass pushes every overlapping pair apart along the line between their
+    centres (half each) until no two discs are closer than ``gap``; discs at the same
+    spot are split along a fixed direction given by their indices.
+    """
+    p = np.array(pos, dtype=float, copy=True)
+    n = p.shape[0]
+    if n < 2:
+        return p
+    need = radii[:, None] + radii[None, :] + gap
+    iu = np.triu_indices(n, 1)
+    for _ in range(iterations):
+        d = p[:, None, :] - p[None, :, :]
+        dist = np.sqrt((d ** 2).sum(-1))
+        over = (need - dist)[iu]
+        hit = over > 1e-12
+        if not hit.any():
+            break
+        i, j = iu[0][hit], iu[1][hit]
+        dirs = d[i, j]
+        norm = dist[i, j]
+        tied = norm < 1e-12
+        ang = (i[tied] * 0.618 + j[tied] * 0.382) * 2 * np.pi
+        dirs[tied] = np.stack([np.cos(ang), np.sin(ang)], axis=1)
+        norm = np.where(tied, 1.0, norm)
+        step = (dirs / norm[:, None]) * (0.5 * over[hit])[:, None]
+        move = np.zeros_like(p)
+        np.add.at(move, i, step)
+        np.add.at(move, j, -step)
+        p += move
+    return p
+
+
 def mapper_pie_graph(
     graph: Any,
     *,
@@ -165,6 +200,7 @@ def mapper_pie_graph(
         r_max = 0.09 * node_scale * min(1.0, 3.0 / np.sqrt(max(n, 1)) + 0.35)
         radii = r_max * np.sqrt(sizes / max(sizes.max(), 1.0))
         radii = np.maximum(radii, 0.012 * node_scale)
+        pos = _separate(pos, radii, gap=0.25 * float(radii.min()))
         if data.edges.size:
             segs = [[pos[a], pos[b]] for a, b in data.edges]
             ax.add_collection(LineCollection(segs, colors=edge_color, linewidths=0.6, zorder=1))
@@ -194,7 +230,7 @@ def mapper_pie_graph(
                    for g in range(n_groups) if present[g]]
         if handles:
             ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0),
-                      ncol=legend_cols or min(5, len(handles)), fontsize="xx-small",
+                      ncol=legend_cols or min(5, len(handles)), frameon=False,
                       handlelength=1.0, columnspacing=0.8)
     label = data.label
     ax.set_title(title if title is not None else (f"{label} ({data.level})" if label else data.level))

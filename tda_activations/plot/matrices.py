@@ -3,20 +3,126 @@
 from __future__ import annotations
 
 import textwrap
-
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 import numpy as np
 
+from .._figure_labels import figure_label
 from ..types import LayerMatrix
-from ._common import BlockSpec, block_boundaries, block_groups, finite_or_error, get_axes
+from ._common import (
+    BlockSpec,
+    block_boundaries,
+    block_groups,
+    check_axes,
+    finite_or_error,
+    get_axes,
+)
 from ._provenance import record
 from .style import categorical_colors
 
-__all__ = ["cross_model_heatmap", "embed_layers", "layer_embedding", "layer_heatmap", "matrix_cmap"]
+__all__ = [
+    "cross_model_heatmap",
+    "embed_layers",
+    "heatmap_geometry",
+    "layer_embedding",
+    "layer_heatmap",
+    "matrix_cmap",
+]
 
 _MAX_TICKS = 40
+_MAX_CELL_IN = 0.42  # a small matrix stops growing here, so its fonts stay in proportion
+_MIN_TICK_PT = 5.0  # the smallest tick label that still prints legibly
+_SIZED = "tda_activations.heatmap_geometry"  # gid of a figure sized by the rule
+_CBAR_IN = 0.95  # colour bar, its ticks and its (wrapped) label
+
+
+def _text_in(labels: Sequence[str], size_pt: float) -> float:
+    """Approximate width in inches of the longest label at ``size_pt`` (DejaVu Sans)."""
+    return max((len(lbl) for lbl in labels), default=0) * 0.6 * size_pt / 72.0
+
+
+def _font_pt(size: Any) -> float:
+    from matplotlib.font_manager import FontProperties
+
+    return float(FontProperties(size=size).get_size_in_points())
+
+
+def heatmap_geometry(
+    n_rows: int,
+    n_cols: int,
+    *,
+    row_labels: Sequence[str] = (),
+    col_labels: Sequence[str] = (),
+    width: float | None = None,
+    colorbar: bool = True,
+    title: bool = True,
+) -> tuple[tuple[float, float], float]:
+    """The one sizing rule of heatmaps: figure size and tick font size for a matrix.
+
+    Cells are square and as large as the width allows (at most 0.42 in, so that a
+    3 x 3 matrix does not get huge cells for its fonts); the tick font follows the cell
+    (between 5 pt and the tick size in force); the figure is exactly as tall as the
+    cells, the rotated column labels and the title need (no empty margin).
+
+    Parameters
+    ----------
+    n_rows, n_cols
+        Shape of the matrix.
+    row_labels, col_labels
+        The tick labels that will be written (for their widths).
+    width
+        The width available in inches (default: the figure width in force, which
+        :func:`~tda_activations.plot.paper_style` sets to the column width).
+    colorbar
+        Whether room is kept for a colour bar.
+    title
+        Whether room is kept for a title.
+
+    Returns
+    -------
+    tuple
+        ``((width, height), tick_font_pt)``.
+
+    Raises
+    ------
+    ValueError
+        If a dimension is not positive.
+    """
+    import matplotlib as mpl
+
+    if n_rows < 1 or n_cols < 1:
+        raise ValueError(f"heatmap_geometry needs a non-empty matrix, got {n_rows} x {n_cols}")
+    avail = float(width if width is not None else mpl.rcParams["figure.figsize"][0])
+    base = _font_pt(mpl.rcParams["ytick.labelsize"])
+    font = base
+    cell = _MAX_CELL_IN
+    for _ in range(3):  # the labels' width depends on the font, the font on the cell
+        side = _text_in(row_labels, font) + 0.12 + (_CBAR_IN if colorbar else 0.0) + 0.1
+        cell = min(_MAX_CELL_IN, max(avail - side, 0.5) / n_cols)
+        font = float(np.clip(cell * 72.0 * 0.8, _MIN_TICK_PT, base))
+    side = _text_in(row_labels, font) + 0.12 + (_CBAR_IN if colorbar else 0.0) + 0.1
+    title_in = 2.0 * _font_pt(mpl.rcParams["axes.titlesize"]) / 72.0 if title else 0.05
+    # rotated column labels: their width (with a margin for wide glyphs) sets the bottom
+    height = n_rows * cell + 1.15 * _text_in(col_labels, font) + 0.25 + title_in
+    return (min(avail, n_cols * cell + side), height), font
+
+
+def _tick_pt(axis: Any) -> float:
+    """Font size in points of an axis's tick labels (the size in force when it has none)."""
+    import matplotlib as mpl
+
+    labels = axis.get_ticklabels()
+    default = mpl.rcParams["xtick.labelsize"] if axis.axis_name == "x" \
+        else mpl.rcParams["ytick.labelsize"]
+    return _font_pt(labels[0].get_fontsize() if labels else default)
+
+
+def _cell_pt(ax: Any, n_rows: int, n_cols: int) -> float:
+    """Side of one cell in points, for axes already laid out."""
+    bbox = ax.get_position()
+    w, h = ax.figure.get_size_inches()
+    return 72.0 * min(bbox.width * w / max(n_cols, 1), bbox.height * h / max(n_rows, 1))
 
 
 def _check_matrix(matrix: Any, what: str) -> LayerMatrix:
@@ -74,7 +180,7 @@ def layer_heatmap(
     colorbar_label: str | None = None,
     annotate: bool | str = False,
     tick_labels: bool | Literal["auto"] = "auto",
-    tick_fontsize: float | str | None = "x-small",
+    tick_fontsize: float | str | None = None,
     title: str | None = None,
     sep: str = "/",
 ) -> Any:
@@ -102,13 +208,15 @@ def layer_heatmap(
     colorbar
         Draw a colour bar labelled with the measure.
     colorbar_label
-        Label of the colour bar (default: ``"<measure> (distance|similarity)"``).
+        Label of the colour bar (default: the measure's short human label,
+        :func:`~tda_activations.plot.figure_label`).
     annotate
         Write each value in its cell: ``True`` (``"{:.2g}"``) or a format string.
     tick_labels
         ``"auto"``: every label up to 40 per axis, then every k-th; ``True``/``False``.
     tick_fontsize
-        Font size of the layer names.
+        Font size of the layer names (default: from the cell size,
+        :func:`heatmap_geometry`; a new figure is also sized by that rule).
     title
         Axes title.
     sep
@@ -119,7 +227,24 @@ def layer_heatmap(
     matplotlib.axes.Axes
     """
     m = _check_matrix(matrix, "layer_heatmap")
-    ax = get_axes(ax)
+    if ax is None:
+        show = tick_labels is not False
+        size, font = heatmap_geometry(m.shape[0], m.shape[1],
+                                      row_labels=m.row_labels if show else (),
+                                      col_labels=m.col_labels if show else (),
+                                      colorbar=colorbar, title=title is not None)
+        ax = get_axes(None, figsize=size)
+        # a little more room than the layout measures: rotated labels end on the edge
+        ax.figure.get_layout_engine().set(h_pad=0.06, w_pad=0.04)
+        sized = True
+    else:
+        check_axes(ax)
+        sized = ax.figure.get_gid() == _SIZED
+        import matplotlib as mpl
+
+        font = float(np.clip(_cell_pt(ax, *m.shape) * 0.8, _MIN_TICK_PT,
+                             _font_pt(mpl.rcParams["ytick.labelsize"])))
+    tick_fontsize = font if tick_fontsize is None else tick_fontsize
     vals = np.asarray(m.values, dtype=float)
     default_cmap, centred = matrix_cmap(m)
     import matplotlib as mpl
@@ -136,7 +261,11 @@ def layer_heatmap(
     vmin = lo if vmin is None else float(vmin)
     vmax = hi if vmax is None else float(vmax)
     im = ax.imshow(np.ma.masked_invalid(vals), cmap=cm, vmin=vmin, vmax=vmax,
-                   interpolation="nearest", aspect="equal" if m.shape[0] == m.shape[1] else "auto")
+                   interpolation="nearest",
+                   # a figure sized by heatmap_geometry already has square cells; "auto" lets
+                   # constrained layout place the labels exactly (a fixed aspect can push them
+                   # off the figure)
+                   aspect="equal" if m.shape[0] == m.shape[1] and not sized else "auto")
     _ticks(ax, "x", m.col_labels, tick_labels, tick_fontsize)
     _ticks(ax, "y", m.row_labels, tick_labels, tick_fontsize)
     ax.tick_params(length=0)
@@ -160,12 +289,13 @@ def layer_heatmap(
                     continue
                 shade = cm(norm(v))
                 lum = 0.299 * shade[0] + 0.587 * shade[1] + 0.114 * shade[2]
-                ax.text(j, i, fmt.format(v), ha="center", va="center", fontsize="xx-small",
+                ax.text(j, i, fmt.format(v), ha="center", va="center",
+                        fontsize=0.85 * _font_pt(tick_fontsize),
                         color="black" if lum > 0.5 else "white")
     if colorbar:
-        label = colorbar_label if colorbar_label is not None else f"{m.measure} ({m.kind})"
-        cb = ax.figure.colorbar(im, ax=ax, shrink=0.85, pad=0.02)
-        cb.set_label(textwrap.fill(label, width=40))  # long measure names wrap, never overflow
+        label = colorbar_label if colorbar_label is not None else figure_label(m.measure)
+        cb = ax.figure.colorbar(im, ax=ax, shrink=0.85, pad=0.02, fraction=0.08)
+        cb.set_label(textwrap.fill(label, width=30))  # long measure names wrap, never overflow
         cb.outline.set_linewidth(0.5)
     if title is not None:
         ax.set_title(title)
@@ -227,6 +357,16 @@ def cross_model_heatmap(
         if key in style:
             raise TypeError(f"cross_model_heatmap sets {key} itself; use layer_heatmap to choose it")
     show_layers = layer_ticks is True or (layer_ticks == "auto" and max(m.shape) <= _MAX_TICKS)
+    if ax is None:  # size the figure for the labels actually written (layer part only)
+        def short(labels: Sequence[str]) -> list[str]:
+            return [lbl.split(sep, 1)[-1] for lbl in labels] if show_layers else ["model name"]
+
+        size, _ = heatmap_geometry(m.shape[0], m.shape[1], row_labels=short(m.row_labels),
+                                   col_labels=short(m.col_labels),
+                                   colorbar=style.get("colorbar", True),
+                                   title=style.get("title") is not None)
+        ax = get_axes(None, figsize=(size[0], size[1] + 0.25))
+        ax.figure.set_gid(_SIZED)
     ax = layer_heatmap(m, ax=ax, sep=sep, blocks="model" if stacked_rows else None,
                        col_blocks="model" if stacked_cols else None,
                        tick_labels=bool(show_layers), **style)
@@ -237,10 +377,20 @@ def cross_model_heatmap(
             if show_layers:
                 getattr(ax, f"set_{axis}ticklabels")([l.split(sep, 1)[1] for l in
                                                       [labels[int(t)] for t in getattr(ax, f"get_{axis}ticks")()]])
+            if len(set(groups)) == 1 and name is not None:
+                groups = []  # one model, already named by the axis label: no second name
+            if not groups:
+                getattr(ax, f"set_{axis}label")(name)
+                continue
             bounds = [0, *block_boundaries(groups), len(groups)]
             centres = [(a + b - 1) / 2 for a, b in zip(bounds[:-1], bounds[1:])]
             names = [groups[a] for a in bounds[:-1]]
-            sec = ax.secondary_xaxis("top") if axis == "x" else ax.secondary_yaxis("right" if show_layers else "left")
+            # model names on the left/top, never on the right where the colour bar is
+            sec = ax.secondary_xaxis("top") if axis == "x" else ax.secondary_yaxis("left")
+            if axis == "y" and show_layers:
+                pad = _text_in([lbl.split(sep, 1)[-1] for lbl in labels],
+                               _tick_pt(ax.yaxis)) * 72 + 4
+                sec.tick_params(pad=pad)
             if not show_layers:
                 getattr(ax, f"set_{axis}ticks")([])
             getattr(sec, f"set_{axis}ticks")(centres)
@@ -248,6 +398,11 @@ def cross_model_heatmap(
             sec.tick_params(length=0)
             for spine in sec.spines.values():
                 spine.set_visible(False)
+            if axis == "x" and ax.get_title():  # lift the title above the model names
+                ax.set_title(ax.get_title(), pad=2.2 * _tick_pt(ax.xaxis) + 6)
+            if name is not None:
+                sec.set_ylabel(name) if axis == "y" else sec.set_xlabel(name)
+            continue
         if name is not None:
             getattr(ax, f"set_{axis}label")(name)
     return ax
@@ -431,26 +586,58 @@ def layer_embedding(
         if len(cs) < len(models):
             raise ValueError(f"colors: {len(cs)} colours for {len(models)} models")
         palette = dict(zip(models, cs))
+    import matplotlib as mpl
+    import matplotlib.patheffects as pe
+    from matplotlib.lines import Line2D
+
+    label_pt = _font_pt(mpl.rcParams["legend.fontsize"])
+    halo = [pe.withStroke(linewidth=2.0, foreground="white")]
+    marked_stage = False
     for mdl in models:
         sub = df[df["model"] == mdl]
         x, y = sub["x"].to_numpy(), sub["y"].to_numpy()
         c = palette[mdl]
         ax.plot(x, y, "-", color=c, lw=1.0, alpha=0.9, zorder=2, label=mdl or None)
         ax.scatter(x[1:-1], y[1:-1], s=8, color=c, zorder=3, linewidths=0)
-        ax.scatter(x[:1], y[:1], s=22, facecolor="white", edgecolor=c, linewidths=1.0, zorder=4, marker="o")
-        ax.scatter(x[-1:], y[-1:], s=22, color=c, zorder=4, marker="s")
+        # stage marks: the first layer of each stage (first dotted part of the name)
+        stages = [str(lbl).split(".", 1)[0] for lbl in sub["layer"]]
+        starts = [i for i in range(1, len(stages) - 1) if stages[i] != stages[i - 1]]
+        if starts and len(set(stages)) < len(stages):
+            marked_stage = True
+            ax.scatter(x[starts], y[starts], s=26, marker="D", facecolor="white", edgecolor=c,
+                       linewidths=0.9, zorder=3.5)
+        ax.scatter(x[:1], y[:1], s=30, facecolor="white", edgecolor=c, linewidths=1.2, zorder=4,
+                   marker="o")
+        ax.scatter(x[-1:], y[-1:], s=30, color=c, zorder=4, marker="s")
         if annotate != "none":
             idx = range(len(sub)) if annotate == "all" else sorted({0, len(sub) - 1})
             for i in idx:
-                ax.annotate(str(sub["layer"].iloc[i]), (x[i], y[i]), xytext=(3, 3),
-                            textcoords="offset points", fontsize="xx-small", color=c)
+                ax.annotate(str(sub["layer"].iloc[i]), (x[i], y[i]), xytext=(4, 4),
+                            textcoords="offset points", fontsize=label_pt * 0.9, color=c,
+                            path_effects=halo, zorder=5)
     ax.set_aspect("equal", adjustable="datalim")
+    ax.margins(0.08)
     ax.set_xlabel("MDS 1")
     ax.set_ylabel("MDS 2")
     ax.set_xticks([])
     ax.set_yticks([])
     if legend and any(models):
-        ax.legend(loc="best", fontsize="x-small", title="○ first, ■ last layer", title_fontsize="xx-small")
+        handles = [Line2D([], [], color=palette[mdl], lw=1.5, label=mdl) for mdl in models if mdl]
+        grey = "0.35"
+        handles += [Line2D([], [], ls="", marker="o", mfc="white", mec=grey, label="first layer"),
+                    Line2D([], [], ls="", marker="s", color=grey, label="last layer")]
+        if marked_stage:
+            handles.append(Line2D([], [], ls="", marker="D", mfc="white", mec=grey, ms=4,
+                                  label="stage start"))
+        # below the axes and their x label, so it never covers a trajectory
+        from matplotlib.transforms import ScaledTranslation
+
+        below = -2.0 * _font_pt(mpl.rcParams["axes.labelsize"]) / 72.0
+        ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0),
+                  bbox_transform=ax.transAxes + ScaledTranslation(0.0, below,
+                                                                  ax.figure.dpi_scale_trans),
+                  ncol=min(4, len(handles)), borderaxespad=0.0, frameon=False,
+                  handlelength=1.4, columnspacing=1.0)
     if title is not None:
         ax.set_title(title)
     record(ax, "layer_embedding", matrix, {"method": method, "to_distance": to_distance, "seed": seed})

@@ -102,9 +102,28 @@ def save(
     if not base.name:
         raise ValueError(f"path {str(path)!r} names no file; give e.g. 'figures/heatmap'")
 
-    # Constrained layout settles over the first draws; draw once first so that the
-    # files do not depend on whether the figure was drawn before.
+    # Constrained layout settles over the first draws and may then flip the last bit of
+    # a position from draw to draw; lay out until it settles, round the positions to
+    # 1e-6 of the figure (far below a pixel) and keep them: the figure's layout is fixed
+    # as written, so saving it again gives the same bytes.
+    def rounded() -> list[list[float]]:
+        return [[round(float(v), 6) for v in a.get_position().bounds] for a in figure.axes]
+
     figure.draw_without_rendering()
+    from matplotlib.layout_engine import PlaceHolderLayoutEngine
+
+    engine = figure.get_layout_engine()
+    if engine is not None and not isinstance(engine, PlaceHolderLayoutEngine):
+        last = rounded()
+        for _ in range(8):  # until the layout has settled (to 1e-6 of the figure)
+            figure.draw_without_rendering()
+            now = rounded()
+            if now == last:
+                break
+            last = now
+        for axes, box in zip(figure.axes, last):
+            axes.set_position(box)
+        figure.set_layout_engine("none")
     rendered: dict[str, bytes] = {}
     for fmt in formats:
         buf = io.BytesIO()
