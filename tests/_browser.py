@@ -305,7 +305,7 @@ def load_page(
         The HTML file.
     evaluate
         A JavaScript expression evaluated after the load event (and ``settle`` seconds);
-        its value is returned in :attr:`PageReport.value`.
+        its value is returned in :attr:`PageReport.value` (a promise is awaited).
     settle
         Seconds to keep listening after the load event (late errors, timers).
     timeout
@@ -355,7 +355,8 @@ def load_page(
             if evaluate is not None:
                 ws.sock.settimeout(timeout)
                 res = session.call("Runtime.evaluate",
-                                   {"expression": evaluate, "returnByValue": True},
+                                   {"expression": evaluate, "returnByValue": True,
+                                    "awaitPromise": True},
                                    timeout=timeout)
                 if "exceptionDetails" in res:
                     report.exceptions.append("evaluate: " + _describe_exception(res))

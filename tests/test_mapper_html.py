@@ -225,7 +225,7 @@ def test_layers_page_bad_input(layers_result, tmp_path):
     assert not (tmp_path / "x.html").exists()
 
 
-_LAYERS_SCRIPT = """(() => {
+_LAYERS_SCRIPT = """(async () => {
   const panels = Array.from(document.querySelectorAll('.panel'));
   const overlaps = () => panels.map(p => Array.from(p.querySelectorAll('g.node'))
       .map(g => g.getAttribute('data-overlap')));
@@ -233,6 +233,7 @@ _LAYERS_SCRIPT = """(() => {
   first.dispatchEvent(new MouseEvent('mousemove', {clientX: 50, clientY: 50, bubbles: true}));
   const tip = document.getElementById('tooltip');
   const imgs = Array.from(tip.querySelectorAll('.thumbs img'));
+  await Promise.all(imgs.map(i => i.decode()));  // rejects if a thumbnail does not decode
   const hover = {shown: tip.style.display, text: tip.textContent,
                  thumbs: imgs.map(i => Number(i.getAttribute('data-sample'))),
                  loaded: imgs.filter(i => i.complete && i.naturalWidth > 0).length,
