@@ -305,3 +305,29 @@ def test_layers_page_with_tokens(layers_result, tmp_path):
     assert report.ok, report.problems()
     first = _node_samples(res, acts, "l1")[0][:3]
     assert report.value == [tokens[s] for s in first]
+
+
+def test_cli_mapper_run_writes_the_layers_page(layers_result, tmp_path):
+    """``mapper run`` writes ``layers.html`` (linked from ``index.html``) from a store whose
+    layers have different numbers of points, so the store's sample index must be used."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from tda_activations.cli.mapper import app
+    from tda_activations.extract import save_store
+
+    res, acts, _ = layers_result
+    store = save_store(acts, tmp_path / "store")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["run", str(store), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "manifest.json").read_text())["layers_html"] == "layers.html"
+    assert 'href="layers.html"' in (out / "index.html").read_text()
+    assert (out / "layers.html").read_text() == M.html_layers_page(
+        res, sample_index=acts.sample_index)
+    out2 = tmp_path / "out2"
+    result = CliRunner().invoke(app, ["run", str(store), "--out", str(out2), "--no-html"])
+    assert result.exit_code == 0, result.output
+    assert not (out2 / "layers.html").exists()
+    assert "layers.html" not in (out2 / "index.html").read_text()

@@ -654,10 +654,10 @@ _LAYERS_TEMPLATE = r"""<!DOCTYPE html>
   #legend span.item { display: inline-flex; align-items: center; gap: 4px; }
   .swatch { width: 12px; height: 12px; border-radius: 2px; display: inline-block; }
   #row { display: flex; overflow-x: auto; gap: 0; }
-  .panel { flex: 0 0 auto; width: 380px; border-right: 1px solid #ddd; }
+  .panel { flex: 0 0 auto; width: 420px; border-right: 1px solid #ddd; }
   .panel h2 { font-size: 13px; margin: 6px 8px 0; font-weight: 600; overflow-wrap: anywhere; }
   .panel .meta { font-size: 11px; color: #666; margin: 0 8px; }
-  .panel svg { width: 380px; height: 380px; display: block; }
+  .panel svg { width: 420px; height: max(380px, calc(100vh - 150px)); display: block; }
   .edge { stroke: #999; stroke-opacity: 0.7; }
   g.node { cursor: pointer; }
   g.node:focus { outline: none; }

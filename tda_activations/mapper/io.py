@@ -6,11 +6,15 @@ import html as _html
 import json
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
 
+import numpy.typing as npt
+
 from .._atomic import atomic_dir
+from ..types import ImageDataset
 from .export import to_json
-from .html import html_page
+from .html import html_layers_page, html_page
 from .summary import LayerMapper
 
 __all__ = ["layer_file_stem", "save_layer_mapper"]
@@ -24,7 +28,9 @@ def layer_file_stem(layer: str) -> str:
 
 
 def save_layer_mapper(result: LayerMapper, directory: str | os.PathLike[str], *,
-                      html: bool = True, seed: int = 0) -> Path:
+                      html: bool = True, seed: int = 0,
+                      sample_index: Mapping[str, npt.ArrayLike] | None = None,
+                      images: ImageDataset | npt.ArrayLike | None = None) -> Path:
     """Write every output of :func:`layer_mapper` into ``directory`` (atomically).
 
     Layout::
@@ -33,18 +39,40 @@ def save_layer_mapper(result: LayerMapper, directory: str | os.PathLike[str], *,
         trend_stats.csv        Spearman correlation of each column with depth
         graphs/<layer>.json    graph + compositions at every level (:func:`to_json`)
         html/<layer>.html      interactive offline page per layer (with ``html=True``)
+        layers.html            every layer on one page, with cross-layer selection
+                               (:func:`to_html_layers`; with ``html=True``)
         index.html             the trend table with links to the pages
         manifest.json          layer -> file names, in forward order
 
     The directory is built under a temporary name and moved into place when
     complete; an existing directory at ``directory`` is replaced.
 
+    Parameters
+    ----------
+    result
+        The output of :func:`layer_mapper`.
+    directory
+        Where to write.
+    html
+        Write the HTML pages.
+    seed
+        Seed of the page layouts.
+    sample_index, images
+        Passed to :func:`to_html_layers` (``acts.sample_index``; the dataset for thumbnails).
+
     Returns
     -------
     pathlib.Path
         ``directory``.
+
+    Raises
+    ------
+    ValueError
+        If ``sample_index`` or ``images`` do not fit the graphs (checked before writing).
     """
     directory = Path(directory)
+    layers_page = (html_layers_page(result, sample_index=sample_index, images=images,
+                                    seed=seed) if html else None)
     stems: dict[str, str] = {}
     for layer in result.layers:
         stem = layer_file_stem(layer)
@@ -70,6 +98,9 @@ def save_layer_mapper(result: LayerMapper, directory: str | os.PathLike[str], *,
                               seed=seed))
                 entry["html"] = f"html/{stem}.html"
             manifest["layers"].append(entry)
+        if layers_page is not None:
+            (tmp / "layers.html").write_text(layers_page)
+            manifest["layers_html"] = "layers.html"
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2))
         (tmp / "index.html").write_text(_index_page(result, stems, html=html))
     return directory
@@ -94,5 +125,7 @@ def _index_page(result: LayerMapper, stems: dict[str, str], *, html: bool) -> st
         "<p>Weighted node purity at every level of the class hierarchy, connected components, "
         "groups living in components of their own, and how well the class graph recovers "
         "the hierarchy, layer by layer (depth 0 = first layer).</p>"
-        f"{body}</body></html>"
+        + ('<p><a href="layers.html">Every layer on one page</a>: hover a node for its '
+           "samples, click it to see where they fall in the other layers.</p>" if html else "")
+        + f"{body}</body></html>"
     )
