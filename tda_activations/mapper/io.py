@@ -8,6 +8,7 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy.typing as npt
 
@@ -86,7 +87,7 @@ def save_layer_mapper(result: LayerMapper, directory: str | os.PathLike[str], *,
         (tmp / "graphs").mkdir()
         if html:
             (tmp / "html").mkdir()
-        manifest = {"layers": []}
+        manifest: dict[str, Any] = {"layers": []}
         for layer in result.layers:
             graph, comps = result.graphs[layer], result.compositions[layer]
             stem = stems[layer]
