@@ -331,3 +331,16 @@ def test_cli_mapper_run_writes_the_layers_page(layers_result, tmp_path):
     assert result.exit_code == 0, result.output
     assert not (out2 / "layers.html").exists()
     assert "layers.html" not in (out2 / "index.html").read_text()
+
+
+def test_group_colors_are_matplotlibs_and_distinct():
+    """Pages and figures share ``group_colors``: tab10/tab20 exactly as matplotlib has them,
+    distinct colours beyond."""
+    from matplotlib import colormaps
+    from matplotlib.colors import to_hex
+
+    assert M.group_colors(10) == tuple(to_hex(c) for c in colormaps["tab10"].colors)
+    for n in (11, 15, 20):
+        assert M.group_colors(n) == tuple(to_hex(c) for c in colormaps["tab20"].colors[:n])
+    for n in (1, 10, 11, 20, 21, 40):
+        assert len(set(M.group_colors(n))) == n
