@@ -344,3 +344,23 @@ def test_group_colors_are_matplotlibs_and_distinct():
         assert M.group_colors(n) == tuple(to_hex(c) for c in colormaps["tab20"].colors[:n])
     for n in (1, 10, 11, 20, 21, 40):
         assert len(set(M.group_colors(n))) == n
+
+
+def test_layers_page_from_an_image_dataset(layers_result):
+    """An ImageDataset gives the same thumbnails as its array, labelled with its sample ids."""
+    import json
+
+    from tda_activations.types import ImageDataset
+
+    res, acts, images = layers_result
+    ds = ImageDataset(images=images, labels=np.asarray(acts.labels), hierarchy=HIER,
+                      sample_ids=np.arange(320) + 1000)
+
+    def data(text):
+        return json.loads(re.search(r'id="mapper-data">(.*?)</script>', text, re.DOTALL).group(1))
+
+    from_ds = data(M.html_layers_page(res, sample_index=acts.sample_index, images=ds))
+    from_array = data(M.html_layers_page(res, sample_index=acts.sample_index, images=images))
+    assert from_ds["thumbs"] == from_array["thumbs"]
+    assert from_array["sampleIds"] is None
+    assert from_ds["sampleIds"] == {k: int(k) + 1000 for k in from_ds["thumbs"]}
