@@ -364,3 +364,22 @@ def test_layers_page_from_an_image_dataset(layers_result):
     assert from_ds["thumbs"] == from_array["thumbs"]
     assert from_array["sampleIds"] is None
     assert from_ds["sampleIds"] == {k: int(k) + 1000 for k in from_ds["thumbs"]}
+
+
+def test_save_layer_mapper_without_sample_index(layers_result, tmp_path, caplog):
+    """Without ``sample_index`` the every-layer page needs clouds of one size: otherwise it is
+    left out with a warning (the per-layer pages are still written); a bad one is refused."""
+    res, acts, images = layers_result
+    with caplog.at_level("WARNING", logger="tda_activations.mapper.io"):
+        out = M.save_layer_mapper(res, tmp_path / "m")
+    assert "pass sample_index" in caplog.text
+    assert not (out / "layers.html").exists() and (out / "html" / "l1.html").exists()
+    assert "layers.html" not in (out / "index.html").read_text()
+    with pytest.raises(ValueError, match="images has 5 samples"):
+        M.save_layer_mapper(res, tmp_path / "bad", sample_index=acts.sample_index,
+                            images=images[:5])
+    assert not (tmp_path / "bad").exists()
+    out = M.save_layer_mapper(res, tmp_path / "ok", sample_index=acts.sample_index,
+                              images=images)
+    assert (out / "layers.html").read_text() == M.html_layers_page(
+        res, sample_index=acts.sample_index, images=images)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html as _html
 import json
+import logging
 import os
 import re
 from collections.abc import Mapping
@@ -19,6 +20,8 @@ from .html import html_layers_page, html_page
 from .summary import LayerMapper
 
 __all__ = ["layer_file_stem", "save_layer_mapper"]
+
+log = logging.getLogger(__name__)
 
 
 def layer_file_stem(layer: str) -> str:
@@ -41,7 +44,8 @@ def save_layer_mapper(result: LayerMapper, directory: str | os.PathLike[str], *,
         graphs/<layer>.json    graph + compositions at every level (:func:`to_json`)
         html/<layer>.html      interactive offline page per layer (with ``html=True``)
         layers.html            every layer on one page, with cross-layer selection
-                               (:func:`to_html_layers`; with ``html=True``)
+                               (:func:`to_html_layers`; with ``html=True``, and
+                               ``sample_index`` where the clouds differ in size)
         index.html             the trend table with links to the pages
         manifest.json          layer -> file names, in forward order
 
@@ -72,8 +76,15 @@ def save_layer_mapper(result: LayerMapper, directory: str | os.PathLike[str], *,
         If ``sample_index`` or ``images`` do not fit the graphs (checked before writing).
     """
     directory = Path(directory)
-    layers_page = (html_layers_page(result, sample_index=sample_index, images=images,
-                                    seed=seed) if html else None)
+    layers_page = None
+    if html:
+        sizes = {result.graphs[layer].n_points for layer in result.layers}
+        if sample_index is None and len(sizes) > 1:
+            log.warning("layers.html not written: the layers' clouds differ in size; pass "
+                        "sample_index=acts.sample_index to save_layer_mapper for it")
+        else:
+            layers_page = html_layers_page(result, sample_index=sample_index, images=images,
+                                           seed=seed)
     stems: dict[str, str] = {}
     for layer in result.layers:
         stem = layer_file_stem(layer)
@@ -103,11 +114,13 @@ def save_layer_mapper(result: LayerMapper, directory: str | os.PathLike[str], *,
             (tmp / "layers.html").write_text(layers_page)
             manifest["layers_html"] = "layers.html"
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2))
-        (tmp / "index.html").write_text(_index_page(result, stems, html=html))
+        (tmp / "index.html").write_text(
+            _index_page(result, stems, html=html, layers_page=layers_page is not None))
     return directory
 
 
-def _index_page(result: LayerMapper, stems: dict[str, str], *, html: bool) -> str:
+def _index_page(result: LayerMapper, stems: dict[str, str], *, html: bool,
+                layers_page: bool) -> str:
     table = result.table.reset_index()
     if html:
         table["layer"] = [
@@ -127,6 +140,7 @@ def _index_page(result: LayerMapper, stems: dict[str, str], *, html: bool) -> st
         "groups living in components of their own, and how well the class graph recovers "
         "the hierarchy, layer by layer (depth 0 = first layer).</p>"
         + ('<p><a href="layers.html">Every layer on one page</a>: hover a node for its '
-           "samples, click it to see where they fall in the other layers.</p>" if html else "")
+           "samples, click it to see where they fall in the other layers.</p>" if layers_page
+           else "")
         + f"{body}</body></html>"
     )
