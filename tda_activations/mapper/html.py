@@ -8,6 +8,10 @@ charts of their class composition at the chosen level (as in the paper) and
 placed with the same seeded spring layout as :func:`pie_chart_data`; hovering a
 node shows its size, interval, lens mean, misclassification rate and composition.
 A selector switches the colouring between the hierarchy levels and the lens.
+
+:func:`to_html_layers` puts every layer of a :func:`layer_mapper` result on one page:
+hovering shows a node's composition and sample thumbnails (inlined PNGs) or texts,
+clicking a node highlights, in every layer, the nodes that share its samples.
 """
 
 from __future__ import annotations
