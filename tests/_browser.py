@@ -295,6 +295,7 @@ def load_page(
     evaluate: str | None = None,
     settle: float = 0.5,
     timeout: float = 60.0,
+    screenshot: str | os.PathLike[str] | None = None,
 ) -> PageReport:
     """Open a local HTML file in headless Chromium and report errors and requests.
 
@@ -304,11 +305,13 @@ def load_page(
         The HTML file.
     evaluate
         A JavaScript expression evaluated after the load event (and ``settle`` seconds);
-        its value is returned in :attr:`PageReport.value`.
+        its value is returned in :attr:`PageReport.value` (a promise is awaited).
     settle
         Seconds to keep listening after the load event (late errors, timers).
     timeout
         Overall limit for starting the browser and loading the page.
+    screenshot
+        Where to save a PNG of the 1400x900 viewport, taken after ``evaluate``.
 
     Raises
     ------
@@ -340,6 +343,10 @@ def load_page(
             session = _Session(ws)
             for domain in ("Page", "Runtime", "Log", "Network"):
                 session.call(f"{domain}.enable", timeout=timeout)
+            if screenshot is not None:
+                session.call("Emulation.setDeviceMetricsOverride",
+                             {"width": 1400, "height": 900, "deviceScaleFactor": 1,
+                              "mobile": False}, timeout=timeout)
             session.events.clear()
             session.call("Page.navigate", {"url": url}, timeout=timeout)
             if not session.wait_event("Page.loadEventFired", timeout):
@@ -348,11 +355,17 @@ def load_page(
             if evaluate is not None:
                 ws.sock.settimeout(timeout)
                 res = session.call("Runtime.evaluate",
-                                   {"expression": evaluate, "returnByValue": True},
+                                   {"expression": evaluate, "returnByValue": True,
+                                    "awaitPromise": True},
                                    timeout=timeout)
                 if "exceptionDetails" in res:
                     report.exceptions.append("evaluate: " + _describe_exception(res))
                 report.value = res.get("result", {}).get("value")
+            if screenshot is not None:
+                import base64
+
+                shot = session.call("Page.captureScreenshot", {"format": "png"}, timeout=timeout)
+                Path(screenshot).write_bytes(base64.b64decode(shot["data"]))
             for ev in session.events:
                 method, params = ev["method"], ev.get("params", {})
                 if method == "Runtime.exceptionThrown":

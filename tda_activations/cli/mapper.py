@@ -72,12 +72,12 @@ def run_cmd(
         res = layer_mapper(acts, layers=names, hierarchy=hier, lens=lens, n_intervals=n_intervals,
                            overlap=overlap, min_samples=min_samples, eps=_eps(eps),
                            separation_purity=separation_purity)
-        save_layer_mapper(res, out, html=html, seed=seed)
+        save_layer_mapper(res, out, html=html, seed=seed, sample_index=acts.sample_index)
     except (ValueError, TypeError, FileNotFoundError) as exc:
         _fail(exc)
     table = res.table
     with pd.option_context("display.width", 200, "display.max_columns", 20,
                            "display.float_format", "{:.3f}".format):
         typer.echo(table[[c for c in _SHOWN if c in table.columns]].to_string())
-    typer.echo(f"wrote {out} (trend.csv, graphs/, {'html/, ' if html else ''}index.html)")
+    typer.echo(f"wrote {out} (trend.csv, graphs/, {'html/, layers.html, ' if html else ''}index.html)")
     sidecar(ctx, out, result=res)

@@ -27,7 +27,7 @@ from .export import (
     to_networkx,
 )
 from .graph import MapperWarning, knee_eps, knee_index, mapper_graph
-from .html import html_page, to_html
+from .html import MAX_THUMBNAILS, html_layers_page, html_page, to_html, to_html_layers
 from .io import layer_file_stem, save_layer_mapper
 from .lenses import (
     LENSES,
@@ -51,6 +51,7 @@ from .summary import (
 
 __all__ = [
     "LENSES",
+    "MAX_THUMBNAILS",
     "ClassGraph",
     "HierarchySummary",
     "LayerMapper",
@@ -69,11 +70,12 @@ __all__ = [
     "group_colors",
     "hierarchy_compositions",
     "hierarchy_summary",
+    "html_layers_page",
     "html_page",
     "knee_eps",
     "knee_index",
-    "kth_neighbor_distances",
     "knn_distance_lens",
+    "kth_neighbor_distances",
     "l2norm_lens",
     "layer_file_stem",
     "layer_mapper",
@@ -84,6 +86,7 @@ __all__ = [
     "save_graph",
     "save_layer_mapper",
     "to_html",
+    "to_html_layers",
     "to_json",
     "to_networkx",
 ]

@@ -4,16 +4,24 @@ from __future__ import annotations
 
 import html as _html
 import json
+import logging
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
+
+import numpy.typing as npt
 
 from .._atomic import atomic_dir
+from ..types import ImageDataset
 from .export import to_json
-from .html import html_page
+from .html import html_layers_page, html_page
 from .summary import LayerMapper
 
 __all__ = ["layer_file_stem", "save_layer_mapper"]
+
+log = logging.getLogger(__name__)
 
 
 def layer_file_stem(layer: str) -> str:
@@ -39,7 +47,9 @@ def layer_file_stem(layer: str) -> str:
 
 
 def save_layer_mapper(result: LayerMapper, directory: str | os.PathLike[str], *,
-                      html: bool = True, seed: int = 0) -> Path:
+                      html: bool = True, seed: int = 0,
+                      sample_index: Mapping[str, npt.ArrayLike] | None = None,
+                      images: ImageDataset | npt.ArrayLike | None = None) -> Path:
     """Write every output of :func:`layer_mapper` into ``directory`` (atomically).
 
     Layout::
@@ -48,6 +58,9 @@ def save_layer_mapper(result: LayerMapper, directory: str | os.PathLike[str], *,
         trend_stats.csv        Spearman correlation of each column with depth
         graphs/<layer>.json    graph + compositions at every level (:func:`to_json`)
         html/<layer>.html      interactive offline page per layer (with ``html=True``)
+        layers.html            every layer on one page, with cross-layer selection
+                               (:func:`to_html_layers`; with ``html=True``, and
+                               ``sample_index`` where the clouds differ in size)
         index.html             the trend table with links to the pages
         manifest.json          layer -> file names, in forward order
 
@@ -57,20 +70,36 @@ def save_layer_mapper(result: LayerMapper, directory: str | os.PathLike[str], *,
     Parameters
     ----------
     result
-        The :func:`layer_mapper` result.
+        The output of :func:`layer_mapper`.
     directory
         Where to write.
     html
-        Also write the interactive pages.
+        Write the HTML pages.
     seed
-        Seed of the node layout of the pages.
+        Seed of the page layouts.
+    sample_index, images
+        Passed to :func:`to_html_layers` (``acts.sample_index``; the dataset for thumbnails).
 
     Returns
     -------
     pathlib.Path
         ``directory``.
+
+    Raises
+    ------
+    ValueError
+        If ``sample_index`` or ``images`` do not fit the graphs (checked before writing).
     """
     directory = Path(directory)
+    layers_page = None
+    if html:
+        sizes = {result.graphs[layer].n_points for layer in result.layers}
+        if sample_index is None and len(sizes) > 1:
+            log.warning("layers.html not written: the layers' clouds differ in size; pass "
+                        "sample_index=acts.sample_index to save_layer_mapper for it")
+        else:
+            layers_page = html_layers_page(result, sample_index=sample_index, images=images,
+                                           seed=seed)
     stems: dict[str, str] = {}
     for layer in result.layers:
         stem = layer_file_stem(layer)
@@ -84,7 +113,7 @@ def save_layer_mapper(result: LayerMapper, directory: str | os.PathLike[str], *,
         (tmp / "graphs").mkdir()
         if html:
             (tmp / "html").mkdir()
-        manifest = {"layers": []}
+        manifest: dict[str, Any] = {"layers": []}
         for layer in result.layers:
             graph, comps = result.graphs[layer], result.compositions[layer]
             stem = stems[layer]
@@ -96,12 +125,17 @@ def save_layer_mapper(result: LayerMapper, directory: str | os.PathLike[str], *,
                               seed=seed))
                 entry["html"] = f"html/{stem}.html"
             manifest["layers"].append(entry)
+        if layers_page is not None:
+            (tmp / "layers.html").write_text(layers_page)
+            manifest["layers_html"] = "layers.html"
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2))
-        (tmp / "index.html").write_text(_index_page(result, stems, html=html))
+        (tmp / "index.html").write_text(
+            _index_page(result, stems, html=html, layers_page=layers_page is not None))
     return directory
 
 
-def _index_page(result: LayerMapper, stems: dict[str, str], *, html: bool) -> str:
+def _index_page(result: LayerMapper, stems: dict[str, str], *, html: bool,
+                layers_page: bool) -> str:
     table = result.table.reset_index()
     if html:
         table["layer"] = [
@@ -120,5 +154,8 @@ def _index_page(result: LayerMapper, stems: dict[str, str], *, html: bool) -> st
         "<p>Weighted node purity at every level of the class hierarchy, connected components, "
         "groups living in components of their own, and how well the class graph recovers "
         "the hierarchy, layer by layer (depth 0 = first layer).</p>"
-        f"{body}</body></html>"
+        + ('<p><a href="layers.html">Every layer on one page</a>: hover a node for its '
+           "samples, click it to see where they fall in the other layers.</p>" if layers_page
+           else "")
+        + f"{body}</body></html>"
     )
