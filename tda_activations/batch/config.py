@@ -571,6 +571,12 @@ class ModelInstance(BaseModel):
 class RunConfig(_Section):
     """A whole run: ``[run]``, ``[data]``, ``[[models]]`` and the analysis sections.
 
+    Parameters
+    ----------
+    **data
+        The sections by name (``run``, ``data``, ``models``, ``extract``, ...), as in the
+        TOML file; build one with :func:`load_config` or :func:`config_from_dict`.
+
     Attributes
     ----------
     base_dir
@@ -830,14 +836,26 @@ def load_config(path: str | os.PathLike[str], *, check_files: bool = True) -> Ru
 
 
 def shipped_configs() -> list[Path]:
-    """The TOML configs shipped under ``data/configs``."""
+    """The TOML configs shipped under ``data/configs``.
+
+    Returns
+    -------
+    list of pathlib.Path
+        Paths of the TOML files.
+    """
     from .._paths import data_dir
 
     return sorted((data_dir() / "configs").glob("*.toml"))
 
 
 def embedded_config_path() -> Path:
-    """The embedded default config: LeNet, ResNet-18, DenseNet and MLP from the zoo on digits."""
+    """The embedded default config: LeNet, ResNet-18, DenseNet and MLP from the zoo on digits.
+
+    Returns
+    -------
+    pathlib.Path
+        Path of the TOML file.
+    """
     from .._paths import data_dir
 
     return data_dir() / "configs" / "embedded.toml"

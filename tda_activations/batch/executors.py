@@ -233,7 +233,29 @@ class DaskExecutor(Executor):
 
 def make_executor(kind: str = "local", *, scheduler: str | None = None,
                   n_workers: int | None = None, timeout: float = 10.0) -> Executor:
-    """``"local"`` processes or ``"dask"`` (an existing scheduler, or a LocalCluster)."""
+    """Build an executor: ``"local"`` processes or ``"dask"`` (a scheduler or a LocalCluster).
+
+    Parameters
+    ----------
+    kind
+        ``"local"`` or ``"dask"``.
+    scheduler
+        Address of an existing Dask scheduler; implies ``kind="dask"``.
+    n_workers
+        Number of worker processes (default: chosen by the executor).
+    timeout
+        Seconds to wait for the Dask scheduler.
+
+    Returns
+    -------
+    Executor
+        The executor.
+
+    Raises
+    ------
+    ValueError
+        If ``kind`` is not a known executor.
+    """
     if scheduler is not None:
         kind = "dask"
     if kind == "local":

@@ -32,7 +32,18 @@ _S = "tda_activations.batch.stages:"
 
 
 def path_fingerprint(path: str | os.PathLike[str]) -> str:
-    """Content hash of a file (its bytes) or a folder (names, sizes, modification times)."""
+    """Content hash of a file (its bytes) or a folder (names, sizes, modification times).
+
+    Parameters
+    ----------
+    path
+        File or folder.
+
+    Returns
+    -------
+    str
+        Hex digest.
+    """
     p = Path(path)
     h = hashlib.blake2b(digest_size=16)
     if p.is_file():

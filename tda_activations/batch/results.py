@@ -30,6 +30,15 @@ def save_matrix(matrix: LayerMatrix, directory: str | os.PathLike[str], *, stem:
     """Write a :class:`~tda_activations.types.LayerMatrix` as ``<stem>.csv`` (labelled),
     ``<stem>.npz`` (values and labels) and ``<stem>.json`` (measure, kind, parameters).
 
+    Parameters
+    ----------
+    matrix
+        The matrix to write.
+    directory
+        Folder to write into (created if missing).
+    stem
+        File name without extension.
+
     Returns
     -------
     dict
@@ -50,6 +59,18 @@ def save_matrix(matrix: LayerMatrix, directory: str | os.PathLike[str], *, stem:
 
 def load_matrix(directory: str | os.PathLike[str], *, stem: str = "matrix") -> LayerMatrix:
     """Read a matrix written by :func:`save_matrix`.
+
+    Parameters
+    ----------
+    directory
+        Folder the matrix was written into.
+    stem
+        File name without extension.
+
+    Returns
+    -------
+    LayerMatrix
+        The matrix, with its measure, kind and parameters.
 
     Raises
     ------

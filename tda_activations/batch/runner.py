@@ -56,7 +56,13 @@ _PACKAGES = ("tda-activations", "numpy", "scipy", "scikit-learn", "torch", "gudh
 
 
 def package_versions() -> dict[str, str | None]:
-    """Versions of the packages a run depends on (``None`` where not installed)."""
+    """Versions of the packages a run depends on (``None`` where not installed).
+
+    Returns
+    -------
+    dict
+        Package name -> version string or ``None``.
+    """
     out: dict[str, str | None] = {"python": platform.python_version()}
     for name in _PACKAGES:
         try:
@@ -74,6 +80,31 @@ class TaskRecord:
     ``status`` is ``"done"`` (computed now), ``"cached"`` (finished before),
     ``"failed"`` (``error`` says why) or ``"skipped"`` (``reason`` names the failed
     task it depends on).
+
+    Attributes
+    ----------
+    key
+        The task's content key.
+    kind
+        The task's kind.
+    name
+        The task's name.
+    path
+        The task's folder, relative to the run directory.
+    status
+        ``"done"``, ``"cached"``, ``"failed"`` or ``"skipped"``.
+    seconds
+        Time spent computing it.
+    error
+        Why it failed, or ``None``.
+    reason
+        Why it was skipped, or ``None``.
+    info
+        Planner bookkeeping of the task.
+    meta
+        What the task recorded about its result.
+    deps
+        Keys of the tasks it depends on.
     """
 
     key: str
@@ -197,6 +228,13 @@ class RunDirectoryError(OSError):
     """The run directory cannot be used: it is a file, lies under a file, is read-only or full.
 
     ``str(error)`` is the one-line message; ``error.errno`` the underlying error number.
+
+    Parameters
+    ----------
+    code
+        The underlying error number (``None`` when unknown), kept as ``errno``.
+    message
+        The one-line message.
     """
 
     def __init__(self, code: int | None, message: str) -> None:

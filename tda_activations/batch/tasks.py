@@ -110,6 +110,11 @@ def make_task(kind: str, name: str, func: str, params: Mapping[str, Any] | None 
     salt
         Extra content that the result depends on but that is not a parameter
         (fingerprints of model files and data); hashed into the key.
+
+    Returns
+    -------
+    Task
+        The task, with its key.
     """
     params = dict(params or {})
     deps = dict(deps or {})
@@ -144,6 +149,16 @@ def file_checksums(folder: str | os.PathLike[str]) -> dict[str, str]:
     """SHA-256 of every file under ``folder`` except ``_task.json``, by POSIX relative path.
 
     The same digests as ``sha256sum``, so a task folder can be checked by hand.
+
+    Parameters
+    ----------
+    folder
+        The task folder.
+
+    Returns
+    -------
+    dict
+        Relative POSIX path -> hex SHA-256 digest.
     """
     root = Path(folder)
     return {f.relative_to(root).as_posix(): _sha256(f) for f in sorted(root.rglob("*"))
@@ -152,6 +167,13 @@ def file_checksums(folder: str | os.PathLike[str]) -> dict[str, str]:
 
 def verify_task(run_dir: str | os.PathLike[str], task: Task) -> str | None:
     """Check a finished task's files against the checksums in its record.
+
+    Parameters
+    ----------
+    run_dir
+        The run directory.
+    task
+        The finished task.
 
     Returns
     -------

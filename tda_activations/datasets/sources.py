@@ -84,6 +84,17 @@ class DataSource:
     own_batches
         Whether the data bring their own batches (a ``DataLoader``, an iterable of batches),
         so that :meth:`batches` does not use its ``batch_size``.
+
+    Parameters
+    ----------
+    name, kind, n, hierarchy, fingerprint_complete
+        As the attributes of the same names.
+    batches
+        Function of the batch size that streams the data (backs :meth:`batches`).
+    fingerprint
+        Function that computes the content hash (backs :attr:`fingerprint`).
+    fixed_batches
+        Whether the data bring their own batches (kept as :attr:`own_batches`).
     """
 
     def __init__(

@@ -143,6 +143,16 @@ def _manifest(path: Path) -> dict[str, Any]:
 def load_store(path: str | os.PathLike[str]) -> ActivationSet:
     """Read an extraction store, verifying every array against the manifest's checksum.
 
+    Parameters
+    ----------
+    path
+        Store directory.
+
+    Returns
+    -------
+    ActivationSet
+        The stored activations.
+
     Raises
     ------
     FileNotFoundError
@@ -167,7 +177,22 @@ def load_store(path: str | os.PathLike[str]) -> ActivationSet:
 
 
 def request_key(model: Any, dataset: Any, **options: Any) -> dict[str, Any]:
-    """The content description of an extraction request (what the cache is keyed by)."""
+    """The content description of an extraction request (what the cache is keyed by).
+
+    Parameters
+    ----------
+    model
+        The model.
+    dataset
+        The data (anything :func:`~tda_activations.datasets.as_source` accepts).
+    **options
+        Keyword options of :func:`~tda_activations.extract.extract`.
+
+    Returns
+    -------
+    dict
+        Model and data fingerprints, options, package version and store format.
+    """
     from ..datasets.sources import as_source
 
     source = as_source(dataset, transform=options.get("transform"))  # its fingerprint covers it
@@ -195,6 +220,11 @@ def extract_to_store(
         Store directory.
     **options
         Keyword options of :func:`~tda_activations.extract.extract`.
+
+    Returns
+    -------
+    ActivationSet
+        The activations, loaded or freshly extracted.
     """
     path = Path(path)
     cacheable = {k: v for k, v in options.items() if k not in ("progress", "on_batch")}

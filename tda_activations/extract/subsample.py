@@ -30,6 +30,11 @@ def subsample_samples(acts: ActivationSet, *, n_samples: int, seed: int = 0) -> 
         Number of samples to keep (all when at least the number present).
     seed
         Seed of the choice.
+
+    Returns
+    -------
+    ActivationSet
+        The activations of the kept samples.
     """
     if n_samples < 1:
         raise ValueError(f"n_samples must be >= 1, got {n_samples}")

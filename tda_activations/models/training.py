@@ -335,7 +335,13 @@ def fit(
 
 
 def cache_dir() -> Path:
-    """Where trained zoo weights are cached: ``$TDA_ACTIVATIONS_CACHE`` or ``~/.cache/tda_activations``."""
+    """Where trained zoo weights are cached: ``$TDA_ACTIVATIONS_CACHE`` or ``~/.cache/tda_activations``.
+
+    Returns
+    -------
+    pathlib.Path
+        The cache folder.
+    """
     root = os.environ.get("TDA_ACTIVATIONS_CACHE")
     return Path(root) if root else Path.home() / ".cache" / "tda_activations"
 

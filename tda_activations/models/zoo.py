@@ -256,7 +256,13 @@ ZOO: dict[str, Callable[..., nn.Module]] = {
 
 
 def zoo_names() -> tuple[str, ...]:
-    """Names of the zoo architectures."""
+    """Names of the zoo architectures.
+
+    Returns
+    -------
+    tuple of str
+        The names.
+    """
     return tuple(ZOO)
 
 

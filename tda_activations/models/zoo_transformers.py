@@ -222,6 +222,22 @@ def build_modular_transformer(p: int = 59, *, dim: int = 128, heads: int = 4, ml
                               depth: int = 1, seed: int | None = None) -> ModularTransformer:
     """An untrained :class:`ModularTransformer`, initialised from ``seed`` (``None``: torch's state).
 
+    Parameters
+    ----------
+    p
+        The modulus: ``p + 1`` tokens (residues and ``=``), ``p`` logits.
+    dim, heads, mlp_dim
+        Width, attention heads (must divide ``dim``) and MLP width.
+    depth
+        Number of blocks.
+    seed
+        Seed of the initialisation; ``None``: torch's current random state.
+
+    Returns
+    -------
+    ModularTransformer
+        The model.
+
     Raises
     ------
     ValueError

@@ -46,7 +46,18 @@ def _content(obj: Any, depth: int = 0) -> Any:
 
 
 def result_fingerprint(result: Any) -> str:
-    """Content hash of a result (dataclass fields, arrays, tables), 16 hex characters."""
+    """Content hash of a result (dataclass fields, arrays, tables), 16 hex characters.
+
+    Parameters
+    ----------
+    result
+        The result (a dataclass, an array, a table, ...).
+
+    Returns
+    -------
+    str
+        The hash.
+    """
     return fingerprint_params(_content(result))
 
 
@@ -87,5 +98,16 @@ def record(ax: Any, function: str, result: Any, params: Mapping[str, Any]) -> No
 
 
 def figure_provenance(fig: Any) -> list[dict[str, Any]]:
-    """The records of every plot function that drew into ``fig`` (a copy)."""
+    """The records of every plot function that drew into ``fig`` (a copy).
+
+    Parameters
+    ----------
+    fig
+        A matplotlib figure.
+
+    Returns
+    -------
+    list of dict
+        One record per plot call, in drawing order.
+    """
     return [dict(e) for e in _RECORDS.get(fig, [])]

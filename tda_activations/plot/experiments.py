@@ -66,6 +66,31 @@ def tidy_curve(
     of +-1 standard deviation (``spread="std"``), the standard error (``"se"``) or
     nothing (``None``); or give explicit ``lower``/``upper`` columns.
 
+    Parameters
+    ----------
+    table
+        A tidy table (a ``pandas.DataFrame`` or what can be turned into one).
+    x, y
+        Columns of the x and y values.
+    hue
+        Column whose values get one line each (default: a single line).
+    ax
+        Axes to draw into (default: a new figure).
+    spread
+        Band around the mean: ``"std"``, ``"se"`` or ``None``.
+    lower, upper
+        Columns of an explicit band (both needed; they replace ``spread``).
+    categorical_x
+        Treat ``x`` as categories (default: when the column is not numeric).
+    colors
+        One colour per line (default: :func:`categorical_colors`).
+    markers
+        Draw a marker at each point.
+    legend
+        Draw a legend (when ``hue`` is given).
+    function
+        Name recorded in the figure's provenance and used in error messages.
+
     Returns
     -------
     matplotlib.axes.Axes

@@ -142,6 +142,16 @@ def matrix_cmap(matrix: LayerMatrix) -> tuple[str, bool]:
     A distance is drawn with ``magma_r`` and a similarity with ``viridis`` (both
     perceptually uniform and colour-blind safe; in both, lighter = closer); a similarity
     with negative entries (a correlation) with the diverging ``RdBu_r`` centred at 0.
+
+    Parameters
+    ----------
+    matrix
+        The matrix.
+
+    Returns
+    -------
+    tuple
+        ``(cmap_name, centred)``.
     """
     if matrix.kind == "distance":
         return "magma_r", False

@@ -104,9 +104,13 @@ def model_mean_dimensions(
     ----------
     result
         A :class:`~tda_activations.probes.mean_dimension.ModelMeanDimensions`.
+    ax
+        Axes to draw into (default: a new figure).
     statistic
         ``"pooled"`` (all logits, variance-weighted, with its standard error) or
         ``"mean"`` (mean over logits, with the min-max range as the error bar).
+    title
+        Axes title.
 
     Returns
     -------
@@ -347,9 +351,13 @@ def equivariance_profile(
     ----------
     result
         An :class:`~tda_activations.probes.invariance.EquivarianceResult`.
+    ax
+        Axes to draw into (default: a new figure).
     statistic
         ``"residual"`` (after the fitted map ``M_g``) or ``"identity_residual"``
         (``M_g`` the identity: invariance).
+    title
+        Axes title.
 
     Returns
     -------
@@ -392,6 +400,12 @@ def separability_profile(
     ----------
     result
         A :class:`~tda_activations.probes.invariance.SeparabilityResult`.
+    ax
+        Axes to draw into (default: a new figure).
+    statistic
+        ``"fisher_criterion"`` or ``"distance_ratio"`` (inter- over intra-class distance).
+    title
+        Axes title.
 
     Returns
     -------
@@ -429,12 +443,16 @@ def architecture_profile(
     report
         An :class:`~tda_activations.probes.architecture.ArchitectureReport`, or a mapping
         model name -> report (one line per model, relative depth).
+    ax
+        Axes to draw into (default: a new figure).
     metric
         A per-node field of the report.
     kinds
         Node kinds to keep (default: convolutions and linear layers); ``None``: all.
     log
         Logarithmic y axis (default: for sizes and costs).
+    title
+        Axes title.
 
     Returns
     -------

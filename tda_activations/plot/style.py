@@ -115,6 +115,23 @@ def categorical_colors(n: int, *, palette: str | Sequence[str] | None = None) ->
 
     With no ``palette``: Okabe-Ito up to 8, Paul Tol's muted up to 10, then evenly spaced
     hues (no longer colour-blind safe; a warning-free fallback for many classes).
+
+    Parameters
+    ----------
+    n
+        Number of colours.
+    palette
+        A name in :data:`PALETTES` or a sequence of colours, cycled when shorter than ``n``.
+
+    Returns
+    -------
+    tuple of str
+        The colours.
+
+    Raises
+    ------
+    ValueError
+        If ``n`` is negative.
     """
     n = int(n)
     if n < 0:
@@ -134,7 +151,23 @@ def categorical_colors(n: int, *, palette: str | Sequence[str] | None = None) ->
 def paper_rc(*, column: Column = "single", font_size: float = 8.0,
              palette: str | Sequence[str] = "okabe_ito", aspect: float = 0.75,
              dpi: float = 300.0) -> dict[str, Any]:
-    """The ``rcParams`` entries :func:`paper_style` sets (a plain dict; nothing is applied)."""
+    """The ``rcParams`` entries :func:`paper_style` sets (a plain dict; nothing is applied).
+
+    Parameters
+    ----------
+    column, font_size, palette, aspect, dpi
+        As for :func:`paper_style`.
+
+    Returns
+    -------
+    dict
+        ``rcParams`` name -> value.
+
+    Raises
+    ------
+    ValueError
+        If ``font_size`` is not positive.
+    """
     from cycler import cycler
 
     colors = _palette(palette)
