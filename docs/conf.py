@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -78,7 +79,8 @@ sphinx_gallery_conf = {
 def _write_api_pages(app: object) -> None:
     """One page per namespace listing every name of its ``__all__`` (so none is missed)."""
     out = Path(__file__).resolve().parent / "api"
-    out.mkdir(exist_ok=True)
+    shutil.rmtree(out, ignore_errors=True)  # no stale page of a name that has gone
+    out.mkdir()
     top = [n for n in tda_activations.__all__ if n not in NAMESPACES and not n.startswith("_")]
     sections = [("tda_activations", top)]
     for ns in NAMESPACES:
@@ -110,13 +112,8 @@ def _write_api_pages(app: object) -> None:
         if again:
             lines += ["", "Also available here:", ""] + again
         text = "\n".join(lines) + "\n"
-        path = out / f"{slug}.rst"
-        if not path.exists() or path.read_text() != text:
-            path.write_text(text)
-    text = "\n".join(index) + "\n"
-    path = out / "index.rst"
-    if not path.exists() or path.read_text() != text:
-        path.write_text(text)
+        (out / f"{slug}.rst").write_text(text)
+    (out / "index.rst").write_text("\n".join(index) + "\n")
 
 
 _write_api_pages(None)
