@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+import sys
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 from rich.console import Console
@@ -35,13 +36,29 @@ app.add_typer(experiment.app, name="experiment")
 app.command("run")(run.run_command)
 
 
+class _CurrentStderr(logging.StreamHandler):  # type: ignore[type-arg]
+    """A handler that writes to whatever ``sys.stderr`` is when a record is emitted.
+
+    A plain ``StreamHandler()`` keeps the stream it was created with; under a test runner
+    or an embedding application that stream can be closed by the next record.
+    """
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
 @app.callback()
 def _root(
     verbose: bool = typer.Option(
         False, "--verbose", "-v", metavar="", help="Log progress at INFO level."),
     log_file: Optional[Path] = typer.Option(None, help="Also write the log to this file (for cluster jobs)."),
 ) -> None:
-    handlers: list[logging.Handler] = [logging.StreamHandler()]
+    handlers: list[logging.Handler] = [_CurrentStderr()]
     if log_file is not None:
         handlers.append(logging.FileHandler(log_file))
     logging.basicConfig(
