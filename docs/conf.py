@@ -7,6 +7,7 @@ fetched from the network (no intersphinx, a theme whose assets ship with it).
 from __future__ import annotations
 
 import importlib
+import inspect
 import os
 import shutil
 import sys
@@ -92,10 +93,13 @@ def _write_api_pages(app: object) -> None:
     seen: dict[int, str] = {}
     for modname, names in sections:
         mod = importlib.import_module(modname)
-        own, again = [], []
+        own, again, constants = [], [], []
         for n in sorted(names, key=str.lower):
             obj = getattr(mod, n, None)
-            if obj is not None and not isinstance(obj, (int, float, str, tuple, dict)) and id(obj) in seen:
+            if not callable(obj) and not inspect.ismodule(obj):
+                constants.append(f"- ``{n}``: a ``{type(obj).__name__}`` constant")
+                continue
+            if id(obj) in seen:
                 again.append(f"- ``{n}``: documented as :obj:`{seen[id(obj)]}.{n}`")
             else:
                 own.append(n)
@@ -109,6 +113,8 @@ def _write_api_pages(app: object) -> None:
                  f".. currentmodule:: {modname}", "", ".. autosummary::", "   :toctree: generated",
                  "   :nosignatures:", ""]
         lines += [f"   {n}" for n in own]
+        if constants:
+            lines += ["", "Constants:", ""] + constants
         if again:
             lines += ["", "Also available here:", ""] + again
         text = "\n".join(lines) + "\n"

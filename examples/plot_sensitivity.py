@@ -15,7 +15,7 @@ import tda_activations as ta
 tm = ta.models.pretrained("lenet", seed=0)
 acts = ta.extract.extract(tm.model, tm.data.test, layers=["conv2"], reduction="top_l2")
 result = ta.experiments.sensitivity(
-    acts, layers=["conv2"], measures=["linear_cka", "procrustes", "sliced_wasserstein"]
+    acts, layers=["conv2"], measures=["linear_cka", "procrustes", "H1:sliced_wasserstein"]
 )
 
 with ta.plot.paper_style(column="single", aspect=0.75):

@@ -51,7 +51,26 @@ def html_page(
     title: str | None = None,
     seed: int = 0,
 ) -> str:
-    """The HTML text of the page (see :func:`to_html`)."""
+    """Return the HTML text of the page :func:`to_html` writes.
+
+    Parameters
+    ----------
+    graph
+        The Mapper graph.
+    compositions
+        Level -> :class:`NodeComposition`; the page can colour by any of these levels.
+    color_by
+        Initial colouring: a level name or ``"lens"`` (default: the first level).
+    title
+        Page title (default: "Mapper graph <label>").
+    seed
+        Seed of the spring layout.
+
+    Returns
+    -------
+    str
+        A self-contained HTML document (no external loads).
+    """
     compositions = dict(compositions or {})
     for comp in compositions.values():
         _check_composition(graph, comp)
@@ -457,7 +476,35 @@ def html_layers_page(
     title: str | None = None,
     seed: int = 0,
 ) -> str:
-    """The HTML text of the every-layer page (see :func:`to_html_layers`)."""
+    """Return the HTML text of the every-layer page :func:`to_html_layers` writes.
+
+    Parameters
+    ----------
+    result
+        The :func:`layer_mapper` result.
+    sample_index
+        Layer -> the sample each point came from (``acts.sample_index``); needed when the
+        layers have different numbers of points.
+    images
+        The images of the samples (an ``ImageDataset`` or an array), for thumbnails.
+    tokens
+        One text or id per sample, shown instead of thumbnails.
+    color_by
+        Initial colouring: a hierarchy level or ``"lens"`` (default: the first level).
+    max_thumbnails
+        Thumbnails (or texts) shown per node at most.
+    thumbnail_size
+        Side of a thumbnail in pixels, 4 to 256.
+    title
+        Page title.
+    seed
+        Seed of the spring layouts.
+
+    Returns
+    -------
+    str
+        A self-contained HTML document (no external loads).
+    """
     if isinstance(max_thumbnails, bool) or not isinstance(max_thumbnails, int) \
             or max_thumbnails < 0:
         raise ValueError(f"max_thumbnails must be an integer >= 0, got {max_thumbnails!r}")
