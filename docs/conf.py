@@ -63,7 +63,7 @@ suppress_warnings = ["myst.header"]
 
 NAMESPACES = (
     "datasets", "models", "extract", "homology", "mapper", "similarity",
-    "experiments", "probes", "plot", "batch",
+    "experiments", "probes", "plot", "batch", "io",
 )
 
 sphinx_gallery_conf = {

@@ -214,7 +214,7 @@ class ModularTransformer(nn.Module):
 
     @property
     def residue_embedding(self) -> torch.Tensor:
-        """``W_E``: the embedding rows of the residues ``0 .. p-1``, ``(p, dim)``."""
+        """``W_E``: the embedding rows of the residues 0 to p - 1, ``(p, dim)``."""
         return self.embed.weight[: self.p]
 
 
