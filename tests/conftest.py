@@ -12,9 +12,11 @@
 from __future__ import annotations
 
 import atexit
+import logging
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 
 import matplotlib
 
@@ -24,6 +26,7 @@ _CACHE = tempfile.mkdtemp(prefix="tda_test_cache_")
 atexit.register(shutil.rmtree, _CACHE, ignore_errors=True)
 os.environ["TDA_ACTIVATIONS_CACHE"] = _CACHE
 
+import pytest
 import torch
 
 
@@ -40,3 +43,24 @@ def _threads() -> int:
 
 TORCH_THREADS = _threads()
 torch.set_num_threads(TORCH_THREADS)
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    """Undo what a test (the CLI's ``--verbose`` callback, say) did to logging's set-up.
+
+    The CLI configures the root logger for the process it runs in; under the test runner
+    that process is shared, so without this a later test would see its INFO records.
+    """
+    loggers = [logging.getLogger(), logging.getLogger("tda_activations")]
+    saved = [(lg, list(lg.handlers), lg.level) for lg in loggers]
+    yield
+    for lg, handlers, level in saved:
+        for h in list(lg.handlers):
+            if h not in handlers:
+                lg.removeHandler(h)
+                h.close()
+        for h in handlers:
+            if h not in lg.handlers:
+                lg.addHandler(h)
+        lg.setLevel(level)
