@@ -158,11 +158,7 @@ def to_html(
                                              color_by=color_by, title=title, seed=seed))
 
 
-_TEMPLATE = r"""<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy"
+_PAGE_HEAD = r"""<meta http-equiv="Content-Security-Policy"
       content="default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:">
 <meta name="generator" content="tda_activations.mapper">
 <title>__TITLE__</title>
@@ -180,6 +176,14 @@ _TEMPLATE = r"""<!DOCTYPE html>
     console.error = function () { window.__mapperErrors.push(Array.prototype.join.call(arguments, " ")); orig.apply(console, arguments); };
   })();
 </script>
+"""
+
+# Both pages start with the same policy and error counter (__HEAD__ in each template).
+_TEMPLATE = r"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+__HEAD__
 <style>
   body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0; color: #222; }
   header { padding: 8px 14px; border-bottom: 1px solid #ddd; display: flex; gap: 18px; align-items: center; flex-wrap: wrap; }
@@ -389,6 +393,7 @@ _TEMPLATE = r"""<!DOCTYPE html>
 </body>
 </html>
 """
+_TEMPLATE = _TEMPLATE.replace("__HEAD__\n", _PAGE_HEAD)
 
 
 # ------------------------------------------------------------ every layer, one page
@@ -680,22 +685,7 @@ _LAYERS_TEMPLATE = r"""<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy"
-      content="default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:">
-<meta name="generator" content="tda_activations.mapper">
-<title>__TITLE__</title>
-<script>
-  window.__mapperErrors = [];
-  window.addEventListener("error", function (e) { window.__mapperErrors.push(String(e.message || e)); });
-  window.addEventListener("unhandledrejection", function (e) { window.__mapperErrors.push(String(e.reason)); });
-  document.addEventListener("securitypolicyviolation", function (e) {
-    window.__mapperErrors.push("blocked load of " + e.blockedURI);
-  });
-  (function () {
-    var orig = console.error;
-    console.error = function () { window.__mapperErrors.push(Array.prototype.join.call(arguments, " ")); orig.apply(console, arguments); };
-  })();
-</script>
+__HEAD__
 <style>
   body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0; color: #222; }
   header { padding: 8px 14px; border-bottom: 1px solid #ddd; display: flex; gap: 18px; align-items: center; flex-wrap: wrap; }
@@ -972,3 +962,4 @@ _LAYERS_TEMPLATE = r"""<!DOCTYPE html>
 </body>
 </html>
 """
+_LAYERS_TEMPLATE = _LAYERS_TEMPLATE.replace("__HEAD__\n", _PAGE_HEAD)
