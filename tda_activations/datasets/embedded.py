@@ -68,7 +68,7 @@ def load_digits(*, upsample: int = 1, test_size: float = 0.3, seed: int = 0) -> 
     """Load scikit-learn's 8x8 handwritten digits as image tensors with a stratified split.
 
     Pixel values are scaled to [0, 1] (the raw data are 0..16).  The class
-    hierarchy is the documented grouping in ``data/hierarchies/digits.json``.
+    hierarchy is the documented grouping in ``tda_activations/data/hierarchies/digits.json``.
 
     Parameters
     ----------
