@@ -108,7 +108,7 @@ def tidy_curve(
         raise ValueError(f"colors: {len(cs)} colours for {len(groups)} lines")
     if categorical_x is None:
         categorical_x = not np.issubdtype(df[x].dtype, np.number)
-    xorder = list(dict.fromkeys(df[x])) if categorical_x else None
+    xorder: list[Any] = list(dict.fromkeys(df[x])) if categorical_x else []
     for k, (g, c) in enumerate(zip(groups, cs)):
         sub = df if g is None else df[df[hue] == g]
         agg = sub.groupby(x, sort=not categorical_x)[y].agg(["mean", "std", "count"])
