@@ -153,8 +153,10 @@ def sensitivity_curve(
     logx: bool = False,
     title: str | None = None,
 ) -> Any:
-    """Sensitivity: distance to the original layer as its cloud is projected onto fewer
-    principal directions (or perturbed more), one line per layer or measure.
+    """Sensitivity curves: distance to the original layer as information is removed.
+
+    The cloud is projected onto fewer principal directions (or perturbed more); one line
+    per layer or measure.
 
     A sensitive measure grows as information is removed; a curve that stays flat
     misses what was removed.
@@ -233,8 +235,9 @@ def correspondence_curve(
     chance: float | str | None = "auto",
     title: str | None = None,
 ) -> Any:
-    """Specificity: how often a layer's nearest layer in another model (another seed) is
-    the layer at the same depth, by depth, one line per measure.
+    """Specificity: how often the nearest layer of another seed's model has the same depth.
+
+    By depth, one line per measure.
 
     Parameters
     ----------
