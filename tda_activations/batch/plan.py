@@ -41,7 +41,7 @@ SUMMARY_ABOVE_MODELS = 8
 MAX_MODEL_GROUPS = 8
 
 
-def model_groups(models: Sequence[str], *, max_groups: int = MAX_MODEL_GROUPS) -> list[list[str]]:
+def model_groups(models: Sequence[str], *, max_groups: int | None = None) -> list[list[str]]:
     """Consecutive groups of models, at most ``max_groups`` of them, sizes differing by at most one.
 
     Parameters
@@ -49,7 +49,7 @@ def model_groups(models: Sequence[str], *, max_groups: int = MAX_MODEL_GROUPS) -
     models
         The models, in config order.
     max_groups
-        The largest number of groups.
+        The largest number of groups (default :data:`MAX_MODEL_GROUPS`).
 
     Returns
     -------
@@ -57,7 +57,9 @@ def model_groups(models: Sequence[str], *, max_groups: int = MAX_MODEL_GROUPS) -
         The groups, in order; one model per group when there are at most ``max_groups``.
     """
     n = len(models)
-    k = min(n, max_groups)
+    k = min(n, MAX_MODEL_GROUPS if max_groups is None else max_groups)
+    if k < 1 and n:
+        raise ValueError(f"max_groups must be at least 1, got {max_groups}")
     bounds = [round(i * n / k) for i in range(k + 1)] if k else [0]
     return [list(models[bounds[i]:bounds[i + 1]]) for i in range(k)]
 
