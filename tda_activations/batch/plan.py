@@ -235,10 +235,12 @@ class Planner:
             return list(dict.fromkeys(picks))
         return [l for l in layers if any(fnmatch.fnmatchcase(l, p) for p in spec)]
 
-    def _figure(self, name: str, source: Task, *, title: str, view: str = "", **params: Any) -> Task:
+    def _figure(self, name: str, source: Task, *, title: str, view: str = "", caption: str = "",
+                **params: Any) -> Task:
+        """A figure task; ``caption`` (default: ``title``) is the report's caption."""
         return make_task("figures", name, _S + params.pop("func", "figure_matrix"),
                          {"title": title, **params}, {"matrix": source.path},
-                         info={"figure_of": source.key, "title": title, "view": view})
+                         info={"figure_of": source.key, "title": caption or title, "view": view})
 
     # ------------------------------------------------------------- per model
 
@@ -409,13 +411,17 @@ class Planner:
         ref = self._layers[done[0]]
         if sum(self._layers[m] == ref for m in done) >= 2 and len(ref) >= 2:
             out.append(self._figure(f"{fig}/within_mean", t, stem="within_mean", view="within_mean",
-                                    title=f"{what} between layers: mean over models"))
+                                    title="within a model: mean over models",
+                                    caption=f"{what} between layers: mean over models"))
             out.append(self._figure(f"{fig}/within_spread", t, stem="within_spread",
                                     view="within_spread", colorbar_label=f"std of {what}",
-                                    title=f"{what} between layers: standard deviation over models"))
+                                    title="within a model: spread over models",
+                                    caption=f"{what} between layers: standard deviation over "
+                                            "models"))
             out.append(self._figure(f"{fig}/cross_mean", t, stem="cross_mean", view="cross_mean",
-                                    title=f"{what}, layer of model A x layer of model B: mean over "
-                                          "pairs A != B"))
+                                    title="model A x model B: mean over pairs",
+                                    caption=f"{what}, layer of model A x layer of model B: mean "
+                                            "over pairs A != B (same depth on the diagonal)"))
         return out
 
     def _final_tasks(self, done: list[str]) -> list[Task]:
