@@ -42,5 +42,6 @@ def test_embedded_config_end_to_end(tmp_path):
     hrefs = [h for h in value["links"] if not h.startswith("#")]
     assert not [h for h in hrefs if re.match(r"^[a-z]+://", h)]
     assert not [h for h in hrefs if not (out / h).exists()]
+    # a page per layer, and per model a page of every layer
     assert sum(h.endswith(".html") for h in hrefs) == sum(
-        1 for t in manifest["tasks"] if t["kind"] == "mapper")
+        1 for t in manifest["tasks"] if t["kind"] in ("mapper", "mapper-trend"))

@@ -24,11 +24,60 @@ from typing import Any
 from .config import ModelInstance, NamedSpec, RunConfig
 from .tasks import Task, make_task
 
-__all__ = ["Planner", "path_fingerprint"]
+__all__ = ["MAX_MODEL_GROUPS", "SUMMARY_ABOVE_MODELS", "Planner", "model_groups", "path_fingerprint"]
 
 log = logging.getLogger(__name__)
 
 _S = "tda_activations.batch.stages:"
+
+#: Runs with more models than this summarise: no figure per model, the within-model matrix
+#: as mean and spread across the models, the same-depth correspondence, the all-layers matrix
+#: and an MDS embedding coloured by depth, each drawn once.
+SUMMARY_ABOVE_MODELS = 8
+
+#: The cross-model stage splits the models into at most this many groups and computes each
+#: pair of groups in one call of the all-pairs engine (one task): at most
+#: ``G * (G + 1) / 2`` tasks per measure, whatever the number of models.
+MAX_MODEL_GROUPS = 8
+
+
+def model_groups(models: Sequence[str], *, max_groups: int | None = None) -> list[list[str]]:
+    """Consecutive groups of models, at most ``max_groups`` of them, sizes differing by at most one.
+
+    Parameters
+    ----------
+    models
+        The models, in config order.
+    max_groups
+        The largest number of groups (default :data:`MAX_MODEL_GROUPS`).
+
+    Returns
+    -------
+    list of list of str
+        The groups, in order; one model per group when there are at most ``max_groups``.
+    """
+    n = len(models)
+    k = min(n, MAX_MODEL_GROUPS if max_groups is None else max_groups)
+    if k < 1 and n:
+        raise ValueError(f"max_groups must be at least 1, got {max_groups}")
+    bounds = [round(i * n / k) for i in range(k + 1)] if k else [0]
+    return [list(models[bounds[i]:bounds[i + 1]]) for i in range(k)]
+
+
+def _measure_label(analysis: str, name: str, params: Mapping[str, Any], dim: int) -> str:
+    """The human label of a configured measure (``figure_label``), for titles."""
+    from ..plot import figure_label
+
+    try:
+        if analysis == "distances":
+            from ..homology import get_diagram_distance
+
+            return figure_label(get_diagram_distance(name, **dict(params)), dim=dim)
+        from ..similarity import get_measure
+
+        return figure_label(get_measure(name, **dict(params)))
+    except (TypeError, ValueError):  # a bad option is reported by the task itself
+        return figure_label(name)
 
 
 def path_fingerprint(path: str | os.PathLike[str]) -> str:
@@ -143,6 +192,7 @@ class Planner:
         self._cross: dict[tuple[str, str, str, str], Task] = {}  # (analysis, spec, a, b)
         self._layers: dict[str, list[str]] = {}
         self._final_done = False
+        self.summarise = len(self.instances) > SUMMARY_ABOVE_MODELS
 
     # ------------------------------------------------------------------ helpers
 
@@ -185,10 +235,12 @@ class Planner:
             return list(dict.fromkeys(picks))
         return [l for l in layers if any(fnmatch.fnmatchcase(l, p) for p in spec)]
 
-    def _figure(self, name: str, source: Task, *, title: str, **params: Any) -> Task:
+    def _figure(self, name: str, source: Task, *, title: str, view: str = "", caption: str = "",
+                **params: Any) -> Task:
+        """A figure task; ``caption`` (default: ``title``) is the report's caption."""
         return make_task("figures", name, _S + params.pop("func", "figure_matrix"),
                          {"title": title, **params}, {"matrix": source.path},
-                         info={"figure_of": source.key, "title": title})
+                         info={"figure_of": source.key, "title": caption or title, "view": view})
 
     # ------------------------------------------------------------- per model
 
@@ -216,8 +268,10 @@ class Planner:
                     )
                     self._within[("distances", spec.label, label)] = t
                     out.append(t)
-                    out.append(self._figure(f"distances/{label}/{spec.label}", t,
-                                            title=f"{label}: {spec.name} between layers (H{cfg.distances.dim})"))
+                    if not self.summarise:
+                        what = _measure_label("distances", spec.name, spec.params, cfg.distances.dim)
+                        out.append(self._figure(f"distances/{label}/{spec.label}", t,
+                                                title=f"{label}: {what} between layers"))
         if cfg.similarity.enabled:
             for spec in cfg.similarity.measures:
                 t = make_task("similarity", f"{label}/{spec.label}", _S + "similarity_block",
@@ -225,8 +279,10 @@ class Planner:
                               info={"model": label, "spec": spec.label, "analysis": "similarity"})
                 self._within[("similarity", spec.label, label)] = t
                 out.append(t)
-                out.append(self._figure(f"similarity/{label}/{spec.label}", t,
-                                        title=f"{label}: {spec.name} between layers"))
+                if not self.summarise:
+                    what = _measure_label("similarity", spec.name, spec.params, 0)
+                    out.append(self._figure(f"similarity/{label}/{spec.label}", t,
+                                            title=f"{label}: {what} between layers"))
         if cfg.mapper.enabled:
             per_layer = []
             for layer in layers:
@@ -237,9 +293,14 @@ class Planner:
                      "seed": cfg.run.seed},
                     {"store": store}, info={"model": label, "layer": layer}))
             out += per_layer
-            trend = make_task("mapper-trend", label, _S + "mapper_trend",
-                              {"layers": layers, "roles": [f"m{i}" for i in range(len(layers))]},
-                              {f"m{i}": t.path for i, t in enumerate(per_layer)}, info={"model": label})
+            trend_params: dict[str, Any] = {"layers": layers,
+                                            "roles": [f"m{i}" for i in range(len(layers))]}
+            trend_deps = {f"m{i}": t.path for i, t in enumerate(per_layer)}
+            if cfg.mapper.html:  # the model's explorable page of every layer
+                trend_params.update({"html": True, "model": label, "data": self.data_params})
+                trend_deps["store"] = store
+            trend = make_task("mapper-trend", label, _S + "mapper_trend", trend_params, trend_deps,
+                              info={"model": label})
             self._mapper_trend[label] = trend
             out.append(trend)
         if "sensitivity" in cfg.experiments.run and self._experiment_measures():
@@ -270,34 +331,98 @@ class Planner:
                                  {"store": store}, info={"model": label, "probe": probe}))
         return out
 
-    def _pair_tasks(self, a: str, b: str) -> list[Task]:
-        cfg = self.config
-        out: list[Task] = []
-        la, lb = self._layers[a], self._layers[b]
-        if cfg.homology.enabled and cfg.distances.enabled and cfg.distances.cross_models:
-            pa, pb = self._persistence[a], self._persistence[b]
-            for spec in cfg.distances.metrics:
-                deps = {f"r{i}": pa[l].path for i, l in enumerate(la)}
-                deps.update({f"c{j}": pb[l].path for j, l in enumerate(lb)})
-                t = make_task(
-                    "distances", f"{a}~{b}/{spec.label}", _S + "distance_block",
-                    {"metric": spec.name, "params": spec.params, "dim": cfg.distances.dim,
-                     "rows": la, "row_roles": [f"r{i}" for i in range(len(la))],
-                     "cols": lb, "col_roles": [f"c{j}" for j in range(len(lb))]},
-                    deps, info={"pair": [a, b], "spec": spec.label, "analysis": "distances"})
-                self._cross[("distances", spec.label, a, b)] = t
-                out.append(t)
-        if cfg.similarity.enabled and cfg.similarity.cross_models:
-            for spec in cfg.similarity.measures:
-                t = make_task("similarity", f"{a}~{b}/{spec.label}", _S + "similarity_block",
-                              {"measure": spec.name, "params": spec.params},
-                              {"a": self.extract_tasks[a].path, "b": self.extract_tasks[b].path},
-                              info={"pair": [a, b], "spec": spec.label, "analysis": "similarity"})
-                self._cross[("similarity", spec.label, a, b)] = t
-                out.append(t)
-        return out
-
     # ------------------------------------------------------------ all models
+
+    def _block_task(self, analysis: str, spec: NamedSpec, rows: list[str],
+                    cols: list[str] | None) -> Task:
+        """One call of the all-pairs engine: every layer of the models ``rows`` against every
+        layer of the models ``cols`` (``None``: against themselves), labels ``model/layer``."""
+        cfg = self.config
+        name = "+".join(rows) if len(rows) <= 2 else f"{rows[0]}..{rows[-1]}"
+        if cols is not None:
+            name += "~" + ("+".join(cols) if len(cols) <= 2 else f"{cols[0]}..{cols[-1]}")
+        info = {"models": [*rows, *(cols or [])], "spec": spec.label, "analysis": analysis,
+                "block": True}
+        if analysis == "distances":
+            row_labels = [f"{m}/{l}" for m in rows for l in self._layers[m]]
+            deps = {f"r{i}": self._persistence[m][l].path
+                    for i, (m, l) in enumerate((m, l) for m in rows for l in self._layers[m])}
+            params: dict[str, Any] = {
+                "metric": spec.name, "params": spec.params, "dim": cfg.distances.dim,
+                "rows": row_labels, "row_roles": [f"r{i}" for i in range(len(row_labels))]}
+            if cols is not None:
+                col_labels = [f"{m}/{l}" for m in cols for l in self._layers[m]]
+                deps.update({f"c{j}": self._persistence[m][l].path
+                             for j, (m, l) in enumerate((m, l) for m in cols for l in self._layers[m])})
+                params.update({"cols": col_labels,
+                               "col_roles": [f"c{j}" for j in range(len(col_labels))]})
+            return make_task("distances", f"{name}/{spec.label}", _S + "distance_block", params,
+                             deps, info=info)
+        deps = {f"a{i}": self.extract_tasks[m].path for i, m in enumerate(rows)}
+        params = {"measure": spec.name, "params": spec.params, "rows": rows}
+        if cols is not None:
+            deps.update({f"b{j}": self.extract_tasks[m].path for j, m in enumerate(cols)})
+            params["cols"] = cols
+        return make_task("similarity", f"{name}/{spec.label}", _S + "similarity_groups", params,
+                         deps, info=info)
+
+    def _cross_model_tasks(self, analysis: str, spec: NamedSpec, done: list[str]) -> list[Task]:
+        """The cross-model stage of one measure: blocks of model groups through the all-pairs
+        engine, their assembly into the matrix over every layer of every model, its figures."""
+        groups = model_groups(done)
+        deps: dict[str, str] = {}
+        blocks: list[list[Any]] = []
+        out: list[Task] = []
+        for gi, ga in enumerate(groups):
+            if len(ga) == 1:  # the model's own within-model task is the diagonal block
+                role = f"w{gi}"
+                deps[role] = self._within[(analysis, spec.label, ga[0])].path
+                blocks.append([role, ga[0]])
+            else:
+                t = self._block_task(analysis, spec, ga, None)
+                out.append(t)
+                deps[f"g{gi}"] = t.path
+                blocks.append([f"g{gi}", None])
+            for gj in range(gi + 1, len(groups)):
+                t = self._block_task(analysis, spec, ga, groups[gj])
+                out.append(t)
+                deps[f"x{gi}_{gj}"] = t.path
+                blocks.append([f"x{gi}_{gj}", None])
+        dim = self.config.distances.dim
+        what = _measure_label(analysis, spec.name, spec.params, dim)
+        t = make_task(f"{analysis}-all", spec.label, _S + "combine_blocks",
+                      {"models": done, "layers": {m: self._layers[m] for m in done},
+                       "blocks": blocks}, deps,
+                      info={"analysis": analysis, "spec": spec.label, "measure_label": what})
+        out.append(t)
+        fig = f"{analysis}-all/{spec.label}"
+        out.append(self._figure(f"{fig}/layers", t, title=f"{what}: every layer of every model",
+                                cross_models=True, view="layers"))
+        out.append(self._figure(f"{fig}/models", t, stem="models", view="models",
+                                title=f"{what}: model x model (best-match mean)",
+                                colorbar_label=f"best-match mean of {what}"))
+        if not self.summarise:
+            out.append(self._figure(f"{fig}/embedding", t, func="figure_embedding", view="embedding",
+                                    title=f"{what}: MDS embedding of the layers"))
+            return out
+        out.append(self._figure(f"{fig}/embedding", t, func="figure_depth_embedding",
+                                view="embedding",
+                                title=f"{what}: MDS embedding of every layer, by depth"))
+        ref = self._layers[done[0]]
+        if sum(self._layers[m] == ref for m in done) >= 2 and len(ref) >= 2:
+            out.append(self._figure(f"{fig}/within_mean", t, stem="within_mean", view="within_mean",
+                                    title="within a model: mean over models",
+                                    caption=f"{what} between layers: mean over models"))
+            out.append(self._figure(f"{fig}/within_spread", t, stem="within_spread",
+                                    view="within_spread", colorbar_label=f"std of {what}",
+                                    title="within a model: spread over models",
+                                    caption=f"{what} between layers: standard deviation over "
+                                            "models"))
+            out.append(self._figure(f"{fig}/cross_mean", t, stem="cross_mean", view="cross_mean",
+                                    title="model A x model B: mean over pairs",
+                                    caption=f"{what}, layer of model A x layer of model B: mean "
+                                            "over pairs A != B (same depth on the diagonal)"))
+        return out
 
     def _final_tasks(self, done: list[str]) -> list[Task]:
         cfg = self.config
@@ -312,28 +437,7 @@ class Planner:
                 if not cross:
                     continue
                 for spec in specs:
-                    deps, blocks = {}, []
-                    for i, a in enumerate(done):
-                        role = f"w{i}"
-                        deps[role] = self._within[(analysis, spec.label, a)].path
-                        blocks.append([role, a, a])
-                        for j, b in enumerate(done[i + 1:], start=i + 1):
-                            role = f"x{i}_{j}"
-                            deps[role] = self._cross[(analysis, spec.label, a, b)].path
-                            blocks.append([role, a, b])
-                    t = make_task(f"{analysis}-all", spec.label, _S + "combine_blocks",
-                                  {"models": done, "layers": {m: self._layers[m] for m in done},
-                                   "blocks": blocks}, deps,
-                                  info={"analysis": analysis, "spec": spec.label})
-                    out.append(t)
-                    what = spec.name
-                    out.append(self._figure(f"{analysis}-all/{spec.label}/layers", t,
-                                            title=f"{what}: every layer of every model", cross_models=True))
-                    out.append(self._figure(f"{analysis}-all/{spec.label}/models", t, stem="models",
-                                            title=f"{what}: model x model (best-match mean)"))
-                    out.append(self._figure(f"{analysis}-all/{spec.label}/embedding", t,
-                                            func="figure_embedding",
-                                            title=f"{what}: MDS embedding of the layers"))
+                    out += self._cross_model_tasks(analysis, spec, done)
         exps = cfg.experiments
         if "specificity" in exps.run and len(done) >= 2 and self._experiment_measures():
             out.append(make_task(
@@ -389,10 +493,6 @@ class Planner:
             if label in extracted and label not in self._layers:
                 self._layers[label] = list(extracted[label]["layers"])
                 out += self._model_tasks(label, self._layers[label])
-                for other in self.labels:
-                    if other != label and other in self._layers:
-                        a, b = sorted((label, other), key=self.labels.index)
-                        out += self._pair_tasks(a, b)
         if not self._final_done and set(self.labels) <= set(resolved):
             self._final_done = True
             done = [l for l in self.labels if l in self._layers]

@@ -13,12 +13,15 @@ from __future__ import annotations
 import html
 import json
 import logging
+import math
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from .._atomic import atomic_write_text
+from .plan import SUMMARY_ABOVE_MODELS
+from .stages import LAYERS_PAGE
 
 __all__ = ["build_report"]
 
@@ -95,7 +98,7 @@ class _Page:
         return f'<figure><a href="{_e(png)}">{img}</a><figcaption>{_e(caption)}{pdf_link}</figcaption></figure>'
 
 
-def _table(rows: list[Mapping[str, Any]], columns: list[str], *, left: Iterable[str] = (),
+def _table(rows: Sequence[Mapping[str, Any]], columns: list[str], *, left: Iterable[str] = (),
            raw: Iterable[str] = ()) -> str:
     left, raw = set(left), set(raw)
     head = "".join(f'<th class="{"l" if c in left else ""}">{_e(c)}</th>' for c in columns)
@@ -105,7 +108,7 @@ def _table(rows: list[Mapping[str, Any]], columns: list[str], *, left: Iterable[
         for c in columns:
             v = row.get(c, "")
             if isinstance(v, float):
-                text = "n/a" if v != v else f"{v:.4g}"
+                text = "n/a" if math.isnan(v) else f"{v:.4g}"
             else:
                 text = "" if v is None else str(v)
             cells.append(f'<td class="{"l" if c in left else ""}">{text if c in raw else _e(text)}</td>')
@@ -144,6 +147,44 @@ def _figures_of(tasks: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
         if src:
             out.setdefault(src, []).append(t)
     return out
+
+
+_SEED_VIEWS = ("within_mean", "within_spread", "cross_mean")
+
+
+def _label_of(task: Mapping[str, Any]) -> str:
+    """The human label of the measure a task computed (its figure label), else its spec."""
+    from .._figure_labels import figure_label
+
+    label = task.get("info", {}).get("measure_label")
+    if label:
+        return str(label)
+    measure = (task.get("meta") or {}).get("measure")
+    try:
+        return figure_label(measure) if measure else str(task["info"].get("spec", ""))
+    except (TypeError, ValueError):
+        return str(measure)
+
+
+def _seed_views(page: _Page, combined: Mapping[str, Any] | None,
+                figures: list[dict[str, Any]]) -> str:
+    """The within-model matrices summarised across models: figures and the correspondence table."""
+    if combined is None:
+        return "<p class='muted'>No cross-model matrix: the summary across models needs it.</p>"
+    parts = [("<p class='muted'>Over the models that share the first model's layers: the mean "
+              "and the standard deviation of their within-model matrices, and the matrix between "
+              "the layers of two different models averaged over every such pair (the same depth "
+              "on its diagonal).</p><div class='grid'>")]
+    for view in _SEED_VIEWS:
+        for f in (f for f in figures if f["info"].get("view") == view):
+            parts.append(page.figure(f["path"], f["info"].get("title", "")))
+    parts.append("</div>")
+    corr = page.run_dir / combined["path"] / "correspondence.csv"
+    if corr.exists():
+        parts.append("<p>Same-depth correspondence: how often the closest layer of another model "
+                     "is the one at the same depth (" + page.link(corr, "CSV") + ").</p>")
+        parts.append(_csv_table(corr))
+    return "".join(parts)
 
 
 def build_report(run_dir: str | os.PathLike[str]) -> Path:
@@ -224,6 +265,9 @@ def build_report(run_dir: str | os.PathLike[str]) -> Path:
                         ["stage", "task", "status", "why"], left=["stage", "task", "status", "why"]))
 
     # ----------------------------------------------------- within-model matrices
+    n_models = sum(1 for t in tasks if t["kind"] == "extract")
+    summarise = n_models > SUMMARY_ABOVE_MODELS
+    alls = _done(tasks, "distances-all") + _done(tasks, "similarity-all")
     for analysis, title in (("distances", "Layer distances (persistence diagrams)"),
                             ("similarity", "Representational similarity between layers")):
         within = [t for t in _done(tasks, analysis) if "model" in t["info"]]
@@ -232,8 +276,19 @@ def build_report(run_dir: str | os.PathLike[str]) -> Path:
         page.section(analysis, title)
         specs = sorted({t["info"]["spec"] for t in within})
         for spec in specs:
-            page.add(f"<h3>{_e(spec)}</h3><div class='grid'>")
-            for t in (t for t in within if t["info"]["spec"] == spec):
+            of_spec = [t for t in within if t["info"]["spec"] == spec]
+            page.add(f"<h3>{_e(_label_of(of_spec[0]))}</h3>")
+            if summarise:
+                combined = next((t for t in alls if t["info"]["analysis"] == analysis
+                                 and t["info"]["spec"] == spec), None)
+                page.add(_seed_views(page, combined, figs.get(combined["key"], []) if combined else []))
+                page.add(_table([{"model": t["info"]["model"],
+                                  "matrix": page.link(Path(t["path"]) / "matrix.csv", "CSV")}
+                                 for t in of_spec], ["model", "matrix"], left=["model", "matrix"],
+                                raw=["matrix"]))
+                continue
+            page.add("<div class='grid'>")
+            for t in of_spec:
                 for f in figs.get(t["key"], []):
                     page.add(page.figure(f["path"], f"{f['info'].get('title', t['name'])}")
                              .replace("</figcaption>", " &middot; " + page.link(Path(t["path"]) / "matrix.csv", "CSV")
@@ -241,20 +296,22 @@ def build_report(run_dir: str | os.PathLike[str]) -> Path:
             page.add("</div>")
 
     # ------------------------------------------------------ cross-architecture
-    alls = _done(tasks, "distances-all") + _done(tasks, "similarity-all")
     if alls:
-        page.section("cross", "Cross-architecture comparison")
+        page.section("cross", "Cross-model comparison")
         page.add("<p>Every layer of every model in one matrix (models as blocks), the model x model "
                  "summary (for each layer of one model the closest layer of the other, averaged both "
-                 "ways) and an MDS embedding with one trajectory per model, first to last layer.</p>")
+                 "ways) and an MDS embedding of the layers"
+                 + (", one dot per layer coloured by its depth" if summarise
+                    else ", one trajectory per model, first to last layer") + ".</p>")
         for t in alls:
             analysis = t["info"]["analysis"]
-            page.add(f"<h3>{_e(analysis)}: {_e(t['info']['spec'])}</h3><div class='grid'>")
+            page.add(f"<h3>{_e(analysis)}: {_e(_label_of(t))}</h3><div class='grid'>")
             for f in figs.get(t["key"], []):
-                page.add(page.figure(f["path"], f["info"].get("title", "")))
+                if f["info"].get("view", "") not in _SEED_VIEWS:
+                    page.add(page.figure(f["path"], f["info"].get("title", "")))
             page.add("</div>")
             models_csv = run_dir / t["path"] / "models.csv"
-            if models_csv.exists():
+            if models_csv.exists() and not summarise:
                 page.add(_csv_table(models_csv))
             page.add("<p class='muted'>" + page.link(Path(t["path"]) / "matrix.csv", "all layers (CSV)")
                      + " &middot; " + page.link(Path(t["path"]) / "models.csv", "models (CSV)") + "</p>")
@@ -267,8 +324,19 @@ def build_report(run_dir: str | os.PathLike[str]) -> Path:
         if trend_figs:
             page.add("<div class='grid'>" + page.figure(trend_figs[0]["path"], trend_figs[0]["info"].get("title", ""))
                      + "</div>")
+        if summarise:
+            page.add("<p class='muted'>Each model's explorable page shows the Mapper graphs of all its "
+                     "layers side by side (select a node to follow its samples through the layers).</p>")
+            rows = []
+            for t in trends:
+                rows.append({"model": _e(t["info"]["model"]),
+                             "all layers": page.link(Path(t["path"]) / LAYERS_PAGE, "explore"),
+                             "tables": page.link(Path(t["path"]) / "trend.csv", "trend.csv") + " &middot; "
+                             + page.link(Path(t["path"]) / "trend_stats.csv", "Spearman with depth")})
+            page.add(_table(rows, ["model", "all layers", "tables"], left=["model", "all layers", "tables"],
+                            raw=["model", "all layers", "tables"]))
         mapper_tasks = _done(tasks, "mapper")
-        for t in trends:
+        for t in trends if not summarise else ():
             model = t["info"]["model"]
             links = {}
             for m in (m for m in mapper_tasks if m["info"].get("model") == model):
@@ -277,8 +345,12 @@ def build_report(run_dir: str | os.PathLike[str]) -> Path:
                     entry = json.loads(mf.read_text())["layers"][0]
                     if "html" in entry:
                         links[m["info"]["layer"]] = str(Path(m["path"]) / "mapper" / entry["html"])
-            page.add(f"<h3>{_e(model)}</h3><p class='muted'>Click a layer for its interactive Mapper graph "
-                     "(pie charts of class composition). "
+            page.add(f"<h3>{_e(model)}</h3><p class='muted'>"
+                     + (page.link(Path(t["path"]) / LAYERS_PAGE, "All layers on one explorable page")
+                        + " (select a node to follow its samples through the layers); "
+                        if (run_dir / t["path"] / LAYERS_PAGE).exists() else "")
+                     + "click a layer for its interactive Mapper graph (pie charts of class "
+                     "composition). "
                      + page.link(Path(t["path"]) / "trend.csv", "trend.csv") + " &middot; "
                      + page.link(Path(t["path"]) / "trend_stats.csv", "Spearman correlation with depth")
                      + "</p>")

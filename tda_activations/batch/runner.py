@@ -297,7 +297,7 @@ class _Lock:
                    "token": uuid.uuid4().hex}
         self.content = json.dumps(self.me).encode()
 
-    def __enter__(self) -> _Lock:
+    def __enter__(self) -> _Lock:  # noqa: PYI034 - a final private class
         for _ in range(200):
             try:
                 fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
@@ -329,8 +329,8 @@ class _Lock:
         try:
             other = json.loads(raw)
             if not isinstance(other, dict):
-                raise ValueError
-        except ValueError:
+                raise TypeError
+        except (ValueError, TypeError):
             if age < self._STALE_EMPTY_SECONDS:  # being written right now
                 time.sleep(0.02)
                 return
@@ -398,12 +398,12 @@ class _Progress:
                 TimeRemainingColumn(), console=Console(stderr=True), transient=False,
             )
 
-    def __enter__(self) -> _Progress:
+    def __enter__(self) -> _Progress:  # noqa: PYI034 - a final private class
         if self.progress is not None:
             self.progress.start()
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         if self.progress is not None:
             self.progress.stop()
 
@@ -522,7 +522,7 @@ def run_batch(
 
                 try:
                     report_path = build_report(run_dir)
-                except Exception:  # noqa: BLE001 - the results stay usable without a report
+                except Exception:
                     log.exception("the report could not be written")
             wall = time.perf_counter() - t_start
             sched.write_manifest(final=True, wall=wall)
@@ -569,8 +569,16 @@ class _Scheduler:
         self.missing: dict[str, int] = {}  # key -> dependencies not finished yet
         self.ready: list[tuple[int, int, str]] = []  # heap of (stage priority, order, key)
         self._last_manifest = 0.0
+        self._manifest_cost = 0.0  # seconds the last manifest write took
         self.repaired: list[dict[str, str]] = []  # finished tasks whose files did not verify
         self.history = self._previous_history()
+        # what does not change during the run is computed once, not at every manifest write
+        self._static: dict[str, Any] = {
+            "config": self.cfg.model_dump(mode="json"), "versions": package_versions(),
+            "platform": {"system": platform.platform(), "host": socket.gethostname(),
+                         "cpus": os.cpu_count(), "argv": sys.argv},
+            "data": _data_salt(self.cfg),
+        }
 
     def _previous_history(self) -> list[dict[str, Any]]:
         try:
@@ -705,7 +713,9 @@ class _Scheduler:
                     if res["status"] == "failed" and res.get("traceback"):
                         log.debug("traceback of %s:\n%s", t.name, res["traceback"])
                 bars.update(self.counts())
-                if time.monotonic() - self._last_manifest > 2.0:
+                # interim manifests: every 2 s, or less often when writing one is slow (many
+                # tasks), so that it never takes more than ~5% of the run
+                if time.monotonic() - self._last_manifest > max(2.0, 20 * self._manifest_cost):
                     self.write_manifest(final=False, wall=time.perf_counter() - self.t_start)
             bars.update(self.counts())
         return self.ordered_records()
@@ -726,7 +736,7 @@ class _Scheduler:
     def write_manifest(self, *, final: bool, wall: float, failure: str | None = None) -> None:
         """Write ``manifest.json``: ``state`` is ``running``, ``complete``, ``incomplete``
         (some tasks failed) or ``failed`` (the runner itself stopped: ``failure`` says why)."""
-        self._last_manifest = time.monotonic()
+        started = time.monotonic()
         recs = self.ordered_records()
         counts = {s: sum(1 for r in recs if r.status == s) for s in
                   ("done", "cached", "failed", "skipped", "pending")}
@@ -748,12 +758,11 @@ class _Scheduler:
             "state": state,
             "failure": failure,
             "config_file": str(self.config_path) if self.config_path else None,
-            "config": self.cfg.model_dump(mode="json"),
-            "versions": package_versions(),
-            "platform": {"system": platform.platform(), "host": socket.gethostname(),
-                         "cpus": os.cpu_count(), "argv": sys.argv},
+            "config": self._static["config"],
+            "versions": self._static["versions"],
+            "platform": self._static["platform"],
             "executor": self.ex.describe(),
-            "fingerprints": {"data": _data_salt(self.cfg), "models": models},
+            "fingerprints": {"data": self._static["data"], "models": models},
             "timings": {"wall_seconds": wall,
                         "task_seconds_computed": sum(r.seconds for r in recs if r.status == "done"),
                         "task_seconds_all": sum(r.seconds for r in recs if r.status in ("done", "cached"))},
@@ -767,3 +776,5 @@ class _Scheduler:
             "history": [*self.history, invocation],
         }
         atomic_write_text(self.run_dir / "manifest.json", json.dumps(manifest, indent=1, default=str))
+        self._last_manifest = time.monotonic()
+        self._manifest_cost = self._last_manifest - started

@@ -16,7 +16,7 @@ import logging
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, cast
 
 import numpy as np
 
@@ -29,6 +29,7 @@ __all__ = [
     "distance_block",
     "experiment_function",
     "extract_model",
+    "figure_depth_embedding",
     "figure_embedding",
     "figure_matrix",
     "figure_trend",
@@ -36,15 +37,19 @@ __all__ = [
     "load_run_model",
     "mapper_layer",
     "mapper_trend",
+    "monotonicity_blocks",
     "persistence_layer",
     "probe_model",
-    "monotonicity_blocks",
+    "seed_views",
     "sensitivity_layer",
-    "specificity_models",
     "similarity_block",
+    "similarity_groups",
+    "specificity_models",
 ]
 
 log = logging.getLogger(__name__)
+
+MatrixKind = Literal["distance", "similarity"]
 
 STORE = "store"  # folder of the extraction store inside an extract task's folder
 
@@ -232,7 +237,7 @@ def persistence_layer(out: Path, inputs: Mapping[str, Path], *, layer: str,
         opts.pop("threshold")
     dg = persistence(acts.cloud(layer), label=layer, **opts)
     save_diagrams(out / "diagrams.npz", dg)
-    return {"layer": layer, "bars": [int(len(d)) for d in dg.dgms], "n_points": dg.n_points,
+    return {"layer": layer, "bars": [len(d) for d in dg.dgms], "n_points": dg.n_points,
             "backend": dg.backend}
 
 
@@ -275,6 +280,55 @@ def similarity_block(out: Path, inputs: Mapping[str, Path], *, measure: str,
     return {"measure": m.measure, "kind": m.kind, "shape": list(m.shape)}
 
 
+def _stacked_acts(inputs: Mapping[str, Path], roles: Sequence[str], models: Sequence[str]) -> Any:
+    """The activations of several models as one set whose layers are ``model/layer``.
+
+    Every model must have been extracted on the same samples (same data fingerprint and
+    labels); the similarity engines then check that every cloud has the same points.
+    """
+    first = None
+    clouds: dict[str, Any] = {}
+    index: dict[str, Any] = {}
+    layouts: dict[str, str] = {}
+    for role, model in zip(roles, models):
+        acts = _load_acts(inputs[role])
+        if first is None:
+            first = acts
+        elif (acts.data_fingerprint != first.data_fingerprint
+              or not np.array_equal(acts.labels, first.labels)):
+            raise ValueError(f"model {model!r} was extracted on other samples than {models[0]!r}; "
+                             "every model of a run must see the same data")
+        for layer in acts.layers:
+            clouds[f"{model}/{layer}"] = acts.cloud(layer)
+            index[f"{model}/{layer}"] = acts.sample_index[layer]
+            if layer in acts.layouts:
+                layouts[f"{model}/{layer}"] = acts.layouts[layer]
+    if first is None:
+        raise ValueError("no models given")
+    return dataclasses.replace(first, clouds=clouds, sample_index=index, layouts=layouts,
+                               model_fingerprint="", predictions=None)
+
+
+def similarity_groups(out: Path, inputs: Mapping[str, Path], *, measure: str,
+                      params: Mapping[str, Any], rows: Sequence[str],
+                      cols: Sequence[str] | None = None) -> dict[str, Any]:
+    """Similarity between every layer of the models ``rows`` (inputs ``a0, a1, ...``) and every
+    layer of the models ``cols`` (inputs ``b0, ...``; omitted: ``rows`` against themselves).
+
+    One call of the all-pairs engine (each cloud prepared once); labels ``model/layer``.
+    """
+    from ..similarity import cross_similarity_matrix, similarity_matrix
+
+    stack_a = _stacked_acts(inputs, [f"a{i}" for i in range(len(rows))], rows)
+    if cols is None:
+        m = similarity_matrix(stack_a, measure=measure, **dict(params))
+    else:
+        stack_b = _stacked_acts(inputs, [f"b{j}" for j in range(len(cols))], cols)
+        m = cross_similarity_matrix(stack_a, stack_b, measure=measure, **dict(params))
+    save_matrix(m, out)
+    return {"measure": m.measure, "kind": m.kind, "shape": list(m.shape)}
+
+
 def _best_match(values: np.ndarray, kind: str) -> float:
     if kind == "distance":
         return float(0.5 * (values.min(axis=1).mean() + values.min(axis=0).mean()))
@@ -282,46 +336,125 @@ def _best_match(values: np.ndarray, kind: str) -> float:
 
 
 def combine_blocks(out: Path, inputs: Mapping[str, Path], *, models: Sequence[str],
-                   layers: Mapping[str, Sequence[str]], blocks: Sequence[Sequence[str]]) -> dict[str, Any]:
-    """Assemble within- and cross-model blocks into one matrix over every layer of every model.
+                   layers: Mapping[str, Sequence[str]], blocks: Sequence[Sequence[Any]]) -> dict[str, Any]:
+    """Assemble blocks into one matrix over every layer of every model, and its summaries.
 
-    Writes ``matrix.*`` (labels ``model/layer``) and ``models.*``: a model x model
-    matrix of the symmetrised best-match average (for distances, the mean over
-    layers of one model of the distance to the closest layer of the other, averaged
-    both ways; for similarities the same with the most similar layer).
+    ``blocks`` lists ``[role, model]`` for a within-model block (labels: that model's
+    layers) and ``[role, None]`` for a block labelled ``model/layer`` (groups of models
+    against groups of models, from one call of the all-pairs engine each).  Writes
+    ``matrix.*`` (labels ``model/layer``), ``models.*`` (model x model, the symmetrised
+    best-match average: for distances, the mean over the layers of one model of the
+    distance to the closest layer of the other, averaged both ways; for similarities the
+    same with the most similar layer) and, where at least two models have the same
+    layers, the views across them (:func:`seed_views`).
     """
-    offsets, n = {}, 0
-    for m in models:
-        offsets[m] = n
-        n += len(layers[m])
+    labels = tuple(f"{m}/{l}" for m in models for l in layers[m])
+    where = {label: i for i, label in enumerate(labels)}
+    n = len(labels)
     values = np.full((n, n), np.nan)
-    measure, kind, params = "", "distance", {}
-    summary = np.full((len(models), len(models)), np.nan)
-    index = {m: i for i, m in enumerate(models)}
-    for role, ma, mb in blocks:
+    measure, kind, params = "", cast(MatrixKind, "distance"), {}
+    for role, model in blocks:
         blk = load_matrix(inputs[role])
-        if list(blk.row_labels) != list(layers[ma]) or list(blk.col_labels) != list(layers[mb]):
-            raise ValueError(f"block {role} ({ma} x {mb}) has labels that do not match the models' layers")
+        prefix = f"{model}/" if model is not None else ""
+        try:
+            ri = np.array([where[prefix + l] for l in blk.row_labels], dtype=np.int64)
+            ci = np.array([where[prefix + l] for l in blk.col_labels], dtype=np.int64)
+        except KeyError as exc:
+            raise ValueError(f"block {role} has the label {exc.args[0]!r}, which is no layer of "
+                             "the run's models") from None
         measure, kind, params = blk.measure, blk.kind, dict(blk.params)
-        ra, rb = offsets[ma], offsets[mb]
-        v = np.asarray(blk.values)
-        values[ra:ra + v.shape[0], rb:rb + v.shape[1]] = v
-        values[rb:rb + v.shape[1], ra:ra + v.shape[0]] = v.T
-        summary[index[ma], index[mb]] = summary[index[mb], index[ma]] = (
-            _best_match(v, kind) if ma != mb else (0.0 if kind == "distance" else _best_match(v, kind))
-        )
+        v = np.asarray(blk.values, dtype=float)
+        values[np.ix_(ri, ci)] = v
+        values[np.ix_(ci, ri)] = v.T
     if np.isnan(values).any():
         raise ValueError("some blocks of the combined matrix are missing")
-    labels = tuple(f"{m}/{l}" for m in models for l in layers[m])
     full = LayerMatrix(values=values, row_labels=labels, col_labels=labels, measure=measure, kind=kind,
                        params={"blocks_params": params, "models": list(models)})
     save_matrix(full, out, stem="matrix")
+    offsets = np.cumsum([0] + [len(layers[m]) for m in models])
+    summary = np.empty((len(models), len(models)))
+    for i in range(len(models)):
+        for j in range(i, len(models)):
+            v = values[offsets[i]:offsets[i + 1], offsets[j]:offsets[j + 1]]
+            same = 0.0 if kind == "distance" else _best_match(v, kind)
+            summary[i, j] = summary[j, i] = same if i == j else _best_match(v, kind)
     reduce = "best-match mean (closest layer)" if kind == "distance" else "best-match mean (most similar layer)"
     small = LayerMatrix(values=summary, row_labels=tuple(models), col_labels=tuple(models),
                         measure=f"{reduce} of {measure}", kind=kind,
                         params={"reduce": reduce, "layer_measure": measure})
     save_matrix(small, out, stem="models")
-    return {"measure": measure, "kind": kind, "n_layers": n, "models": list(models)}
+    views = seed_views(full, models=models, layers=layers)
+    for stem, view in views.items():
+        if isinstance(view, LayerMatrix):
+            save_matrix(view, out, stem=stem)
+        else:
+            atomic_write_text(out / f"{stem}.csv", view.to_csv(index=False))
+    return {"measure": measure, "kind": kind, "n_layers": n, "models": list(models),
+            "views": sorted(views)}
+
+
+def seed_views(full: LayerMatrix, *, models: Sequence[str],
+               layers: Mapping[str, Sequence[str]]) -> dict[str, Any]:
+    """Summaries over the models that share the first model's layers (seeds of one architecture).
+
+    Parameters
+    ----------
+    full
+        The matrix over every layer of every model (labels ``model/layer``, models in order).
+    models, layers
+        The models in order and each one's layers.
+
+    Returns
+    -------
+    dict
+        Empty unless at least two models have the first model's layers; otherwise
+        ``within_mean`` and ``within_spread`` (layer x layer: the mean and the standard
+        deviation across those models of their within-model matrices), ``cross_mean``
+        (layer of model A x layer of model B, averaged over the ordered pairs A != B:
+        its diagonal is the same-depth value) as LayerMatrix, and ``correspondence``, a
+        DataFrame with one row per layer: the fraction of ordered pairs A != B in which
+        the layer of B closest to (for a similarity: most similar to) the layer of A is
+        the one at the same depth, and the mean value at the same depth and at other
+        depths.
+    """
+    import pandas as pd
+
+    ref = list(layers[models[0]])
+    same = [m for m in models if list(layers[m]) == ref]
+    if len(same) < 2 or len(ref) < 2:
+        return {}
+    where = {label: i for i, label in enumerate(full.row_labels)}
+    idx = np.array([[where[f"{m}/{l}"] for l in ref] for m in same], dtype=np.int64)
+    values = np.asarray(full.values, dtype=float)
+    blocks = values[idx[:, :, None, None], idx[None, None, :, :]]  # (A, layer, B, layer)
+    k, n_layers = len(same), len(ref)
+    within = blocks[np.arange(k), :, np.arange(k), :]  # (A, layer, layer)
+    off = ~np.eye(k, dtype=bool)
+    cross = blocks.transpose(0, 2, 1, 3)[off]  # (pairs, layer, layer)
+    kind = full.kind
+    best = cross.argmin(axis=2) if kind == "distance" else cross.argmax(axis=2)
+    match = (best == np.arange(n_layers)[None, :]).mean(axis=0)
+    diag = np.einsum("pii->pi", cross)
+    other = (cross.sum(axis=2) - diag) / max(1, n_layers - 1)
+    params = {"models": same, "n_models": k, "layer_measure": full.measure}
+    out: dict[str, Any] = {
+        "within_mean": LayerMatrix(values=within.mean(axis=0), row_labels=tuple(ref),
+                                   col_labels=tuple(ref), measure=full.measure, kind=kind,
+                                   params={**params, "reduce": "mean over models"}),
+        "within_spread": LayerMatrix(values=within.std(axis=0), row_labels=tuple(ref),
+                                     col_labels=tuple(ref), measure=f"std of {full.measure}",
+                                     kind="distance",
+                                     params={**params, "reduce": "standard deviation over models"}),
+        "cross_mean": LayerMatrix(values=cross.mean(axis=0), row_labels=tuple(ref),
+                                  col_labels=tuple(ref), measure=full.measure, kind=kind,
+                                  params={**params, "reduce": "mean over ordered model pairs A != B"}),
+        "correspondence": pd.DataFrame({
+            "depth": np.arange(n_layers), "layer": ref, "same_depth_match_rate": match,
+            "mean_same_depth": diag.mean(axis=0), "mean_other_depths": other.mean(axis=0),
+            "model_pairs": k * (k - 1),
+        }),
+    }
+    return out
 
 
 # ------------------------------------------------------------------- mapper
@@ -345,10 +478,20 @@ def mapper_layer(out: Path, inputs: Mapping[str, Path], *, layer: str, options: 
                         for k, v in row.items() if isinstance(v, (int, float, str, np.generic))}}
 
 
+LAYERS_PAGE = "layers.html"  # a model's explorable Mapper page of all its layers (mapper-trend task)
+
+
 def mapper_trend(out: Path, inputs: Mapping[str, Path], *, layers: Sequence[str],
-                 roles: Sequence[str]) -> dict[str, Any]:
+                 roles: Sequence[str], html: bool = False, model: str = "",
+                 data: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The trend table of one model: one row per layer (depth in forward order) and the
-    Spearman correlation of every column with depth."""
+    Spearman correlation of every column with depth.
+
+    With ``html``, also ``layers.html``: every layer's Mapper graph on one explorable page
+    (:func:`~tda_activations.mapper.to_html_layers`, cross-layer selection; thumbnails of
+    the images when ``data`` gives an image dataset), read from the layer tasks' graphs and
+    the extraction store (input ``store``).
+    """
     import pandas as pd
     from scipy.stats import spearmanr
 
@@ -372,7 +515,34 @@ def mapper_trend(out: Path, inputs: Mapping[str, Path], *, layers: Sequence[str]
             stats[col] = (float(r.statistic), float(r.pvalue))
     st = pd.DataFrame.from_dict(stats, orient="index", columns=["spearman_rho", "p_value"])
     atomic_write_text(out / "trend_stats.csv", st.to_csv())
-    return {"layers": list(layers), "columns": [c for c in table.columns]}
+    meta: dict[str, Any] = {"layers": list(layers), "columns": [c for c in table.columns]}
+    if html and "store" in inputs:
+        _write_layers_page(out / LAYERS_PAGE, inputs, layers=layers, roles=roles, model=model,
+                           data=data)
+        meta["layers_html"] = LAYERS_PAGE
+    return meta
+
+
+def _write_layers_page(path: Path, inputs: Mapping[str, Path], *, layers: Sequence[str],
+                       roles: Sequence[str], model: str, data: Mapping[str, Any] | None) -> None:
+    from ..mapper import LayerMapper, compositions_from_json, from_json, to_html_layers
+    from ..types import ImageDataset
+
+    acts = _load_acts(inputs["store"])
+    graphs, comps = {}, {}
+    for layer, role in zip(layers, roles):
+        folder = inputs[role] / "mapper"
+        entry = json.loads((folder / "manifest.json").read_text())["layers"][0]
+        text = (folder / entry["json"]).read_text()
+        graphs[layer], comps[layer] = from_json(text), compositions_from_json(text)
+    result = LayerMapper(layers=tuple(layers), graphs=graphs, compositions=comps, summaries={},
+                         hierarchy=acts.hierarchy)
+    images = None
+    if data is not None:
+        dataset = load_run_dataset(data)
+        images = dataset if isinstance(dataset, ImageDataset) else None
+    to_html_layers(result, path, sample_index={l: acts.sample_index[l] for l in layers},
+                   images=images, title=f"{model}: Mapper graphs of every layer" if model else None)
 
 
 # ------------------------------------------------------------------- probes
@@ -417,7 +587,7 @@ def probe_model(out: Path, inputs: Mapping[str, Path], *, probe: str, params: Ma
             raise unknown_name_error("probe", probe, ["architecture", "separability", "mean_dimension",
                                                       "correlation_order", "invariance"])
     atomic_write_text(out / "table.csv", table.to_csv(index=False))
-    return {"probe": probe, "rows": int(len(table))}
+    return {"probe": probe, "rows": len(table)}
 
 
 # -------------------------------------------------------------- experiments
@@ -451,7 +621,7 @@ def sensitivity_layer(out: Path, inputs: Mapping[str, Path], *, layer: str,
     acts = _load_acts(inputs["store"]).select([layer])
     res = sensitivity(acts, measures=_layer_measures(measures, persistence_options), **dict(params))
     res.save(out / "result")
-    return {"layer": layer, "rows": int(len(res.curves.to_pandas()))}
+    return {"layer": layer, "rows": len(res.curves.to_pandas())}
 
 
 def specificity_models(out: Path, inputs: Mapping[str, Path], *, models: Sequence[str],
@@ -527,8 +697,8 @@ def _save(fig: Any, out: Path, stem: str) -> list[str]:
 
 def figure_matrix(out: Path, inputs: Mapping[str, Path], *, stem: str = "matrix", title: str = "",
                   cross_models: bool = False, row_model: str | None = None,
-                  col_model: str | None = None) -> dict[str, Any]:
-    """Heatmap of a saved matrix as PNG and PDF."""
+                  col_model: str | None = None, colorbar_label: str | None = None) -> dict[str, Any]:
+    """Heatmap of a saved matrix as PNG and PDF (colour bar: the measure's figure label)."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -536,11 +706,14 @@ def figure_matrix(out: Path, inputs: Mapping[str, Path], *, stem: str = "matrix"
 
     m = load_matrix(inputs["matrix"], stem=stem)
     big = m.shape[0] > 12 or cross_models
+    style: dict[str, Any] = {"title": title or None}
+    if colorbar_label is not None:
+        style["colorbar_label"] = colorbar_label
     with paper_style(column="double" if big else "single", aspect=1.0 if big else 0.9):
         if cross_models or row_model:
-            ax = cross_model_heatmap(m, row_model=row_model, col_model=col_model, title=title or None)
+            ax = cross_model_heatmap(m, row_model=row_model, col_model=col_model, **style)
         else:
-            ax = layer_heatmap(m, title=title or None, annotate=m.shape[0] <= 6 and m.shape[1] <= 6)
+            ax = layer_heatmap(m, annotate=m.shape[0] <= 6 and m.shape[1] <= 6, **style)
         files = _save(ax.figure, out, "figure")
     return {"files": files}
 
@@ -557,6 +730,38 @@ def figure_embedding(out: Path, inputs: Mapping[str, Path], *, title: str = "") 
         ax = layer_embedding(m, title=title or None)
         files = _save(ax.figure, out, "figure")
     return {"files": files}
+
+
+def figure_depth_embedding(out: Path, inputs: Mapping[str, Path], *, title: str = "") -> dict[str, Any]:
+    """MDS embedding of every layer of every model, one dot per layer coloured by its relative
+    depth (first layer 0, last 1): the view of many models, where trajectories would not read."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    from ..plot import embed_layers, paper_style
+
+    m = load_matrix(inputs["matrix"], stem="matrix")
+    df = embed_layers(m)
+    depth = df["depth"].to_numpy(dtype=float)
+    size = df.groupby("model", sort=False)["layer"].transform("size").to_numpy(dtype=float)
+    rel = depth / np.maximum(1.0, size - 1.0)
+    with paper_style(column="double"):
+        fig, ax = plt.subplots()
+        order = np.argsort(rel, kind="stable")
+        sc = ax.scatter(df["x"].to_numpy()[order], df["y"].to_numpy()[order], c=rel[order],
+                        cmap="viridis", vmin=0.0, vmax=1.0, s=6, linewidths=0)
+        fig.colorbar(sc, ax=ax, label="relative depth (first layer 0, last 1)")
+        ax.set_aspect("equal", adjustable="datalim")
+        ax.set_xlabel("MDS 1")
+        ax.set_ylabel("MDS 2")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        if title:
+            ax.set_title(title)
+        files = _save(fig, out, "figure")
+    return {"files": files, "n_layers": len(df)}
 
 
 _TREND_COLUMNS = ("purity_fine", "purity_coarse", "n_components", "coverage")

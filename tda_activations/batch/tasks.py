@@ -280,7 +280,7 @@ def execute_task(task: Task, run_dir: str, run_id: str = "", limit_threads: bool
             (tmp / TASK_FILE).write_text(json.dumps(record, indent=1, default=str))
         return {"key": task.key, "status": "done", "seconds": seconds, "meta": meta,
                 "error": None, "traceback": None}
-    except BaseException as exc:  # noqa: BLE001 - reported to the caller, never lost
+    except BaseException as exc:
         if isinstance(exc, (KeyboardInterrupt, SystemExit)):
             raise
         log.debug("task %s failed", task.name, exc_info=True)
