@@ -126,11 +126,11 @@ def test_modular_addition_bad_inputs() -> None:
             load_modular_addition(11, train_fraction=frac)
     hier = load_modular_addition(5).train.hierarchy
     with pytest.raises(ValueError, match=r"\(a \+ b\) mod 5"):
-        ModularDataset(tokens=np.array([[1, 2, 5]]), labels=np.array([4]), p=5, hierarchy=hier)
+        ModularDataset(input_ids=np.array([[1, 2, 5]]), labels=np.array([4]), p=5, hierarchy=hier)
     with pytest.raises(ValueError, match="tokens must be"):
-        ModularDataset(tokens=np.array([[1, 7, 5]]), labels=np.array([3]), p=5, hierarchy=hier)
+        ModularDataset(input_ids=np.array([[1, 7, 5]]), labels=np.array([3]), p=5, hierarchy=hier)
     with pytest.raises(ValueError, match="shape"):
-        ModularDataset(tokens=np.zeros((2, 2), dtype=int), labels=np.zeros(2), p=5, hierarchy=hier)
+        ModularDataset(input_ids=np.zeros((2, 2), dtype=int), labels=np.zeros(2), p=5, hierarchy=hier)
 
 
 # ------------------------------------------------------------------ Fourier tools

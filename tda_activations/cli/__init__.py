@@ -85,6 +85,10 @@ def extract_cmd(
     split: str = typer.Option("test", help="Split to extract: 'test' or 'train'."),
     layers: Optional[list[str]] = typer.Option(None, "--layer", "-l", help="Layer name or glob (repeatable); default: every conv and linear layer."),
     reduction: str = typer.Option("top_l2", help="flatten | global_avg_pool | top_l2 | random_position | all_positions | first_token | last_token."),
+    layout: Optional[list[str]] = typer.Option(
+        None, "--layout",
+        help="Layout of layers: GLOB=LAYOUT (e.g. 'blocks.*=tokens'; repeatable or comma-separated) "
+             "or one LAYOUT for every layer; layouts: channels_first, tokens, flat. Default: inferred."),
     max_points: Optional[int] = typer.Option(None, help="Keep at most this many points per layer (seeded)."),
     limit: Optional[int] = typer.Option(None, help="Use only the first N samples."),
     seed: int = typer.Option(0, help="Seed of training (zoo models), random reductions and subsampling."),
@@ -98,7 +102,12 @@ def extract_cmd(
     from ..extract import extract_to_store
     from ..models import ZOO, load_model, pretrained
     from ..models.loading import MissingArchitectureError
+    from ._common import fail, parse_layout
 
+    try:
+        layout_spec = parse_layout(layout)
+    except ValueError as exc:
+        fail(exc)
     if model in ZOO:
         tm = pretrained(model, seed=seed)
         net, default = tm.model, (tm.data.test if split == "test" else tm.data.train)
@@ -121,7 +130,7 @@ def extract_cmd(
         task = progress.add_task("extracting", total=len(dataset))
         acts = extract_to_store(
             net, dataset, out, layers=layers or None, reduction=reduction, max_points=max_points,
-            seed=seed, batch_size=batch_size,
+            seed=seed, batch_size=batch_size, layout=layout_spec,
             on_batch=lambda done, total: progress.update(task, completed=done),
         )
     if not quiet:

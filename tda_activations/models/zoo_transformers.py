@@ -202,11 +202,21 @@ class ModularTransformer(nn.Module):
         )
         self.unembed = nn.Linear(dim, p, bias=False)
 
-    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+    def forward(self, input_ids: torch.Tensor,
+                attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits ``(batch, p)`` at the last token of ``input_ids`` ``(batch, T <= 3)``.
+
+        ``attention_mask`` (the batches of a :class:`~tda_activations.datasets.TokenDataset`)
+        must be all ones: the model has no padding.
+        """
+        tokens = input_ids
         if tokens.ndim != 2 or tokens.dtype not in (torch.int64, torch.int32):
             raise ValueError(
                 f"expected integer tokens of shape (batch, 3), got {tuple(tokens.shape)} {tokens.dtype}"
             )
+        if attention_mask is not None and not bool((attention_mask == 1).all()):
+            raise ValueError("the modular addition model takes no padding: attention_mask must be "
+                             "all ones")
         x = self.embed(tokens) + self.pos_embed[: tokens.shape[1]]
         for block in self.blocks:
             x = block(x)
