@@ -218,9 +218,11 @@ def test_modular_training_is_deterministic() -> None:
 
 def test_pretrained_modular_addition_uses_the_cache(tmp_path, caplog) -> None:
     first = pretrained_modular_addition(seed=0, cache=tmp_path, progress=False, **TINY)
-    assert first.seconds > 0 and first.params["p"] == 11
+    assert first.seconds > 0 and first.params["p"] == 11 and first.source == "trained"
+    assert first.name == "modular_addition" and first.key
     second = pretrained_modular_addition(seed=0, cache=tmp_path, progress=False, **TINY)
     assert second.seconds == 0 and second.fingerprint == first.fingerprint
+    assert second.source == "cache" and second.key == first.key
     other = pretrained_modular_addition(seed=1, cache=tmp_path, progress=False, **TINY)
     assert other.fingerprint != first.fingerprint
     # a damaged cache entry is retrained, never used
@@ -232,15 +234,15 @@ def test_pretrained_modular_addition_uses_the_cache(tmp_path, caplog) -> None:
     entry.write_bytes(bytes(data))
     with caplog.at_level(logging.WARNING):
         again = pretrained_modular_addition(seed=0, cache=tmp_path, progress=False, **TINY)
-    assert again.seconds > 0 and "retraining" in caplog.text
+    assert again.seconds > 0 and again.source == "trained" and "retraining" in caplog.text
     assert again.fingerprint == first.fingerprint  # same seed, same machine: same weights
 
 
 def test_pretrained_modular_addition_bad_settings(tmp_path) -> None:
     with pytest.raises(ValueError, match="did you mean 'steps'"):
         pretrained_modular_addition(cache=tmp_path, step=3)
-    with pytest.raises(ValueError, match="pretrained_modular_addition"):
-        pretrained("modular_addition")
+    with pytest.raises(ValueError, match="width do not apply.*pretrained_modular_addition"):
+        pretrained("modular_addition", width=2.0)
 
 
 # ------------------------------------------------------------------ shipped config
