@@ -253,7 +253,7 @@ def test_transformers_config_is_valid_and_its_layers_extract() -> None:
     from tda_activations.datasets import load_digits
     from tda_activations.extract import extract
 
-    path = next(p for p in shipped_configs() if p.stem == "transformers")
+    path = next(p for p in shipped_configs() if p.stem == "vit")
     cfg = load_config(path)
     assert [m.label for m in cfg.instances()] == ["vit"]
     data = load_digits(upsample=2).test.subset(range(6))
