@@ -11,8 +11,12 @@ import torch
 import torch.nn.functional as F
 
 from tda_activations.datasets.modular import load_modular_addition
-from tda_activations.models import DamagedWeightsError, pretrained, pretrained_modular_addition
-from tda_activations.models import _weights
+from tda_activations.models import (
+    DamagedWeightsError,
+    _weights,
+    pretrained,
+    pretrained_modular_addition,
+)
 from tda_activations.models._weights import sha256_file, shipped_dir, shipped_entries
 from tda_activations.models.training import SHIPPED_SEEDS, training_key
 from tda_activations.models.zoo_transformers import (
