@@ -31,6 +31,7 @@ from ._weights import (
     sidecar_text,
 )
 from .zoo import ZOO, build_model
+from .zoo_transformers import MODULAR_DEFAULTS
 
 __all__ = [
     "DEFAULT_TRAINING",
@@ -50,7 +51,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: Per-architecture defaults on the embedded digits: data upsampling, width, epochs, lr.
+#: Per-architecture defaults on the embedded digits: data upsampling, width, epochs, lr
+#: (and, under ``"modular_addition"``, that model's token recipe ``MODULAR_DEFAULTS``).
 #: Chosen so that each model reaches >= 95% test accuracy in well under a minute on 2 cores.
 #: Changing a value changes the training key: shipped weights then no longer match (rerun
 #: ``benchmarks/make_zoo_weights.py``).
@@ -60,6 +62,8 @@ DEFAULT_TRAINING: dict[str, dict[str, Any]] = {
     "resnet18": {"upsample": 2, "width": 0.25, "epochs": 8, "lr": 3e-3, "batch_size": 64},
     "densenet": {"upsample": 2, "width": 1.0, "epochs": 6, "lr": 3e-3, "batch_size": 64},
     "vit": {"upsample": 2, "width": 1.0, "epochs": 30, "lr": 3e-3, "batch_size": 64},
+    # trained on tokens, not digits: its recipe (the same dict, so a run's cache key follows it)
+    "modular_addition": MODULAR_DEFAULTS,
 }
 
 #: The zoo models whose weights ship with the package, at their default settings, by seed.
