@@ -335,7 +335,7 @@ def token_states(
 #: Changing a value changes the training key: rerun ``benchmarks/make_zoo_weights.py``.
 MODULAR_DEFAULTS: dict[str, Any] = {
     "p": 59, "train_fraction": 0.6, "dim": 64, "heads": 4, "mlp_dim": 256, "depth": 1,
-    "steps": 600, "lr": 1e-2, "weight_decay": 1.0, "warmup": 10,
+    "steps": 1000, "lr": 1e-2, "weight_decay": 1.0, "warmup": 10,
 }
 
 #: Version of the modular training procedure (:func:`fit_modular`) in the training key.
