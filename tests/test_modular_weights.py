@@ -74,6 +74,8 @@ def test_shipped_modular_weights_load_without_training(seed: int, tmp_path) -> N
     assert tm.test_accuracy == 1.0 and tm.train_accuracy == 1.0
     # the same weights on every machine give the same answers: on every pair the top logit
     # leads the second by far more than the float32 difference between 1 and 2 threads
+    # (smallest top-2 gap over the 3481 pairs when shipped: 2.08 on seed 2, 5.8-11.3 on the
+    # others; the thread-count difference measured 0)
     x = torch.from_numpy(np.array(tm.data.all_pairs.tokens))
     threads = torch.get_num_threads()
     try:
@@ -86,7 +88,7 @@ def test_shipped_modular_weights_load_without_training(seed: int, tmp_path) -> N
         torch.set_num_threads(threads)
     top2 = logits.topk(2, dim=1).values
     gap = float((top2[:, 0] - top2[:, 1]).min())
-    assert gap > 0.1 and noise < gap / 100, (gap, noise)
+    assert gap > 1.0 and noise < gap / 100, (gap, noise)
     # the zoo's entry point gives the same model
     assert pretrained("modular_addition", seed=seed, cache=tmp_path).fingerprint == tm.fingerprint
 
