@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -86,3 +87,15 @@ def test_unfitting_layout_is_refused_before_anything_is_written(tmp_path) -> Non
     assert isinstance(result.exception, ValueError)
     assert "does not fit layout 'flat'" in str(result.exception)
     assert not (tmp_path / "store").exists()
+
+
+def test_extract_the_modular_model_at_the_equals_token(tmp_path) -> None:
+    out = tmp_path / "m"
+    result = runner.invoke(app, ["extract", "modular_addition", "--out", str(out), "--seed", "1",
+                                 "--layer", "blocks.0", "--layout", "tokens", "--reduction",
+                                 "last_token", "--limit", "50", "--quiet"])
+    assert result.exit_code == 0, result.output
+    acts = load_store(out)
+    assert acts.layouts == {"blocks.0": "tokens"} and acts.cloud("blocks.0").shape == (50, 64)
+    # its default data are the model's own held-out pairs, all answered right
+    assert np.array_equal(acts.predictions, acts.labels)

@@ -79,7 +79,7 @@ def _progress(quiet: bool) -> Progress:
 @app.command("extract")
 def extract_cmd(
     ctx: typer.Context,
-    model: str = typer.Argument(..., help="Zoo name (trained on digits), 'package.module:callable', TorchScript or checkpoint file."),
+    model: str = typer.Argument(..., help="Zoo name (trained on digits; 'modular_addition' on its token data), 'package.module:callable', TorchScript or checkpoint file."),
     out: Path = typer.Option(..., "--out", "-o", help="Extraction store directory to write (or reuse)."),
     data: str = typer.Option("", help="Dataset: 'digits', 'digits:x4', a CIFAR folder, an image folder or an .npz; default: the zoo model's own data."),
     split: str = typer.Option("test", help="Split to extract: 'test' or 'train'."),
@@ -108,7 +108,7 @@ def extract_cmd(
         layout_spec = parse_layout(layout)
     except ValueError as exc:
         fail(exc)
-    if model in ZOO:
+    if model in ZOO or model == "modular_addition":  # the zoo, and the model of token data
         tm = pretrained(model, seed=seed)
         net, default = tm.model, (tm.data.test if split == "test" else tm.data.train)
     else:
