@@ -476,6 +476,18 @@ def modular_training_key(*, seed: int = 0, settings: dict[str, Any] | None = Non
     ``settings`` over them, :data:`MODULAR_FORMAT`), the fingerprint of the training split
     and the seed.
 
+    Parameters
+    ----------
+    seed
+        Seed of initialisation, train/test split and training.
+    settings
+        Overrides of :data:`MODULAR_DEFAULTS`.
+
+    Returns
+    -------
+    str
+        A hex digest.
+
     Raises
     ------
     ValueError
