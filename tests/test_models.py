@@ -144,7 +144,7 @@ def test_every_shipped_zoo_model_is_in_the_manifest_under_its_current_key() -> N
     assert total < 20_000_000  # keep the package modest
 
 
-@pytest.mark.parametrize("name", sorted(SHIPPED_SEEDS))
+@pytest.mark.parametrize("name", sorted(set(SHIPPED_SEEDS) - {"modular_addition"}))  # digits
 def test_default_zoo_models_load_the_shipped_weights(name: str, tmp_path) -> None:
     tm = pretrained(name, seed=0, cache=tmp_path)
     entry = _shipped(name, 0)

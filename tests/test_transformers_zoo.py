@@ -126,11 +126,11 @@ def test_modular_addition_bad_inputs() -> None:
             load_modular_addition(11, train_fraction=frac)
     hier = load_modular_addition(5).train.hierarchy
     with pytest.raises(ValueError, match=r"\(a \+ b\) mod 5"):
-        ModularDataset(tokens=np.array([[1, 2, 5]]), labels=np.array([4]), p=5, hierarchy=hier)
+        ModularDataset(input_ids=np.array([[1, 2, 5]]), labels=np.array([4]), p=5, hierarchy=hier)
     with pytest.raises(ValueError, match="tokens must be"):
-        ModularDataset(tokens=np.array([[1, 7, 5]]), labels=np.array([3]), p=5, hierarchy=hier)
+        ModularDataset(input_ids=np.array([[1, 7, 5]]), labels=np.array([3]), p=5, hierarchy=hier)
     with pytest.raises(ValueError, match="shape"):
-        ModularDataset(tokens=np.zeros((2, 2), dtype=int), labels=np.zeros(2), p=5, hierarchy=hier)
+        ModularDataset(input_ids=np.zeros((2, 2), dtype=int), labels=np.zeros(2), p=5, hierarchy=hier)
 
 
 # ------------------------------------------------------------------ Fourier tools
@@ -218,9 +218,11 @@ def test_modular_training_is_deterministic() -> None:
 
 def test_pretrained_modular_addition_uses_the_cache(tmp_path, caplog) -> None:
     first = pretrained_modular_addition(seed=0, cache=tmp_path, progress=False, **TINY)
-    assert first.seconds > 0 and first.params["p"] == 11
+    assert first.seconds > 0 and first.params["p"] == 11 and first.source == "trained"
+    assert first.name == "modular_addition" and first.key
     second = pretrained_modular_addition(seed=0, cache=tmp_path, progress=False, **TINY)
     assert second.seconds == 0 and second.fingerprint == first.fingerprint
+    assert second.source == "cache" and second.key == first.key
     other = pretrained_modular_addition(seed=1, cache=tmp_path, progress=False, **TINY)
     assert other.fingerprint != first.fingerprint
     # a damaged cache entry is retrained, never used
@@ -232,15 +234,15 @@ def test_pretrained_modular_addition_uses_the_cache(tmp_path, caplog) -> None:
     entry.write_bytes(bytes(data))
     with caplog.at_level(logging.WARNING):
         again = pretrained_modular_addition(seed=0, cache=tmp_path, progress=False, **TINY)
-    assert again.seconds > 0 and "retraining" in caplog.text
+    assert again.seconds > 0 and again.source == "trained" and "retraining" in caplog.text
     assert again.fingerprint == first.fingerprint  # same seed, same machine: same weights
 
 
 def test_pretrained_modular_addition_bad_settings(tmp_path) -> None:
     with pytest.raises(ValueError, match="did you mean 'steps'"):
         pretrained_modular_addition(cache=tmp_path, step=3)
-    with pytest.raises(ValueError, match="pretrained_modular_addition"):
-        pretrained("modular_addition")
+    with pytest.raises(ValueError, match="width do not apply.*pretrained_modular_addition"):
+        pretrained("modular_addition", width=2.0)
 
 
 # ------------------------------------------------------------------ shipped config
@@ -251,7 +253,7 @@ def test_transformers_config_is_valid_and_its_layers_extract() -> None:
     from tda_activations.datasets import load_digits
     from tda_activations.extract import extract
 
-    path = next(p for p in shipped_configs() if p.stem == "transformers")
+    path = next(p for p in shipped_configs() if p.stem == "vit")
     cfg = load_config(path)
     assert [m.label for m in cfg.instances()] == ["vit"]
     data = load_digits(upsample=2).test.subset(range(6))

@@ -101,13 +101,37 @@ class RunSection(_Section):
         return v
 
 
+#: ``modular:<p>``: every sequence ``a, b, =`` of modular addition mod a prime ``p``.
+_MODULAR_DATA = re.compile(r"^modular(?::(.*))?$")
+
+#: The documented factory a ``modular:<p>`` dataset name stands for (no trust needed).
+MODULAR_FACTORY = "tda_activations.datasets.modular:modular_pairs"
+
+
+def _modular_data(data: Mapping[str, Any]) -> dict[str, Any]:
+    """``dataset = "modular:59"`` -> the factory :data:`MODULAR_FACTORY` with ``p = 59``."""
+    name = str(data["dataset"])
+    text = _MODULAR_DATA.match(name).group(1)  # type: ignore[union-attr]
+    p = 59 if text is None else int(text) if text.isdigit() else None
+    if p is None or p < 3 or any(p % d == 0 for d in range(2, int(p**0.5) + 1)):
+        raise ValueError(f"{name!r}: write 'modular:<p>' with a prime p >= 3 (e.g. 'modular:59')")
+    for key, why in (("size", "resizes images"), ("split", "does not apply: it is every pair"),
+                     ("kwargs", "goes with 'factory'")):
+        if key in data:
+            raise ValueError(f"{name!r} is every (a, b) pair of modular addition; '{key}' {why}")
+    return {**data, "dataset": None, "factory": MODULAR_FACTORY, "kwargs": {"p": p}}
+
+
 class DataConfig(_Section):
     """``[data]``: the data every model sees, and its class hierarchy.
 
     Exactly one of:
 
     * ``dataset``: anything :func:`~tda_activations.datasets.load_dataset` accepts
-      (``"digits:x2"``, the default; a CIFAR directory, an image folder, an ``.npz``);
+      (``"digits:x2"``, the default; a CIFAR directory, an image folder, an ``.npz``), or
+      ``"modular:<p>"``: the ``p**2`` token sequences ``a, b, =`` of modular addition
+      (:func:`~tda_activations.datasets.modular.modular_pairs`, which it stands for: the
+      validated config holds that ``factory`` with ``kwargs = {p = ...}``);
     * ``token_npz``: token data (``input_ids``, ``attention_mask``, labels) in the
       ``.npz`` layout of :func:`tda_activations.datasets.tokens.load_token_npz`;
     * ``factory``: a ``module:callable`` returning a dataset, called with ``kwargs``
@@ -127,6 +151,9 @@ class DataConfig(_Section):
     @model_validator(mode="before")
     @classmethod
     def _default_dataset(cls, data: Any) -> Any:
+        if isinstance(data, Mapping) and isinstance(data.get("dataset"), str) and (
+                _MODULAR_DATA.match(data["dataset"])) and not {"factory", "token_npz"} & set(data):
+            return _modular_data(data)
         if isinstance(data, Mapping) and "dataset" not in data and (
                 data.get("token_npz") is not None or data.get("factory") is not None):
             return {**data, "dataset": None}
@@ -160,8 +187,9 @@ class DataConfig(_Section):
 class ModelSpec(_Section):
     """``[[models]]``: one architecture, expanded to one model per seed or checkpoint.
 
-    Exactly one of ``zoo`` (a zoo name, trained on the embedded digits and cached)
-    and ``source`` (anything :func:`~tda_activations.models.load_model` accepts: an
+    Exactly one of ``zoo`` (a zoo name, trained on the embedded digits and cached, or
+    ``"modular_addition"``, the transformer trained on modular addition: see
+    :func:`~tda_activations.models.pretrained_modular_addition`) and ``source`` (anything :func:`~tda_activations.models.load_model` accepts: an
     ``package.module:callable`` path, a TorchScript file, a ``state_dict`` checkpoint
     with ``architecture``, ``torchvision:NAME`` or ``timm:NAME``).  ``source`` may be a
     list (training checkpoints: one model each) and may contain ``{seed}``, expanded
@@ -193,10 +221,11 @@ class ModelSpec(_Section):
     def _zoo(cls, v: str | None) -> str | None:
         if v is not None:
             from ..models import ZOO
+            from ..models.training import MODULAR
             from ..types import unknown_name_error
 
-            if v not in ZOO:
-                raise unknown_name_error("zoo model", v, ZOO)
+            if v not in ZOO and v != MODULAR:
+                raise unknown_name_error("zoo model", v, [*ZOO, MODULAR])
         return v
 
     @model_validator(mode="after")
@@ -210,6 +239,9 @@ class ModelSpec(_Section):
             raise ValueError(
                 f"model {self.name!r}: 'kwargs' and 'architecture' go with 'source', not with 'zoo'"
             )
+        if self.zoo == "modular_addition" and (self.width is not None or self.epochs is not None):
+            raise ValueError(f"model {self.name!r}: 'width' and 'epochs' do not apply to the "
+                             "modular addition model (it is trained at its fixed defaults)")
         if self.source is not None and (self.width is not None or self.epochs is not None):
             raise ValueError(f"model {self.name!r}: 'width' and 'epochs' only apply to zoo models")
         if isinstance(self.source, list):
@@ -836,7 +868,7 @@ def load_config(path: str | os.PathLike[str], *, check_files: bool = True) -> Ru
 
 
 def shipped_configs() -> list[Path]:
-    """The TOML configs shipped under ``data/configs``.
+    """The TOML configs shipped under ``tda_activations/data/configs``.
 
     Returns
     -------

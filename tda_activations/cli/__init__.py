@@ -79,12 +79,16 @@ def _progress(quiet: bool) -> Progress:
 @app.command("extract")
 def extract_cmd(
     ctx: typer.Context,
-    model: str = typer.Argument(..., help="Zoo name (trained on digits), 'package.module:callable', TorchScript or checkpoint file."),
+    model: str = typer.Argument(..., help="Zoo name (trained on digits; 'modular_addition' on its token data), 'package.module:callable', TorchScript or checkpoint file."),
     out: Path = typer.Option(..., "--out", "-o", help="Extraction store directory to write (or reuse)."),
     data: str = typer.Option("", help="Dataset: 'digits', 'digits:x4', a CIFAR folder, an image folder or an .npz; default: the zoo model's own data."),
     split: str = typer.Option("test", help="Split to extract: 'test' or 'train'."),
     layers: Optional[list[str]] = typer.Option(None, "--layer", "-l", help="Layer name or glob (repeatable); default: every conv and linear layer."),
     reduction: str = typer.Option("top_l2", help="flatten | global_avg_pool | top_l2 | random_position | all_positions | first_token | last_token."),
+    layout: Optional[list[str]] = typer.Option(
+        None, "--layout",
+        help="Layout of layers: GLOB=LAYOUT (e.g. 'blocks.*=tokens'; repeatable or comma-separated) "
+             "or one LAYOUT for every layer; layouts: channels_first, tokens, flat. Default: inferred."),
     max_points: Optional[int] = typer.Option(None, help="Keep at most this many points per layer (seeded)."),
     limit: Optional[int] = typer.Option(None, help="Use only the first N samples."),
     seed: int = typer.Option(0, help="Seed of training (zoo models), random reductions and subsampling."),
@@ -98,8 +102,13 @@ def extract_cmd(
     from ..extract import extract_to_store
     from ..models import ZOO, load_model, pretrained
     from ..models.loading import MissingArchitectureError
+    from ._common import fail, parse_layout
 
-    if model in ZOO:
+    try:
+        layout_spec = parse_layout(layout)
+    except ValueError as exc:
+        fail(exc)
+    if model in ZOO or model == "modular_addition":  # the zoo, and the model of token data
         tm = pretrained(model, seed=seed)
         net, default = tm.model, (tm.data.test if split == "test" else tm.data.train)
     else:
@@ -121,7 +130,7 @@ def extract_cmd(
         task = progress.add_task("extracting", total=len(dataset))
         acts = extract_to_store(
             net, dataset, out, layers=layers or None, reduction=reduction, max_points=max_points,
-            seed=seed, batch_size=batch_size,
+            seed=seed, batch_size=batch_size, layout=layout_spec,
             on_batch=lambda done, total: progress.update(task, completed=done),
         )
     if not quiet:

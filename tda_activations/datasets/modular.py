@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from ..types import ClassHierarchy, frozen_array
 from .hierarchy import flat_hierarchy
+from .tokens import TokenDataset
 
 __all__ = [
     "ModularDataset",
@@ -27,51 +27,70 @@ __all__ = [
     "frequency_power",
     "key_frequencies",
     "load_modular_addition",
+    "modular_pairs",
 ]
 
 
 @dataclass(frozen=True, eq=False)
-class ModularDataset:
+class ModularDataset(TokenDataset):
     """Token sequences ``a, b, =`` with labels ``(a + b) mod p``.
+
+    A :class:`~tda_activations.datasets.TokenDataset` (every sequence has three tokens and
+    no padding), so :func:`~tda_activations.extract.extract` and the batch runner take it
+    as it is; a :class:`~tda_activations.models.ModularTransformer` reads its
+    ``input_ids``.
 
     Attributes
     ----------
-    tokens
+    input_ids
         Int64 array ``(n, 3)``: ``a``, ``b`` and the ``=`` token (id ``p``).
+    attention_mask
+        All ones (there is no padding); ``None`` on construction.
     labels
         Int64 array ``(n,)``: ``(a + b) mod p``.
-    p
-        The modulus (vocabulary ``p + 1``: the residues and ``=``).
     hierarchy
-        One class per residue (``"0"``, ``"1"``, ...).
+        One class per residue (``"0"``, ``"1"``, ...); the default when ``None``.
     name
-        ``"modular{p}/train"`` or ``"modular{p}/test"``.
+        ``"modular{p}/train"``, ``"modular{p}/test"`` or ``"modular{p}/all"``.
     sample_ids
         Int64 ``a * p + b`` of each pair (stable under subsetting).
+    p
+        The modulus (vocabulary ``p + 1``: the residues and ``=``).
     """
 
-    tokens: np.ndarray
-    labels: np.ndarray
-    p: int
-    hierarchy: ClassHierarchy
     name: str = "modular"
-    sample_ids: np.ndarray | None = None
+    p: int = 0
 
     def __post_init__(self) -> None:
-        tokens = np.asarray(self.tokens)
+        p = self.p
+        if isinstance(p, bool) or not isinstance(p, (int, np.integer)) or p < 2:
+            raise ValueError(f"{self.name}: p must be an integer modulus >= 2, got {p!r}")
+        tokens = np.asarray(self.input_ids)
         if tokens.ndim != 2 or tokens.shape[1] != 3 or tokens.shape[0] == 0:
-            raise ValueError(f"{self.name}: tokens must have shape (n, 3) with n >= 1, got {tokens.shape}")
+            raise ValueError(
+                f"{self.name}: tokens must have shape (n, 3) with n >= 1, got {tokens.shape}")
         if not np.issubdtype(tokens.dtype, np.integer):
             raise TypeError(f"{self.name}: tokens must be integers, got dtype {tokens.dtype}")
-        if tokens[:, :2].min() < 0 or tokens[:, :2].max() >= self.p or np.any(tokens[:, 2] != self.p):
-            raise ValueError(f"{self.name}: tokens must be (a, b, {self.p}) with 0 <= a, b < {self.p}")
-        labels = np.asarray(self.labels)
-        if labels.shape != (tokens.shape[0],) or np.any(labels != (tokens[:, 0] + tokens[:, 1]) % self.p):
-            raise ValueError(f"{self.name}: labels must be (a + b) mod {self.p}, one per sequence")
-        ids = tokens[:, 0] * self.p + tokens[:, 1] if self.sample_ids is None else self.sample_ids
-        object.__setattr__(self, "tokens", frozen_array(tokens, dtype=np.int64))
-        object.__setattr__(self, "labels", frozen_array(labels, dtype=np.int64))
-        object.__setattr__(self, "sample_ids", frozen_array(ids, dtype=np.int64))
+        if tokens[:, :2].min() < 0 or tokens[:, :2].max() >= p or np.any(tokens[:, 2] != p):
+            raise ValueError(f"{self.name}: tokens must be (a, b, {p}) with 0 <= a, b < {p}")
+        if self.attention_mask is not None and np.any(np.asarray(self.attention_mask) != 1):
+            raise ValueError(f"{self.name}: modular addition has no padding; leave "
+                             "attention_mask out (all ones)")
+        labels = None if self.labels is None else np.asarray(self.labels)
+        if labels is None or labels.shape != (tokens.shape[0],) or np.any(
+                labels != (tokens[:, 0] + tokens[:, 1]) % p):
+            raise ValueError(f"{self.name}: labels must be (a + b) mod {p}, one per sequence")
+        if self.sample_ids is None:
+            object.__setattr__(self, "sample_ids", tokens[:, 0] * p + tokens[:, 1])
+        if self.hierarchy is None:
+            object.__setattr__(self, "hierarchy", flat_hierarchy([str(r) for r in range(p)]))
+        object.__setattr__(self, "p", int(p))
+        super().__post_init__()
+
+    @property
+    def tokens(self) -> np.ndarray:
+        """The ``(n, 3)`` token ids ``a, b, =`` (the same array as ``input_ids``)."""
+        return self.input_ids
 
     def __len__(self) -> int:
         return int(self.tokens.shape[0])
@@ -96,12 +115,14 @@ class ModularDataset:
             "tokens": self.tokens.tobytes().hex(), "ids": np.asarray(self.sample_ids).tobytes().hex(),
         })
 
-    def subset(self, indices: npt.ArrayLike, *, name: str | None = None) -> ModularDataset:
+    def subset(self, indices: npt.ArrayLike | range, *, name: str | None = None
+               ) -> ModularDataset:
         """A new dataset with the sequences at ``indices`` (sample ids are kept)."""
         idx = np.asarray(indices, dtype=np.int64)
         return ModularDataset(
-            tokens=self.tokens[idx], labels=self.labels[idx], p=self.p, hierarchy=self.hierarchy,
-            name=name or self.name, sample_ids=np.asarray(self.sample_ids)[idx],
+            input_ids=self.tokens[idx], labels=np.asarray(self.labels)[idx], p=self.p,
+            hierarchy=self.hierarchy, name=name or self.name,
+            sample_ids=np.asarray(self.sample_ids)[idx],
         )
 
 
@@ -120,10 +141,7 @@ class ModularSplit:
     @property
     def all_pairs(self) -> ModularDataset:
         """Every pair ``(a, b)`` in ``a * p + b`` order."""
-        return ModularDataset(
-            tokens=_all_tokens(self.p), labels=_all_labels(self.p), p=self.p,
-            hierarchy=self.train.hierarchy, name=f"modular{self.p}/all",
-        )
+        return modular_pairs(self.p)
 
 
 def _all_tokens(p: int) -> np.ndarray:
@@ -162,8 +180,7 @@ def load_modular_addition(p: int = 59, *, train_fraction: float = 0.4, seed: int
     ValueError
         ``p`` is not a prime >= 3 or ``train_fraction`` is outside (0, 1).
     """
-    if isinstance(p, bool) or not isinstance(p, (int, np.integer)) or p < 3 or not _is_prime(int(p)):
-        raise ValueError(f"p must be a prime >= 3 (e.g. 59 or 113), got {p!r}")
+    _check_modulus(p)
     if not (isinstance(train_fraction, (int, float)) and 0.0 < train_fraction < 1.0):
         raise ValueError(f"train_fraction must be in (0, 1), got {train_fraction!r}")
     p = int(p)
@@ -177,10 +194,43 @@ def load_modular_addition(p: int = 59, *, train_fraction: float = 0.4, seed: int
 
     def make(idx: np.ndarray, part: str) -> ModularDataset:
         idx = np.sort(idx)
-        return ModularDataset(tokens=tokens[idx], labels=labels[idx], p=p, hierarchy=hierarchy,
-                              name=f"modular{p}/{part}")
+        return ModularDataset(input_ids=tokens[idx], labels=labels[idx], p=p,
+                              hierarchy=hierarchy, name=f"modular{p}/{part}")
 
     return ModularSplit(train=make(order[:n_train], "train"), test=make(order[n_train:], "test"))
+
+
+def modular_pairs(p: int = 59) -> ModularDataset:
+    """All ``p**2`` sequences ``a, b, =`` in ``a * p + b`` order (the data of a batch run).
+
+    This is the data a run config names as ``[data] dataset = "modular:59"``: every
+    model sees the same sequences, whatever its seed's train/test split.
+
+    Parameters
+    ----------
+    p
+        A prime modulus >= 3.
+
+    Returns
+    -------
+    ModularDataset
+        Named ``"modular{p}/all"``, labels ``(a + b) mod p``, sample ids ``a * p + b``.
+
+    Raises
+    ------
+    ValueError
+        ``p`` is not a prime >= 3.
+    """
+    _check_modulus(p)
+    p = int(p)
+    return ModularDataset(input_ids=_all_tokens(p), labels=_all_labels(p), p=p,
+                          hierarchy=flat_hierarchy([str(r) for r in range(p)]),
+                          name=f"modular{p}/all")
+
+
+def _check_modulus(p: object) -> None:
+    if isinstance(p, bool) or not isinstance(p, (int, np.integer)) or p < 3 or not _is_prime(int(p)):
+        raise ValueError(f"p must be a prime >= 3 (e.g. 59 or 113), got {p!r}")
 
 
 # ------------------------------------------------------------------ Fourier basis

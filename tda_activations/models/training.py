@@ -31,6 +31,7 @@ from ._weights import (
     sidecar_text,
 )
 from .zoo import ZOO, build_model
+from .zoo_transformers import MODULAR_DEFAULTS
 
 __all__ = [
     "DEFAULT_TRAINING",
@@ -41,6 +42,7 @@ __all__ = [
     "accuracy",
     "cache_dir",
     "fit",
+    "load_or_train",
     "predict",
     "pretrained",
     "train_from_scratch",
@@ -49,7 +51,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: Per-architecture defaults on the embedded digits: data upsampling, width, epochs, lr.
+#: Per-architecture defaults on the embedded digits: data upsampling, width, epochs, lr
+#: (and, under ``"modular_addition"``, that model's token recipe ``MODULAR_DEFAULTS``).
 #: Chosen so that each model reaches >= 95% test accuracy in well under a minute on 2 cores.
 #: Changing a value changes the training key: shipped weights then no longer match (rerun
 #: ``benchmarks/make_zoo_weights.py``).
@@ -59,6 +62,8 @@ DEFAULT_TRAINING: dict[str, dict[str, Any]] = {
     "resnet18": {"upsample": 2, "width": 0.25, "epochs": 8, "lr": 3e-3, "batch_size": 64},
     "densenet": {"upsample": 2, "width": 1.0, "epochs": 6, "lr": 3e-3, "batch_size": 64},
     "vit": {"upsample": 2, "width": 1.0, "epochs": 30, "lr": 3e-3, "batch_size": 64},
+    # trained on tokens, not digits: its recipe (the same dict, so a run's cache key follows it)
+    "modular_addition": MODULAR_DEFAULTS,
 }
 
 #: The zoo models whose weights ship with the package, at their default settings, by seed.
@@ -68,7 +73,12 @@ SHIPPED_SEEDS: dict[str, tuple[int, ...]] = {
     "lenet": (0, 1, 2, 3, 4),
     "resnet18": (0, 1, 2, 3, 4),
     "densenet": (0,),
+    "modular_addition": (0, 1, 2, 3, 4),
 }
+
+#: The zoo name of the modular-addition transformer (trained on tokens, not digits).
+MODULAR = "modular_addition"
+
 
 #: Version of the training procedure (:func:`fit`) in the training key: bump it when
 #: ``fit`` changes what it computes.
@@ -91,7 +101,9 @@ class TrainedModel:
     model
         The trained module, in eval mode.
     data
-        The train/test split it was trained and evaluated on.
+        The train/test split it was trained and evaluated on: a
+        :class:`~tda_activations.types.Split` of images for the digits models, a
+        :class:`~tda_activations.datasets.modular.ModularSplit` for ``"modular_addition"``.
     seed
         Seed of initialisation and data order.
     test_accuracy, train_accuracy
@@ -111,7 +123,7 @@ class TrainedModel:
 
     name: str
     model: nn.Module
-    data: Split
+    data: Any
     seed: int
     test_accuracy: float
     train_accuracy: float
@@ -361,7 +373,9 @@ def training_key(name: str, *, seed: int = 0, settings: dict[str, Any] | None = 
     seed
         Seed of initialisation and batch order.
     settings
-        Overrides of :data:`DEFAULT_TRAINING` (``width``, ``epochs``, ``upsample``).
+        Overrides of :data:`DEFAULT_TRAINING` (``width``, ``epochs``, ``upsample``), or of
+        :data:`~tda_activations.models.zoo_transformers.MODULAR_DEFAULTS` for
+        ``"modular_addition"``.
 
     Returns
     -------
@@ -373,6 +387,10 @@ def training_key(name: str, *, seed: int = 0, settings: dict[str, Any] | None = 
     ValueError
         Unknown zoo name.
     """
+    if name == MODULAR:
+        from .zoo_transformers import modular_training_key
+
+        return modular_training_key(seed=seed, settings=settings)
     return _plan(name, seed=seed, overrides=settings or {})[0]
 
 
@@ -441,6 +459,10 @@ def train_from_scratch(name: str, *, seed: int = 0, progress: bool | None = None
     ValueError
         Unknown zoo name.
     """
+    if name == MODULAR:
+        from .zoo_transformers import train_modular_from_scratch
+
+        return train_modular_from_scratch(seed=seed, progress=progress)
     key, arch, train_cfg, data = _plan(name, seed=seed, overrides={})
     t0 = time.perf_counter()
     model = _train(name, seed=seed, arch=arch, train_cfg=train_cfg, data=data, progress=progress)
@@ -450,6 +472,81 @@ def train_from_scratch(name: str, *, seed: int = 0, progress: bool | None = None
         fingerprint=fingerprint_model(model), params={**arch, **train_cfg},
         seconds=time.perf_counter() - t0, source="trained", key=key,
     )
+
+
+def load_or_train(
+    name: str,
+    *,
+    seed: int,
+    key: str,
+    build: Callable[[], nn.Module],
+    train: Callable[[], nn.Module],
+    cache: str | os.PathLike[str] | None = None,
+) -> tuple[nn.Module, str, float]:
+    """Weights found by their training key: shipped, else cached, else trained now and cached.
+
+    The one lookup of every zoo model (:func:`pretrained`,
+    :func:`~tda_activations.models.pretrained_modular_addition`).  Every file is verified
+    before use (SHA-256 and the zip archive's CRCs): a damaged cache entry is logged,
+    deleted and rebuilt, never used; damaged shipped weights raise.
+
+    Parameters
+    ----------
+    name, seed
+        Zoo name and seed (for messages and the cache file name).
+    key
+        The training key (architecture, settings, data, seed; no torch version).
+    build
+        Returns the untrained model (the shipped or cached state dict is loaded into it).
+    train
+        Trains a fresh model and returns it (in eval mode).
+    cache
+        Cache folder (default :func:`cache_dir`).
+
+    Returns
+    -------
+    tuple
+        ``(model in eval mode, source, training seconds)`` with source ``"shipped"``,
+        ``"cache"`` or ``"trained"``.
+
+    Raises
+    ------
+    DamagedWeightsError
+        A shipped weight file fails its checks: the installed package is damaged.
+    """
+    model = build()
+    shipped = shipped_entry(key)
+    if shipped is not None:
+        try:
+            model.load_state_dict(load_verified(shipped.path, shipped.sha256))
+        except _LOAD_ERRORS as exc:
+            raise DamagedWeightsError(
+                f"the shipped weights of {name} (seed {seed}) at {shipped.path} are damaged "
+                f"({exc}); the installed package is corrupt: reinstall tda-activations"
+            ) from exc
+        log.info("loaded %s (seed %d) from the shipped weights", name, seed)
+        return model.eval(), "shipped", 0.0
+    cache_key = fingerprint_params({"training": key, "torch": torch.__version__.split("+")[0]})
+    path = Path(cache if cache is not None else cache_dir()) / "models" / f"{name}-{cache_key}.pt"
+    if path.exists() or sidecar_path(path).exists():
+        try:
+            model.load_state_dict(load_verified(path, read_sidecar(path)))
+            log.info("loaded %s (seed %d) from %s", name, seed, path)
+            return model.eval(), "cache", 0.0
+        except _LOAD_ERRORS as exc:  # a damaged cache entry is rebuilt, never used
+            log.warning("cache entry %s is damaged (%s); deleting it and retraining", path, exc)
+            path.unlink(missing_ok=True)
+            sidecar_path(path).unlink(missing_ok=True)
+    t0 = time.perf_counter()
+    model = train()
+    seconds = time.perf_counter() - t0
+    buf = io.BytesIO()
+    torch.save(model.state_dict(), buf)
+    # weights first, sidecar second: an entry without its sidecar is never used
+    sidecar_path(path).unlink(missing_ok=True)
+    atomic_write_bytes(path, buf.getvalue())
+    atomic_write_bytes(sidecar_path(path), sidecar_text(path).encode("utf-8"))
+    return model.eval(), "trained", seconds
 
 
 def pretrained(
@@ -468,8 +565,8 @@ def pretrained(
     training settings, data, seed), never by name:
 
     1. the weights shipped with the package (each zoo model at its default settings, seed
-       0; ResNet-18 and LeNet-5 also seeds 1-4): trained once and loaded identically on
-       every machine;
+       0; ResNet-18, LeNet-5 and the modular-addition model also seeds 1-4): trained once
+       and loaded identically on every machine;
     2. the cache (``<cache>/models/<name>-<key>.pt`` with a ``.sha256`` sidecar; the key
        also holds the torch version);
     3. otherwise the model is trained now (deterministic on one machine; other CPUs give
@@ -481,11 +578,12 @@ def pretrained(
     Parameters
     ----------
     name
-        Zoo name (see :func:`~tda_activations.models.zoo_names`).
+        Zoo name (see :func:`~tda_activations.models.zoo_names`), or ``"modular_addition"``:
+        :func:`~tda_activations.models.pretrained_modular_addition` at its defaults.
     seed
         Seed of initialisation and batch order.
     width, epochs, upsample
-        Override the defaults of :data:`DEFAULT_TRAINING`.
+        Override the defaults of :data:`DEFAULT_TRAINING` (not for ``"modular_addition"``).
     cache
         Cache folder (default :func:`cache_dir`).
     progress
@@ -504,47 +602,30 @@ def pretrained(
     DamagedWeightsError
         A shipped weight file fails its checksum: the installed package is damaged.
     """
+    if name == MODULAR:
+        given = [k for k, v in (("width", width), ("epochs", epochs), ("upsample", upsample))
+                 if v is not None]
+        if given:
+            raise ValueError(
+                f"{', '.join(given)} do not apply to the modular addition model; change its "
+                "settings with tda_activations.models.pretrained_modular_addition(seed=..., **settings)"
+            )
+        from .zoo_transformers import pretrained_modular_addition
+
+        return pretrained_modular_addition(seed=seed, cache=cache, progress=progress)
     key, arch, train_cfg, data = _plan(
         name, seed=seed, overrides={"width": width, "epochs": epochs, "upsample": upsample})
-    model = build_model(name, in_channels=1, image_size=arch["image_size"], num_classes=10,
-                        width=arch["width"], seed=seed)
-    seconds, source = 0.0, "trained"
-    shipped = shipped_entry(key)
-    if shipped is not None:
-        try:
-            model.load_state_dict(load_verified(shipped.path, shipped.sha256))
-        except _LOAD_ERRORS as exc:
-            raise DamagedWeightsError(
-                f"the shipped weights of {name} (seed {seed}) at {shipped.path} are damaged "
-                f"({exc}); the installed package is corrupt: reinstall tda-activations"
-            ) from exc
-        model.eval()
-        source = "shipped"
-        log.info("loaded %s (seed %d) from the shipped weights", name, seed)
-    else:
-        cache_key = fingerprint_params({"training": key, "torch": torch.__version__.split("+")[0]})
-        path = Path(cache if cache is not None else cache_dir()) / "models" / f"{name}-{cache_key}.pt"
-        if path.exists() or sidecar_path(path).exists():
-            try:
-                model.load_state_dict(load_verified(path, read_sidecar(path)))
-                model.eval()
-                source = "cache"
-                log.info("loaded %s (seed %d) from %s", name, seed, path)
-            except _LOAD_ERRORS as exc:  # a damaged cache entry is rebuilt, never used
-                log.warning("cache entry %s is damaged (%s); deleting it and retraining", path, exc)
-                path.unlink(missing_ok=True)
-                sidecar_path(path).unlink(missing_ok=True)
-        if source == "trained":
-            t0 = time.perf_counter()
-            model = _train(name, seed=seed, arch=arch, train_cfg=train_cfg, data=data,
-                           progress=progress)
-            seconds = time.perf_counter() - t0
-            buf = io.BytesIO()
-            torch.save(model.state_dict(), buf)
-            # weights first, sidecar second: an entry without its sidecar is never used
-            sidecar_path(path).unlink(missing_ok=True)
-            atomic_write_bytes(path, buf.getvalue())
-            atomic_write_bytes(sidecar_path(path), sidecar_text(path).encode("utf-8"))
+
+    def build() -> nn.Module:
+        return build_model(name, in_channels=1, image_size=arch["image_size"], num_classes=10,
+                           width=arch["width"], seed=seed)
+
+    def train() -> nn.Module:
+        return _train(name, seed=seed, arch=arch, train_cfg=train_cfg, data=data,
+                      progress=progress)
+
+    model, source, seconds = load_or_train(name, seed=seed, key=key, build=build, train=train,
+                                           cache=cache)
     return TrainedModel(
         name=name, model=model, data=data, seed=int(seed),
         test_accuracy=accuracy(model, data.test), train_accuracy=accuracy(model, data.train),
