@@ -43,7 +43,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ..types import unknown_name_error
+from .._registry import Registry
 from ._checks import as_diagram
 
 __all__ = [
@@ -503,31 +503,38 @@ def _sliced_factory(*, n_directions: int = 50, essential: Essential = "match") -
     )
 
 
-_REGISTRY: dict[str, Callable[..., DiagramDistance]] = {
-    "bottleneck": _bottleneck_factory,
-    "wasserstein": _wasserstein_factory,
-    "sliced_wasserstein": _sliced_factory,
-}
+_REGISTRY: Registry[DiagramDistance] = Registry("diagram distance", types=DiagramDistance)
+_REGISTRY.register("bottleneck", _bottleneck_factory,
+                   description="exact bottleneck distance (L-infinity ground metric)")
+_REGISTRY.register("wasserstein", _wasserstein_factory,
+                   description="exact q-Wasserstein distance, explicit ground metric L_p")
+_REGISTRY.register("sliced_wasserstein", _sliced_factory,
+                   description="sliced Wasserstein distance (persim-compatible)")
 
 
-def register_diagram_distance(name: str, factory: Callable[..., DiagramDistance]) -> None:
+def register_diagram_distance(
+    name: str, factory: Callable[..., DiagramDistance], *, description: str = "",
+    replace: bool = False,
+) -> None:
     """Add a distance to the registry (``factory(**params) -> DiagramDistance``).
 
     Parameters
     ----------
     name
-        Registry name, not registered yet.
+        Registry name, not registered yet (unless ``replace``).
     factory
         Callable building the :class:`DiagramDistance` from keyword options.
+    description
+        One line for tables and help texts.
+    replace
+        Replace an existing distance of that name instead of raising.
 
     Raises
     ------
     ValueError
-        If ``name`` is already registered.
+        If ``name`` is already registered and ``replace`` is false.
     """
-    if name in _REGISTRY:
-        raise ValueError(f"a diagram distance named {name!r} is already registered")
-    _REGISTRY[name] = factory
+    _REGISTRY.register(name, factory, description=description, replace=replace)
 
 
 def diagram_distance_names() -> tuple[str, ...]:
@@ -543,7 +550,7 @@ def diagram_distance_names() -> tuple[str, ...]:
     >>> "bottleneck" in diagram_distance_names()
     True
     """
-    return tuple(_REGISTRY)
+    return _REGISTRY.names()
 
 
 def get_diagram_distance(name: str | DiagramDistance, **params: Any) -> DiagramDistance:
@@ -562,17 +569,15 @@ def get_diagram_distance(name: str | DiagramDistance, **params: Any) -> DiagramD
     -------
     DiagramDistance
         The configured distance.
+
+    Raises
+    ------
+    ValueError
+        Unknown name (close matches suggested), or parameters given with an object.
+    TypeError
+        An option that distance does not take (the accepted ones are listed).
     """
-    if isinstance(name, DiagramDistance):
-        if params:
-            raise ValueError("parameters cannot be given with a ready DiagramDistance")
-        return name
-    if name not in _REGISTRY:
-        raise unknown_name_error("diagram distance", str(name), _REGISTRY)
-    try:
-        return _REGISTRY[name](**params)
-    except TypeError as exc:
-        raise TypeError(f"diagram distance {name!r}: {exc}") from exc
+    return _REGISTRY.get(name, **params)
 
 
 def diagram_distance(a: Any, b: Any, *, metric: str = "sliced_wasserstein", dim: int = 1, **params: Any) -> float:

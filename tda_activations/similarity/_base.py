@@ -31,6 +31,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from .._registry import Registry
 from ..types import MatrixKind, unknown_name_error
 
 __all__ = [
@@ -512,27 +513,34 @@ def one_minus_similarity(measure: Measure | str, **params: Any) -> OneMinusSimil
 
 # ------------------------------------------------------------------------------ registry
 
-_REGISTRY: dict[str, tuple[Callable[..., Measure], dict[str, Any], str]] = {}
+_REGISTRY: Registry[Measure] = Registry("measure", types=Measure)
 
 
 def register_measure(
     name: str, factory: Callable[..., Measure], *, defaults: Mapping[str, Any] | None = None,
-    description: str = "",
+    description: str = "", replace: bool = False,
 ) -> None:
     """Register a measure under ``name`` (``factory(**defaults, **params)`` builds it).
 
     Parameters
     ----------
     name
-        Registry name; an existing one is replaced.
+        Registry name, not registered yet (unless ``replace``).
     factory
         Callable building the :class:`Measure` from keyword parameters.
     defaults
         Parameters passed to ``factory`` unless overridden in :func:`get_measure`.
     description
         One line shown by :func:`measure_table`.
+    replace
+        Replace an existing measure of that name instead of raising.
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is already registered and ``replace`` is false.
     """
-    _REGISTRY[name] = (factory, dict(defaults or {}), description)
+    _REGISTRY.register(name, factory, defaults=defaults, description=description, replace=replace)
 
 
 def available_measures() -> tuple[str, ...]:
@@ -548,7 +556,7 @@ def available_measures() -> tuple[str, ...]:
     >>> "linear_cka" in available_measures()
     True
     """
-    return tuple(_REGISTRY)
+    return _REGISTRY.names()
 
 
 def get_measure(measure: Measure | str, **params: Any) -> Measure:
@@ -571,25 +579,9 @@ def get_measure(measure: Measure | str, **params: Any) -> Measure:
     ValueError
         Unknown name (close matches are suggested) or parameters given with an object.
     TypeError
-        Unknown parameter for that measure.
+        Unknown parameter for that measure (the accepted ones are listed).
     """
-    if isinstance(measure, Measure):
-        if params:
-            raise ValueError(
-                "parameters were given together with a measure object; set them on the "
-                "object instead (dataclasses.replace(measure, ...))"
-            )
-        return measure
-    if not isinstance(measure, str):
-        raise TypeError(f"measure must be a name or a Measure, got {type(measure).__name__}")
-    if measure not in _REGISTRY:
-        raise unknown_name_error("measure", measure, _REGISTRY)
-    factory, defaults, _ = _REGISTRY[measure]
-    kwargs = {**defaults, **params}
-    try:
-        return factory(**kwargs)
-    except TypeError as exc:
-        raise TypeError(f"measure {measure!r}: {exc}") from None
+    return _REGISTRY.get(measure, **params)
 
 
 def measure_table() -> list[dict[str, Any]]:
@@ -601,7 +593,8 @@ def measure_table() -> list[dict[str, Any]]:
         One row per registered measure, in registration order.
     """
     rows = []
-    for name, (_, _, description) in _REGISTRY.items():
+    for name in _REGISTRY:
+        description = _REGISTRY.entry(name).description
         m = get_measure(name)
         p = m.properties
         rows.append(
