@@ -9,7 +9,11 @@ import numpy as np
 import pytest
 
 from tda_activations import experiments as ex
+from tda_activations._measure import MeasureProperties
 from tda_activations.types import ActivationSet, ClassHierarchy
+
+#: The id of linear CKA with its defaults (the key of every experiment table).
+CKA = "linear_cka[debiased=False,form=auto]"
 
 H = ClassHierarchy(class_names=("a", "b", "c"))
 
@@ -43,24 +47,28 @@ def _rotate(clouds: list[np.ndarray], rng: np.random.Generator, noise: float = 0
 
 
 @dataclasses.dataclass
-class Planted(ex.LayerMeasure):
+class Planted(ex.PairwiseMeasure):
     """A measure whose value is read from a planted matrix: ``prepare`` returns the cloud's id."""
 
     table: np.ndarray
-    kind: str = "distance"
+    planted_kind: str = "distance"
+    family = "similarity"
 
-    def __post_init__(self) -> None:
-        self.name = f"planted_{self.kind}"
-        self.family = "similarity"
-        self.identity_value = 0.0 if self.kind == "distance" else 1.0
-        self.symmetric = False
-        self.needs_correspondence = False
-        self.params = {}
+    @property
+    def id(self) -> str:
+        return f"planted_{self.planted_kind}"
 
-    def prepare_many(self, clouds, *, labels=None):  # noqa: ANN001, ANN201
-        return [int(c[0, 0]) for c in clouds]
+    @property
+    def properties(self) -> MeasureProperties:
+        dist = self.planted_kind == "distance"
+        return MeasureProperties(kind=self.planted_kind, symmetric=False, metric=False,
+                                 invariances=frozenset(), identity_value=0.0 if dist else 1.0,
+                                 bounds=(-np.inf, np.inf), needs_correspondence=False)
 
-    def compare(self, a: Any, b: Any) -> float:
+    def prepare(self, cloud, *, name="cloud"):  # noqa: ANN001, ANN201
+        return int(cloud[0, 0])
+
+    def score(self, a: Any, b: Any) -> float:
         return float(self.table[a, b])
 
 
@@ -81,27 +89,28 @@ def test_all_measures_covers_both_registries() -> None:
     from tda_activations.similarity import available_measures
 
     ms = ex.all_measures(n_jobs=1)
-    names = [m.name for m in ms]
+    names = [m.id for m in ms]
     assert len(names) == len(set(names))
     assert len(ms) == 2 * len(diagram_distance_names()) + len(available_measures())
     for m in ms:
         assert m.kind in ("distance", "similarity")
-        assert isinstance(m, ex.LayerMeasure)
+        assert isinstance(m, ex.PairwiseMeasure)
     topo = [m for m in ms if m.family == "topology"]
     assert {m.dim for m in topo} == {0, 1}
     assert {m.distance.name for m in topo} == set(diagram_distance_names())
     less = ex.all_measures(exclude=("rtd", "wasserstein", "bottleneck[H0]"), n_jobs=1)
-    lnames = {m.name for m in less}
-    assert "rtd" not in lnames and "bottleneck[H0]" not in lnames and "bottleneck[H1]" in lnames
+    lnames = {m.id for m in less}
+    assert not any(n.startswith("rtd[") for n in lnames) and "bottleneck[H0]" not in lnames and "bottleneck[H1]" in lnames
     assert not any(n.startswith("wasserstein[") for n in lnames)
 
 
 def test_layer_measure_specs_and_errors() -> None:
     m = ex.layer_measure("H1:sliced_wasserstein", n_directions=20, n_jobs=1)
-    assert isinstance(m, ex.TopologicalMeasure) and m.name == "sliced_wasserstein[H1,M=20]"
+    assert isinstance(m, ex.TopologicalMeasure) and m.id == "sliced_wasserstein[H1,M=20]"
     assert ex.layer_measure("h0/bottleneck").dim == 0
     s = ex.layer_measure("rsa", compare="pearson")
-    assert s.kind == "similarity" and s.name == "rsa[compare=pearson]"
+    assert s.kind == "similarity" and s.id == "rsa[rdm=euclidean,compare=pearson]"
+    assert s.label == "RSA (euclidean RDM, Pearson)" and m.label == "sliced Wasserstein (H1, M=20)"
     with pytest.raises(ValueError, match="homology dimension.*H1:bottleneck"):
         ex.layer_measure("bottleneck")
     with pytest.raises(ValueError, match="linear_cka"):
@@ -132,9 +141,9 @@ def test_prepare_measures_shares_one_persistence(monkeypatch: pytest.MonkeyPatch
     calls = []
     orig = ex.TopologicalMeasure.diagrams
 
-    def spy(self, clouds, *, labels=None):  # noqa: ANN001, ANN202
+    def spy(self, clouds, *, names=None):  # noqa: ANN001, ANN202
         calls.append(len(clouds))
-        return orig(self, clouds, labels=labels)
+        return orig(self, clouds, names=names)
 
     monkeypatch.setattr(ex.TopologicalMeasure, "diagrams", spy)
     rng = np.random.default_rng(0)
@@ -175,7 +184,7 @@ def test_correspondence_planted_rotations_is_perfect() -> None:
     assert r.params["seed"] == 3
     # the same seed gives the same statistics
     r2 = ex.layer_correspondence(models, measures=ms[:1], n_permutations=199, n_bootstrap=200, seed=3)
-    assert r2.to_pandas()["p_value"].iloc[0] == df.loc["linear_cka", "p_value"]
+    assert r2.to_pandas()["p_value"].iloc[0] == df.loc[CKA, "p_value"]
 
 
 def test_correspondence_unrelated_models_near_chance() -> None:
@@ -204,7 +213,7 @@ def test_correspondence_accuracy_ties_and_kinds() -> None:
     assert list(first["depth_error"]) == [0, 0, -2]
     assert r.to_pandas()["accuracy"].iloc[0] == pytest.approx((1 + 0.5 + 0 + 3) / 6)
     # as a similarity the best is the max: flip the sign of the planted values
-    rs = ex.layer_correspondence(models, measures=[Planted(-big, kind="similarity")], n_permutations=0,
+    rs = ex.layer_correspondence(models, measures=[Planted(-big, planted_kind="similarity")], n_permutations=0,
                                  n_bootstrap=0)
     assert rs.to_pandas()["accuracy"].iloc[0] == pytest.approx(r.to_pandas()["accuracy"].iloc[0])
 
@@ -312,7 +321,7 @@ def test_layer_monotonicity_on_a_chain() -> None:
     assert r.matrix("procrustes").shape == (7, 7)
     pairs = r.pairs.to_pandas()
     assert len(pairs) == 2 * 21 and set(pairs["depth_gap"]) == set(range(1, 7))
-    cka = pairs[pairs["measure"] == "linear_cka"]
+    cka = pairs[pairs["measure"] == CKA]
     assert np.allclose(cka["dissimilarity"], 1 - cka["value"])
     by = r.by_measure().to_pandas()
     assert list(by["n_models"]) == [1, 1]
@@ -352,15 +361,16 @@ def test_sensitivity_known_values_and_monotone_curves() -> None:
     assert set(c["n_removed"]) == {0, 2, 5, 9}  # 0 added: the probe's baseline
     # linear CKA between X and its projection on the top k directions: sqrt(sum_{i<=k} s^4 / sum s^4)
     s = np.linalg.svd(x - x.mean(0), compute_uv=False)
-    cka = c[c["measure"] == "linear_cka"].set_index("n_removed")
+    cka = c[c["measure"] == CKA].set_index("n_removed")
     for k in (2, 5, 9):
         assert cka.loc[k, "value"] == pytest.approx(np.sqrt(np.sum(s[: 10 - k] ** 4) / np.sum(s**4)), rel=1e-9)
     # variance removed agrees with scikit-learn's explained variance ratios
     ratio = PCA(svd_solver="full").fit(x).explained_variance_ratio_
     assert cka.loc[5, "variance_removed"] == pytest.approx(ratio[5:].sum(), rel=1e-9)
     per = r.per_layer.to_pandas().set_index("measure")
-    assert per.loc["procrustes", "monotone"] and per.loc["procrustes", "spearman_fraction"] == pytest.approx(1.0)
-    assert per.loc["linear_cka", "spearman_fraction"] == pytest.approx(1.0)
+    pro = "procrustes[euclidean=False]"
+    assert per.loc[pro, "monotone"] and per.loc[pro, "spearman_fraction"] == pytest.approx(1.0)
+    assert per.loc[CKA, "spearman_fraction"] == pytest.approx(1.0)
     assert c.loc[c["n_removed"] == 0, "dissimilarity"].abs().max() < 1e-9
     assert c.loc[c["n_removed"] == 0, "accuracy_drop"].abs().max() == 0
     assert r.params["seed"] == 0 and r.params["order"] == "lowest_variance_first"

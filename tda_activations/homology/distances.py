@@ -43,6 +43,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from .._measure import MeasureProperties, all_pairs
 from .._registry import Registry
 from ._checks import as_diagram
 
@@ -404,9 +405,14 @@ def sliced_wasserstein_distance(
 class DiagramDistance:
     """A named distance between diagrams of one dimension, split for all-pairs use.
 
-    ``prepare`` runs once over every diagram of a comparison (it may look at
-    all of them, e.g. to fix a common grid); ``pair`` is then cheap.  Other
-    stages obtain these through :func:`get_diagram_distance`.
+    It speaks the pairwise-measure protocol's vocabulary (:mod:`tda_activations._measure`)
+    on diagrams: :meth:`prepare_many` runs once over every diagram of a comparison (it
+    may look at all of them, e.g. to fix a common grid), :meth:`score` is then cheap,
+    :meth:`score_matrix` runs the one all-pairs engine and :attr:`properties` says what
+    the number is.  A topological measure of clouds
+    (:class:`~tda_activations.experiments.TopologicalMeasure`) is a homology dimension,
+    persistence options and one of these.  Other stages obtain them through
+    :func:`get_diagram_distance`.
 
     Attributes
     ----------
@@ -431,21 +437,62 @@ class DiagramDistance:
     _pair: Callable[[Any, Any], float] = field(repr=False, compare=False)
     kind: str = "distance"
 
-    def prepare(self, diagrams: Sequence[Any]) -> list[Any]:
-        """Per-diagram precomputation for a collection of ``(k, 2)`` diagrams."""
+    @property
+    def properties(self) -> MeasureProperties:
+        """A symmetric distance, zero between equal diagrams; a metric when :attr:`is_metric`."""
+        return MeasureProperties(
+            kind="distance", symmetric=True, metric=bool(self.is_metric), invariances=frozenset(),
+            identity_value=0.0, bounds=(0.0, math.inf), needs_correspondence=False,
+        )
+
+    def prepare_many(self, diagrams: Sequence[Any]) -> list[Any]:
+        """Per-diagram precomputation for a collection of ``(k, 2)`` diagrams.
+
+        Parameters
+        ----------
+        diagrams
+            ``(k, 2)`` arrays of (birth, death) (or Diagrams with one dimension).
+
+        Returns
+        -------
+        list
+            One prepared state per diagram, comparable with :meth:`score`.
+        """
         return self._prepare([as_diagram(d) for d in diagrams])
 
-    def pair(self, a: Any, b: Any) -> float:
+    def prepare(self, diagrams: Sequence[Any]) -> list[Any]:
+        """The same as :meth:`prepare_many` (a collection in, one state per diagram out)."""
+        return self.prepare_many(diagrams)
+
+    def score(self, a: Any, b: Any) -> float:
         """Distance between two prepared diagrams."""
         return float(self._pair(a, b))
 
+    def pair(self, a: Any, b: Any) -> float:
+        """The same as :meth:`score`."""
+        return self.score(a, b)
+
+    def score_matrix(self, rows: Sequence[Any], cols: Sequence[Any] | None = None) -> np.ndarray:
+        """Every distance between prepared diagrams (``cols=None``: rows against themselves).
+
+        Returns
+        -------
+        numpy.ndarray
+            float64, zero diagonal when ``cols`` is ``None`` (see
+            :func:`~tda_activations._measure.all_pairs`).
+        """
+        return all_pairs(self.score, list(rows), None if cols is None else list(cols),
+                         symmetric=True, identity_value=0.0)
+
     def __call__(self, a: Any, b: Any, *, dim: int = 1) -> float:
         """Distance between two diagrams (Diagrams objects or arrays)."""
-        pa, pb = self.prepare([as_diagram(a, dim=dim, name="a"), as_diagram(b, dim=dim, name="b")])
-        return self.pair(pa, pb)
+        pa, pb = self.prepare_many(
+            [as_diagram(a, dim=dim, name="a"), as_diagram(b, dim=dim, name="b")]
+        )
+        return self.score(pa, pb)
 
     def measure_name(self, dim: int) -> str:
-        """A label naming the measure with its parameters, e.g. ``sliced_wasserstein[H1,M=50]``."""
+        """The measure's id in dimension ``dim``, e.g. ``sliced_wasserstein[H1,M=50]``."""
         short = {"n_directions": "M", "internal_p": "p", "order": "q"}
         parts = [f"H{dim}"] + [
             f"{short.get(k, k)}={v}" for k, v in self.params.items() if k != "essential"
