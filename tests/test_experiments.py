@@ -489,3 +489,93 @@ def test_results_are_frozen_and_saved(tmp_path) -> None:  # noqa: ANN001
     assert len(pd.read_csv(out / "matrices.csv")) == 2 * 16
     assert "| measure |" in r.summary.to_markdown()
     assert not list(tmp_path.glob(".*partial"))
+
+
+# ------------------------------------------------------------ the one protocol
+
+
+def test_every_measure_speaks_one_protocol_with_one_id_and_one_label() -> None:
+    from tda_activations._figure_labels import figure_label
+    from tda_activations.similarity import Measure
+
+    for m in ex.all_measures(n_jobs=1):
+        assert isinstance(m, ex.PairwiseMeasure)
+        assert m.label == figure_label(m.id) and "[" not in m.label and "_" not in m.label
+        p = m.properties
+        assert m.kind == p.kind and m.symmetric == p.symmetric and m.identity_value == p.identity_value
+        assert m.needs_correspondence == isinstance(m, Measure) == (m.family == "similarity")
+        d = m.describe()
+        assert d["measure"] == m.id and d["label"] == m.label and d["family"] == m.family
+    assert ex.similarity_measure("linear_cka") == ex.layer_measure("linear_cka")
+
+
+def test_tables_of_every_stage_join_on_the_id() -> None:
+    """similarity_matrix, distance_matrix and the experiments name a measure the same way,
+    and the experiments' matrices are the stages' matrices, bit for bit."""
+    from tda_activations.homology import distance_matrix, persistence
+    from tda_activations.similarity import similarity_matrix
+
+    rng = np.random.default_rng(3)
+    clouds = [rng.normal(size=(40, 4)) for _ in range(3)]
+    acts = _acts(clouds, fp="fp")
+    mono = ex.layer_monotonicity(acts, measures=["linear_cka", ex.layer_measure("H1:sliced_wasserstein",
+                                                                               n_jobs=1)],
+                                 n_permutations=0)
+    sim = similarity_matrix(acts, measure="linear_cka")
+    assert mono.matrix(sim.measure).measure == sim.measure == CKA
+    np.testing.assert_array_equal(mono.matrix("linear_cka").values, sim.values)
+    dgms = {layer: persistence(acts.cloud(layer), maxdim=1) for layer in acts.layers}
+    dm = distance_matrix(dgms, metric="sliced_wasserstein", dim=1)
+    assert set(mono.to_pandas()["measure"]) == {CKA, dm.measure}
+    np.testing.assert_array_equal(mono.matrix(dm.measure).values, dm.values)
+    with pytest.raises(ValueError, match="unknown measure 'rsa'"):
+        mono.matrix("rsa")
+
+
+def test_score_matrix_is_the_one_engine() -> None:
+    """Rows against themselves: identity on the diagonal, each pair scored by ``score``;
+    rows against columns: every pair; a diagram distance runs the same engine."""
+    from tda_activations.homology import distance_matrix, get_diagram_distance
+
+    rng = np.random.default_rng(0)
+    clouds = [rng.normal(size=(30, 3)) for _ in range(3)]
+    for m in (ex.layer_measure("pwcca"), ex.layer_measure("H0:bottleneck", n_jobs=1)):
+        st = m.prepare_many(clouds, names=["a", "b", "c"])
+        full = m.score_matrix(st)
+        assert np.all(np.diag(full) == m.identity_value)
+        for i in range(3):
+            for j in range(3):
+                if i != j:
+                    assert full[i, j] == m.score(st[i], st[j])
+        cross = m.score_matrix(st[:1], st)
+        assert cross.shape == (1, 3) and cross[0, 1] == full[0, 1]
+    dist = get_diagram_distance("sliced_wasserstein", n_directions=10)
+    dgms = [np.array([[0.0, 1.0 + k], [0.5, 2.0]]) for k in range(4)]
+    ref = distance_matrix(dict(zip("abcd", dgms)), metric=dist, dim=1).values
+    np.testing.assert_array_equal(dist.score_matrix(dist.prepare_many(dgms)), ref)
+    assert dist.properties.kind == "distance" and not dist.properties.needs_correspondence
+
+
+def test_topological_measure_declares_true_invariances() -> None:
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(60, 5))
+    q, _ = np.linalg.qr(rng.normal(size=(5, 5)))
+    m = ex.layer_measure("H1:bottleneck", n_jobs=1)
+    assert {"orthogonal", "translation", "permutation"} == set(m.properties.invariances)
+    assert m.properties.metric and not m.needs_correspondence
+    assert m(x, x @ q + 3.0) < 1e-6 and m(x, x[:, ::-1]) < 1e-6
+    assert m(x, 2.0 * x) > 1e-3  # not scale invariant, and not declared so
+    cosine = ex.layer_measure("H1:bottleneck", persistence_options={"metric": "cosine"}, n_jobs=1)
+    assert cosine.properties.invariances == frozenset()
+
+
+def test_a_measure_must_prepare_something() -> None:
+    class Lazy(ex.PairwiseMeasure):
+        id = "lazy"
+        properties = None  # type: ignore[assignment]
+
+        def score(self, a: Any, b: Any) -> float:
+            return 0.0
+
+    with pytest.raises(TypeError, match="must implement prepare"):
+        Lazy().prepare_many([np.zeros((2, 2))])
