@@ -500,7 +500,8 @@ def test_every_measure_speaks_one_protocol_with_one_id_and_one_label() -> None:
 
     for m in ex.all_measures(n_jobs=1):
         assert isinstance(m, ex.PairwiseMeasure)
-        assert m.label == figure_label(m.id) and "[" not in m.label and "_" not in m.label
+        assert m.label == figure_label(m.id) == figure_label(m) and "[" not in m.label
+        assert "_" not in m.label
         p = m.properties
         assert m.kind == p.kind and m.symmetric == p.symmetric and m.identity_value == p.identity_value
         assert m.needs_correspondence == isinstance(m, Measure) == (m.family == "similarity")
