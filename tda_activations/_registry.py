@@ -19,7 +19,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 from .types import unknown_name_error
 
@@ -177,7 +177,7 @@ class Registry(Generic[T]):
                     f"parameters {sorted(params)} were given together with a ready {self.kind} "
                     "object; set them on the object instead (or give its name)"
                 )
-            return name_or_object  # type: ignore[no-any-return]
+            return cast(T, name_or_object)
         if not isinstance(name_or_object, str):
             raise TypeError(
                 f"a {self.kind} must be given by name (one of {', '.join(self._entries)})"
