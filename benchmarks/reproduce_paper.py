@@ -100,7 +100,7 @@ def main() -> None:
     common = {"cache_dir": cache / "diagrams", "n_jobs": args.n_jobs}
     full = ex.all_measures(exclude=tuple(LEFT_OUT) + EXACT, **common)
     exact = ex.all_measures(diagram_distances=EXACT, similarity_measures=(), **common)
-    n_points = {m.name: n_images for m in full} | {m.name: n_exact for m in exact}
+    n_points = {m.id: n_images for m in full} | {m.id: n_exact for m in exact}
 
     # ------------------------------------------------------------ correspondence
     t0 = time.perf_counter()
@@ -245,15 +245,16 @@ def _report(corr, corr_gap, mono, sens, curves, accs, layers, n_images, n_exact,
     rank = {m: int(r) for m, r in zip(corr["measure"], corr["rank"])}
     sims = corr[corr["family"] == "similarity"].reset_index(drop=True)
     sim_rank = {m: i + 1 for i, m in enumerate(sims["measure"])}
-    cka = float(pc.loc["linear_cka", "accuracy"])
-    cca_accs = {m: float(pc.loc[m, "accuracy"]) for m in CCA_FAMILY if m in pc.index}
+    ids = {m: ex.layer_measure(m).id for m in ("linear_cka", *CCA_FAMILY)}  # table keys are ids
+    cka = float(pc.loc[ids["linear_cka"], "accuracy"])
+    cca_accs = {m: float(pc.loc[ids[m], "accuracy"]) for m in CCA_FAMILY if ids[m] in pc.index}
     lower = all(v < cka for v in cca_accs.values())
     near_top = cka >= float(corr["accuracy"].max()) - 0.05
     lines += [
         f"4. **Linear CKA near the top, CCA-based indices lower** — linear CKA: accuracy {cka:.2f}, rank "
-        f"{rank['linear_cka']} of {len(corr)} (rank {sim_rank['linear_cka']} of {len(sims)} similarity measures; "
+        f"{rank[ids['linear_cka']]} of {len(corr)} (rank {sim_rank[ids['linear_cka']]} of {len(sims)} similarity measures; "
         f"Kornblith et al. found about 99% on CIFAR networks): near the top {_verdict(near_top)}. CCA family: "
-        + ", ".join(f"{m} {v:.2f} (rank {rank[m]})" for m, v in cca_accs.items())
+        + ", ".join(f"{m} {v:.2f} (rank {rank[ids[m]]})" for m, v in cca_accs.items())
         + f" — lower than linear CKA: {_verdict(lower)}"
         + ("" if lower else " (" + ", ".join(m for m, v in cca_accs.items() if v >= cka) + " match or beat it)")
         + ".",

@@ -8,7 +8,6 @@ need a short readable name (``linear CKA``, ``sliced Wasserstein (H1, M=50)``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 __all__ = ["figure_label", "parse_measure_id"]
@@ -164,10 +163,10 @@ def figure_label(measure: Any, *, dim: int | None = None) -> str:
     Parameters
     ----------
     measure
-        A measure id or registry name (``str``), a similarity
-        :class:`~tda_activations.similarity.Measure`, a
-        :class:`~tda_activations.homology.DiagramDistance` (then pass ``dim``), or an
-        experiments :class:`~tda_activations.experiments.LayerMeasure`.
+        A measure id or registry name (``str``), a pairwise measure (anything with an
+        ``id``: a similarity :class:`~tda_activations.similarity.Measure`, an experiments
+        :class:`~tda_activations.experiments.TopologicalMeasure`), or a
+        :class:`~tda_activations.homology.DiagramDistance` (then pass ``dim``).
     dim
         Homology dimension, for a ``DiagramDistance`` only.
 
@@ -185,18 +184,15 @@ def figure_label(measure: Any, *, dim: int | None = None) -> str:
     """
     if isinstance(measure, str):
         return _from_id(measure)
+    mid = getattr(measure, "id", None)
+    if isinstance(mid, str):  # a pairwise measure (tda_activations._measure)
+        return _from_id(mid)
     if callable(getattr(measure, "measure_name", None)):  # DiagramDistance
         if dim is None:
             raise ValueError("figure_label of a diagram distance needs dim= (its homology dimension)")
         return _from_id(measure.measure_name(int(dim)))
-    params = getattr(measure, "params", None)
-    if isinstance(params, Mapping) and isinstance(params.get("label"), str):  # SimilarityMeasure
-        return _from_id(params["label"])
-    label = getattr(measure, "label", None)
-    if isinstance(label, str):  # similarity Measure
-        return _from_id(label)
     name = getattr(measure, "name", None)
-    if isinstance(name, str):  # experiments LayerMeasure (topological: name is the id)
+    if isinstance(name, str):  # anything else with a name: the name is read as an id
         return _from_id(name)
     raise TypeError(
         f"figure_label takes a measure id (str) or a measure object, not {type(measure).__name__}"

@@ -9,7 +9,11 @@ import numpy as np
 import pytest
 
 from tda_activations import experiments as ex
+from tda_activations._measure import MeasureProperties
 from tda_activations.types import ActivationSet, ClassHierarchy
+
+#: The id of linear CKA with its defaults (the key of every experiment table).
+CKA = "linear_cka[debiased=False,form=auto]"
 
 H = ClassHierarchy(class_names=("a", "b", "c"))
 
@@ -43,24 +47,28 @@ def _rotate(clouds: list[np.ndarray], rng: np.random.Generator, noise: float = 0
 
 
 @dataclasses.dataclass
-class Planted(ex.LayerMeasure):
+class Planted(ex.PairwiseMeasure):
     """A measure whose value is read from a planted matrix: ``prepare`` returns the cloud's id."""
 
     table: np.ndarray
-    kind: str = "distance"
+    planted_kind: str = "distance"
+    family = "similarity"
 
-    def __post_init__(self) -> None:
-        self.name = f"planted_{self.kind}"
-        self.family = "similarity"
-        self.identity_value = 0.0 if self.kind == "distance" else 1.0
-        self.symmetric = False
-        self.needs_correspondence = False
-        self.params = {}
+    @property
+    def id(self) -> str:
+        return f"planted_{self.planted_kind}"
 
-    def prepare_many(self, clouds, *, labels=None):  # noqa: ANN001, ANN201
-        return [int(c[0, 0]) for c in clouds]
+    @property
+    def properties(self) -> MeasureProperties:
+        dist = self.planted_kind == "distance"
+        return MeasureProperties(kind=self.planted_kind, symmetric=False, metric=False,
+                                 invariances=frozenset(), identity_value=0.0 if dist else 1.0,
+                                 bounds=(-np.inf, np.inf), needs_correspondence=False)
 
-    def compare(self, a: Any, b: Any) -> float:
+    def prepare(self, cloud, *, name="cloud"):  # noqa: ANN001, ANN201
+        return int(cloud[0, 0])
+
+    def score(self, a: Any, b: Any) -> float:
         return float(self.table[a, b])
 
 
@@ -81,27 +89,28 @@ def test_all_measures_covers_both_registries() -> None:
     from tda_activations.similarity import available_measures
 
     ms = ex.all_measures(n_jobs=1)
-    names = [m.name for m in ms]
+    names = [m.id for m in ms]
     assert len(names) == len(set(names))
     assert len(ms) == 2 * len(diagram_distance_names()) + len(available_measures())
     for m in ms:
         assert m.kind in ("distance", "similarity")
-        assert isinstance(m, ex.LayerMeasure)
+        assert isinstance(m, ex.PairwiseMeasure)
     topo = [m for m in ms if m.family == "topology"]
     assert {m.dim for m in topo} == {0, 1}
     assert {m.distance.name for m in topo} == set(diagram_distance_names())
     less = ex.all_measures(exclude=("rtd", "wasserstein", "bottleneck[H0]"), n_jobs=1)
-    lnames = {m.name for m in less}
-    assert "rtd" not in lnames and "bottleneck[H0]" not in lnames and "bottleneck[H1]" in lnames
+    lnames = {m.id for m in less}
+    assert not any(n.startswith("rtd[") for n in lnames) and "bottleneck[H0]" not in lnames and "bottleneck[H1]" in lnames
     assert not any(n.startswith("wasserstein[") for n in lnames)
 
 
 def test_layer_measure_specs_and_errors() -> None:
     m = ex.layer_measure("H1:sliced_wasserstein", n_directions=20, n_jobs=1)
-    assert isinstance(m, ex.TopologicalMeasure) and m.name == "sliced_wasserstein[H1,M=20]"
+    assert isinstance(m, ex.TopologicalMeasure) and m.id == "sliced_wasserstein[H1,M=20]"
     assert ex.layer_measure("h0/bottleneck").dim == 0
     s = ex.layer_measure("rsa", compare="pearson")
-    assert s.kind == "similarity" and s.name == "rsa[compare=pearson]"
+    assert s.kind == "similarity" and s.id == "rsa[rdm=euclidean,compare=pearson]"
+    assert s.label == "RSA (euclidean RDM, Pearson)" and m.label == "sliced Wasserstein (H1, M=20)"
     with pytest.raises(ValueError, match="homology dimension.*H1:bottleneck"):
         ex.layer_measure("bottleneck")
     with pytest.raises(ValueError, match="linear_cka"):
@@ -132,9 +141,9 @@ def test_prepare_measures_shares_one_persistence(monkeypatch: pytest.MonkeyPatch
     calls = []
     orig = ex.TopologicalMeasure.diagrams
 
-    def spy(self, clouds, *, labels=None):  # noqa: ANN001, ANN202
+    def spy(self, clouds, *, names=None):  # noqa: ANN001, ANN202
         calls.append(len(clouds))
-        return orig(self, clouds, labels=labels)
+        return orig(self, clouds, names=names)
 
     monkeypatch.setattr(ex.TopologicalMeasure, "diagrams", spy)
     rng = np.random.default_rng(0)
@@ -175,7 +184,7 @@ def test_correspondence_planted_rotations_is_perfect() -> None:
     assert r.params["seed"] == 3
     # the same seed gives the same statistics
     r2 = ex.layer_correspondence(models, measures=ms[:1], n_permutations=199, n_bootstrap=200, seed=3)
-    assert r2.to_pandas()["p_value"].iloc[0] == df.loc["linear_cka", "p_value"]
+    assert r2.to_pandas()["p_value"].iloc[0] == df.loc[CKA, "p_value"]
 
 
 def test_correspondence_unrelated_models_near_chance() -> None:
@@ -204,7 +213,7 @@ def test_correspondence_accuracy_ties_and_kinds() -> None:
     assert list(first["depth_error"]) == [0, 0, -2]
     assert r.to_pandas()["accuracy"].iloc[0] == pytest.approx((1 + 0.5 + 0 + 3) / 6)
     # as a similarity the best is the max: flip the sign of the planted values
-    rs = ex.layer_correspondence(models, measures=[Planted(-big, kind="similarity")], n_permutations=0,
+    rs = ex.layer_correspondence(models, measures=[Planted(-big, planted_kind="similarity")], n_permutations=0,
                                  n_bootstrap=0)
     assert rs.to_pandas()["accuracy"].iloc[0] == pytest.approx(r.to_pandas()["accuracy"].iloc[0])
 
@@ -312,7 +321,7 @@ def test_layer_monotonicity_on_a_chain() -> None:
     assert r.matrix("procrustes").shape == (7, 7)
     pairs = r.pairs.to_pandas()
     assert len(pairs) == 2 * 21 and set(pairs["depth_gap"]) == set(range(1, 7))
-    cka = pairs[pairs["measure"] == "linear_cka"]
+    cka = pairs[pairs["measure"] == CKA]
     assert np.allclose(cka["dissimilarity"], 1 - cka["value"])
     by = r.by_measure().to_pandas()
     assert list(by["n_models"]) == [1, 1]
@@ -352,15 +361,16 @@ def test_sensitivity_known_values_and_monotone_curves() -> None:
     assert set(c["n_removed"]) == {0, 2, 5, 9}  # 0 added: the probe's baseline
     # linear CKA between X and its projection on the top k directions: sqrt(sum_{i<=k} s^4 / sum s^4)
     s = np.linalg.svd(x - x.mean(0), compute_uv=False)
-    cka = c[c["measure"] == "linear_cka"].set_index("n_removed")
+    cka = c[c["measure"] == CKA].set_index("n_removed")
     for k in (2, 5, 9):
         assert cka.loc[k, "value"] == pytest.approx(np.sqrt(np.sum(s[: 10 - k] ** 4) / np.sum(s**4)), rel=1e-9)
     # variance removed agrees with scikit-learn's explained variance ratios
     ratio = PCA(svd_solver="full").fit(x).explained_variance_ratio_
     assert cka.loc[5, "variance_removed"] == pytest.approx(ratio[5:].sum(), rel=1e-9)
     per = r.per_layer.to_pandas().set_index("measure")
-    assert per.loc["procrustes", "monotone"] and per.loc["procrustes", "spearman_fraction"] == pytest.approx(1.0)
-    assert per.loc["linear_cka", "spearman_fraction"] == pytest.approx(1.0)
+    pro = "procrustes[euclidean=False]"
+    assert per.loc[pro, "monotone"] and per.loc[pro, "spearman_fraction"] == pytest.approx(1.0)
+    assert per.loc[CKA, "spearman_fraction"] == pytest.approx(1.0)
     assert c.loc[c["n_removed"] == 0, "dissimilarity"].abs().max() < 1e-9
     assert c.loc[c["n_removed"] == 0, "accuracy_drop"].abs().max() == 0
     assert r.params["seed"] == 0 and r.params["order"] == "lowest_variance_first"
@@ -479,3 +489,94 @@ def test_results_are_frozen_and_saved(tmp_path) -> None:  # noqa: ANN001
     assert len(pd.read_csv(out / "matrices.csv")) == 2 * 16
     assert "| measure |" in r.summary.to_markdown()
     assert not list(tmp_path.glob(".*partial"))
+
+
+# ------------------------------------------------------------ the one protocol
+
+
+def test_every_measure_speaks_one_protocol_with_one_id_and_one_label() -> None:
+    from tda_activations._figure_labels import figure_label
+    from tda_activations.similarity import Measure
+
+    for m in ex.all_measures(n_jobs=1):
+        assert isinstance(m, ex.PairwiseMeasure)
+        assert m.label == figure_label(m.id) == figure_label(m) and "[" not in m.label
+        assert "_" not in m.label
+        p = m.properties
+        assert m.kind == p.kind and m.symmetric == p.symmetric and m.identity_value == p.identity_value
+        assert m.needs_correspondence == isinstance(m, Measure) == (m.family == "similarity")
+        d = m.describe()
+        assert d["measure"] == m.id and d["label"] == m.label and d["family"] == m.family
+    assert ex.similarity_measure("linear_cka") == ex.layer_measure("linear_cka")
+
+
+def test_tables_of_every_stage_join_on_the_id() -> None:
+    """similarity_matrix, distance_matrix and the experiments name a measure the same way,
+    and the experiments' matrices are the stages' matrices, bit for bit."""
+    from tda_activations.homology import distance_matrix, persistence
+    from tda_activations.similarity import similarity_matrix
+
+    rng = np.random.default_rng(3)
+    clouds = [rng.normal(size=(40, 4)) for _ in range(3)]
+    acts = _acts(clouds, fp="fp")
+    mono = ex.layer_monotonicity(acts, measures=["linear_cka", ex.layer_measure("H1:sliced_wasserstein",
+                                                                               n_jobs=1)],
+                                 n_permutations=0)
+    sim = similarity_matrix(acts, measure="linear_cka")
+    assert mono.matrix(sim.measure).measure == sim.measure == CKA
+    np.testing.assert_array_equal(mono.matrix("linear_cka").values, sim.values)
+    dgms = {layer: persistence(acts.cloud(layer), maxdim=1) for layer in acts.layers}
+    dm = distance_matrix(dgms, metric="sliced_wasserstein", dim=1)
+    assert set(mono.to_pandas()["measure"]) == {CKA, dm.measure}
+    np.testing.assert_array_equal(mono.matrix(dm.measure).values, dm.values)
+    with pytest.raises(ValueError, match="unknown measure 'rsa'"):
+        mono.matrix("rsa")
+
+
+def test_score_matrix_is_the_one_engine() -> None:
+    """Rows against themselves: identity on the diagonal, each pair scored by ``score``;
+    rows against columns: every pair; a diagram distance runs the same engine."""
+    from tda_activations.homology import distance_matrix, get_diagram_distance
+
+    rng = np.random.default_rng(0)
+    clouds = [rng.normal(size=(30, 3)) for _ in range(3)]
+    for m in (ex.layer_measure("pwcca"), ex.layer_measure("H0:bottleneck", n_jobs=1)):
+        st = m.prepare_many(clouds, names=["a", "b", "c"])
+        full = m.score_matrix(st)
+        assert np.all(np.diag(full) == m.identity_value)
+        for i in range(3):
+            for j in range(3):
+                if i != j:
+                    assert full[i, j] == m.score(st[i], st[j])
+        cross = m.score_matrix(st[:1], st)
+        assert cross.shape == (1, 3) and cross[0, 1] == full[0, 1]
+    dist = get_diagram_distance("sliced_wasserstein", n_directions=10)
+    dgms = [np.array([[0.0, 1.0 + k], [0.5, 2.0]]) for k in range(4)]
+    ref = distance_matrix(dict(zip("abcd", dgms)), metric=dist, dim=1).values
+    np.testing.assert_array_equal(dist.score_matrix(dist.prepare_many(dgms)), ref)
+    assert dist.properties.kind == "distance" and not dist.properties.needs_correspondence
+
+
+def test_topological_measure_declares_true_invariances() -> None:
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(60, 5))
+    q, _ = np.linalg.qr(rng.normal(size=(5, 5)))
+    m = ex.layer_measure("H1:bottleneck", n_jobs=1)
+    assert {"orthogonal", "translation", "permutation"} == set(m.properties.invariances)
+    assert m.properties.metric and not m.needs_correspondence
+    assert m(x, x @ q + 3.0) < 1e-6 and m(x, x[:, ::-1]) < 1e-6
+    assert m(x, 2.0 * x) > 1e-3  # not scale invariant, and not declared so
+    cosine = ex.layer_measure("H1:bottleneck", persistence_options={"metric": "cosine"}, n_jobs=1)
+    assert cosine.properties.invariances == frozenset()
+
+
+def test_a_measure_must_prepare_something() -> None:
+    class Lazy(ex.PairwiseMeasure):
+        id = "lazy"
+        properties = None  # type: ignore[assignment]
+
+        def score(self, a: Any, b: Any) -> float:
+            return 0.0
+
+    with pytest.raises(TypeError, match="must implement prepare"):
+        Lazy().prepare_many([np.zeros((2, 2))])

@@ -45,7 +45,7 @@ def test_specificity_on_stores(stores, tmp_path) -> None:  # noqa: ANN001
                               "--n-permutations", "19", "--n-jobs", "1", "--out", str(out)])
     assert res.exit_code == 0, res.output
     df = pd.read_csv(out / "summary.csv")
-    assert list(df["measure"]) == ["linear_cka", "sliced_wasserstein[H0,M=50]"]
+    assert list(df["measure"]) == ["linear_cka[debiased=False,form=auto]", "sliced_wasserstein[H0,M=50]"]
     assert df.loc[0, "accuracy"] == 1.0
     assert (out / "params.json").exists() and (out / "matrices.csv").exists()
     assert (a / "homology").is_dir()  # diagrams cached next to the first store by default

@@ -17,6 +17,9 @@ import pytest
 
 from tda_activations import experiments as ex
 
+#: The id of linear CKA with its defaults (the key of every experiment table).
+CKA = "linear_cka[debiased=False,form=auto]"
+
 
 @pytest.fixture(scope="module")
 def lenets(tmp_path_factory):
@@ -49,11 +52,11 @@ def test_correspondence_and_monotonicity_on_lenets(lenets) -> None:
     summary = m.to_pandas().set_index("measure")
     for name in summary.index:  # the statistic is scipy's Spearman over the matrix's upper triangle
         mat = m.matrix(name).values
-        dis = 1 - mat if name == "linear_cka" else mat
+        dis = 1 - mat if name == CKA else mat
         iu = np.triu_indices(5, 1)
         ref = spearmanr(iu[1] - iu[0], ((dis + dis.T) / 2)[iu]).statistic
         assert summary.loc[name, "spearman_depth_gap"] == pytest.approx(ref)
-    assert summary.loc["linear_cka", "spearman_depth_gap"] > 0
+    assert summary.loc[CKA, "spearman_depth_gap"] > 0
 
 
 def test_sensitivity_on_a_lenet_layer(lenets) -> None:

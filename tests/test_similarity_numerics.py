@@ -187,7 +187,7 @@ def test_similarity_matrix_matches_pairwise_calls(name):
     acts = _acts()
     mat = sim.similarity_matrix(acts, measure=name, **FAST.get(name, {}))
     m = _m(name)
-    assert mat.row_labels == acts.layers and mat.kind == m.kind and mat.measure == m.label
+    assert mat.row_labels == acts.layers and mat.kind == m.kind and mat.measure == m.id
     for i, a in enumerate(acts.layers):
         for j, b in enumerate(acts.layers):
             expected = m(acts.cloud(a), acts.cloud(b)) if i != j else m.properties.identity_value

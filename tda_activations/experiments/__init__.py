@@ -1,8 +1,9 @@
 """Experiments that test layer measures: sensitivity, specificity / layer correspondence, monotonicity.
 
 Every topological distance (homology dimension x diagram distance) and every
-similarity measure plugs in through one interface, :class:`LayerMeasure`
-(``prepare_many`` once per cloud, ``compare`` per pair); :func:`all_measures`
+similarity measure plugs in through one protocol, :class:`PairwiseMeasure`
+(``prepare_many`` once per cloud, ``score`` per pair, ``id`` for tables, ``label`` for
+figures); :func:`all_measures`
 lists them all: ``measures="all"`` runs all of them, ``measures=None`` the few fast
 ones of :data:`DEFAULT_MEASURES`.  Every long call takes ``progress=`` and logs what it
 will cost first; ``*_cost(...)`` functions say it before you run anything.
@@ -19,6 +20,7 @@ Results are frozen dataclasses of :class:`Table` objects (``to_pandas()``,
 
 from __future__ import annotations
 
+from .._measure import PairwiseMeasure
 from ._tables import Table
 from .correspondence import (
     CorrespondenceResult,
@@ -29,14 +31,13 @@ from .correspondence import (
 )
 from .measures import (
     DEFAULT_MEASURES,
-    LayerMeasure,
-    SimilarityMeasure,
     TopologicalMeasure,
     all_measures,
     as_measures,
     calibrate_measures,
     default_measures,
     layer_measure,
+    measure_id,
     measures_cost,
     prepare_measures,
     similarity_measure,
@@ -72,11 +73,10 @@ __all__ = [
     "DEFAULT_MEASURES",
     "BootstrapResult",
     "CorrespondenceResult",
-    "LayerMeasure",
     "MonotonicityResult",
+    "PairwiseMeasure",
     "PermutationResult",
     "SensitivityResult",
-    "SimilarityMeasure",
     "Table",
     "TopologicalMeasure",
     "all_measures",
@@ -93,6 +93,7 @@ __all__ = [
     "layer_monotonicity",
     "layer_monotonicity_cost",
     "linear_probe_accuracy",
+    "measure_id",
     "measures_cost",
     "monotonicity_statistics",
     "percentile_interval",

@@ -74,5 +74,5 @@ def layer_list(acts: ActivationSet, layers: Sequence[str] | str | None, *, model
 
 def matrix(values: np.ndarray, rows: Sequence[str], cols: Sequence[str], measure: Any, params: Mapping[str, Any]) -> LayerMatrix:
     """A LayerMatrix labelled with the measure's name and kind."""
-    return LayerMatrix(values=values, row_labels=tuple(rows), col_labels=tuple(cols), measure=measure.name,
+    return LayerMatrix(values=values, row_labels=tuple(rows), col_labels=tuple(cols), measure=measure.id,
                        kind=measure.kind, params={**measure.describe(), **dict(params)})

@@ -21,11 +21,12 @@ from typing import Any, Literal
 
 import numpy as np
 
+from .._measure import PairwiseMeasure
 from .._progress import CostEstimate, announce_cost, progress_bar, progress_enabled
-from ..types import ActivationSet, LayerMatrix, brief_names, unknown_name_error
+from ..types import ActivationSet, LayerMatrix, brief_names
 from ._common import ResultMixin, as_models, layer_list, matrix
 from ._tables import Table, table_from_records
-from .measures import LayerMeasure, as_measures, measures_cost, prepare_measures
+from .measures import as_measures, measure_id, measures_cost, prepare_measures
 from .statistics import percentile_interval, permutation_p_value
 
 __all__ = [
@@ -79,12 +80,13 @@ class CorrespondenceResult(ResultMixin):
                 f"align={self.params.get('align')!r}; tables: summary, matches, matrices)")
 
     def matrix(self, measure: str, model_a: str, model_b: str) -> LayerMatrix:
-        """The cross-model matrix of one measure (rows: layers of A, columns: layers of B)."""
+        """The cross-model matrix of one measure (rows: layers of A, columns: layers of B).
+
+        ``measure`` is its id, or a spec / registry name / measure object naming it.
+        """
+        measure = measure_id(measure, sorted({k[0] for k in self.matrices}))
         key = (measure, model_a, model_b)
         if key not in self.matrices:
-            measures = sorted({k[0] for k in self.matrices})
-            if measure not in measures:
-                raise unknown_name_error("measure", measure, measures)
             pairs = sorted(f"{a}/{b}" for m, a, b in self.matrices if m == measure)
             raise ValueError(f"no matrix for models {model_a!r} x {model_b!r}; compared pairs: {pairs}")
         return self.matrices[key]
@@ -138,7 +140,7 @@ def depth_targets(n_a: int, n_b: int, *, align: Align = "names") -> np.ndarray:
 
 
 def _check_models(
-    models: dict[str, ActivationSet], layers: dict[str, tuple[str, ...]], ms: Sequence[LayerMeasure], align: str
+    models: dict[str, ActivationSet], layers: dict[str, tuple[str, ...]], ms: Sequence[PairwiseMeasure], align: str
 ) -> None:
     names = list(models)
     if len(names) < 2:
@@ -168,7 +170,7 @@ def _check_models(
                 "align='relative_depth' to match layers at the same relative depth"
             )
     if any(m.needs_correspondence for m in ms):
-        needy = [m.name for m in ms if m.needs_correspondence][:3]
+        needy = [m.id for m in ms if m.needs_correspondence][:3]
         fp0 = models[ref].data_fingerprint
         idx0 = models[ref].sample_index[layers[ref][0]]
         for n in names:
@@ -214,7 +216,7 @@ def layer_correspondence(
         different seeds, extracted on the same images; at least 2.
     measures
         ``None`` (the few fast measures of :data:`DEFAULT_MEASURES`), ``"all"``
-        (every measure of :func:`all_measures`), a spec, a LayerMeasure, or a list.
+        (every measure of :func:`all_measures`), a spec, a PairwiseMeasure, or a list.
     layers
         Layers used in every model (default: each model's own list; with
         ``align="names"`` these must agree).
@@ -270,7 +272,7 @@ def layer_correspondence(
 
 def _plan(models: Any, measures: Any, layers: Sequence[str] | None, align: Align,
           pairs: Pairs) -> tuple[
-        dict[str, ActivationSet], tuple[LayerMeasure, ...], dict[str, tuple[str, ...]],
+        dict[str, ActivationSet], tuple[PairwiseMeasure, ...], dict[str, tuple[str, ...]],
         list[tuple[str, str]]]:
     """Checked inputs: models, measures, layers per model, ordered model pairs."""
     mods = as_models(models, what="layer_correspondence")
@@ -289,7 +291,7 @@ def _plan(models: Any, measures: Any, layers: Sequence[str] | None, align: Align
     return mods, ms, lays, ordered
 
 
-def _comparisons(m: LayerMeasure, lays: dict[str, tuple[str, ...]],
+def _comparisons(m: PairwiseMeasure, lays: dict[str, tuple[str, ...]],
                  ordered: Sequence[tuple[str, str]]) -> int:
     """Layer pairs a measure compares (a symmetric measure reuses (B, A) for (A, B))."""
     done: set[tuple[str, str]] = set()
@@ -301,7 +303,7 @@ def _comparisons(m: LayerMeasure, lays: dict[str, tuple[str, ...]],
     return total
 
 
-def _cost(mods: dict[str, ActivationSet], ms: Sequence[LayerMeasure],
+def _cost(mods: dict[str, ActivationSet], ms: Sequence[PairwiseMeasure],
           lays: dict[str, tuple[str, ...]], ordered: Sequence[tuple[str, str]], *,
           calibrate: bool) -> CostEstimate:
     first = next(iter(mods))
@@ -311,7 +313,7 @@ def _cost(mods: dict[str, ActivationSet], ms: Sequence[LayerMeasure],
         sample = [mods[first].cloud(ls[0]), mods[first].cloud(ls[len(ls) // 2])]
     return measures_cost(ms, what="layer_correspondence",
                          n_clouds=sum(len(l) for l in lays.values()),
-                         comparisons={m.name: _comparisons(m, lays, ordered) for m in ms},
+                         comparisons={m.id: _comparisons(m, lays, ordered) for m in ms},
                          sample=sample)
 
 
@@ -349,14 +351,14 @@ def layer_correspondence_cost(
     return _cost(mods, ms, lays, ordered, calibrate=calibrate)
 
 
-def _run_measures(ms: Sequence[LayerMeasure], clouds: dict[str, Any], names: list[str],
+def _run_measures(ms: Sequence[PairwiseMeasure], clouds: dict[str, Any], names: list[str],
                   lays: dict[str, tuple[str, ...]], ordered: Sequence[tuple[str, str]],
                   align: Align, rng: np.random.Generator, n_bootstrap: int, n_permutations: int,
                   confidence: float, mats: dict[tuple[str, str, str], LayerMatrix],
                   summary: list[dict[str, Any]], matches: list[dict[str, Any]], bar: Any) -> None:
-    bar.set_postfix(ms[0].name if ms else "")
+    bar.set_postfix(ms[0].id if ms else "")
     for m, states in prepare_measures(ms, clouds):
-        log.info("correspondence: %s over %d model pairs", m.name, len(ordered))
+        log.info("correspondence: %s over %d model pairs", m.id, len(ordered))
         st = {n: [states[f"{n}/{l}"] for l in lays[n]] for n in names}
         computed: dict[tuple[str, str], np.ndarray] = {}
         weights = []  # per pair: (rows x cols) credit of choosing each column
@@ -366,9 +368,9 @@ def _run_measures(ms: Sequence[LayerMeasure], clouds: dict[str, Any], names: lis
             if m.symmetric and (b, a) in computed:
                 vals = computed[(b, a)].T
             else:
-                vals = m.compare_matrix(st[a], st[b])
+                vals = m.score_matrix(st[a], st[b])
             computed[(a, b)] = vals
-            mats[(m.name, a, b)] = matrix(vals, lays[a], lays[b], m, {"model_a": a, "model_b": b})
+            mats[(m.id, a, b)] = matrix(vals, lays[a], lays[b], m, {"model_a": a, "model_b": b})
             targets = depth_targets(len(lays[a]), len(lays[b]), align=align)
             dis = np.asarray(m.dissimilarity(vals), dtype=np.float64)
             best = np.nanmin(dis, axis=1, keepdims=True)
@@ -387,7 +389,7 @@ def _run_measures(ms: Sequence[LayerMeasure], clouds: dict[str, Any], names: lis
                 others = np.delete(row, t)
                 rank = 1 + int(np.sum(row < row[t] - tol[i, 0]))
                 matches.append({
-                    "measure": m.name, "model_a": a, "model_b": b, "layer_a": la, "depth_a": i,
+                    "measure": m.id, "model_a": a, "model_b": b, "layer_a": la, "depth_a": i,
                     "target_layer": lays[b][t], "target_depth": t,
                     "best_layer": lays[b][best_j] if best_j >= 0 else "", "best_depth": best_j,
                     "depth_error": best_j - t, "credit": float(credits[i]), "target_rank": rank,
@@ -417,10 +419,10 @@ def _run_measures(ms: Sequence[LayerMeasure], clouds: dict[str, Any], names: lis
                 null += w[np.arange(len(tg))[None, :], perms[:, tg]].sum(axis=1)
             null /= total
             p = permutation_p_value(accuracy, null, alternative="greater")
-        depth_err = np.array([r["depth_error"] for r in matches if r["measure"] == m.name], dtype=np.float64)
-        ranks = np.array([r["target_rank"] for r in matches if r["measure"] == m.name], dtype=np.float64)
+        depth_err = np.array([r["depth_error"] for r in matches if r["measure"] == m.id], dtype=np.float64)
+        ranks = np.array([r["target_rank"] for r in matches if r["measure"] == m.id], dtype=np.float64)
         summary.append({
-            "measure": m.name, "kind": m.kind, "family": m.family, "accuracy": accuracy,
+            "measure": m.id, "kind": m.kind, "family": m.family, "accuracy": accuracy,
             "ci_low": lo, "ci_high": hi, "p_value": p,
             "chance": float(np.mean([1.0 / len(lays[b]) for a, b in ordered])),
             "mean_abs_depth_error": float(np.abs(depth_err).mean()),
@@ -428,11 +430,11 @@ def _run_measures(ms: Sequence[LayerMeasure], clouds: dict[str, Any], names: lis
             "n_model_pairs": len(ordered),
         })
         bar.update(1)
-        nxt = [x.name for x in ms[len(summary):len(summary) + 1]]
+        nxt = [x.id for x in ms[len(summary):len(summary) + 1]]
         bar.set_postfix(nxt[0] if nxt else "")
 
 
-def _result(mods: dict[str, ActivationSet], ms: Sequence[LayerMeasure],
+def _result(mods: dict[str, ActivationSet], ms: Sequence[PairwiseMeasure],
             lays: dict[str, tuple[str, ...]], ordered: Sequence[tuple[str, str]], align: str,
             pairs: str, n_permutations: int, n_bootstrap: int, confidence: float, seed: int,
             mats: dict[tuple[str, str, str], LayerMatrix], summary: list[dict[str, Any]],

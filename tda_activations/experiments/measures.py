@@ -1,13 +1,11 @@
-"""One interface for every layer measure: topological distances and similarity measures.
+"""Every layer measure as one protocol: topological distances and similarity measures.
 
-A :class:`LayerMeasure` compares two layers' point clouds.  It has a unique
-``name`` (used in every table), declares its ``kind`` (``"distance"``:
-smaller is closer; ``"similarity"``: larger is closer) and splits the work in
-two: :meth:`LayerMeasure.prepare_many` (once per cloud; for a topological
-measure this computes the persistence diagram) and
-:meth:`LayerMeasure.compare` (cheap, once per pair).
-
-Two adapters are built from the library's registries:
+A layer measure is a :class:`~tda_activations._measure.PairwiseMeasure`: it has a
+unique ``id`` (used in every table), a short ``label`` for figures, declared
+``properties`` (``kind`` ``"distance"``: smaller is closer; ``"similarity"``: larger
+is closer) and splits the work in two: ``prepare_many`` (once per cloud; for a
+topological measure this computes the persistence diagram) and ``score`` (cheap, once
+per pair); ``score_matrix`` runs the one all-pairs engine.
 
 * :class:`TopologicalMeasure` — a homology dimension, a diagram distance of
   :func:`tda_activations.homology.get_diagram_distance` and the options of
@@ -15,8 +13,8 @@ Two adapters are built from the library's registries:
   homology stage's :func:`~tda_activations.homology.layer_persistence`
   (parallel processes, optional content cache), once per cloud even when
   several topological measures share them (see :func:`prepare_measures`).
-* :class:`SimilarityMeasure` — any measure of
-  :func:`tda_activations.similarity.get_measure`.
+* Every measure of :func:`tda_activations.similarity.get_measure` is used as it is
+  (:func:`similarity_measure` returns it).
 
 :func:`all_measures` lists every combination; :func:`layer_measure` parses a
 short spec (``"H1:sliced_wasserstein"``, ``"linear_cka"``).
@@ -24,33 +22,31 @@ short spec (``"H1:sliced_wasserstein"``, ``"linear_cka"``).
 
 from __future__ import annotations
 
-import abc
 import logging
-import math
 import os
 import re
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
 from .._hashing import fingerprint_array, fingerprint_params
+from .._measure import MeasureProperties, PairwiseMeasure, cloud_names, plain_value
 from .._progress import CostEstimate, format_seconds
-from ..types import Diagrams, MatrixKind, unknown_name_error
+from ..types import Diagrams, unknown_name_error
 
 __all__ = [
     "DEFAULT_MEASURES",
-    "LayerMeasure",
-    "SimilarityMeasure",
     "TopologicalMeasure",
     "all_measures",
     "as_measures",
     "calibrate_measures",
     "default_measures",
     "layer_measure",
+    "measure_id",
     "measures_cost",
     "prepare_measures",
     "similarity_measure",
@@ -59,147 +55,11 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-Family = Literal["topology", "similarity"]
-
-
-class LayerMeasure(abc.ABC):
-    """A distance or similarity between two layers' point clouds.
-
-    Subclasses set :attr:`name`, :attr:`kind`, :attr:`family`,
-    :attr:`identity_value`, :attr:`symmetric`, :attr:`needs_correspondence`
-    and :attr:`params`, and implement :meth:`prepare_many` and :meth:`compare`.
-    """
-
-    name: str
-    kind: MatrixKind
-    family: Family
-    identity_value: float
-    symmetric: bool
-    needs_correspondence: bool
-    params: Mapping[str, Any]
-
-    # ------------------------------------------------------------------ work
-    @abc.abstractmethod
-    def prepare_many(self, clouds: Sequence[Any], *, labels: Sequence[str] | None = None) -> list[Any]:
-        """Per-cloud states for a collection of clouds, in order.
-
-        States are comparable with :meth:`compare` when they come from the
-        same call (some diagram distances, e.g. landscapes, fix a common grid
-        over the collection); the experiments prepare every cloud of a
-        comparison in one call.
-
-        Parameters
-        ----------
-        clouds
-            Point clouds ``(n_points, width)``.
-        labels
-            Names of the clouds (error messages, cache file names).
-        """
-
-    def prepare(self, cloud: Any, *, label: str = "cloud") -> Any:
-        """The state of one cloud (``prepare_many([cloud])[0]``)."""
-        return self.prepare_many([cloud], labels=[label])[0]
-
-    @abc.abstractmethod
-    def compare(self, a: Any, b: Any) -> float:
-        """The value between two prepared states."""
-
-    def compare_matrix(self, rows: Sequence[Any], cols: Sequence[Any] | None = None) -> np.ndarray:
-        """Every value between prepared states (``cols=None``: rows against themselves)."""
-        same = cols is None
-        cols = rows if cols is None else cols
-        out = np.empty((len(rows), len(cols)), dtype=np.float64)
-        for i, a in enumerate(rows):
-            for j, b in enumerate(cols):
-                if same and self.symmetric and j < i:
-                    out[i, j] = out[j, i]
-                else:
-                    out[i, j] = self.compare(a, b)
-        return out
-
-    def __call__(self, x: Any, y: Any) -> float:
-        """The value between two clouds."""
-        a, b = self.prepare_many([x, y], labels=["X", "Y"])
-        return self.compare(a, b)
-
-    # ---------------------------------------------------------- derived facts
-    def dissimilarity(self, value: Any) -> Any:
-        """The value turned into a dissimilarity (larger = farther), keeping its order.
-
-        A distance is returned as is; a similarity ``s`` becomes
-        ``identity_value - s`` (``1 - CKA``, ``1 - R²_CCA``, ...), which is zero
-        for identical clouds.
-        """
-        v = np.asarray(value, dtype=np.float64)
-        out = v if self.kind == "distance" else self.identity_value - v
-        return float(out) if np.ndim(out) == 0 else out
-
-    def closest(self, values: np.ndarray, *, axis: int = -1) -> np.ndarray:
-        """Index of the closest entry along ``axis`` (min for a distance, max for a similarity)."""
-        v = np.asarray(values, dtype=np.float64)
-        return np.argmin(v, axis=axis) if self.kind == "distance" else np.argmax(v, axis=axis)
-
-    def describe(self) -> dict[str, Any]:
-        """Name, kind, family and parameters, for tables and JSON."""
-        return {
-            "measure": self.name, "kind": self.kind, "family": self.family,
-            "symmetric": self.symmetric, "params": dict(self.params),
-        }
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.name!r}, kind={self.kind!r})"
-
-
 # ----------------------------------------------------------------- similarity
 
 
-class SimilarityMeasure(LayerMeasure):
-    """Adapter for a measure of :mod:`tda_activations.similarity`.
-
-    Parameters
-    ----------
-    measure
-        A registry name (see :func:`tda_activations.similarity.available_measures`)
-        or a measure object.
-    **params
-        Parameters of the measure (only with a name).
-    """
-
-    family: Family = "similarity"
-    needs_correspondence = True
-
-    def __init__(self, measure: Any, **params: Any) -> None:
-        from ..similarity import Measure, get_measure
-
-        m = get_measure(measure, **params)
-        self.measure: Measure = m
-        if isinstance(measure, str):
-            self.name = measure if not params else f"{measure}[{','.join(f'{k}={v}' for k, v in params.items())}]"
-        else:
-            self.name = m.label
-        props = m.properties
-        self.kind = props.kind
-        self.identity_value = float(props.identity_value)
-        self.symmetric = bool(props.symmetric)
-        self.params = {"measure": m.name, "label": m.label, **{k: _plain(v) for k, v in m.params.items()}}
-
-    def prepare_many(self, clouds: Sequence[Any], *, labels: Sequence[str] | None = None) -> list[Any]:
-        labels = _labels(clouds, labels)
-        return [self.measure.prepare(c, name=str(l)) for c, l in zip(clouds, labels)]
-
-    def compare(self, a: Any, b: Any) -> float:
-        return float(self.measure.score(a, b))
-
-    def compare_matrix(self, rows: Sequence[Any], cols: Sequence[Any] | None = None) -> np.ndarray:
-        if cols is None and not self.symmetric:
-            return super().compare_matrix(rows, None)
-        return np.asarray(
-            self.measure.score_matrix(list(rows), None if cols is None else list(cols)), dtype=np.float64
-        )
-
-
-def similarity_measure(measure: Any, **params: Any) -> SimilarityMeasure:
-    """Build a :class:`SimilarityMeasure` for a similarity-registry name (or measure object).
+def similarity_measure(measure: Any, **params: Any) -> PairwiseMeasure:
+    """The similarity measure of a similarity-registry name (or a measure object, as it is).
 
     Parameters
     ----------
@@ -211,10 +71,12 @@ def similarity_measure(measure: Any, **params: Any) -> SimilarityMeasure:
 
     Returns
     -------
-    SimilarityMeasure
-        The layer measure.
+    tda_activations.similarity.Measure
+        The measure (a pairwise measure of the one protocol).
     """
-    return SimilarityMeasure(measure, **params)
+    from ..similarity import get_measure
+
+    return get_measure(measure, **params)
 
 
 # ------------------------------------------------------------------ topology
@@ -229,8 +91,11 @@ class _DiagramState:
     n_points: int
 
 
-class TopologicalMeasure(LayerMeasure):
+class TopologicalMeasure(PairwiseMeasure):
     """A diagram distance between the persistence diagrams of two clouds, in one homology dimension.
+
+    ``prepare_many`` computes the diagrams (once per distinct cloud); ``score`` compares
+    two of them with the diagram distance.
 
     Parameters
     ----------
@@ -253,11 +118,7 @@ class TopologicalMeasure(LayerMeasure):
         Worker processes for persistence (``layer_persistence``).
     """
 
-    family: Family = "topology"
-    kind: MatrixKind = "distance"
-    identity_value = 0.0
-    symmetric = True
-    needs_correspondence = False
+    family = "topology"
 
     def __init__(
         self,
@@ -282,51 +143,123 @@ class TopologicalMeasure(LayerMeasure):
         self.persistence_options = opts
         self.cache_dir = None if cache_dir is None else Path(cache_dir)
         self.n_jobs = n_jobs
-        self.name = self.distance.measure_name(self.dim)
-        self.params = {
+
+    @property
+    def id(self) -> str:
+        """The diagram distance's id in this dimension, e.g. ``sliced_wasserstein[H1,M=50]``."""
+        return self.distance.measure_name(self.dim)
+
+    @property
+    def name(self) -> str:
+        """The same as :attr:`id`."""
+        return self.id
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """Homology dimension, diagram distance, its parameters and the persistence options."""
+        return {
             "homology_dim": self.dim, "diagram_distance": self.distance.name,
-            "distance_params": {k: _plain(v) for k, v in self.distance.params.items()},
-            "persistence": {k: _plain(v) for k, v in opts.items()},
+            "distance_params": {k: plain_value(v) for k, v in self.distance.params.items()},
+            "persistence": {k: plain_value(v) for k, v in self.persistence_options.items()},
         }
+
+    @property
+    def properties(self) -> MeasureProperties:
+        """A symmetric distance that ignores the order of the points; a (pseudo)metric on
+        clouds when the diagram distance is a metric.  With the Euclidean metric the
+        diagrams, so the value, do not change under rotations, translations and
+        permutations of the units."""
+        euclidean = self.persistence_options.get("metric", "euclidean") == "euclidean"
+        return MeasureProperties(
+            kind="distance", symmetric=True, metric=bool(self.distance.is_metric),
+            invariances=frozenset({"orthogonal", "translation", "permutation"} if euclidean
+                                  else ()),
+            identity_value=0.0, bounds=(0.0, float("inf")), needs_correspondence=False,
+        )
 
     @property
     def persistence_key(self) -> str:
         """Fingerprint of the persistence options: measures with equal keys share diagrams."""
         return fingerprint_params({"options": self.persistence_options, "cache": str(self.cache_dir)})
 
-    def diagrams(self, clouds: Sequence[Any], *, labels: Sequence[str] | None = None) -> list[Diagrams]:
-        """Persistence diagrams of the clouds (through ``layer_persistence``)."""
+    def diagrams(self, clouds: Sequence[Any], *, names: Sequence[str] | None = None) -> list[Diagrams]:
+        """Persistence diagrams of the clouds (through ``layer_persistence``).
+
+        Parameters
+        ----------
+        clouds
+            Point clouds.
+        names
+            Their names (log messages).
+
+        Returns
+        -------
+        list of Diagrams
+            In the order of ``clouds``.
+        """
         from ..homology import layer_persistence
 
-        labels = _labels(clouds, labels)
+        names = cloud_names(clouds, names)
         # keyed by content: identical clouds are computed once, and cache files are found again
         # whatever the clouds are called in the next experiment
         keys = [f"cloud-{fingerprint_array(np.asarray(c))}" for c in clouds]
         keyed = {k: c for k, c in zip(keys, clouds)}
-        names = {k: l for k, l in zip(keys, labels)}
-        log.debug("persistence of %d distinct clouds (%s)", len(keyed), ", ".join(list(names.values())[:5]))
+        named = {k: n for k, n in zip(keys, names)}
+        log.debug("persistence of %d distinct clouds (%s)", len(keyed), ", ".join(list(named.values())[:5]))
         out = layer_persistence(keyed, n_jobs=self.n_jobs, cache_dir=self.cache_dir, **self.persistence_options)
         return [out[k] for k in keys]
 
     def prepare_diagrams(self, diagrams: Sequence[Diagrams]) -> list[Any]:
-        """States from already computed diagrams (all prepared together)."""
+        """States from already computed diagrams (all prepared together).
+
+        Raises
+        ------
+        TypeError
+            If an item is not a Diagrams object.
+        ValueError
+            If diagrams were computed below this measure's dimension.
+        """
         for d in diagrams:
             if not isinstance(d, Diagrams):
                 raise TypeError(f"expected Diagrams, got {type(d).__name__}")
             if d.maxdim < self.dim:
                 raise ValueError(
-                    f"diagrams {d.label!r} were computed up to H{d.maxdim}; {self.name} needs H{self.dim}"
+                    f"diagrams {d.label!r} were computed up to H{d.maxdim}; {self.id} needs H{self.dim}"
                 )
-        prepared = self.distance.prepare([d[self.dim] for d in diagrams])
+        prepared = self.distance.prepare_many([d[self.dim] for d in diagrams])
         return [_DiagramState(p, len(d[self.dim]), int(d.n_points)) for p, d in zip(prepared, diagrams)]
 
-    def prepare_many(self, clouds: Sequence[Any], *, labels: Sequence[str] | None = None) -> list[Any]:
-        return self.prepare_diagrams(self.diagrams(clouds, labels=labels))
+    def prepare_many(self, clouds: Sequence[Any], *, names: Sequence[str] | None = None) -> list[Any]:
+        """States of a collection of clouds: their diagrams, prepared together.
 
-    def compare(self, a: Any, b: Any) -> float:
+        Parameters
+        ----------
+        clouds
+            Point clouds ``(n_points, width)``.
+        names
+            Their names (log messages).
+
+        Returns
+        -------
+        list
+            One state per cloud.
+        """
+        return self.prepare_diagrams(self.diagrams(clouds, names=names))
+
+    def score(self, a: Any, b: Any) -> float:
+        """The diagram distance between two prepared clouds.
+
+        Raises
+        ------
+        TypeError
+            If a state does not come from :meth:`prepare_many`.
+        """
         if not isinstance(a, _DiagramState) or not isinstance(b, _DiagramState):
-            raise TypeError("compare() takes states from this measure's prepare_many()")
-        return float(self.distance.pair(a.prepared, b.prepared))
+            raise TypeError("score() takes states from this measure's prepare_many()")
+        return self.distance.score(a.prepared, b.prepared)
+
+    def __repr__(self) -> str:
+        return f"TopologicalMeasure({self.id!r}, kind='distance')"
 
 
 def topological_measure(dim: int = 1, distance: str = "sliced_wasserstein", **kwargs: Any) -> TopologicalMeasure:
@@ -355,13 +288,13 @@ _SPEC = re.compile(r"^[Hh](\d+)[:/](.+)$")
 
 
 def layer_measure(
-    spec: str | LayerMeasure,
+    spec: str | PairwiseMeasure,
     *,
     persistence_options: Mapping[str, Any] | None = None,
     cache_dir: str | os.PathLike[str] | None = None,
     n_jobs: int | None = 2,
     **params: Any,
-) -> LayerMeasure:
+) -> PairwiseMeasure:
     """Build a layer measure from a short spec.
 
     Parameters
@@ -370,7 +303,7 @@ def layer_measure(
         ``"H<dim>:<diagram distance>"`` (e.g. ``"H1:sliced_wasserstein"``,
         ``"h0:bottleneck"``) for a topological measure, otherwise a
         similarity-registry name (``"linear_cka"``, ``"pwcca"``, ...).  A
-        :class:`LayerMeasure` is returned as is.
+        pairwise measure object is returned as is.
     persistence_options, cache_dir, n_jobs
         For a topological measure (see :class:`TopologicalMeasure`).
     **params
@@ -378,8 +311,8 @@ def layer_measure(
 
     Returns
     -------
-    LayerMeasure
-        A :class:`TopologicalMeasure` or a :class:`SimilarityMeasure`.
+    PairwiseMeasure
+        A :class:`TopologicalMeasure` or a similarity measure.
 
     Raises
     ------
@@ -388,15 +321,15 @@ def layer_measure(
 
     Examples
     --------
-    >>> layer_measure("H1:bottleneck").name
+    >>> layer_measure("H1:bottleneck").id
     'bottleneck[H1]'
     """
-    if isinstance(spec, LayerMeasure):
+    if isinstance(spec, PairwiseMeasure):
         if params:
-            raise ValueError("parameters cannot be given with a ready LayerMeasure")
+            raise ValueError("parameters cannot be given with a ready measure object")
         return spec
     if not isinstance(spec, str):
-        raise TypeError(f"a measure spec must be a string or a LayerMeasure, got {type(spec).__name__}")
+        raise TypeError(f"a measure spec must be a string or a measure object, got {type(spec).__name__}")
     m = _SPEC.match(spec.strip())
     if m:
         return TopologicalMeasure(
@@ -413,7 +346,7 @@ def layer_measure(
     if spec not in available_measures():
         known = list(available_measures()) + [f"H1:{d}" for d in diagram_distance_names()]
         raise unknown_name_error("measure", spec, known)
-    return SimilarityMeasure(spec, **params)
+    return similarity_measure(spec, **params)
 
 
 # Distances with required parameters get them here, stated, in the catalogue of every
@@ -430,7 +363,7 @@ def all_measures(
     persistence_options: Mapping[str, Any] | None = None,
     cache_dir: str | os.PathLike[str] | None = None,
     n_jobs: int | None = 2,
-) -> tuple[LayerMeasure, ...]:
+) -> tuple[PairwiseMeasure, ...]:
     """Every topological measure (dimension x diagram distance) and every similarity measure.
 
     Parameters
@@ -451,7 +384,7 @@ def all_measures(
 
     Returns
     -------
-    tuple of LayerMeasure
+    tuple of PairwiseMeasure
         Topological measures first (by dimension, then distance), then similarity measures.
         The Wasserstein distance, whose parameters have no safe default, is the
         1-Wasserstein distance with the L2 ground metric (persim's), named so.
@@ -469,7 +402,7 @@ def all_measures(
             raise unknown_name_error("similarity measure", s, available_measures())
     if isinstance(exclude, str):
         exclude = (exclude,)
-    out: list[LayerMeasure] = []
+    out: list[PairwiseMeasure] = []
     for dim in homology_dims:
         for d in dnames:
             if d in exclude:
@@ -477,10 +410,10 @@ def all_measures(
             tm = TopologicalMeasure(dim, d, distance_params=_CATALOGUE_PARAMS.get(d),
                                     persistence_options=persistence_options,
                                     cache_dir=cache_dir, n_jobs=n_jobs)
-            if tm.name not in exclude and f"H{dim}:{d}" not in exclude:
+            if tm.id not in exclude and f"H{dim}:{d}" not in exclude:
                 out.append(tm)
-    out.extend(SimilarityMeasure(s) for s in snames if s not in exclude)
-    known = set(dnames) | set(snames) | {m.name for m in out}
+    out.extend(similarity_measure(s) for s in snames if s not in exclude)
+    known = set(dnames) | set(snames) | {m.id for m in out}
     unknown = [e for e in exclude if e not in known and not _SPEC.match(e)]
     if unknown:
         log.warning("exclude names %s match no measure", unknown)
@@ -496,18 +429,18 @@ DEFAULT_MEASURES: tuple[str, ...] = ("H0:sliced_wasserstein", "H1:sliced_wassers
                                      "linear_cka", "rsa")
 
 
-def default_measures() -> tuple[LayerMeasure, ...]:
+def default_measures() -> tuple[PairwiseMeasure, ...]:
     """Build the measures of :data:`DEFAULT_MEASURES` (``measures=None`` in the experiments).
 
     Returns
     -------
-    tuple of LayerMeasure
+    tuple of PairwiseMeasure
         The measures, in the order of :data:`DEFAULT_MEASURES`.
     """
     return tuple(layer_measure(s) for s in DEFAULT_MEASURES)
 
 
-def as_measures(measures: Any) -> tuple[LayerMeasure, ...]:
+def as_measures(measures: Any) -> tuple[PairwiseMeasure, ...]:
     """Normalise a ``measures=`` argument into a tuple of layer measures.
 
     Parameters
@@ -518,7 +451,7 @@ def as_measures(measures: Any) -> tuple[LayerMeasure, ...]:
 
     Returns
     -------
-    tuple of LayerMeasure
+    tuple of PairwiseMeasure
         The measures, each with a unique name.
 
     Raises
@@ -530,21 +463,21 @@ def as_measures(measures: Any) -> tuple[LayerMeasure, ...]:
         return default_measures()
     if isinstance(measures, str) and measures == "all":
         return all_measures()
-    if isinstance(measures, (str, LayerMeasure)):
+    if isinstance(measures, (str, PairwiseMeasure)):
         measures = [measures]
     out = tuple(layer_measure(m) for m in measures)
     if not out:
         raise ValueError("no measures given; pass None for all, or a list of names")
-    names = [m.name for m in out]
-    dup = sorted({n for n in names if names.count(n) > 1})
+    ids = [m.id for m in out]
+    dup = sorted({n for n in ids if ids.count(n) > 1})
     if dup:
-        raise ValueError(f"measures {dup} are given twice; every measure needs a unique name")
+        raise ValueError(f"measures {dup} are given twice; every measure needs a unique id")
     return out
 
 
 def prepare_measures(
-    measures: Sequence[LayerMeasure], clouds: Mapping[str, Any]
-) -> Iterator[tuple[LayerMeasure, dict[str, Any]]]:
+    measures: Sequence[PairwiseMeasure], clouds: Mapping[str, Any]
+) -> Iterator[tuple[PairwiseMeasure, dict[str, Any]]]:
     """Prepare every cloud for every measure, one measure at a time.
 
     Topological measures with the same persistence options share one
@@ -561,7 +494,7 @@ def prepare_measures(
 
     Yields
     ------
-    tuple of (LayerMeasure, dict)
+    tuple of (PairwiseMeasure, dict)
         ``(measure, {cloud name: prepared state})``, in the order of ``measures``.
     """
     names = list(clouds)
@@ -576,18 +509,18 @@ def prepare_measures(
             key = m.persistence_key
             if key not in diagrams:
                 log.info("persistence of %d clouds (%s)", len(arrays), m.persistence_options)
-                diagrams[key] = m.diagrams(arrays, labels=names)
+                diagrams[key] = m.diagrams(arrays, names=names)
             states = m.prepare_diagrams(diagrams[key])
             remaining[key] -= 1
             if remaining[key] == 0:
                 del diagrams[key]
         else:
-            states = m.prepare_many(arrays, labels=names)
+            states = m.prepare_many(arrays, names=names)
         yield m, dict(zip(names, states))
 
 
 def calibrate_measures(
-    measures: Sequence[LayerMeasure], clouds: Sequence[Any]
+    measures: Sequence[PairwiseMeasure], clouds: Sequence[Any]
 ) -> dict[str, tuple[float, float]]:
     """Time each measure on a few clouds: seconds to prepare one cloud, seconds per comparison.
 
@@ -617,19 +550,19 @@ def calibrate_measures(
         start = time.perf_counter()
         if isinstance(m, TopologicalMeasure):
             if m.persistence_key not in shared:
-                shared[m.persistence_key] = m.diagrams(sample, labels=names)
+                shared[m.persistence_key] = m.diagrams(sample, names=names)
             states = m.prepare_diagrams(shared[m.persistence_key])
         else:
-            states = m.prepare_many(sample, labels=names)
+            states = m.prepare_many(sample, names=names)
         prep = (time.perf_counter() - start) / len(sample)
         start = time.perf_counter()
-        m.compare(states[0], states[-1])
-        out[m.name] = (prep, time.perf_counter() - start)
+        m.score(states[0], states[-1])
+        out[m.id] = (prep, time.perf_counter() - start)
     return out
 
 
 def measures_cost(
-    measures: Sequence[LayerMeasure],
+    measures: Sequence[PairwiseMeasure],
     *,
     what: str,
     n_clouds: int,
@@ -657,36 +590,47 @@ def measures_cost(
     CostEstimate
         Units: layer-pair comparisons summed over the measures.
     """
-    units = int(sum(comparisons[m.name] for m in measures))
+    units = int(sum(comparisons[m.id] for m in measures))
     detail = f"{len(measures)} measures x {n_clouds} clouds"
     if sample is None:
         return CostEstimate(what=what, units=units, unit="layer-pair comparison", detail=detail)
     start = time.perf_counter()
     timing = calibrate_measures(measures, sample)
     spent = time.perf_counter() - start
-    seconds = sum(timing[m.name][0] * n_clouds + timing[m.name][1] * comparisons[m.name]
+    seconds = sum(timing[m.id][0] * n_clouds + timing[m.id][1] * comparisons[m.id]
                   for m in measures)
     detail += f"; calibrated on {len(list(sample)[:2])} clouds in {format_seconds(spent)}"
     return CostEstimate(what=what, units=units, unit="layer-pair comparison",
                         seconds=max(seconds, 1e-6), detail=detail)
 
 
-def _labels(clouds: Sequence[Any], labels: Sequence[str] | None) -> list[str]:
-    if labels is None:
-        return [f"cloud{i}" for i in range(len(clouds))]
-    labels = [str(l) for l in labels]
-    if len(labels) != len(clouds):
-        raise ValueError(f"{len(labels)} labels for {len(clouds)} clouds; give one label per cloud")
-    return labels
+def measure_id(measure: Any, known: Sequence[str]) -> str:
+    """The id of ``measure`` among the ``known`` ids of a result.
 
+    Parameters
+    ----------
+    measure
+        An id (``"linear_cka[debiased=False,form=auto]"``), a spec or registry name
+        (``"linear_cka"``, ``"H1:sliced_wasserstein"``) or a measure object.
+    known
+        The ids a result holds.
 
-def _plain(v: Any) -> Any:
-    if isinstance(v, (np.integer,)):
-        return int(v)
-    if isinstance(v, (np.floating,)):
-        return float(v)
-    if isinstance(v, float) and math.isinf(v):
-        return "inf"
-    if isinstance(v, (str, int, float, bool)) or v is None:
-        return v
-    return repr(v)
+    Returns
+    -------
+    str
+        The matching id.
+
+    Raises
+    ------
+    ValueError
+        If it names none of ``known`` (close matches suggested).
+    """
+    if isinstance(measure, str) and measure in known:
+        return measure
+    try:
+        mid = layer_measure(measure, n_jobs=1).id
+    except (TypeError, ValueError):
+        mid = None
+    if mid is None or mid not in known:
+        raise unknown_name_error("measure", str(getattr(measure, "id", measure)), known)
+    return mid

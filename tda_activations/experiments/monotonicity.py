@@ -16,11 +16,12 @@ from typing import Any
 
 import numpy as np
 
+from .._measure import PairwiseMeasure
 from .._progress import CostEstimate, announce_cost, progress_bar, progress_enabled
 from ..types import ActivationSet, LayerMatrix, brief_names, unknown_name_error
 from ._common import ResultMixin, as_models, layer_list, matrix
 from ._tables import Table, table_from_records
-from .measures import LayerMeasure, as_measures, measures_cost, prepare_measures
+from .measures import as_measures, measure_id, measures_cost, prepare_measures
 from .statistics import permutation_p_value, spearman
 
 __all__ = [
@@ -60,16 +61,18 @@ class MonotonicityResult(ResultMixin):
     params: dict[str, Any] = field(default_factory=dict)
 
     def matrix(self, measure: str, model: str | None = None) -> LayerMatrix:
-        """The layer x layer matrix of one measure (of the only model when ``model`` is None)."""
+        """The layer x layer matrix of one measure (of the only model when ``model`` is None).
+
+        ``measure`` is its id, or a spec / registry name / measure object naming it.
+        """
         models = sorted({k[0] for k in self.matrices})
         if model is None:
             if len(models) != 1:
                 raise ValueError(f"several models were tested ({models}); say which with model=")
             model = models[0]
-        if (model, measure) not in self.matrices:
-            if model not in models:
-                raise unknown_name_error("model", model, models)
-            raise unknown_name_error("measure", measure, sorted({k[1] for k in self.matrices}))
+        if model not in models:
+            raise unknown_name_error("model", model, models)
+        measure = measure_id(measure, sorted({k[1] for k in self.matrices if k[0] == model}))
         return self.matrices[(model, measure)]
 
     def by_measure(self) -> Table:
@@ -187,7 +190,7 @@ def layer_monotonicity(
         or several as ``{name: set}`` / a list (tested one by one).
     measures
         ``None`` (the few fast measures of :data:`DEFAULT_MEASURES`), ``"all"`` (every
-        measure), a spec, a LayerMeasure, or a list.
+        measure), a spec, a PairwiseMeasure, or a list.
     layers
         Layers in depth order (default: all, in forward order); at least 3.
     n_permutations
@@ -219,7 +222,7 @@ def layer_monotonicity(
 
 
 def _plan(models: Any, measures: Any, layers: Sequence[str] | None) -> tuple[
-        dict[str, ActivationSet], tuple[LayerMeasure, ...], dict[str, tuple[str, ...]]]:
+        dict[str, ActivationSet], tuple[PairwiseMeasure, ...], dict[str, tuple[str, ...]]]:
     mods = as_models(models, what="layer_monotonicity")
     ms = as_measures(measures)
     all_lays = {}
@@ -241,9 +244,9 @@ def _plan(models: Any, measures: Any, layers: Sequence[str] | None) -> tuple[
     return mods, ms, all_lays
 
 
-def _cost(mods: dict[str, ActivationSet], ms: Sequence[LayerMeasure],
+def _cost(mods: dict[str, ActivationSet], ms: Sequence[PairwiseMeasure],
           lays: dict[str, tuple[str, ...]], *, calibrate: bool) -> CostEstimate:
-    def pairs_of(m: LayerMeasure, n: int) -> int:
+    def pairs_of(m: PairwiseMeasure, n: int) -> int:
         return n * (n + 1) // 2 if m.symmetric else n * n
 
     first = next(iter(mods))
@@ -253,7 +256,7 @@ def _cost(mods: dict[str, ActivationSet], ms: Sequence[LayerMeasure],
         sample = [mods[first].cloud(ls[0]), mods[first].cloud(ls[len(ls) // 2])]
     return measures_cost(ms, what="layer_monotonicity",
                          n_clouds=sum(len(l) for l in lays.values()),
-                         comparisons={m.name: sum(pairs_of(m, len(l)) for l in lays.values())
+                         comparisons={m.id: sum(pairs_of(m, len(l)) for l in lays.values())
                                       for m in ms},
                          sample=sample)
 
@@ -285,27 +288,27 @@ def layer_monotonicity_cost(
 
 
 def _one_model(model: str, acts: ActivationSet, lays: tuple[str, ...],
-               ms: Sequence[LayerMeasure], n_permutations: int, seed: int,
+               ms: Sequence[PairwiseMeasure], n_permutations: int, seed: int,
                mats: dict[tuple[str, str], LayerMatrix], summary: list[dict[str, Any]],
                pairs: list[dict[str, Any]], bar: Any) -> None:
     clouds = {l: acts.cloud(l) for l in lays}
     for m, states in prepare_measures(ms, clouds):
-        vals = m.compare_matrix([states[l] for l in lays])
-        mats[(model, m.name)] = matrix(vals, lays, lays, m, {"model": model})
+        vals = m.score_matrix([states[l] for l in lays])
+        mats[(model, m.id)] = matrix(vals, lays, lays, m, {"model": model})
         dis = np.asarray(m.dissimilarity(vals), dtype=np.float64)
         stats = monotonicity_statistics(dis, n_permutations=n_permutations, seed=seed)
-        summary.append({"model": model, "measure": m.name, "kind": m.kind, "family": m.family,
+        summary.append({"model": model, "measure": m.id, "kind": m.kind, "family": m.family,
                         **stats, "n_layers": len(lays)})
         sym = (dis + dis.T) / 2.0
         for i in range(len(lays)):
             for j in range(i + 1, len(lays)):
-                pairs.append({"model": model, "measure": m.name, "layer_a": lays[i], "layer_b": lays[j],
+                pairs.append({"model": model, "measure": m.id, "layer_a": lays[i], "layer_b": lays[j],
                               "depth_a": i, "depth_b": j, "depth_gap": j - i,
                               "value": float(vals[i, j]), "dissimilarity": float(sym[i, j])})
         bar.update(1)
 
 
-def _result(mods: dict[str, ActivationSet], ms: Sequence[LayerMeasure],
+def _result(mods: dict[str, ActivationSet], ms: Sequence[PairwiseMeasure],
             layers: Sequence[str] | None, n_permutations: int, seed: int,
             mats: dict[tuple[str, str], LayerMatrix], summary: list[dict[str, Any]],
             pairs: list[dict[str, Any]]) -> MonotonicityResult:

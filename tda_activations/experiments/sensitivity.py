@@ -20,12 +20,13 @@ from typing import Any, Literal
 
 import numpy as np
 
+from .._measure import PairwiseMeasure
 from .._progress import CostEstimate, announce_cost, progress_bar, progress_enabled
 from .._select import resolve_layer_names
 from ..types import ActivationSet, brief_names
 from ._common import ResultMixin, layer_list
 from ._tables import Table, table_from_records
-from .measures import LayerMeasure, as_measures, measures_cost, prepare_measures
+from .measures import as_measures, measures_cost, prepare_measures
 from .statistics import spearman
 
 __all__ = [
@@ -230,7 +231,7 @@ def sensitivity(
     measures
         ``None`` (the few fast measures of :data:`DEFAULT_MEASURES`), ``"all"`` (every
         measure of :func:`all_measures`), a spec (``"H1:sliced_wasserstein"``,
-        ``"linear_cka"``), a LayerMeasure, or a list.
+        ``"linear_cka"``), a PairwiseMeasure, or a list.
     layers
         Layers to test (default: all).
     fractions
@@ -272,7 +273,7 @@ def sensitivity(
 
 
 def _plan(data: Any, measures: Any, layers: Sequence[str] | None, fractions: Sequence[float],
-          order: str, labels: Any) -> tuple[tuple[LayerMeasure, ...], dict[str, np.ndarray],
+          order: str, labels: Any) -> tuple[tuple[PairwiseMeasure, ...], dict[str, np.ndarray],
                                             dict[str, Any], list[float]]:
     if order not in ("lowest_variance_first", "highest_variance_first"):
         raise ValueError(f"order must be 'lowest_variance_first' or 'highest_variance_first', got {order!r}")
@@ -316,13 +317,13 @@ def _altered(layer: str, cloud: Any, fr: Sequence[float], order: str) -> tuple[
     return x, m, steps, altered
 
 
-def _cost(ms: Sequence[LayerMeasure], clouds: dict[str, np.ndarray], labs: dict[str, Any],
+def _cost(ms: Sequence[PairwiseMeasure], clouds: dict[str, np.ndarray], labs: dict[str, Any],
           fr: Sequence[float], order: str, *, calibrate: bool,
           probe: tuple[float, float, int]) -> CostEstimate:
     # altered clouds prepared per layer: one per distinct number of deleted directions
     n_clouds = sum(len({min(min(c.shape) - 1, round(f * min(c.shape))) for f in fr})
                    for c in clouds.values())
-    comparisons = {m.name: len(clouds) * len(fr) for m in ms}
+    comparisons = {m.id: len(clouds) * len(fr) for m in ms}
     sample = None
     first = next(iter(clouds))
     if calibrate:
@@ -376,7 +377,7 @@ def sensitivity_cost(
 
 
 def _layers_loop(clouds: dict[str, np.ndarray], labs: dict[str, Any], fr: Sequence[float],
-                 order: str, ms: Sequence[LayerMeasure], order_of: list[str],
+                 order: str, ms: Sequence[PairwiseMeasure], order_of: list[str],
                  probe_test_fraction: float, probe_C: float, seed: int,
                  curves: list[dict[str, Any]], per_layer: list[dict[str, Any]], bar: Any) -> None:
     for layer, cloud in clouds.items():
@@ -398,9 +399,9 @@ def _layers_loop(clouds: dict[str, np.ndarray], labs: dict[str, Any], fr: Sequen
         for measure, states in prepare_measures(ms, altered):
             rows = []
             for f, k, key, vr in steps:
-                value = measure.compare(states[base_key], states[key])
+                value = measure.score(states[base_key], states[key])
                 rows.append({
-                    "layer": layer, "depth": depth, "measure": measure.name, "kind": measure.kind,
+                    "layer": layer, "depth": depth, "measure": measure.id, "kind": measure.kind,
                     "family": measure.family, "fraction_removed": f, "n_removed": k, "n_kept": m - k,
                     "n_directions": m, "variance_removed": vr, "value": value,
                     "dissimilarity": measure.dissimilarity(value), "probe_accuracy": acc[key],
@@ -412,7 +413,7 @@ def _layers_loop(clouds: dict[str, np.ndarray], labs: dict[str, Any], fr: Sequen
             rfun, pfun = spearman([r["accuracy_drop"] for r in rows], dis)
             tol = 1e-9 * max(1.0, float(np.nanmax(np.abs(dis))) if dis.size else 1.0)
             per_layer.append({
-                "layer": layer, "depth": depth, "measure": measure.name, "kind": measure.kind,
+                "layer": layer, "depth": depth, "measure": measure.id, "kind": measure.kind,
                 "family": measure.family, "spearman_fraction": rf, "p_fraction": pf,
                 "spearman_functional": rfun, "p_functional": pfun,
                 "monotone": bool(np.all(np.diff(dis) >= -tol)), "final_dissimilarity": float(dis[-1]),
@@ -420,14 +421,14 @@ def _layers_loop(clouds: dict[str, np.ndarray], labs: dict[str, Any], fr: Sequen
             bar.update(1)
 
 
-def _result(data: Any, ms: Sequence[LayerMeasure], clouds: dict[str, np.ndarray],
+def _result(data: Any, ms: Sequence[PairwiseMeasure], clouds: dict[str, np.ndarray],
             fr: Sequence[float], order: str, probe_test_fraction: float, probe_C: float, seed: int,
             curves: list[dict[str, Any]], per_layer: list[dict[str, Any]]) -> SensitivityResult:
     summary = []
     for measure in ms:
-        rows = [r for r in per_layer if r["measure"] == measure.name]
+        rows = [r for r in per_layer if r["measure"] == measure.id]
         summary.append({
-            "measure": measure.name, "kind": measure.kind, "family": measure.family,
+            "measure": measure.id, "kind": measure.kind, "family": measure.family,
             "spearman_fraction_mean": _nanmean([r["spearman_fraction"] for r in rows]),
             "spearman_functional_mean": _nanmean([r["spearman_functional"] for r in rows]),
             "fraction_monotone": float(np.mean([r["monotone"] for r in rows])),

@@ -21,9 +21,10 @@ from typing import Any
 
 import numpy as np
 
+from .._measure import PairwiseMeasure
 from ..types import compact_repr
 from ._tables import Table, table_from_records
-from .measures import LayerMeasure, as_measures
+from .measures import as_measures
 
 __all__ = [
     "BootstrapResult",
@@ -193,13 +194,11 @@ class BootstrapResult:
         return self.summary.to_csv(path)
 
     def interval(self, measure: str) -> tuple[float, float]:
-        """``(ci_low, ci_high)`` of one measure."""
-        names = list(self.summary.column("measure"))
-        if measure not in names:
-            from ..types import unknown_name_error
+        """``(ci_low, ci_high)`` of one measure (its id, or a spec or registry name)."""
+        from .measures import measure_id
 
-            raise unknown_name_error("measure", measure, names)
-        i = names.index(measure)
+        names = list(self.summary.column("measure"))
+        i = names.index(measure_id(measure, names))
         return float(self.summary.column("ci_low")[i]), float(self.summary.column("ci_high")[i])
 
 
@@ -264,17 +263,17 @@ def bootstrap_ci(
             try:
                 vals[r] = _value(m, a[idx], b[idx])
             except ValueError as exc:  # e.g. a resample with zero variance
-                log.warning("%s: replicate %d failed (%s)", m.name, r, exc)
+                log.warning("%s: replicate %d failed (%s)", m.id, r, exc)
         lo, hi = percentile_interval(vals, confidence=confidence)
         ok = np.isfinite(vals)
         rows.append({
-            "measure": m.name, "kind": m.kind, "family": m.family, "estimate": estimate,
+            "measure": m.id, "kind": m.kind, "family": m.family, "estimate": estimate,
             "ci_low": lo, "ci_high": hi,
             "replicate_mean": float(vals[ok].mean()) if ok.any() else float("nan"),
             "replicate_std": float(vals[ok].std(ddof=1)) if ok.sum() > 1 else float("nan"),
             "n_valid": int(ok.sum()),
         })
-        reps.extend({"measure": m.name, "replicate": r, "value": float(v)} for r, v in enumerate(vals))
+        reps.extend({"measure": m.id, "replicate": r, "value": float(v)} for r, v in enumerate(vals))
     cols = ["measure", "kind", "family", "estimate", "ci_low", "ci_high", "replicate_mean",
             "replicate_std", "n_valid"]
     return BootstrapResult(
@@ -286,9 +285,9 @@ def bootstrap_ci(
     )
 
 
-def _value(m: LayerMeasure, a: np.ndarray, b: np.ndarray) -> float:
-    sa, sb = m.prepare_many([a, b], labels=["cloud_a", "cloud_b"])
-    return m.compare(sa, sb)
+def _value(m: PairwiseMeasure, a: np.ndarray, b: np.ndarray) -> float:
+    sa, sb = m.prepare_many([a, b], names=["cloud_a", "cloud_b"])
+    return m.score(sa, sb)
 
 
 # ----------------------------------------------------------------- permutation
@@ -368,7 +367,7 @@ def permutation_test(
     for m in ms:
         if not m.needs_correspondence:
             raise ValueError(
-                f"{m.name} does not depend on which row of one cloud goes with which row of the "
+                f"{m.id} does not depend on which row of one cloud goes with which row of the "
                 "other (a persistence diagram ignores the order of the points), so the null of "
                 "permuted samples is not defined for it; use bootstrap_ci for an interval instead"
             )
@@ -378,17 +377,17 @@ def permutation_test(
     perms = [rng.permutation(a.shape[0]) for _ in range(n_permutations)]
     rows, nulls = [], []
     for m in ms:
-        sa, sb = m.prepare_many([a, b], labels=["cloud_a", "cloud_b"])
-        observed = m.compare(sa, sb)
-        null = np.array([m.compare(sa, m.prepare(b[p], label="cloud_b permuted")) for p in perms])
+        sa, sb = m.prepare_many([a, b], names=["cloud_a", "cloud_b"])
+        observed = m.score(sa, sb)
+        null = np.array([m.score(sa, m.prepare(b[p], name="cloud_b permuted")) for p in perms])
         alt = "less" if m.kind == "distance" else "greater"
         rows.append({
-            "measure": m.name, "kind": m.kind, "observed": observed,
+            "measure": m.id, "kind": m.kind, "observed": observed,
             "null_mean": float(null.mean()), "null_std": float(null.std(ddof=1)) if null.size > 1 else float("nan"),
             "p_value": permutation_p_value(observed, null, alternative=alt),
             "n_permutations": n_permutations,
         })
-        nulls.extend({"measure": m.name, "permutation": i, "value": float(v)} for i, v in enumerate(null))
+        nulls.extend({"measure": m.id, "permutation": i, "value": float(v)} for i, v in enumerate(null))
     return PermutationResult(
         summary=table_from_records(
             rows, ["measure", "kind", "observed", "null_mean", "null_std", "p_value", "n_permutations"]),

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from .._hooks import positions_view
-from ..types import unknown_name_error
+from .._registry import Registry
 
 __all__ = ["REDUCTIONS", "TOKEN_REDUCTIONS", "Reduction", "get_reduction", "hash_uniform"]
 
@@ -218,15 +218,19 @@ def _last_token(out: torch.Tensor, layout: str, mask: torch.Tensor | None, ids: 
     return _take(pos, last), _rows(out.shape[0])
 
 
-REDUCTIONS: dict[str, ReductionFn] = {
-    "flatten": _flatten,
-    "global_avg_pool": _gap,
-    "top_l2": _top_l2,
-    "random_position": _random_position,
-    "all_positions": _all_positions,
-    "first_token": _first_token,
-    "last_token": _last_token,
-}
+#: The reductions by name (a :class:`~tda_activations._registry.Registry` of reduction
+#: functions; ``name in REDUCTIONS``, ``REDUCTIONS[name]`` and iteration over names work).
+REDUCTIONS: Registry[tuple[torch.Tensor, np.ndarray]] = Registry("reduction")
+for _name, _fn, _what in (
+    ("flatten", _flatten, "the whole tensor, one point per sample"),
+    ("global_avg_pool", _gap, "mean over positions"),
+    ("top_l2", _top_l2, "per sample, the feature vector at the position of largest L2 norm"),
+    ("random_position", _random_position, "one seeded random position per sample"),
+    ("all_positions", _all_positions, "every position is a point"),
+    ("first_token", _first_token, "the first real token (e.g. CLS)"),
+    ("last_token", _last_token, "the last real, non-padding token"),
+):
+    REDUCTIONS.register(_name, _fn, description=_what)
 TOKEN_REDUCTIONS = frozenset({"first_token", "last_token"})
 """Reductions that need the ``"tokens"`` layout."""
 
@@ -258,6 +262,4 @@ def get_reduction(name: str | Reduction, *, seed: int = 0) -> Reduction:
     """
     if isinstance(name, Reduction):
         return name
-    if name not in REDUCTIONS:
-        raise unknown_name_error("reduction", name, REDUCTIONS)
-    return Reduction(name=name, seed=int(seed))
+    return Reduction(name=REDUCTIONS.entry(name).name, seed=int(seed))

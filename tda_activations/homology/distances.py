@@ -43,7 +43,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ..types import unknown_name_error
+from .._measure import MeasureProperties, all_pairs
+from .._registry import Registry
 from ._checks import as_diagram
 
 __all__ = [
@@ -404,9 +405,14 @@ def sliced_wasserstein_distance(
 class DiagramDistance:
     """A named distance between diagrams of one dimension, split for all-pairs use.
 
-    ``prepare`` runs once over every diagram of a comparison (it may look at
-    all of them, e.g. to fix a common grid); ``pair`` is then cheap.  Other
-    stages obtain these through :func:`get_diagram_distance`.
+    It speaks the pairwise-measure protocol's vocabulary (:mod:`tda_activations._measure`)
+    on diagrams: :meth:`prepare_many` runs once over every diagram of a comparison (it
+    may look at all of them, e.g. to fix a common grid), :meth:`score` is then cheap,
+    :meth:`score_matrix` runs the one all-pairs engine and :attr:`properties` says what
+    the number is.  A topological measure of clouds
+    (:class:`~tda_activations.experiments.TopologicalMeasure`) is a homology dimension,
+    persistence options and one of these.  Other stages obtain them through
+    :func:`get_diagram_distance`.
 
     Attributes
     ----------
@@ -431,21 +437,62 @@ class DiagramDistance:
     _pair: Callable[[Any, Any], float] = field(repr=False, compare=False)
     kind: str = "distance"
 
-    def prepare(self, diagrams: Sequence[Any]) -> list[Any]:
-        """Per-diagram precomputation for a collection of ``(k, 2)`` diagrams."""
+    @property
+    def properties(self) -> MeasureProperties:
+        """A symmetric distance, zero between equal diagrams; a metric when :attr:`is_metric`."""
+        return MeasureProperties(
+            kind="distance", symmetric=True, metric=bool(self.is_metric), invariances=frozenset(),
+            identity_value=0.0, bounds=(0.0, math.inf), needs_correspondence=False,
+        )
+
+    def prepare_many(self, diagrams: Sequence[Any]) -> list[Any]:
+        """Per-diagram precomputation for a collection of ``(k, 2)`` diagrams.
+
+        Parameters
+        ----------
+        diagrams
+            ``(k, 2)`` arrays of (birth, death) (or Diagrams with one dimension).
+
+        Returns
+        -------
+        list
+            One prepared state per diagram, comparable with :meth:`score`.
+        """
         return self._prepare([as_diagram(d) for d in diagrams])
 
-    def pair(self, a: Any, b: Any) -> float:
+    def prepare(self, diagrams: Sequence[Any]) -> list[Any]:
+        """The same as :meth:`prepare_many` (a collection in, one state per diagram out)."""
+        return self.prepare_many(diagrams)
+
+    def score(self, a: Any, b: Any) -> float:
         """Distance between two prepared diagrams."""
         return float(self._pair(a, b))
 
+    def pair(self, a: Any, b: Any) -> float:
+        """The same as :meth:`score`."""
+        return self.score(a, b)
+
+    def score_matrix(self, rows: Sequence[Any], cols: Sequence[Any] | None = None) -> np.ndarray:
+        """Every distance between prepared diagrams (``cols=None``: rows against themselves).
+
+        Returns
+        -------
+        numpy.ndarray
+            float64, zero diagonal when ``cols`` is ``None`` (see
+            :func:`~tda_activations._measure.all_pairs`).
+        """
+        return all_pairs(self.score, list(rows), None if cols is None else list(cols),
+                         symmetric=True, identity_value=0.0)
+
     def __call__(self, a: Any, b: Any, *, dim: int = 1) -> float:
         """Distance between two diagrams (Diagrams objects or arrays)."""
-        pa, pb = self.prepare([as_diagram(a, dim=dim, name="a"), as_diagram(b, dim=dim, name="b")])
-        return self.pair(pa, pb)
+        pa, pb = self.prepare_many(
+            [as_diagram(a, dim=dim, name="a"), as_diagram(b, dim=dim, name="b")]
+        )
+        return self.score(pa, pb)
 
     def measure_name(self, dim: int) -> str:
-        """A label naming the measure with its parameters, e.g. ``sliced_wasserstein[H1,M=50]``."""
+        """The measure's id in dimension ``dim``, e.g. ``sliced_wasserstein[H1,M=50]``."""
         short = {"n_directions": "M", "internal_p": "p", "order": "q"}
         parts = [f"H{dim}"] + [
             f"{short.get(k, k)}={v}" for k, v in self.params.items() if k != "essential"
@@ -503,31 +550,38 @@ def _sliced_factory(*, n_directions: int = 50, essential: Essential = "match") -
     )
 
 
-_REGISTRY: dict[str, Callable[..., DiagramDistance]] = {
-    "bottleneck": _bottleneck_factory,
-    "wasserstein": _wasserstein_factory,
-    "sliced_wasserstein": _sliced_factory,
-}
+_REGISTRY: Registry[DiagramDistance] = Registry("diagram distance", types=DiagramDistance)
+_REGISTRY.register("bottleneck", _bottleneck_factory,
+                   description="exact bottleneck distance (L-infinity ground metric)")
+_REGISTRY.register("wasserstein", _wasserstein_factory,
+                   description="exact q-Wasserstein distance, explicit ground metric L_p")
+_REGISTRY.register("sliced_wasserstein", _sliced_factory,
+                   description="sliced Wasserstein distance (persim-compatible)")
 
 
-def register_diagram_distance(name: str, factory: Callable[..., DiagramDistance]) -> None:
+def register_diagram_distance(
+    name: str, factory: Callable[..., DiagramDistance], *, description: str = "",
+    replace: bool = False,
+) -> None:
     """Add a distance to the registry (``factory(**params) -> DiagramDistance``).
 
     Parameters
     ----------
     name
-        Registry name, not registered yet.
+        Registry name, not registered yet (unless ``replace``).
     factory
         Callable building the :class:`DiagramDistance` from keyword options.
+    description
+        One line for tables and help texts.
+    replace
+        Replace an existing distance of that name instead of raising.
 
     Raises
     ------
     ValueError
-        If ``name`` is already registered.
+        If ``name`` is already registered and ``replace`` is false.
     """
-    if name in _REGISTRY:
-        raise ValueError(f"a diagram distance named {name!r} is already registered")
-    _REGISTRY[name] = factory
+    _REGISTRY.register(name, factory, description=description, replace=replace)
 
 
 def diagram_distance_names() -> tuple[str, ...]:
@@ -543,7 +597,7 @@ def diagram_distance_names() -> tuple[str, ...]:
     >>> "bottleneck" in diagram_distance_names()
     True
     """
-    return tuple(_REGISTRY)
+    return _REGISTRY.names()
 
 
 def get_diagram_distance(name: str | DiagramDistance, **params: Any) -> DiagramDistance:
@@ -562,17 +616,15 @@ def get_diagram_distance(name: str | DiagramDistance, **params: Any) -> DiagramD
     -------
     DiagramDistance
         The configured distance.
+
+    Raises
+    ------
+    ValueError
+        Unknown name (close matches suggested), or parameters given with an object.
+    TypeError
+        An option that distance does not take (the accepted ones are listed).
     """
-    if isinstance(name, DiagramDistance):
-        if params:
-            raise ValueError("parameters cannot be given with a ready DiagramDistance")
-        return name
-    if name not in _REGISTRY:
-        raise unknown_name_error("diagram distance", str(name), _REGISTRY)
-    try:
-        return _REGISTRY[name](**params)
-    except TypeError as exc:
-        raise TypeError(f"diagram distance {name!r}: {exc}") from exc
+    return _REGISTRY.get(name, **params)
 
 
 def diagram_distance(a: Any, b: Any, *, metric: str = "sliced_wasserstein", dim: int = 1, **params: Any) -> float:

@@ -2,7 +2,8 @@
 
 Each diagram is prepared once (sorted projections for sliced Wasserstein,
 split finite/essential parts for bottleneck and Wasserstein, vectors for the
-vectorisations); only the cheap pair step runs per pair.  With ``n_jobs > 1``
+vectorisations); only the cheap pair step runs per pair, through the one pair
+engine of every measure (:func:`tda_activations._measure.score_pairs`).  With ``n_jobs > 1``
 the pairs are split into chunks computed in worker processes, each of which
 prepares the diagrams itself; the values are identical to a sequential run.
 """
@@ -14,6 +15,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from .._measure import score_pairs
 from .._select import resolve_layer_names
 from ..types import Diagrams, LayerMatrix
 from ._checks import as_diagram
@@ -62,16 +64,16 @@ def _chunk_values(
 ) -> np.ndarray:
     """One worker task: prepare the collection, then the pairs (i[k], j[k])."""
     dist = get_diagram_distance(name, **params)
-    prep = dist.prepare(arrays)
-    return np.array([dist.pair(prep[a], prep[b]) for a, b in zip(i.tolist(), j.tolist())], dtype=float)
+    prep = dist.prepare_many(arrays)
+    return score_pairs(dist.score, prep, prep, i, j)
 
 
 def _pairs_values(
     dist: DiagramDistance, arrays: list[np.ndarray], i: np.ndarray, j: np.ndarray, n_jobs: int
 ) -> np.ndarray:
     if n_jobs == 1 or i.size < _PARALLEL_MIN_PAIRS:
-        prep = dist.prepare(arrays)
-        return np.array([dist.pair(prep[a], prep[b]) for a, b in zip(i.tolist(), j.tolist())], dtype=float)
+        prep = dist.prepare_many(arrays)
+        return score_pairs(dist.score, prep, prep, i, j)
     # One chunk of pairs per worker and a few more for balance; each worker rebuilds the
     # distance by name and prepares the collection itself (vectorisations share its grid).
     chunks = np.array_split(np.arange(i.size), 4 * n_jobs)

@@ -29,6 +29,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from .._registry import Registry
 from ..types import Diagrams
 from ._checks import as_cloud, as_distance_matrix, check_coeff, check_maxdim
 from ._pairwise import pairwise_distances, unique_rows
@@ -51,7 +52,9 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-BACKENDS = ("ripser", "giotto-ph", "gudhi")
+#: The persistence engines by name (a :class:`~tda_activations._registry.Registry`; iterate
+#: it for the names, ``BACKENDS[name]`` is the engine ``(matrix, maxdim, threshold, coeff)``).
+BACKENDS: Registry[Any] = Registry("backend")
 Backend = Literal["auto", "ripser", "giotto-ph", "gudhi"]
 Precision = Literal["float32", "float64"]
 _MEMORY_FRACTION = 0.8
@@ -238,7 +241,9 @@ def _run_gudhi(mat: np.ndarray, maxdim: int, thresh: float, coeff: int) -> list[
                         homology_coeff_field=coeff))
 
 
-_ENGINES = {"ripser": _run_ripser, "giotto-ph": _run_gph, "gudhi": _run_gudhi}
+BACKENDS.register("ripser", _run_ripser, description="ripser.py (float32)")
+BACKENDS.register("giotto-ph", _run_gph, description="giotto-ph (float32, optional extra)")
+BACKENDS.register("gudhi", _run_gudhi, description="GUDHI's Rips complex (float32 or float64)")
 
 
 def _normalise(dgm: Any) -> np.ndarray:
@@ -337,7 +342,7 @@ def _h1_with_short_threshold(
     if not t < 0.9 * radius:
         return None
     _check_fits(mat, 1, t, limit, info)
-    raw = _ENGINES[engine](mat, 1, t, coeff)
+    raw = BACKENDS[engine](mat, 1, t, coeff)
     h0 = np.asarray(raw[0]).reshape(-1, 2)
     h1 = np.asarray(raw[1]).reshape(-1, 2) if len(raw) > 1 else np.zeros((0, 2))
     if np.isinf(h1[:, 1]).any() or np.isinf(h0[:, 1]).sum() != 1:
@@ -401,7 +406,7 @@ def _from_distances(
             raw = _h1_with_short_threshold(mat, engine, coeff, radius, info, memory_limit)
         if raw is None:
             _check_fits(mat, maxdim, thresh, memory_limit, info)
-            raw = _ENGINES[engine](mat, maxdim, thresh, coeff)
+            raw = BACKENDS[engine](mat, maxdim, thresh, coeff)
     info.setdefault("engine_threshold", thresh)
     dgms = [_normalise(raw[d]) if d < len(raw) else np.zeros((0, 2)) for d in range(maxdim + 1)]
     return tuple(dgms), thresh, info, engine

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from ..types import unknown_name_error
+from .._registry import Registry
 
 __all__ = [
     "LENSES",
@@ -247,12 +247,12 @@ def eccentricity_lens(*, p: float = 1.0) -> Lens:
     return Lens("eccentricity", func, {"p": p})
 
 
-LENSES: dict[str, Callable[..., Lens]] = {
-    "l2norm": l2norm_lens,
-    "pca": pca_lens,
-    "knn_distance": knn_distance_lens,
-    "eccentricity": eccentricity_lens,
-}
+#: The lenses by name (a :class:`~tda_activations._registry.Registry` of lens factories).
+LENSES: Registry[Lens] = Registry("lens", types=Lens)
+LENSES.register("l2norm", l2norm_lens, description="L2 norm of each activation vector")
+LENSES.register("pca", pca_lens, description="projection on the top principal components")
+LENSES.register("knn_distance", knn_distance_lens, description="distance to the k-th neighbour")
+LENSES.register("eccentricity", eccentricity_lens, description="L_p mean distance to all points")
 
 
 def as_lens(lens: str | Lens | Callable[[np.ndarray], Any], **params: Any) -> Lens:
@@ -284,10 +284,8 @@ def as_lens(lens: str | Lens | Callable[[np.ndarray], Any], **params: Any) -> Le
             raise ValueError("lens parameters can only be given with a lens name")
         return lens
     if isinstance(lens, str):
-        if lens not in LENSES:
-            raise unknown_name_error("lens", lens, LENSES)
         try:
-            return LENSES[lens](**params)
+            return LENSES.get(lens, **params)
         except TypeError as exc:
             raise ValueError(f"bad parameters for lens {lens!r}: {exc}") from exc
     if callable(lens):

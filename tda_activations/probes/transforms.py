@@ -26,7 +26,7 @@ import torch
 import torch.fx
 import torch.nn.functional as F
 
-from ..types import unknown_name_error
+from .._registry import Registry
 
 __all__ = [
     "Transform",
@@ -287,23 +287,23 @@ def translation_group(shifts: Sequence[int] | Sequence[tuple[int, int]] = (-1, 0
     return tuple(translate(dy, dx, mode=mode) for dy, dx in pairs)
 
 
-_GROUPS: dict[str, Callable[[], tuple[Transform, ...]]] = {
-    "flips": flip_group,
-    "hflip": lambda: (identity(), hflip()),
-    "vflip": lambda: (identity(), vflip()),
-    "rotations": rotation_group,
-    "dihedral": dihedral_group,
-    "translations": lambda: translation_group((-1, 0, 1), mode="circular"),
-    "translations-zeros": lambda: translation_group((-1, 0, 1), mode="zeros"),
-}
+_GROUPS: Registry[tuple[Transform, ...]] = Registry("transform group")
+for _name, _factory in (
+    ("flips", flip_group),
+    ("hflip", lambda: (identity(), hflip())),
+    ("vflip", lambda: (identity(), vflip())),
+    ("rotations", rotation_group),
+    ("dihedral", dihedral_group),
+    ("translations", lambda: translation_group((-1, 0, 1), mode="circular")),
+    ("translations-zeros", lambda: translation_group((-1, 0, 1), mode="zeros")),
+):
+    _GROUPS.register(_name, _factory)
 
 
 def named_group(name: str) -> tuple[Transform, ...]:
     """A group by name: ``"flips"``, ``"hflip"``, ``"vflip"``, ``"rotations"``,
     ``"dihedral"``, ``"translations"`` (circular, shifts -1..1), ``"translations-zeros"``."""
-    if name not in _GROUPS:
-        raise unknown_name_error("transform group", name, _GROUPS)
-    return _GROUPS[name]()
+    return _GROUPS.get(name)
 
 
 def as_group(group: str | Transform | Sequence[Transform | TensorFn]) -> tuple[Transform, ...]:

@@ -26,18 +26,19 @@ import math
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from ..types import MatrixKind, unknown_name_error
+from .._measure import INVARIANCES, MeasureProperties, PairwiseMeasure
+from .._registry import Registry
 
 __all__ = [
     "INVARIANCES",
     "AngularDistance",
-    "Measure",
     "MeaninglessValueWarning",
+    "Measure",
     "MeasureProperties",
     "OneMinusSimilarity",
     "PreparedCloud",
@@ -49,76 +50,8 @@ __all__ = [
     "register_measure",
 ]
 
-Invariance = Literal[
-    "orthogonal", "isotropic_scaling", "invertible_linear", "translation", "permutation"
-]
-#: Transformations a measure may declare invariance to.  Each acts on the units
-#: (columns) of one cloud: ``X -> X @ Q`` (orthogonal ``Q``), ``X -> c X`` (``c > 0``),
-#: ``X -> X @ A`` (invertible ``A``), ``X -> X + b`` and ``X -> X[:, perm]``.
-INVARIANCES: tuple[str, ...] = (
-    "orthogonal",
-    "isotropic_scaling",
-    "invertible_linear",
-    "translation",
-    "permutation",
-)
-
-
 class MeaninglessValueWarning(UserWarning):
     """The value was computed but carries no information (e.g. CCA with width >= n)."""
-
-
-@dataclass(frozen=True)
-class MeasureProperties:
-    """What a measure's number is and what it is invariant to.
-
-    Attributes
-    ----------
-    kind
-        ``"similarity"`` (larger = closer) or ``"distance"`` (smaller = closer).
-    symmetric
-        Whether ``m(X, Y) == m(Y, X)``.
-    metric
-        Whether the measure is a pseudometric on representations (zero for
-        representations equal up to the declared invariances, symmetric, triangle
-        inequality).  Only distances can be metrics.
-    invariances
-        Subset of :data:`INVARIANCES` under which the value does not change.
-    identity_value
-        ``m(X, X)``: the largest value of a similarity, the smallest of a distance.
-    bounds
-        ``(lowest, highest)`` possible value.
-    cosine
-        Whether a similarity is the cosine of the angle between two vectors, each
-        computed from one cloud alone (then ``arccos`` of it is a metric).
-    complement_is_metric
-        Whether ``1 - m`` is a metric (true for the mean Jaccard index of neighbour sets).
-    """
-
-    kind: MatrixKind
-    symmetric: bool
-    metric: bool
-    invariances: frozenset[str]
-    identity_value: float
-    bounds: tuple[float, float]
-    cosine: bool = False
-    complement_is_metric: bool = False
-
-    def __post_init__(self) -> None:
-        if self.kind not in ("similarity", "distance"):
-            raise ValueError(f"kind must be 'similarity' or 'distance', got {self.kind!r}")
-        unknown = set(self.invariances) - set(INVARIANCES)
-        if unknown:
-            raise ValueError(f"unknown invariances {sorted(unknown)}; known: {INVARIANCES}")
-        if self.metric and (self.kind != "distance" or not self.symmetric):
-            raise ValueError("only a symmetric distance can be declared a metric")
-        object.__setattr__(self, "invariances", frozenset(self.invariances))
-
-    def invariant_to(self, transformation: str) -> bool:
-        """Whether the measure is declared invariant to ``transformation``."""
-        if transformation not in INVARIANCES:
-            raise unknown_name_error("invariance", transformation, INVARIANCES)
-        return transformation in self.invariances
 
 
 @dataclass(frozen=True, eq=False)
@@ -128,7 +61,7 @@ class PreparedCloud:
     Attributes
     ----------
     measure
-        Label of the measure that prepared it (clouds prepared by another measure,
+        Id of the measure that prepared it (clouds prepared by another measure,
         or with other parameters, are refused by :meth:`Measure.score`).
     n_points, width
         Shape of the original cloud.
@@ -198,28 +131,21 @@ def measure_label(name: str, params: Mapping[str, Any]) -> str:
     return f"{name}[{inner}]"
 
 
-class Measure(abc.ABC):
+class Measure(PairwiseMeasure):
     """Base class of every similarity or distance between two point clouds.
 
     Subclasses are frozen dataclasses whose fields are the measure's parameters;
-    they implement :meth:`prepare`, :meth:`_score` and :attr:`properties`.
+    they implement :meth:`_prepare`, :meth:`_score` and :attr:`properties`.  The
+    interface is the pairwise-measure protocol of :mod:`tda_activations._measure`:
+    ``prepare`` / ``score`` / ``score_matrix``, ``properties``, ``id`` (full parameter
+    id, for tables) and ``label`` (short human name, for figures).
     """
 
     #: Registry name of the measure family (set by subclasses).
     name: str = ""
     #: Fewest points a cloud must have.
     min_points: int = 2
-
-    # -- declared properties -------------------------------------------------------
-    @property
-    @abc.abstractmethod
-    def properties(self) -> MeasureProperties:
-        """The declared properties (they may depend on the parameters)."""
-
-    @property
-    def kind(self) -> MatrixKind:
-        """``"similarity"`` or ``"distance"``."""
-        return self.properties.kind
+    family = "similarity"
 
     @property
     def params(self) -> dict[str, Any]:
@@ -229,7 +155,7 @@ class Measure(abc.ABC):
         return {}
 
     @property
-    def label(self) -> str:
+    def id(self) -> str:
         """Name with parameters, e.g. ``"linear_cka[debiased=False,form=auto]"``."""
         return measure_label(self.name, self.params)
 
@@ -259,7 +185,7 @@ class Measure(abc.ABC):
         """
         arr = as_cloud(x, name=name, min_points=self.min_points)
         return PreparedCloud(
-            measure=self.label,
+            measure=self.id,
             n_points=arr.shape[0],
             width=arr.shape[1],
             stats=self._prepare_named(arr, name),
@@ -289,9 +215,9 @@ class Measure(abc.ABC):
                     f"the {which} argument is not a PreparedCloud; call prepare() first or "
                     "use the measure as a function: measure(X, Y)"
                 )
-            if p.measure != self.label:
+            if p.measure != self.id:
                 raise ValueError(
-                    f"the {which} cloud was prepared by {p.measure!r}, not by {self.label!r}; "
+                    f"the {which} cloud was prepared by {p.measure!r}, not by {self.id!r}; "
                     "prepare it with this measure"
                 )
         if a.n_points != b.n_points:
@@ -300,32 +226,6 @@ class Measure(abc.ABC):
                 "samples in the same order"
             )
         return float(self._score(a, b))
-
-    def __call__(self, x: npt.ArrayLike, y: npt.ArrayLike) -> float:
-        """The value between two clouds: ``score(prepare(x), prepare(y))``."""
-        return self.score(self.prepare(x, name="X"), self.prepare(y, name="Y"))
-
-    def score_matrix(
-        self, rows: Sequence[PreparedCloud], cols: Sequence[PreparedCloud] | None = None
-    ) -> np.ndarray:
-        """All values between prepared clouds (``cols=None``: rows against themselves).
-
-        Symmetric measures compute each unordered pair once.  Subclasses may
-        override this with a batched algorithm.
-        """
-        same = cols is None
-        cols = rows if cols is None else cols
-        out = np.empty((len(rows), len(cols)), dtype=np.float64)
-        sym = same and self.properties.symmetric
-        for i, a in enumerate(rows):
-            for j, b in enumerate(cols):
-                if sym and j < i:
-                    out[i, j] = out[j, i]
-                elif same and i == j:
-                    out[i, j] = self.properties.identity_value
-                else:
-                    out[i, j] = self.score(a, b)
-        return out
 
 
 # --------------------------------------------------------------------- derived distances
@@ -354,12 +254,12 @@ class AngularDistance(Measure):
         return self.base.min_points
 
     @property
-    def label(self) -> str:
-        return f"angular_distance[{self.base.label}]"
+    def id(self) -> str:
+        return f"angular_distance[{self.base.id}]"
 
     @property
     def params(self) -> dict[str, Any]:
-        return {"base": self.base.label}
+        return {"base": self.base.id}
 
     @property
     def properties(self) -> MeasureProperties:
@@ -414,12 +314,12 @@ class OneMinusSimilarity(Measure):
         return self.base.min_points
 
     @property
-    def label(self) -> str:
-        return f"one_minus[{self.base.label}]"
+    def id(self) -> str:
+        return f"one_minus[{self.base.id}]"
 
     @property
     def params(self) -> dict[str, Any]:
-        return {"base": self.base.label}
+        return {"base": self.base.id}
 
     @property
     def properties(self) -> MeasureProperties:
@@ -472,7 +372,7 @@ def angular_distance(measure: Measure | str, **params: Any) -> AngularDistance:
     base = get_measure(measure, **params)
     if base.kind != "similarity" or not base.properties.cosine:
         raise ValueError(
-            f"{base.label} is not the cosine of an angle between vectors, so arccos of it "
+            f"{base.id} is not the cosine of an angle between vectors, so arccos of it "
             "is not a metric; use one_minus_similarity() or a measure that is a distance"
         )
     return AngularDistance(base=base)
@@ -504,7 +404,7 @@ def one_minus_similarity(measure: Measure | str, **params: Any) -> OneMinusSimil
     base = get_measure(measure, **params)
     if base.kind != "similarity" or base.properties.identity_value != 1.0:
         raise ValueError(
-            f"{base.label} is not a similarity equal to 1 on identical clouds; 1 - s would "
+            f"{base.id} is not a similarity equal to 1 on identical clouds; 1 - s would "
             "not be zero there"
         )
     return OneMinusSimilarity(base=base)
@@ -512,27 +412,34 @@ def one_minus_similarity(measure: Measure | str, **params: Any) -> OneMinusSimil
 
 # ------------------------------------------------------------------------------ registry
 
-_REGISTRY: dict[str, tuple[Callable[..., Measure], dict[str, Any], str]] = {}
+_REGISTRY: Registry[Measure] = Registry("measure", types=Measure)
 
 
 def register_measure(
     name: str, factory: Callable[..., Measure], *, defaults: Mapping[str, Any] | None = None,
-    description: str = "",
+    description: str = "", replace: bool = False,
 ) -> None:
     """Register a measure under ``name`` (``factory(**defaults, **params)`` builds it).
 
     Parameters
     ----------
     name
-        Registry name; an existing one is replaced.
+        Registry name, not registered yet (unless ``replace``).
     factory
         Callable building the :class:`Measure` from keyword parameters.
     defaults
         Parameters passed to ``factory`` unless overridden in :func:`get_measure`.
     description
         One line shown by :func:`measure_table`.
+    replace
+        Replace an existing measure of that name instead of raising.
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is already registered and ``replace`` is false.
     """
-    _REGISTRY[name] = (factory, dict(defaults or {}), description)
+    _REGISTRY.register(name, factory, defaults=defaults, description=description, replace=replace)
 
 
 def available_measures() -> tuple[str, ...]:
@@ -548,7 +455,7 @@ def available_measures() -> tuple[str, ...]:
     >>> "linear_cka" in available_measures()
     True
     """
-    return tuple(_REGISTRY)
+    return _REGISTRY.names()
 
 
 def get_measure(measure: Measure | str, **params: Any) -> Measure:
@@ -571,29 +478,13 @@ def get_measure(measure: Measure | str, **params: Any) -> Measure:
     ValueError
         Unknown name (close matches are suggested) or parameters given with an object.
     TypeError
-        Unknown parameter for that measure.
+        Unknown parameter for that measure (the accepted ones are listed).
     """
-    if isinstance(measure, Measure):
-        if params:
-            raise ValueError(
-                "parameters were given together with a measure object; set them on the "
-                "object instead (dataclasses.replace(measure, ...))"
-            )
-        return measure
-    if not isinstance(measure, str):
-        raise TypeError(f"measure must be a name or a Measure, got {type(measure).__name__}")
-    if measure not in _REGISTRY:
-        raise unknown_name_error("measure", measure, _REGISTRY)
-    factory, defaults, _ = _REGISTRY[measure]
-    kwargs = {**defaults, **params}
-    try:
-        return factory(**kwargs)
-    except TypeError as exc:
-        raise TypeError(f"measure {measure!r}: {exc}") from None
+    return _REGISTRY.get(measure, **params)
 
 
 def measure_table() -> list[dict[str, Any]]:
-    """Tabulate the registered measures: name, label and declared properties.
+    """Tabulate the registered measures: name, id, figure label and declared properties.
 
     Returns
     -------
@@ -601,12 +492,14 @@ def measure_table() -> list[dict[str, Any]]:
         One row per registered measure, in registration order.
     """
     rows = []
-    for name, (_, _, description) in _REGISTRY.items():
+    for name in _REGISTRY:
+        description = _REGISTRY.entry(name).description
         m = get_measure(name)
         p = m.properties
         rows.append(
             {
                 "name": name,
+                "id": m.id,
                 "label": m.label,
                 "kind": p.kind,
                 "symmetric": p.symmetric,

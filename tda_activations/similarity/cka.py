@@ -412,7 +412,7 @@ class MinibatchCKA(Measure):
             )
         view = arr.view()
         view.setflags(write=False)
-        return PreparedCloud(measure=self.label, n_points=arr.shape[0], width=arr.shape[1],
+        return PreparedCloud(measure=self.id, n_points=arr.shape[0], width=arr.shape[1],
                              stats={"x": view})
 
     def _prepare(self, x: np.ndarray) -> dict[str, Any]:  # pragma: no cover - prepare() overrides
@@ -464,9 +464,9 @@ class MinibatchCKA(Measure):
 
     def _check_all(self, clouds: Sequence[PreparedCloud]) -> None:
         for c in clouds:
-            if c.measure != self.label:
+            if c.measure != self.id:
                 raise ValueError(
-                    f"a cloud was prepared by {c.measure!r}, not by {self.label!r}; prepare it "
+                    f"a cloud was prepared by {c.measure!r}, not by {self.id!r}; prepare it "
                     "with this measure"
                 )
             if c.n_points != clouds[0].n_points:

@@ -65,7 +65,7 @@ def _prepare_all(m: Measure, acts: ActivationSet, layers: Sequence[str], tag: st
     for layer in layers:
         t0 = time.perf_counter()
         out.append(m.prepare(acts.cloud(layer), name=f"{tag}layer {layer!r}"))
-        log.debug("prepared %s for %s in %.3fs", m.label, layer, time.perf_counter() - t0)
+        log.debug("prepared %s for %s in %.3fs", m.id, layer, time.perf_counter() - t0)
     return out
 
 
@@ -111,7 +111,7 @@ def similarity_matrix(
     t0 = time.perf_counter()
     prepared = _prepare_all(m, acts, names, "")
     values = m.score_matrix(prepared)
-    log.info("%s over %d layers in %.2fs", m.label, len(names), time.perf_counter() - t0)
+    log.info("%s over %d layers in %.2fs", m.id, len(names), time.perf_counter() - t0)
     params = {
         "measure": m.name,
         "measure_params": m.params,
@@ -120,7 +120,7 @@ def similarity_matrix(
         **_provenance(acts),
     }
     return LayerMatrix(
-        values=values, row_labels=names, col_labels=names, measure=m.label, kind=m.kind,
+        values=values, row_labels=names, col_labels=names, measure=m.id, kind=m.kind,
         params=params,
     )
 
@@ -180,7 +180,7 @@ def cross_similarity_matrix(
     pa = _prepare_all(m, acts_a, rows, "first set, ")
     pb = _prepare_all(m, acts_b, cols, "second set, ")
     values = m.score_matrix(pa, pb)
-    log.info("%s, %dx%d layers in %.2fs", m.label, len(rows), len(cols), time.perf_counter() - t0)
+    log.info("%s, %dx%d layers in %.2fs", m.id, len(rows), len(cols), time.perf_counter() - t0)
     prov_a, prov_b = _provenance(acts_a), _provenance(acts_b)
     params = {
         "measure": m.name,
@@ -195,7 +195,7 @@ def cross_similarity_matrix(
         else f"rows: {prov_a['conv_maps']}; columns: {prov_b['conv_maps']}",
     }
     return LayerMatrix(
-        values=values, row_labels=rows, col_labels=cols, measure=m.label, kind=m.kind,
+        values=values, row_labels=rows, col_labels=cols, measure=m.id, kind=m.kind,
         params=params,
     )
 
@@ -238,7 +238,7 @@ def cloud_matrix(
     params = {"measure": m.name, "measure_params": m.params, "properties": _props(m),
               "n_points": prepared[0].n_points}
     return LayerMatrix(
-        values=values, row_labels=names, col_labels=names, measure=m.label, kind=m.kind,
+        values=values, row_labels=names, col_labels=names, measure=m.id, kind=m.kind,
         params=params,
     )
 
