@@ -291,7 +291,7 @@ fig, axes = plt.subplots(1, 2, figsize=(10, 3.5), layout="constrained")
 plot.architecture_profile(reports, metric="output_dim", ax=axes[0])
 plot.architecture_profile(reports, metric="receptive_field", ax=axes[1])
 import pandas as pd
-pd.DataFrame([r.summary() for r in reports.values()])"""),
+pd.DataFrame([r.totals() for r in reports.values()])"""),
 ]
 
 # ------------------------------------------------------------------ 5. transformers

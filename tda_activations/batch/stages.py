@@ -396,7 +396,7 @@ def probe_model(out: Path, inputs: Mapping[str, Path], *, probe: str, params: Ma
 
             result = architecture_metrics(net, input_shape=tuple(dataset.image_shape))
             table = result.to_pandas()
-            _write_json(out / "summary.json", result.summary())
+            _write_json(out / "summary.json", result.totals())
         elif probe == "mean_dimension":
             from ..probes.mean_dimension import mean_dimension_profile
 

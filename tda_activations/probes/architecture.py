@@ -55,6 +55,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .._tables import rows_to_pandas
 from .._hooks import call_name
 from ..types import compact_repr
 
@@ -173,12 +174,14 @@ class ArchitectureReport:
 
     def to_pandas(self, *, kinds: Sequence[str] | None = None) -> Any:
         """One row per node (optionally only those whose ``kind`` is in ``kinds``)."""
-        import pandas as pd
+        rows = [r for r in self.layers if kinds is None or r.kind in kinds]
+        return rows_to_pandas(rows, LayerArchitecture)
 
-        rows = [r.__dict__ for r in self.layers if kinds is None or r.kind in kinds]
-        return pd.DataFrame(rows, columns=list(LayerArchitecture.__dataclass_fields__))
+    def summary(self) -> str:
+        """One line ``key=value ...`` of the global quantities (those of :meth:`totals`)."""
+        return " ".join(f"{k}={v}" for k, v in self.totals().items())
 
-    def summary(self) -> dict[str, Any]:
+    def totals(self) -> dict[str, Any]:
         """The global quantities as a flat dict (one row of a comparison table)."""
         rf = self.receptive_field
         return {
