@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -22,6 +22,9 @@ from ..types import (
 )
 from .composition import NodeComposition, check_labels, hierarchy_compositions
 from .graph import mapper_graph
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    import pandas
 
 __all__ = [
     "ClassGraph",
@@ -457,12 +460,31 @@ class LayerMapper:
         nodes = [len(self.graphs[k].nodes) for k in self.layers]
         size = f"{min(nodes)}-{max(nodes)} nodes per graph" if nodes else "no graphs"
         return (f"LayerMapper({len(self.layers)} layers: {brief_names(self.layers)}; {size}; "
-                f"levels: {', '.join(self.hierarchy.levels)}; .table, .trend())")
+                f"levels: {', '.join(self.hierarchy.levels)}; .to_pandas(), .trend())")
 
-    @property
-    def table(self) -> Any:
+    def summary(self) -> str:
+        """One line: layers, graph sizes and the weighted purity of the first and last layer."""
+        if not self.layers:
+            return "LayerMapper: no layers"
+        first, last = self.summaries[self.layers[0]], self.summaries[self.layers[-1]]
+        nodes = [len(self.graphs[k].nodes) for k in self.layers]
+
+        def purity(s: HierarchySummary) -> str:
+            return ", ".join(f"{k} {v:.3f}" for k, v in s.weighted_purity.items())
+
+        return (f"{len(self.layers)} layers ({self.layers[0]} .. {self.layers[-1]}), "
+                f"{min(nodes)}-{max(nodes)} nodes per graph; weighted purity {purity(first)} "
+                f"-> {purity(last)}")
+
+    def to_pandas(self) -> pandas.DataFrame:
         """The trend table: one row per layer (``depth`` = position in forward order)
-        with purity at every level, components, separated groups, class-graph scores."""
+        with purity at every level, components, separated groups, class-graph scores.
+
+        Returns
+        -------
+        pandas.DataFrame
+            A new frame indexed by layer.
+        """
         import pandas as pd
 
         rows = []
@@ -486,7 +508,7 @@ class LayerMapper:
         import pandas as pd
         from scipy.stats import spearmanr
 
-        df = self.table
+        df = self.to_pandas()
         out = {}
         for col in df.columns:
             if col == "depth" or not np.issubdtype(df[col].dtype, np.number):
@@ -533,7 +555,7 @@ def layer_mapper(
     Returns
     -------
     LayerMapper
-        ``.table`` is the trend table (one row per layer); ``.trend()`` its rank
+        ``.to_pandas()`` is the trend table (one row per layer); ``.trend()`` its rank
         correlation with depth.
 
     Raises
@@ -545,7 +567,7 @@ def layer_mapper(
     Examples
     --------
     >>> res = layer_mapper(acts)                          # doctest: +SKIP
-    >>> res.table[["purity_fine", "purity_coarse", "n_components"]]   # doctest: +SKIP
+    >>> res.to_pandas()[["purity_fine", "purity_coarse", "n_components"]]   # doctest: +SKIP
     """
     if "label" in mapper_options:
         raise ValueError("label is set to the layer name by layer_mapper; do not pass it")

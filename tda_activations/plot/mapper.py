@@ -348,7 +348,7 @@ def hierarchy_trend(
     Parameters
     ----------
     result
-        A :class:`~tda_activations.mapper.LayerMapper` or its ``.table`` (one row per layer).
+        A :class:`~tda_activations.mapper.LayerMapper` or its ``.to_pandas()`` (one row per layer).
     ax
         Axes to draw into (default: a new figure).
     columns
@@ -364,7 +364,7 @@ def hierarchy_trend(
     """
     from ..mapper import LayerMapper
 
-    df = result.table if isinstance(result, LayerMapper) else as_frame(result, what="hierarchy_trend")
+    df = result.to_pandas() if isinstance(result, LayerMapper) else as_frame(result, what="hierarchy_trend")
     if columns is None:
         columns = [c for c in df.columns if str(c).startswith("purity_")]
         if not columns:

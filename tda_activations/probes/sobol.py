@@ -40,6 +40,7 @@ from ._inputs import as_inputs
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import pandas
+    from torch import nn
 
 __all__ = ["TotalIndices", "product_of_marginals", "total_indices"]
 
@@ -364,7 +365,7 @@ def _is_torch_module(f: Any) -> bool:
 
 
 def total_indices(
-    f: Callable[[np.ndarray], Any],
+    f: Callable[[np.ndarray], Any] | nn.Module,
     x: Any,
     *,
     n_rows: int | None = None,
@@ -442,8 +443,9 @@ def total_indices(
         from ._hooks import evaluation
         from .mean_dimension import _module_function
 
-        call = _module_function(f, input_shape)
-        context = evaluation(f)
+        module: Any = f
+        call = _module_function(module, input_shape)
+        context = evaluation(module)
     else:
         call = _numpy_function(f, input_shape)
 
