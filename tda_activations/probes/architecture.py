@@ -46,8 +46,8 @@ import copy
 import logging
 import math
 import operator
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -55,8 +55,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._tables import rows_to_pandas
 from .._hooks import call_name
+from .._tables import rows_to_pandas
 from ..types import compact_repr
 
 __all__ = [
@@ -387,6 +387,106 @@ def _global(info: _Info, extent: tuple[int, int] | None) -> tuple[tuple[int, int
     return r, info.jump  # type: ignore[return-value]
 
 
+# ----------------------------------------------------------- what each module type does
+
+
+@dataclass(frozen=True)
+class _Effect:
+    """What one module does to the running quantities: receptive field and jump (``None``
+    once not spatial), the spatial extent folded in by a flatten, its multiply-accumulates,
+    its piecewise-linear kind (``"linear"``, ``"relu"``, ``"maxout"``, ``"nonpl"``) and the
+    window size of a max pooling."""
+
+    rf: tuple[int, int] | None
+    jump: tuple[int, int] | None
+    flat_extent: tuple[int, int] | None
+    macs: int = 0
+    pl_kind: str = "linear"
+    pool_k: int = 1
+
+
+_ModuleHandler = Callable[[Any, _Info, tuple[int, ...], _Effect], _Effect]
+
+
+def _conv2d(mod: Any, first: _Info, shape: tuple[int, ...], eff: _Effect) -> _Effect:
+    macs = _numel(shape) * (mod.in_channels // mod.groups) * int(np.prod(mod.kernel_size))
+    rf, jump = eff.rf, eff.jump
+    if rf is not None and jump is not None:
+        rf, jump = _window(rf, jump, _pair(mod.kernel_size), _pair(mod.stride), _pair(mod.dilation))
+    return replace(eff, rf=rf, jump=jump, macs=macs)
+
+
+def _conv_other(mod: Any, first: _Info, shape: tuple[int, ...], eff: _Effect) -> _Effect:
+    macs = _numel(shape) * (mod.in_channels // mod.groups) * int(np.prod(mod.kernel_size))
+    return replace(eff, rf=None, jump=None, macs=macs)  # 1-D / 3-D: no 2-D receptive field
+
+
+def _linear(mod: Any, first: _Info, shape: tuple[int, ...], eff: _Effect) -> _Effect:
+    rf, jump = eff.rf, eff.jump
+    if eff.flat_extent is not None:  # every input position feeds every output
+        rf, jump = _global(first, eff.flat_extent)
+    return replace(eff, rf=rf, jump=jump, flat_extent=None, macs=_numel(shape) * mod.in_features)
+
+
+def _relu(mod: Any, first: _Info, shape: tuple[int, ...], eff: _Effect) -> _Effect:
+    return replace(eff, pl_kind="relu")
+
+
+def _not_piecewise_linear(mod: Any, first: _Info, shape: tuple[int, ...], eff: _Effect) -> _Effect:
+    return replace(eff, pl_kind="nonpl")
+
+
+def _pool2d(mod: Any, first: _Info, shape: tuple[int, ...], eff: _Effect) -> _Effect:
+    ks, st = _pair(mod.kernel_size), _pair(mod.stride or mod.kernel_size)
+    dil = _pair(getattr(mod, "dilation", 1))
+    rf, jump = eff.rf, eff.jump
+    if rf is not None and jump is not None:
+        rf, jump = _window(rf, jump, ks, st, dil)
+    if isinstance(mod, nn.MaxPool2d):
+        return replace(eff, rf=rf, jump=jump, pl_kind="maxout", pool_k=ks[0] * ks[1])
+    return replace(eff, rf=rf, jump=jump)
+
+
+def _adaptive_pool2d(mod: Any, first: _Info, shape: tuple[int, ...], eff: _Effect) -> _Effect:
+    rf, jump, pool_k = _adaptive(first, shape)
+    pl_kind = "maxout" if isinstance(mod, nn.AdaptiveMaxPool2d) else eff.pl_kind
+    return replace(eff, rf=rf, jump=jump, pool_k=pool_k, pl_kind=pl_kind)
+
+
+def _flatten(mod: Any, first: _Info, shape: tuple[int, ...], eff: _Effect) -> _Effect:
+    return replace(eff, flat_extent=_spatial(first.shape))
+
+
+def _normalisation(mod: Any, first: _Info, shape: tuple[int, ...], eff: _Effect) -> _Effect:
+    return eff  # affine per feature: parameters counted, nothing else changes
+
+
+_MODULE_HANDLERS: dict[type[nn.Module], _ModuleHandler] = {
+    nn.Conv2d: _conv2d,
+    nn.Conv1d: _conv_other,
+    nn.Conv3d: _conv_other,
+    nn.Linear: _linear,
+    **dict.fromkeys(_RELU_MODULES, _relu),
+    **dict.fromkeys(_NONPL_MODULES, _not_piecewise_linear),
+    nn.MaxPool2d: _pool2d,
+    nn.AvgPool2d: _pool2d,
+    nn.AdaptiveAvgPool2d: _adaptive_pool2d,
+    nn.AdaptiveMaxPool2d: _adaptive_pool2d,
+    nn.Flatten: _flatten,
+    **dict.fromkeys((nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.LayerNorm, nn.GroupNorm),
+                    _normalisation),
+}
+"""Module type -> its handler; a subclass uses the handler of its nearest registered base."""
+
+
+def _module_handler(mod: nn.Module) -> _ModuleHandler | None:
+    for cls in type(mod).__mro__:
+        handler = _MODULE_HANDLERS.get(cls)
+        if handler is not None:
+            return handler
+    return None
+
+
 def _module_params(m: nn.Module) -> tuple[int, bool]:
     """Parameter count from hyper-parameters (True) or by counting tensors (False)."""
     if isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose2d)):
@@ -525,37 +625,12 @@ def architecture_metrics(
             if base not in seen_params:
                 params, _exact = _module_params(mod)
                 seen_params.add(base)
-            if isinstance(mod, (nn.Conv2d,)):
-                macs = out_dim * (mod.in_channels // mod.groups) * int(np.prod(mod.kernel_size))
-                if rf is not None and jump is not None:
-                    rf, jump = _window(rf, jump, _pair(mod.kernel_size), _pair(mod.stride), _pair(mod.dilation))
-            elif isinstance(mod, (nn.Conv1d, nn.Conv3d)):
-                macs = out_dim * (mod.in_channels // mod.groups) * int(np.prod(mod.kernel_size))
-                rf = jump = None
-            elif isinstance(mod, nn.Linear):
-                macs = out_dim * mod.in_features
-                if flat_extent is not None:  # every input position feeds every output
-                    rf, jump = _global(first, flat_extent)
-                flat_extent = None
-            elif isinstance(mod, _RELU_MODULES):
-                pl_kind = "relu"
-            elif isinstance(mod, _NONPL_MODULES):
-                pl_kind = "nonpl"
-            elif isinstance(mod, (nn.MaxPool2d, nn.AvgPool2d)):
-                ks, st = _pair(mod.kernel_size), _pair(mod.stride or mod.kernel_size)
-                dil = _pair(getattr(mod, "dilation", 1))
-                if rf is not None and jump is not None:
-                    rf, jump = _window(rf, jump, ks, st, dil)
-                if isinstance(mod, nn.MaxPool2d):
-                    pl_kind, pool_k = "maxout", ks[0] * ks[1]
-            elif isinstance(mod, (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)):
-                rf, jump, pool_k = _adaptive(first, shape)
-                if isinstance(mod, nn.AdaptiveMaxPool2d):
-                    pl_kind = "maxout"
-            elif isinstance(mod, nn.Flatten):
-                flat_extent = _spatial(first.shape)
-            elif params and not isinstance(mod, (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d,
-                                                 nn.LayerNorm, nn.GroupNorm)):
+            handler = _module_handler(mod)
+            if handler is not None:
+                eff = handler(mod, first, shape, _Effect(rf, jump, flat_extent))
+                rf, jump, flat_extent = eff.rf, eff.jump, eff.flat_extent
+                macs, pl_kind, pool_k = eff.macs, eff.pl_kind, eff.pool_k
+            elif params:
                 log.warning("module %s (%s): parameters counted, MACs and receptive field not modelled",
                             name, kind)
         else:
