@@ -157,3 +157,13 @@ def test_unknown_object_raises_type_error_naming_the_plottable_types() -> None:
     assert "\n" not in msg
     for cls in plottable_types():
         assert cls.__name__ in msg
+
+
+def test_every_figure_function_is_typed_to_return_axes() -> None:
+    for name in tp.__all__:
+        func = getattr(tp, name)
+        doc = inspect.getdoc(func) or ""
+        if inspect.isfunction(func) and "Returns\n-------\nmatplotlib.axes.Axes" in doc:
+            assert inspect.signature(func).return_annotation == "Axes", name
+    for cls in plottable_types():
+        assert inspect.signature(figure_for(cls)).return_annotation == "Axes", cls.__name__
