@@ -218,126 +218,167 @@ def equivariance(
     yte = np.asarray(data.test.labels)[te_idx]
     layers = _resolve_layers(model, xtr, layers)
     input_size = (xtr.shape[-2], xtr.shape[-1])
-
-    def struct_of(t: Transform, out: torch.Tensor) -> str:
-        if structure != "auto":
-            if structure == "conv" and (out.ndim != 4 or not t.has_spatial_action):
-                raise ValueError(
-                    f"structure='conv' needs 4-D feature maps and a geometric transform; "
-                    f"{t.name!r} on an output of shape {tuple(out.shape)} does not qualify"
-                )
-            return structure
-        return "conv" if out.ndim == 4 and t.has_spatial_action else "dense"
-
-    def moved(t: Transform, phi: torch.Tensor) -> torch.Tensor:
-        return t.spatial_action(phi, input_size=input_size)
-
-    def conv_rows(t: Transform, phi: torch.Tensor) -> np.ndarray:
-        m = moved(t, phi)
-        return m.permute(0, 2, 3, 1).reshape(-1, m.shape[1]).double().numpy()
-
-    keys = [(layer, t.name) for layer in layers for t in transforms]
-    structs: dict[tuple[str, str], str] = {}
-    acc_conv: dict[tuple[str, str], _RidgeAccumulator] = {}
-    dense_x: dict[str, list[np.ndarray]] = {}
-    dense_y: dict[tuple[str, str], list[np.ndarray]] = {}
-
     with eval_mode(model), torch.inference_mode(), LayerHooks(model, layers) as hooks:
-        # ---- fit on the training split
-        for start in range(0, xtr.shape[0], batch_size):
-            x = torch.as_tensor(xtr[start : start + batch_size])
-            base, _ = _forward(model, hooks, x)
-            for t in transforms:
-                outs, _ = _forward(model, hooks, t(x))
-                for layer in layers:
-                    key = (layer, t.name)
-                    phi, phig = base[layer], outs[layer]
-                    s = structs.setdefault(key, struct_of(t, phi))
-                    if s == "conv":
-                        target = phig.permute(0, 2, 3, 1).reshape(-1, phig.shape[1]).double().numpy()
-                        acc_conv.setdefault(key, _RidgeAccumulator()).update(conv_rows(t, phi), target)
-                    else:
-                        dense_y.setdefault(key, []).append(phig.flatten(1).double().numpy())
-            for layer in layers:
-                if any(structs[(layer, t.name)] == "dense" for t in transforms):
-                    dense_x.setdefault(layer, []).append(base[layer].flatten(1).double().numpy())
-        maps: dict[tuple[str, str], Any] = {}
-        for key in keys:
-            if structs[key] == "conv":
-                maps[key] = acc_conv[key].solve(ridge)
-            else:
-                maps[key] = _dense_fit(np.concatenate(dense_x[key[0]]), np.concatenate(dense_y[key]), ridge)
-        dense_x.clear()
-        dense_y.clear()
-
-        def predict(key: tuple[str, str], t: Transform, phi: torch.Tensor) -> torch.Tensor:
-            if structs[key] == "conv":
-                a = maps[key]
-                rows = conv_rows(t, phi)
-                pred = rows @ a[:-1] + a[-1]
-                m = moved(t, phi)
-                n, _, h, w = m.shape
-                return torch.from_numpy(pred).reshape(n, h, w, -1).permute(0, 3, 1, 2).float()
-            wmat, mx, my = maps[key]
-            flat = phi.flatten(1).double().numpy()
-            pred = (flat - mx) @ wmat + my
-            return torch.from_numpy(pred).float().reshape(phi.shape[0], *_target_shape[key])
-
-        # ---- evaluate on the test split
-        sse = dict.fromkeys(keys, 0.0)
-        sse_id = dict.fromkeys(keys, 0.0)
-        ysum: dict[tuple[str, str], np.ndarray] = {}
-        ysq = dict.fromkeys(keys, 0.0)
-        correct_rep = dict.fromkeys(keys, 0)
-        correct_g = {t.name: 0 for t in transforms}
-        correct_0 = 0
-        _target_shape: dict[tuple[str, str], tuple[int, ...]] = {}
-        for start in range(0, xte.shape[0], batch_size):
-            x = torch.as_tensor(xte[start : start + batch_size])
-            labels = yte[start : start + batch_size]
-            base, logits = _forward(model, hooks, x)
-            correct_0 += int((logits.argmax(1).numpy() == labels).sum())
-            for t in transforms:
-                gx = t(x)
-                outs, logits_g = _forward(model, hooks, gx)
-                correct_g[t.name] += int((logits_g.argmax(1).numpy() == labels).sum())
-                for layer in layers:
-                    key = (layer, t.name)
-                    phig = outs[layer]
-                    _target_shape[key] = tuple(phig.shape[1:])
-                    pred = predict(key, t, base[layer])
-                    yg = phig.double().numpy()
-                    sse[key] += float(((yg - pred.double().numpy()) ** 2).sum())
-                    if base[layer].shape == phig.shape:
-                        sse_id[key] += float(((yg - base[layer].double().numpy()) ** 2).sum())
-                    else:
-                        sse_id[key] = math.nan
-                    flat = yg.reshape(yg.shape[0], -1)
-                    ysum[key] = ysum.get(key, 0.0) + flat.sum(axis=0)
-                    ysq[key] += float((flat**2).sum())
-                    if with_accuracy:
-                        hooks.replace = {layer: pred}
-                        try:
-                            _, logits_r = _forward(model, hooks, gx)
-                        finally:
-                            hooks.replace = {}
-                        correct_rep[key] += int((logits_r.argmax(1).numpy() == labels).sum())
+        maps = _fit_maps(model, hooks, xtr, layers=layers, transforms=transforms,
+                         structure=structure, ridge=ridge, batch_size=batch_size,
+                         input_size=input_size)
+        tally = _evaluate(model, hooks, maps, xte, yte, layers=layers, transforms=transforms,
+                          batch_size=batch_size, with_accuracy=with_accuracy)
     n_te = xte.shape[0]
     rows = []
     for depth, layer in enumerate(layers):
         for t in transforms:
             key = (layer, t.name)
-            sst = ysq[key] - float((ysum[key] ** 2).sum()) / n_te
+            sst = tally.ysq[key] - float((tally.ysum[key] ** 2).sum()) / n_te
             denom = sst if sst > 0 else math.nan
             rows.append(EquivarianceRow(
-                layer=layer, depth=depth, transform=t.name, structure=structs[key],
-                residual=sse[key] / denom, identity_residual=sse_id[key] / denom,
-                accuracy_replaced=correct_rep[key] / n_te if with_accuracy else math.nan,
-                accuracy_transformed=correct_g[t.name] / n_te,
+                layer=layer, depth=depth, transform=t.name, structure=maps.structs[key],
+                residual=tally.sse[key] / denom, identity_residual=tally.sse_id[key] / denom,
+                accuracy_replaced=tally.correct_rep[key] / n_te if with_accuracy else math.nan,
+                accuracy_transformed=tally.correct_g[t.name] / n_te,
             ))
     return EquivarianceResult(
-        rows=tuple(rows), accuracy_original=correct_0 / n_te, n_train=int(xtr.shape[0]),
+        rows=tuple(rows), accuracy_original=tally.correct_0 / n_te, n_train=int(xtr.shape[0]),
         n_test=int(n_te),
         params={"group": [t.name for t in transforms], "ridge": ridge, "structure": structure,
                 "max_train": max_train, "max_test": max_test, "seed": seed},
     )
+
+
+# ------------------------------------------------------------- fitting and testing M_g
+
+_Key = tuple[str, str]  # (layer, transform name)
+
+
+def _structure_of(structure: str, t: Transform, out: torch.Tensor) -> str:
+    """The structure of ``M_g`` for one layer output and transform (``"auto"`` resolved)."""
+    if structure != "auto":
+        if structure == "conv" and (out.ndim != 4 or not t.has_spatial_action):
+            raise ValueError(
+                f"structure='conv' needs 4-D feature maps and a geometric transform; "
+                f"{t.name!r} on an output of shape {tuple(out.shape)} does not qualify"
+            )
+        return structure
+    return "conv" if out.ndim == 4 and t.has_spatial_action else "dense"
+
+
+def _pixel_rows(m: torch.Tensor) -> np.ndarray:
+    """A feature map ``(n, c, h, w)`` as float64 rows ``(n * h * w, c)``, one per position."""
+    return m.permute(0, 2, 3, 1).reshape(-1, m.shape[1]).double().numpy()
+
+
+@dataclass
+class _Maps:
+    """The fitted maps ``M_g`` by (layer, transform): ``"conv"`` coefficients ``(c + 1, c')``
+    (the last row the bias) or ``"dense"`` ``(W, mean_x, mean_y)``."""
+
+    structs: dict[_Key, str]
+    coefs: dict[_Key, Any]
+    input_size: tuple[int, int]
+
+    def moved(self, t: Transform, phi: torch.Tensor) -> torch.Tensor:
+        return t.spatial_action(phi, input_size=self.input_size)
+
+    def predict(self, key: _Key, t: Transform, phi: torch.Tensor,
+                target_shape: tuple[int, ...]) -> torch.Tensor:
+        """``M_g phi(x)`` in the shape of ``phi(g x)`` (float32)."""
+        if self.structs[key] == "conv":
+            a = self.coefs[key]
+            m = self.moved(t, phi)
+            pred = _pixel_rows(m) @ a[:-1] + a[-1]
+            n, _, h, w = m.shape
+            return torch.from_numpy(pred).reshape(n, h, w, -1).permute(0, 3, 1, 2).float()
+        wmat, mx, my = self.coefs[key]
+        pred = (phi.flatten(1).double().numpy() - mx) @ wmat + my
+        return torch.from_numpy(pred).float().reshape(phi.shape[0], *target_shape)
+
+
+def _fit_maps(model: nn.Module, hooks: LayerHooks, xtr: np.ndarray, *, layers: Sequence[str],
+              transforms: Sequence[Transform], structure: str, ridge: float, batch_size: int,
+              input_size: tuple[int, int]) -> _Maps:
+    """Fit every ``M_g`` on the training images, batch by batch (normal equations for
+    ``"conv"``, stacked outputs for ``"dense"``)."""
+    maps = _Maps(structs={}, coefs={}, input_size=input_size)
+    acc_conv: dict[_Key, _RidgeAccumulator] = {}
+    dense_x: dict[str, list[np.ndarray]] = {}
+    dense_y: dict[_Key, list[np.ndarray]] = {}
+    for start in range(0, xtr.shape[0], batch_size):
+        x = torch.as_tensor(xtr[start : start + batch_size])
+        base, _ = _forward(model, hooks, x)
+        for t in transforms:
+            outs, _ = _forward(model, hooks, t(x))
+            for layer in layers:
+                key = (layer, t.name)
+                phi, phig = base[layer], outs[layer]
+                s = maps.structs.setdefault(key, _structure_of(structure, t, phi))
+                if s == "conv":
+                    acc_conv.setdefault(key, _RidgeAccumulator()).update(
+                        _pixel_rows(maps.moved(t, phi)), _pixel_rows(phig))
+                else:
+                    dense_y.setdefault(key, []).append(phig.flatten(1).double().numpy())
+        for layer in layers:
+            if any(maps.structs[(layer, t.name)] == "dense" for t in transforms):
+                dense_x.setdefault(layer, []).append(base[layer].flatten(1).double().numpy())
+    for layer in layers:
+        for t in transforms:
+            key = (layer, t.name)
+            if maps.structs[key] == "conv":
+                maps.coefs[key] = acc_conv[key].solve(ridge)
+            else:
+                maps.coefs[key] = _dense_fit(np.concatenate(dense_x[layer]),
+                                             np.concatenate(dense_y[key]), ridge)
+    return maps
+
+
+@dataclass
+class _Tally:
+    """Sums over the test images: squared errors of ``M_g`` and of the identity, the sums
+    and squares of ``phi(g x)`` (for its total variance), correct predictions."""
+
+    sse: dict[_Key, float] = field(default_factory=dict)
+    sse_id: dict[_Key, float] = field(default_factory=dict)
+    ysum: dict[_Key, Any] = field(default_factory=dict)
+    ysq: dict[_Key, float] = field(default_factory=dict)
+    correct_rep: dict[_Key, int] = field(default_factory=dict)
+    correct_g: dict[str, int] = field(default_factory=dict)
+    correct_0: int = 0
+
+
+def _evaluate(model: nn.Module, hooks: LayerHooks, maps: _Maps, xte: np.ndarray, yte: np.ndarray,
+              *, layers: Sequence[str], transforms: Sequence[Transform], batch_size: int,
+              with_accuracy: bool) -> _Tally:
+    """Residuals of ``M_g`` and of the identity, and the accuracies, on the test images."""
+    keys = [(layer, t.name) for layer in layers for t in transforms]
+    tally = _Tally(sse=dict.fromkeys(keys, 0.0), sse_id=dict.fromkeys(keys, 0.0),
+                   ysq=dict.fromkeys(keys, 0.0), correct_rep=dict.fromkeys(keys, 0),
+                   correct_g={t.name: 0 for t in transforms})
+    for start in range(0, xte.shape[0], batch_size):
+        x = torch.as_tensor(xte[start : start + batch_size])
+        labels = yte[start : start + batch_size]
+        base, logits = _forward(model, hooks, x)
+        tally.correct_0 += int((logits.argmax(1).numpy() == labels).sum())
+        for t in transforms:
+            gx = t(x)
+            outs, logits_g = _forward(model, hooks, gx)
+            tally.correct_g[t.name] += int((logits_g.argmax(1).numpy() == labels).sum())
+            for layer in layers:
+                key = (layer, t.name)
+                phig = outs[layer]
+                pred = maps.predict(key, t, base[layer], tuple(phig.shape[1:]))
+                yg = phig.double().numpy()
+                tally.sse[key] += float(((yg - pred.double().numpy()) ** 2).sum())
+                if base[layer].shape == phig.shape:
+                    tally.sse_id[key] += float(((yg - base[layer].double().numpy()) ** 2).sum())
+                else:
+                    tally.sse_id[key] = math.nan
+                flat = yg.reshape(yg.shape[0], -1)
+                tally.ysum[key] = tally.ysum.get(key, 0.0) + flat.sum(axis=0)
+                tally.ysq[key] += float((flat**2).sum())
+                if with_accuracy:
+                    hooks.replace = {layer: pred}
+                    try:
+                        _, logits_r = _forward(model, hooks, gx)
+                    finally:
+                        hooks.replace = {}
+                    tally.correct_rep[key] += int((logits_r.argmax(1).numpy() == labels).sum())
+    return tally
