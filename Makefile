@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/tda-activations run data/configs/embedded.toml --out runs/demo
+	$(VENV)/bin/tda-activations run embedded --out runs/demo
 
 test: $(STAMP)
 	$(VENV)/bin/python -m pytest -n 2 --dist loadgroup -q

@@ -1,4 +1,4 @@
-"""The embedded batch (data/configs/embedded.toml) on 2 worker processes: parallel efficiency
+"""The embedded batch (tda_activations/data/configs/embedded.toml) on 2 worker processes: parallel efficiency
 and the time of a fully cached second run.
 
 In one run of the embedded config into a fresh directory (zoo weights already cached),

@@ -18,8 +18,8 @@ import warnings
 
 import numpy as np
 import persim
-
 from _homology_common import activation_like_clouds, machine, median_time
+
 from tda_activations.homology import distance_matrix, layer_persistence
 
 
@@ -42,7 +42,7 @@ def main() -> None:
     }
     ratios = {}
     for name, (ref_fn, params) in refs.items():
-        def ref_loop():
+        def ref_loop(ref_fn=ref_fn):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 return [ref_fn(h1[i], h1[j]) for i, j in sample]
@@ -50,7 +50,9 @@ def main() -> None:
         t_ref, ref_vals = median_time(ref_loop, repeats=3)
         t_ref_all = t_ref / len(sample) * n_pairs
         t_ours, mat = median_time(
-            lambda: distance_matrix(dgms, metric=name, dim=1, n_jobs=2, **params),
+            lambda name=name, params=params: distance_matrix(
+                dgms, metric=name, dim=1, n_jobs=2, **params
+            ),
             repeats=3 if name == "sliced_wasserstein" else 1,
         )
         ours_vals = np.array([mat.values[i, j] for i, j in sample])

@@ -44,8 +44,8 @@ from tda_activations.datasets import flat_hierarchy, load_digits, make_xor  # no
 from tda_activations.models import build_model, fit, pretrained  # noqa: E402
 from tda_activations.probes.correlation_order import correlation_order  # noqa: E402
 from tda_activations.probes.mean_dimension import (  # noqa: E402
-    logit_mean_dimensions,
     fit_pca,
+    logit_mean_dimensions,
     logit_total_indices,
     mean_dimension_profile,
     product_of_marginals,

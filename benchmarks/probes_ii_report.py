@@ -23,6 +23,7 @@ import torch
 
 from tda_activations._atomic import atomic_write_text
 from tda_activations.models import build_model, pretrained
+from tda_activations.probes import transforms as T
 from tda_activations.probes.architecture import architecture_metrics, count_parameters
 from tda_activations.probes.invariance import (
     class_separability,
@@ -31,7 +32,6 @@ from tda_activations.probes.invariance import (
     layer_outputs,
 )
 from tda_activations.probes.prototype import fit_group_invariant_prototype
-from tda_activations.probes import transforms as T
 
 ZOO = ("mlp", "lenet", "resnet18", "densenet")
 N_IMAGES = 300

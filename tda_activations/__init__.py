@@ -21,7 +21,15 @@ import importlib
 import logging
 from typing import Any
 
-from .types import ActivationSet, ClassHierarchy, Diagrams, ImageDataset, LayerMatrix, MapperGraph, Split
+from .types import (
+    ActivationSet,
+    ClassHierarchy,
+    Diagrams,
+    ImageDataset,
+    LayerMatrix,
+    MapperGraph,
+    Split,
+)
 
 __version__ = "0.1.0"
 

@@ -24,7 +24,7 @@ __all__ = [
 _DIGEST = 16  # hex characters kept: 64 bits, ample for caches of one project
 
 
-def _h() -> "hashlib._Hash":
+def _h() -> hashlib.blake2b:
     return hashlib.blake2b(digest_size=32)
 
 

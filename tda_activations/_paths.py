@@ -1,30 +1,46 @@
-"""Where the project's shipped data (hierarchies, configs) lives."""
+"""Where the package's shipped data (class hierarchies, run configs) lives.
+
+The files are package data (``tda_activations/data``), found through
+:mod:`importlib.resources`, so they are found in a source checkout, an editable
+install or a wheel alike.
+"""
 
 from __future__ import annotations
 
-import sys
+from importlib import resources
 from pathlib import Path
 
 __all__ = ["data_dir"]
 
 
 def data_dir() -> Path:
-    """The ``data/`` folder: the source checkout's, or the installed copy's.
+    """The shipped ``data`` folder (``hierarchies/*.json``, ``configs/*.toml``).
+
+    Returns
+    -------
+    pathlib.Path
+        The folder.
 
     Raises
     ------
     FileNotFoundError
-        If neither exists (a broken installation).
+        If the folder is missing (a broken installation) or the package is imported
+        from a zip archive (its configs are read as files: install it unzipped).
+
+    Examples
+    --------
+    >>> sorted(p.name for p in data_dir().joinpath("configs").iterdir())[:1]
+    ['embedded.toml']
     """
-    candidates = [
-        Path(__file__).resolve().parent.parent / "data",
-        Path(sys.prefix) / "share" / "tda_activations" / "data",
-    ]
-    for path in candidates:
-        if (path / "hierarchies").is_dir():
-            return path
-    raise FileNotFoundError(
-        "the tda_activations data folder was not found (looked in "
-        + ", ".join(str(p) for p in candidates)
-        + "); reinstall the package"
-    )
+    folder = resources.files("tda_activations").joinpath("data")
+    if not isinstance(folder, Path):
+        raise FileNotFoundError(
+            "tda_activations is imported from an archive; install it as files (pip install) "
+            "so that its shipped configs and hierarchies can be read"
+        )
+    if not (folder / "hierarchies").is_dir():
+        raise FileNotFoundError(
+            "the tda_activations data folder (tda_activations/data) is missing; "
+            "reinstall the package"
+        )
+    return folder

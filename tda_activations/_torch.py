@@ -31,8 +31,10 @@ log = logging.getLogger(__name__)
 
 
 def check_model(model: Any) -> nn.Module:
-    """Return ``model`` if it is a ``torch.nn.Module``, else raise a ``TypeError`` saying what
-    to do."""
+    """Return ``model`` if it is a ``torch.nn.Module``, else raise a ``TypeError``.
+
+    The error says what was given and what to do.
+    """
     if not isinstance(model, nn.Module):
         raise TypeError(
             f"expected a torch.nn.Module, got {type(model).__name__}; load it first with "
@@ -54,8 +56,10 @@ def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
 
 
 def split_layer_call(name: str) -> tuple[str, int]:
-    """Split a layer-call name ``"module.path:k"`` into ``("module.path", k)``; ``k`` is 0
-    without suffix."""
+    """Split a layer-call name ``"module.path:k"`` into ``("module.path", k)``.
+
+    ``k`` is 0 without a suffix.
+    """
     base, sep, idx = name.rpartition(":")
     if sep and idx.isdigit():
         return base, int(idx)

@@ -145,8 +145,11 @@ def write_provenance(
 
 
 def _digest(path: Path) -> tuple[str, int, dict[str, str] | None]:
-    """SHA-256 and size of a file; of a directory, of its files (relative path + content,
-    sorted), with each file's own SHA-256."""
+    """SHA-256 and size of a file or a directory.
+
+    A directory's hash covers its files (relative path + content, sorted); each file's own
+    SHA-256 is listed too.
+    """
     if path.is_file():
         data = path.read_bytes()
         return hashlib.sha256(data).hexdigest(), len(data), None

@@ -321,8 +321,10 @@ class ImageDataset:
 
     @functools.cached_property
     def fingerprint(self) -> str:
-        """Content hash of images, labels, sample ids and class names (computed once: the
-        container and its arrays are read-only)."""
+        """Content hash of images, labels, sample ids and class names.
+
+        Computed once: the container and its arrays are read-only.
+        """
         from ._hashing import fingerprint_dataset
 
         return fingerprint_dataset(self)

@@ -232,7 +232,7 @@ class _Session:
         while time.monotonic() < deadline:
             try:
                 msg = json.loads(self.ws.recv())
-            except (TimeoutError, socket.timeout):
+            except TimeoutError:
                 return False
             if "method" in msg:
                 self.events.append(msg)
@@ -249,7 +249,7 @@ class _Session:
             self.ws.sock.settimeout(left)
             try:
                 msg = json.loads(self.ws.recv())
-            except (TimeoutError, socket.timeout):
+            except TimeoutError:
                 return
             if "method" in msg:
                 self.events.append(msg)

@@ -26,8 +26,8 @@ _CACHE = tempfile.mkdtemp(prefix="tda_test_cache_")
 atexit.register(shutil.rmtree, _CACHE, ignore_errors=True)
 os.environ["TDA_ACTIVATIONS_CACHE"] = _CACHE
 
-import pytest
-import torch
+import pytest  # noqa: E402 - after the cache is set, before anything imports the package
+import torch  # noqa: E402
 
 
 def _threads() -> int:

@@ -6,7 +6,13 @@ import textwrap
 
 import pytest
 
-from tda_activations.batch import ConfigError, Planner, config_from_dict, load_config, shipped_configs
+from tda_activations.batch import (
+    ConfigError,
+    Planner,
+    config_from_dict,
+    load_config,
+    shipped_configs,
+)
 from tda_activations.batch.config import embedded_config_path
 
 BASE = {

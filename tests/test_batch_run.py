@@ -14,7 +14,14 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from tda_activations.batch import RunResult, execute_task, load_config, load_matrix, make_task, run_batch
+from tda_activations.batch import (
+    RunResult,
+    execute_task,
+    load_config,
+    load_matrix,
+    make_task,
+    run_batch,
+)
 from tda_activations.cli.run import app
 
 TINY = """
@@ -98,7 +105,12 @@ def test_results_equal_direct_calls_of_the_stage_apis(baseline):
     """The batch only orchestrates: its numbers are those of the public functions."""
     from tda_activations.datasets import load_dataset, load_hierarchy
     from tda_activations.extract import extract, load_store
-    from tda_activations.homology import cross_distance_matrix, distance_matrix, load_diagrams, persistence
+    from tda_activations.homology import (
+        cross_distance_matrix,
+        distance_matrix,
+        load_diagrams,
+        persistence,
+    )
     from tda_activations.models import pretrained
     from tda_activations.similarity import cross_similarity_matrix, similarity_matrix
 

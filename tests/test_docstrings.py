@@ -22,7 +22,7 @@ import pytest
 numpydoc_validate = pytest.importorskip("numpydoc.validate")
 docscrape = pytest.importorskip("numpydoc.docscrape")
 
-import tda_activations
+import tda_activations  # noqa: E402 - only when numpydoc is installed
 
 NAMESPACES = (
     "datasets", "models", "extract", "homology", "mapper", "similarity",

@@ -93,7 +93,7 @@ def test_training_is_deterministic_given_the_seed() -> None:
     a = fit(build_model("mlp", image_size=8, seed=3, hidden=(32,)), small, seed=3, epochs=1)
     b = fit(build_model("mlp", image_size=8, seed=3, hidden=(32,)), small, seed=3, epochs=1)
     c = fit(build_model("mlp", image_size=8, seed=4, hidden=(32,)), small, seed=4, epochs=1)
-    for (k, va), vb, vc in zip(a.state_dict().items(), b.state_dict().values(), c.state_dict().values()):
+    for (k, va), vb, _vc in zip(a.state_dict().items(), b.state_dict().values(), c.state_dict().values()):
         assert torch.equal(va, vb), k
     assert any(not torch.equal(va, vc) for va, vc in zip(a.state_dict().values(), c.state_dict().values()))
 

@@ -21,7 +21,7 @@ def test_the_two_commands_are_the_makefile_targets_and_ci_runs_the_test_command(
     assert "make demo" in README and "make test" in README
     makefile = (ROOT / "Makefile").read_text()
     assert re.search(r"^demo:", makefile, re.M) and re.search(r"^test:", makefile, re.M)
-    assert "tda-activations run data/configs/embedded.toml" in makefile
+    assert "tda-activations run embedded" in makefile
     ci = (ROOT / ".ci" / "run").read_text()
     assert re.search(r"^make test$", ci, re.M)
 

@@ -20,7 +20,6 @@ import scipy.linalg
 
 from tda_activations import similarity as sim
 
-
 # --------------------------------------------------------------------- Kornblith et al.
 
 def _demo_inputs() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -238,7 +237,8 @@ def test_rtd_cross_barcode_agrees_with_gudhi():
     st = gudhi.RipsComplex(distance_matrix=d).create_simplex_tree(max_dimension=2)
     st.compute_persistence(homology_coeff_field=2, min_persistence=0)
     theirs = st.persistence_intervals_in_dimension(1)
-    keep = lambda bars: np.array(sorted(map(tuple, bars[bars[:, 1] - bars[:, 0] > 1e-12])))
+    def keep(bars):
+        return np.array(sorted(map(tuple, bars[bars[:, 1] - bars[:, 0] > 1e-12])))
     assert ours.shape[0] > 0
     np.testing.assert_allclose(keep(ours), keep(theirs), atol=1e-6)
 

@@ -8,7 +8,7 @@
 Public names
 ------------
 load_config, config_from_dict, RunConfig, ConfigError   the TOML run config
-embedded_config_path, shipped_configs                   configs under ``data/configs``
+embedded_config_path, shipped_configs                   configs under ``tda_activations/data/configs``
 run_batch, RunResult, TaskRecord, RunDirectoryError     running a config (resumable)
 check_trust, code_references, CodeReference             what code a config would import
 code_fingerprint                                        the code a task's key depends on

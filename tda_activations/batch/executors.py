@@ -31,22 +31,29 @@ class SchedulerUnreachable(ConnectionError):
 
 
 class Executor:
-    """Interface: ``submit(task, run_dir, run_id) -> handle``; ``wait(handles) -> finished``;
-    ``outcome(handle) -> dict``; ``close()``."""
+    """What the runner needs from an executor.
+
+    ``submit(task, run_dir, run_id) -> handle``; ``wait(handles) -> finished``;
+    ``outcome(handle) -> dict``; ``close()``.
+    """
 
     name = "executor"
     n_workers = 1
 
     def submit(self, task: Task, run_dir: str, run_id: str) -> Any:  # pragma: no cover - interface
+        """Start ``task``; return a handle to wait on."""
         raise NotImplementedError
 
     def wait(self, handles: Iterable[Any], timeout: float | None = None) -> set[Any]:  # pragma: no cover
+        """The handles that have finished (at least one unless ``timeout`` passes)."""
         raise NotImplementedError
 
     def outcome(self, handle: Any, task: Task) -> dict[str, Any]:  # pragma: no cover
+        """The finished task's record; a crash becomes a failed record, never an exception."""
         raise NotImplementedError
 
     def close(self) -> None:  # pragma: no cover
+        """Stop the workers."""
         pass
 
     def describe(self) -> dict[str, Any]:
@@ -117,6 +124,7 @@ class LocalExecutor(Executor):
         return self._pool
 
     def submit(self, task: Task, run_dir: str, run_id: str) -> Any:
+        """Start ``task``; return a handle to wait on."""
         if self.n_workers == 1:
             fut: Future[dict[str, Any]] = Future()
             fut.set_result(execute_task(task, run_dir, run_id, limit_threads=False))
@@ -128,10 +136,12 @@ class LocalExecutor(Executor):
             return self._get_pool().submit(execute_task, task, run_dir, run_id)
 
     def wait(self, handles: Iterable[Any], timeout: float | None = None) -> set[Any]:
+        """The handles that have finished (at least one unless ``timeout`` passes)."""
         done, _ = cf_wait(list(handles), timeout=timeout, return_when=FIRST_COMPLETED)
         return set(done)
 
     def outcome(self, handle: Any, task: Task) -> dict[str, Any]:
+        """The finished task's record; a crash becomes a failed record, never an exception."""
         try:
             return handle.result()
         except BrokenProcessPool as exc:
@@ -144,6 +154,7 @@ class LocalExecutor(Executor):
             return _crashed(task, exc)
 
     def close(self) -> None:
+        """Stop the workers."""
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
@@ -199,10 +210,12 @@ class DaskExecutor(Executor):
         self.n_workers = max(1, len(self.client.scheduler_info().get("workers", {})))
 
     def submit(self, task: Task, run_dir: str, run_id: str) -> Any:
+        """Start ``task``; return a handle to wait on."""
         return self.client.submit(execute_task, task, run_dir, run_id, key=f"{task.kind}-{task.key}",
                                   pure=False, retries=0)
 
     def wait(self, handles: Iterable[Any], timeout: float | None = None) -> set[Any]:
+        """The handles that have finished (at least one unless ``timeout`` passes)."""
         from distributed import wait as dask_wait
 
         try:
@@ -212,6 +225,7 @@ class DaskExecutor(Executor):
         return set(done)
 
     def outcome(self, handle: Any, task: Task) -> dict[str, Any]:
+        """The finished task's record; a crash becomes a failed record, never an exception."""
         try:
             return handle.result()
         except Exception as exc:  # noqa: BLE001 - a lost worker (KilledWorker) and the like
@@ -220,6 +234,7 @@ class DaskExecutor(Executor):
             handle.release()
 
     def close(self) -> None:
+        """Stop the workers."""
         try:
             self.client.close()
         finally:
@@ -227,6 +242,7 @@ class DaskExecutor(Executor):
                 self._cluster.close()
 
     def describe(self) -> dict[str, Any]:
+        """What ran the tasks, for the manifest."""
         return {"executor": "dask", "scheduler": self.scheduler or "LocalCluster",
                 "workers": self.n_workers}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Literal, Optional, cast
 
 import typer
 from rich.console import Console
@@ -108,7 +108,7 @@ def extract_cmd(
         except MissingArchitectureError as exc:
             raise ValueError(exc.message(cli=True)) from None
     if data:
-        dataset = load_dataset(data, split=split, limit=limit)
+        dataset = load_dataset(data, split=cast(Literal["train", "test"], split), limit=limit)
     elif default is None:
         raise typer.BadParameter("--data is required for a model outside the zoo", param_hint="--data")
     else:

@@ -174,7 +174,7 @@ def monotonicity_cmd(
     n_jobs: int = _JOBS,
     out: Optional[Path] = _OUT,
 ) -> None:
-    """Within a model: does dissimilarity grow with the distance in depth (rank correlation)?"""
+    """Within a model: whether dissimilarity grows with the distance in depth (rank correlation)."""
     from ..experiments import layer_monotonicity
 
     try:

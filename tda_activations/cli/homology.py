@@ -14,7 +14,8 @@ from typing import Any, Optional
 
 import typer
 
-from ._common import fail as _fail, split_list as _layers
+from ._common import fail as _fail
+from ._common import split_list as _layers
 from ._sidecar import sidecar
 
 app = typer.Typer(help="Persistence diagrams of layer point clouds and distances between them.")

@@ -8,12 +8,17 @@ from the cache or now), calls one public function and prints its table; with
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 
-from ._common import emit_table as _emit, fail as _fail, split_list as _layers
+from ._common import emit_table as _emit
+from ._common import fail as _fail
+from ._common import split_list as _layers
 from ._sidecar import sidecar
+
+if TYPE_CHECKING:
+    import torch
 
 app = typer.Typer(help="Invariance, equivariance, class separability and architecture-only metrics.")
 
@@ -84,6 +89,7 @@ def separability_cmd(
     from ..probes.invariance import class_separability, layer_outputs
 
     try:
+        net: torch.nn.Module
         if model == "prototype":
             from ..datasets import load_digits
             from ..probes.prototype import fit_group_invariant_prototype

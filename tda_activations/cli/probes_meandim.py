@@ -12,7 +12,9 @@ from typing import Optional
 
 import typer
 
-from ._common import emit_table as _emit, fail as _fail, split_list as _layers
+from ._common import emit_table as _emit
+from ._common import fail as _fail
+from ._common import split_list as _layers
 from ._sidecar import sidecar
 
 app = typer.Typer(help="Mean dimension (given-data total indices) and correlation-order probes.")

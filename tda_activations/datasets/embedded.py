@@ -46,9 +46,11 @@ def _format_bytes(n: int) -> str:
 
 
 def upsample_images(images: np.ndarray, upsample: int) -> np.ndarray:
-    """Bilinear upsampling of float32 ``(n, c, h, w)`` images by an integer factor (checked
-    against the memory budget); each image is interpolated on its own, so the result for a
-    subset equals the subset of the result."""
+    """Bilinear upsampling of float32 ``(n, c, h, w)`` images by an integer factor.
+
+    The size is checked against the memory budget; each image is interpolated on its own,
+    so the result for a subset equals the subset of the result.
+    """
     upsample = check_upsample(upsample, images.shape[0])
     if upsample == 1:
         return images
@@ -68,7 +70,7 @@ def load_digits(*, upsample: int = 1, test_size: float = 0.3, seed: int = 0) -> 
     """Load scikit-learn's 8x8 handwritten digits as image tensors with a stratified split.
 
     Pixel values are scaled to [0, 1] (the raw data are 0..16).  The class
-    hierarchy is the documented grouping in ``data/hierarchies/digits.json``.
+    hierarchy is the documented grouping in ``tda_activations/data/hierarchies/digits.json``.
 
     Parameters
     ----------
@@ -108,8 +110,10 @@ def load_digits(*, upsample: int = 1, test_size: float = 0.3, seed: int = 0) -> 
     train_idx.sort()
     test_idx.sort()
     hierarchy = load_hierarchy("digits")
-    make = lambda idx, part: ImageDataset(
-        images=images[idx], labels=labels[idx], hierarchy=hierarchy,
-        name=digits_name(upsample, part), sample_ids=ids[idx],
-    )
+
+    def make(idx: np.ndarray, part: str) -> ImageDataset:
+        return ImageDataset(
+            images=images[idx], labels=labels[idx], hierarchy=hierarchy,
+            name=digits_name(upsample, part), sample_ids=ids[idx],
+        )
     return Split(train=make(train_idx, "train"), test=make(test_idx, "test"))

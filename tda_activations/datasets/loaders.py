@@ -106,8 +106,11 @@ def load_dataset(
 
 
 def _load_digits_spec(text: str, upsample: int, *, split: str, limit: int | None) -> ImageDataset:
-    """``digits:x<k>``: take the split and the first ``limit`` images, then upsample only those
-    (the same pixels as upsampling everything first, without its memory)."""
+    """``digits:x<k>``: the split's first ``limit`` images, then upsampled.
+
+    Upsampling only those gives the same pixels as upsampling everything first, without its
+    memory.
+    """
     from .embedded import check_upsample, digits_name, load_digits, upsample_images
 
     if upsample < 1:

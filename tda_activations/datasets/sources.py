@@ -323,8 +323,11 @@ def _hash_batches(batches: Iterable[Batch]) -> str:
 
 
 def _callable_identity(fn: Any) -> Any:
-    """What a transform is, for hashing: a module's architecture and weights, a function's
-    qualified name, bytecode, constants, defaults and captured values."""
+    """What a transform is, for hashing.
+
+    A module's architecture and weights; a function's qualified name, bytecode, constants,
+    defaults and captured values.
+    """
     if fn is None:
         return None
     if isinstance(fn, torch.nn.Module):

@@ -148,7 +148,8 @@ def run_tasks(
     feeders = [threading.Thread(target=feed, daemon=True) for _ in range(n_workers)]
     for th in feeders:
         th.start()
-    while (k := take(front=False)) is not None:
+    while (mine := take(front=False)) is not None:
+        k = mine
         try:
             value = _one_thread(fn, *tasks[k])
         except BaseException as exc:  # noqa: BLE001 - re-raised below, after the workers stop

@@ -77,7 +77,8 @@ def save_diagrams(path: str | os.PathLike[str], diagrams: Diagrams) -> Path:
     }
     buf = io.BytesIO()
     arrays = {f"dgm_{d}": np.asarray(a) for d, a in enumerate(diagrams.dgms)}
-    np.savez(buf, meta=np.array(json.dumps(meta, default=_json_default)), **arrays)
+    arrays["meta"] = np.array(json.dumps(meta, default=_json_default))
+    np.savez(buf, **arrays)  # type: ignore[arg-type]  # numpy types **kwds as allow_pickle too
     return atomic_write_bytes(path, buf.getvalue())
 
 

@@ -82,8 +82,11 @@ def _component_counts(graph: MapperGraph, labels: np.ndarray, n_groups: int,
 
 
 def _separated_groups(counts: np.ndarray, *, purity: float) -> np.ndarray:
-    """Boolean per group: at least ``purity`` of its component-points lie in components
-    that are at least ``purity`` made of it (groups absent from the graph: False)."""
+    """Boolean per group: whether the group lives in components of its own.
+
+    At least ``purity`` of its component-points lie in components that are at least
+    ``purity`` made of it (groups absent from the graph: False).
+    """
     sizes = counts.sum(axis=1, keepdims=True).astype(np.float64)
     frac = np.divide(counts, sizes, out=np.zeros(counts.shape), where=sizes > 0)
     own = np.where(frac >= purity, counts, 0).sum(axis=0)
@@ -147,8 +150,10 @@ class ClassGraph:
         return linkage(squareform(d, checks=False), method=method)
 
     def to_networkx(self) -> Any:
-        """A :class:`networkx.Graph`: one node per class, an edge where classes share a node
-        (attributes ``similarity`` and ``shared_nodes``)."""
+        """A :class:`networkx.Graph`: one node per class, an edge where classes share a node.
+
+        Edge attributes: ``similarity`` and ``shared_nodes``.
+        """
         import networkx as nx
 
         g = nx.Graph()
@@ -192,8 +197,11 @@ def class_graph(composition: NodeComposition) -> ClassGraph:
 
 
 def _hierarchy_distance(hierarchy: ClassHierarchy) -> np.ndarray:
-    """Tree distance between fine classes: 0 for a class with itself, otherwise
-    1 + the number of coarser levels at which the two classes are in different groups."""
+    """Tree distance between fine classes.
+
+    0 for a class with itself, otherwise 1 + the number of coarser levels at which the two
+    classes are in different groups.
+    """
     n = len(hierarchy.class_names)
     d = np.ones((n, n)) - np.eye(n)
     for level in hierarchy.parents:
@@ -477,8 +485,10 @@ class LayerMapper:
                 f"-> {purity(last)}")
 
     def to_pandas(self) -> pandas.DataFrame:
-        """The trend table: one row per layer (``depth`` = position in forward order)
-        with purity at every level, components, separated groups, class-graph scores.
+        """The trend table: one row per layer.
+
+        Columns: ``depth`` (position in forward order), purity at every level, components,
+        separated groups, class-graph scores.
 
         Returns
         -------

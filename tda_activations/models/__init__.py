@@ -1,5 +1,8 @@
-"""Model zoo (MLP, LeNet-5, CIFAR-style ResNet-18, DenseNet, tiny ViT, modular-addition
-transformer), training, and loading users' models."""
+"""Model zoo, training, and loading users' models.
+
+The zoo: MLP, LeNet-5, CIFAR-style ResNet-18, DenseNet, tiny ViT, modular-addition
+transformer.
+"""
 
 from ._weights import DamagedWeightsError
 from .loading import (

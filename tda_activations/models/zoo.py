@@ -44,6 +44,7 @@ class MLP(nn.Module):
         self.classifier = nn.Linear(width, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits of a batch of images ``(batch, channels, height, width)``."""
         return self.classifier(self.features(x))
 
 
@@ -77,6 +78,7 @@ class LeNet5(nn.Module):
         self.fc3 = nn.Linear(f2, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits of a batch of images ``(batch, channels, height, width)``."""
         x = F.max_pool2d(F.relu(self.conv1(x)), 2)
         x = F.max_pool2d(F.relu(self.conv2(x)), 2)
         x = torch.flatten(x, 1)
@@ -94,6 +96,7 @@ class _ShortcutA(nn.Module):
         self.pad = planes - in_planes
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits of a batch of images ``(batch, channels, height, width)``."""
         x = x[:, :, :: self.stride, :: self.stride]
         if self.pad:
             lo = self.pad // 2
@@ -117,6 +120,7 @@ class BasicBlock(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits of a batch of images ``(batch, channels, height, width)``."""
         out = F.relu(self.bn1(self.conv1(x)))
         out = self.bn2(self.conv2(out))
         return F.relu(out + self.shortcut(x))
@@ -154,6 +158,7 @@ class CifarResNet18(nn.Module):
         self.linear = nn.Linear(widths[-1], num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits of a batch of images ``(batch, channels, height, width)``."""
         out = F.relu(self.bn1(self.conv1(x)))
         out = self.layer4(self.layer3(self.layer2(self.layer1(out))))
         out = F.adaptive_avg_pool2d(out, 1).flatten(1)
@@ -167,6 +172,7 @@ class _DenseLayer(nn.Module):
         self.conv = nn.Conv2d(in_planes, growth, 3, padding=1, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits of a batch of images ``(batch, channels, height, width)``."""
         return torch.cat([x, self.conv(F.relu(self.bn(x)))], dim=1)
 
 
@@ -177,6 +183,7 @@ class _Transition(nn.Module):
         self.conv = nn.Conv2d(in_planes, out_planes, 1, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits of a batch of images ``(batch, channels, height, width)``."""
         return F.avg_pool2d(self.conv(F.relu(self.bn(x))), 2)
 
 
@@ -223,6 +230,7 @@ class DenseNet(nn.Module):
         self.linear = nn.Linear(planes, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits of a batch of images ``(batch, channels, height, width)``."""
         out = self.features(self.conv1(x))
         out = F.adaptive_avg_pool2d(F.relu(self.bn(out)), 1).flatten(1)
         return self.linear(out)

@@ -111,7 +111,7 @@ def tidy_curve(
         raise ValueError(f"colors: {len(cs)} colours for {len(groups)} lines")
     if categorical_x is None:
         categorical_x = not np.issubdtype(df[x].dtype, np.number)
-    xorder = list(dict.fromkeys(df[x])) if categorical_x else None
+    xorder: list[Any] = list(dict.fromkeys(df[x])) if categorical_x else []
     for k, (g, c) in enumerate(zip(groups, cs)):
         sub = df if g is None else df[df[hue] == g]
         agg = sub.groupby(x, sort=not categorical_x)[y].agg(["mean", "std", "count"])
@@ -156,8 +156,10 @@ def sensitivity_curve(
     logx: bool = False,
     title: str | None = None,
 ) -> Axes:
-    """Sensitivity: distance to the original layer as its cloud is projected onto fewer
-    principal directions (or perturbed more), one line per layer or measure.
+    """Sensitivity curves: distance to the original layer as information is removed.
+
+    The cloud is projected onto fewer principal directions (or perturbed more); one line
+    per layer or measure.
 
     A sensitive measure grows as information is removed; a curve that stays flat
     misses what was removed.
@@ -236,8 +238,9 @@ def correspondence_curve(
     chance: float | str | None = "auto",
     title: str | None = None,
 ) -> Axes:
-    """Specificity: how often a layer's nearest layer in another model (another seed) is
-    the layer at the same depth, by depth, one line per measure.
+    """Specificity: how often the nearest layer of another seed's model has the same depth.
+
+    By depth, one line per measure.
 
     Parameters
     ----------

@@ -323,7 +323,7 @@ def invariance_profile(
         df = r.to_pandas()
         y = df[statistic].to_numpy(float)
         if single:
-            x = np.arange(len(y))
+            x = np.arange(len(y), dtype=float)
         else:
             x = np.linspace(0.0, 1.0, len(y)) if len(y) > 1 else np.zeros(1)
         ax.plot(x, y, marker="osD^v"[k % 5], color=c, label=name or None)

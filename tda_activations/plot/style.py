@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from ..types import unknown_name_error
 
@@ -270,6 +270,6 @@ def paper_style(*, column: Column = "single", font_size: float = 8.0,
     params = paper_rc(column=column, font_size=font_size, palette=palette, aspect=aspect, dpi=dpi)
     if rc is not None:
         params.update(dict(rc))
-    with mpl.rc_context(params):
+    with mpl.rc_context(cast(Any, params)):
         yield PaperStyle(column=column, figsize=tuple(params["figure.figsize"]),  # type: ignore[arg-type]
                          font_size=float(font_size), colors=_palette(palette))

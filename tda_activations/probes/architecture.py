@@ -392,10 +392,12 @@ def _global(info: _Info, extent: tuple[int, int] | None) -> tuple[tuple[int, int
 
 @dataclass(frozen=True)
 class _Effect:
-    """What one module does to the running quantities: receptive field and jump (``None``
-    once not spatial), the spatial extent folded in by a flatten, its multiply-accumulates,
+    """What one module does to the running quantities.
+
+    Receptive field and jump (``None`` once not spatial), the spatial extent folded in by a flatten, its multiply-accumulates,
     its piecewise-linear kind (``"linear"``, ``"relu"``, ``"maxout"``, ``"nonpl"``) and the
-    window size of a max pooling."""
+    window size of a max pooling.
+    """
 
     rf: tuple[int, int] | None
     jump: tuple[int, int] | None

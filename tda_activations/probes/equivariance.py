@@ -269,8 +269,11 @@ def _pixel_rows(m: torch.Tensor) -> np.ndarray:
 
 @dataclass
 class _Maps:
-    """The fitted maps ``M_g`` by (layer, transform): ``"conv"`` coefficients ``(c + 1, c')``
-    (the last row the bias) or ``"dense"`` ``(W, mean_x, mean_y)``."""
+    """The fitted maps ``M_g`` by (layer, transform).
+
+    ``"conv"``: coefficients ``(c + 1, c')`` (the last row the bias); ``"dense"``:
+    ``(W, mean_x, mean_y)``.
+    """
 
     structs: dict[_Key, str]
     coefs: dict[_Key, Any]
@@ -296,8 +299,10 @@ class _Maps:
 def _fit_maps(model: nn.Module, hooks: LayerHooks, xtr: np.ndarray, *, layers: Sequence[str],
               transforms: Sequence[Transform], structure: str, ridge: float, batch_size: int,
               input_size: tuple[int, int]) -> _Maps:
-    """Fit every ``M_g`` on the training images, batch by batch (normal equations for
-    ``"conv"``, stacked outputs for ``"dense"``)."""
+    """Fit every ``M_g`` on the training images, batch by batch.
+
+    Normal equations for ``"conv"``, stacked outputs for ``"dense"``.
+    """
     maps = _Maps(structs={}, coefs={}, input_size=input_size)
     acc_conv: dict[_Key, _RidgeAccumulator] = {}
     dense_x: dict[str, list[np.ndarray]] = {}
@@ -332,8 +337,11 @@ def _fit_maps(model: nn.Module, hooks: LayerHooks, xtr: np.ndarray, *, layers: S
 
 @dataclass
 class _Tally:
-    """Sums over the test images: squared errors of ``M_g`` and of the identity, the sums
-    and squares of ``phi(g x)`` (for its total variance), correct predictions."""
+    """Sums over the test images.
+
+    Squared errors of ``M_g`` and of the identity, the sums and squares of ``phi(g x)`` (for
+    its total variance), correct predictions.
+    """
 
     sse: dict[_Key, float] = field(default_factory=dict)
     sse_id: dict[_Key, float] = field(default_factory=dict)

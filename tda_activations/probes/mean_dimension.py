@@ -514,7 +514,8 @@ def _profile(model: nn.Module, x: np.ndarray, fx: np.ndarray, layer_list: list[s
             kept[layer], evr[layer] = lb.n_components, lb.explained_variance_ratio
             with OutputReplacement(model, layer) as rep:
 
-                def eval_layer(xb: np.ndarray, base_rows: np.ndarray) -> dict[str, np.ndarray]:
+                def eval_layer(xb: np.ndarray, base_rows: np.ndarray,
+                               linv: nn.Module = linv) -> dict[str, np.ndarray]:
                     rep.replacement = linv(torch.from_numpy(np.ascontiguousarray(xb, dtype=np.float32)).to(device))
                     carrier = torch.from_numpy(np.ascontiguousarray(xs[base_rows])).to(device)
                     return {"__output__": model(carrier).double().cpu().numpy()}

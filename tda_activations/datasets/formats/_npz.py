@@ -11,8 +11,10 @@ __all__ = ["read_npz"]
 
 
 def _check_npz_magic(path: Path, *, how: str) -> None:
-    """Refuse a file that is neither a zip (npz) nor an npy array before numpy reads it (numpy
-    would call unknown bytes 'pickled data')."""
+    """Refuse a file that is neither a zip (npz) nor an npy array before numpy reads it.
+
+    NumPy would call unknown bytes 'pickled data'.
+    """
     with open(path, "rb") as fh:
         head = fh.read(6)
     if not (head.startswith(b"PK") or head == b"\x93NUMPY"):
