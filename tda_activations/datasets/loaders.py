@@ -132,7 +132,7 @@ def _load_digits_spec(text: str, upsample: int, *, split: str, limit: int | None
     )
 
 
-def _load_path(path: Path, *, split: str, size: Any, limit: int | None) -> ImageDataset:
+def _load_path(path: Path, *, split: SplitName, size: Any, limit: int | None) -> ImageDataset:
     if path.is_file():
         if path.suffix.lower() == ".npz":
             return load_npz(path)

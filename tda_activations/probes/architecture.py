@@ -602,9 +602,10 @@ def architecture_metrics(
             continue
         if node.op in ("output", "get_attr"):
             continue
-        shape = shape_of(node)
-        if shape is None:  # a non-tensor value (a size, a tuple): not a layer
+        node_shape = shape_of(node)
+        if node_shape is None:  # a non-tensor value (a size, a tuple): not a layer
             continue
+        shape = node_shape
         tensor_inputs = [i for i in node.all_input_nodes if i.name in infos]
         if not tensor_inputs:
             continue

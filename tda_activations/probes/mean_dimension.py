@@ -62,6 +62,7 @@ from .sobol import (
     _derangement,
     _indices_from_sweep,
     _ratio_with_se,
+    _Sweep,
     _sweep,
     product_of_marginals,
     total_indices,
@@ -105,6 +106,9 @@ class InversePCA(nn.Module):
     with_residual
         Take the residual columns as well (see above).
     """
+
+    mean: torch.Tensor
+    components: torch.Tensor
 
     def __init__(self, basis: PCABasis, *, with_residual: bool = False) -> None:
         super().__init__()
@@ -462,6 +466,13 @@ def mean_dimension_profile_cost(
     return _profile_cost(model, x, fx, layer_list, basis, n_components, n_rows, batch_size)
 
 
+def _centred_sq(sweep: _Sweep) -> np.ndarray:
+    """The per-row centred squared norms of a pooled sweep (always recorded for those)."""
+    if sweep.centred_sq is None:
+        raise RuntimeError("a pooled sweep without centred norms")  # pragma: no cover
+    return sweep.centred_sq
+
+
 def _profile(model: nn.Module, x: np.ndarray, fx: np.ndarray, layer_list: list[str],
              basis: PCABasis, n_components: int | float | None,
              input_components: int | float | None, same_fit: bool, n_rows: int | None,
@@ -494,7 +505,7 @@ def _profile(model: nn.Module, x: np.ndarray, fx: np.ndarray, layer_list: list[s
         for layer in layer_list:
             units[layer] = int(cap.outputs[layer].shape[1])
     for k in keys:
-        md, se, _ = _ratio_with_se(sw[k].terms.sum(axis=1), sw[k].centred_sq * rows.size / max(rows.size - 1, 1))
+        md, se, _ = _ratio_with_se(sw[k].terms.sum(axis=1), _centred_sq(sw[k]) * rows.size / max(rows.size - 1, 1))
         md_in[k] = (md, se)
     bar.update(1)
 
@@ -523,16 +534,18 @@ def _profile(model: nn.Module, x: np.ndarray, fx: np.ndarray, layer_list: list[s
                 swl = _sweep(eval_layer, lcoords[rows], lgroups, partner, per_unit=[],
                              pooled=["__output__"], batch_size=batch_size)
             s = swl["__output__"]
-            md, se, _ = _ratio_with_se(s.terms.sum(axis=1), s.centred_sq * rows.size / max(rows.size - 1, 1))
+            md, se, _ = _ratio_with_se(s.terms.sum(axis=1), _centred_sq(s) * rows.size / max(rows.size - 1, 1))
             md_out[layer] = (md, se)
             log.info("mean dimension profile: %s done (%d components)", layer, lb.n_components)
             bar.update(1)
     order = [INPUT_LAYER, *layer_list]
     return MeanDimensionProfile(
         layers=tuple(order), n_units=tuple(units[k] for k in order),
-        layer_given_input=[md_in[k][0] for k in order], layer_given_input_se=[md_in[k][1] for k in order],
-        output_given_layer=[md_out[k][0] for k in order], output_given_layer_se=[md_out[k][1] for k in order],
-        n_components=tuple(kept[k] for k in order), explained_variance_ratio=[evr[k] for k in order],
+        layer_given_input=np.array([md_in[k][0] for k in order]),
+        layer_given_input_se=np.array([md_in[k][1] for k in order]),
+        output_given_layer=np.array([md_out[k][0] for k in order]),
+        output_given_layer_se=np.array([md_out[k][1] for k in order]),
+        n_components=tuple(kept[k] for k in order), explained_variance_ratio=np.array([evr[k] for k in order]),
         n_rows=int(rows.size), seed=int(seed),
         params={"batch_size": int(batch_size), "n_components": n_components,
                 "input_components": input_components, "output_mean_dimension_given_input": md_in["__output__"][0]},

@@ -32,10 +32,12 @@ def _check_limit(limit: int | None) -> int | None:
 
 
 
-def _check_split(split: str) -> str:
-    if split not in ("train", "test"):
-        raise unknown_name_error("split", str(split), ("train", "test"))
-    return split
+def _check_split(split: str) -> SplitName:
+    if split == "train":
+        return "train"
+    if split == "test":
+        return "test"
+    raise unknown_name_error("split", str(split), ("train", "test"))
 
 
 def _resolve_hierarchy(hierarchy: HierarchyLike) -> ClassHierarchy | None:

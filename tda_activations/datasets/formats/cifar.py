@@ -345,7 +345,7 @@ def _fill_from_shipped(
     out = parents.copy()
     unplaced = []
     for i in np.flatnonzero(parents < 0):
-        name = fine_names[i]
+        name = fine_names[int(i)]
         if name in shipped_index:
             group = shipped_coarse[shipped.parents["coarse"][shipped_index[name]]]
             if group in coarse_index:

@@ -198,7 +198,7 @@ def load_image_folder(
     mode = color
     if mode == "auto":
         mode = "grayscale" if all(_is_gray(p) for p in paths) else "rgb"
-    arrays = []
+    arrays: list[np.ndarray] = []
     for p in paths:
         arr = _read_image(p, color=mode)
         if target_size is not None:

@@ -94,7 +94,8 @@ def from_torchvision(
     n = total if limit is None else min(total, limit)
     if n == 0:
         raise ValueError(f"{type(dataset).__name__} is empty; give a dataset with images")
-    images, labels = [], []
+    images: list[np.ndarray] = []
+    labels: list[int] = []
     for i in range(n):
         item = dataset[i]
         if not isinstance(item, (tuple, list)) or len(item) < 2:
