@@ -136,7 +136,7 @@ def _shipped_numbers(seed: int) -> dict[str, float]:
     for _, row in sens.iterrows():
         out[f"lenet sensitivity {row['measure']} spearman_fraction (> 0.9)"] = row["spearman_fraction"]
     tm = pretrained("lenet", seed=0)
-    table = layer_mapper(extract(tm.model, tm.data.test, reduction="top_l2", seed=0)).table
+    table = layer_mapper(extract(tm.model, tm.data.test, reduction="top_l2", seed=0)).to_pandas()
     out["mapper lenet purity_fine last - first (> 0)"] = (
         table["purity_fine"].iloc[-1] - table["purity_fine"].iloc[0])
     return out

@@ -131,7 +131,7 @@ def main() -> None:
     for label, net, shape in specs:
         t0 = time.perf_counter()
         rep = architecture_metrics(net, input_shape=shape)
-        s = rep.summary()
+        s = rep.totals()
         s["model"] = label
         s["params==numel"] = rep.total_params == count_parameters(net)
         checks += int(s["params==numel"])

@@ -85,7 +85,7 @@ result = mapper.layer_mapper(acts, layers=["conv1", "fc1"])
 fig, axes = plt.subplots(1, 2, figsize=(9, 4.5), layout="constrained")
 plot.mapper_pie_graph(result, layer="conv1", level="fine", ax=axes[0])
 plot.mapper_pie_graph(result, layer="fc1", level="fine", ax=axes[1])
-result.table[["depth", "n_nodes", "purity_fine", "purity_coarse", "n_components"]]"""),
+result.to_pandas()[["depth", "n_nodes", "purity_fine", "purity_coarse", "n_components"]]"""),
     ("md", """\
 ## A figure for a paper
 
@@ -175,7 +175,7 @@ stroke digits), then by class."""),
 chosen = list(a0.layers[::4]) + [a0.layers[-1]]
 lm = mapper.layer_mapper(a0, layers=chosen)
 plot.hierarchy_trend(lm)
-lm.table[["depth", "n_nodes", "purity_fine", "purity_coarse", "cophenetic_correlation"]]"""),
+lm.to_pandas()[["depth", "n_nodes", "purity_fine", "purity_coarse", "cophenetic_correlation"]]"""),
     ("code", """\
 fig, axes = plt.subplots(1, 3, figsize=(12, 4.2), layout="constrained")
 plot.mapper_pie_graph(lm, layer=chosen[0], level="coarse", ax=axes[0])
@@ -291,7 +291,7 @@ fig, axes = plt.subplots(1, 2, figsize=(10, 3.5), layout="constrained")
 plot.architecture_profile(reports, metric="output_dim", ax=axes[0])
 plot.architecture_profile(reports, metric="receptive_field", ax=axes[1])
 import pandas as pd
-pd.DataFrame([r.summary() for r in reports.values()])"""),
+pd.DataFrame([r.totals() for r in reports.values()])"""),
 ]
 
 # ------------------------------------------------------------------ 5. transformers

@@ -212,8 +212,9 @@ def test_to_pandas_and_summary() -> None:
     df = r.to_pandas(kinds=["Conv2d", "Linear"])
     assert len(df) == 18 and list(df["layer"])[:2] == ["conv1", "layer1.0.conv1"]
     assert df["log10_regions_bound"].is_monotonic_increasing
-    s = r.summary()
+    s = r.totals()
     assert s["params"] == r.total_params and s["input_shape"] == "1x16x16"
+    assert r.summary() == " ".join(f"{k}={v}" for k, v in s.items())
     assert np.isclose(s["compression"], 10 / 256)
 
 

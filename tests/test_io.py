@@ -115,7 +115,7 @@ def test_mapper_graph_and_layer_mapper_round_trip(tmp_path):
     mp = layer_mapper(acts, progress=False, eps=1.5, min_samples=3)
     roundtrip(mp.graphs["a"], tmp_path, "graph.npz")
     back = roundtrip(mp, tmp_path, "mapper.npz")
-    assert back.table.equals(mp.table)
+    assert back.to_pandas().equals(mp.to_pandas())
 
 
 def test_experiment_results_round_trip(tmp_path):

@@ -281,7 +281,7 @@ def test_two_level_hierarchy_components_and_purities():
     assert early.weighted_purity["fine"] < 0.5 and early.weighted_purity["coarse"] < 0.75
     assert early.separated == {"fine": (), "coarse": ()}
     # The trend table: one row per layer, purity rising with depth at both levels.
-    table = res.table
+    table = res.to_pandas()
     assert list(table.index) == ["early", "middle", "deep"]
     assert list(table["depth"]) == [0, 1, 2]
     for level in ("fine", "coarse"):
@@ -471,7 +471,7 @@ def test_layer_mapper_with_predictions():
     assert np.all(np.isfinite(comp.misclassification_rate))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert res.table.loc["deep", "misclassification_rate"] == s.misclassification_rate
+        assert res.to_pandas().loc["deep", "misclassification_rate"] == s.misclassification_rate
 
 
 def test_save_layer_mapper_writes_every_output(tmp_path):
@@ -482,7 +482,7 @@ def test_save_layer_mapper_writes_every_output(tmp_path):
     assert [e["layer"] for e in manifest["layers"]] == ["middle", "deep"]
     table = pd.read_csv(out / "trend.csv", index_col="layer")
     assert list(table.index) == ["middle", "deep"]
-    np.testing.assert_allclose(table["purity_coarse"], res.table["purity_coarse"])
+    np.testing.assert_allclose(table["purity_coarse"], res.to_pandas()["purity_coarse"])
     for entry in manifest["layers"]:
         g = M.load_graph(out / entry["json"])
         assert len(g.nodes) == len(res.graphs[entry["layer"]].nodes)

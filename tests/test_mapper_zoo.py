@@ -16,7 +16,7 @@ def test_layer_mapper_on_a_zoo_model_in_one_call(tmp_path):
     tm = pretrained("lenet", seed=0)
     acts = extract(tm.model, tm.data.test, reduction="top_l2", seed=0)
     res = layer_mapper(acts)  # paper defaults: l2norm, 10 intervals, 50%, DBSCAN 5, knee eps
-    table = res.table
+    table = res.to_pandas()
     assert list(table.index) == list(acts.layers)
     assert {"purity_fine", "purity_coarse", "n_components", "separated_fine",
             "separated_coarse", "cophenetic_correlation"} <= set(table.columns)

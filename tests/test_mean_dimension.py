@@ -129,8 +129,9 @@ def test_vector_outputs_and_pooled_mean_dimension() -> None:
     assert list(table.columns) == ["output", "feature", "total_index", "total_index_se",
                                    "normalized_total_index"]
     assert len(table) == 6
-    summary = ti.summary()
-    assert np.allclose(summary["mean_dimension"], ti.mean_dimensions)
+    per_output = ti.output_table()
+    assert np.allclose(per_output["mean_dimension"], ti.mean_dimensions)
+    assert ti.summary().startswith(f"mean dimension {ti.pooled_mean_dimension:.4g} ")
     with pytest.raises(ValueError):
         ti.indices[0, 0] = 1.0  # read-only
 

@@ -472,7 +472,7 @@ def mapper_layer(out: Path, inputs: Mapping[str, Path], *, layer: str, options: 
         warnings.simplefilter("ignore")  # an empty graph is reported in the table, not as noise
         res = layer_mapper(acts, layers=[layer], separation_purity=separation_purity, **dict(options))
     save_layer_mapper(res, out / "mapper", html=html, seed=seed)
-    row = res.table.reset_index().iloc[0].to_dict()
+    row = res.to_pandas().reset_index().iloc[0].to_dict()
     return {"layer": layer, "n_nodes": len(res.graphs[layer].nodes),
             "summary": {k: (None if isinstance(v, float) and not math.isfinite(v) else v)
                         for k, v in row.items() if isinstance(v, (int, float, str, np.generic))}}
@@ -566,7 +566,7 @@ def probe_model(out: Path, inputs: Mapping[str, Path], *, probe: str, params: Ma
 
             result = architecture_metrics(net, input_shape=tuple(dataset.image_shape))
             table = result.to_pandas()
-            _write_json(out / "summary.json", result.summary())
+            _write_json(out / "summary.json", result.totals())
         elif probe == "mean_dimension":
             from ..probes.mean_dimension import mean_dimension_profile
 

@@ -75,7 +75,7 @@ def run_cmd(
         save_layer_mapper(res, out, html=html, seed=seed, sample_index=acts.sample_index)
     except (ValueError, TypeError, FileNotFoundError) as exc:
         _fail(exc)
-    table = res.table
+    table = res.to_pandas()
     with pd.option_context("display.width", 200, "display.max_columns", 20,
                            "display.float_format", "{:.3f}".format):
         typer.echo(table[[c for c in _SHOWN if c in table.columns]].to_string())

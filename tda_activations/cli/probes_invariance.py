@@ -130,7 +130,7 @@ def architecture_cmd(
     except (ValueError, TypeError) as exc:
         _fail(exc)
     kinds = None if all_nodes else ["Conv2d", "Linear", "add", "cat"]
-    typer.echo(" ".join(f"{k}={v}" for k, v in rep.summary().items()))
+    typer.echo(rep.summary())
     _emit(rep.to_pandas(kinds=kinds), out)
     if out is not None:
         sidecar(ctx, out, result=rep)

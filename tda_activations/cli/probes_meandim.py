@@ -58,7 +58,7 @@ def meandim_cmd(
         _fail(exc)
     typer.echo(f"pooled mean dimension of the logits: {res.pooled_mean_dimension:.3f} "
                f"+- {res.pooled_mean_dimension_se:.3f}")
-    _emit(res.summary(), out)
+    _emit(res.output_table(), out)
     if out is not None:
         sidecar(ctx, out, result=res)
     if indices_out is not None:

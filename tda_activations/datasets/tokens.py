@@ -4,20 +4,19 @@ from __future__ import annotations
 
 import functools
 import os
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ..types import ClassHierarchy, frozen_array
-from .loaders import (
+from .formats._common import (
     HierarchyLike,
     _check_labels,
-    _check_npz_magic,
     _hierarchy_from_arrays,
     _resolve_hierarchy,
 )
+from .formats._npz import read_npz
 
 __all__ = ["TokenDataset", "load_token_npz"]
 
@@ -192,28 +191,8 @@ def load_token_npz(
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path} does not exist or is not a file")
-    _check_npz_magic(path, how="numpy.savez(path, input_ids=..., attention_mask=..., labels=...)")
-    try:
-        npz = np.load(path, allow_pickle=False)
-        if not hasattr(npz, "files"):  # np.load gave a single array
-            raise ValueError(
-                f"{path} holds a single array, not an .npz archive; save token data with "
-                "numpy.savez(path, input_ids=..., attention_mask=..., labels=...)"
-            )
-        with npz:
-            arrays = {k: npz[k] for k in npz.files}
-    except (zipfile.BadZipFile, OSError, EOFError) as exc:
-        raise ValueError(
-            f"{path} is not a readable .npz file ({exc}); write it with "
-            "numpy.savez(path, input_ids=..., attention_mask=..., labels=...)"
-        ) from exc
-    except ValueError as exc:
-        if "pickle" in str(exc).lower():
-            raise ValueError(
-                f"{path} stores Python objects; store names as a string array, e.g. "
-                "numpy.array(names, dtype=str), and ids as an integer array"
-            ) from exc
-        raise
+    arrays = read_npz(path, how="numpy.savez(path, input_ids=..., attention_mask=..., labels=...)",
+                      what="token data")
     if "input_ids" not in arrays:
         raise ValueError(
             f"{path} has no 'input_ids' array (it has {sorted(arrays)}); write the file with "

@@ -114,7 +114,7 @@ class Subsample:
     def __len__(self) -> int:
         return int(self.indices.shape[0])
 
-    def summary(self) -> dict[str, Any]:
+    def facts(self) -> dict[str, Any]:
         """The scalar facts, for recording with a result."""
         return {
             "n_points": len(self),

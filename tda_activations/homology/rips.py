@@ -506,9 +506,9 @@ def _subsample_target(size: int, maxdim: int, limit: float, edge_fraction: float
 
 
 def _greedy(x: np.ndarray, target: int, seed: int | None, metric: str) -> tuple[np.ndarray, dict[str, Any]]:
-    """The greedy subsample of ``target`` points and its summary (with the bottleneck bound)."""
+    """The greedy subsample of ``target`` points and its facts (with the bottleneck bound)."""
     sub = greedy_subsample(x, n_points=target, seed=seed, metric=metric)
-    return x[sub.indices], sub.summary()
+    return x[sub.indices], sub.facts()
 
 
 def persistence(

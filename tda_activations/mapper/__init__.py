@@ -8,7 +8,7 @@ class_composition       per-node counts of each class at one level
 hierarchy_compositions  ... at every level of a hierarchy, with misclassification rates
 hierarchy_summary       purity per level, components, separated groups, class graph scores
 class_graph             classes linked by the nodes they share
-layer_mapper            all of the above for every layer of an ActivationSet; ``.table``
+layer_mapper            all of the above for every layer of an ActivationSet; ``.to_pandas()``
 to_networkx, to_json, from_json, save_graph, load_graph, to_html, pie_chart_data
 save_layer_mapper       every output of layer_mapper into a directory
 """

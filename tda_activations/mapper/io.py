@@ -107,7 +107,7 @@ def save_layer_mapper(result: LayerMapper, directory: str | os.PathLike[str], *,
             stem += "_"
         stems[layer] = stem
     with atomic_dir(directory) as tmp:
-        table = result.table
+        table = result.to_pandas()
         (tmp / "trend.csv").write_text(table.to_csv())
         (tmp / "trend_stats.csv").write_text(result.trend().to_csv())
         (tmp / "graphs").mkdir()
@@ -136,7 +136,7 @@ def save_layer_mapper(result: LayerMapper, directory: str | os.PathLike[str], *,
 
 def _index_page(result: LayerMapper, stems: dict[str, str], *, html: bool,
                 layers_page: bool) -> str:
-    table = result.table.reset_index()
+    table = result.to_pandas().reset_index()
     if html:
         table["layer"] = [
             f'<a href="html/{_html.escape(stems[layer])}.html">{_html.escape(layer)}</a>'

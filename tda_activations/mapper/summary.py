@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -22,6 +22,9 @@ from ..types import (
 )
 from .composition import NodeComposition, check_labels, hierarchy_compositions
 from .graph import mapper_graph
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    import pandas
 
 __all__ = [
     "ClassGraph",
@@ -79,8 +82,11 @@ def _component_counts(graph: MapperGraph, labels: np.ndarray, n_groups: int,
 
 
 def _separated_groups(counts: np.ndarray, *, purity: float) -> np.ndarray:
-    """Boolean per group: at least ``purity`` of its component-points lie in components
-    that are at least ``purity`` made of it (groups absent from the graph: False)."""
+    """Boolean per group: whether the group lives in components of its own.
+
+    At least ``purity`` of its component-points lie in components that are at least
+    ``purity`` made of it (groups absent from the graph: False).
+    """
     sizes = counts.sum(axis=1, keepdims=True).astype(np.float64)
     frac = np.divide(counts, sizes, out=np.zeros(counts.shape), where=sizes > 0)
     own = np.where(frac >= purity, counts, 0).sum(axis=0)
@@ -144,8 +150,10 @@ class ClassGraph:
         return linkage(squareform(d, checks=False), method=method)
 
     def to_networkx(self) -> Any:
-        """A :class:`networkx.Graph`: one node per class, an edge where classes share a node
-        (attributes ``similarity`` and ``shared_nodes``)."""
+        """A :class:`networkx.Graph`: one node per class, an edge where classes share a node.
+
+        Edge attributes: ``similarity`` and ``shared_nodes``.
+        """
         import networkx as nx
 
         g = nx.Graph()
@@ -189,8 +197,11 @@ def class_graph(composition: NodeComposition) -> ClassGraph:
 
 
 def _hierarchy_distance(hierarchy: ClassHierarchy) -> np.ndarray:
-    """Tree distance between fine classes: 0 for a class with itself, otherwise
-    1 + the number of coarser levels at which the two classes are in different groups."""
+    """Tree distance between fine classes.
+
+    0 for a class with itself, otherwise 1 + the number of coarser levels at which the two
+    classes are in different groups.
+    """
     n = len(hierarchy.class_names)
     d = np.ones((n, n)) - np.eye(n)
     for level in hierarchy.parents:
@@ -457,12 +468,33 @@ class LayerMapper:
         nodes = [len(self.graphs[k].nodes) for k in self.layers]
         size = f"{min(nodes)}-{max(nodes)} nodes per graph" if nodes else "no graphs"
         return (f"LayerMapper({len(self.layers)} layers: {brief_names(self.layers)}; {size}; "
-                f"levels: {', '.join(self.hierarchy.levels)}; .table, .trend())")
+                f"levels: {', '.join(self.hierarchy.levels)}; .to_pandas(), .trend())")
 
-    @property
-    def table(self) -> Any:
-        """The trend table: one row per layer (``depth`` = position in forward order)
-        with purity at every level, components, separated groups, class-graph scores."""
+    def summary(self) -> str:
+        """One line: layers, graph sizes and the weighted purity of the first and last layer."""
+        if not self.layers:
+            return "LayerMapper: no layers"
+        first, last = self.summaries[self.layers[0]], self.summaries[self.layers[-1]]
+        nodes = [len(self.graphs[k].nodes) for k in self.layers]
+
+        def purity(s: HierarchySummary) -> str:
+            return ", ".join(f"{k} {v:.3f}" for k, v in s.weighted_purity.items())
+
+        return (f"{len(self.layers)} layers ({self.layers[0]} .. {self.layers[-1]}), "
+                f"{min(nodes)}-{max(nodes)} nodes per graph; weighted purity {purity(first)} "
+                f"-> {purity(last)}")
+
+    def to_pandas(self) -> pandas.DataFrame:
+        """The trend table: one row per layer.
+
+        Columns: ``depth`` (position in forward order), purity at every level, components,
+        separated groups, class-graph scores.
+
+        Returns
+        -------
+        pandas.DataFrame
+            A new frame indexed by layer.
+        """
         import pandas as pd
 
         rows = []
@@ -486,7 +518,7 @@ class LayerMapper:
         import pandas as pd
         from scipy.stats import spearmanr
 
-        df = self.table
+        df = self.to_pandas()
         out = {}
         for col in df.columns:
             if col == "depth" or not np.issubdtype(df[col].dtype, np.number):
@@ -533,7 +565,7 @@ def layer_mapper(
     Returns
     -------
     LayerMapper
-        ``.table`` is the trend table (one row per layer); ``.trend()`` its rank
+        ``.to_pandas()`` is the trend table (one row per layer); ``.trend()`` its rank
         correlation with depth.
 
     Raises
@@ -545,7 +577,7 @@ def layer_mapper(
     Examples
     --------
     >>> res = layer_mapper(acts)                          # doctest: +SKIP
-    >>> res.table[["purity_fine", "purity_coarse", "n_components"]]   # doctest: +SKIP
+    >>> res.to_pandas()[["purity_fine", "purity_coarse", "n_components"]]   # doctest: +SKIP
     """
     if "label" in mapper_options:
         raise ValueError("label is set to the layer name by layer_mapper; do not pass it")

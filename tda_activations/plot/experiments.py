@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ._common import as_frame, get_axes, require_columns
 from ._provenance import record
 from .style import categorical_colors
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from matplotlib.axes import Axes
 
 __all__ = ["correspondence_curve", "sensitivity_curve", "tidy_curve"]
 
@@ -59,7 +62,7 @@ def tidy_curve(
     markers: bool = True,
     legend: bool = True,
     function: str = "tidy_curve",
-) -> Any:
+) -> Axes:
     """Line per ``hue`` of ``y`` against ``x`` from a tidy table; repeats are averaged.
 
     Rows with the same ``(hue, x)`` (seeds, models) are averaged and drawn with a band
@@ -152,7 +155,7 @@ def sensitivity_curve(
     normalize: bool = False,
     logx: bool = False,
     title: str | None = None,
-) -> Any:
+) -> Axes:
     """Sensitivity curves: distance to the original layer as information is removed.
 
     The cloud is projected onto fewer principal directions (or perturbed more); one line
@@ -234,7 +237,7 @@ def correspondence_curve(
     spread: str | None = "std",
     chance: float | str | None = "auto",
     title: str | None = None,
-) -> Any:
+) -> Axes:
     """Specificity: how often the nearest layer of another seed's model has the same depth.
 
     By depth, one line per measure.

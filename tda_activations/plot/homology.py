@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -11,6 +11,9 @@ from ..types import Diagrams
 from ._common import depth_colors, get_axes
 from ._provenance import record
 from .style import categorical_colors
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from matplotlib.axes import Axes
 
 __all__ = ["barcode", "betti_curves", "persistence_diagram"]
 
@@ -71,7 +74,7 @@ def persistence_diagram(
     diagonal: bool = True,
     legend: bool = True,
     title: str | None = None,
-) -> Any:
+) -> Axes:
     """Persistence diagram: (birth, death) of every bar, one colour per homology dimension.
 
     Essential bars (death ``inf``) are drawn as triangles on a dashed line marked
@@ -161,7 +164,7 @@ def barcode(
     linewidth: float = 1.2,
     legend: bool = True,
     title: str | None = None,
-) -> Any:
+) -> Axes:
     """Barcode: one horizontal bar per homology class, grouped by dimension.
 
     Within a dimension the bars are sorted by birth; essential bars run to the right
@@ -251,7 +254,7 @@ def betti_curves(
     cmap: str = "viridis",
     legend: bool | Literal["auto"] = "auto",
     title: str | None = None,
-) -> Any:
+) -> Axes:
     """Betti curves ``beta_dim(t)`` of every layer, coloured from shallow to deep.
 
     Parameters

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -12,6 +12,9 @@ from ..types import MapperGraph
 from ._common import as_frame, get_axes, require_columns
 from ._provenance import record
 from .style import categorical_colors
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from matplotlib.axes import Axes
 
 __all__ = ["class_dendrogram", "hierarchy_trend", "mapper_pie_graph"]
 
@@ -116,7 +119,7 @@ def mapper_pie_graph(
     legend_cols: int | None = None,
     title: str | None = None,
     composition: Any = None,
-) -> Any:
+) -> Axes:
     """A static Mapper graph whose nodes are pie charts of their class composition.
 
     Node area is proportional to the number of member points; each slice is the
@@ -249,7 +252,7 @@ def class_dendrogram(
     orientation: Literal["top", "left"] = "top",
     color: str = "0.2",
     title: str | None = None,
-) -> Any:
+) -> Axes:
     """Dendrogram of the classes from a Mapper class graph (which classes share nodes).
 
     The height of a merge is ``1 - similarity`` of the class graph
@@ -342,13 +345,13 @@ def hierarchy_trend(
     columns: Sequence[str] | None = None,
     x: Literal["depth", "layer"] = "depth",
     title: str | None = None,
-) -> Any:
+) -> Axes:
     """How Mapper graphs organise the class hierarchy with depth: purity per level by layer.
 
     Parameters
     ----------
     result
-        A :class:`~tda_activations.mapper.LayerMapper` or its ``.table`` (one row per layer).
+        A :class:`~tda_activations.mapper.LayerMapper` or its ``.to_pandas()`` (one row per layer).
     ax
         Axes to draw into (default: a new figure).
     columns
@@ -364,7 +367,7 @@ def hierarchy_trend(
     """
     from ..mapper import LayerMapper
 
-    df = result.table if isinstance(result, LayerMapper) else as_frame(result, what="hierarchy_trend")
+    df = result.to_pandas() if isinstance(result, LayerMapper) else as_frame(result, what="hierarchy_trend")
     if columns is None:
         columns = [c for c in df.columns if str(c).startswith("purity_")]
         if not columns:

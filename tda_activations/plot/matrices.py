@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import textwrap
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -20,6 +20,9 @@ from ._common import (
 )
 from ._provenance import record
 from .style import categorical_colors
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from matplotlib.axes import Axes
 
 __all__ = [
     "cross_model_heatmap",
@@ -193,7 +196,7 @@ def layer_heatmap(
     tick_fontsize: float | str | None = None,
     title: str | None = None,
     sep: str = "/",
-) -> Any:
+) -> Axes:
     """Heatmap of a :class:`~tda_activations.types.LayerMatrix` with layer names on the axes.
 
     Parameters
@@ -323,7 +326,7 @@ def cross_model_heatmap(
     sep: str = "/",
     layer_ticks: bool | Literal["auto"] = "auto",
     **style: Any,
-) -> Any:
+) -> Axes:
     """Heatmap of layers of several models: models as blocks, model names on the axes.
 
     Two layouts are understood:
@@ -553,7 +556,7 @@ def layer_embedding(
     annotate: Literal["ends", "all", "none"] = "ends",
     legend: bool = True,
     title: str | None = None,
-) -> Any:
+) -> Axes:
     """MDS embedding of layers: one trajectory per model, from its first layer to its last.
 
     Models of different architectures drawn side by side show where their

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from ._common import get_axes
 from ._provenance import record
 from .style import categorical_colors
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from matplotlib.axes import Axes
 
 __all__ = [
     "architecture_profile",
@@ -47,7 +50,7 @@ def mean_dimension_profile(
                                                                         "output_given_layer"),
     errorbars: bool = True,
     title: str | None = None,
-) -> Any:
+) -> Axes:
     """Mean dimension per layer: of each layer given the input, of the output given each layer.
 
     Parameters
@@ -97,7 +100,7 @@ def model_mean_dimensions(
     ax: Any = None,
     statistic: Literal["pooled", "mean"] = "pooled",
     title: str | None = None,
-) -> Any:
+) -> Axes:
     """Logit mean dimension of several models (architectures, checkpoints) as bars.
 
     Parameters
@@ -152,7 +155,7 @@ def index_heatmap(
     cmap: str = "magma",
     colorbar: bool = True,
     title: str | None = None,
-) -> Any:
+) -> Axes:
     """Heatmap of normalised total indices over the input image (which pixels matter).
 
     Parameters
@@ -221,7 +224,7 @@ def correlation_order_accuracy(
     surrogates: Sequence[str] | None = None,
     errorbars: bool = True,
     title: str | None = None,
-) -> Any:
+) -> Axes:
     """Accuracy of first- and second-order Gaussian surrogates at every layer.
 
     The model's true accuracy is a dashed line and chance a dotted one: where a
@@ -291,7 +294,7 @@ def invariance_profile(
     ax: Any = None,
     statistic: Literal["score", "median_unit_score"] = "score",
     title: str | None = None,
-) -> Any:
+) -> Axes:
     """Invariance score by depth, one line per model (0 = invariant, 1 = not at all).
 
     Parameters
@@ -344,7 +347,7 @@ def equivariance_profile(
     ax: Any = None,
     statistic: Literal["residual", "identity_residual"] = "residual",
     title: str | None = None,
-) -> Any:
+) -> Axes:
     """Equivariance residual by layer, one line per transform (0 = exactly equivariant).
 
     Parameters
@@ -393,7 +396,7 @@ def separability_profile(
     ax: Any = None,
     statistic: Literal["distance_ratio", "fisher_criterion"] = "fisher_criterion",
     title: str | None = None,
-) -> Any:
+) -> Axes:
     """Class separability by layer (Fisher criterion or inter/intra distance ratio).
 
     Parameters
@@ -435,7 +438,7 @@ def architecture_profile(
     kinds: Sequence[str] | None = ("Conv2d", "Linear"),
     log: bool | None = None,
     title: str | None = None,
-) -> Any:
+) -> Axes:
     """One architecture quantity along the network (width, receptive field, cost...).
 
     Parameters

@@ -24,7 +24,8 @@ from torch import nn
 
 from .._hooks import DEFAULT_LAYER_TYPES, call_name, check_hookable, hook_calls
 from .._torch import check_model, eval_mode, model_devices, split_layer_call
-from ..types import ImageDataset, unknown_name_error
+from ..types import unknown_name_error
+from ._inputs import as_inputs
 
 __all__ = [
     "INPUT_LAYER",
@@ -53,41 +54,6 @@ def model_device(model: nn.Module) -> torch.device:
     """Device of the model's first parameter or buffer (CPU for a model without any)."""
     devices = model_devices(model)
     return devices[0] if devices else torch.device("cpu")
-
-
-def as_inputs(data: Any, *, name: str = "data") -> tuple[np.ndarray, np.ndarray | None]:
-    """Inputs (float32, ``(n, ...)``) and labels (int64 or ``None``) of ``data``.
-
-    ``data`` is an :class:`~tda_activations.types.ImageDataset`, an array of
-    inputs, or an ``(inputs, labels)`` pair of arrays.
-    """
-    labels = None
-    if isinstance(data, ImageDataset):
-        x, labels = np.asarray(data.images), np.asarray(data.labels)
-    elif isinstance(data, tuple) and len(data) == 2:
-        x, labels = np.asarray(data[0]), np.asarray(data[1])
-    else:
-        x = np.asarray(data)
-    if x.dtype == object or not np.issubdtype(x.dtype, np.number):
-        raise TypeError(f"{name}: expected numeric inputs, got dtype {x.dtype}")
-    if x.ndim < 2 or x.shape[0] == 0:
-        raise ValueError(
-            f"{name}: expected inputs of shape (n_samples, ...) with n_samples >= 1, got shape "
-            f"{x.shape}; give a 2-D array (n, features) or an ImageDataset"
-        )
-    if not np.all(np.isfinite(x)):
-        raise ValueError(f"{name}: the inputs contain NaN or infinite values; clean them first")
-    if labels is not None:
-        if not np.issubdtype(labels.dtype, np.integer):
-            raise TypeError(f"{name}: labels must be integers, got dtype {labels.dtype}")
-        if labels.shape != (x.shape[0],):
-            raise ValueError(f"{name}: {labels.shape} labels for {x.shape[0]} inputs; give one label each")
-        labels = labels.astype(np.int64)
-    x = x.astype(np.float32, copy=False)
-    if not x.flags.writeable:  # torch warns on read-only arrays (frozen containers)
-        x = x.copy()
-    return x, labels
-
 
 
 def resolve_layer(model: nn.Module, name: str) -> tuple[nn.Module, int]:

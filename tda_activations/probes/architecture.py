@@ -46,8 +46,8 @@ import copy
 import logging
 import math
 import operator
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -56,6 +56,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .._hooks import call_name
+from .._tables import rows_to_pandas
 from ..types import compact_repr
 
 __all__ = [
@@ -173,12 +174,14 @@ class ArchitectureReport:
 
     def to_pandas(self, *, kinds: Sequence[str] | None = None) -> Any:
         """One row per node (optionally only those whose ``kind`` is in ``kinds``)."""
-        import pandas as pd
+        rows = [r for r in self.layers if kinds is None or r.kind in kinds]
+        return rows_to_pandas(rows, LayerArchitecture)
 
-        rows = [r.__dict__ for r in self.layers if kinds is None or r.kind in kinds]
-        return pd.DataFrame(rows, columns=list(LayerArchitecture.__dataclass_fields__))
+    def summary(self) -> str:
+        """One line ``key=value ...`` of the global quantities (those of :meth:`totals`)."""
+        return " ".join(f"{k}={v}" for k, v in self.totals().items())
 
-    def summary(self) -> dict[str, Any]:
+    def totals(self) -> dict[str, Any]:
         """The global quantities as a flat dict (one row of a comparison table)."""
         rf = self.receptive_field
         return {
@@ -384,6 +387,108 @@ def _global(info: _Info, extent: tuple[int, int] | None) -> tuple[tuple[int, int
     return r, info.jump  # type: ignore[return-value]
 
 
+# ----------------------------------------------------------- what each module type does
+
+
+@dataclass(frozen=True)
+class _Effect:
+    """What one module does to the running quantities.
+
+    Receptive field and jump (``None`` once not spatial), the spatial extent folded in by a flatten, its multiply-accumulates,
+    its piecewise-linear kind (``"linear"``, ``"relu"``, ``"maxout"``, ``"nonpl"``) and the
+    window size of a max pooling.
+    """
+
+    rf: tuple[int, int] | None
+    jump: tuple[int, int] | None
+    flat_extent: tuple[int, int] | None
+    macs: int = 0
+    pl_kind: str = "linear"
+    pool_k: int = 1
+
+
+_ModuleHandler = Callable[[Any, _Info, tuple[int, ...], _Effect], _Effect]
+
+
+def _conv2d(mod: Any, first: _Info, shape: tuple[int, ...], eff: _Effect) -> _Effect:
+    macs = _numel(shape) * (mod.in_channels // mod.groups) * int(np.prod(mod.kernel_size))
+    rf, jump = eff.rf, eff.jump
+    if rf is not None and jump is not None:
+        rf, jump = _window(rf, jump, _pair(mod.kernel_size), _pair(mod.stride), _pair(mod.dilation))
+    return replace(eff, rf=rf, jump=jump, macs=macs)
+
+
+def _conv_other(mod: Any, first: _Info, shape: tuple[int, ...], eff: _Effect) -> _Effect:
+    macs = _numel(shape) * (mod.in_channels // mod.groups) * int(np.prod(mod.kernel_size))
+    return replace(eff, rf=None, jump=None, macs=macs)  # 1-D / 3-D: no 2-D receptive field
+
+
+def _linear(mod: Any, first: _Info, shape: tuple[int, ...], eff: _Effect) -> _Effect:
+    rf, jump = eff.rf, eff.jump
+    if eff.flat_extent is not None:  # every input position feeds every output
+        rf, jump = _global(first, eff.flat_extent)
+    return replace(eff, rf=rf, jump=jump, flat_extent=None, macs=_numel(shape) * mod.in_features)
+
+
+def _relu(mod: Any, first: _Info, shape: tuple[int, ...], eff: _Effect) -> _Effect:
+    return replace(eff, pl_kind="relu")
+
+
+def _not_piecewise_linear(mod: Any, first: _Info, shape: tuple[int, ...], eff: _Effect) -> _Effect:
+    return replace(eff, pl_kind="nonpl")
+
+
+def _pool2d(mod: Any, first: _Info, shape: tuple[int, ...], eff: _Effect) -> _Effect:
+    ks, st = _pair(mod.kernel_size), _pair(mod.stride or mod.kernel_size)
+    dil = _pair(getattr(mod, "dilation", 1))
+    rf, jump = eff.rf, eff.jump
+    if rf is not None and jump is not None:
+        rf, jump = _window(rf, jump, ks, st, dil)
+    if isinstance(mod, nn.MaxPool2d):
+        return replace(eff, rf=rf, jump=jump, pl_kind="maxout", pool_k=ks[0] * ks[1])
+    return replace(eff, rf=rf, jump=jump)
+
+
+def _adaptive_pool2d(mod: Any, first: _Info, shape: tuple[int, ...], eff: _Effect) -> _Effect:
+    rf, jump, pool_k = _adaptive(first, shape)
+    pl_kind = "maxout" if isinstance(mod, nn.AdaptiveMaxPool2d) else eff.pl_kind
+    return replace(eff, rf=rf, jump=jump, pool_k=pool_k, pl_kind=pl_kind)
+
+
+def _flatten(mod: Any, first: _Info, shape: tuple[int, ...], eff: _Effect) -> _Effect:
+    return replace(eff, flat_extent=_spatial(first.shape))
+
+
+def _normalisation(mod: Any, first: _Info, shape: tuple[int, ...], eff: _Effect) -> _Effect:
+    return eff  # affine per feature: parameters counted, nothing else changes
+
+
+_MODULE_HANDLERS: dict[type[nn.Module], _ModuleHandler] = {
+    nn.Conv2d: _conv2d,
+    nn.Conv1d: _conv_other,
+    nn.Conv3d: _conv_other,
+    nn.Linear: _linear,
+    **dict.fromkeys(_RELU_MODULES, _relu),
+    **dict.fromkeys(_NONPL_MODULES, _not_piecewise_linear),
+    nn.MaxPool2d: _pool2d,
+    nn.AvgPool2d: _pool2d,
+    nn.AdaptiveAvgPool2d: _adaptive_pool2d,
+    nn.AdaptiveMaxPool2d: _adaptive_pool2d,
+    nn.Flatten: _flatten,
+    **dict.fromkeys((nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.LayerNorm, nn.GroupNorm),
+                    _normalisation),
+}
+"""Module type -> its handler; a subclass uses the handler of its nearest registered base."""
+
+
+def _module_handler(mod: nn.Module) -> _ModuleHandler | None:
+    for cls in type(mod).__mro__:
+        handler = _MODULE_HANDLERS.get(cls)
+        if handler is not None:
+            return handler
+    return None
+
+
 def _module_params(m: nn.Module) -> tuple[int, bool]:
     """Parameter count from hyper-parameters (True) or by counting tensors (False)."""
     if isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose2d)):
@@ -497,9 +602,10 @@ def architecture_metrics(
             continue
         if node.op in ("output", "get_attr"):
             continue
-        shape = shape_of(node)
-        if shape is None:  # a non-tensor value (a size, a tuple): not a layer
+        node_shape = shape_of(node)
+        if node_shape is None:  # a non-tensor value (a size, a tuple): not a layer
             continue
+        shape = node_shape
         tensor_inputs = [i for i in node.all_input_nodes if i.name in infos]
         if not tensor_inputs:
             continue
@@ -522,37 +628,12 @@ def architecture_metrics(
             if base not in seen_params:
                 params, _exact = _module_params(mod)
                 seen_params.add(base)
-            if isinstance(mod, (nn.Conv2d,)):
-                macs = out_dim * (mod.in_channels // mod.groups) * int(np.prod(mod.kernel_size))
-                if rf is not None and jump is not None:
-                    rf, jump = _window(rf, jump, _pair(mod.kernel_size), _pair(mod.stride), _pair(mod.dilation))
-            elif isinstance(mod, (nn.Conv1d, nn.Conv3d)):
-                macs = out_dim * (mod.in_channels // mod.groups) * int(np.prod(mod.kernel_size))
-                rf = jump = None
-            elif isinstance(mod, nn.Linear):
-                macs = out_dim * mod.in_features
-                if flat_extent is not None:  # every input position feeds every output
-                    rf, jump = _global(first, flat_extent)
-                flat_extent = None
-            elif isinstance(mod, _RELU_MODULES):
-                pl_kind = "relu"
-            elif isinstance(mod, _NONPL_MODULES):
-                pl_kind = "nonpl"
-            elif isinstance(mod, (nn.MaxPool2d, nn.AvgPool2d)):
-                ks, st = _pair(mod.kernel_size), _pair(mod.stride or mod.kernel_size)
-                dil = _pair(getattr(mod, "dilation", 1))
-                if rf is not None and jump is not None:
-                    rf, jump = _window(rf, jump, ks, st, dil)
-                if isinstance(mod, nn.MaxPool2d):
-                    pl_kind, pool_k = "maxout", ks[0] * ks[1]
-            elif isinstance(mod, (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)):
-                rf, jump, pool_k = _adaptive(first, shape)
-                if isinstance(mod, nn.AdaptiveMaxPool2d):
-                    pl_kind = "maxout"
-            elif isinstance(mod, nn.Flatten):
-                flat_extent = _spatial(first.shape)
-            elif params and not isinstance(mod, (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d,
-                                                 nn.LayerNorm, nn.GroupNorm)):
+            handler = _module_handler(mod)
+            if handler is not None:
+                eff = handler(mod, first, shape, _Effect(rf, jump, flat_extent))
+                rf, jump, flat_extent = eff.rf, eff.jump, eff.flat_extent
+                macs, pl_kind, pool_k = eff.macs, eff.pl_kind, eff.pool_k
+            elif params:
                 log.warning("module %s (%s): parameters counted, MACs and receptive field not modelled",
                             name, kind)
         else:

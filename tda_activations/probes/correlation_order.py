@@ -1,4 +1,4 @@
-"""Which order of correlations carries the class information at each layer?
+"""Which order of correlations carries the class information at each layer.
 
 Following Fischer et al. (2022, "Decomposing neural networks as mappings of
 correlation functions"): at layer ``l``, replace the activations by samples
@@ -419,10 +419,13 @@ def _plan(model: nn.Module, data: Any, fit_data: Any, layers: Sequence[str] | No
 
 def _cost(model: nn.Module, xf: np.ndarray, yf: np.ndarray, xe: np.ndarray, order: list[str],
           *, n_draws: int, batch_size: int) -> CostEstimate:
-    """Per layer: forward passes (capture the fit data, three surrogates per batch), the
+    """The cost of :func:`correlation_order`, per layer.
+
+    Forward passes (capture the fit data, three surrogates per batch), the
     draws of every batch (``m x (2 n_c + n_fit) x p``: class and pooled Gaussians) and the
     pooled Ledoit-Wolf Gram matrix (``n_fit^2 p``); each kind timed once on the widest layer
-    and scaled by the layer's units."""
+    and scaled by the layer's units.
+    """
     hidden = [l for l in order if l != INPUT_LAYER]
     shapes = layer_shapes(model, xf, hidden) if hidden else {}
     units = {l: int(np.prod(shapes[l])) if l in shapes else int(np.prod(xf.shape[1:]))

@@ -1,4 +1,4 @@
-"""Mean dimension from data: given-data total indices, an inverse-PCA layer, depth profiles.
+"""Mean dimension of networks: an inverse-PCA layer, logits' indices, depth profiles.
 
 For a function ``f`` of ``d`` features ``x = (x_1, ..., x_d)``, the (unnormalised)
 total index of feature ``i`` is
@@ -22,6 +22,7 @@ When fewer components than the rank are kept, the residual (what the kept
 components miss) is one more, grouped feature called ``"residual"``, so the
 function being analysed is always exactly the model.
 
+The estimator itself (NumPy only) is :mod:`.sobol`; the PCA basis is :mod:`.pca`.
 Every index comes with a standard error (the spread of the per-row terms over
 ``sqrt(n)``; for the mean dimension, a ratio, the delta method through its
 influence function).  All forward passes are batched and seeded.
@@ -30,7 +31,6 @@ influence function).  All forward passes are batched and seeded.
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -54,7 +54,22 @@ from ._hooks import (
     model_device,
     resolve_layer,
 )
+from .pca import RANK_TOL, PCABasis, fit_pca
+from .sobol import (
+    TotalIndices,
+    _check_rows,
+    _choose_rows,
+    _derangement,
+    _indices_from_sweep,
+    _ratio_with_se,
+    _Sweep,
+    _sweep,
+    product_of_marginals,
+    total_indices,
+)
 
+# PCABasis, fit_pca, TotalIndices, total_indices and product_of_marginals have torch-free
+# homes (.pca, .sobol); they stay importable from here, where they were before the split.
 __all__ = [
     "InversePCA",
     "MeanDimensionProfile",
@@ -74,77 +89,6 @@ log = logging.getLogger(__name__)
 
 FeatureSpace = Literal["pca", "inputs"]
 _RESIDUAL = "residual"
-_RANK_TOL = 1e-10  # components with variance below this fraction of the total are numerical zeros
-
-
-# ------------------------------------------------------------------------------ PCA
-
-
-@dataclass(frozen=True)
-class PCABasis:
-    """A fitted PCA: mean, orthonormal components and their variances.
-
-    Attributes
-    ----------
-    mean
-        Float64 ``(p,)``: mean of the (flattened) data.
-    components
-        Float64 ``(k, p)``: orthonormal principal directions, largest variance first.
-    variances
-        Float64 ``(k,)``: variance (``ddof=1``) of the data along each component.
-    total_variance
-        Sum of the variances of all ``p`` features (``ddof=1``).
-    input_shape
-        Shape of one sample (without the batch axis); the inverse map returns it.
-    """
-
-    mean: np.ndarray
-    components: np.ndarray
-    variances: np.ndarray
-    total_variance: float
-    input_shape: tuple[int, ...]
-
-    __repr__ = compact_repr
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "mean", frozen_array(self.mean, dtype=np.float64))
-        object.__setattr__(self, "components", frozen_array(self.components, dtype=np.float64))
-        object.__setattr__(self, "variances", frozen_array(self.variances, dtype=np.float64))
-        object.__setattr__(self, "input_shape", tuple(int(s) for s in self.input_shape))
-
-    @property
-    def n_components(self) -> int:
-        """Number of kept components ``k``."""
-        return int(self.components.shape[0])
-
-    @property
-    def explained_variance_ratio(self) -> float:
-        """Fraction of the total variance the kept components explain."""
-        if self.total_variance <= 0:
-            return 1.0
-        return float(min(1.0, self.variances.sum() / self.total_variance))
-
-    def _flat(self, x: Any) -> np.ndarray:
-        arr = np.asarray(x, dtype=np.float64)
-        if arr.shape[1:] != self.input_shape:
-            raise ValueError(
-                f"expected samples of shape {self.input_shape}, got {arr.shape[1:]}; use the data "
-                "the PCA was fitted on (or data of the same shape)"
-            )
-        return arr.reshape(arr.shape[0], -1)
-
-    def transform(self, x: Any) -> np.ndarray:
-        """PCA coordinates ``(n, k)`` of samples ``x`` of shape ``(n, *input_shape)``."""
-        return (self._flat(x) - self.mean) @ self.components.T
-
-    def residual(self, x: Any) -> np.ndarray:
-        """What the kept components miss: ``x - inverse(transform(x))``, flattened ``(n, p)``."""
-        flat = self._flat(x) - self.mean
-        return flat - (flat @ self.components.T) @ self.components
-
-    def inverse_layer(self, *, with_residual: bool = False) -> InversePCA:
-        """The frozen inverse transform as a module (see :class:`InversePCA`)."""
-        return InversePCA(self, with_residual=with_residual)
 
 
 class InversePCA(nn.Module):
@@ -162,6 +106,9 @@ class InversePCA(nn.Module):
     with_residual
         Take the residual columns as well (see above).
     """
+
+    mean: torch.Tensor
+    components: torch.Tensor
 
     def __init__(self, basis: PCABasis, *, with_residual: bool = False) -> None:
         super().__init__()
@@ -187,504 +134,19 @@ class InversePCA(nn.Module):
         return x.reshape(coords.shape[0], *self.input_shape)
 
 
-def fit_pca(x: Any, *, n_components: int | float | None = None) -> PCABasis:
-    """Fit a PCA to samples ``x`` of shape ``(n, ...)`` (flattened to features).
 
-    Parameters
-    ----------
-    x
-        The samples (inputs or a layer's activations), any shape with the batch first.
-    n_components
-        ``None`` keeps every component with non-zero variance (the numerical rank,
-        so the inverse map reproduces the data exactly); an ``int`` keeps that many;
-        a float in ``(0, 1]`` keeps the fewest that explain this fraction of the
-        variance.
+def _module_function(f: nn.Module, input_shape: tuple[int, ...]) -> Callable[[np.ndarray], np.ndarray]:
+    """Wrap a torch module as ``(m, p) float -> (m, q) float64`` (run it under :func:`evaluation`)."""
+    device = model_device(f)
 
-    Returns
-    -------
-    PCABasis
-        Mean, components (signs fixed: the largest-magnitude loading is positive)
-        and variances.
-    """
-    arr = np.asarray(x, dtype=np.float64)
-    if arr.ndim < 2 or arr.shape[0] < 2:
-        raise ValueError(f"fit_pca needs at least 2 samples of shape (n, ...), got shape {arr.shape}")
-    if not np.all(np.isfinite(arr)):
-        raise ValueError("fit_pca: the data contain NaN or infinite values; clean them first")
-    n = arr.shape[0]
-    flat = arr.reshape(n, -1)
-    mean = flat.mean(axis=0)
-    centred = flat - mean
-    _, s, vt = np.linalg.svd(centred, full_matrices=False)
-    variances = s**2 / (n - 1)
-    total = float((centred**2).sum() / (n - 1))
-    rank = int(np.sum(variances > _RANK_TOL * max(total, np.finfo(float).tiny)))
-    if n_components is None:
-        k = rank
-    elif isinstance(n_components, (bool, np.bool_)):
-        raise TypeError("n_components must be None, an int or a float, not a bool")
-    elif isinstance(n_components, (int, np.integer)):
-        if n_components < 1:
-            raise ValueError(f"n_components must be >= 1, got {n_components}")
-        k = min(int(n_components), rank)
-    elif isinstance(n_components, float):
-        if not 0.0 < n_components <= 1.0:
-            raise ValueError(f"a fractional n_components must be in (0, 1], got {n_components}")
-        cum = np.cumsum(variances) / total if total > 0 else np.ones_like(variances)
-        k = min(int(np.searchsorted(cum, n_components - 1e-12) + 1), rank)
-    else:
-        raise TypeError(f"n_components must be None, an int or a float, got {type(n_components).__name__}")
-    k = max(k, 1)
-    comps = vt[:k]
-    # deterministic signs (as scikit-learn's svd_flip on the components)
-    flip = np.sign(comps[np.arange(k), np.argmax(np.abs(comps), axis=1)])
-    flip[flip == 0] = 1.0
-    comps = comps * flip[:, None]
-    return PCABasis(
-        mean=mean, components=comps, variances=variances[:k], total_variance=total,
-        input_shape=arr.shape[1:],
-    )
+    def call(xb: np.ndarray) -> np.ndarray:
+        t = torch.from_numpy(np.ascontiguousarray(xb, dtype=np.float32).reshape(-1, *input_shape))
+        out = f(t.to(device))
+        if not isinstance(out, torch.Tensor):
+            raise TypeError(f"the model returned {type(out).__name__}, not a tensor")
+        return out.detach().double().cpu().numpy().reshape(xb.shape[0], -1)
 
-
-# ------------------------------------------------------------------- the estimator
-
-
-def _derangement(n: int, rng: np.random.Generator) -> np.ndarray:
-    """A random permutation without fixed points: one random cycle through all rows."""
-    order = rng.permutation(n)
-    partner = np.empty(n, dtype=np.int64)
-    partner[order] = order[np.roll(np.arange(n), -1)]
-    return partner
-
-
-@dataclass
-class _Sweep:
-    """Per-row terms of one output group: ``terms[k, g(, j)]`` and ``v[k(, j)]``."""
-
-    terms: np.ndarray  # (n, G, q) or (n, G): half squared changes
-    values: np.ndarray | None  # (n, q) base outputs (per-unit groups)
-    centred_sq: np.ndarray | None  # (n,) ||f_k - mean||^2 (pooled groups)
-
-
-def _sweep(
-    evaluate: Callable[[np.ndarray, np.ndarray], dict[str, np.ndarray]],
-    coords: np.ndarray,
-    groups: Sequence[np.ndarray],
-    partner: np.ndarray,
-    *,
-    per_unit: Sequence[str],
-    pooled: Sequence[str],
-    batch_size: int,
-) -> dict[str, _Sweep]:
-    """Evaluate ``f`` at every row and at every row with one feature group swapped.
-
-    ``evaluate(coords_batch, base_rows)`` returns, for each output key, a float
-    array ``(m, q)``.  Keys in ``per_unit`` keep every unit's terms; keys in
-    ``pooled`` keep only the sum over units (so memory stays bounded by one
-    batch even for wide layers).
-    """
-    n, n_groups = coords.shape[0], len(groups)
-    keys = [*per_unit, *pooled]
-
-    def run(xb: np.ndarray, rows: np.ndarray) -> dict[str, np.ndarray]:
-        out = evaluate(xb, rows)
-        missing = [k for k in keys if k not in out]
-        if missing:
-            raise RuntimeError(f"the evaluation returned no values for {missing}")
-        return {k: np.asarray(out[k], dtype=np.float64).reshape(len(rows), -1) for k in keys}
-
-    # pass 1: means of the pooled outputs (needed for their per-row centred norms)
-    means: dict[str, np.ndarray] = {}
-    if pooled:
-        sums: dict[str, np.ndarray] = {}
-        for start in range(0, n, batch_size):
-            rows = np.arange(start, min(n, start + batch_size))
-            out = run(coords[rows], rows)
-            for k in pooled:
-                sums[k] = sums.get(k, 0.0) + out[k].sum(axis=0)
-        means = {k: sums[k] / n for k in pooled}
-
-    terms: dict[str, np.ndarray] = {}
-    values: dict[str, np.ndarray] = {}
-    centred: dict[str, np.ndarray] = {k: np.zeros(n) for k in pooled}
-    chunk = max(1, batch_size // max(n_groups, 1))
-    for c0 in range(0, n, chunk):
-        rows = np.arange(c0, min(n, c0 + chunk))
-        b = rows.size
-        base = run(coords[rows], rows)
-        for k in per_unit:
-            if k not in values:
-                values[k] = np.empty((n, base[k].shape[1]))
-                terms[k] = np.empty((n, n_groups, base[k].shape[1]))
-            values[k][rows] = base[k]
-        for k in pooled:
-            if k not in terms:
-                terms[k] = np.empty((n, n_groups))
-            centred[k][rows] = ((base[k] - means[k]) ** 2).sum(axis=1)
-        # items (g, i): group g swapped in row rows[i]; g-major order
-        n_items = n_groups * b
-        for s0 in range(0, n_items, batch_size):
-            items = np.arange(s0, min(n_items, s0 + batch_size))
-            g_idx, i_idx = np.divmod(items, b)
-            xb = coords[rows[i_idx]].copy()
-            for g in np.unique(g_idx):
-                sel = np.nonzero(g_idx == g)[0]
-                cols = groups[g]
-                xb[np.ix_(sel, cols)] = coords[np.ix_(partner[rows[i_idx[sel]]], cols)]
-            out = run(xb, rows[i_idx])
-            for k in per_unit:
-                terms[k][rows[i_idx], g_idx] = 0.5 * (out[k] - base[k][i_idx]) ** 2
-            for k in pooled:
-                terms[k][rows[i_idx], g_idx] = 0.5 * ((out[k] - base[k][i_idx]) ** 2).sum(axis=1)
-    result = {}
-    for k in per_unit:
-        result[k] = _Sweep(terms=terms[k], values=values[k], centred_sq=None)
-    for k in pooled:
-        result[k] = _Sweep(terms=terms[k], values=None, centred_sq=centred[k])
-    return result
-
-
-def _ratio_with_se(num_terms: np.ndarray, den_terms: np.ndarray) -> tuple[float, float, float]:
-    """``mean(num)/mean(den)`` with its delta-method standard error, and ``mean(den)``.
-
-    ``num_terms`` and ``den_terms`` are per-row terms ``(n,)`` whose means
-    estimate the numerator and the (variance) denominator.
-    """
-    n = num_terms.shape[0]
-    den = float(den_terms.mean())
-    if not den > 0:
-        return math.nan, math.nan, den
-    ratio = float(num_terms.mean()) / den
-    influence = (num_terms - ratio * den_terms) / den
-    se = float(influence.std(ddof=1) / math.sqrt(n)) if n > 1 else math.nan
-    return ratio, se, den
-
-
-@dataclass(frozen=True)
-class TotalIndices:
-    """Given-data total indices of every feature for every output, and mean dimensions.
-
-    Attributes
-    ----------
-    output_names
-        One name per output (class logit, unit, ...).
-    feature_names
-        One name per feature (or feature group, e.g. ``"residual"``).
-    indices
-        Float64 ``(n_outputs, n_features)``: unnormalised total indices (in units of
-        the output's variance), ``1/2 E[(f(x) - f(x_{-i}, z_i))^2]``.
-    index_se
-        Standard errors of ``indices``.
-    variances
-        Float64 ``(n_outputs,)``: variance (``ddof=1``) of each output over the rows.
-    mean_dimensions
-        ``sum_i indices[j, i] / variances[j]`` for each output ``j`` (NaN for a
-        constant output).
-    mean_dimension_se
-        Delta-method standard errors of ``mean_dimensions``.
-    pooled_mean_dimension, pooled_mean_dimension_se
-        Mean dimension of the outputs taken together (variance-weighted):
-        ``sum_j sum_i indices[j, i] / sum_j variances[j]``, and its standard error.
-    n_rows
-        Number of data rows used (each paired with another row).
-    seed
-        Seed of the row subsample and of the pairing.
-    features
-        What the features are: ``"pca"`` (PCA coordinates), ``"inputs"`` (the raw
-        input features, e.g. pixels) or ``"given"`` (whatever ``x`` held).
-    feature_shape
-        Shape the features form when each is one raw input feature (for heatmaps),
-        else ``None``.
-    params
-        Everything else worth recording (batch size, PCA components kept, ...).
-    """
-
-    output_names: tuple[str, ...]
-    feature_names: tuple[str, ...]
-    indices: np.ndarray
-    index_se: np.ndarray
-    variances: np.ndarray
-    mean_dimensions: np.ndarray
-    mean_dimension_se: np.ndarray
-    pooled_mean_dimension: float
-    pooled_mean_dimension_se: float
-    n_rows: int
-    seed: int
-    features: str = "given"
-    feature_shape: tuple[int, ...] | None = None
-    params: Mapping[str, Any] = field(default_factory=dict)
-
-    __repr__ = compact_repr
-
-    def __post_init__(self) -> None:
-        q, d = len(self.output_names), len(self.feature_names)
-        for name in ("indices", "index_se"):
-            arr = np.asarray(getattr(self, name), dtype=np.float64)
-            if arr.shape != (q, d):
-                raise ValueError(f"{name} must have shape ({q}, {d}), got {arr.shape}")
-            object.__setattr__(self, name, frozen_array(arr))
-        for name in ("variances", "mean_dimensions", "mean_dimension_se"):
-            arr = np.asarray(getattr(self, name), dtype=np.float64)
-            if arr.shape != (q,):
-                raise ValueError(f"{name} must have shape ({q},), got {arr.shape}")
-            object.__setattr__(self, name, frozen_array(arr))
-        object.__setattr__(self, "output_names", tuple(map(str, self.output_names)))
-        object.__setattr__(self, "feature_names", tuple(map(str, self.feature_names)))
-        object.__setattr__(self, "params", dict(self.params))
-
-    @property
-    def normalized_indices(self) -> np.ndarray:
-        """Total Sobol' indices ``indices / variances`` (each row sums to the mean dimension)."""
-        with np.errstate(divide="ignore", invalid="ignore"):
-            out = self.indices / self.variances[:, None]
-        out.setflags(write=False)
-        return out
-
-    def _output_index(self, output: str | int) -> int:
-        if isinstance(output, (int, np.integer)):
-            if not 0 <= int(output) < len(self.output_names):
-                raise IndexError(f"output {output} out of range (there are {len(self.output_names)})")
-            return int(output)
-        if output not in self.output_names:
-            raise unknown_name_error("output", output, self.output_names)
-        return self.output_names.index(output)
-
-    def heatmap(self, output: str | int | None = None) -> np.ndarray:
-        """Normalised total indices arranged as the inputs (a per-pixel heatmap).
-
-        Parameters
-        ----------
-        output
-            Name or position of one output; ``None`` pools the outputs
-            (variance-weighted: ``sum_j indices[j] / sum_j variances[j]``).
-
-        Returns
-        -------
-        numpy.ndarray
-            Shape ``feature_shape``.
-        """
-        if self.feature_shape is None:
-            raise ValueError(
-                f"these indices are of {self.features!r} features, not one per raw input feature; "
-                "compute them with features='inputs' for a per-pixel heatmap"
-            )
-        if output is None:
-            values = self.indices.sum(axis=0) / self.variances.sum()
-        else:
-            values = self.normalized_indices[self._output_index(output)]
-        return np.asarray(values).reshape(self.feature_shape)
-
-    def to_pandas(self) -> Any:
-        """One row per (output, feature): total index, its standard error, normalised index."""
-        import pandas as pd
-
-        q, d = self.indices.shape
-        return pd.DataFrame({
-            "output": np.repeat(self.output_names, d),
-            "feature": np.tile(self.feature_names, q),
-            "total_index": self.indices.ravel(),
-            "total_index_se": self.index_se.ravel(),
-            "normalized_total_index": self.normalized_indices.ravel(),
-        })
-
-    def summary(self) -> Any:
-        """One row per output: variance, mean dimension and its standard error."""
-        import pandas as pd
-
-        return pd.DataFrame({
-            "output": list(self.output_names),
-            "variance": self.variances,
-            "sum_total_indices": self.indices.sum(axis=1),
-            "mean_dimension": self.mean_dimensions,
-            "mean_dimension_se": self.mean_dimension_se,
-        })
-
-
-def _indices_from_sweep(sw: _Sweep) -> dict[str, Any]:
-    terms, values = sw.terms, sw.values
-    assert values is not None
-    n, _, q = terms.shape
-    indices = terms.mean(axis=0).T  # (q, G)
-    index_se = terms.std(axis=0, ddof=1).T / math.sqrt(n) if n > 1 else np.full_like(indices, np.nan)
-    centred_sq = (values - values.mean(axis=0)) ** 2 * (n / max(n - 1, 1))  # (n, q)
-    sums = terms.sum(axis=1)  # (n, q)
-    md, md_se, var = np.empty(q), np.empty(q), np.empty(q)
-    for j in range(q):
-        md[j], md_se[j], var[j] = _ratio_with_se(sums[:, j], centred_sq[:, j])
-    pooled, pooled_se, _ = _ratio_with_se(sums.sum(axis=1), centred_sq.sum(axis=1))
-    constant = [j for j in range(q) if not var[j] > 0]
-    if constant:
-        log.warning("%d output(s) are constant over the rows: mean dimension undefined (NaN)", len(constant))
-    return dict(indices=indices, index_se=index_se, variances=var, mean_dimensions=md,
-                mean_dimension_se=md_se, pooled_mean_dimension=pooled, pooled_mean_dimension_se=pooled_se)
-
-
-def _check_rows(n: int, n_rows: int | None, batch_size: int) -> None:
-    if n_rows is not None and (not isinstance(n_rows, (int, np.integer)) or n_rows < 2):
-        raise ValueError(f"n_rows must be an integer >= 2 (or None for all rows), got {n_rows!r}")
-    if n < 2:
-        raise ValueError(f"the given-data estimator needs at least 2 rows to pair, got {n}")
-    if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-
-
-def _choose_rows(n: int, n_rows: int | None, rng: np.random.Generator) -> np.ndarray:
-    if n_rows is None or n_rows >= n:
-        return np.arange(n)
-    return np.sort(rng.choice(n, size=int(n_rows), replace=False))
-
-
-def _numpy_function(f: Any, input_shape: tuple[int, ...]) -> Callable[[np.ndarray], np.ndarray]:
-    """Wrap ``f`` (NumPy callable or torch module) as ``(m, p) float -> (m, q) float64``."""
-    if isinstance(f, nn.Module):
-        device = model_device(f)
-
-        def call(xb: np.ndarray) -> np.ndarray:
-            t = torch.from_numpy(np.ascontiguousarray(xb, dtype=np.float32).reshape(-1, *input_shape))
-            out = f(t.to(device))
-            if not isinstance(out, torch.Tensor):
-                raise TypeError(f"the model returned {type(out).__name__}, not a tensor")
-            return out.detach().double().cpu().numpy().reshape(xb.shape[0], -1)
-
-        return call
-    if not callable(f):
-        raise TypeError(f"f must be a callable or a torch.nn.Module, got {type(f).__name__}")
-
-    def call_np(xb: np.ndarray) -> np.ndarray:
-        out = np.asarray(f(xb.reshape(-1, *input_shape)), dtype=np.float64)
-        if out.shape[:1] != (xb.shape[0],):
-            raise ValueError(
-                f"f returned shape {out.shape} for {xb.shape[0]} inputs; it must return one value "
-                "(or one row of values) per input"
-            )
-        return out.reshape(xb.shape[0], -1)
-
-    return call_np
-
-
-def total_indices(
-    f: Callable[[np.ndarray], Any] | nn.Module,
-    x: Any,
-    *,
-    n_rows: int | None = None,
-    seed: int = 0,
-    batch_size: int = 1024,
-    feature_groups: Sequence[Sequence[int]] | None = None,
-    feature_names: Sequence[str] | None = None,
-    output_names: Sequence[str] | None = None,
-) -> TotalIndices:
-    """Given-data total indices and mean dimension of ``f`` on the rows of ``x``.
-
-    Each row is paired with another, randomly chosen row (a random derangement);
-    the total index of feature ``i`` is the mean over rows of half the squared
-    change of ``f`` when feature ``i`` takes its value from the paired row.
-
-    Parameters
-    ----------
-    f
-        A function of a batch ``(m, *x.shape[1:])`` returning ``(m,)`` or ``(m, q)``
-        values (NumPy in, NumPy out), or a ``torch.nn.Module`` (run in eval and
-        inference mode; its mode is restored).
-    x
-        The data, ``(n, ...)``; its features are the flattened trailing axes.
-    n_rows
-        Use a random subset of this many rows (``None``: all rows).
-    seed
-        Seed of the subset and of the pairing.
-    batch_size
-        Rows per call of ``f``.
-    feature_groups
-        Optional groups of flattened feature positions swapped together (each
-        group is one "feature"); default: every feature alone.
-    feature_names, output_names
-        Optional names (default ``x0, x1, ...``/``g0, ...`` and ``y0, y1, ...``).
-
-    Returns
-    -------
-    TotalIndices
-        Indices with standard errors, variances and mean dimensions per output.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> x = np.random.default_rng(0).normal(size=(2000, 3))
-    >>> ti = total_indices(lambda z: z[:, 0] * z[:, 1], x)
-    >>> round(float(ti.mean_dimensions[0]), 0)
-    2.0
-    """
-    arr, _ = as_inputs(x, name="x")
-    arr64 = np.asarray(x, dtype=np.float64) if not isinstance(x, ImageDataset) else arr.astype(np.float64)
-    n = arr64.shape[0]
-    _check_rows(n, n_rows, batch_size)
-    input_shape = tuple(arr64.shape[1:])
-    flat = arr64.reshape(n, -1)
-    p = flat.shape[1]
-    if feature_groups is None:
-        groups = [np.array([i]) for i in range(p)]
-        shape: tuple[int, ...] | None = input_shape
-        default_names = [f"x{i}" for i in range(p)]
-    else:
-        groups = [np.asarray(g, dtype=np.int64).ravel() for g in feature_groups]
-        if not groups or any(g.size == 0 or g.min() < 0 or g.max() >= p for g in groups):
-            raise ValueError(f"feature_groups must be non-empty groups of positions in [0, {p})")
-        shape = None
-        default_names = [f"g{i}" for i in range(len(groups))]
-    names = list(feature_names) if feature_names is not None else default_names
-    if len(names) != len(groups):
-        raise ValueError(f"{len(names)} feature names for {len(groups)} features; give one name each")
-    rng = np.random.default_rng(seed)
-    rows = _choose_rows(n, n_rows, rng)
-    coords = flat[rows]
-    partner = _derangement(rows.size, rng)
-    call = _numpy_function(f, input_shape)
-
-    def evaluate(xb: np.ndarray, _rows: np.ndarray) -> dict[str, np.ndarray]:
-        return {"f": call(xb)}
-
-    if isinstance(f, nn.Module):
-        with evaluation(f):
-            sw = _sweep(evaluate, coords, groups, partner, per_unit=["f"], pooled=[], batch_size=batch_size)
-    else:
-        sw = _sweep(evaluate, coords, groups, partner, per_unit=["f"], pooled=[], batch_size=batch_size)
-    est = _indices_from_sweep(sw["f"])
-    q = est["indices"].shape[0]
-    outs = list(output_names) if output_names is not None else [f"y{j}" for j in range(q)]
-    if len(outs) != q:
-        raise ValueError(f"{len(outs)} output names for {q} outputs; give one name each")
-    return TotalIndices(
-        output_names=tuple(outs), feature_names=tuple(names), n_rows=int(rows.size), seed=int(seed),
-        features="given", feature_shape=shape, params={"batch_size": int(batch_size)}, **est,
-    )
-
-
-def product_of_marginals(x: Any, *, seed: int = 0) -> np.ndarray:
-    """The data with every feature shuffled separately: independent features, same marginals.
-
-    Total indices on these rows are the classical (independent-input) ones, the
-    setting of Hoyt & Owen's MNIST mean dimensions; on the original rows they are
-    the generalised indices of correlated features.
-
-    Parameters
-    ----------
-    x
-        Samples ``(n, ...)`` (an ImageDataset's images or an array).
-    seed
-        Seed of the shuffles.
-
-    Returns
-    -------
-    numpy.ndarray
-        A new array of the same shape and dtype.
-    """
-    arr = np.asarray(x.images if isinstance(x, ImageDataset) else x)
-    if arr.ndim < 2 or arr.shape[0] < 2:
-        raise ValueError(f"expected at least 2 samples of shape (n, ...), got shape {arr.shape}")
-    flat = arr.reshape(arr.shape[0], -1)
-    rng = np.random.default_rng(seed)
-    out = np.empty_like(flat)
-    for j in range(flat.shape[1]):
-        out[:, j] = flat[rng.permutation(flat.shape[0]), j]
-    return out.reshape(arr.shape)
+    return call
 
 
 # ------------------------------------------------------------------ model helpers
@@ -706,7 +168,7 @@ def _pca_coordinates(
     names = [f"pc{i}" for i in range(k)]
     resid = basis.residual(x)
     resid_var = float((resid**2).sum() / max(x.shape[0] - 1, 1))
-    with_residual = resid_var > _RANK_TOL * max(basis.total_variance, np.finfo(float).tiny)
+    with_residual = resid_var > RANK_TOL * max(basis.total_variance, np.finfo(float).tiny)
     if with_residual:
         z = np.concatenate([z, resid], axis=1)
         groups.append(np.arange(k, z.shape[1]))
@@ -777,7 +239,7 @@ def logit_total_indices(
     rng = np.random.default_rng(seed)
     rows = _choose_rows(coords.shape[0], n_rows, rng)
     partner = _derangement(rows.size, rng)
-    call = _numpy_function(net, (coords.shape[1],) if features == "pca" else input_shape)
+    call = _module_function(net, (coords.shape[1],) if features == "pca" else input_shape)
     with evaluation(model):
         sw = _sweep(lambda xb, _r: {"f": call(xb)}, coords[rows], groups, partner,
                     per_unit=["f"], pooled=[], batch_size=batch_size)
@@ -1004,6 +466,13 @@ def mean_dimension_profile_cost(
     return _profile_cost(model, x, fx, layer_list, basis, n_components, n_rows, batch_size)
 
 
+def _centred_sq(sweep: _Sweep) -> np.ndarray:
+    """The per-row centred squared norms of a pooled sweep (always recorded for those)."""
+    if sweep.centred_sq is None:
+        raise RuntimeError("a pooled sweep without centred norms")  # pragma: no cover
+    return sweep.centred_sq
+
+
 def _profile(model: nn.Module, x: np.ndarray, fx: np.ndarray, layer_list: list[str],
              basis: PCABasis, n_components: int | float | None,
              input_components: int | float | None, same_fit: bool, n_rows: int | None,
@@ -1036,7 +505,7 @@ def _profile(model: nn.Module, x: np.ndarray, fx: np.ndarray, layer_list: list[s
         for layer in layer_list:
             units[layer] = int(cap.outputs[layer].shape[1])
     for k in keys:
-        md, se, _ = _ratio_with_se(sw[k].terms.sum(axis=1), sw[k].centred_sq * rows.size / max(rows.size - 1, 1))
+        md, se, _ = _ratio_with_se(sw[k].terms.sum(axis=1), _centred_sq(sw[k]) * rows.size / max(rows.size - 1, 1))
         md_in[k] = (md, se)
     bar.update(1)
 
@@ -1056,7 +525,8 @@ def _profile(model: nn.Module, x: np.ndarray, fx: np.ndarray, layer_list: list[s
             kept[layer], evr[layer] = lb.n_components, lb.explained_variance_ratio
             with OutputReplacement(model, layer) as rep:
 
-                def eval_layer(xb: np.ndarray, base_rows: np.ndarray) -> dict[str, np.ndarray]:
+                def eval_layer(xb: np.ndarray, base_rows: np.ndarray,
+                               linv: nn.Module = linv) -> dict[str, np.ndarray]:
                     rep.replacement = linv(torch.from_numpy(np.ascontiguousarray(xb, dtype=np.float32)).to(device))
                     carrier = torch.from_numpy(np.ascontiguousarray(xs[base_rows])).to(device)
                     return {"__output__": model(carrier).double().cpu().numpy()}
@@ -1064,16 +534,18 @@ def _profile(model: nn.Module, x: np.ndarray, fx: np.ndarray, layer_list: list[s
                 swl = _sweep(eval_layer, lcoords[rows], lgroups, partner, per_unit=[],
                              pooled=["__output__"], batch_size=batch_size)
             s = swl["__output__"]
-            md, se, _ = _ratio_with_se(s.terms.sum(axis=1), s.centred_sq * rows.size / max(rows.size - 1, 1))
+            md, se, _ = _ratio_with_se(s.terms.sum(axis=1), _centred_sq(s) * rows.size / max(rows.size - 1, 1))
             md_out[layer] = (md, se)
             log.info("mean dimension profile: %s done (%d components)", layer, lb.n_components)
             bar.update(1)
     order = [INPUT_LAYER, *layer_list]
     return MeanDimensionProfile(
         layers=tuple(order), n_units=tuple(units[k] for k in order),
-        layer_given_input=[md_in[k][0] for k in order], layer_given_input_se=[md_in[k][1] for k in order],
-        output_given_layer=[md_out[k][0] for k in order], output_given_layer_se=[md_out[k][1] for k in order],
-        n_components=tuple(kept[k] for k in order), explained_variance_ratio=[evr[k] for k in order],
+        layer_given_input=np.array([md_in[k][0] for k in order]),
+        layer_given_input_se=np.array([md_in[k][1] for k in order]),
+        output_given_layer=np.array([md_out[k][0] for k in order]),
+        output_given_layer_se=np.array([md_out[k][1] for k in order]),
+        n_components=tuple(kept[k] for k in order), explained_variance_ratio=np.array([evr[k] for k in order]),
         n_rows=int(rows.size), seed=int(seed),
         params={"batch_size": int(batch_size), "n_components": n_components,
                 "input_components": input_components, "output_mean_dimension_given_input": md_in["__output__"][0]},

@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from ..types import ImageDataset
-from .transforms import Transform, TensorFn, as_group
+from .transforms import TensorFn, Transform, as_group
 
 __all__ = ["GroupInvariantPrototype", "OrbitPooling", "fit_group_invariant_prototype"]
 
