@@ -37,6 +37,10 @@ if TYPE_CHECKING:
 __all__ = ["MAX_THUMBNAILS", "html_layers_page", "html_page", "to_html", "to_html_layers"]
 
 
+#: Default cap on the sample thumbnails shown per node (the first samples by id).
+MAX_THUMBNAILS = 12
+
+
 def _script_json(obj: Any) -> str:
     """JSON safe to embed in a <script> element (no '<', '>' or '&' characters)."""
     text = json.dumps(_clean(obj), allow_nan=False, separators=(",", ":"))
@@ -50,6 +54,11 @@ def html_page(
     color_by: str | None = None,
     title: str | None = None,
     seed: int = 0,
+    sample_index: npt.ArrayLike | None = None,
+    images: ImageDataset | npt.ArrayLike | None = None,
+    tokens: Sequence[str | int] | None = None,
+    max_thumbnails: int = MAX_THUMBNAILS,
+    thumbnail_size: int = 32,
 ) -> str:
     """Return the HTML text of the page :func:`to_html` writes.
 
@@ -65,12 +74,31 @@ def html_page(
         Page title (default: "Mapper graph <label>").
     seed
         Seed of the spring layout.
+    sample_index, images, tokens, max_thumbnails, thumbnail_size
+        As for :func:`to_html`.
 
     Returns
     -------
     str
         A self-contained HTML document (no external loads).
     """
+    _check_thumbnail_options(max_thumbnails, thumbnail_size)
+    if sample_index is None:
+        point_sample = np.arange(graph.n_points, dtype=np.int64)
+    else:
+        point_sample = np.asarray(sample_index)
+        if point_sample.shape != (graph.n_points,) or (
+                point_sample.size and not np.issubdtype(point_sample.dtype, np.integer)):
+            raise ValueError(f"sample_index must be {graph.n_points} integers (one per point of "
+                             f"the graph's cloud), got shape {point_sample.shape} dtype "
+                             f"{point_sample.dtype}")
+        if point_sample.size and point_sample.min() < 0:
+            raise ValueError("sample_index has negative sample numbers")
+    n_samples = int(point_sample.max()) + 1 if point_sample.size else 0
+    media = _Media(images, tokens, n_samples=n_samples, size=thumbnail_size)
+    node_samples = [np.unique(point_sample[n.members]) for n in graph.nodes] if media.any else []
+    for samples in node_samples:
+        media.add(samples[:max_thumbnails])
     compositions = dict(compositions or {})
     for comp in compositions.values():
         _check_composition(graph, comp)
@@ -89,13 +117,19 @@ def html_page(
             "counts": comp.counts.tolist(),
             "error": _clean(comp.misclassification_rate),
         }
+    nodes: list[dict[str, Any]] = [
+        {"id": n.id, "size": n.size, "interval": n.interval, "lens": n.lens_mean,
+         "x": float(pos[i, 0]), "y": float(pos[i, 1])}
+        for i, n in enumerate(graph.nodes)
+    ]
+    for node, samples in zip(nodes, node_samples):
+        node["samples"] = samples.tolist()
+    shown = sorted({s for samples in node_samples for s in samples[:max_thumbnails].tolist()})
     data = {
         "label": graph.label,
-        "nodes": [
-            {"id": n.id, "size": n.size, "interval": n.interval, "lens": n.lens_mean,
-             "x": float(pos[i, 0]), "y": float(pos[i, 1])}
-            for i, n in enumerate(graph.nodes)
-        ],
+        "nodes": nodes,
+        "maxThumbnails": max_thumbnails,
+        **media.data(shown),
         "edges": [[order[a], order[b]] for a, b in graph.edges],
         "levels": levels,
         "colorBy": color_by,
@@ -129,8 +163,17 @@ def to_html(
     color_by: str | None = None,
     title: str | None = None,
     seed: int = 0,
+    sample_index: npt.ArrayLike | None = None,
+    images: ImageDataset | npt.ArrayLike | None = None,
+    tokens: Sequence[str | int] | None = None,
+    max_thumbnails: int = MAX_THUMBNAILS,
+    thumbnail_size: int = 32,
 ) -> Path:
     """Write an interactive, offline HTML page of ``graph`` (atomically).
+
+    With ``images`` (or ``tokens``), hovering a node also shows the thumbnails (or texts)
+    of up to ``max_thumbnails`` of its samples, the ones with the smallest sample numbers,
+    inlined as small PNGs (as on the :func:`to_html_layers` page).
 
     Parameters
     ----------
@@ -148,14 +191,37 @@ def to_html(
         Page title (default: "Mapper graph <label>").
     seed
         Seed of the spring layout (the same as :func:`pie_chart_data`'s).
+    sample_index
+        The sample (row of the dataset) of each point of the graph's cloud, i.e.
+        ``acts.sample_index[layer]``; default: point ``i`` is sample ``i``.
+    images
+        The :class:`~tda_activations.types.ImageDataset` the activations were extracted
+        from, or an array ``(n, c, h, w)`` / ``(n, h, w)``, for thumbnails.
+    tokens
+        Instead of images: one text (e.g. decoded token) or id per sample.
+    max_thumbnails
+        Cap on the thumbnails (or texts) shown per node (default :data:`MAX_THUMBNAILS`).
+    thumbnail_size
+        Largest side of a thumbnail in pixels, in ``[4, 256]``.
 
     Returns
     -------
     pathlib.Path
         The file written.  It references no external resource.
+
+    Raises
+    ------
+    ValueError
+        If ``color_by`` is unknown, ``sample_index`` does not fit the graph,
+        ``images``/``tokens`` have fewer samples than the graph refers to, both are given,
+        or a size option is out of range.
+    TypeError
+        If ``tokens`` is a single string.
     """
-    return atomic_write_text(path, html_page(graph, compositions=compositions,
-                                             color_by=color_by, title=title, seed=seed))
+    return atomic_write_text(path, html_page(
+        graph, compositions=compositions, color_by=color_by, title=title, seed=seed,
+        sample_index=sample_index, images=images, tokens=tokens,
+        max_thumbnails=max_thumbnails, thumbnail_size=thumbnail_size))
 
 
 _PAGE_HEAD = r"""<meta http-equiv="Content-Security-Policy"
@@ -429,8 +495,6 @@ _TEMPLATE = _fill(_TEMPLATE)
 
 # ------------------------------------------------------------ every layer, one page
 
-#: Default cap on the sample thumbnails shown per node (the first samples by id).
-MAX_THUMBNAILS = 12
 
 
 def _png_bytes(pixels: np.ndarray) -> bytes:
