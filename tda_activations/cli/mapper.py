@@ -58,6 +58,22 @@ def store_images(acts: ActivationSet, data: str = "", *, split: str = "test",
     splits, upsampled 1-4 times, the store's number of samples) are tried; ``None`` when
     none of them is the store's data.
 
+    Parameters
+    ----------
+    acts
+        The store's activations (their ``data_fingerprint`` and labels are used).
+    data
+        A dataset specification (``"digits:x2"``, a folder, an ``.npz``), or ``""``.
+    split
+        Split of ``data``.
+    limit
+        The first ``limit`` samples of ``data``.
+
+    Returns
+    -------
+    ImageDataset or None
+        The images the store was extracted from, row ``i`` = sample ``i``.
+
     Raises
     ------
     ValueError
