@@ -12,11 +12,12 @@ data).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING
 
 import typer
 
-from ._common import fail as _fail, split_list
+from ._common import fail as _fail
+from ._common import split_list
 from ._sidecar import sidecar
 
 if TYPE_CHECKING:
@@ -104,14 +105,14 @@ def run_cmd(
     ctx: typer.Context,
     store: Path = typer.Argument(..., help="extraction store directory"),
     out: Path = typer.Option(..., "--out", "-o", help="output directory (replaced atomically)"),
-    layers: Optional[str] = typer.Option(
+    layers: str | None = typer.Option(
         None, help="comma-separated layers (default: all, forward order)"),
     lens: str = typer.Option("l2norm", help="l2norm (paper), pca, knn_distance, eccentricity"),
     n_intervals: int = typer.Option(10, help="cover intervals"),
     overlap: float = typer.Option(0.5, help="overlap of adjacent intervals, in [0, 1)"),
     min_samples: int = typer.Option(5, help="DBSCAN min_samples"),
     eps: str = typer.Option("knee", help="DBSCAN eps: 'knee' (paper) or a number"),
-    hierarchy: Optional[str] = typer.Option(
+    hierarchy: str | None = typer.Option(
         None, help="class hierarchy name or JSON file (default: the store's)"),
     separation_purity: float = typer.Option(
         0.9, help="threshold for 'a group has components of its own'"),
