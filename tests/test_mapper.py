@@ -98,6 +98,24 @@ def test_graph_matches_plain_kmapper_with_same_settings():
         km.to_networkx(raw))
 
 
+@pytest.mark.parametrize("min_intersection", [1, 2, 3])
+def test_nerve_edges_are_kmappers_graph_nerve(min_intersection):
+    # The peer: kmapper's GraphNerve intersecting every pair of member lists.
+    rng = np.random.default_rng(min_intersection)
+    members = [np.sort(rng.choice(60, size=int(rng.integers(1, 12)), replace=False))
+               for _ in range(40)]
+    links, _ = km.GraphNerve(min_intersection=min_intersection).compute(
+        {f"n{i}": m.tolist() for i, m in enumerate(members)})
+    theirs = sorted((int(a[1:]), int(b[1:])) for a, bs in links.items() for b in bs)
+    ours = M.nerve_edges(members, 60, min_intersection=min_intersection)
+    assert ours == theirs and len(ours) > 0
+    assert M.nerve_edges([], 5) == []
+    with pytest.raises(ValueError, match="min_intersection"):
+        M.nerve_edges(members, 60, min_intersection=0)
+    with pytest.raises(ValueError, match=r"point indices in \[0, 60\)"):
+        M.nerve_edges([[0, 60]], 60)
+
+
 def test_node_ids_name_the_true_interval_and_are_ordered():
     rng = np.random.default_rng(1)
     x = _deep(rng)  # lens has a gap: middle intervals are empty, kmapper skips them

@@ -75,3 +75,74 @@ def test_run_options_and_errors(store, tmp_path):
     assert res.exit_code == 2 and "does not know" in res.output
     eps = CliRunner().invoke(app, ["run", str(store), "--out", str(out), "--eps", "big"])
     assert eps.exit_code != 0
+
+
+@pytest.fixture(scope="module")
+def digits_store(tmp_path_factory):
+    """A store extracted (by the library's own extract) from 60 embedded digits, x2 upsampled,
+    with a tiny random convolutional net: 16 positions per image at the conv layer."""
+    import torch
+
+    from tda_activations.datasets import load_dataset
+    from tda_activations.extract import extract_to_store
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(1, 6, 3, stride=4), torch.nn.ReLU(),
+                              torch.nn.AdaptiveAvgPool2d(2), torch.nn.Flatten(),
+                              torch.nn.Linear(24, 10))
+    data = load_dataset("digits:x2", split="test", limit=60)
+    path = tmp_path_factory.mktemp("digits") / "store"
+    acts = extract_to_store(net, data, path, layers=["0", "4"], reduction="all_positions",
+                            seed=0)
+    assert acts.cloud("0").shape[0] == 16 * 60  # points are not samples: sample_index matters
+    return path, acts, data
+
+
+def _inlined(page: str) -> int:
+    return page.count("data:image/png;base64,")
+
+
+def test_run_pages_have_the_store_images_as_thumbnails(digits_store, tmp_path):
+    from tda_activations import mapper as M
+
+    store, acts, data = digits_store
+    out = tmp_path / "thumbs"
+    result = CliRunner().invoke(app, ["run", str(store), "--out", str(out), "--min-samples", "2"])
+    assert result.exit_code == 0, result.output
+    assert "no thumbnails" not in result.output
+    # The pages are those of the library functions given the digits the store came from.
+    res = M.layer_mapper(acts, min_samples=2)
+    layers_page = (out / "layers.html").read_text()
+    assert layers_page == M.html_layers_page(res, sample_index=acts.sample_index, images=data)
+    assert _inlined(layers_page) > 0
+    for layer in acts.layers:
+        page = (out / "html" / f"{layer}.html").read_text()
+        assert _inlined(page) > 0
+        assert page == M.html_page(
+            res.graphs[layer], compositions=res.compositions[layer],
+            title=f"Mapper graph of {layer}", sample_index=acts.sample_index[layer],
+            images=data)
+    # --no-thumbnails: the same pages without images, and smaller
+    plain = tmp_path / "plain"
+    result = CliRunner().invoke(app, ["run", str(store), "--out", str(plain), "--min-samples",
+                                      "2", "--no-thumbnails"])
+    assert result.exit_code == 0, result.output
+    small = (plain / "layers.html").read_text()
+    assert _inlined(small) == 0 and len(small) < len(layers_page)
+    # --data: checked against the store's data fingerprint
+    same = CliRunner().invoke(app, ["run", str(store), "--out", str(tmp_path / "d"),
+                                    "--min-samples", "2", "--data", "digits:x2", "--limit", "60"])
+    assert same.exit_code == 0, same.output
+    assert (tmp_path / "d" / "layers.html").read_text() == layers_page
+    wrong = CliRunner().invoke(app, ["run", str(store), "--out", str(tmp_path / "w"),
+                                     "--data", "digits", "--limit", "60"])
+    assert wrong.exit_code == 2 and "not the data this store was extracted from" in wrong.output
+    assert "Traceback" not in wrong.output and not (tmp_path / "w").exists()
+
+
+def test_run_says_when_it_has_no_thumbnails(store, tmp_path):
+    out = tmp_path / "m"
+    result = CliRunner().invoke(app, ["run", str(store), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "no thumbnails" in result.output
+    assert "data:image/png" not in (out / "layers.html").read_text()

@@ -383,3 +383,36 @@ def test_save_layer_mapper_without_sample_index(layers_result, tmp_path, caplog)
                               images=images)
     assert (out / "layers.html").read_text() == M.html_layers_page(
         res, sample_index=acts.sample_index, images=images)
+
+
+def test_single_page_thumbnails_on_hover(graph_and_compositions, tmp_path):
+    """``to_html`` with images: hovering a node shows its first samples' inlined PNGs."""
+    g, comps = graph_and_compositions
+    images = np.random.default_rng(2).normal(size=(g.n_points, 1, 6, 6))
+    # two points per sample: sample_index maps the 400 points onto 200 samples
+    sample_index = np.arange(g.n_points) // 2
+    path = M.to_html(g, tmp_path / "t.html", compositions=comps, images=images[:200],
+                     sample_index=sample_index, max_thumbnails=5)
+    text = path.read_text()
+    want = set()
+    for n in g.nodes:
+        want |= set(np.unique(sample_index[n.members])[:5].tolist())
+    assert text.count("data:image/png;base64,") == len(want)
+    plain = M.html_page(g, compositions=comps)
+    assert "data:image/png" not in plain and len(plain) < len(text)
+    with pytest.raises(ValueError, match="one per point"):
+        M.html_page(g, images=images, sample_index=np.arange(3))
+    with pytest.raises(ValueError, match="images has 200 samples"):
+        M.html_page(g, images=images[:200])
+    with pytest.raises(ValueError, match="max_thumbnails"):
+        M.html_page(g, images=images, max_thumbnails=-1)
+    require_chromium()
+    script = """(() => {
+      const node = document.querySelector('g.node');
+      node.dispatchEvent(new MouseEvent('mousemove', {clientX: 10, clientY: 10, bubbles: true}));
+      return Array.from(document.querySelectorAll('#tooltip img')).map(i => i.dataset.sample);
+    })()"""
+    report = load_page(path, evaluate=script)
+    assert report.ok, report.problems()
+    first = np.unique(sample_index[g.nodes[0].members])[:5]
+    assert report.value == [str(s) for s in first]

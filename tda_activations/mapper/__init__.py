@@ -4,6 +4,7 @@ Functions
 ---------
 mapper_graph            a typed Mapper graph of one cloud (kmapper inside; paper defaults)
 knee_eps, knee_index    DBSCAN eps at the knee of the sorted k-NN distances
+nerve_edges             the nerve's edges (nodes sharing points), as kmapper's GraphNerve
 class_composition       per-node counts of each class at one level
 hierarchy_compositions  ... at every level of a hierarchy, with misclassification rates
 hierarchy_summary       purity per level, components, separated groups, class graph scores
@@ -26,7 +27,7 @@ from .export import (
     to_json,
     to_networkx,
 )
-from .graph import MapperWarning, knee_eps, knee_index, mapper_graph
+from .graph import MapperWarning, knee_eps, knee_index, mapper_graph, nerve_edges
 from .html import MAX_THUMBNAILS, html_layers_page, html_page, to_html, to_html_layers
 from .io import layer_file_stem, save_layer_mapper
 from .lenses import (
@@ -81,6 +82,7 @@ __all__ = [
     "layer_mapper",
     "load_graph",
     "mapper_graph",
+    "nerve_edges",
     "pca_lens",
     "pie_chart_data",
     "save_graph",

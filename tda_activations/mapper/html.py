@@ -37,6 +37,10 @@ if TYPE_CHECKING:
 __all__ = ["MAX_THUMBNAILS", "html_layers_page", "html_page", "to_html", "to_html_layers"]
 
 
+#: Default cap on the sample thumbnails shown per node (the first samples by id).
+MAX_THUMBNAILS = 12
+
+
 def _script_json(obj: Any) -> str:
     """JSON safe to embed in a <script> element (no '<', '>' or '&' characters)."""
     text = json.dumps(_clean(obj), allow_nan=False, separators=(",", ":"))
@@ -50,6 +54,11 @@ def html_page(
     color_by: str | None = None,
     title: str | None = None,
     seed: int = 0,
+    sample_index: npt.ArrayLike | None = None,
+    images: ImageDataset | npt.ArrayLike | None = None,
+    tokens: Sequence[str | int] | None = None,
+    max_thumbnails: int = MAX_THUMBNAILS,
+    thumbnail_size: int = 32,
 ) -> str:
     """Return the HTML text of the page :func:`to_html` writes.
 
@@ -65,12 +74,31 @@ def html_page(
         Page title (default: "Mapper graph <label>").
     seed
         Seed of the spring layout.
+    sample_index, images, tokens, max_thumbnails, thumbnail_size
+        As for :func:`to_html`.
 
     Returns
     -------
     str
         A self-contained HTML document (no external loads).
     """
+    _check_thumbnail_options(max_thumbnails, thumbnail_size)
+    if sample_index is None:
+        point_sample = np.arange(graph.n_points, dtype=np.int64)
+    else:
+        point_sample = np.asarray(sample_index)
+        if point_sample.shape != (graph.n_points,) or (
+                point_sample.size and not np.issubdtype(point_sample.dtype, np.integer)):
+            raise ValueError(f"sample_index must be {graph.n_points} integers (one per point of "
+                             f"the graph's cloud), got shape {point_sample.shape} dtype "
+                             f"{point_sample.dtype}")
+        if point_sample.size and point_sample.min() < 0:
+            raise ValueError("sample_index has negative sample numbers")
+    n_samples = int(point_sample.max()) + 1 if point_sample.size else 0
+    media = _Media(images, tokens, n_samples=n_samples, size=thumbnail_size)
+    node_samples = [np.unique(point_sample[n.members]) for n in graph.nodes] if media.any else []
+    for samples in node_samples:
+        media.add(samples[:max_thumbnails])
     compositions = dict(compositions or {})
     for comp in compositions.values():
         _check_composition(graph, comp)
@@ -89,13 +117,19 @@ def html_page(
             "counts": comp.counts.tolist(),
             "error": _clean(comp.misclassification_rate),
         }
+    nodes: list[dict[str, Any]] = [
+        {"id": n.id, "size": n.size, "interval": n.interval, "lens": n.lens_mean,
+         "x": float(pos[i, 0]), "y": float(pos[i, 1])}
+        for i, n in enumerate(graph.nodes)
+    ]
+    for node, samples in zip(nodes, node_samples):
+        node["samples"] = samples.tolist()
+    shown = sorted({s for samples in node_samples for s in samples[:max_thumbnails].tolist()})
     data = {
         "label": graph.label,
-        "nodes": [
-            {"id": n.id, "size": n.size, "interval": n.interval, "lens": n.lens_mean,
-             "x": float(pos[i, 0]), "y": float(pos[i, 1])}
-            for i, n in enumerate(graph.nodes)
-        ],
+        "nodes": nodes,
+        "maxThumbnails": max_thumbnails,
+        **media.data(shown),
         "edges": [[order[a], order[b]] for a, b in graph.edges],
         "levels": levels,
         "colorBy": color_by,
@@ -129,8 +163,17 @@ def to_html(
     color_by: str | None = None,
     title: str | None = None,
     seed: int = 0,
+    sample_index: npt.ArrayLike | None = None,
+    images: ImageDataset | npt.ArrayLike | None = None,
+    tokens: Sequence[str | int] | None = None,
+    max_thumbnails: int = MAX_THUMBNAILS,
+    thumbnail_size: int = 32,
 ) -> Path:
     """Write an interactive, offline HTML page of ``graph`` (atomically).
+
+    With ``images`` (or ``tokens``), hovering a node also shows the thumbnails (or texts)
+    of up to ``max_thumbnails`` of its samples, the ones with the smallest sample numbers,
+    inlined as small PNGs (as on the :func:`to_html_layers` page).
 
     Parameters
     ----------
@@ -148,14 +191,37 @@ def to_html(
         Page title (default: "Mapper graph <label>").
     seed
         Seed of the spring layout (the same as :func:`pie_chart_data`'s).
+    sample_index
+        The sample (row of the dataset) of each point of the graph's cloud, i.e.
+        ``acts.sample_index[layer]``; default: point ``i`` is sample ``i``.
+    images
+        The :class:`~tda_activations.types.ImageDataset` the activations were extracted
+        from, or an array ``(n, c, h, w)`` / ``(n, h, w)``, for thumbnails.
+    tokens
+        Instead of images: one text (e.g. decoded token) or id per sample.
+    max_thumbnails
+        Cap on the thumbnails (or texts) shown per node (default :data:`MAX_THUMBNAILS`).
+    thumbnail_size
+        Largest side of a thumbnail in pixels, in ``[4, 256]``.
 
     Returns
     -------
     pathlib.Path
         The file written.  It references no external resource.
+
+    Raises
+    ------
+    ValueError
+        If ``color_by`` is unknown, ``sample_index`` does not fit the graph,
+        ``images``/``tokens`` have fewer samples than the graph refers to, both are given,
+        or a size option is out of range.
+    TypeError
+        If ``tokens`` is a single string.
     """
-    return atomic_write_text(path, html_page(graph, compositions=compositions,
-                                             color_by=color_by, title=title, seed=seed))
+    return atomic_write_text(path, html_page(
+        graph, compositions=compositions, color_by=color_by, title=title, seed=seed,
+        sample_index=sample_index, images=images, tokens=tokens,
+        max_thumbnails=max_thumbnails, thumbnail_size=thumbnail_size))
 
 
 _PAGE_HEAD = r"""<meta http-equiv="Content-Security-Policy"
@@ -178,6 +244,86 @@ _PAGE_HEAD = r"""<meta http-equiv="Content-Security-Policy"
 </script>
 """
 
+
+# Both pages share this style and these script helpers (__CSS__ and __JS__ in each template).
+_COMMON_CSS = r"""  body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0; color: #222; }
+  header { padding: 8px 14px; border-bottom: 1px solid #ddd; display: flex; gap: 18px; align-items: center; flex-wrap: wrap; }
+  header h1 { font-size: 17px; margin: 0; font-weight: 600; }
+  .swatch { width: 12px; height: 12px; border-radius: 2px; display: inline-block; }
+  .edge { stroke: #999; stroke-opacity: 0.7; }
+  #tooltip { position: fixed; pointer-events: none; background: rgba(255,255,255,0.97); border: 1px solid #999;
+             border-radius: 4px; padding: 6px 8px; font-size: 12px; display: none; max-width: 330px; box-shadow: 0 2px 6px rgba(0,0,0,0.2); z-index: 2; }
+  #tooltip table { border-collapse: collapse; }
+  #tooltip td { padding: 0 6px 0 0; }
+  .thumbs { display: flex; flex-wrap: wrap; gap: 2px; margin-top: 4px; }
+  .thumbs img { width: 40px; height: 40px; image-rendering: pixelated; border: 1px solid #ccc; }
+  .thumbs span.tok { border: 1px solid #ccc; border-radius: 3px; padding: 0 3px; font-family: monospace; }
+"""
+
+_COMMON_JS = r"""  var SVG = "http://www.w3.org/2000/svg";
+  function el(name, attrs) {
+    var e = document.createElementNS(SVG, name);
+    for (var k in attrs) { e.setAttribute(k, attrs[k]); }
+    return e;
+  }
+  function esc(s) {
+    return String(s).replace(/[&<>"']/g, function (c) {
+      return {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c];
+    });
+  }
+  function viridis(t) {
+    var stops = [[68,1,84],[59,82,139],[33,145,140],[94,201,98],[253,231,37]];
+    t = Math.max(0, Math.min(1, isFinite(t) ? t : 0)) * (stops.length - 1);
+    var i = Math.min(stops.length - 2, Math.floor(t)), f = t - i, a = stops[i], b = stops[i + 1];
+    return "rgb(" + [0,1,2].map(function (j) { return Math.round(a[j] + f * (b[j] - a[j])); }).join(",") + ")";
+  }
+  // a pie chart of counts (one full circle for a single group) into the node's <g>
+  function pie(g, r, counts, colors) {
+    var total = counts.reduce(function (s, c) { return s + c; }, 0);
+    var nonzero = counts.filter(function (c) { return c > 0; }).length;
+    if (total === 0 || nonzero <= 1) {
+      var k = counts.findIndex(function (c) { return c > 0; });
+      g.appendChild(el("circle", {r: r, fill: k >= 0 ? colors[k] : "#ccc", stroke: "#333", "stroke-width": r * 0.06}));
+      return;
+    }
+    var angle = -Math.PI / 2;
+    counts.forEach(function (c, j) {
+      if (c <= 0) { return; }
+      var next = angle + 2 * Math.PI * c / total, large = next - angle > Math.PI ? 1 : 0;
+      g.appendChild(el("path", {fill: colors[j], d: "M0,0L" + (r * Math.cos(angle)) + "," + (r * Math.sin(angle)) +
+        "A" + r + "," + r + " 0 " + large + " 1 " + (r * Math.cos(next)) + "," + (r * Math.sin(next)) + "Z"}));
+      angle = next;
+    });
+    g.appendChild(el("circle", {r: r, fill: "none", stroke: "#333", "stroke-width": r * 0.06}));
+  }
+  // the thumbnails (or texts) of a node's first samples, or "" when the page has none
+  function sampleStrip(samples, media) {
+    var shown = (samples || []).slice(0, media.maxThumbnails);
+    if (!shown.length || !((media.thumbs && Object.keys(media.thumbs).length) || media.tokens)) { return ""; }
+    var html = "<div class='thumbs'>" + shown.map(function (s) {
+      if (media.tokens) { return "<span class='tok' data-sample='" + s + "'>" + esc(media.tokens[s]) + "</span>"; }
+      var id = media.sampleIds ? media.sampleIds[s] : s;
+      return "<img alt='sample " + id + "' title='sample " + id + "' data-sample='" + s + "' src='" + media.thumbs[s] + "'>";
+    }).join("") + "</div>";
+    if (samples.length > shown.length) { html += "first " + shown.length + " of " + samples.length + " samples"; }
+    return html;
+  }
+  // show the tooltip near (x, y), kept inside the window
+  function placeTip(tooltip, html, x, y) {
+    tooltip.innerHTML = html;
+    tooltip.style.display = "block";
+    var w = tooltip.offsetWidth, h = tooltip.offsetHeight;
+    tooltip.style.left = Math.max(0, Math.min(x + 14, window.innerWidth - w - 4)) + "px";
+    tooltip.style.top = Math.max(0, Math.min(y + 10, window.innerHeight - h - 4)) + "px";
+  }
+"""
+
+
+def _fill(template: str) -> str:
+    """A page template with the shared head, style and script helpers put in."""
+    return (template.replace("__HEAD__\n", _PAGE_HEAD).replace("__CSS__\n", _COMMON_CSS)
+            .replace("__JS__\n", _COMMON_JS))
+
 # Both pages start with the same policy and error counter (__HEAD__ in each template).
 _TEMPLATE = r"""<!DOCTYPE html>
 <html lang="en">
@@ -185,20 +331,12 @@ _TEMPLATE = r"""<!DOCTYPE html>
 <meta charset="utf-8">
 __HEAD__
 <style>
-  body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0; color: #222; }
-  header { padding: 8px 14px; border-bottom: 1px solid #ddd; display: flex; gap: 18px; align-items: center; flex-wrap: wrap; }
-  header h1 { font-size: 17px; margin: 0; font-weight: 600; }
+__CSS__
   #meta { font-size: 12px; color: #555; }
   #main { display: flex; }
   #canvas { flex: 1; height: calc(100vh - 48px); min-height: 420px; cursor: grab; }
   #side { width: 260px; padding: 8px 12px; border-left: 1px solid #ddd; font-size: 12px; overflow-y: auto; height: calc(100vh - 64px); }
   #legend div { display: flex; align-items: center; gap: 6px; margin: 2px 0; }
-  .swatch { width: 12px; height: 12px; border-radius: 2px; display: inline-block; }
-  #tooltip { position: fixed; pointer-events: none; background: rgba(255,255,255,0.96); border: 1px solid #999;
-             border-radius: 4px; padding: 6px 8px; font-size: 12px; display: none; max-width: 280px; box-shadow: 0 2px 6px rgba(0,0,0,0.2); }
-  #tooltip table { border-collapse: collapse; }
-  #tooltip td { padding: 0 6px 0 0; }
-  .edge { stroke: #999; stroke-opacity: 0.7; }
   .node:hover { opacity: 0.8; }
   #empty { padding: 20px; color: #a00; }
 </style>
@@ -221,7 +359,7 @@ __HEAD__
 <script>
 (function () {
   "use strict";
-  var SVG = "http://www.w3.org/2000/svg";
+__JS__
   var data = JSON.parse(document.getElementById("mapper-data").textContent);
   var nodes = data.nodes, edges = data.edges, levels = data.levels;
   var svg = document.getElementById("canvas");
@@ -231,23 +369,6 @@ __HEAD__
   var maxSize = nodes.reduce(function (m, n) { return Math.max(m, n.size); }, 1);
   var scale = data.maxRadius / 0.075;
   function radius(n) { return (0.015 + 0.06 * Math.sqrt(n.size / maxSize)) * scale; }
-
-  function el(name, attrs) {
-    var e = document.createElementNS(SVG, name);
-    for (var k in attrs) { e.setAttribute(k, attrs[k]); }
-    return e;
-  }
-  function esc(s) {
-    return String(s).replace(/[&<>"']/g, function (c) {
-      return {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c];
-    });
-  }
-  function viridis(t) {
-    var stops = [[68,1,84],[59,82,139],[33,145,140],[94,201,98],[253,231,37]];
-    t = Math.max(0, Math.min(1, isFinite(t) ? t : 0)) * (stops.length - 1);
-    var i = Math.min(stops.length - 2, Math.floor(t)), f = t - i, a = stops[i], b = stops[i + 1];
-    return "rgb(" + [0,1,2].map(function (j) { return Math.round(a[j] + f * (b[j] - a[j])); }).join(",") + ")";
-  }
   function lensT(v) {
     var lo = data.lensRange[0], hi = data.lensRange[1];
     return hi > lo ? (v - lo) / (hi - lo) : 0.5;
@@ -269,27 +390,6 @@ __HEAD__
     gNodes.appendChild(g);
     return g;
   });
-
-  function pie(g, r, counts, colors) {
-    var total = counts.reduce(function (s, c) { return s + c; }, 0);
-    var nonzero = counts.filter(function (c) { return c > 0; }).length;
-    if (total === 0 || nonzero <= 1) {
-      var k = counts.findIndex(function (c) { return c > 0; });
-      g.appendChild(el("circle", {r: r, fill: k >= 0 ? colors[k] : "#ccc", stroke: "#333", "stroke-width": r * 0.06}));
-      return;
-    }
-    var angle = -Math.PI / 2;
-    counts.forEach(function (c, j) {
-      if (c <= 0) { return; }
-      var next = angle + 2 * Math.PI * c / total;
-      var large = next - angle > Math.PI ? 1 : 0;
-      var d = "M0,0L" + (r * Math.cos(angle)) + "," + (r * Math.sin(angle)) +
-              "A" + r + "," + r + " 0 " + large + " 1 " + (r * Math.cos(next)) + "," + (r * Math.sin(next)) + "Z";
-      g.appendChild(el("path", {d: d, fill: colors[j]}));
-      angle = next;
-    });
-    g.appendChild(el("circle", {r: r, fill: "none", stroke: "#333", "stroke-width": r * 0.06}));
-  }
 
   function draw(by) {
     var legend = document.getElementById("legend");
@@ -337,10 +437,7 @@ __HEAD__
       if (order.length > 12) { rows += "<tr><td></td><td>+" + (order.length - 12) + " more</td></tr>"; }
       rows += "</table>";
     }
-    tooltip.innerHTML = rows;
-    tooltip.style.display = "block";
-    tooltip.style.left = (ev.clientX + 14) + "px";
-    tooltip.style.top = (ev.clientY + 10) + "px";
+    placeTip(tooltip, rows + sampleStrip(n.samples, data), ev.clientX, ev.clientY);
   }
 
   // colour selector
@@ -393,13 +490,11 @@ __HEAD__
 </body>
 </html>
 """
-_TEMPLATE = _TEMPLATE.replace("__HEAD__\n", _PAGE_HEAD)
+_TEMPLATE = _fill(_TEMPLATE)
 
 
 # ------------------------------------------------------------ every layer, one page
 
-#: Default cap on the sample thumbnails shown per node (the first samples by id).
-MAX_THUMBNAILS = 12
 
 
 def _png_bytes(pixels: np.ndarray) -> bytes:
@@ -469,6 +564,74 @@ def _layer_samples(result: LayerMapper,
     return out
 
 
+def _check_thumbnail_options(max_thumbnails: int, thumbnail_size: int) -> None:
+    if isinstance(max_thumbnails, bool) or not isinstance(max_thumbnails, int) \
+            or max_thumbnails < 0:
+        raise ValueError(f"max_thumbnails must be an integer >= 0, got {max_thumbnails!r}")
+    if isinstance(thumbnail_size, bool) or not isinstance(thumbnail_size, int) \
+            or not 4 <= thumbnail_size <= 256:
+        raise ValueError(f"thumbnail_size must be an integer in [4, 256], got {thumbnail_size!r}")
+
+
+class _Media:
+    """The images or texts of the samples (checked), and the thumbnails a page inlines."""
+
+    def __init__(self, images: ImageDataset | npt.ArrayLike | None,
+                 tokens: Sequence[str | int] | None, *, n_samples: int, size: int) -> None:
+        if images is not None and tokens is not None:
+            raise ValueError("give images or tokens, not both")
+        self.size = size
+        self.images: np.ndarray | None = None
+        self.sample_ids: np.ndarray | None = None
+        self.tokens: list[str] | None = None
+        self.thumbs: dict[int, str] = {}
+        if images is not None:
+            if isinstance(images, ImageDataset):
+                self.images, self.sample_ids = images.images, np.asarray(images.sample_ids)
+            else:
+                arr = np.asarray(images)
+                if arr.ndim == 3:
+                    arr = arr[:, None]
+                if arr.ndim != 4 or not np.issubdtype(arr.dtype, np.number):
+                    raise ValueError("images must be an ImageDataset or a numeric array of shape "
+                                     f"(n, channels, height, width); got shape {arr.shape}")
+                self.images = arr
+            if self.images.shape[0] < n_samples:
+                raise ValueError(
+                    f"images has {self.images.shape[0]} samples but the graphs refer to sample "
+                    f"{n_samples - 1}; pass the dataset the activations were extracted from")
+        if tokens is not None:
+            if isinstance(tokens, (str, bytes)):
+                raise TypeError("tokens must be a sequence with one text or id per sample, "
+                                "not a single string")
+            self.tokens = [str(t) for t in tokens]
+            if len(self.tokens) < n_samples:
+                raise ValueError(f"tokens has {len(self.tokens)} entries but the graphs refer to "
+                                 f"sample {n_samples - 1}; give one text or id per sample")
+
+    @property
+    def any(self) -> bool:
+        return self.images is not None or self.tokens is not None
+
+    def add(self, samples: np.ndarray) -> None:
+        """Make the thumbnails of these samples (images only)."""
+        if self.images is None:
+            return
+        for s in samples.tolist():
+            if s not in self.thumbs:
+                self.thumbs[s] = _thumbnail(self.images[s], self.size)
+
+    def data(self, token_samples: Sequence[int]) -> dict[str, Any]:
+        """The page's ``thumbs``, ``sampleIds`` and ``tokens`` (of ``token_samples``)."""
+        return {
+            "thumbs": {str(k): v for k, v in sorted(self.thumbs.items())},
+            "sampleIds": (None if self.sample_ids is None or not self.thumbs else
+                          {str(k): int(self.sample_ids[k]) for k in sorted(self.thumbs)}),
+            "tokens": (None if self.tokens is None else
+                       {str(s): self.tokens[s] for s in token_samples}),
+        }
+
+
 def html_layers_page(
     result: LayerMapper,
     *,
@@ -510,14 +673,7 @@ def html_layers_page(
     str
         A self-contained HTML document (no external loads).
     """
-    if isinstance(max_thumbnails, bool) or not isinstance(max_thumbnails, int) \
-            or max_thumbnails < 0:
-        raise ValueError(f"max_thumbnails must be an integer >= 0, got {max_thumbnails!r}")
-    if isinstance(thumbnail_size, bool) or not isinstance(thumbnail_size, int) \
-            or not 4 <= thumbnail_size <= 256:
-        raise ValueError(f"thumbnail_size must be an integer in [4, 256], got {thumbnail_size!r}")
-    if images is not None and tokens is not None:
-        raise ValueError("give images or tokens, not both")
+    _check_thumbnail_options(max_thumbnails, thumbnail_size)
     levels = list(result.hierarchy.levels)
     choices = [*levels, "lens"]
     if color_by is None:
@@ -526,34 +682,9 @@ def html_layers_page(
         raise unknown_name_error("colouring", color_by, choices)
     samples = _layer_samples(result, sample_index)
     n_samples = max((int(s.max()) + 1 for s in samples.values() if s.size), default=0)
+    media = _Media(images, tokens, n_samples=n_samples, size=thumbnail_size)
+    image_array = media.images
 
-    image_array: np.ndarray | None = None
-    sample_ids: np.ndarray | None = None
-    if images is not None:
-        if isinstance(images, ImageDataset):
-            image_array, sample_ids = images.images, np.asarray(images.sample_ids)
-        else:
-            image_array = np.asarray(images)
-            if image_array.ndim == 3:
-                image_array = image_array[:, None]
-            if image_array.ndim != 4 or not np.issubdtype(image_array.dtype, np.number):
-                raise ValueError("images must be an ImageDataset or a numeric array of shape "
-                                 f"(n, channels, height, width); got shape {image_array.shape}")
-        if image_array.shape[0] < n_samples:
-            raise ValueError(
-                f"images has {image_array.shape[0]} samples but the graphs refer to sample "
-                f"{n_samples - 1}; pass the dataset the activations were extracted from")
-    token_text: list[str] | None = None
-    if tokens is not None:
-        if isinstance(tokens, (str, bytes)):
-            raise TypeError("tokens must be a sequence with one text or id per sample, "
-                            "not a single string")
-        token_text = [str(t) for t in tokens]
-        if len(token_text) < n_samples:
-            raise ValueError(f"tokens has {len(token_text)} entries but the graphs refer to "
-                             f"sample {n_samples - 1}; give one text or id per sample")
-
-    thumbs: dict[int, str] = {}
     layers_data = []
     for layer in result.layers:
         graph = result.graphs[layer]
@@ -567,9 +698,7 @@ def html_layers_page(
             node_samples = np.unique(samples[layer][n.members])
             shown = node_samples[:max_thumbnails]
             if image_array is not None:
-                for s in shown.tolist():
-                    if s not in thumbs:
-                        thumbs[s] = _thumbnail(image_array[s], thumbnail_size)
+                media.add(shown)
             nodes.append({"id": n.id, "size": n.size, "lens": n.lens_mean,
                           "x": float(pos[i, 0]), "y": float(pos[i, 1]),
                           "samples": node_samples.tolist()})
@@ -599,11 +728,7 @@ def html_layers_page(
                    for level in levels},
         "colorBy": color_by,
         "maxThumbnails": max_thumbnails,
-        "thumbs": {str(k): v for k, v in sorted(thumbs.items())},
-        "sampleIds": (None if sample_ids is None or not thumbs else
-                      {str(k): int(sample_ids[k]) for k in sorted(thumbs)}),
-        "tokens": (None if token_text is None else
-                   {str(s): token_text[s] for s in range(n_samples)}),
+        **media.data(range(n_samples)),
     }
     title = title or "Mapper graphs of every layer"
     return (_LAYERS_TEMPLATE.replace("__TITLE__", _html.escape(title))
@@ -687,19 +812,15 @@ _LAYERS_TEMPLATE = r"""<!DOCTYPE html>
 <meta charset="utf-8">
 __HEAD__
 <style>
-  body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0; color: #222; }
-  header { padding: 8px 14px; border-bottom: 1px solid #ddd; display: flex; gap: 18px; align-items: center; flex-wrap: wrap; }
-  header h1 { font-size: 17px; margin: 0; font-weight: 600; }
+__CSS__
   #hint, #selinfo { font-size: 12px; color: #555; }
   #legend { display: flex; flex-wrap: wrap; gap: 4px 12px; font-size: 12px; padding: 6px 14px; border-bottom: 1px solid #eee; }
   #legend span.item { display: inline-flex; align-items: center; gap: 4px; }
-  .swatch { width: 12px; height: 12px; border-radius: 2px; display: inline-block; }
   #row { display: flex; overflow-x: auto; gap: 0; }
   .panel { flex: 0 0 auto; width: 420px; border-right: 1px solid #ddd; }
   .panel h2 { font-size: 13px; margin: 6px 8px 0; font-weight: 600; overflow-wrap: anywhere; }
   .panel .meta { font-size: 11px; color: #666; margin: 0 8px; }
   .panel svg { width: 420px; height: max(380px, calc(100vh - 150px)); display: block; }
-  .edge { stroke: #999; stroke-opacity: 0.7; }
   g.node { cursor: pointer; }
   g.node:focus { outline: none; }
   g.node:focus .ring { stroke: #000; }
@@ -707,14 +828,7 @@ __HEAD__
   body.selecting g.node.hl { opacity: 1; }
   .ring { fill: none; }
   g.node.selected .ring { stroke: #000; stroke-opacity: 1; }
-  #tooltip { position: fixed; pointer-events: none; background: rgba(255,255,255,0.97); border: 1px solid #999;
-             border-radius: 4px; padding: 6px 8px; font-size: 12px; display: none; max-width: 330px; box-shadow: 0 2px 6px rgba(0,0,0,0.2); z-index: 2; }
-  #tooltip table { border-collapse: collapse; }
-  #tooltip td { padding: 0 6px 0 0; }
   .bar { display: flex; height: 10px; width: 300px; margin: 4px 0; border: 1px solid #888; }
-  .thumbs { display: flex; flex-wrap: wrap; gap: 2px; margin-top: 4px; }
-  .thumbs img { width: 40px; height: 40px; image-rendering: pixelated; border: 1px solid #ccc; }
-  .thumbs span.tok { border: 1px solid #ccc; border-radius: 3px; padding: 0 3px; font-family: monospace; }
   .empty { padding: 10px; color: #a00; font-size: 12px; }
 </style>
 </head>
@@ -733,29 +847,12 @@ __HEAD__
 <script>
 (function () {
   "use strict";
-  var SVG = "http://www.w3.org/2000/svg";
+__JS__
   var data = JSON.parse(document.getElementById("mapper-data").textContent);
   var levels = data.levels, layers = data.layers;
   var row = document.getElementById("row"), tooltip = document.getElementById("tooltip");
   var select = document.getElementById("colorBy"), selinfo = document.getElementById("selinfo");
   var selected = null;
-
-  function el(name, attrs) {
-    var e = document.createElementNS(SVG, name);
-    for (var k in attrs) { e.setAttribute(k, attrs[k]); }
-    return e;
-  }
-  function esc(s) {
-    return String(s).replace(/[&<>"']/g, function (c) {
-      return {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c];
-    });
-  }
-  function viridis(t) {
-    var stops = [[68,1,84],[59,82,139],[33,145,140],[94,201,98],[253,231,37]];
-    t = Math.max(0, Math.min(1, isFinite(t) ? t : 0)) * (stops.length - 1);
-    var i = Math.min(stops.length - 2, Math.floor(t)), f = t - i, a = stops[i], b = stops[i + 1];
-    return "rgb(" + [0,1,2].map(function (j) { return Math.round(a[j] + f * (b[j] - a[j])); }).join(",") + ")";
-  }
 
   // one panel (an SVG) per layer; sample -> node indices per layer for the overlaps
   layers.forEach(function (L, li) {
@@ -803,25 +900,6 @@ __HEAD__
     });
     svg.addEventListener("click", function () { clearSelection(); });
   });
-
-  function pie(g, r, counts, colors) {
-    var total = counts.reduce(function (s, c) { return s + c; }, 0);
-    var nonzero = counts.filter(function (c) { return c > 0; }).length;
-    if (total === 0 || nonzero <= 1) {
-      var k = counts.findIndex(function (c) { return c > 0; });
-      g.appendChild(el("circle", {r: r, fill: k >= 0 ? colors[k] : "#ccc", stroke: "#333", "stroke-width": r * 0.06}));
-      return;
-    }
-    var angle = -Math.PI / 2;
-    counts.forEach(function (c, j) {
-      if (c <= 0) { return; }
-      var next = angle + 2 * Math.PI * c / total, large = next - angle > Math.PI ? 1 : 0;
-      g.appendChild(el("path", {fill: colors[j], d: "M0,0L" + (r * Math.cos(angle)) + "," + (r * Math.sin(angle)) +
-        "A" + r + "," + r + " 0 " + large + " 1 " + (r * Math.cos(next)) + "," + (r * Math.sin(next)) + "Z"}));
-      angle = next;
-    });
-    g.appendChild(el("circle", {r: r, fill: "none", stroke: "#333", "stroke-width": r * 0.06}));
-  }
 
   function draw(by) {
     var legend = document.getElementById("legend");
@@ -879,22 +957,7 @@ __HEAD__
     var html = "<b>" + esc(L.label) + "</b> &middot; node <b>" + esc(n.id) + "</b><br>size " + n.size +
       " points, " + n.samples.length + " samples &middot; lens mean " +
       (n.lens === null ? "n/a" : Number(n.lens).toFixed(3)) + composition(L, i, select.value);
-    var shown = n.samples.slice(0, data.maxThumbnails);
-    if (shown.length && (data.thumbs && Object.keys(data.thumbs).length || data.tokens)) {
-      html += "<div class='thumbs'>" + shown.map(function (s) {
-        if (data.tokens) { return "<span class='tok' data-sample='" + s + "'>" + esc(data.tokens[s]) + "</span>"; }
-        var id = data.sampleIds ? data.sampleIds[s] : s;
-        return "<img alt='sample " + id + "' title='sample " + id + "' data-sample='" + s + "' src='" + data.thumbs[s] + "'>";
-      }).join("") + "</div>";
-      if (n.samples.length > shown.length) {
-        html += "first " + shown.length + " of " + n.samples.length + " samples";
-      }
-    }
-    tooltip.innerHTML = html;
-    tooltip.style.display = "block";
-    var w = tooltip.offsetWidth, h = tooltip.offsetHeight;
-    tooltip.style.left = Math.max(0, Math.min(x + 14, window.innerWidth - w - 4)) + "px";
-    tooltip.style.top = Math.max(0, Math.min(y + 10, window.innerHeight - h - 4)) + "px";
+    placeTip(tooltip, html + sampleStrip(n.samples, data), x, y);
   }
 
   function highlight() {
@@ -962,4 +1025,4 @@ __HEAD__
 </body>
 </html>
 """
-_LAYERS_TEMPLATE = _LAYERS_TEMPLATE.replace("__HEAD__\n", _PAGE_HEAD)
+_LAYERS_TEMPLATE = _fill(_LAYERS_TEMPLATE)

@@ -7,7 +7,7 @@ import json
 import logging
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +49,8 @@ def layer_file_stem(layer: str) -> str:
 def save_layer_mapper(result: LayerMapper, directory: str | os.PathLike[str], *,
                       html: bool = True, seed: int = 0,
                       sample_index: Mapping[str, npt.ArrayLike] | None = None,
-                      images: ImageDataset | npt.ArrayLike | None = None) -> Path:
+                      images: ImageDataset | npt.ArrayLike | None = None,
+                      tokens: Sequence[str | int] | None = None) -> Path:
     """Write every output of :func:`layer_mapper` into ``directory`` (atomically).
 
     Layout::
@@ -77,8 +78,11 @@ def save_layer_mapper(result: LayerMapper, directory: str | os.PathLike[str], *,
         Write the HTML pages.
     seed
         Seed of the page layouts.
-    sample_index, images
-        Passed to :func:`to_html_layers` (``acts.sample_index``; the dataset for thumbnails).
+    sample_index, images, tokens
+        Passed to :func:`to_html_layers` and, each layer's entry of ``sample_index``, to
+        :func:`to_html` (``acts.sample_index``; the dataset the activations were extracted
+        from, or one text per sample, for the thumbnails shown on hover).  Without
+        ``sample_index``, point ``i`` of every layer is sample ``i``.
 
     Returns
     -------
@@ -99,7 +103,7 @@ def save_layer_mapper(result: LayerMapper, directory: str | os.PathLike[str], *,
                         "sample_index=acts.sample_index to save_layer_mapper for it")
         else:
             layers_page = html_layers_page(result, sample_index=sample_index, images=images,
-                                           seed=seed)
+                                           tokens=tokens, seed=seed)
     stems: dict[str, str] = {}
     for layer in result.layers:
         stem = layer_file_stem(layer)
@@ -122,7 +126,9 @@ def save_layer_mapper(result: LayerMapper, directory: str | os.PathLike[str], *,
             if html:
                 (tmp / "html" / f"{stem}.html").write_text(
                     html_page(graph, compositions=comps, title=f"Mapper graph of {layer}",
-                              seed=seed))
+                              seed=seed, images=images, tokens=tokens,
+                              sample_index=None if sample_index is None
+                              else sample_index[layer]))
                 entry["html"] = f"html/{stem}.html"
             manifest["layers"].append(entry)
         if layers_page is not None:

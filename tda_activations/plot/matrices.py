@@ -543,6 +543,109 @@ def embed_layers(
     return pd.DataFrame(rows)
 
 
+def _place_labels(
+    ax: Any,
+    labels: Sequence[tuple[str, tuple[float, float], tuple[float, float], Any]],
+    *,
+    obstacles: Sequence[tuple[float, float]] = (),
+    fontsize: float,
+    path_effects: Any = None,
+    gap_pt: float = 5.0,
+    iterations: int = 200,
+) -> list[Any]:
+    """Annotate points with labels that do not overlap each other (deterministically).
+
+    Each label starts ``gap_pt`` points from its point along its outward direction (a
+    trajectory's end direction), aligned so it grows away from the point; then, in display
+    coordinates, overlapping label boxes push each other apart along the axis of least
+    overlap (half each), and a label overlapping an obstacle (a marker) moves off it.
+    Offsets are in points, so they hold at any figure size; a label moved far from its
+    point gets a thin leader line.
+
+    Parameters
+    ----------
+    ax
+        Axes whose data limits and aspect are final.
+    labels
+        ``(text, (x, y), (dx, dy) outward direction in data units, colour)`` per label.
+    obstacles
+        Data points labels should not cover.
+    fontsize
+        Font size in points.
+    path_effects
+        Matplotlib path effects of the texts (e.g. a white halo).
+    gap_pt
+        Distance from the point to the label's nearest edge, in points.
+    iterations
+        Most repulsion passes.
+
+    Returns
+    -------
+    list of matplotlib.text.Annotation
+        The labels, in the order given.
+    """
+    if not labels:
+        return []
+    fig = ax.figure
+    ax.apply_aspect()
+    to_px = ax.transData.transform
+    px_per_pt = fig.dpi / 72.0
+    texts = []
+    for text, xy, out, color in labels:
+        d = to_px(np.add(xy, out)) - to_px(xy)
+        norm = float(np.hypot(*d))
+        u = d / norm if norm > 0 else np.array([np.sqrt(0.5), np.sqrt(0.5)])
+        ha = "left" if u[0] > 0.38 else "right" if u[0] < -0.38 else "center"
+        va = "bottom" if u[1] > 0.38 else "top" if u[1] < -0.38 else "center"
+        t = ax.annotate(text, xy, xytext=tuple(gap_pt * u), textcoords="offset points",
+                        ha=ha, va=va, fontsize=fontsize, color=color, path_effects=path_effects,
+                        zorder=5)
+        texts.append(t)
+    renderer = fig.canvas.get_renderer()
+    boxes = np.array([t.get_window_extent(renderer).extents for t in texts])  # x0 y0 x1 y1
+    centre = np.c_[(boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2]
+    half = np.c_[(boxes[:, 2] - boxes[:, 0]) / 2, (boxes[:, 3] - boxes[:, 1]) / 2]
+    start = centre.copy()
+    pad = 1.5 * px_per_pt
+    marks = to_px(np.asarray(obstacles, dtype=float).reshape(-1, 2)) if len(obstacles) else \
+        np.empty((0, 2))
+    mark_half = 3.5 * px_per_pt  # about a marker's half width
+    n = len(texts)
+    for _ in range(iterations):
+        moved = False
+        for i in range(n):
+            for j in range(i + 1, n):
+                delta = centre[i] - centre[j]
+                over = half[i] + half[j] + pad - np.abs(delta)
+                if (over > 0).all():
+                    k = int(np.argmin(over))  # the cheaper axis to separate on
+                    sign = np.sign(delta[k]) or (1.0 if i < j else -1.0)
+                    centre[i, k] += sign * over[k] / 2
+                    centre[j, k] -= sign * over[k] / 2
+                    moved = True
+            for m in marks:
+                delta = centre[i] - m
+                over = half[i] + mark_half - np.abs(delta)
+                if (over > 0).all():
+                    k = int(np.argmin(over))
+                    centre[i, k] += (np.sign(delta[k]) or 1.0) * over[k]
+                    moved = True
+        if not moved:
+            break
+    placed = []
+    for t, c0, c1 in zip(texts, start, centre):
+        offset = np.add(t.get_position(), (c1 - c0) / px_per_pt)
+        far = float(np.hypot(*offset)) > 3 * gap_pt
+        arrow = {"arrowstyle": "-", "color": t.get_color(), "lw": 0.5, "alpha": 0.7,
+                 "shrinkA": 0, "shrinkB": 2} if far else None
+        placed.append(ax.annotate(
+            t.get_text(), t.xy, xytext=tuple(offset), textcoords="offset points",
+            ha=t.get_ha(), va=t.get_va(), fontsize=fontsize, color=t.get_color(),
+            path_effects=path_effects, zorder=5, arrowprops=arrow))
+        t.remove()
+    return placed
+
+
 def layer_embedding(
     matrix: LayerMatrix,
     *,
@@ -606,6 +709,8 @@ def layer_embedding(
     label_pt = _font_pt(mpl.rcParams["legend.fontsize"])
     halo = [pe.withStroke(linewidth=2.0, foreground="white")]
     marked_stage = False
+    labels: list[tuple[str, tuple[float, float], tuple[float, float], Any]] = []
+    ends: list[tuple[float, float]] = []
     for mdl in models:
         sub = df[df["model"] == mdl]
         x, y = sub["x"].to_numpy(), sub["y"].to_numpy()
@@ -625,15 +730,18 @@ def layer_embedding(
         if annotate != "none":
             idx = range(len(sub)) if annotate == "all" else sorted({0, len(sub) - 1})
             for i in idx:
-                ax.annotate(str(sub["layer"].iloc[i]), (x[i], y[i]), xytext=(4, 4),
-                            textcoords="offset points", fontsize=label_pt * 0.9, color=c,
-                            path_effects=halo, zorder=5)
+                # outward: along the trajectory's direction at its ends, else up and right
+                j = i + 1 if i == 0 and len(sub) > 1 else i - 1
+                out = (x[i] - x[j], y[i] - y[j]) if j != i and 0 <= j < len(sub) else (1.0, 1.0)
+                labels.append((str(sub["layer"].iloc[i]), (x[i], y[i]), out, c))
+            ends.extend([(x[0], y[0]), (x[-1], y[-1])])
     ax.set_aspect("equal", adjustable="datalim")
     ax.margins(0.08)
     ax.set_xlabel("MDS 1")
     ax.set_ylabel("MDS 2")
     ax.set_xticks([])
     ax.set_yticks([])
+    _place_labels(ax, labels, obstacles=ends, fontsize=label_pt * 0.9, path_effects=halo)
     if legend and any(models):
         handles = [Line2D([], [], color=palette[mdl], lw=1.5, label=mdl) for mdl in models if mdl]
         grey = "0.35"
