@@ -1,6 +1,6 @@
 """The price of exact distances: SciPy's direct ``pdist`` against the Gram identity.
 
-Persistence (``homology._pairwise``) and RSA use distances evaluated directly per
+Persistence (``tda_activations._distances``) and RSA use distances evaluated directly per
 pair (``pdist``), because the Gram identity ``|x|^2 + |y|^2 - 2 x.y`` leaves ~1e-16
 noise that breaks exact ties (integer-valued or duplicated rows, common after ReLU).
 This times both on activation-like clouds, checks that the Gram values are not
@@ -19,7 +19,7 @@ from _homology_common import activation_like_clouds, machine, median_time
 from scipy.spatial.distance import pdist, squareform
 
 from tda_activations.homology import persistence
-from tda_activations.homology._pairwise import pairwise_distances, single_thread
+from tda_activations._distances import pairwise_distances, single_thread
 
 
 def gram_distances(x: np.ndarray) -> np.ndarray:

@@ -21,7 +21,7 @@ from tda_activations.homology import (
     persistence,
     persistence_of_distances,
 )
-from tda_activations.homology._pairwise import pairwise_distances
+from tda_activations._distances import pairwise_distances
 from tda_activations.types import Diagrams
 
 
@@ -363,7 +363,7 @@ def test_memory_refusal_and_fallback():
 
 
 def _engine_dist(x):
-    from tda_activations.homology._pairwise import pairwise_distances
+    from tda_activations._distances import pairwise_distances
 
     return pairwise_distances(np.asarray(x, dtype=np.float64)).astype(np.float32)
 

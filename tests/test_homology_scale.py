@@ -92,7 +92,7 @@ def test_counted_edges_path_equals_ripser():
 
 def test_counted_edges_for_a_given_threshold_and_distance_matrices():
     from tda_activations.homology import persistence_of_distances
-    from tda_activations.homology._pairwise import pairwise_distances
+    from tda_activations._distances import pairwise_distances
 
     x = _cloud(150, 2).astype(np.float64)
     dist = pairwise_distances(x)
@@ -120,7 +120,7 @@ def _rng_brute(dist: np.ndarray) -> float:
 
 @pytest.mark.parametrize("block", [64, 1 << 24])  # one or two rows per block, one block
 def test_blocked_h1_birth_bound_is_exact(block, monkeypatch):
-    from tda_activations.homology._pairwise import pairwise_distances
+    from tda_activations._distances import pairwise_distances
 
     monkeypatch.setattr(_rips, "_BLOCK_ENTRIES", block)
     rng = np.random.default_rng(3)

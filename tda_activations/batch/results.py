@@ -6,24 +6,16 @@ import io
 import json
 import os
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from .._atomic import atomic_write_bytes, atomic_write_text
+from .._json import jsonable
 from ..types import LayerMatrix
 
 __all__ = ["load_matrix", "save_matrix"]
 
 
-def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, float) and not np.isfinite(obj):
-        return repr(obj)
-    return repr(obj)
 
 
 def save_matrix(matrix: LayerMatrix, directory: str | os.PathLike[str], *, stem: str = "matrix") -> dict[str, str]:
@@ -53,7 +45,7 @@ def save_matrix(matrix: LayerMatrix, directory: str | os.PathLike[str], *, stem:
     atomic_write_bytes(directory / f"{stem}.npz", buf.getvalue())
     meta = {"measure": matrix.measure, "kind": matrix.kind, "params": dict(matrix.params),
             "shape": list(matrix.shape)}
-    atomic_write_text(directory / f"{stem}.json", json.dumps(meta, indent=1, default=_jsonable))
+    atomic_write_text(directory / f"{stem}.json", json.dumps(meta, indent=1, default=jsonable))
     return {"csv": f"{stem}.csv", "npz": f"{stem}.npz", "json": f"{stem}.json"}
 
 

@@ -21,6 +21,7 @@ from typing import Any, Literal, cast
 import numpy as np
 
 from .._atomic import atomic_write_text
+from .._json import jsonable
 from ..types import LayerMatrix
 from .results import load_matrix, save_matrix
 
@@ -55,17 +56,9 @@ STORE = "store"  # folder of the extraction store inside an extract task's folde
 
 
 def _write_json(path: Path, obj: Any) -> None:
-    atomic_write_text(path, json.dumps(obj, indent=1, default=_default))
+    atomic_write_text(path, json.dumps(obj, indent=1, default=jsonable))
 
 
-def _default(obj: Any) -> Any:
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return dataclasses.asdict(obj)
-    return repr(obj)
 
 
 # ------------------------------------------------------------------- loading
@@ -734,7 +727,8 @@ def figure_embedding(out: Path, inputs: Mapping[str, Path], *, title: str = "") 
 
 def figure_depth_embedding(out: Path, inputs: Mapping[str, Path], *, title: str = "") -> dict[str, Any]:
     """MDS embedding of every layer of every model, one dot per layer coloured by its relative
-    depth (first layer 0, last 1): the view of many models, where trajectories would not read."""
+    depth (first layer 0, last 1): the view of many models, where trajectories would not read.
+    """
     import matplotlib
 
     matplotlib.use("Agg", force=False)

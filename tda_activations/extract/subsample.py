@@ -1,16 +1,16 @@
 """Subsampling of clouds and of activation sets.
 
-Farthest-point (greedy permutation) subsampling lives in
-:mod:`tda_activations.homology.large` (:func:`greedy_subsample`), where its
-covering radius bounds the bottleneck error of persistence; it is re-exported
-here next to the random subsampling of samples.
+Farthest-point (greedy permutation) subsampling lives in the base layer
+(``tda_activations._subsample``: :func:`greedy_subsample`, whose covering radius
+bounds the bottleneck error of persistence); it is re-exported here, next to the
+random subsampling of samples, and by :mod:`tda_activations.homology`.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..homology.large import Subsample, greedy_subsample
+from .._subsample import Subsample, greedy_subsample
 from ..types import ActivationSet
 
 __all__ = ["Subsample", "greedy_subsample", "subsample_samples"]

@@ -7,51 +7,10 @@ from typing import Any
 
 import numpy as np
 
+from .._checks import as_cloud
 from ..types import Diagrams
 
 __all__ = ["as_cloud", "as_diagram", "as_distance_matrix", "check_coeff", "check_maxdim"]
-
-
-def as_cloud(cloud: Any, *, name: str = "cloud") -> np.ndarray:
-    """Validate a point cloud and return it as a C-contiguous float64 ``(n, dim)`` array.
-
-    Raises
-    ------
-    TypeError
-        If ``cloud`` is not numeric.
-    ValueError
-        If it is not 2-D, is empty, or contains NaN or infinite values.
-    """
-    try:
-        arr = np.asarray(cloud)
-    except Exception as exc:  # pragma: no cover - exotic inputs
-        raise TypeError(f"{name}: could not be converted to an array ({exc})") from exc
-    if arr.dtype == object or not (
-        np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.bool_)
-    ):
-        raise TypeError(f"{name}: expected a numeric array, got dtype {arr.dtype}")
-    if np.iscomplexobj(arr):
-        raise TypeError(f"{name}: complex values are not supported; pass real coordinates")
-    if arr.ndim == 1:
-        raise ValueError(
-            f"{name}: got a 1-D array of shape {arr.shape}; a point cloud is 2-D (points, dim). "
-            "Use cloud.reshape(-1, 1) for points on a line or cloud.reshape(1, -1) for one point"
-        )
-    if arr.ndim != 2:
-        raise ValueError(f"{name}: a point cloud must be 2-D (points, dim), got shape {arr.shape}")
-    if arr.shape[0] == 0:
-        raise ValueError(f"{name}: the point cloud is empty; give at least one point")
-    if arr.shape[1] == 0:
-        raise ValueError(f"{name}: the points have no coordinates (shape {arr.shape})")
-    arr = np.ascontiguousarray(arr, dtype=np.float64)
-    bad = ~np.isfinite(arr)
-    if bad.any():
-        rows = np.flatnonzero(bad.any(axis=1))
-        raise ValueError(
-            f"{name}: {rows.size} point(s) contain NaN or infinite coordinates (first rows: "
-            f"{rows[:5].tolist()}); remove or impute them before computing persistence"
-        )
-    return arr
 
 
 def as_distance_matrix(dist: Any, *, name: str = "distance matrix") -> np.ndarray:

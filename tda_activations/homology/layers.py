@@ -25,6 +25,7 @@ import numpy as np
 
 from .._atomic import atomic_write_bytes
 from .._hashing import fingerprint_array, fingerprint_params
+from .._json import jsonable
 from .._progress import CostEstimate, announce_cost, progress_bar
 from .._select import resolve_layer_names
 from ..types import ActivationSet, Diagrams
@@ -77,17 +78,10 @@ def save_diagrams(path: str | os.PathLike[str], diagrams: Diagrams) -> Path:
     }
     buf = io.BytesIO()
     arrays = {f"dgm_{d}": np.asarray(a) for d, a in enumerate(diagrams.dgms)}
-    arrays["meta"] = np.array(json.dumps(meta, default=_json_default))
+    arrays["meta"] = np.array(json.dumps(meta, default=jsonable))
     np.savez(buf, **arrays)  # type: ignore[arg-type]  # numpy types **kwds as allow_pickle too
     return atomic_write_bytes(path, buf.getvalue())
 
-
-def _json_default(obj: Any) -> Any:
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    return repr(obj)
 
 
 def load_diagrams(path: str | os.PathLike[str]) -> Diagrams:

@@ -3,7 +3,7 @@
 What every backend is given
     The cloud's distinct points (duplicates only add zero-length H0 bars,
     which no engine reports), their exact pairwise distances (see
-    ``_pairwise``), rounded once to float32: ripser.py and giotto-ph compute
+    ``tda_activations._distances``), rounded once to float32: ripser.py and giotto-ph compute
     in float32 whatever they are given, so rounding first, in one place, makes
     the three engines see the same filtration values and return identical
     diagrams.  ``precision="float64"`` keeps doubles (GUDHI only).
@@ -29,10 +29,10 @@ from typing import Any, Literal
 
 import numpy as np
 
+from .._distances import pairwise_distances, unique_rows
 from .._registry import Registry
 from ..types import Diagrams
 from ._checks import as_cloud, as_distance_matrix, check_coeff, check_maxdim
-from ._pairwise import pairwise_distances, unique_rows
 from .large import (
     PersistenceTooLarge,
     available_memory,

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from .._checks import as_cloud
 from ..types import MapperGraph, MapperNode
 from .lenses import Lens, as_lens, kth_neighbor_distances
 
@@ -109,7 +110,7 @@ def knee_eps(
     ValueError
         For an invalid cloud, ``k`` or ``sample``.
     """
-    x = _check_cloud(cloud)
+    x = as_cloud(cloud, keep_dtype=True, purpose="building a Mapper graph")
     rows = None
     if sample is not None:
         if isinstance(sample, bool) or not isinstance(sample, (int, np.integer)) or sample < 3:
@@ -142,30 +143,6 @@ def knee_eps(
 
 
 # ------------------------------------------------------------------------- checks
-
-
-def _check_cloud(cloud: npt.ArrayLike) -> np.ndarray:
-    x = np.asarray(cloud)
-    if x.dtype == object or not (
-        np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer)
-    ):
-        raise TypeError(f"the cloud must be a numeric array, got dtype {x.dtype}")
-    if x.ndim != 2:
-        raise ValueError(
-            f"the cloud must be 2-D (points, features), got shape {x.shape}; reshape it or take "
-            "acts.cloud(layer)"
-        )
-    if x.shape[0] == 0:
-        raise ValueError("the cloud has no points; give at least one point")
-    bad = ~np.isfinite(x).all(axis=1)
-    if bad.any():
-        rows = np.flatnonzero(bad)
-        raise ValueError(
-            f"the cloud has NaN or inf in {rows.size} of {x.shape[0]} points (rows "
-            f"{rows[:5].tolist()}{'...' if rows.size > 5 else ''}); drop or impute those points "
-            "before building a Mapper graph"
-        )
-    return x
 
 
 class _GuardedClusterer:
@@ -382,7 +359,7 @@ def mapper_graph(
     from sklearn.base import clone
     from sklearn.cluster import DBSCAN
 
-    x = _check_cloud(cloud)
+    x = as_cloud(cloud, keep_dtype=True, purpose="building a Mapper graph")
     if (not isinstance(n_intervals, (int, np.integer)) or isinstance(n_intervals, bool)
             or n_intervals < 1):
         raise ValueError(f"n_intervals must be a positive integer, got {n_intervals!r}")

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from .._hashing import fingerprint_array, fingerprint_params
+from .._json import jsonable
 
 __all__ = ["figure_provenance", "record", "result_fingerprint"]
 
@@ -62,17 +63,8 @@ def result_fingerprint(result: Any) -> str:
 
 
 def _jsonable(value: Any) -> Any:
-    if isinstance(value, (np.integer, np.floating, np.bool_)):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist() if value.size <= 64 else {"__array__": fingerprint_array(value)}
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    return repr(value)
+    """Parameters as JSON; arrays of more than 64 elements by their fingerprint."""
+    return jsonable(value, max_array=64)
 
 
 def record(ax: Any, function: str, result: Any, params: Mapping[str, Any]) -> None:

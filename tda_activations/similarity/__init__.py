@@ -25,8 +25,8 @@ from __future__ import annotations
 from ._base import (
     INVARIANCES,
     AngularDistance,
-    Measure,
     MeaninglessValueWarning,
+    Measure,
     MeasureProperties,
     OneMinusSimilarity,
     PreparedCloud,

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from .._checks import as_cloud as _as_cloud
 from .._measure import INVARIANCES, MeasureProperties, PairwiseMeasure
 from .._registry import Registry
 
@@ -78,37 +79,19 @@ class PreparedCloud:
 def as_cloud(x: npt.ArrayLike, *, name: str = "cloud", min_points: int = 2) -> np.ndarray:
     """Validate a point cloud and return it as a C-contiguous float64 array.
 
+    The checks are the package's one cloud check (``tda_activations._checks.as_cloud``);
+    a :class:`PreparedCloud` is refused with what to do instead.
+
     Raises
     ------
     TypeError
-        If the values are not numeric.
+        If the values are not numeric, or ``x`` is a prepared cloud.
     ValueError
         If the cloud is not 2-D, has too few points, no units, or non-finite values.
     """
     if isinstance(x, PreparedCloud):
         raise TypeError(f"{name}: expected a point cloud, got a PreparedCloud; use score()")
-    arr = np.asarray(x)
-    if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
-        raise TypeError(f"{name}: expected numeric values, got dtype {arr.dtype}")
-    if arr.ndim != 2:
-        raise ValueError(
-            f"{name}: a point cloud must be 2-D (points, units), got shape {arr.shape}; "
-            "flatten or reduce feature maps first (the extraction stage's reductions do this)"
-        )
-    if arr.shape[0] < min_points:
-        raise ValueError(
-            f"{name}: {arr.shape[0]} points given but this measure needs at least "
-            f"{min_points}; give more points"
-        )
-    if arr.shape[1] == 0:
-        raise ValueError(f"{name}: the cloud has no units (width 0)")
-    arr = np.ascontiguousarray(arr, dtype=np.float64)
-    if not np.isfinite(arr).all():
-        bad = int((~np.isfinite(arr)).sum())
-        raise ValueError(
-            f"{name}: {bad} non-finite values (NaN or inf); remove or impute them first"
-        )
-    return arr
+    return _as_cloud(x, name=name, min_points=min_points, purpose="this measure")
 
 
 def centred(x: np.ndarray, *, name: str = "cloud") -> np.ndarray:

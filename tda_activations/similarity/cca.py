@@ -31,7 +31,14 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ._base import Measure, MeasureProperties, PreparedCloud, centred, register_measure, warn_meaningless
+from ._base import (
+    Measure,
+    MeasureProperties,
+    PreparedCloud,
+    centred,
+    register_measure,
+    warn_meaningless,
+)
 
 __all__ = ["CCA", "PWCCA", "SVCCA", "canonical_correlations"]
 

@@ -28,7 +28,6 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
-
 import numpy.typing as npt
 
 from ._base import Measure, MeasureProperties, PreparedCloud, as_cloud, centred, register_measure
