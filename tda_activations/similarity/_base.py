@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+import functools
 import math
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -137,9 +138,13 @@ class Measure(PairwiseMeasure):
             return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         return {}
 
-    @property
+    @functools.cached_property
     def id(self) -> str:
-        """Name with parameters, e.g. ``"linear_cka[debiased=False,form=auto]"``."""
+        """Name with parameters, e.g. ``"linear_cka[debiased=False,form=auto]"``.
+
+        Computed once per measure object (the parameters are frozen); every ``score``
+        checks it against the prepared clouds'.
+        """
         return measure_label(self.name, self.params)
 
     # -- computation ----------------------------------------------------------------
@@ -192,6 +197,10 @@ class Measure(PairwiseMeasure):
             If the clouds were prepared by another measure or have different numbers
             of points (rows must be in correspondence).
         """
+        self._check_pair(a, b)
+        return float(self._score(a, b))
+
+    def _check_pair(self, a: PreparedCloud, b: PreparedCloud) -> None:
         for which, p in (("first", a), ("second", b)):
             if not isinstance(p, PreparedCloud):
                 raise TypeError(
@@ -208,7 +217,6 @@ class Measure(PairwiseMeasure):
                 f"the clouds have {a.n_points} and {b.n_points} points; rows must be the same "
                 "samples in the same order"
             )
-        return float(self._score(a, b))
 
 
 # --------------------------------------------------------------------- derived distances
