@@ -18,8 +18,8 @@ import numpy as np
 from _homology_common import activation_like_clouds, machine, median_time
 from scipy.spatial.distance import pdist, squareform
 
-from tda_activations.homology import persistence
 from tda_activations._distances import pairwise_distances, single_thread
+from tda_activations.homology import persistence
 
 
 def gram_distances(x: np.ndarray) -> np.ndarray:

@@ -67,8 +67,10 @@ def pairwise_distances(x: np.ndarray, *, metric: str = "euclidean") -> np.ndarra
 
 
 def distances_to_point(x: np.ndarray, i: int, *, metric: str = "euclidean") -> np.ndarray:
-    """Distances from row ``i`` of ``x`` to every row, evaluated directly as
-    :func:`pairwise_distances` does (same bits as its row ``i``)."""
+    """Distances from row ``i`` of ``x`` to every row.
+
+    Evaluated directly as :func:`pairwise_distances` does (the same bits as its row ``i``).
+    """
     from scipy.spatial.distance import cdist
 
     d = cdist(x[i : i + 1], x, metric=metric)[0]

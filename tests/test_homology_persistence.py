@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from ripser import ripser
 
+from tda_activations._distances import pairwise_distances
 from tda_activations.datasets import make_circle, make_sphere, make_two_circles
 from tda_activations.homology import (
     BACKENDS,
@@ -21,7 +22,6 @@ from tda_activations.homology import (
     persistence,
     persistence_of_distances,
 )
-from tda_activations._distances import pairwise_distances
 from tda_activations.types import Diagrams
 
 

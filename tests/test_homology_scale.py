@@ -91,8 +91,8 @@ def test_counted_edges_path_equals_ripser():
 
 
 def test_counted_edges_for_a_given_threshold_and_distance_matrices():
-    from tda_activations.homology import persistence_of_distances
     from tda_activations._distances import pairwise_distances
+    from tda_activations.homology import persistence_of_distances
 
     x = _cloud(150, 2).astype(np.float64)
     dist = pairwise_distances(x)

@@ -335,8 +335,11 @@ class Planner:
 
     def _block_task(self, analysis: str, spec: NamedSpec, rows: list[str],
                     cols: list[str] | None) -> Task:
-        """One call of the all-pairs engine: every layer of the models ``rows`` against every
-        layer of the models ``cols`` (``None``: against themselves), labels ``model/layer``."""
+        """One call of the all-pairs engine over two groups of models.
+
+        Every layer of the models ``rows`` against every layer of the models ``cols``
+        (``None``: against themselves); labels ``model/layer``.
+        """
         cfg = self.config
         name = "+".join(rows) if len(rows) <= 2 else f"{rows[0]}..{rows[-1]}"
         if cols is not None:
@@ -367,8 +370,11 @@ class Planner:
                          deps, info=info)
 
     def _cross_model_tasks(self, analysis: str, spec: NamedSpec, done: list[str]) -> list[Task]:
-        """The cross-model stage of one measure: blocks of model groups through the all-pairs
-        engine, their assembly into the matrix over every layer of every model, its figures."""
+        """The cross-model stage of one measure.
+
+        Blocks of model groups through the all-pairs engine, their assembly into the matrix
+        over every layer of every model, and its figures.
+        """
         groups = model_groups(done)
         deps: dict[str, str] = {}
         blocks: list[list[Any]] = []

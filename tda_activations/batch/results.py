@@ -19,8 +19,10 @@ __all__ = ["load_matrix", "save_matrix"]
 
 
 def save_matrix(matrix: LayerMatrix, directory: str | os.PathLike[str], *, stem: str = "matrix") -> dict[str, str]:
-    """Write a :class:`~tda_activations.types.LayerMatrix` as ``<stem>.csv`` (labelled),
-    ``<stem>.npz`` (values and labels) and ``<stem>.json`` (measure, kind, parameters).
+    """Write a :class:`~tda_activations.types.LayerMatrix` as CSV, npz and JSON.
+
+    ``<stem>.csv`` (labelled), ``<stem>.npz`` (values and labels) and ``<stem>.json``
+    (measure, kind, parameters).
 
     Parameters
     ----------

@@ -734,8 +734,11 @@ class _Scheduler:
     # -------------------------------------------------------------- manifest
 
     def write_manifest(self, *, final: bool, wall: float, failure: str | None = None) -> None:
-        """Write ``manifest.json``: ``state`` is ``running``, ``complete``, ``incomplete``
-        (some tasks failed) or ``failed`` (the runner itself stopped: ``failure`` says why)."""
+        """Write ``manifest.json``.
+
+        ``state`` is ``running``, ``complete``, ``incomplete`` (some tasks failed) or
+        ``failed`` (the runner itself stopped: ``failure`` says why).
+        """
         started = time.monotonic()
         recs = self.ordered_records()
         counts = {s: sum(1 for r in recs if r.status == s) for s in

@@ -305,8 +305,10 @@ def _stacked_acts(inputs: Mapping[str, Path], roles: Sequence[str], models: Sequ
 def similarity_groups(out: Path, inputs: Mapping[str, Path], *, measure: str,
                       params: Mapping[str, Any], rows: Sequence[str],
                       cols: Sequence[str] | None = None) -> dict[str, Any]:
-    """Similarity between every layer of the models ``rows`` (inputs ``a0, a1, ...``) and every
-    layer of the models ``cols`` (inputs ``b0, ...``; omitted: ``rows`` against themselves).
+    """Similarity between every layer of two groups of models.
+
+    The models ``rows`` (inputs ``a0, a1, ...``) against the models ``cols`` (inputs
+    ``b0, ...``; omitted: ``rows`` against themselves).
 
     One call of the all-pairs engine (each cloud prepared once); labels ``model/layer``.
     """
@@ -477,8 +479,10 @@ LAYERS_PAGE = "layers.html"  # a model's explorable Mapper page of all its layer
 def mapper_trend(out: Path, inputs: Mapping[str, Path], *, layers: Sequence[str],
                  roles: Sequence[str], html: bool = False, model: str = "",
                  data: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """The trend table of one model: one row per layer (depth in forward order) and the
-    Spearman correlation of every column with depth.
+    """The trend table of one model.
+
+    One row per layer (depth in forward order) and the Spearman correlation of every
+    column with depth.
 
     With ``html``, also ``layers.html``: every layer's Mapper graph on one explorable page
     (:func:`~tda_activations.mapper.to_html_layers`, cross-layer selection; thumbnails of
@@ -637,7 +641,7 @@ def monotonicity_blocks(out: Path, inputs: Mapping[str, Path], *, entries: Seque
     from ..experiments import monotonicity_statistics
 
     rows = []
-    for role, model, spec in entries:
+    for role, model, _spec in entries:
         m = load_matrix(inputs[role])
         values = np.asarray(m.values, dtype=float)
         dissim = values if m.kind == "distance" else 1.0 - values
@@ -726,8 +730,10 @@ def figure_embedding(out: Path, inputs: Mapping[str, Path], *, title: str = "") 
 
 
 def figure_depth_embedding(out: Path, inputs: Mapping[str, Path], *, title: str = "") -> dict[str, Any]:
-    """MDS embedding of every layer of every model, one dot per layer coloured by its relative
-    depth (first layer 0, last 1): the view of many models, where trajectories would not read.
+    """MDS embedding of every layer of every model, one dot per layer coloured by depth.
+
+    Relative depth: first layer 0, last 1. The view of many models, where trajectories
+    would not read.
     """
     import matplotlib
 

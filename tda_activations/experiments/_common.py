@@ -67,8 +67,10 @@ def as_models(models: Any, *, what: str) -> dict[str, ActivationSet]:
 
 
 def layer_list(acts: ActivationSet, layers: Sequence[str] | str | None, *, model: str = "") -> tuple[str, ...]:
-    """The layers to use (all by default), by the one ``layers=`` rule
-    (:func:`~tda_activations._select.resolve_layer_names`)."""
+    """The layers to use (all by default).
+
+    By the one ``layers=`` rule (:func:`~tda_activations._select.resolve_layer_names`).
+    """
     return resolve_layer_names(acts.layers, layers, what=f"layer of model {model!r}" if model else "layer")
 
 

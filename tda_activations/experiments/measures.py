@@ -165,10 +165,13 @@ class TopologicalMeasure(PairwiseMeasure):
 
     @property
     def properties(self) -> MeasureProperties:
-        """A symmetric distance that ignores the order of the points; a (pseudo)metric on
-        clouds when the diagram distance is a metric.  With the Euclidean metric the
+        """A symmetric distance that ignores the order of the points.
+
+        A (pseudo)metric on clouds when the diagram distance is a metric.  With the
+        Euclidean metric the
         diagrams, so the value, do not change under rotations, translations and
-        permutations of the units."""
+        permutations of the units.
+        """
         euclidean = self.persistence_options.get("metric", "euclidean") == "euclidean"
         return MeasureProperties(
             kind="distance", symmetric=True, metric=bool(self.distance.is_metric),

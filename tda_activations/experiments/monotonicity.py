@@ -1,4 +1,4 @@
-"""Layer monotonicity within one model: does dissimilarity grow with the distance in depth?
+"""Layer monotonicity within one model: whether dissimilarity grows with the distance in depth.
 
 For every measure the layer x layer matrix is computed once; the test
 reports the Spearman correlation between the depth gap ``|i - j|`` and the

@@ -1,4 +1,4 @@
-"""Sensitivity test: does a measure move when principal directions of a layer are deleted?
+"""Sensitivity test: whether a measure moves when principal directions of a layer are deleted.
 
 Following Ding, Denain & Steinhardt (2021) and the core paper, a layer's cloud
 is projected onto fewer and fewer of its top principal directions (the
@@ -387,7 +387,7 @@ def _layers_loop(clouds: dict[str, np.ndarray], labs: dict[str, Any], fr: Sequen
         lab = labs[layer]
         scale = float(x.std()) or 1.0
         acc = {}
-        for _, k, key, _ in steps:
+        for _, _k, key, _ in steps:
             if key not in acc:
                 acc[key] = (
                     linear_probe_accuracy(altered[key], lab, test_fraction=probe_test_fraction, C=probe_C,

@@ -90,7 +90,7 @@ def _essential_costs(a: np.ndarray, b: np.ndarray) -> np.ndarray | None:
 
 
 def _saturates(edges: np.ndarray) -> bool:
-    """Is there a matching in the bipartite graph ``edges`` (rows x cols) covering every row?"""
+    """Whether a matching in the bipartite graph ``edges`` (rows x cols) covers every row."""
     rows, cols = edges.shape
     if rows == 0:
         return True
@@ -310,7 +310,7 @@ def wasserstein_distance(
 
 
 def _persim_directions(n_directions: int) -> np.ndarray:
-    """persim's direction vectors, (M, 2) float64 holding float32-rounded values."""
+    """Persim's direction vectors, (M, 2) float64 holding float32-rounded values."""
     theta, step = 0.5, 1.0 / n_directions
     out = np.empty((n_directions, 2))
     for i in range(n_directions):  # accumulate exactly as persim does

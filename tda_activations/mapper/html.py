@@ -517,8 +517,11 @@ def _png_bytes(pixels: np.ndarray) -> bytes:
 
 
 def _thumbnail(image: np.ndarray, size: int) -> str:
-    """A ``data:image/png;base64`` URI of one ``(c, h, w)`` image, at most ``size`` pixels a
-    side (nearest-pixel subsampling), each image scaled to its own min-max range."""
+    """A ``data:image/png;base64`` URI of one ``(c, h, w)`` image.
+
+    At most ``size`` pixels a side (nearest-pixel subsampling), each image scaled to its
+    own min-max range.
+    """
     import base64
 
     img = np.asarray(image, dtype=np.float64)

@@ -1,5 +1,7 @@
-"""Loading users' models: Python objects, import paths, TorchScript, checkpoints, Hugging Face
-folders, torchvision/timm architectures with local weights.
+"""Loading users' models.
+
+Python objects, import paths, TorchScript, checkpoints, Hugging Face folders,
+torchvision/timm architectures with local weights.
 
 Nothing here downloads: Hugging Face models load with ``local_files_only=True``, and
 torchvision/timm weights come from a local file (``weights=``) or not at all.  Every torch
@@ -98,8 +100,10 @@ def _require(package: str, extra: str) -> Any:
 
 
 def verify_model_file(path: str | os.PathLike[str]) -> Path:
-    """Check a model file before it is read: it exists and, for torch zip files (what
-    ``torch.save`` and TorchScript write), every member's CRC matches.
+    """Check a model file before it is read.
+
+    It must exist and, for torch zip files (what ``torch.save`` and TorchScript write),
+    every member's CRC must match.
 
     Parameters
     ----------
@@ -138,8 +142,11 @@ def verify_model_file(path: str | os.PathLike[str]) -> Path:
 
 
 def _unwrap_state(state: Any, path: Path) -> dict[str, Any]:
-    """The ``state_dict`` inside a checkpoint: plain, ``{"model_state_dict": ...}``,
-    ``{"state_dict": ...}``; DataParallel's ``module.`` prefix removed."""
+    """The ``state_dict`` inside a checkpoint.
+
+    Plain, ``{"model_state_dict": ...}`` or ``{"state_dict": ...}``; DataParallel's
+    ``module.`` prefix removed.
+    """
     if isinstance(state, Mapping):
         for key in _STATE_KEYS:
             inner = state.get(key)

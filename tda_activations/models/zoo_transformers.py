@@ -1,5 +1,7 @@
-"""Two small transformers with known answers: a tiny ViT on the embedded digits and a
-one-layer transformer that learns modular addition with Fourier features.
+"""Two small transformers with known answers.
+
+A tiny ViT on the embedded digits and a one-layer transformer that learns modular
+addition with Fourier features.
 
 - :class:`TinyViT`: patch embedding, a CLS token, learned positions, pre-norm blocks,
   the CLS token's final state classified.  In the zoo as ``"vit"`` (images in, logits
@@ -78,6 +80,7 @@ class SelfAttention(nn.Module):
         self.pattern = nn.Identity()  # hook point: attention weights (B, heads, T, T)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Attention output for a token batch ``(batch, tokens, dim)``."""
         b, t, d = x.shape
         q, k, v = self.qkv(x).view(b, t, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
         scores = q @ k.transpose(-2, -1) / float(d // self.heads) ** 0.5
@@ -89,8 +92,9 @@ class SelfAttention(nn.Module):
 
 
 class TransformerBlock(nn.Module):
-    """``x + attn(norm1(x))`` then ``x + mlp(norm2(x))``; the norms are identities when
-    ``pre_norm=False``.
+    """``x + attn(norm1(x))`` then ``x + mlp(norm2(x))``.
+
+    The norms are identities when ``pre_norm=False``.
 
     Parameters
     ----------
@@ -120,6 +124,7 @@ class TransformerBlock(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The block applied to a token batch ``(batch, tokens, dim)`` (pre-norm, residual)."""
         x = x + self.attn(self.norm1(x))
         return x + self.mlp(self.norm2(x))
 
@@ -160,6 +165,7 @@ class TinyViT(nn.Module):
         self.head = nn.Linear(dim, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits of a batch of images ``(batch, channels, height, width)``."""
         x = self.patch_embed(x).flatten(2).transpose(1, 2)
         x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), x], dim=1) + self.pos_embed
         for block in self.blocks:

@@ -301,8 +301,11 @@ for _name, _factory in (
 
 
 def named_group(name: str) -> tuple[Transform, ...]:
-    """A group by name: ``"flips"``, ``"hflip"``, ``"vflip"``, ``"rotations"``,
-    ``"dihedral"``, ``"translations"`` (circular, shifts -1..1), ``"translations-zeros"``."""
+    """A group by name.
+
+    ``"flips"``, ``"hflip"``, ``"vflip"``, ``"rotations"``, ``"dihedral"``,
+    ``"translations"`` (circular, shifts -1..1), ``"translations-zeros"``.
+    """
     return _GROUPS.get(name)
 
 

@@ -141,6 +141,7 @@ class CCA(Measure):
 
     @property
     def properties(self) -> MeasureProperties:
+        """The declared properties (kind, symmetry, invariances, bounds, identity value)."""
         return MeasureProperties(
             kind="similarity",
             symmetric=True,
@@ -207,6 +208,7 @@ class SVCCA(Measure):
 
     @property
     def properties(self) -> MeasureProperties:
+        """The declared properties (kind, symmetry, invariances, bounds, identity value)."""
         return MeasureProperties(
             kind="similarity",
             symmetric=True,
@@ -245,6 +247,7 @@ class PWCCA(Measure):
 
     @property
     def properties(self) -> MeasureProperties:
+        """The declared properties (kind, symmetry, invariances, bounds, identity value)."""
         return MeasureProperties(
             kind="similarity",
             symmetric=False,

@@ -212,10 +212,12 @@ class LinearCKA(Measure):
 
     @property
     def min_points(self) -> int:  # type: ignore[override]
+        """Fewest points a cloud must have."""
         return 4 if self.debiased else 2
 
     @property
     def properties(self) -> MeasureProperties:
+        """The declared properties (kind, symmetry, invariances, bounds, identity value)."""
         return MeasureProperties(
             kind="similarity",
             symmetric=True,
@@ -394,10 +396,12 @@ class RBFCKA(Measure):
 
     @property
     def min_points(self) -> int:  # type: ignore[override]
+        """Fewest points a cloud must have."""
         return 4 if self.debiased else 2
 
     @property
     def properties(self) -> MeasureProperties:
+        """The declared properties (kind, symmetry, invariances, bounds, identity value)."""
         return MeasureProperties(
             kind="similarity",
             symmetric=True,
@@ -474,6 +478,7 @@ class MinibatchCKA(Measure):
 
     @property
     def properties(self) -> MeasureProperties:
+        """The declared properties (kind, symmetry, invariances, bounds, identity value)."""
         return MeasureProperties(
             kind="similarity",
             symmetric=True,

@@ -68,10 +68,12 @@ class KNNJaccard(Measure):
 
     @property
     def min_points(self) -> int:  # type: ignore[override]
+        """Fewest points a cloud must have."""
         return int(self.k) + 1
 
     @property
     def properties(self) -> MeasureProperties:
+        """The declared properties (kind, symmetry, invariances, bounds, identity value)."""
         return MeasureProperties(
             kind="similarity",
             symmetric=True,
@@ -102,6 +104,7 @@ class DistanceCorrelation(Measure):
 
     @property
     def properties(self) -> MeasureProperties:
+        """The declared properties (kind, symmetry, invariances, bounds, identity value)."""
         return MeasureProperties(
             kind="similarity",
             symmetric=True,

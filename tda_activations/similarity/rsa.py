@@ -148,10 +148,12 @@ class RSA(Measure):
 
     @property
     def min_points(self) -> int:  # type: ignore[override]
+        """Fewest points a cloud must have."""
         return 3
 
     @property
     def properties(self) -> MeasureProperties:
+        """The declared properties (kind, symmetry, invariances, bounds, identity value)."""
         if self.rdm == "correlation":
             inv = {"isotropic_scaling", "permutation"}
         else:

@@ -98,6 +98,7 @@ class RTD(Measure):
 
     @property
     def properties(self) -> MeasureProperties:
+        """The declared properties (kind, symmetry, invariances, bounds, identity value)."""
         return MeasureProperties(
             kind="distance",
             symmetric=True,

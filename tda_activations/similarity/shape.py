@@ -60,6 +60,7 @@ class ProcrustesDistance(Measure):
 
     @property
     def properties(self) -> MeasureProperties:
+        """The declared properties (kind, symmetry, invariances, bounds, identity value)."""
         return MeasureProperties(
             kind="distance",
             symmetric=True,
@@ -105,6 +106,7 @@ class AngularShapeMetric(Measure):
 
     @property
     def properties(self) -> MeasureProperties:
+        """The declared properties (kind, symmetry, invariances, bounds, identity value)."""
         inv = {"orthogonal", "translation", "permutation"}
         if self.alpha in (0.0, 1.0):
             inv.add("isotropic_scaling")
