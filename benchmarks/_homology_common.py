@@ -32,13 +32,17 @@ def median_time(fn, repeats: int = 3):
     return float(np.median(times)), out
 
 
-def activation_like_clouds(n_clouds: int, n_points: int, dim: int, seed: int = 0) -> dict[str, np.ndarray]:
+def activation_like_clouds(
+    n_clouds: int, n_points: int, dim: int, seed: int = 0
+) -> dict[str, np.ndarray]:
     """ReLU of random projections of a clustered low-dimensional latent: activation-like clouds."""
     out = {}
     for s in range(n_clouds):
         rng = np.random.default_rng(seed + s)
         centres = rng.normal(size=(10, 8)) * 3
-        z = centres[rng.integers(0, 10, n_points)] + rng.normal(size=(n_points, 8)) * rng.uniform(0.5, 2)
+        z = centres[rng.integers(0, 10, n_points)] + rng.normal(size=(n_points, 8)) * rng.uniform(
+            0.5, 2
+        )
         w = rng.normal(size=(8, dim))
         out[f"c{s}"] = np.maximum(z @ w + rng.normal(size=dim) * 2, 0).astype(np.float32)
     return out
@@ -82,16 +86,24 @@ def augmented_digit_clouds(n_points: int, seed: int = 0) -> dict[str, np.ndarray
     for dy in (-1, 0, 1):
         for dx in (-1, 0, 1):
             im = np.zeros_like(images)
-            src = images[:, :, max(0, -dy):images.shape[2] - max(0, dy),
-                         max(0, -dx):images.shape[3] - max(0, dx)]
-            im[:, :, max(0, dy):max(0, dy) + src.shape[2], max(0, dx):max(0, dx) + src.shape[3]] = src
+            src = images[
+                :,
+                :,
+                max(0, -dy) : images.shape[2] - max(0, dy),
+                max(0, -dx) : images.shape[3] - max(0, dx),
+            ]
+            im[
+                :, :, max(0, dy) : max(0, dy) + src.shape[2], max(0, dx) : max(0, dx) + src.shape[3]
+            ] = src
             shifted.append(im)
     pool = np.concatenate(shifted)
     rng = np.random.default_rng(seed)
     if n_points > pool.shape[0]:
         raise ValueError(f"at most {pool.shape[0]} augmented digits, asked for {n_points}")
     pick = rng.permutation(pool.shape[0])[:n_points]  # the first n are the same for every n
-    batch = pool[pick] + rng.normal(scale=0.05 * (hi - lo), size=pool[pick].shape).astype(np.float32)
+    batch = pool[pick] + rng.normal(scale=0.05 * (hi - lo), size=pool[pick].shape).astype(
+        np.float32
+    )
     out = {}
     feats = tm.model.features
     with torch.inference_mode():

@@ -38,8 +38,10 @@ def main() -> None:
     cfg = embedded_config_path()
     root = Path(tempfile.mkdtemp(prefix="bench-batch-"))
     run_dir = root / "run"
-    print(f"tda_activations {__version__}; python {platform.python_version()}; {platform.machine()}, "
-          f"{os.cpu_count()} CPUs (shared machine); config {cfg.name}; {workers} worker processes")
+    print(
+        f"tda_activations {__version__}; python {platform.python_version()}; {platform.machine()}, "
+        f"{os.cpu_count()} CPUs (shared machine); config {cfg.name}; {workers} worker processes"
+    )
     try:
         # warm the zoo cache (training is not what is measured)
         from tda_activations.models import pretrained
@@ -68,20 +70,34 @@ def main() -> None:
             cached.append(time.perf_counter() - t0)
             assert again.ok and again.counts()["done"] == 0
         med = statistics.median(cached)
-        print(f"\nsecond (fully cached) run: {', '.join(f'{c:.2f}' for c in cached)} s; median {med:.2f} s "
-              f"({len(again.records)} tasks found finished, report rewritten)")
+        print(
+            f"\nsecond (fully cached) run: {', '.join(f'{c:.2f}' for c in cached)} s; median {med:.2f} s "
+            f"({len(again.records)} tasks found finished, report rewritten)"
+        )
         import subprocess
 
         cli = []
         for _ in range(3):
             t0 = time.perf_counter()
-            subprocess.run([sys.executable, "-c", "from tda_activations.cli.run import app; app()",
-                            str(cfg), "--out", str(run_dir), "--quiet"], check=True,
-                           stdout=subprocess.DEVNULL)
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-c",
+                    "from tda_activations.cli.run import app; app()",
+                    str(cfg),
+                    "--out",
+                    str(run_dir),
+                    "--quiet",
+                ],
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
             cli.append(time.perf_counter() - t0)
-        print(f"second run from the command line (new process: interpreter start, imports, "
-              f"validation, planning, report): {', '.join(f'{c:.2f}' for c in cli)} s; "
-              f"median {statistics.median(cli):.2f} s")
+        print(
+            f"second run from the command line (new process: interpreter start, imports, "
+            f"validation, planning, report): {', '.join(f'{c:.2f}' for c in cli)} s; "
+            f"median {statistics.median(cli):.2f} s"
+        )
         manifest = json.loads((run_dir / "manifest.json").read_text())
         assert len(manifest["history"]) == 7 and manifest["counts"]["done"] == 0
         print(f"ratio (first run / cached run): {wall / med:.1f}x")

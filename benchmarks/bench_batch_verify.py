@@ -70,8 +70,10 @@ def main() -> None:
     from tda_activations import __version__
     from tda_activations.batch import run_batch, runner
 
-    print(f"tda_activations {__version__}; python {platform.python_version()}; "
-          f"{platform.machine()}, {os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.1f}")
+    print(
+        f"tda_activations {__version__}; python {platform.python_version()}; "
+        f"{platform.machine()}, {os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.1f}"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         cfg = Path(tmp) / "verify.toml"
         cfg.write_text(textwrap.dedent(CONFIG.format(limit=args.limit)))
@@ -94,12 +96,17 @@ def main() -> None:
             with mock.patch.object(runner, "verify_task", lambda run_dir, task: None):
                 existence.append(rerun())
         v, e = statistics.median(verified), statistics.median(existence)
-        print(f"cached rerun, every output's SHA-256 verified: "
-              f"{', '.join(f'{x:.3f}' for x in verified)} s; median {v:.3f} s")
-        print(f"cached rerun, record exists only (reference): "
-              f"{', '.join(f'{x:.3f}' for x in existence)} s; median {e:.3f} s")
-    cold = subprocess.run([sys.executable, "-c", FINGERPRINT], capture_output=True, text=True,
-                          check=True).stdout.strip()
+        print(
+            f"cached rerun, every output's SHA-256 verified: "
+            f"{', '.join(f'{x:.3f}' for x in verified)} s; median {v:.3f} s"
+        )
+        print(
+            f"cached rerun, record exists only (reference): "
+            f"{', '.join(f'{x:.3f}' for x in existence)} s; median {e:.3f} s"
+        )
+    cold = subprocess.run(
+        [sys.executable, "-c", FINGERPRINT], capture_output=True, text=True, check=True
+    ).stdout.strip()
     print(f"code fingerprints of 7 stage functions in a fresh process: {cold} s (once per process)")
     print(f"ratio (verified rerun / existence-only rerun): {v / e:.2f}x")
 

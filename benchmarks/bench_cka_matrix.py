@@ -34,9 +34,11 @@ def main() -> None:
     rng = np.random.default_rng(0)
     clouds = [rng.normal(size=(args.points, w)) for _ in range(args.models) for w in WIDTHS]
     m = get_measure("linear_cka")
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cpus, load {os.getloadavg()[0]:.1f}; "
-          f"{len(clouds)} clouds of {args.points} points ({args.models} models x 17 layers), "
-          f"{len(clouds) * (len(clouds) - 1) // 2:,} pairs; one BLAS thread")
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cpus, load {os.getloadavg()[0]:.1f}; "
+        f"{len(clouds)} clouds of {args.points} points ({args.models} models x 17 layers), "
+        f"{len(clouds) * (len(clouds) - 1) // 2:,} pairs; one BLAS thread"
+    )
     with threadpool_limits(1):
         prepared = m.prepare_many(clouds)
         t0 = time.perf_counter()
@@ -46,7 +48,9 @@ def main() -> None:
         ours = m.score_matrix(prepared)
         t_ours = time.perf_counter() - t0
     err = float(np.max(np.abs(ours - ref)))
-    print(f"pairwise engine: {t_ref:.2f} s ({1e3 * t_ref / max(1, len(clouds) ** 2 // 2):.3f} ms per pair)")
+    print(
+        f"pairwise engine: {t_ref:.2f} s ({1e3 * t_ref / max(1, len(clouds) ** 2 // 2):.3f} ms per pair)"
+    )
     print(f"batched matrix:  {t_ours:.2f} s; max |difference| {err:.1e}")
     print(f"ratio (pairwise engine / batched matrix): {t_ref / t_ours:.1f}x")
 

@@ -47,12 +47,16 @@ def main() -> None:
         t_exact, ours = median_time(lambda x=x: pairwise_distances(x), repeats=3)
         t_gram, gram = median_time(lambda x=x: gram_distances(x), repeats=3)
         same = np.array_equal(ours, squareform(pdist(x)))
-        print(f"n={n} dim={dim}: exact (pdist) {t_exact:.3f} s, Gram identity {t_gram:.3f} s, "
-              f"max |Gram - exact| {np.abs(gram - ours).max():.1e}, ours == pdist: {same}")
+        print(
+            f"n={n} dim={dim}: exact (pdist) {t_exact:.3f} s, Gram identity {t_gram:.3f} s, "
+            f"max |Gram - exact| {np.abs(gram - ours).max():.1e}, ours == pdist: {same}"
+        )
         last = t_exact / t_gram
     x = next(iter(activation_like_clouds(1, 1000, 512).values()))
     t_ph, _ = median_time(lambda: persistence(x, maxdim=1), repeats=1)
-    print(f"for scale: persistence(maxdim=1) of one 1000 x 512 cloud, distances included: {t_ph:.2f} s")
+    print(
+        f"for scale: persistence(maxdim=1) of one 1000 x 512 cloud, distances included: {t_ph:.2f} s"
+    )
     print(f"ratio (exact pdist time / Gram identity time), n=2000 dim=512: {last:.2f}x")
 
 

@@ -33,15 +33,23 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     tm = pretrained("resnet18", seed=0)
-    data = load_digits(upsample=tm.params["upsample"]).test if args.upsample == tm.params["upsample"] else None
+    data = (
+        load_digits(upsample=tm.params["upsample"]).test
+        if args.upsample == tm.params["upsample"]
+        else None
+    )
     if data is None:
         raise SystemExit("--upsample must match the trained model's input size")
     model = tm.model.eval()
     x_all = torch.from_numpy(np.array(data.images))
     convs = [n for n, m in model.named_modules() if isinstance(m, torch.nn.Conv2d)]
-    print(f"machine: {platform.machine()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}")
-    print(f"model: zoo resnet18 width {tm.params['width']}, {len(convs)} conv layers; data: {data.name}, "
-          f"{len(data)} images {data.image_shape}, batch {args.batch_size}")
+    print(
+        f"machine: {platform.machine()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}"
+    )
+    print(
+        f"model: zoo resnet18 width {tm.params['width']}, {len(convs)} conv layers; data: {data.name}, "
+        f"{len(data)} images {data.image_shape}, batch {args.batch_size}"
+    )
 
     def plain() -> None:
         with torch.inference_mode():
@@ -59,8 +67,12 @@ def main() -> None:
             fn()
             acc.append(time.perf_counter() - t0)
     mp, mo = statistics.median(t_plain), statistics.median(t_ours)
-    print(f"plain forward: median {mp * 1e3:.1f} ms  (runs: {', '.join(f'{t * 1e3:.0f}' for t in t_plain)})")
-    print(f"extract top_l2, 17 conv layers: median {mo * 1e3:.1f} ms  (runs: {', '.join(f'{t * 1e3:.0f}' for t in t_ours)})")
+    print(
+        f"plain forward: median {mp * 1e3:.1f} ms  (runs: {', '.join(f'{t * 1e3:.0f}' for t in t_plain)})"
+    )
+    print(
+        f"extract top_l2, 17 conv layers: median {mo * 1e3:.1f} ms  (runs: {', '.join(f'{t * 1e3:.0f}' for t in t_ours)})"
+    )
     print(f"ratio (extract/plain forward): {mo / mp:.2f}x")
 
 

@@ -39,7 +39,9 @@ from tda_activations.extract import extract
 def _tokens(n: int, length: int, vocab: int, seed: int) -> TokenDataset:
     rng = np.random.default_rng(seed)
     ids = rng.integers(0, vocab, size=(n, length))
-    return TokenDataset(input_ids=ids, attention_mask=np.ones_like(ids), name=f"random-{n}x{length}")
+    return TokenDataset(
+        input_ids=ids, attention_mask=np.ones_like(ids), name=f"random-{n}x{length}"
+    )
 
 
 def _reset_peak_rss() -> bool:
@@ -95,8 +97,14 @@ def main() -> None:
                 model(**inputs)
 
     def run() -> object:
-        return extract(model, data, layers=layers, reduction="all_positions",
-                       batch_size=args.batch_size, progress=False)
+        return extract(
+            model,
+            data,
+            layers=layers,
+            reduction="all_positions",
+            batch_size=args.batch_size,
+            progress=False,
+        )
 
     with torch.inference_mode():
         model(**batches[0])  # warm-up
@@ -113,28 +121,48 @@ def main() -> None:
     del acts
 
     big = _tokens(n_seq * args.stream_factor, length, cfg.vocab_size, seed=1)
-    stream_s, mem_stream, streamed = _measured(lambda: extract(
-        model, big, layers=layers, reduction="all_positions", batch_size=args.batch_size,
-        max_points=points, progress=False))
+    stream_s, mem_stream, streamed = _measured(
+        lambda: extract(
+            model,
+            big,
+            layers=layers,
+            reduction="all_positions",
+            batch_size=args.batch_size,
+            max_points=points,
+            progress=False,
+        )
+    )
     stream_points = streamed.cloud(layers[0]).shape[0]  # type: ignore[attr-defined]
 
     params = sum(p.numel() for p in model.parameters())
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cpus, "
-          f"torch {torch.__version__}, {args.threads} threads, load average "
-          f"{os.getloadavg()[0]:.1f}")
-    print(f"model: GPT2Model({'quick' if args.quick else 'GPT2Config()'}) {cfg.n_layer} blocks, "
-          f"width {cfg.n_embd}, {params / 1e6:.1f}M parameters, random weights")
-    print(f"data: {n_seq} sequences x {length} tokens, batch size {args.batch_size}, "
-          f"{args.repeats} repeat(s)")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cpus, "
+        f"torch {torch.__version__}, {args.threads} threads, load average "
+        f"{os.getloadavg()[0]:.1f}"
+    )
+    print(
+        f"model: GPT2Model({'quick' if args.quick else 'GPT2Config()'}) {cfg.n_layer} blocks, "
+        f"width {cfg.n_embd}, {params / 1e6:.1f}M parameters, random weights"
+    )
+    print(
+        f"data: {n_seq} sequences x {length} tokens, batch size {args.batch_size}, "
+        f"{args.repeats} repeat(s)"
+    )
     print(f"plain forward:        median {statistics.median(plain_s):.2f} s  {plain_s}")
     print(f"extract all_positions: median {statistics.median(extract_s):.2f} s  {extract_s}")
-    print(f"  {len(layers)} blocks x {points} points x {cfg.n_embd} dims kept: {kept_mib:.0f} MiB; "
-          f"peak RSS above start {max(mem_first):.0f} MiB")
-    print(f"streaming {n_seq * args.stream_factor} sequences ({args.stream_factor}x) with "
-          f"max_points={points}: {stream_s:.2f} s, {stream_points} points per block kept, "
-          f"peak RSS above start {mem_stream:.0f} MiB")
-    print(f"peak memory: streaming {args.stream_factor}x the data with max_points used "
-          f"{mem_stream / max(max(mem_first), 1e-9):.2f}x the first run's peak")
+    print(
+        f"  {len(layers)} blocks x {points} points x {cfg.n_embd} dims kept: {kept_mib:.0f} MiB; "
+        f"peak RSS above start {max(mem_first):.0f} MiB"
+    )
+    print(
+        f"streaming {n_seq * args.stream_factor} sequences ({args.stream_factor}x) with "
+        f"max_points={points}: {stream_s:.2f} s, {stream_points} points per block kept, "
+        f"peak RSS above start {mem_stream:.0f} MiB"
+    )
+    print(
+        f"peak memory: streaming {args.stream_factor}x the data with max_points used "
+        f"{mem_stream / max(max(mem_first), 1e-9):.2f}x the first run's peak"
+    )
     ratio = statistics.median(extract_s) / statistics.median(plain_s)
     print(f"extract overhead: extraction takes {ratio:.2f}x the time of a plain forward pass")
 

@@ -73,14 +73,24 @@ def _child(engine: str, n: int, cloud_path: str, out_path: str, limit_gib: float
         sub = engine == "ours-subsample"
         dg = persistence(x, maxdim=1, on_too_large="subsample" if sub else "raise")
         dgms = dg.dgms
-        facts = {k: dg.params.get(k) for k in ("exact", "engine_threshold", "enclosing_radius",
-                                               "edges_in_filtration", "memory_estimate_gib")}
+        facts = {
+            k: dg.params.get(k)
+            for k in (
+                "exact",
+                "engine_threshold",
+                "enclosing_radius",
+                "edges_in_filtration",
+                "memory_estimate_gib",
+            )
+        }
         if "subsample" in dg.params:
             facts["subsample"] = dg.params["subsample"]
-    facts.update(wall=time.perf_counter() - t, cpu=time.process_time() - c,
-                 peak_gib=_peak_gib())
-    np.savez(out_path, h1=np.asarray(dgms[1], dtype=np.float64).reshape(-1, 2),
-             facts=np.array(json.dumps(facts)))
+    facts.update(wall=time.perf_counter() - t, cpu=time.process_time() - c, peak_gib=_peak_gib())
+    np.savez(
+        out_path,
+        h1=np.asarray(dgms[1], dtype=np.float64).reshape(-1, 2),
+        facts=np.array(json.dumps(facts)),
+    )
 
 
 def _run(engine: str, n: int, cloud_path: str, tmp: str, limit_gib: float, timeout: float) -> dict:
@@ -94,8 +104,11 @@ def _run(engine: str, n: int, cloud_path: str, tmp: str, limit_gib: float, timeo
     try:
         proc = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
-        return {"status": f"timed out after {timeout:.0f} s", "wall": time.perf_counter() - t,
-                "limit": limit_gib}
+        return {
+            "status": f"timed out after {timeout:.0f} s",
+            "wall": time.perf_counter() - t,
+            "limit": limit_gib,
+        }
     wall = time.perf_counter() - t
     if proc.returncode != 0 or not os.path.exists(out):
         tail = (proc.stderr.strip().splitlines() or ["?"])[-1][:90]
@@ -123,11 +136,15 @@ def main() -> None:
     print(f"machine: {machine()}")
     clouds = augmented_digit_clouds(max(max(sizes), args.beyond))
     x = clouds["features.2"]
-    print(f"cloud: zoo MLP features.2 (ReLU, {x.shape[1]} features) on augmented digits; "
-          f"address-space limit per run min({args.limit_gib:g} GiB, 80% of the memory available "
-          f"at its start) and {args.timeout:.0f} s wall per run")
-    print(f"{'engine':10s} {'n':>6s} {'status':>8s} {'wall s':>8s} {'cpu s':>8s} {'peak GiB':>8s} "
-          f"{'H1 bars':>7s} {'bottleneck to ours':>18s} {'limit GiB':>9s}")
+    print(
+        f"cloud: zoo MLP features.2 (ReLU, {x.shape[1]} features) on augmented digits; "
+        f"address-space limit per run min({args.limit_gib:g} GiB, 80% of the memory available "
+        f"at its start) and {args.timeout:.0f} s wall per run"
+    )
+    print(
+        f"{'engine':10s} {'n':>6s} {'status':>8s} {'wall s':>8s} {'cpu s':>8s} {'peak GiB':>8s} "
+        f"{'H1 bars':>7s} {'bottleneck to ours':>18s} {'limit GiB':>9s}"
+    )
     frontier = {e: 0 for e in engines}
     failed: set[str] = set()
     with tempfile.TemporaryDirectory() as tmp:
@@ -135,39 +152,54 @@ def main() -> None:
         np.save(path, x)
         for n in sizes:
             # an engine that failed at a smaller n is not run again
-            res = {e: _run(e, n, path, tmp, args.limit_gib, args.timeout) for e in engines
-                   if e not in failed}
+            res = {
+                e: _run(e, n, path, tmp, args.limit_gib, args.timeout)
+                for e in engines
+                if e not in failed
+            }
             failed.update(e for e, r in res.items() if r["status"] != "ok")
             ref = res.get("ours", {}).get("h1")
             for e, r in res.items():
                 if r["status"] != "ok":
-                    print(f"{e:10s} {n:6d} {r['status']} after {r['wall']:.0f} s "
-                          f"(address-space limit {r['limit']:.1f} GiB)")
+                    print(
+                        f"{e:10s} {n:6d} {r['status']} after {r['wall']:.0f} s "
+                        f"(address-space limit {r['limit']:.1f} GiB)"
+                    )
                     continue
                 frontier[e] = max(frontier[e], n)
                 bott = "" if ref is None else f"{bottleneck_distance(r['h1'], ref):.1e}"
-                print(f"{e:10s} {n:6d} {'exact':>8s} {r['wall']:8.1f} {r['cpu']:8.1f} "
-                      f"{r['peak_gib']:8.2f} {len(r['h1']):7d} {bott:>18s} {r['limit']:9.1f}")
+                print(
+                    f"{e:10s} {n:6d} {'exact':>8s} {r['wall']:8.1f} {r['cpu']:8.1f} "
+                    f"{r['peak_gib']:8.2f} {len(r['h1']):7d} {bott:>18s} {r['limit']:9.1f}"
+                )
                 if e == "ours":
-                    print(f"{'':17s} {r['edges_in_filtration']:,} edges up to the engine's "
-                          f"threshold {r['engine_threshold']:.3g} (enclosing radius "
-                          f"{r['enclosing_radius']:.3g}); memory estimate "
-                          f"{r['memory_estimate_gib']:.2f} GiB")
+                    print(
+                        f"{'':17s} {r['edges_in_filtration']:,} edges up to the engine's "
+                        f"threshold {r['engine_threshold']:.3g} (enclosing radius "
+                        f"{r['enclosing_radius']:.3g}); memory estimate "
+                        f"{r['memory_estimate_gib']:.2f} GiB"
+                    )
         if args.beyond:
             r = _run("ours-subsample", args.beyond, path, tmp, args.limit_gib, args.timeout)
             if r["status"] == "ok" and "subsample" in r:
                 s = r["subsample"]
-                print(f"beyond: ours at n={args.beyond} with on_too_large='subsample': greedy "
-                      f"subsample of {s['n_points']} points, bottleneck error bound "
-                      f"{s['bottleneck_bound']:.3g} recorded with the diagram; {r['wall']:.0f} s, "
-                      f"peak {r['peak_gib']:.2f} GiB")
+                print(
+                    f"beyond: ours at n={args.beyond} with on_too_large='subsample': greedy "
+                    f"subsample of {s['n_points']} points, bottleneck error bound "
+                    f"{s['bottleneck_bound']:.3g} recorded with the diagram; {r['wall']:.0f} s, "
+                    f"peak {r['peak_gib']:.2f} GiB"
+                )
             elif r["status"] == "ok":
-                print(f"beyond: ours at n={args.beyond} is exact ({r['wall']:.0f} s, peak "
-                      f"{r['peak_gib']:.2f} GiB, {len(r['h1'])} H1 bars)")
+                print(
+                    f"beyond: ours at n={args.beyond} is exact ({r['wall']:.0f} s, peak "
+                    f"{r['peak_gib']:.2f} GiB, {len(r['h1'])} H1 bars)"
+                )
             else:
                 print(f"beyond: ours at n={args.beyond}: {r['status']}")
-    print("largest n with exact H1 within the limit: "
-          + ", ".join(f"{e} {frontier[e] or 'none'}" for e in engines))
+    print(
+        "largest n with exact H1 within the limit: "
+        + ", ".join(f"{e} {frontier[e] or 'none'}" for e in engines)
+    )
     peers = max((frontier[e] for e in engines if e != "ours"), default=0)
     if "ours" in frontier and peers:
         print(f"ratio (largest exact-H1 cloud, ours / best peer): {frontier['ours'] / peers:.1f}x")

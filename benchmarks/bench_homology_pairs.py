@@ -29,19 +29,25 @@ def main() -> None:
     t = time.perf_counter()
     dgms = layer_persistence(activation_like_clouds(n, 300, 128), n_jobs=2, maxdim=1)
     sizes = [len(d[1]) for d in dgms.values()]
-    print(f"{n} H1 diagrams in {time.perf_counter() - t:.1f} s; bars per diagram: "
-          f"mean {np.mean(sizes):.0f}, max {max(sizes)}")
+    print(
+        f"{n} H1 diagrams in {time.perf_counter() - t:.1f} s; bars per diagram: "
+        f"mean {np.mean(sizes):.0f}, max {max(sizes)}"
+    )
     h1 = [d[1] for d in dgms.values()]
     n_pairs = n * (n - 1) // 2
     rng = np.random.default_rng(0)
     sample = [tuple(rng.choice(n, 2, replace=False)) for _ in range(200)]
     refs = {
-        "sliced_wasserstein": (lambda a, b: persim.sliced_wasserstein(a, b, M=50), {"n_directions": 50}),
+        "sliced_wasserstein": (
+            lambda a, b: persim.sliced_wasserstein(a, b, M=50),
+            {"n_directions": 50},
+        ),
         "bottleneck": (persim.bottleneck, {}),
         "wasserstein": (persim.wasserstein, {"order": 1, "internal_p": 2}),
     }
     ratios = {}
     for name, (ref_fn, params) in refs.items():
+
         def ref_loop(ref_fn=ref_fn):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -58,14 +64,20 @@ def main() -> None:
         ours_vals = np.array([mat.values[i, j] for i, j in sample])
         err = np.max(np.abs(ours_vals - np.array(ref_vals, dtype=float)))
         ratios[name] = t_ref_all / t_ours
-        print(f"{name}: persim {t_ref / len(sample) * 1e3:.2f} ms/pair on {len(sample)} sampled pairs "
-              f"-> {t_ref_all:.0f} s extrapolated to {n_pairs} pairs; ours {t_ours:.1f} s for all pairs "
-              f"(2 processes); max |ours - persim| on the sample {err:.1e}; "
-              f"ratio (persim/ours): {ratios[name]:.1f}x")
-    print(f"ratio (persim/ours) bottleneck {ratios['bottleneck']:.1f}x, wasserstein "
-          f"{ratios['wasserstein']:.1f}x")
-    print(f"ratio (persim/ours), sliced Wasserstein all pairs over {n} diagrams: "
-          f"{ratios['sliced_wasserstein']:.1f}x")
+        print(
+            f"{name}: persim {t_ref / len(sample) * 1e3:.2f} ms/pair on {len(sample)} sampled pairs "
+            f"-> {t_ref_all:.0f} s extrapolated to {n_pairs} pairs; ours {t_ours:.1f} s for all pairs "
+            f"(2 processes); max |ours - persim| on the sample {err:.1e}; "
+            f"ratio (persim/ours): {ratios[name]:.1f}x"
+        )
+    print(
+        f"ratio (persim/ours) bottleneck {ratios['bottleneck']:.1f}x, wasserstein "
+        f"{ratios['wasserstein']:.1f}x"
+    )
+    print(
+        f"ratio (persim/ours), sliced Wasserstein all pairs over {n} diagrams: "
+        f"{ratios['sliced_wasserstein']:.1f}x"
+    )
 
 
 if __name__ == "__main__":

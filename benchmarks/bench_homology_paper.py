@@ -33,7 +33,9 @@ def naive(clouds):
     sw = np.zeros((len(names), len(names)))
     for i in range(len(names)):
         for j in range(i + 1, len(names)):
-            sw[i, j] = sw[j, i] = persim.sliced_wasserstein(dgms[names[i]][1], dgms[names[j]][1], M=50)
+            sw[i, j] = sw[j, i] = persim.sliced_wasserstein(
+                dgms[names[i]][1], dgms[names[j]][1], M=50
+            )
     return dgms, sw
 
 
@@ -51,9 +53,11 @@ def timed(fn, *args, **kw):
 def main() -> None:
     print(f"machine: {machine()}")
     clouds = paper_clouds(1000)
-    print(f"{len(clouds)} conv layers, points x dims: "
-          + ", ".join(f"{x.shape[0]}x{x.shape[1]}" for x in clouds.values())
-          + f"; dtype {next(iter(clouds.values())).dtype}")
+    print(
+        f"{len(clouds)} conv layers, points x dims: "
+        + ", ".join(f"{x.shape[0]}x{x.shape[1]}" for x in clouds.values())
+        + f"; dtype {next(iter(clouds.values())).dtype}"
+    )
     t_naive, t_compat, t_exact = [], [], []
     for _ in range(3):  # interleaved repeats; medians reported
         t, (ref_dgms, ref_sw) = timed(naive, clouds)
@@ -65,23 +69,36 @@ def main() -> None:
     tn, tc, te = (float(np.median(v)) for v in (t_naive, t_compat, t_exact))
 
     def diffs(dgms, sw):
-        bott = max(bottleneck_distance(dgms[l], ref_dgms[l][d], dim=d) for l in clouds for d in (0, 1))
+        bott = max(
+            bottleneck_distance(dgms[l], ref_dgms[l][d], dim=d) for l in clouds for d in (0, 1)
+        )
         same = all(
-            np.array_equal(dgms[l][d], ref_dgms[l][d][np.lexsort((ref_dgms[l][d][:, 1], ref_dgms[l][d][:, 0]))])
-            for l in clouds for d in (0, 1)
+            np.array_equal(
+                dgms[l][d], ref_dgms[l][d][np.lexsort((ref_dgms[l][d][:, 1], ref_dgms[l][d][:, 0]))]
+            )
+            for l in clouds
+            for d in (0, 1)
         )
         return same, bott, float(np.max(np.abs(sw - ref_sw)))
 
     s_c, b_c, e_c = diffs(cmp_dgms, cmp_sw)
     s_e, b_e, e_e = diffs(ex_dgms, ex_sw)
     bars = sum(len(d[1]) for d in ref_dgms.values())
-    print(f"naive (ripser.py + persim, sequential): {tn:.1f} s  (runs: {', '.join(f'{t:.1f}' for t in t_naive)})")
-    print(f"ours, first repeat (worker start included): ripser-compatible {t_compat[0]:.1f} s, "
-          f"exact {t_exact[0]:.1f} s")
-    print(f"ours, ripser-compatible distances: {tc:.1f} s; diagrams identical to ripser.py: {s_c}; "
-          f"max bottleneck difference {b_c:.1e}; max |SW - naive SW| {e_c:.1e}")
-    print(f"ours, exact distances (default): {te:.1f} s; identical: {s_e}; max bottleneck difference "
-          f"{b_e:.1e} (float32 rounding of ripser.py's sklearn distances); max |SW - naive SW| {e_e:.1e}")
+    print(
+        f"naive (ripser.py + persim, sequential): {tn:.1f} s  (runs: {', '.join(f'{t:.1f}' for t in t_naive)})"
+    )
+    print(
+        f"ours, first repeat (worker start included): ripser-compatible {t_compat[0]:.1f} s, "
+        f"exact {t_exact[0]:.1f} s"
+    )
+    print(
+        f"ours, ripser-compatible distances: {tc:.1f} s; diagrams identical to ripser.py: {s_c}; "
+        f"max bottleneck difference {b_c:.1e}; max |SW - naive SW| {e_c:.1e}"
+    )
+    print(
+        f"ours, exact distances (default): {te:.1f} s; identical: {s_e}; max bottleneck difference "
+        f"{b_e:.1e} (float32 rounding of ripser.py's sklearn distances); max |SW - naive SW| {e_e:.1e}"
+    )
     print(f"{bars} H1 bars in total; ratio (naive/ours) with exact distances: {tn / te:.1f}x")
     print(f"ratio (naive/ours), end to end on 2 cores, identical diagrams: {tn / tc:.1f}x")
 

@@ -49,11 +49,15 @@ def cpu_view(clouds, backend: str) -> None:
         per[pid] = per.get(pid, 0.0) + cpu
     total = sum(per.values())
     here = per.get(os.getpid(), 0.0)
-    print(f"CPU view ({backend}): {total:.2f} CPU s of tasks; this process {here:.2f} s, "
-          f"worker {total - here:.2f} s; tasks here: "
-          f"{sum(1 for pid, _ in out if pid == os.getpid())} of {len(out)}")
-    print(f"schedule balance (total task CPU / (2 x busiest process)): "
-          f"{total / (2 * max(per.values())):.2f}")
+    print(
+        f"CPU view ({backend}): {total:.2f} CPU s of tasks; this process {here:.2f} s, "
+        f"worker {total - here:.2f} s; tasks here: "
+        f"{sum(1 for pid, _ in out if pid == os.getpid())} of {len(out)}"
+    )
+    print(
+        f"schedule balance (total task CPU / (2 x busiest process)): "
+        f"{total / (2 * max(per.values())):.2f}"
+    )
 
 
 def main() -> None:
@@ -73,16 +77,24 @@ def main() -> None:
     floor = single[best]
     runs = []
     for _ in range(3):
-        t, dg_par = median_time(lambda: layer_persistence(clouds, n_jobs=2, backend=best), repeats=1)
+        t, dg_par = median_time(
+            lambda: layer_persistence(clouds, n_jobs=2, backend=best), repeats=1
+        )
         runs.append(t)
     par = float(np.median(runs))
-    print(f"2 processes, runs: {', '.join(f'{t:.2f}' for t in runs)} s (the first starts the worker)")
+    print(
+        f"2 processes, runs: {', '.join(f'{t:.2f}' for t in runs)} s (the first starts the worker)"
+    )
     seq = layer_persistence(clouds, n_jobs=1, backend=best)
     same = all(np.array_equal(seq[l][d], dg_par[l][d]) for l in clouds for d in (0, 1))
-    print(f"fastest single-core backend: {best} ({floor:.2f} s); 2 processes: {par:.2f} s; "
-          f"results identical to the sequential run: {same}")
-    print(f"speedup over the single-core floor: {floor / par:.2f}x; load average at the end "
-          f"{os.getloadavg()[0]:.1f} (other jobs share the 2 cores: efficiency is a lower bound)")
+    print(
+        f"fastest single-core backend: {best} ({floor:.2f} s); 2 processes: {par:.2f} s; "
+        f"results identical to the sequential run: {same}"
+    )
+    print(
+        f"speedup over the single-core floor: {floor / par:.2f}x; load average at the end "
+        f"{os.getloadavg()[0]:.1f} (other jobs share the 2 cores: efficiency is a lower bound)"
+    )
     cpu_view(clouds, best)
     print(f"parallel efficiency (floor / (2 x parallel time)): {floor / (2 * par):.2f}")
 

@@ -51,7 +51,8 @@ def _data(width: float):
     both = ImageDataset(
         images=np.concatenate([tr.images, te.images]),
         labels=np.concatenate([tr.labels, te.labels]),
-        hierarchy=te.hierarchy, name="digits/all",
+        hierarchy=te.hierarchy,
+        name="digits/all",
         sample_ids=np.concatenate([tr.sample_ids, te.sample_ids]),
     )
     return tm, both
@@ -76,10 +77,13 @@ def _same_as_kmapper(g, raw) -> bool:
     """Our graph has kmapper's member sets and, between them, kmapper's edges."""
     members = {k: frozenset(v) for k, v in raw["nodes"].items()}
     ours = {n.id: frozenset(n.members.tolist()) for n in g.nodes}
-    theirs_edges = {frozenset((members[a], members[b]))
-                    for a, bs in raw["links"].items() for b in bs}
-    return (sorted(map(sorted, ours.values())) == sorted(map(sorted, members.values()))
-            and {frozenset((ours[a], ours[b])) for a, b in g.edges} == theirs_edges)
+    theirs_edges = {
+        frozenset((members[a], members[b])) for a, bs in raw["links"].items() for b in bs
+    }
+    return (
+        sorted(map(sorted, ours.values())) == sorted(map(sorted, members.values()))
+        and {frozenset((ours[a], ours[b])) for a, b in g.edges} == theirs_edges
+    )
 
 
 def main() -> None:
@@ -88,13 +92,17 @@ def main() -> None:
     from sklearn.preprocessing import MinMaxScaler
 
     from tda_activations.extract import extract
+
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--max-points", type=int, default=10_000)
     ap.add_argument("--knee-sample", type=int, default=1000)
     ap.add_argument("--width", type=float, default=1.0)
-    ap.add_argument("--quick", action="store_true",
-                    help="width 0.25, 2,000 points, one repeat (a smoke test, not the workload)")
+    ap.add_argument(
+        "--quick",
+        action="store_true",
+        help="width 0.25, 2,000 points, one repeat (a smoke test, not the workload)",
+    )
     args = ap.parse_args()
     if args.quick:
         args.width, args.max_points, args.repeats = 0.25, 2000, 1
@@ -102,15 +110,23 @@ def main() -> None:
     t0 = time.perf_counter()
     tm, data = _data(args.width)
     acts = extract(tm.model, data, reduction="all_positions", max_points=args.max_points, seed=0)
-    print(f"machine: {platform.machine()}, {platform.processor() or 'cpu'}; kmapper {km.__version__}")
-    print(f"model: resnet18 width {args.width} (test accuracy {tm.test_accuracy:.3f}); "
-          f"{len(acts.layers)} layers; extraction {time.perf_counter() - t0:.1f} s; load average "
-          f"{os.getloadavg()[0]:.1f} at start (shared machine)")
-    print(f"settings: l2norm lens (min-max), 10 intervals, 50% overlap, DBSCAN min_samples=5, "
-          f"knee eps (exact, and on a sample of {args.knee_sample}); median of {args.repeats} "
-          "repeats, interleaved")
-    print(f"{'layer':24s} {'n':>6s} {'dim':>4s} {'nodes':>5s} {'eps':>8s} {'eps err':>8s} "
-          f"{'same':>5s} {'same km':>7s} {'kmapper s':>9s} {'exact s':>8s} {'sampled s':>9s}")
+    print(
+        f"machine: {platform.machine()}, {platform.processor() or 'cpu'}; kmapper {km.__version__}"
+    )
+    print(
+        f"model: resnet18 width {args.width} (test accuracy {tm.test_accuracy:.3f}); "
+        f"{len(acts.layers)} layers; extraction {time.perf_counter() - t0:.1f} s; load average "
+        f"{os.getloadavg()[0]:.1f} at start (shared machine)"
+    )
+    print(
+        f"settings: l2norm lens (min-max), 10 intervals, 50% overlap, DBSCAN min_samples=5, "
+        f"knee eps (exact, and on a sample of {args.knee_sample}); median of {args.repeats} "
+        "repeats, interleaved"
+    )
+    print(
+        f"{'layer':24s} {'n':>6s} {'dim':>4s} {'nodes':>5s} {'eps':>8s} {'eps err':>8s} "
+        f"{'same':>5s} {'same km':>7s} {'kmapper s':>9s} {'exact s':>8s} {'sampled s':>9s}"
+    )
     total_km = total_exact = total_sampled = 0.0
     cpu_km: list[float] = []
     cpu_exact: list[float] = []
@@ -137,8 +153,12 @@ def main() -> None:
             t, c = time.perf_counter(), time.process_time()
             mapper = km.KeplerMapper(verbose=0)
             lens = mapper.fit_transform(x, projection="l2norm", scaler=MinMaxScaler())
-            raw = mapper.map(lens, x, clusterer=DBSCAN(eps=eps, min_samples=5),
-                             cover=km.Cover(n_cubes=10, perc_overlap=0.5))
+            raw = mapper.map(
+                lens,
+                x,
+                clusterer=DBSCAN(eps=eps, min_samples=5),
+                cover=km.Cover(n_cubes=10, perc_overlap=0.5),
+            )
             t_km.append(time.perf_counter() - t)
             cpu_km.append(time.process_time() - c)
             same_km = _same_as_kmapper(g, raw)
@@ -152,19 +172,29 @@ def main() -> None:
         total_km += km_s
         total_exact += ex_s
         total_sampled += sa_s
-        print(f"{layer:24s} {x.shape[0]:6d} {x.shape[1]:4d} {len(g.nodes):5d} {eps:8.3g} "
-              f"{err:8.1e} {same!s:>5s} {same_km!s:>7s} {km_s:9.3f} {ex_s:8.3f} {sa_s:9.3f}")
-    print(f"total: kmapper {total_km:.2f} s, ours with the exact knee {total_exact:.2f} s, ours "
-          f"with the knee of {args.knee_sample} points {total_sampled:.2f} s; sampled-knee eps "
-          f"within {worst:.1%} of the exact knee's (graphs identical on every layer: {same_all})")
-    print(f"exact-knee graphs identical to kmapper's (members and edges) on every layer: "
-          f"{same_km_all}")
+        print(
+            f"{layer:24s} {x.shape[0]:6d} {x.shape[1]:4d} {len(g.nodes):5d} {eps:8.3g} "
+            f"{err:8.1e} {same!s:>5s} {same_km!s:>7s} {km_s:9.3f} {ex_s:8.3f} {sa_s:9.3f}"
+        )
+    print(
+        f"total: kmapper {total_km:.2f} s, ours with the exact knee {total_exact:.2f} s, ours "
+        f"with the knee of {args.knee_sample} points {total_sampled:.2f} s; sampled-knee eps "
+        f"within {worst:.1%} of the exact knee's (graphs identical on every layer: {same_all})"
+    )
+    print(
+        f"exact-knee graphs identical to kmapper's (members and edges) on every layer: "
+        f"{same_km_all}"
+    )
     print(f"ours (knee of {args.knee_sample} points)/kmapper: {total_sampled / total_km:.2f}x")
-    print(f"CPU time (all threads, every repeat; steadier than wall time on a shared machine): "
-          f"kmapper {sum(cpu_km):.2f} s, ours with the exact knee {sum(cpu_exact):.2f} s, "
-          f"{sum(cpu_exact) / sum(cpu_km):.2f}x")
-    print(f"ratio (ours with the exact knee)/kmapper, total over layers, target <= 1.3x: "
-          f"{total_exact / total_km:.2f}x")
+    print(
+        f"CPU time (all threads, every repeat; steadier than wall time on a shared machine): "
+        f"kmapper {sum(cpu_km):.2f} s, ours with the exact knee {sum(cpu_exact):.2f} s, "
+        f"{sum(cpu_exact) / sum(cpu_km):.2f}x"
+    )
+    print(
+        f"ratio (ours with the exact knee)/kmapper, total over layers, target <= 1.3x: "
+        f"{total_exact / total_km:.2f}x"
+    )
 
 
 if __name__ == "__main__":

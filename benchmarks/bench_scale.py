@@ -150,8 +150,10 @@ def _write_checkpoints(folder: Path, seeds: list[int]) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for seed in seeds:
         torch.manual_seed(seed)
-        torch.save(CifarResNet18(in_channels=1, num_classes=10, width=0.25).state_dict(),
-                   folder / f"r18-{seed}.pt")
+        torch.save(
+            CifarResNet18(in_channels=1, num_classes=10, width=0.25).state_dict(),
+            folder / f"r18-{seed}.pt",
+        )
 
 
 def _peak_rss_mib(who: int) -> float:
@@ -173,8 +175,10 @@ def _overheads(timers: _Timers, wall: float) -> float:
     total = sum(timers.seconds[n] for n in names)
     print("runner's own work (wall seconds inside it, share of the run's wall time):")
     for n in names:
-        print(f"  {n:<14}{timers.seconds[n]:>8.2f} s  {timers.seconds[n] / wall:>6.1%}  "
-              f"({timers.calls[n]} calls)")
+        print(
+            f"  {n:<14}{timers.seconds[n]:>8.2f} s  {timers.seconds[n] / wall:>6.1%}  "
+            f"({timers.calls[n]} calls)"
+        )
     print(f"  {'total':<14}{total:>8.2f} s  {total / wall:>6.1%}  (goal: at most 5%)")
     return total
 
@@ -182,8 +186,11 @@ def _overheads(timers: _Timers, wall: float) -> float:
 def _matrices(result: Any) -> dict[str, Any]:
     from tda_activations.batch import load_matrix
 
-    return {r.kind: load_matrix(result.run_dir / r.path) for r in result.records
-            if r.kind in ("distances-all", "similarity-all")}
+    return {
+        r.kind: load_matrix(result.run_dir / r.path)
+        for r in result.records
+        if r.kind in ("distances-all", "similarity-all")
+    }
 
 
 def _reference(result: Any, *, n_layers: int, n_pairs: int, seed: int = 0) -> float:
@@ -219,9 +226,11 @@ def _reference(result: Any, *, n_layers: int, n_pairs: int, seed: int = 0) -> fl
                 raise AssertionError(f"{r.name} H{d}: essential bars differ from ripser's")
             worst = max(worst, float(np.max(np.abs(a[fin] - b[fin]), initial=0.0)))
     ph = float(np.mean(times))
-    print(f"ripser(X, maxdim=1): {len(times)} layers of this run, mean {ph:.3f} s "
-          f"(min {min(times):.3f}, max {max(times):.3f}); our diagrams: same bars, "
-          f"largest difference {worst:.2e}")
+    print(
+        f"ripser(X, maxdim=1): {len(times)} layers of this run, mean {ph:.3f} s "
+        f"(min {min(times):.3f}, max {max(times):.3f}); our diagrams: same bars, "
+        f"largest difference {worst:.2e}"
+    )
     # sliced Wasserstein: random pairs of the run's H1 diagrams
     full = _matrices(result)["distances-all"]
     where = {label: i for i, label in enumerate(full.row_labels)}
@@ -247,18 +256,23 @@ def _reference(result: Any, *, n_layers: int, n_pairs: int, seed: int = 0) -> fl
         diff = max(diff, abs(v - full.values[where[labels[i]], where[labels[j]]]))
         done += 1
     sw = float(np.mean(sw_times))
-    print(f"persim.sliced_wasserstein(M=50): {done} pairs of this run's H1 diagrams, mean "
-          f"{sw * 1e3:.2f} ms; our matrix equals it to {diff:.1e}")
+    print(
+        f"persim.sliced_wasserstein(M=50): {done} pairs of this run's H1 diagrams, mean "
+        f"{sw * 1e3:.2f} ms; our matrix equals it to {diff:.1e}"
+    )
     total = ph * n_layers + sw * n_pairs
-    print(f"naive loop extrapolated: {n_layers} x {ph:.3f} s + {n_pairs:,} x {sw * 1e3:.2f} ms "
-          f"= {ph * n_layers:.0f} s + {sw * n_pairs:.0f} s = {total:.0f} s "
-          "(persistence and sliced Wasserstein only: no extraction, no CKA, no report)")
+    print(
+        f"naive loop extrapolated: {n_layers} x {ph:.3f} s + {n_pairs:,} x {sw * 1e3:.2f} ms "
+        f"= {ph * n_layers:.0f} s + {sw * n_pairs:.0f} s = {total:.0f} s "
+        "(persistence and sliced Wasserstein only: no extraction, no CKA, no report)"
+    )
     return total
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--quick", action="store_true", help="10 models x 300 points (development)")
     ap.add_argument("--models", type=int, default=None, help="number of models (default 100)")
     ap.add_argument("--points", type=int, default=None, help="points per layer (default 1000)")
@@ -293,17 +307,22 @@ def _run(args: argparse.Namespace, n_models: int, n_points: int) -> int:
     seeds = list(range(n_models))
     root = Path(tempfile.mkdtemp(prefix="bench-scale-"))
     load = os.getloadavg()
-    print(f"tda_activations {__version__}; python {platform.python_version()}; "
-          f"{platform.machine()}, {os.cpu_count()} CPUs; load average at start "
-          f"{load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (1 / 5 / 15 min)")
-    print(f"{n_models} randomly initialised ResNet-18s (width 0.25) x 17 conv layers x "
-          f"{n_points} top_l2 points (digits:x2, train split); H0+H1; H1 sliced Wasserstein "
-          f"(M=50) and linear CKA over all {17 * n_models} layers; {workers} workers")
+    print(
+        f"tda_activations {__version__}; python {platform.python_version()}; "
+        f"{platform.machine()}, {os.cpu_count()} CPUs; load average at start "
+        f"{load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (1 / 5 / 15 min)"
+    )
+    print(
+        f"{n_models} randomly initialised ResNet-18s (width 0.25) x 17 conv layers x "
+        f"{n_points} top_l2 points (digits:x2, train split); H0+H1; H1 sliced Wasserstein "
+        f"(M=50) and linear CKA over all {17 * n_models} layers; {workers} workers"
+    )
     try:
         _write_checkpoints(root / "ckpt", seeds)
         cfg = root / "scale.toml"
-        cfg.write_text(textwrap.dedent(CONFIG.format(n_models=n_models, n_points=n_points,
-                                                     seeds=seeds)))
+        cfg.write_text(
+            textwrap.dedent(CONFIG.format(n_models=n_models, n_points=n_points, seeds=seeds))
+        )
         timers = _Timers()
         timers.wrap(runner_module, "_as_config", "config")
         for attr in ("__init__", "initial", "expand"):
@@ -319,12 +338,16 @@ def _run(args: argparse.Namespace, n_models: int, n_points: int) -> int:
         if not first.ok:
             print(first.summary())
             return 1
-        print(f"\n1. local processes: {len(first.records)} tasks, wall {wall:.1f} s "
-              f"({wall / 60:.1f} min; goal: at most 10 min)")
+        print(
+            f"\n1. local processes: {len(first.records)} tasks, wall {wall:.1f} s "
+            f"({wall / 60:.1f} min; goal: at most 10 min)"
+        )
         _stage_table(first)
         _overheads(timers, wall)
-        print(f"peak RSS: runner {_peak_rss_mib(resource.RUSAGE_SELF):.0f} MiB, largest worker "
-              f"{_peak_rss_mib(resource.RUSAGE_CHILDREN):.0f} MiB")
+        print(
+            f"peak RSS: runner {_peak_rss_mib(resource.RUSAGE_SELF):.0f} MiB, largest worker "
+            f"{_peak_rss_mib(resource.RUSAGE_CHILDREN):.0f} MiB"
+        )
         size = sum(f.stat().st_size for f in (root / "local").rglob("*") if f.is_file())
         print(f"run directory: {size / 2**20:.0f} MiB")
 
@@ -334,8 +357,10 @@ def _run(args: argparse.Namespace, n_models: int, n_points: int) -> int:
         again = run_batch(cfg, out=root / "local", workers=workers, quiet=True)
         cached = time.perf_counter() - t0
         assert again.ok and again.counts()["done"] == 0, again.summary()
-        print(f"\n2. fully cached rerun: {len(again.records)} tasks found finished, nothing "
-              f"computed: {cached:.1f} s")
+        print(
+            f"\n2. fully cached rerun: {len(again.records)} tasks found finished, nothing "
+            f"computed: {cached:.1f} s"
+        )
         _overheads(timers, cached)
 
         # 3. Dask LocalCluster
@@ -346,14 +371,20 @@ def _run(args: argparse.Namespace, n_models: int, n_points: int) -> int:
             dwall = time.perf_counter() - t0
             assert dask.ok, dask.summary()
             mine, theirs = _matrices(first), _matrices(dask)
-            same = all(np.array_equal(mine[k].values, theirs[k].values)
-                       and mine[k].row_labels == theirs[k].row_labels for k in mine)
-            figs = [sorted(r.name for r in res.records if r.kind == "figures")
-                    for res in (first, dask)]
-            print(f"\n3. Dask LocalCluster ({workers} workers x 1 thread): wall {dwall:.1f} s; "
-                  f"combined matrices {'equal bit for bit' if same else 'DIFFERENT'} to the "
-                  f"local run's; figures {'the same' if figs[0] == figs[1] else 'DIFFERENT'} "
-                  f"({len(figs[1])})")
+            same = all(
+                np.array_equal(mine[k].values, theirs[k].values)
+                and mine[k].row_labels == theirs[k].row_labels
+                for k in mine
+            )
+            figs = [
+                sorted(r.name for r in res.records if r.kind == "figures") for res in (first, dask)
+            ]
+            print(
+                f"\n3. Dask LocalCluster ({workers} workers x 1 thread): wall {dwall:.1f} s; "
+                f"combined matrices {'equal bit for bit' if same else 'DIFFERENT'} to the "
+                f"local run's; figures {'the same' if figs[0] == figs[1] else 'DIFFERENT'} "
+                f"({len(figs[1])})"
+            )
             _overheads(timers, dwall)
             if not same or figs[0] != figs[1]:
                 return 1
@@ -363,8 +394,10 @@ def _run(args: argparse.Namespace, n_models: int, n_points: int) -> int:
         n_layers = 17 * n_models
         print("\n4. reference (naive loop, sampled, same run):")
         naive = _reference(first, n_layers=n_layers, n_pairs=n_layers * (n_layers - 1) // 2)
-        print(f"ratio naive/ours (extrapolated naive total / our wall, local processes): "
-              f"{naive / wall:.0f}x")
+        print(
+            f"ratio naive/ours (extrapolated naive total / our wall, local processes): "
+            f"{naive / wall:.0f}x"
+        )
     finally:
         if args.keep:
             print(f"(run directories kept in {root})", file=sys.stderr)

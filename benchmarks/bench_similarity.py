@@ -49,9 +49,12 @@ def make_acts(seed: int = 0) -> ActivationSet:
         h = np.maximum(h @ proj, 0) + 0.1 * rng.normal(size=(N, w)).astype(np.float32)
         clouds[f"conv{i:02d}"] = h
     return ActivationSet(
-        clouds=clouds, sample_index={k: np.arange(N) for k in clouds},
-        labels=np.zeros(N, dtype=np.int64), hierarchy=ClassHierarchy(class_names=("x",)),
-        reduction="synthetic", params={"seed": seed},
+        clouds=clouds,
+        sample_index={k: np.arange(N) for k in clouds},
+        labels=np.zeros(N, dtype=np.int64),
+        hierarchy=ClassHierarchy(class_names=("x",)),
+        reduction="synthetic",
+        params={"seed": seed},
     )
 
 
@@ -85,7 +88,9 @@ def peak_mib(fn) -> float:
     return peak / 2**20
 
 
-def torch_cka_matrix(acts: ActivationSet, batches: list[np.ndarray]) -> tuple[float, np.ndarray] | str:
+def torch_cka_matrix(
+    acts: ActivationSet, batches: list[np.ndarray]
+) -> tuple[float, np.ndarray] | str:
     try:
         import torch
         import torch_cka
@@ -104,13 +109,14 @@ def torch_cka_matrix(acts: ActivationSet, batches: list[np.ndarray]) -> tuple[fl
             self.lo, self.hi = lo, hi
 
         def forward(self, z):
-            return z[:, self.lo:self.hi]
+            return z[:, self.lo : self.hi]
 
     class Stack(nn.Module):
         def __init__(self) -> None:
             super().__init__()
-            self.parts = nn.ModuleList(Take(int(edges[i]), int(edges[i + 1]))
-                                       for i in range(len(layers)))
+            self.parts = nn.ModuleList(
+                Take(int(edges[i]), int(edges[i + 1])) for i in range(len(layers))
+            )
 
         def forward(self, z):
             return [p(z) for p in self.parts]
@@ -118,10 +124,13 @@ def torch_cka_matrix(acts: ActivationSet, batches: list[np.ndarray]) -> tuple[fl
     names = [f"parts.{i}" for i in range(len(layers))]
     loader = torch.utils.data.DataLoader(
         torch.utils.data.TensorDataset(torch.from_numpy(data), torch.zeros(len(data))),
-        batch_size=len(batches[0]), shuffle=False)
+        batch_size=len(batches[0]),
+        shuffle=False,
+    )
     model = Stack()
-    ref = torch_cka.CKA(model, model, model1_name="a", model2_name="b",
-                        model1_layers=names, model2_layers=names)
+    ref = torch_cka.CKA(
+        model, model, model1_name="a", model2_name="b", model1_layers=names, model2_layers=names
+    )
     t0 = time.perf_counter()
     import contextlib
     import io
@@ -134,38 +143,56 @@ def torch_cka_matrix(acts: ActivationSet, batches: list[np.ndarray]) -> tuple[fl
 def main() -> None:
     from threadpoolctl import threadpool_limits
 
-    print(f"machine: {platform.machine()}, {platform.python_version()}, numpy {np.__version__}; "
-          "one BLAS thread for every implementation")
-    print(f"data: n={N}, {len(WIDTHS)} layers, widths {sorted(set(WIDTHS))} (sum {sum(WIDTHS)}), "
-          f"float32 input; batch size {BATCH}; medians of {REPEATS} repeats")
+    print(
+        f"machine: {platform.machine()}, {platform.python_version()}, numpy {np.__version__}; "
+        "one BLAS thread for every implementation"
+    )
+    print(
+        f"data: n={N}, {len(WIDTHS)} layers, widths {sorted(set(WIDTHS))} (sum {sum(WIDTHS)}), "
+        f"float32 input; batch size {BATCH}; medians of {REPEATS} repeats"
+    )
     acts = make_acts()
     layers = acts.layers
     n_pairs = len(layers) * (len(layers) - 1) // 2
 
     with threadpool_limits(1):
         # ours: minibatch CKA
-        t_mini, mini = timed(lambda: sim.similarity_matrix(acts, measure="minibatch_cka",
-                                                           batch_size=BATCH), REPEATS)
-        mem_mini = peak_mib(lambda: sim.similarity_matrix(acts, measure="minibatch_cka",
-                                                          batch_size=BATCH))
-        print(f"ours  minibatch_cka (batch {BATCH}): {t_mini:8.2f} s   peak traced memory "
-              f"{mem_mini:7.1f} MiB  (stacked U-centred Grams: layers x batch^2 x 8 B = "
-              f"{len(layers) * BATCH**2 * 8 / 2**20:.1f} MiB, plus per-batch temporaries)")
-        t_small, _ = timed(lambda: sim.similarity_matrix(acts, measure="minibatch_cka",
-                                                         batch_size=BATCH // 2), 1)
-        mem_small = peak_mib(lambda: sim.similarity_matrix(acts, measure="minibatch_cka",
-                                                           batch_size=BATCH // 2))
-        print(f"ours  minibatch_cka (batch {BATCH // 2}): {t_small:8.2f} s   peak traced memory "
-              f"{mem_small:7.1f} MiB  (memory follows the batch size, not n)")
+        t_mini, mini = timed(
+            lambda: sim.similarity_matrix(acts, measure="minibatch_cka", batch_size=BATCH), REPEATS
+        )
+        mem_mini = peak_mib(
+            lambda: sim.similarity_matrix(acts, measure="minibatch_cka", batch_size=BATCH)
+        )
+        print(
+            f"ours  minibatch_cka (batch {BATCH}): {t_mini:8.2f} s   peak traced memory "
+            f"{mem_mini:7.1f} MiB  (stacked U-centred Grams: layers x batch^2 x 8 B = "
+            f"{len(layers) * BATCH**2 * 8 / 2**20:.1f} MiB, plus per-batch temporaries)"
+        )
+        t_small, _ = timed(
+            lambda: sim.similarity_matrix(acts, measure="minibatch_cka", batch_size=BATCH // 2), 1
+        )
+        mem_small = peak_mib(
+            lambda: sim.similarity_matrix(acts, measure="minibatch_cka", batch_size=BATCH // 2)
+        )
+        print(
+            f"ours  minibatch_cka (batch {BATCH // 2}): {t_small:8.2f} s   peak traced memory "
+            f"{mem_small:7.1f} MiB  (memory follows the batch size, not n)"
+        )
 
         # ours: exact linear CKA (feature form)
         t_exact, exact = timed(lambda: sim.similarity_matrix(acts, measure="linear_cka"), 1)
         mem_exact = peak_mib(lambda: sim.similarity_matrix(acts, measure="linear_cka"))
-        print(f"ours  linear_cka exact (feature form): {t_exact:8.2f} s   peak traced memory "
-              f"{mem_exact:7.1f} MiB  (float64 centred copies of every layer)")
-        t_deb, debiased = timed(lambda: sim.similarity_matrix(acts, measure="linear_cka_debiased"), 1)
-        print(f"max |minibatch - exact debiased CKA| = "
-              f"{np.max(np.abs(mini.values - debiased.values)):.4f}")
+        print(
+            f"ours  linear_cka exact (feature form): {t_exact:8.2f} s   peak traced memory "
+            f"{mem_exact:7.1f} MiB  (float64 centred copies of every layer)"
+        )
+        t_deb, debiased = timed(
+            lambda: sim.similarity_matrix(acts, measure="linear_cka_debiased"), 1
+        )
+        print(
+            f"max |minibatch - exact debiased CKA| = "
+            f"{np.max(np.abs(mini.values - debiased.values)):.4f}"
+        )
 
         # naive: time pairs of three width classes, predict the all-pairs total
         naive_pair(acts.cloud("conv00"), acts.cloud("conv01"))  # warm-up (page faults)
@@ -176,27 +203,42 @@ def main() -> None:
             wa, wb = acts.cloud(a).shape[1], acts.cloud(b).shape[1]
             xs.append(wa + wb)
             ts.append(t)
-            print(f"naive pair {a}({wa}) x {b}({wb}): {t:6.2f} s   |naive - ours exact| = "
-                  f"{abs(value - exact.value(a, b)):.1e}")
+            print(
+                f"naive pair {a}({wa}) x {b}({wb}): {t:6.2f} s   |naive - ours exact| = "
+                f"{abs(value - exact.value(a, b)):.1e}"
+            )
         mem_naive = peak_mib(lambda: naive_pair(acts.cloud("conv13"), acts.cloud("conv14")))
         widths = {k: acts.cloud(k).shape[1] for k in layers}
         # piecewise-linear in (width_a + width_b) between the timed pairs (they span
         # the smallest and the largest sum, so nothing is extrapolated)
-        t_naive = float(sum(np.interp(widths[a] + widths[b], xs, ts)
-                            for i, a in enumerate(layers) for b in layers[i + 1:]))
-        print(f"naive all {n_pairs} pairs (interpolated from the timed pairs in width_a + "
-              f"width_b): {t_naive:8.1f} s   peak traced memory {mem_naive:7.1f} MiB per pair")
+        t_naive = float(
+            sum(
+                np.interp(widths[a] + widths[b], xs, ts)
+                for i, a in enumerate(layers)
+                for b in layers[i + 1 :]
+            )
+        )
+        print(
+            f"naive all {n_pairs} pairs (interpolated from the timed pairs in width_a + "
+            f"width_b): {t_naive:8.1f} s   peak traced memory {mem_naive:7.1f} MiB per pair"
+        )
 
-    res = torch_cka_matrix(acts, __import__("tda_activations.similarity.cka", fromlist=["x"])
-                           .batch_slices(N, batch_size=BATCH, seed=0))
+    res = torch_cka_matrix(
+        acts,
+        __import__("tda_activations.similarity.cka", fromlist=["x"]).batch_slices(
+            N, batch_size=BATCH, seed=0
+        ),
+    )
     if isinstance(res, str):
         print(f"torch-cka: {res}")
         ratio_torch = None
     else:
         t_torch, vals = res
         ratio_torch = t_torch / t_mini
-        print(f"torch-cka 0.21 CKA.compare (same batches, float32, 1 thread): {t_torch:8.2f} s   "
-              f"max |torch-cka - ours minibatch| = {np.max(np.abs(vals - mini.values)):.1e}")
+        print(
+            f"torch-cka 0.21 CKA.compare (same batches, float32, 1 thread): {t_torch:8.2f} s   "
+            f"max |torch-cka - ours minibatch| = {np.max(np.abs(vals - mini.values)):.1e}"
+        )
     print(f"ratio (ours exact linear_cka / ours minibatch): {t_exact / t_mini:.1f}x")
     if ratio_torch is not None:
         print(f"ratio (torch-cka / ours minibatch): {ratio_torch:.1f}x")

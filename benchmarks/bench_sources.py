@@ -59,8 +59,12 @@ def main() -> None:
     from tda_activations.types import ImageDataset
 
     torch.set_num_threads(1)
-    lines = [(f"machine: {platform.processor() or platform.machine()}, torch threads 1, "
-             f"{N} samples of {SHAPE} float32, batches of {BATCH}, median of {REPEATS}")]
+    lines = [
+        (
+            f"machine: {platform.processor() or platform.machine()}, torch threads 1, "
+            f"{N} samples of {SHAPE} float32, batches of {BATCH}, median of {REPEATS}"
+        )
+    ]
     ds = Lazy(N)
     ours, n1 = _median(lambda: sum(len(b) for b in as_source(ds).batches(BATCH)))
     ref, n2 = _median(lambda: sum(len(y) for _, y in DataLoader(ds, batch_size=BATCH)))
@@ -68,8 +72,11 @@ def main() -> None:
     lines.append(f"map-style Dataset: as_source {ours:.3f} s, DataLoader {ref:.3f} s")
 
     rng = np.random.default_rng(0)
-    images = ImageDataset(images=rng.random((N, *SHAPE), dtype=np.float32),
-                          labels=rng.integers(0, 10, N), hierarchy=flat_hierarchy("0123456789"))
+    images = ImageDataset(
+        images=rng.random((N, *SHAPE), dtype=np.float32),
+        labels=rng.integers(0, 10, N),
+        hierarchy=flat_hierarchy("0123456789"),
+    )
     copy_t, _ = _median(lambda: sum(len(b) for b in as_source(images).batches(BATCH)))
 
     def views() -> int:
@@ -90,11 +97,15 @@ def main() -> None:
         return N
 
     fwd_t, _ = _median(forward)
-    lines.append(f"ImageDataset: batches with a copy {copy_t:.3f} s, zero-copy views "
-                 f"{view_t:.3f} s; LeNet forward over the same batches {fwd_t:.3f} s "
-                 f"(the copy is {100 * (copy_t - view_t) / fwd_t:.1f}% of it)")
-    lines.append(f"as_source over a map-style Dataset takes {ours / ref:.2f}x the time of "
-                 "torch's DataLoader (single process)")
+    lines.append(
+        f"ImageDataset: batches with a copy {copy_t:.3f} s, zero-copy views "
+        f"{view_t:.3f} s; LeNet forward over the same batches {fwd_t:.3f} s "
+        f"(the copy is {100 * (copy_t - view_t) / fwd_t:.1f}% of it)"
+    )
+    lines.append(
+        f"as_source over a map-style Dataset takes {ours / ref:.2f}x the time of "
+        "torch's DataLoader (single process)"
+    )
     text = "\n".join(lines)
     print(text)
     out = Path(__file__).resolve().parent / "results" / "sources.txt"

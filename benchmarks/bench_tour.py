@@ -44,45 +44,71 @@ def main() -> None:
         wall, cpu = time.perf_counter() - t0, _cpu() - c0
         seconds = None if est is None else est.seconds
         rows.append((label, wall, cpu, seconds))
-        text = f"{label:<58s} {wall:8.1f} {cpu:8.1f} " + (f"{seconds:9.1f}" if seconds else "        -")
+        text = f"{label:<58s} {wall:8.1f} {cpu:8.1f} " + (
+            f"{seconds:9.1f}" if seconds else "        -"
+        )
         print(text, flush=True)
         lines.append(text)
         return result
 
-    header = (f"tda_activations {ta.__version__}; python {platform.python_version()}; "
-              f"{platform.machine()}, {os.cpu_count()} CPUs; load {os.getloadavg()[0]:.1f} at start")
+    header = (
+        f"tda_activations {ta.__version__}; python {platform.python_version()}; "
+        f"{platform.machine()}, {os.cpu_count()} CPUs; load {os.getloadavg()[0]:.1f} at start"
+    )
     print(header)
     cols = f"{'tour line':<58s} {'wall s':>8s} {'cpu s':>8s} {'estimate':>9s}"
     print(cols)
     ex, pr = ta.experiments, ta.probes
-    tm = run('models.pretrained("resnet18", seed=0)', lambda: ta.models.pretrained("resnet18", seed=0))
-    acts = run('extract.extract(tm.model, tm.data.test, reduction="top_l2")',
-               lambda: ta.extract.extract(tm.model, tm.data.test, layers=None, reduction="top_l2"))
-    dgms = run("homology.layer_persistence(acts, maxdim=1, n_jobs=2)",
-               lambda: ta.homology.layer_persistence(acts, maxdim=1, n_jobs=2))
-    run('homology.distance_matrix(dgms, "sliced_wasserstein", dim=1)',
-        lambda: ta.homology.distance_matrix(dgms, metric="sliced_wasserstein", dim=1,
-                                            n_directions=50))
+    tm = run(
+        'models.pretrained("resnet18", seed=0)', lambda: ta.models.pretrained("resnet18", seed=0)
+    )
+    acts = run(
+        'extract.extract(tm.model, tm.data.test, reduction="top_l2")',
+        lambda: ta.extract.extract(tm.model, tm.data.test, layers=None, reduction="top_l2"),
+    )
+    dgms = run(
+        "homology.layer_persistence(acts, maxdim=1, n_jobs=2)",
+        lambda: ta.homology.layer_persistence(acts, maxdim=1, n_jobs=2),
+    )
+    run(
+        'homology.distance_matrix(dgms, "sliced_wasserstein", dim=1)',
+        lambda: ta.homology.distance_matrix(
+            dgms, metric="sliced_wasserstein", dim=1, n_directions=50
+        ),
+    )
     run("mapper.layer_mapper(acts)", lambda: ta.mapper.layer_mapper(acts, progress=False))
-    run('similarity.similarity_matrix(acts, measure="linear_cka")',
-        lambda: ta.similarity.similarity_matrix(acts, measure="linear_cka"))
-    models = run('experiments.zoo_activations("resnet18", seeds=range(5), n_images=1000)',
-                 lambda: ex.zoo_activations("resnet18", seeds=range(5), n_images=1000,
-                                            progress=False))
-    run("experiments.layer_correspondence(models)",
+    run(
+        'similarity.similarity_matrix(acts, measure="linear_cka")',
+        lambda: ta.similarity.similarity_matrix(acts, measure="linear_cka"),
+    )
+    models = run(
+        'experiments.zoo_activations("resnet18", seeds=range(5), n_images=1000)',
+        lambda: ex.zoo_activations("resnet18", seeds=range(5), n_images=1000, progress=False),
+    )
+    run(
+        "experiments.layer_correspondence(models)",
         lambda: ex.layer_correspondence(models, progress=False),
-        lambda: ex.layer_correspondence_cost(models))
-    run('experiments.sensitivity(models["seed0"], layers=["layer2.0.conv1"])',
+        lambda: ex.layer_correspondence_cost(models),
+    )
+    run(
+        'experiments.sensitivity(models["seed0"], layers=["layer2.0.conv1"])',
         lambda: ex.sensitivity(models["seed0"], layers=["layer2.0.conv1"], progress=False),
-        lambda: ex.sensitivity_cost(models["seed0"], layers=["layer2.0.conv1"]))
-    run("probes.correlation_order(tm.model, tm.data)",
+        lambda: ex.sensitivity_cost(models["seed0"], layers=["layer2.0.conv1"]),
+    )
+    run(
+        "probes.correlation_order(tm.model, tm.data)",
         lambda: pr.correlation_order(tm.model, tm.data, progress=False),
-        lambda: pr.correlation_order_cost(tm.model, tm.data))
-    run('probes.invariance_scores(tm.model, tm.data.test, group="flips")',
+        lambda: pr.correlation_order_cost(tm.model, tm.data),
+    )
+    run(
+        'probes.invariance_scores(tm.model, tm.data.test, group="flips")',
         lambda: pr.invariance_scores(tm.model, tm.data.test, group="flips", progress=False),
-        lambda: pr.invariance_scores_cost(tm.model, tm.data.test, group="flips"))
-    run("probes.architecture_metrics(tm.model, input_shape=(1, 16, 16))",
-        lambda: pr.architecture_metrics(tm.model, input_shape=(1, 16, 16)))
+        lambda: pr.invariance_scores_cost(tm.model, tm.data.test, group="flips"),
+    )
+    run(
+        "probes.architecture_metrics(tm.model, input_shape=(1, 16, 16))",
+        lambda: pr.architecture_metrics(tm.model, input_shape=(1, 16, 16)),
+    )
 
     timed = [(w, s) for _, w, _, s in rows if s]
     ratio = sum(s for _, s in timed) / sum(w for w, _ in timed)

@@ -54,9 +54,19 @@ def main() -> None:
     with plot.paper_style(column="single"):
         # a new figure: sized by the heatmap rule, labelled by plot.figure_label
         fig = plot.layer_heatmap(sw, blocks="auto").figure
-        plot.save(fig, OUT / "resnet18_sw_heatmap", formats=("png",), dpi=DPI,
-                  metadata={"model": "resnet18", "seed": 0, "data": "digits/test (540)",
-                            "reduction": "top_l2", "layers": list(res_conv.layers)})
+        plot.save(
+            fig,
+            OUT / "resnet18_sw_heatmap",
+            formats=("png",),
+            dpi=DPI,
+            metadata={
+                "model": "resnet18",
+                "seed": 0,
+                "data": "digits/test (540)",
+                "reduction": "top_l2",
+                "layers": list(res_conv.layers),
+            },
+        )
         plt.close(fig)
 
     # 2. mapper pie graphs at an early and a late layer
@@ -67,18 +77,34 @@ def main() -> None:
         plot.mapper_pie_graph(lm, layer=early, level="fine", ax=axes[0], legend_cols=5)
         plot.mapper_pie_graph(lm, layer=late, level="coarse", ax=axes[1])
         plot.mapper_pie_graph(lm, layer=late, level="fine", ax=axes[2], legend_cols=5)
-        plot.save(fig, OUT / "resnet18_mapper_pies", formats=("png",), dpi=DPI,
-                  metadata={"model": "resnet18", "seed": 0, "layers": [early, late],
-                            "mapper": "l2norm lens, 10 intervals, 50% overlap, DBSCAN knee eps"})
+        plot.save(
+            fig,
+            OUT / "resnet18_mapper_pies",
+            formats=("png",),
+            dpi=DPI,
+            metadata={
+                "model": "resnet18",
+                "seed": 0,
+                "layers": [early, late],
+                "mapper": "l2norm lens, 10 intervals, 50% overlap, DBSCAN knee eps",
+            },
+        )
         plt.close(fig)
 
     # 3. MDS of every layer of the four architectures
-    sw_all = homology.distance_matrix(homology.stack_models(dgms), metric="sliced_wasserstein", dim=1)
+    sw_all = homology.distance_matrix(
+        homology.stack_models(dgms), metric="sliced_wasserstein", dim=1
+    )
     with plot.paper_style(column="single", aspect=1.1):
         fig, ax = plt.subplots()
         plot.layer_embedding(sw_all, ax=ax, annotate="ends")
-        plot.save(fig, OUT / "zoo_layer_embedding", formats=("png",), dpi=DPI,
-                  metadata={"models": names, "seed": 0, "measure": sw_all.measure})
+        plot.save(
+            fig,
+            OUT / "zoo_layer_embedding",
+            formats=("png",),
+            dpi=DPI,
+            metadata={"models": names, "seed": 0, "measure": sw_all.measure},
+        )
         plt.close(fig)
     print(f"wrote {sorted(p.name for p in OUT.glob('*.png'))} in {time.perf_counter() - t0:.1f} s")
 

@@ -45,8 +45,11 @@ def main() -> None:
     manifest = folder / "manifest.json"
     old = json.loads(manifest.read_text()) if manifest.exists() else {"entries": []}
     redo = set(args.names or SHIPPED_SEEDS)
-    keep = [e for e in old["entries"]
-            if e["name"] not in redo and e["seed"] in SHIPPED_SEEDS.get(e["name"], ())]
+    keep = [
+        e
+        for e in old["entries"]
+        if e["name"] not in redo and e["seed"] in SHIPPED_SEEDS.get(e["name"], ())
+    ]
     entries = []
     for name, seeds in SHIPPED_SEEDS.items():
         if name not in redo:
@@ -59,15 +62,30 @@ def main() -> None:
             torch.save({k: v.detach().cpu() for k, v in tm.model.state_dict().items()}, buf)
             path = folder / f"{name}-seed{seed}.pt"
             atomic_write_bytes(path, buf.getvalue())
-            entries.append({
-                "file": path.name, "name": name, "seed": seed, "key": tm.key,
-                "sha256": _weights.sha256_file(path), "bytes": path.stat().st_size,
-                "settings": tm.params, "test_accuracy": tm.test_accuracy,
-                "train_accuracy": tm.train_accuracy, "train_seconds": round(tm.seconds, 1),
-                "train_cpu_seconds": round(cpu, 1),
-            })
-            log.info("%s seed %d: test accuracy %.4f, %.1f s (%.1f CPU s), %d bytes", name, seed,
-                     tm.test_accuracy, tm.seconds, cpu, path.stat().st_size)
+            entries.append(
+                {
+                    "file": path.name,
+                    "name": name,
+                    "seed": seed,
+                    "key": tm.key,
+                    "sha256": _weights.sha256_file(path),
+                    "bytes": path.stat().st_size,
+                    "settings": tm.params,
+                    "test_accuracy": tm.test_accuracy,
+                    "train_accuracy": tm.train_accuracy,
+                    "train_seconds": round(tm.seconds, 1),
+                    "train_cpu_seconds": round(cpu, 1),
+                }
+            )
+            log.info(
+                "%s seed %d: test accuracy %.4f, %.1f s (%.1f CPU s), %d bytes",
+                name,
+                seed,
+                tm.test_accuracy,
+                tm.seconds,
+                cpu,
+                path.stat().st_size,
+            )
     entries = sorted(keep + entries, key=lambda e: (e["name"], e["seed"]))
     doc = {
         "format": _weights.MANIFEST_FORMAT,

@@ -35,7 +35,9 @@ def _xor_numbers(seed: int) -> dict[str, float]:
 
     fit, test = make_xor(1000, seed=0), make_xor(1000, seed=1)
     torch.manual_seed(seed)
-    model = nn.Sequential(nn.Linear(2, 32), nn.ReLU(), nn.Linear(32, 32), nn.ReLU(), nn.Linear(32, 2))
+    model = nn.Sequential(
+        nn.Linear(2, 32), nn.ReLU(), nn.Linear(32, 32), nn.ReLU(), nn.Linear(32, 2)
+    )
     model = train(model, *fit, seed=seed)
     prof = correlation_order(model, test, fit_data=fit, n_draws=2, seed=0)
     x, y = test
@@ -59,7 +61,9 @@ def _first_order_numbers(seed: int) -> dict[str, float]:
 
     def sample(n: int) -> tuple[np.ndarray, np.ndarray]:
         y = rng.integers(0, 2, size=n)
-        x = rng.normal(size=(n, 2)) @ chol.T + np.where(y[:, None] == 1, 1.5, -1.5) * np.array([1.0, -1.0])
+        x = rng.normal(size=(n, 2)) @ chol.T + np.where(y[:, None] == 1, 1.5, -1.5) * np.array(
+            [1.0, -1.0]
+        )
         return x, y
 
     fit, test = sample(2000), sample(2000)
@@ -118,12 +122,18 @@ def _shipped_numbers(seed: int) -> dict[str, float]:
         for s in seeds:
             tm = pretrained(name, seed=s)
             with torch.inference_mode():
-                top2 = tm.model(torch.from_numpy(np.array(tm.data.test.images))).topk(2, dim=1).values
-            out[f"shipped {name} seed {s} smallest top-2 logit gap"] = float((top2[:, 0] - top2[:, 1]).min())
+                top2 = (
+                    tm.model(torch.from_numpy(np.array(tm.data.test.images))).topk(2, dim=1).values
+                )
+            out[f"shipped {name} seed {s} smallest top-2 logit gap"] = float(
+                (top2[:, 0] - top2[:, 1]).min()
+            )
             out[f"shipped {name} seed {s} test accuracy"] = tm.test_accuracy
     lenets = ex.zoo_activations("lenet", seeds=(0, 1, 2), n_images=150)
     ms = ["linear_cka", ex.layer_measure("H0:sliced_wasserstein", n_jobs=1)]
-    df = ex.layer_correspondence(lenets, measures=ms, n_permutations=199, n_bootstrap=200).to_pandas()
+    df = ex.layer_correspondence(
+        lenets, measures=ms, n_permutations=199, n_bootstrap=200
+    ).to_pandas()
     for _, row in df.iterrows():
         out[f"lenets {row['measure']} accuracy / chance (>= 2)"] = row["accuracy"] / row["chance"]
         out[f"lenets {row['measure']} p_value (< 0.05)"] = row["p_value"]
@@ -131,14 +141,21 @@ def _shipped_numbers(seed: int) -> dict[str, float]:
     for _, row in mono.iterrows():
         out[f"lenets {row['measure']} spearman_depth_gap (cka > 0)"] = row["spearman_depth_gap"]
     acts = lenets["seed0"]
-    sens = ex.sensitivity(acts, layers=[acts.layers[2]], measures=["procrustes", "linear_cka"],
-                          fractions=(0.3, 0.6, 0.9)).per_layer.to_pandas()
+    sens = ex.sensitivity(
+        acts,
+        layers=[acts.layers[2]],
+        measures=["procrustes", "linear_cka"],
+        fractions=(0.3, 0.6, 0.9),
+    ).per_layer.to_pandas()
     for _, row in sens.iterrows():
-        out[f"lenet sensitivity {row['measure']} spearman_fraction (> 0.9)"] = row["spearman_fraction"]
+        out[f"lenet sensitivity {row['measure']} spearman_fraction (> 0.9)"] = row[
+            "spearman_fraction"
+        ]
     tm = pretrained("lenet", seed=0)
     table = layer_mapper(extract(tm.model, tm.data.test, reduction="top_l2", seed=0)).to_pandas()
     out["mapper lenet purity_fine last - first (> 0)"] = (
-        table["purity_fine"].iloc[-1] - table["purity_fine"].iloc[0])
+        table["purity_fine"].iloc[-1] - table["purity_fine"].iloc[0]
+    )
     return out
 
 
@@ -146,8 +163,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--no-zoo", action="store_true", help="skip the zoo trainings")
     ap.add_argument("--only-zoo", action="store_true", help="only the zoo trainings")
-    ap.add_argument("--only-shipped", action="store_true",
-                    help="only what the tests assert about the shipped weights")
+    ap.add_argument(
+        "--only-shipped",
+        action="store_true",
+        help="only what the tests assert about the shipped weights",
+    )
     args = ap.parse_args()
     parts: list[Callable[[int], dict[str, float]]] = []
     if args.only_shipped:

@@ -43,7 +43,15 @@ LEFT_OUT = {
     "minibatch_cka": "0.07 s per pair (a streaming estimator of linear_cka_debiased, which is in the table)",
 }
 CCA_FAMILY = ("cca_mean_squared", "cca_mean", "svcca", "pwcca")
-CONTROL = ("linear_cka", "linear_cka_debiased", "rbf_cka", "procrustes", "cca_mean_squared", "svcca", "pwcca")
+CONTROL = (
+    "linear_cka",
+    "linear_cka_debiased",
+    "rbf_cka",
+    "procrustes",
+    "cca_mean_squared",
+    "svcca",
+    "pwcca",
+)
 
 log = logging.getLogger("reproduce_paper")
 
@@ -56,7 +64,15 @@ def _md_table(df, float_format="{:.3f}") -> str:  # noqa: ANN001
         for c in cols:
             v = row[c]
             if isinstance(v, (float, np.floating)):
-                cells.append("" if np.isnan(v) else (f"{v:.2g}" if c.startswith("p_") or c == "p_value" else float_format.format(v)))
+                cells.append(
+                    ""
+                    if np.isnan(v)
+                    else (
+                        f"{v:.2g}"
+                        if c.startswith("p_") or c == "p_value"
+                        else float_format.format(v)
+                    )
+                )
             else:
                 cells.append(str(v))
         lines.append("| " + " | ".join(cells) + " |")
@@ -89,13 +105,26 @@ def main() -> None:
     # ------------------------------------------------------------ models + clouds
     t0 = time.perf_counter()
     accs = {f"seed{s}": pretrained("resnet18", seed=s).test_accuracy for s in seeds}
-    models = ex.zoo_activations("resnet18", seeds=seeds, n_images=n_images, source="all", image_seed=0,
-                                layers="*conv*", reduction="top_l2", store_dir=cache / "stores")
+    models = ex.zoo_activations(
+        "resnet18",
+        seeds=seeds,
+        n_images=n_images,
+        source="all",
+        image_seed=0,
+        layers="*conv*",
+        reduction="top_l2",
+        store_dir=cache / "stores",
+    )
     small = {k: subsample_samples(v, n_samples=n_exact, seed=0) for k, v in models.items()}
     timings["models and extraction"] = time.perf_counter() - t0
     layers = models["seed0"].layers
-    log.info("%d models, %d layers, %d points; test accuracies %s", len(models), len(layers),
-             models["seed0"].cloud(layers[0]).shape[0], {k: round(v, 3) for k, v in accs.items()})
+    log.info(
+        "%d models, %d layers, %d points; test accuracies %s",
+        len(models),
+        len(layers),
+        models["seed0"].cloud(layers[0]).shape[0],
+        {k: round(v, 3) for k, v in accs.items()},
+    )
 
     common = {"cache_dir": cache / "diagrams", "n_jobs": args.n_jobs}
     full = ex.all_measures(exclude=tuple(LEFT_OUT) + EXACT, **common)
@@ -111,21 +140,36 @@ def main() -> None:
 
     corr = pd.concat([corr_full.to_pandas(), corr_exact.to_pandas()], ignore_index=True)
     corr.insert(3, "n_points", corr["measure"].map(n_points))
-    corr = corr.sort_values(["accuracy", "mean_target_rank"], ascending=[False, True]).reset_index(drop=True)
+    corr = corr.sort_values(["accuracy", "mean_target_rank"], ascending=[False, True]).reset_index(
+        drop=True
+    )
     corr.insert(0, "rank", np.arange(1, len(corr) + 1))
     _write(f"reproduction_correspondence{suffix}", corr)
-    matches = pd.concat([corr_full.matches.to_pandas(), corr_exact.matches.to_pandas()], ignore_index=True)
+    matches = pd.concat(
+        [corr_full.matches.to_pandas(), corr_exact.matches.to_pandas()], ignore_index=True
+    )
     _write(f"reproduction_correspondence_matches{suffix}", matches, md=False)
-    mats = pd.concat([
-        r.matrices_table().to_pandas().query("model_a == 'seed0' and model_b == 'seed1'")
-        for r in (corr_full, corr_exact)
-    ], ignore_index=True)
+    mats = pd.concat(
+        [
+            r.matrices_table().to_pandas().query("model_a == 'seed0' and model_b == 'seed1'")
+            for r in (corr_full, corr_exact)
+        ],
+        ignore_index=True,
+    )
     _write(f"reproduction_correspondence_matrices_seed0_seed1{suffix}", mats, md=False)
 
     # control: points that do not depend on a per-model choice of spatial position
     t0 = time.perf_counter()
-    gap_models = ex.zoo_activations("resnet18", seeds=seeds, n_images=n_images, source="all", image_seed=0,
-                                    layers="*conv*", reduction="global_avg_pool", store_dir=cache / "stores_gap")
+    gap_models = ex.zoo_activations(
+        "resnet18",
+        seeds=seeds,
+        n_images=n_images,
+        source="all",
+        image_seed=0,
+        layers="*conv*",
+        reduction="global_avg_pool",
+        store_dir=cache / "stores_gap",
+    )
     corr_gap = ex.layer_correspondence(gap_models, measures=list(CONTROL), seed=0).to_pandas()
     timings["control (global average pooling)"] = time.perf_counter() - t0
     top = corr.set_index("measure")
@@ -137,13 +181,17 @@ def main() -> None:
     mono_full = ex.layer_monotonicity(models, measures=full, seed=0)
     mono_exact = ex.layer_monotonicity(small, measures=exact, seed=0)
     timings["monotonicity"] = time.perf_counter() - t0
-    mono = pd.concat([mono_full.by_measure().to_pandas(), mono_exact.by_measure().to_pandas()], ignore_index=True)
+    mono = pd.concat(
+        [mono_full.by_measure().to_pandas(), mono_exact.by_measure().to_pandas()], ignore_index=True
+    )
     mono.insert(3, "n_points", mono["measure"].map(n_points))
     _write(f"reproduction_monotonicity{suffix}", mono)
     mono_models = pd.concat([mono_full.to_pandas(), mono_exact.to_pandas()], ignore_index=True)
     _write(f"reproduction_monotonicity_per_model{suffix}", mono_models, md=False)
-    pairs0 = pd.concat([r.pairs.to_pandas().query("model == 'seed0'") for r in (mono_full, mono_exact)],
-                       ignore_index=True)
+    pairs0 = pd.concat(
+        [r.pairs.to_pandas().query("model == 'seed0'") for r in (mono_full, mono_exact)],
+        ignore_index=True,
+    )
     _write(f"reproduction_monotonicity_pairs_seed0{suffix}", pairs0, md=False)
 
     # ------------------------------------------------------------ sensitivity
@@ -155,14 +203,34 @@ def main() -> None:
     sens = pd.concat([sens_full.to_pandas(), sens_exact.to_pandas()], ignore_index=True)
     sens.insert(3, "n_points", sens["measure"].map(n_points))
     _write(f"reproduction_sensitivity{suffix}", sens)
-    curves = pd.concat([sens_full.curves.to_pandas().assign(n_points=n_images),
-                        sens_exact.curves.to_pandas().assign(n_points=n_exact)], ignore_index=True)
+    curves = pd.concat(
+        [
+            sens_full.curves.to_pandas().assign(n_points=n_images),
+            sens_exact.curves.to_pandas().assign(n_points=n_exact),
+        ],
+        ignore_index=True,
+    )
     _write(f"reproduction_sensitivity_curves{suffix}", curves, md=False)
-    per_layer = pd.concat([sens_full.per_layer.to_pandas(), sens_exact.per_layer.to_pandas()], ignore_index=True)
+    per_layer = pd.concat(
+        [sens_full.per_layer.to_pandas(), sens_exact.per_layer.to_pandas()], ignore_index=True
+    )
     _write(f"reproduction_sensitivity_per_layer{suffix}", per_layer, md=False)
 
     total = time.perf_counter() - t_start
-    report = _report(corr, corr_gap, mono, sens, curves, accs, layers, n_images, n_exact, timings, total, args.quick)
+    report = _report(
+        corr,
+        corr_gap,
+        mono,
+        sens,
+        curves,
+        accs,
+        layers,
+        n_images,
+        n_exact,
+        timings,
+        total,
+        args.quick,
+    )
     atomic_write_text(OUT / f"reproduction{suffix}.md", report)
     log.info("total %.0f s", total)
     print(report)
@@ -172,7 +240,9 @@ def _verdict(ok: bool | None) -> str:
     return "holds" if ok else ("does not hold" if ok is not None else "n/a")
 
 
-def _report(corr, corr_gap, mono, sens, curves, accs, layers, n_images, n_exact, timings, total, quick) -> str:  # noqa: ANN001, PLR0913
+def _report(
+    corr, corr_gap, mono, sens, curves, accs, layers, n_images, n_exact, timings, total, quick
+) -> str:  # noqa: ANN001, PLR0913
     chance = float(corr["chance"].iloc[0])
     lines = [
         "# Reproduction of the core paper's measure tests (zoo ResNet-18 on digits)",
@@ -183,10 +253,12 @@ def _report(corr, corr_gap, mono, sens, curves, accs, layers, n_images, n_exact,
         f"same {n_images} images (seed 0 draw from all 1797 digits, train and test together). Exact "
         f"bottleneck and Wasserstein distances use a {n_exact}-point subset of the same samples "
         "(`n_points` column) to keep the run short; "
-        + "; ".join(f"`{k}` is left out: {v}" for k, v in LEFT_OUT.items()) + ".",
+        + "; ".join(f"`{k}` is left out: {v}" for k, v in LEFT_OUT.items())
+        + ".",
         "",
         f"Machine: {platform.machine()}, 2 shared cores; run time {total:.0f} s ("
-        + ", ".join(f"{k} {v:.0f} s" for k, v in timings.items()) + ").",
+        + ", ".join(f"{k} {v:.0f} s" for k, v in timings.items())
+        + ").",
         "",
         "## Claims",
         "",
@@ -205,7 +277,8 @@ def _report(corr, corr_gap, mono, sens, curves, accs, layers, n_images, n_exact,
         f"{n_pos} have a positive mean correlation; median {float(rho.median()):.2f}, range "
         f"{float(rho.min()):.2f} to {float(rho.max()):.2f}; adjacent-closest fraction median "
         f"{float(adj.median()):.0%}. Weakest: "
-        + ", ".join(f"{m} ({v:.2f})" for m, v in rho.sort_values().head(3).items()) + ".",
+        + ", ".join(f"{m} ({v:.2f})" for m, v in rho.sort_values().head(3).items())
+        + ".",
     ]
     # 2. distance grows as more principal directions are removed
     ps = sens.set_index("measure")
@@ -221,7 +294,10 @@ def _report(corr, corr_gap, mono, sens, curves, accs, layers, n_images, n_exact,
             f"with the probe's accuracy drop {float(paper['spearman_functional_mean']):.2f}. "
             f"Across measures: mean Spearman with the fraction removed median "
             f"{float(ps['spearman_fraction_mean'].median()):.2f}; lowest "
-            + ", ".join(f"{m} ({v:.2f})" for m, v in ps['spearman_fraction_mean'].sort_values().head(3).items())
+            + ", ".join(
+                f"{m} ({v:.2f})"
+                for m, v in ps["spearman_fraction_mean"].sort_values().head(3).items()
+            )
             + f". The linear probe (accuracy {float(c[c['n_removed'] == 0]['probe_accuracy'].mean()):.3f} on the "
             f"unaltered clouds) loses at most {float(c['accuracy_drop'].max()):.3f} (mean over layers "
             f"{float(first['accuracy_drop'].mean()):.3f} at the largest fraction).",
@@ -256,7 +332,11 @@ def _report(corr, corr_gap, mono, sens, curves, accs, layers, n_images, n_exact,
         f"Kornblith et al. found about 99% on CIFAR networks): near the top {_verdict(near_top)}. CCA family: "
         + ", ".join(f"{m} {v:.2f} (rank {rank[ids[m]]})" for m, v in cca_accs.items())
         + f" — lower than linear CKA: {_verdict(lower)}"
-        + ("" if lower else " (" + ", ".join(m for m, v in cca_accs.items() if v >= cka) + " match or beat it)")
+        + (
+            ""
+            if lower
+            else " (" + ", ".join(m for m, v in cca_accs.items() if v >= cka) + " match or beat it)"
+        )
         + ".",
         "",
         "",
@@ -266,28 +346,73 @@ def _report(corr, corr_gap, mono, sens, curves, accs, layers, n_images, n_exact,
         "measures depend on that pairing; persistence diagrams do not. The same test on globally average-pooled "
         "points (one position-free point per image):",
         "",
-        _md_table(corr_gap[["measure", "accuracy", "ci_low", "ci_high", "accuracy_top_l2", "mean_abs_depth_error",
-                            "mean_target_rank"]]),
+        _md_table(
+            corr_gap[
+                [
+                    "measure",
+                    "accuracy",
+                    "ci_low",
+                    "ci_high",
+                    "accuracy_top_l2",
+                    "mean_abs_depth_error",
+                    "mean_target_rank",
+                ]
+            ]
+        ),
         "## Layer correspondence across seeds (all measures)",
         "",
         f"Accuracy of finding the same-depth layer of another seed's model ({int(corr['n_model_pairs'].iloc[0])} "
         f"ordered model pairs x {len(layers)} layers; ties shared); 95% percentile bootstrap over model pairs; "
         "p: permutation test, layer order of model B shuffled (999 shuffles).",
         "",
-        _md_table(corr[["rank", "measure", "kind", "family", "n_points", "accuracy", "ci_low", "ci_high",
-                        "p_value", "mean_abs_depth_error", "mean_target_rank"]]),
+        _md_table(
+            corr[
+                [
+                    "rank",
+                    "measure",
+                    "kind",
+                    "family",
+                    "n_points",
+                    "accuracy",
+                    "ci_low",
+                    "ci_high",
+                    "p_value",
+                    "mean_abs_depth_error",
+                    "mean_target_rank",
+                ]
+            ]
+        ),
         "## Layer monotonicity within a model (mean over models)",
         "",
-        _md_table(mono[["measure", "n_points", "spearman_depth_gap_mean", "adjacent_closest_fraction_mean",
-                        "row_spearman_mean_mean", "max_p_value"]]),
+        _md_table(
+            mono[
+                [
+                    "measure",
+                    "n_points",
+                    "spearman_depth_gap_mean",
+                    "adjacent_closest_fraction_mean",
+                    "row_spearman_mean_mean",
+                    "max_p_value",
+                ]
+            ]
+        ),
         f"## Sensitivity (seed 0, layers {', '.join(sorted(set(curves['layer']), key=list(layers).index))})",
         "",
         "Mean over layers of the Spearman correlation of each measure's dissimilarity to the original with the "
         "fraction of principal directions removed (lowest variance first) and with the linear probe's accuracy "
         "drop; curves in `reproduction_sensitivity_curves.csv`.",
         "",
-        _md_table(sens[["measure", "n_points", "spearman_fraction_mean", "spearman_functional_mean",
-                        "fraction_monotone"]]),
+        _md_table(
+            sens[
+                [
+                    "measure",
+                    "n_points",
+                    "spearman_fraction_mean",
+                    "spearman_functional_mean",
+                    "fraction_monotone",
+                ]
+            ]
+        ),
     ]
     if quick:
         lines.insert(2, "**Quick run (3 seeds, 300 points): not the reproduction.**\n")

@@ -41,8 +41,15 @@ extensions = [
 
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 root_doc = "index"
-exclude_patterns = ["_build", "api/generated/*.examples", "auto_examples/*.ipynb", "auto_examples/*.py",
-                    "auto_examples/*.zip", "auto_examples/*.md5", "auto_examples/*.codeobj.json"]
+exclude_patterns = [
+    "_build",
+    "api/generated/*.examples",
+    "auto_examples/*.ipynb",
+    "auto_examples/*.py",
+    "auto_examples/*.zip",
+    "auto_examples/*.md5",
+    "auto_examples/*.codeobj.json",
+]
 templates_path = ["_templates"]
 
 # No network: mathjax is only referenced by pages that use math; the theme ships its assets.
@@ -62,8 +69,17 @@ myst_heading_anchors = 3
 suppress_warnings = ["myst.header"]
 
 NAMESPACES = (
-    "datasets", "models", "extract", "homology", "mapper", "similarity",
-    "experiments", "probes", "plot", "batch", "io",
+    "datasets",
+    "models",
+    "extract",
+    "homology",
+    "mapper",
+    "similarity",
+    "experiments",
+    "probes",
+    "plot",
+    "batch",
+    "io",
 )
 
 sphinx_gallery_conf = {
@@ -87,9 +103,16 @@ def _write_api_pages(app: object) -> None:
     for ns in NAMESPACES:
         mod = importlib.import_module(f"tda_activations.{ns}")
         sections.append((f"tda_activations.{ns}", list(getattr(mod, "__all__", []))))
-    index = ["API reference", "=============", "",
-             "Every public name, one page per namespace, generated from the docstrings.", "",
-             ".. toctree::", "   :maxdepth: 1", ""]
+    index = [
+        "API reference",
+        "=============",
+        "",
+        "Every public name, one page per namespace, generated from the docstrings.",
+        "",
+        ".. toctree::",
+        "   :maxdepth: 1",
+        "",
+    ]
     seen: dict[int, str] = {}
     for modname, names in sections:
         mod = importlib.import_module(modname)
@@ -109,9 +132,19 @@ def _write_api_pages(app: object) -> None:
         index.append(f"   {slug}")
         doc = importlib.import_module(modname).__doc__ or ""
         first = doc.strip().splitlines()[0] if doc.strip() else ""
-        lines = [f"``{modname}``", "=" * (len(modname) + 4), "", first, "",
-                 f".. currentmodule:: {modname}", "", ".. autosummary::", "   :toctree: generated",
-                 "   :nosignatures:", ""]
+        lines = [
+            f"``{modname}``",
+            "=" * (len(modname) + 4),
+            "",
+            first,
+            "",
+            f".. currentmodule:: {modname}",
+            "",
+            ".. autosummary::",
+            "   :toctree: generated",
+            "   :nosignatures:",
+            "",
+        ]
         lines += [f"   {n}" for n in own]
         if constants:
             lines += ["", "Constants:", ""] + constants

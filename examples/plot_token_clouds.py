@@ -18,8 +18,12 @@ import tda_activations as ta
 data = ta.datasets.load_digits(upsample=2).test.subset(range(200))
 vit = ta.models.build_model("vit", image_size=16, seed=0)
 acts = ta.extract.extract(
-    vit, data, layers="blocks.*", layout={"blocks.*": "tokens"},
-    reduction="all_positions", max_points=600,
+    vit,
+    data,
+    layers="blocks.*",
+    layout={"blocks.*": "tokens"},
+    reduction="all_positions",
+    max_points=600,
 )
 print({layer: acts.layouts[layer] for layer in acts.layers})
 dgms = ta.homology.layer_persistence(acts, maxdim=1, n_jobs=1)

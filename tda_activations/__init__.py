@@ -36,13 +36,29 @@ __version__ = "0.1.0"
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 _NAMESPACES = (
-    "datasets", "models", "extract", "homology", "mapper", "similarity",
-    "experiments", "probes", "plot", "batch", "io",
+    "datasets",
+    "models",
+    "extract",
+    "homology",
+    "mapper",
+    "similarity",
+    "experiments",
+    "probes",
+    "plot",
+    "batch",
+    "io",
 )
 
 __all__ = [
-    "ActivationSet", "ClassHierarchy", "Diagrams", "ImageDataset", "LayerMatrix",
-    "MapperGraph", "Split", "__version__", *_NAMESPACES,
+    "ActivationSet",
+    "ClassHierarchy",
+    "Diagrams",
+    "ImageDataset",
+    "LayerMatrix",
+    "MapperGraph",
+    "Split",
+    "__version__",
+    *_NAMESPACES,
 ]
 
 

@@ -92,7 +92,9 @@ def as_cloud(
         )
     if arr.shape[1] == 0:
         raise ValueError(f"{name}: the points have no coordinates (shape {arr.shape})")
-    if keep_dtype and (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)):
+    if keep_dtype and (
+        np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)
+    ):
         arr = np.ascontiguousarray(arr)
     else:
         arr = np.ascontiguousarray(arr, dtype=np.float64)

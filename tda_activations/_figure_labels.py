@@ -98,7 +98,9 @@ def parse_measure_id(text: str) -> tuple[str, dict[str, str], list[str]]:
     """
     text = text.strip()
     if text.count("[") != text.count("]"):
-        raise ValueError(f"measure id {text!r} has unbalanced brackets; pass an id like 'name[k=v]'")
+        raise ValueError(
+            f"measure id {text!r} has unbalanced brackets; pass an id like 'name[k=v]'"
+        )
     if "[" not in text or not text.endswith("]"):
         return text, {}, []
     name, inner = text.split("[", 1)
@@ -135,13 +137,18 @@ def _from_id(text: str) -> str:
     prefix = ""
     if name == "cca":
         summary = params.get("summary", "mean_squared")
-        base = "mean squared CCA" if summary == "mean_squared" else f"{summary.replace('_', ' ')} CCA"
+        base = (
+            "mean squared CCA" if summary == "mean_squared" else f"{summary.replace('_', ' ')} CCA"
+        )
     if params.get("debiased") == "True":
         prefix = "debiased "
     if name == "procrustes":
         bare = ["Euclidean" if params.get("euclidean") == "True" else "angular"]
     if name == "rsa":
-        bare = [params.get("rdm", "euclidean") + " RDM", params.get("compare", "spearman").capitalize()]
+        bare = [
+            params.get("rdm", "euclidean") + " RDM",
+            params.get("compare", "spearman").capitalize(),
+        ]
     shown = [b for b in bare if b]
     for key, short in _SHOWN.get(name, ()):
         if key in params:
@@ -189,7 +196,9 @@ def figure_label(measure: Any, *, dim: int | None = None) -> str:
         return _from_id(mid)
     if callable(getattr(measure, "measure_name", None)):  # DiagramDistance
         if dim is None:
-            raise ValueError("figure_label of a diagram distance needs dim= (its homology dimension)")
+            raise ValueError(
+                "figure_label of a diagram distance needs dim= (its homology dimension)"
+            )
         return _from_id(measure.measure_name(int(dim)))
     name = getattr(measure, "name", None)
     if isinstance(name, str):  # anything else with a name: the name is read as an id

@@ -160,4 +160,3 @@ def freeze(value: Any) -> Any:
     if isinstance(value, np.ndarray):
         return readonly_array(value)
     return value
-

@@ -73,9 +73,7 @@ LAYOUTS: tuple[str, ...] = ("channels_first", "tokens", "flat")
 LayoutSpec = str | Mapping[str, str] | None
 IO = Literal["output", "input"]
 
-LayerSpec = (
-    str | Sequence[str] | type | tuple[type, ...] | Callable[[str, nn.Module], bool] | None
-)
+LayerSpec = str | Sequence[str] | type | tuple[type, ...] | Callable[[str, nn.Module], bool] | None
 
 DEFAULT_LAYER_TYPES = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear)
 
@@ -254,8 +252,9 @@ def list_calls(model: nn.Module, example: Any) -> tuple[LayerCall, ...]:
     return tuple(calls)
 
 
-def select_calls(calls: Sequence[LayerCall], modules: Mapping[str, nn.Module],
-                 spec: LayerSpec) -> tuple[str, ...]:
+def select_calls(
+    calls: Sequence[LayerCall], modules: Mapping[str, nn.Module], spec: LayerSpec
+) -> tuple[str, ...]:
     """Resolve a layer specification against the calls of one forward pass.
 
     Parameters
@@ -318,8 +317,13 @@ def select_calls(calls: Sequence[LayerCall], modules: Mapping[str, nn.Module],
     return tuple(chosen)
 
 
-def pick_tensor(layer: str, value: Any, *, io: str = "output",
-                tensor_index: int | Mapping[str, int] | None = None) -> torch.Tensor:
+def pick_tensor(
+    layer: str,
+    value: Any,
+    *,
+    io: str = "output",
+    tensor_index: int | Mapping[str, int] | None = None,
+) -> torch.Tensor:
     """The tensor a layer returned (or received), choosing in tuples by ``tensor_index``.
 
     ``None`` elements of a tuple hold nothing and are skipped, so ``(tensor, None)``
@@ -393,7 +397,9 @@ def layout_hints(model: nn.Module, example: Any, *, mask_key: str | None = None)
     return LayoutHints(width=int(width), seq_len=seq_len)
 
 
-def infer_layout(module: nn.Module, shape: Sequence[int], hints: LayoutHints = LayoutHints()) -> str | None:
+def infer_layout(
+    module: nn.Module, shape: Sequence[int], hints: LayoutHints = LayoutHints()
+) -> str | None:
     """The layout of a tensor of ``shape`` that ``module`` produced; ``None`` if undecided.
 
     2-D tensors are flat.  Convolutions, batch/instance/group norms, pooling and
@@ -414,11 +420,16 @@ def infer_layout(module: nn.Module, shape: Sequence[int], hints: LayoutHints = L
         return "channels_first"
     if ndim >= 4:
         return "tokens" if isinstance(module, _LAST_AXIS_TYPES) else "channels_first"
-    if (isinstance(module, _TOKEN_TYPES) or _class_path(module) in _TOKEN_CLASS_PATHS
-            or type(module).__module__.startswith(_TOKEN_MODULE_PREFIXES)):
+    if (
+        isinstance(module, _TOKEN_TYPES)
+        or _class_path(module) in _TOKEN_CLASS_PATHS
+        or type(module).__module__.startswith(_TOKEN_MODULE_PREFIXES)
+    ):
         return "tokens"
-    if hints.width is not None and shape[1] != shape[2] and (
-        shape[2] == hints.width or (hints.seq_len is not None and shape[1] == hints.seq_len)
+    if (
+        hints.width is not None
+        and shape[1] != shape[2]
+        and (shape[2] == hints.width or (hints.seq_len is not None and shape[1] == hints.seq_len))
     ):
         return "tokens"
     return None
@@ -461,8 +472,11 @@ def check_layout_spec(spec: Any) -> LayoutSpec:
 def check_layout(layer: str, layout: str, shape: Sequence[int]) -> None:
     """Raise a one-line ``ValueError`` when a tensor of ``shape`` cannot have ``layout``."""
     ndim = len(shape)
-    need = {"flat": "(batch, features)", "tokens": "(batch, tokens, features)",
-            "channels_first": "(batch, channels, *spatial)"}[layout]
+    need = {
+        "flat": "(batch, features)",
+        "tokens": "(batch, tokens, features)",
+        "channels_first": "(batch, channels, *spatial)",
+    }[layout]
     fits = ndim == 2 if layout == "flat" else ndim >= 3
     if not fits:
         raise ValueError(
@@ -471,8 +485,13 @@ def check_layout(layer: str, layout: str, shape: Sequence[int]) -> None:
         )
 
 
-def resolve_layout(layer: str, module: nn.Module, shape: Sequence[int], spec: LayoutSpec,
-                   hints: LayoutHints = LayoutHints()) -> str:
+def resolve_layout(
+    layer: str,
+    module: nn.Module,
+    shape: Sequence[int],
+    spec: LayoutSpec,
+    hints: LayoutHints = LayoutHints(),
+) -> str:
     """The layout of ``layer``'s tensor: from ``spec`` when it names the layer, else inferred.
 
     Raises

@@ -282,7 +282,9 @@ class PairwiseMeasure(abc.ABC):
         """
         return self.prepare_many([cloud], names=[name])[0]
 
-    def prepare_many(self, clouds: Sequence[Any], *, names: Sequence[str] | None = None) -> list[Any]:
+    def prepare_many(
+        self, clouds: Sequence[Any], *, names: Sequence[str] | None = None
+    ) -> list[Any]:
         """The prepared states of a collection of clouds, in order.
 
         States are comparable with :meth:`score` when they come from one call (a
@@ -314,8 +316,13 @@ class PairwiseMeasure(abc.ABC):
         The diagonal of ``score_matrix(rows)`` is the identity value; a symmetric
         measure scores each unordered pair once (see :func:`all_pairs`).
         """
-        return all_pairs(self.score, list(rows), None if cols is None else list(cols),
-                         symmetric=self.symmetric, identity_value=self.identity_value)
+        return all_pairs(
+            self.score,
+            list(rows),
+            None if cols is None else list(cols),
+            symmetric=self.symmetric,
+            identity_value=self.identity_value,
+        )
 
     def __call__(self, x: Any, y: Any) -> float:
         """The value between two clouds: ``score`` of both prepared together."""
@@ -346,14 +353,20 @@ class PairwiseMeasure(abc.ABC):
     def describe(self) -> dict[str, Any]:
         """Id, label, kind, family and parameters, for tables and JSON."""
         return {
-            "measure": self.id, "label": self.label, "kind": self.kind, "family": self.family,
-            "symmetric": self.symmetric, "params": _plain_params(self.params),
+            "measure": self.id,
+            "label": self.label,
+            "kind": self.kind,
+            "family": self.family,
+            "symmetric": self.symmetric,
+            "params": _plain_params(self.params),
         }
 
 
 def _plain_params(params: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: (_plain_params(v) if isinstance(v, Mapping) else plain_value(v))
-            for k, v in params.items()}
+    return {
+        k: (_plain_params(v) if isinstance(v, Mapping) else plain_value(v))
+        for k, v in params.items()
+    }
 
 
 def cloud_names(clouds: Sequence[Any], names: Sequence[str] | None) -> list[str]:

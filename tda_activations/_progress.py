@@ -155,7 +155,12 @@ def progress_bar(
 
 
 def track(
-    items: Iterable[T], *, total: int | None = None, desc: str, unit: str = "it", enabled: bool | None = None
+    items: Iterable[T],
+    *,
+    total: int | None = None,
+    desc: str,
+    unit: str = "it",
+    enabled: bool | None = None,
 ) -> Iterator[T]:
     """Iterate over ``items`` with a progress bar.
 
@@ -201,8 +206,9 @@ class CostEstimate:
     detail: str = ""
 
     def __str__(self) -> str:
-        plural = "" if self.units == 1 else "es" if self.unit.endswith(("s", "sh", "ch", "x")) \
-            else "s"
+        plural = (
+            "" if self.units == 1 else "es" if self.unit.endswith(("s", "sh", "ch", "x")) else "s"
+        )
         text = f"{self.what}: {self.units:,} {self.unit}{plural}"
         if self.seconds is not None:
             text += f", about {format_seconds(self.seconds)}"

@@ -93,7 +93,9 @@ def resolve_layer_names(
                 f"layers must be {what} names (strings); got {type(bad[0]).__name__} {bad[0]!r}"
             )
     if not items:
-        raise ValueError(f"no {what} selected (layers is empty); give at least one name or None for all")
+        raise ValueError(
+            f"no {what} selected (layers is empty); give at least one name or None for all"
+        )
     known = set(names)
     chosen: dict[str, None] = {}
     for item in items:

@@ -55,7 +55,9 @@ class Subsample:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "indices", frozen_array(self.indices, dtype=np.int64))
-        object.__setattr__(self, "insertion_radii", frozen_array(self.insertion_radii, dtype=np.float64))
+        object.__setattr__(
+            self, "insertion_radii", frozen_array(self.insertion_radii, dtype=np.float64)
+        )
 
     def __len__(self) -> int:
         return int(self.indices.shape[0])

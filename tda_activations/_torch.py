@@ -69,8 +69,11 @@ def split_layer_call(name: str) -> tuple[str, int]:
 # ---------------------------------------------------------------- devices and precision
 
 _AUTOCAST_NAMES: dict[str, torch.dtype] = {
-    "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
-    "float16": torch.float16, "fp16": torch.float16, "half": torch.float16,
+    "bfloat16": torch.bfloat16,
+    "bf16": torch.bfloat16,
+    "float16": torch.float16,
+    "fp16": torch.float16,
+    "half": torch.float16,
 }
 
 
@@ -249,9 +252,7 @@ def autocast(
             f"autocast is not available on device type {dev.type!r}; use dtype=None there"
         )
     if dev.type == "cuda" and dt == torch.bfloat16 and not torch.cuda.is_bf16_supported():
-        raise ValueError(
-            f"{dev} does not support bfloat16; use dtype='float16' or dtype=None"
-        )
+        raise ValueError(f"{dev} does not support bfloat16; use dtype='float16' or dtype=None")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         try:
@@ -298,8 +299,10 @@ def _expectation(module: nn.Module) -> str:
     conv = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
     if isinstance(module, conv):
         kernel = "x".join(str(k) for k in module.kernel_size)
-        return (f"{type(module).__name__} with {module.in_channels} input channels and a "
-                f"{kernel} kernel")
+        return (
+            f"{type(module).__name__} with {module.in_channels} input channels and a "
+            f"{kernel} kernel"
+        )
     if isinstance(module, nn.Linear):
         return f"Linear with {module.in_features} input features"
     if isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)):
@@ -330,6 +333,7 @@ def _failing_module(model: nn.Module, inputs: Any) -> str:
     def make(name: str) -> Any:
         def hook(module: nn.Module, args: tuple[Any, ...]) -> None:
             entered.append((name, module, _shape_of(args[0]) if args else "no input"))
+
         return hook
 
     try:
@@ -385,8 +389,11 @@ def call_model(model: nn.Module, inputs: Any) -> Any:
         text = str(exc)
         if "argument" not in text:
             raise
-        given = (f"keyword inputs {sorted(inputs)}" if isinstance(inputs, Mapping)
-                 else f"one positional tensor of shape {_shape_of(inputs)}")
+        given = (
+            f"keyword inputs {sorted(inputs)}"
+            if isinstance(inputs, Mapping)
+            else f"one positional tensor of shape {_shape_of(inputs)}"
+        )
         raise TypeError(
             f"{type(model).__name__}.forward cannot take {given} ({text.splitlines()[0]}); give "
             "data whose inputs match its signature (a tensor for model(x), a dict of tensors "

@@ -130,8 +130,10 @@ def write_provenance(
     if files is not None:
         sidecar["files"] = files
     if result is not None:
-        entry: dict[str, Any] = {"type": _type_name(result),
-                                 "fingerprint": result_fingerprint(result)}
+        entry: dict[str, Any] = {
+            "type": _type_name(result),
+            "fingerprint": result_fingerprint(result),
+        }
         for attr in ("measure", "kind", "label", "level"):
             value = getattr(result, attr, None)
             if isinstance(value, str) and value:
@@ -140,8 +142,7 @@ def write_provenance(
         if isinstance(params, Mapping) and params:
             entry["params"] = _jsonable(params)
         sidecar["result"] = entry
-    return atomic_write_text(provenance_path(path),
-                             json.dumps(sidecar, indent=2) + "\n")
+    return atomic_write_text(provenance_path(path), json.dumps(sidecar, indent=2) + "\n")
 
 
 def _digest(path: Path) -> tuple[str, int, dict[str, str] | None]:
@@ -241,8 +242,10 @@ class _Encoder:
             return {"__scalar__": obj.dtype.str, "value": self.encode(obj.item(), where)}
         if isinstance(obj, np.ndarray):
             if obj.dtype == object:
-                return {"__objects__": [self.encode(v, where) for v in obj.ravel().tolist()],
-                        "shape": list(obj.shape)}
+                return {
+                    "__objects__": [self.encode(v, where) for v in obj.ravel().tolist()],
+                    "shape": list(obj.shape),
+                }
             if obj.dtype.hasobject or obj.dtype.fields is not None:
                 raise TypeError(f"{where}: arrays of dtype {obj.dtype} cannot be saved")
             key = f"a{len(self.arrays)}"
@@ -253,7 +256,8 @@ class _Encoder:
             if not (module == "tda_activations" or module.startswith("tda_activations.")):
                 raise TypeError(
                     f"{where}: a {type(obj).__qualname__} (from {module}) cannot be saved; only "
-                    "results of tda_activations load back")
+                    "results of tda_activations load back"
+                )
             fields = {}
             for f in dataclasses.fields(obj):
                 fields[f.name] = self.encode(getattr(obj, f.name), f"{where}.{f.name}")
@@ -263,8 +267,12 @@ class _Encoder:
         if isinstance(obj, list):
             return [self.encode(v, where) for v in obj]
         if isinstance(obj, Mapping):
-            return {"__map__": [[self.encode(k, where), self.encode(v, f"{where}[{k!r}]")]
-                                for k, v in obj.items()]}
+            return {
+                "__map__": [
+                    [self.encode(k, where), self.encode(v, f"{where}[{k!r}]")]
+                    for k, v in obj.items()
+                ]
+            }
         raise TypeError(
             f"{where}: a {type(obj).__name__} cannot be saved; save results of tda_activations "
             "(or dicts, lists and tuples of them)"
@@ -302,8 +310,10 @@ def _decode(obj: Any, arrays: Mapping[str, np.ndarray]) -> Any:
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
-            raise ValueError(f"the file's {cls.__qualname__} has fields {unknown} that this "
-                             "version does not know; load it with the version that wrote it")
+            raise ValueError(
+                f"the file's {cls.__qualname__} has fields {unknown} that this "
+                "version does not know; load it with the version that wrote it"
+            )
         inst = cls(**{k: v for k, v in values.items() if k in init})
         for k, v in values.items():
             if k not in init:
@@ -360,13 +370,19 @@ def save(obj: Any, path: str | os.PathLike[str]) -> Path:
     }
     text = json.dumps(header, allow_nan=False, separators=(",", ":"))
     buf = _io.BytesIO()
-    members: dict[str, Any] = {_HEADER: np.frombuffer(text.encode("utf-8"), dtype=np.uint8),
-                               **enc.arrays}
+    members: dict[str, Any] = {
+        _HEADER: np.frombuffer(text.encode("utf-8"), dtype=np.uint8),
+        **enc.arrays,
+    }
     np.savez(buf, **members)
     atomic_write_bytes(path, buf.getvalue())
     params = getattr(obj, "params", None)
-    write_provenance(path, result=obj, what=f"tda_activations.io.save ({type(obj).__qualname__})",
-                     parameters={"params": params} if isinstance(params, Mapping) else None)
+    write_provenance(
+        path,
+        result=obj,
+        what=f"tda_activations.io.save ({type(obj).__qualname__})",
+        parameters={"params": params} if isinstance(params, Mapping) else None,
+    )
     log.info("saved %s to %s", type(obj).__qualname__, path)
     return path
 

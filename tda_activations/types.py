@@ -90,9 +90,14 @@ def _close_names(name: str, known: Sequence[str], *, n: int = 5) -> list[str]:
     scored = []
     for i, k in enumerate(known):
         whole = difflib.SequenceMatcher(None, low, k.lower()).ratio()
-        part = max((difflib.SequenceMatcher(None, low, p).ratio()
-                    for p in re.split(r"[_.:/\[\],=-]+", k.lower()) if len(p) >= 2),
-                   default=0.0)
+        part = max(
+            (
+                difflib.SequenceMatcher(None, low, p).ratio()
+                for p in re.split(r"[_.:/\[\],=-]+", k.lower())
+                if len(p) >= 2
+            ),
+            default=0.0,
+        )
         score = max(whole, part if part >= 0.75 else 0.0)
         if score >= 0.5:
             scored.append((-score, -whole, i, k))
@@ -163,8 +168,11 @@ def _brief(value: Any, depth: int) -> str:
             kinds = sorted({type(v).__name__ for v in value})
             return f"<{len(value)} x {'/'.join(kinds) or 'item'}>"
         inner = ", ".join(_brief(v, depth + 1) for v in value)
-        return f"({inner}{',' if len(value) == 1 else ''})" if isinstance(value, tuple) \
+        return (
+            f"({inner}{',' if len(value) == 1 else ''})"
+            if isinstance(value, tuple)
             else f"[{inner}]"
+        )
     if dataclasses.is_dataclass(value):
         text = repr(value)
         return text if len(text) <= 120 else f"<{type(value).__name__}>"
@@ -199,12 +207,22 @@ class ClassHierarchy:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "class_names", tuple(str(c) for c in self.class_names))
-        object.__setattr__(self, "parents", FrozenMap(
-            (str(level), tuple(int(i) for i in mapping)) for level, mapping in self.parents.items()
-        ))
-        object.__setattr__(self, "level_names", FrozenMap(
-            (str(level), tuple(str(g) for g in names)) for level, names in self.level_names.items()
-        ))
+        object.__setattr__(
+            self,
+            "parents",
+            FrozenMap(
+                (str(level), tuple(int(i) for i in mapping))
+                for level, mapping in self.parents.items()
+            ),
+        )
+        object.__setattr__(
+            self,
+            "level_names",
+            FrozenMap(
+                (str(level), tuple(str(g) for g in names))
+                for level, names in self.level_names.items()
+            ),
+        )
         n = len(self.class_names)
         for level, mapping in self.parents.items():
             if level == "fine":
@@ -316,8 +334,10 @@ class ImageDataset:
         return int(self.images.shape[0])
 
     def __repr__(self) -> str:
-        return (f"ImageDataset({self.name!r}, {len(self)} images of shape {self.image_shape}, "
-                f"{self.n_classes} classes, levels: {', '.join(self.hierarchy.levels)})")
+        return (
+            f"ImageDataset({self.name!r}, {len(self)} images of shape {self.image_shape}, "
+            f"{self.n_classes} classes, levels: {', '.join(self.hierarchy.levels)})"
+        )
 
     @functools.cached_property
     def fingerprint(self) -> str:
@@ -428,7 +448,9 @@ class ActivationSet:
         for layer, cloud in self.clouds.items():
             cloud = np.asarray(cloud)
             if cloud.ndim != 2:
-                raise ValueError(f"layer {layer!r}: a cloud must be 2-D (points, dim), got {cloud.shape}")
+                raise ValueError(
+                    f"layer {layer!r}: a cloud must be 2-D (points, dim), got {cloud.shape}"
+                )
             idx = np.asarray(self.sample_index[layer], dtype=np.int64)
             if idx.shape != (cloud.shape[0],):
                 raise ValueError(f"layer {layer!r}: sample_index must have one entry per point")
@@ -554,8 +576,10 @@ class Diagrams:
             n_inf = int(np.sum(~np.isfinite(dgm[:, 1])))
             bars.append(f"H{d}: {dgm.shape[0]} bars" + (f" ({n_inf} essential)" if n_inf else ""))
         label = f"{self.label!r}, " if self.label else ""
-        return (f"Diagrams({label}{'; '.join(bars)}; n_points={self.n_points}, coeff={self.coeff}, "
-                f"threshold={self.threshold:g}, metric={self.metric!r}, backend={self.backend!r})")
+        return (
+            f"Diagrams({label}{'; '.join(bars)}; n_points={self.n_points}, coeff={self.coeff}, "
+            f"threshold={self.threshold:g}, metric={self.metric!r}, backend={self.backend!r})"
+        )
 
     def to_pandas(self) -> Any:
         """Every bar as a row: ``layer, dim, birth, death, persistence``.
@@ -568,16 +592,19 @@ class Diagrams:
         """
         import pandas as pd
 
-        dims = np.concatenate([np.full(d.shape[0], i, dtype=np.int64)
-                               for i, d in enumerate(self.dgms)])
+        dims = np.concatenate(
+            [np.full(d.shape[0], i, dtype=np.int64) for i, d in enumerate(self.dgms)]
+        )
         bars = np.concatenate([np.asarray(d) for d in self.dgms]).reshape(-1, 2)
-        return pd.DataFrame({
-            "layer": np.full(bars.shape[0], self.label, dtype=object),
-            "dim": dims,
-            "birth": bars[:, 0].copy(),
-            "death": bars[:, 1].copy(),
-            "persistence": bars[:, 1] - bars[:, 0],
-        })
+        return pd.DataFrame(
+            {
+                "layer": np.full(bars.shape[0], self.label, dtype=object),
+                "dim": dims,
+                "birth": bars[:, 0].copy(),
+                "death": bars[:, 1].copy(),
+                "persistence": bars[:, 1] - bars[:, 0],
+            }
+        )
 
     def __getitem__(self, dim: int) -> np.ndarray:
         if not 0 <= dim <= self.maxdim:
@@ -645,10 +672,15 @@ class LayerMatrix:
     def __repr__(self) -> str:
         finite = self.values[np.isfinite(self.values)]
         rng = f", values in [{finite.min():.4g}, {finite.max():.4g}]" if finite.size else ""
-        cols = "" if self.col_labels == self.row_labels else \
-            f"; columns: {brief_names(self.col_labels)}"
-        return (f"LayerMatrix({self.measure!r}, {self.kind}, {self.shape[0]}x{self.shape[1]}"
-                f"{rng}; rows: {brief_names(self.row_labels)}{cols})")
+        cols = (
+            ""
+            if self.col_labels == self.row_labels
+            else f"; columns: {brief_names(self.col_labels)}"
+        )
+        return (
+            f"LayerMatrix({self.measure!r}, {self.kind}, {self.shape[0]}x{self.shape[1]}"
+            f"{rng}; rows: {brief_names(self.row_labels)}{cols})"
+        )
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -700,8 +732,10 @@ class MapperNode:
         object.__setattr__(self, "members", readonly_array(self.members, dtype=np.int64))
 
     def __repr__(self) -> str:
-        return (f"MapperNode({self.id!r}, {self.size} members, interval={self.interval}, "
-                f"lens_mean={self.lens_mean:.4g})")
+        return (
+            f"MapperNode({self.id!r}, {self.size} members, interval={self.interval}, "
+            f"lens_mean={self.lens_mean:.4g})"
+        )
 
     @property
     def size(self) -> int:
@@ -751,8 +785,10 @@ class MapperGraph:
         keys = ("lens", "n_intervals", "overlap", "clusterer", "eps")
         shown = ", ".join(f"{k}={self.params[k]!r}" for k in keys if k in self.params)
         label = f"{self.label!r}, " if self.label else ""
-        return (f"MapperGraph({label}{len(self.nodes)} nodes, {len(self.edges)} edges, "
-                f"{self.n_points} points" + (f"; {shown}" if shown else "") + ")")
+        return (
+            f"MapperGraph({label}{len(self.nodes)} nodes, {len(self.edges)} edges, "
+            f"{self.n_points} points" + (f"; {shown}" if shown else "") + ")"
+        )
 
     @property
     def n_points(self) -> int:

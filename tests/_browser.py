@@ -35,10 +35,19 @@ __all__ = ["PageReport", "chromium_executable", "load_page", "require_chromium"]
 _CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 _LOCAL_SCHEMES = ("file:", "data:", "about:", "blob:", "chrome:", "devtools:")
 _FLAGS = (
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--disable-extensions", "--disable-default-apps", "--no-default-browser-check",
-    "--remote-allow-origins=*", "--remote-debugging-address=127.0.0.1",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-extensions",
+    "--disable-default-apps",
+    "--no-default-browser-check",
+    "--remote-allow-origins=*",
+    "--remote-debugging-address=127.0.0.1",
     "--remote-debugging-port=0",
 )
 
@@ -106,8 +115,13 @@ class PageReport:
     @property
     def ok(self) -> bool:
         """No exception, no console or log error, no external or failed request."""
-        return not (self.exceptions or self.console_errors or self.log_errors
-                    or self.external_requests or self.failed_requests)
+        return not (
+            self.exceptions
+            or self.console_errors
+            or self.log_errors
+            or self.external_requests
+            or self.failed_requests
+        )
 
     def problems(self) -> str:
         """A readable list of everything that went wrong (for assertion messages)."""
@@ -128,7 +142,7 @@ class _WebSocket:
 
     def __init__(self, url: str, timeout: float) -> None:
         assert url.startswith("ws://"), url
-        rest = url[len("ws://"):]
+        rest = url[len("ws://") :]
         hostport, _, path = rest.partition("/")
         host, _, port = hostport.partition(":")
         self.sock = socket.create_connection((host, int(port or 80)), timeout=timeout)
@@ -208,8 +222,9 @@ class _Session:
         self.next_id = 0
         self.events: list[dict[str, Any]] = []
 
-    def call(self, method: str, params: dict[str, Any] | None = None,
-             timeout: float = 30.0) -> dict[str, Any]:
+    def call(
+        self, method: str, params: dict[str, Any] | None = None, timeout: float = 30.0
+    ) -> dict[str, Any]:
         self.next_id += 1
         my_id = self.next_id
         self.ws.send(json.dumps({"id": my_id, "method": method, "params": params or {}}))
@@ -333,7 +348,9 @@ def load_page(
     with tempfile.TemporaryDirectory(prefix="tda-chromium-", ignore_cleanup_errors=True) as profile:
         proc = subprocess.Popen(
             [exe, *_FLAGS, f"--user-data-dir={profile}", "about:blank"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
             start_new_session=True,
         )
         ws = None
@@ -344,9 +361,11 @@ def load_page(
             for domain in ("Page", "Runtime", "Log", "Network"):
                 session.call(f"{domain}.enable", timeout=timeout)
             if screenshot is not None:
-                session.call("Emulation.setDeviceMetricsOverride",
-                             {"width": 1400, "height": 900, "deviceScaleFactor": 1,
-                              "mobile": False}, timeout=timeout)
+                session.call(
+                    "Emulation.setDeviceMetricsOverride",
+                    {"width": 1400, "height": 900, "deviceScaleFactor": 1, "mobile": False},
+                    timeout=timeout,
+                )
             session.events.clear()
             session.call("Page.navigate", {"url": url}, timeout=timeout)
             if not session.wait_event("Page.loadEventFired", timeout):
@@ -354,10 +373,11 @@ def load_page(
             session.drain(settle)
             if evaluate is not None:
                 ws.sock.settimeout(timeout)
-                res = session.call("Runtime.evaluate",
-                                   {"expression": evaluate, "returnByValue": True,
-                                    "awaitPromise": True},
-                                   timeout=timeout)
+                res = session.call(
+                    "Runtime.evaluate",
+                    {"expression": evaluate, "returnByValue": True, "awaitPromise": True},
+                    timeout=timeout,
+                )
                 if "exceptionDetails" in res:
                     report.exceptions.append("evaluate: " + _describe_exception(res))
                 report.value = res.get("result", {}).get("value")
@@ -371,11 +391,13 @@ def load_page(
                 if method == "Runtime.exceptionThrown":
                     report.exceptions.append(_describe_exception(params))
                 elif method == "Runtime.consoleAPICalled" and params.get("type") in (
-                    "error", "assert"
+                    "error",
+                    "assert",
                 ):
                     args = params.get("args", [])
-                    report.console_errors.append(" ".join(
-                        str(a.get("value", a.get("description", ""))) for a in args))
+                    report.console_errors.append(
+                        " ".join(str(a.get("value", a.get("description", ""))) for a in args)
+                    )
                 elif method == "Log.entryAdded":
                     entry = params.get("entry", {})
                     if entry.get("level") == "error":
@@ -385,7 +407,8 @@ def load_page(
                     report.requests.append(params.get("request", {}).get("url", ""))
                 elif method == "Network.loadingFailed":
                     report.failed_requests.append(
-                        f"{params.get('errorText', '')} ({params.get('requestId', '')})")
+                        f"{params.get('errorText', '')} ({params.get('requestId', '')})"
+                    )
         finally:
             if ws is not None:
                 ws.close()

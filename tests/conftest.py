@@ -35,7 +35,9 @@ def _threads() -> int:
     try:
         n = int(raw)
     except ValueError:
-        raise ValueError(f"TDA_TEST_TORCH_THREADS must be a positive integer, got {raw!r}") from None
+        raise ValueError(
+            f"TDA_TEST_TORCH_THREADS must be a positive integer, got {raw!r}"
+        ) from None
     if n < 1:
         raise ValueError(f"TDA_TEST_TORCH_THREADS must be a positive integer, got {raw!r}")
     return n

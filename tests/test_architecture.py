@@ -62,8 +62,11 @@ class _ImageNetBlock(nn.Module):
         self.bn1 = nn.BatchNorm2d(cout)
         self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
         self.bn2 = nn.BatchNorm2d(cout)
-        self.downsample = (nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
-                           if stride != 1 or cin != cout else nn.Identity())
+        self.downsample = (
+            nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+            if stride != 1 or cin != cout
+            else nn.Identity()
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = F.relu(self.bn1(self.conv1(x)))
@@ -141,9 +144,13 @@ def _serra_brute(widths: list[int], n0: int) -> int:
     return total
 
 
-@pytest.mark.parametrize("widths,n0", [([3], 2), ([4, 4], 2), ([5, 3, 4], 3), ([2, 6, 3], 4), ([6, 6, 6], 1)])
+@pytest.mark.parametrize(
+    "widths,n0", [([3], 2), ([4, 4], 2), ([5, 3, 4], 3), ([2, 6, 3], 4), ([6, 6, 6], 1)]
+)
 def test_region_bound_equals_brute_force_formula(widths: list[int], n0: int) -> None:
-    assert regions_upper_bound_log10(widths, n0) == pytest.approx(math.log10(_serra_brute(widths, n0)))
+    assert regions_upper_bound_log10(widths, n0) == pytest.approx(
+        math.log10(_serra_brute(widths, n0))
+    )
 
 
 def test_region_bound_of_mlp_graph_matches_formula_and_counted_regions() -> None:
@@ -159,7 +166,7 @@ def test_region_bound_of_mlp_graph_matches_formula_and_counted_regions() -> None
         h1 = model[0](xy)
         h2 = model[2](torch.relu(h1))
     patterns = {tuple(p) for p in torch.cat([h1 > 0, h2 > 0], 1).numpy().tolist()}
-    assert 1 < len(patterns) <= 10 ** r.log10_regions_bound + 1e-9
+    assert 1 < len(patterns) <= 10**r.log10_regions_bound + 1e-9
 
 
 def test_linear_network_has_one_region_and_nonpl_is_nan() -> None:
@@ -208,7 +215,9 @@ def test_model_is_not_modified_and_errors() -> None:
 
 
 def test_to_pandas_and_summary() -> None:
-    r = architecture_metrics(build_model("resnet18", image_size=16, seed=0), input_shape=(1, 16, 16))
+    r = architecture_metrics(
+        build_model("resnet18", image_size=16, seed=0), input_shape=(1, 16, 16)
+    )
     df = r.to_pandas(kinds=["Conv2d", "Linear"])
     assert len(df) == 18 and list(df["layer"])[:2] == ["conv1", "layer1.0.conv1"]
     assert df["log10_regions_bound"].is_monotonic_increasing
@@ -224,7 +233,9 @@ def test_cli_architecture(tmp_path) -> None:  # type: ignore[no-untyped-def]
     from tda_activations.cli.probes_invariance import app
 
     out = tmp_path / "arch.csv"
-    result = CliRunner().invoke(app, ["architecture", "densenet", "--input-shape", "1,16,16", "--out", str(out)])
+    result = CliRunner().invoke(
+        app, ["architecture", "densenet", "--input-shape", "1,16,16", "--out", str(out)]
+    )
     assert result.exit_code == 0, result.output
     assert "params=76378" in result.output
     import pandas as pd

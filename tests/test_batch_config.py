@@ -46,7 +46,9 @@ def test_shipped_configs_are_valid():
     assert cfg.homology.maxdim == 1 and cfg.distances.metrics[0].name == "sliced_wasserstein"
     assert cfg.distances.metrics[0].params == {"n_directions": 50}
     assert [m.source.rsplit("/", 1)[-1] for m in cfg.instances()][:2] == [
-        "cifar_resnet18_seed0.pt", "cifar_resnet18_seed1.pt"]
+        "cifar_resnet18_seed0.pt",
+        "cifar_resnet18_seed1.pt",
+    ]
     with pytest.raises(ConfigError, match=r"data\.dataset"):
         load_config(paper)
 
@@ -82,7 +84,9 @@ def test_wrong_values_are_named():
     assert "similarity.measures" in msg and "linear_cka" in msg
     msg = _error(probes={"run": ["separability"], "params": {"separability": {"levle": "fine"}}})
     assert "probes" in msg and "'level'" in msg
-    msg = _error(experiments={"run": ["sensitivity"], "params": {"sensitivity": {"fractoins": [0.5]}}})
+    msg = _error(
+        experiments={"run": ["sensitivity"], "params": {"sensitivity": {"fractoins": [0.5]}}}
+    )
     assert "experiments" in msg and "'fractions'" in msg
     msg = _error(homology={"maxdim": 0}, distances={"dim": 1})
     assert "distances.dim" in msg
@@ -113,7 +117,8 @@ def test_relative_paths_resolve_against_the_config_folder(tmp_path):
     for s in (1, 2):
         (tmp_path / "ckpt" / f"m{s}.pt").write_bytes(b"x")
     cfg_file = tmp_path / "c.toml"
-    cfg_file.write_text(textwrap.dedent("""
+    cfg_file.write_text(
+        textwrap.dedent("""
         [data]
         dataset = "digits:x2"
         [[models]]
@@ -125,14 +130,17 @@ def test_relative_paths_resolve_against_the_config_folder(tmp_path):
         name = "steps"
         source = ["ckpt/m1.pt", "ckpt/m2.pt"]
         architecture = "lenet"
-    """))
+    """)
+    )
     cfg = load_config(cfg_file)
     inst = cfg.instances()
     assert [m.label for m in inst] == ["m-s1", "m-s2", "steps-m1", "steps-m2"]
     assert inst[0].source == str((tmp_path / "ckpt" / "m1.pt").resolve())
     with pytest.raises(ConfigError, match="placeholder"):
-        config_from_dict({"models": [{"name": "m", "source": "a.pt", "architecture": "lenet",
-                                      "seeds": [1, 2]}]}, base_dir=tmp_path)
+        config_from_dict(
+            {"models": [{"name": "m", "source": "a.pt", "architecture": "lenet", "seeds": [1, 2]}]},
+            base_dir=tmp_path,
+        )
 
 
 def _keys(cfg) -> dict[str, str]:
@@ -148,8 +156,12 @@ def test_keys_are_stable_and_change_only_downstream_of_a_parameter():
     a, b = _keys(cfg), _keys(_cfg(experiments={"run": ["monotonicity"]}))
     assert a == b and len(set(a.values())) == len(a)
     # a different number of directions: only distances (and what reads them) change
-    c = _keys(_cfg(experiments={"run": ["monotonicity"]},
-                   distances={"metrics": [{"name": "sliced_wasserstein", "n_directions": 20}]}))
+    c = _keys(
+        _cfg(
+            experiments={"run": ["monotonicity"]},
+            distances={"metrics": [{"name": "sliced_wasserstein", "n_directions": 20}]},
+        )
+    )
     changed = {k.split("|")[1] for k in a if a[k] != c.get(k)}
     same = {k.split("|")[1] for k in a if a[k] == c.get(k)}
     assert changed <= {"distances", "distances-all", "figures", "experiments"}
@@ -167,8 +179,10 @@ def test_keys_are_stable_and_change_only_downstream_of_a_parameter():
 
 
 def test_keys_do_not_depend_on_the_order_models_finish():
-    cfg = _cfg(experiments={"run": ["monotonicity", "specificity", "sensitivity"]},
-               models=[{"name": n, "zoo": "mlp", "seeds": [0]} for n in ("a", "b", "c")])
+    cfg = _cfg(
+        experiments={"run": ["monotonicity", "specificity", "sensitivity"]},
+        models=[{"name": n, "zoo": "mlp", "seeds": [0]} for n in ("a", "b", "c")],
+    )
 
     def plan(order):
         planner = Planner(cfg)

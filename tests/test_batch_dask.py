@@ -59,15 +59,21 @@ def test_local_cluster_gives_the_results_of_the_local_executor(tmp_path):
     cfg.write_text(textwrap.dedent(CONFIG))
     local = run_batch(cfg, out=tmp_path / "local", workers=1, report=False)
     assert local.ok, local.summary()
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
-        dask = run_batch(cfg, out=tmp_path / "dask", scheduler=cluster.scheduler_address, report=True)
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        dask = run_batch(
+            cfg, out=tmp_path / "dask", scheduler=cluster.scheduler_address, report=True
+        )
         assert dask.ok, dask.summary()
         import json
 
         manifest = json.loads((tmp_path / "dask" / "manifest.json").read_text())
         assert manifest["executor"]["executor"] == "dask" and manifest["executor"]["workers"] == 2
-        hosts = {json.loads((tmp_path / "dask" / r.path / "_task.json").read_text())["pid"]
-                 for r in dask.records}
+        hosts = {
+            json.loads((tmp_path / "dask" / r.path / "_task.json").read_text())["pid"]
+            for r in dask.records
+        }
         assert len(hosts) == 2  # both workers ran tasks
     assert [r.key for r in dask.records] == [r.key for r in local.records]
     a, b = _results(tmp_path / "local"), _results(tmp_path / "dask")
@@ -92,7 +98,18 @@ def test_cli_reports_an_unreachable_scheduler(tmp_path):
 
     cfg = tmp_path / "c.toml"
     cfg.write_text(textwrap.dedent(CONFIG))
-    result = CliRunner().invoke(app, [str(cfg), "--out", str(tmp_path / "run"), "--scheduler",
-                                      "tcp://127.0.0.1:9", "--scheduler-timeout", "2", "-q"])
+    result = CliRunner().invoke(
+        app,
+        [
+            str(cfg),
+            "--out",
+            str(tmp_path / "run"),
+            "--scheduler",
+            "tcp://127.0.0.1:9",
+            "--scheduler-timeout",
+            "2",
+            "-q",
+        ],
+    )
     assert result.exit_code == 2
     assert "cannot reach the Dask scheduler at 'tcp://127.0.0.1:9'" in result.output

@@ -18,7 +18,9 @@ from tda_activations.cli.run import app
 def test_embedded_config_end_to_end(tmp_path):
     out = tmp_path / "demo"
     log = tmp_path / "run.log"
-    result = CliRunner().invoke(app, ["embedded", "--out", str(out), "--quiet", "--log-file", str(log)])
+    result = CliRunner().invoke(
+        app, ["embedded", "--out", str(out), "--quiet", "--log-file", str(log)]
+    )
     assert result.exit_code == 0, result.output
     assert "0 failed, 0 skipped" in result.output
     manifest = json.loads((out / "manifest.json").read_text())
@@ -32,10 +34,14 @@ def test_embedded_config_end_to_end(tmp_path):
     from _browser import load_page, require_chromium
 
     require_chromium()
-    report = load_page(out / "index.html", evaluate=(
-        "JSON.stringify({bad: [...document.images].filter(i => !i.complete || i.naturalWidth === 0)"
-        ".map(i => i.src), n: document.images.length, links: [...document.querySelectorAll('a[href]')]"
-        ".map(a => a.getAttribute('href'))})"))
+    report = load_page(
+        out / "index.html",
+        evaluate=(
+            "JSON.stringify({bad: [...document.images].filter(i => !i.complete || i.naturalWidth === 0)"
+            ".map(i => i.src), n: document.images.length, links: [...document.querySelectorAll('a[href]')]"
+            ".map(a => a.getAttribute('href'))})"
+        ),
+    )
     assert report.ok, report.problems()
     value = json.loads(report.value)
     assert value["n"] >= 15 and not value["bad"], value["bad"]
@@ -44,4 +50,5 @@ def test_embedded_config_end_to_end(tmp_path):
     assert not [h for h in hrefs if not (out / h).exists()]
     # a page per layer, and per model a page of every layer
     assert sum(h.endswith(".html") for h in hrefs) == sum(
-        1 for t in manifest["tasks"] if t["kind"] in ("mapper", "mapper-trend"))
+        1 for t in manifest["tasks"] if t["kind"] in ("mapper", "mapper-trend")
+    )

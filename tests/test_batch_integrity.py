@@ -89,8 +89,10 @@ def run_copy(finished, tmp_path):
 
 
 def records(run_dir: Path) -> dict[str, dict]:
-    return {str(f.parent.relative_to(run_dir)): json.loads(f.read_text())
-            for f in run_dir.glob("tasks/*/*/_task.json")}
+    return {
+        str(f.parent.relative_to(run_dir)): json.loads(f.read_text())
+        for f in run_dir.glob("tasks/*/*/_task.json")
+    }
 
 
 def test_every_output_has_its_sha256_in_the_task_record(finished):
@@ -99,9 +101,11 @@ def test_every_output_has_its_sha256_in_the_task_record(finished):
     assert len(recs) == len(result.records)
     n_files = 0
     for folder, rec in recs.items():
-        on_disk = {f.relative_to(result.run_dir / folder).as_posix()
-                   for f in (result.run_dir / folder).rglob("*")
-                   if f.is_file() and f.name != "_task.json"}
+        on_disk = {
+            f.relative_to(result.run_dir / folder).as_posix()
+            for f in (result.run_dir / folder).rglob("*")
+            if f.is_file() and f.name != "_task.json"
+        }
         assert set(rec["files"]) == on_disk and on_disk, folder
         for rel, digest in rec["files"].items():
             data = (result.run_dir / folder / rel).read_bytes()
@@ -123,17 +127,26 @@ def _zarr_chunk(run_dir: Path) -> Path:
 
 
 CORRUPTIONS = {
-    "truncated zarr chunk": (_zarr_chunk,
-                             lambda f: f.write_bytes(f.read_bytes()[: f.stat().st_size // 2])),
+    "truncated zarr chunk": (
+        _zarr_chunk,
+        lambda f: f.write_bytes(f.read_bytes()[: f.stat().st_size // 2]),
+    ),
     "flipped byte in diagrams.npz": (
-        lambda r: min(r.glob("tasks/persistence/a_classifier-*/diagrams.npz")), _flip_byte),
+        lambda r: min(r.glob("tasks/persistence/a_classifier-*/diagrams.npz")),
+        _flip_byte,
+    ),
     "flipped byte in matrix.npz": (
-        lambda r: min(r.glob("tasks/distances/a_bottleneck-*/matrix.npz")), _flip_byte),
+        lambda r: min(r.glob("tasks/distances/a_bottleneck-*/matrix.npz")),
+        _flip_byte,
+    ),
     "edited matrix.csv": (
         lambda r: min(r.glob("tasks/similarity/a_linear_cka-*/matrix.csv")),
-        lambda f: f.write_text(f.read_text().replace("1,", "0.5,", 1))),
-    "deleted file": (lambda r: min(r.glob("tasks/similarity-all/*/models.json")),
-                     lambda f: f.unlink()),
+        lambda f: f.write_text(f.read_text().replace("1,", "0.5,", 1)),
+    ),
+    "deleted file": (
+        lambda r: min(r.glob("tasks/similarity-all/*/models.json")),
+        lambda f: f.unlink(),
+    ),
 }
 
 
@@ -142,8 +155,10 @@ def _assert_same_content(path: Path, original: bytes) -> None:
         assert path.read_bytes() == original
         return
     # a zip member carries its write time: compare the arrays
-    with np.load(io.BytesIO(original), allow_pickle=False) as a, \
-            np.load(path, allow_pickle=False) as b:
+    with (
+        np.load(io.BytesIO(original), allow_pickle=False) as a,
+        np.load(path, allow_pickle=False) as b,
+    ):
         assert a.files == b.files
         for name in a.files:
             if name == "meta":  # JSON that records the seconds the computation took
@@ -204,8 +219,12 @@ def test_task_key_follows_the_code_of_the_stage(monkeypatch, tmp_path):
     root = tmp_path / "tda_activations"
     shutil.copytree(cf_module._ROOT, root, ignore=shutil.ignore_patterns("__pycache__"))
     monkeypatch.setattr(cf_module, "_ROOT", root)
-    caches = [cf_module.code_fingerprint, cf_module.module_closure, cf_module._module_imports,
-              cf_module._parsed]
+    caches = [
+        cf_module.code_fingerprint,
+        cf_module.module_closure,
+        cf_module._module_imports,
+        cf_module._parsed,
+    ]
     for c in caches:
         c.cache_clear()
     try:
@@ -220,8 +239,12 @@ def test_task_key_follows_the_code_of_the_stage(monkeypatch, tmp_path):
         assert make_task("similarity", "x", SIM).key == sim
         stages = root / "batch" / "stages.py"
         text = stages.read_text()
-        stages.write_text(text.replace('"""Persistence diagrams of one layer',
-                                       '"""Persistence diagrams (edited) of one layer'))
+        stages.write_text(
+            text.replace(
+                '"""Persistence diagrams of one layer',
+                '"""Persistence diagrams (edited) of one layer',
+            )
+        )
         for c in caches:
             c.cache_clear()
         assert make_task("similarity", "x", SIM).key == sim
@@ -274,8 +297,15 @@ def test_two_runs_started_at_the_same_instant_one_gets_the_lock(tmp_path):
     run_dir.mkdir()
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     start = time.time() + 4.0
-    procs = [subprocess.Popen([sys.executable, str(script), str(run_dir), str(start)],
-                              stdout=subprocess.PIPE, text=True, env=env) for _ in range(4)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(script), str(run_dir), str(start)],
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        for _ in range(4)
+    ]
     outs = [p.communicate(timeout=120)[0].strip() for p in procs]
     assert sorted(outs) == ["busy", "busy", "busy", "got"], outs
     assert not (run_dir / "run.lock").exists()  # released by its holder
@@ -314,8 +344,9 @@ def test_cli_lock_held_is_one_line_exit_2(finished, tmp_path):
     run_dir.mkdir()
     import socket
 
-    (run_dir / "run.lock").write_text(json.dumps({"host": socket.gethostname(),
-                                                  "pid": os.getppid(), "since": "now"}))
+    (run_dir / "run.lock").write_text(
+        json.dumps({"host": socket.gethostname(), "pid": os.getppid(), "since": "now"})
+    )
     res = CliRunner().invoke(app, [str(cfg), "--out", str(run_dir), "--quiet", "-j", "1"])
     assert res.exit_code == 2 and "Traceback" not in res.output
     assert res.output.strip().startswith("error: another run")
@@ -326,8 +357,9 @@ def test_cli_lock_held_is_one_line_exit_2(finished, tmp_path):
 
 
 def _cli_one_line(cfg: Path, out: Path) -> str:
-    res = CliRunner().invoke(app, [str(cfg), "--out", str(out), "--quiet", "-j", "1",
-                                   "--no-report"])
+    res = CliRunner().invoke(
+        app, [str(cfg), "--out", str(out), "--quiet", "-j", "1", "--no-report"]
+    )
     assert res.exit_code == 2, res.output
     assert "Traceback" not in res.output
     lines = res.output.strip().splitlines()
@@ -350,15 +382,18 @@ def test_log_file_that_cannot_be_written(finished, tmp_path):
     cfg, _ = finished
     afile = tmp_path / "afile"
     afile.write_text("x")
-    res = CliRunner().invoke(app, [str(cfg), "--out", str(tmp_path / "run"), "-q",
-                                   "--log-file", str(afile / "run.log")])
+    res = CliRunner().invoke(
+        app, [str(cfg), "--out", str(tmp_path / "run"), "-q", "--log-file", str(afile / "run.log")]
+    )
     assert res.exit_code == 2 and "Traceback" not in res.output
     assert res.output.strip().startswith(f"error: --log-file {afile / 'run.log'} cannot be written")
     assert not (tmp_path / "run").exists()
 
 
-@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0,
-                    reason="permissions do not stop root (or a non-POSIX system)")
+@pytest.mark.skipif(
+    os.name != "posix" or os.geteuid() == 0,
+    reason="permissions do not stop root (or a non-POSIX system)",
+)
 def test_out_read_only(finished, tmp_path):
     cfg, _ = finished
     ro = tmp_path / "ro"
@@ -390,8 +425,7 @@ def test_disk_full_read_only_fs_one_line_exit_2(finished, tmp_path, monkeypatch)
     assert not (tmp_path / "ro" / "run.lock").exists()
 
 
-def test_disk_full_at_the_end_leaves_a_failed_manifest_not_running(finished, tmp_path,
-                                                                   monkeypatch):
+def test_disk_full_at_the_end_leaves_a_failed_manifest_not_running(finished, tmp_path, monkeypatch):
     cfg, _ = finished
     real = _atomic.atomic_write_bytes
     seen_states = []
@@ -464,20 +498,28 @@ def _alive(pid: int) -> bool:
 @pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
 def test_kill_minus_nine_of_the_runner_ends_its_workers(tmp_path):
-    cfg = write_config(tmp_path, TOML.replace("limit = 40", "limit = 300").replace(
-        "maxdim = 0", "maxdim = 1"))
+    cfg = write_config(
+        tmp_path, TOML.replace("limit = 40", "limit = 300").replace("maxdim = 0", "maxdim = 1")
+    )
     script = tmp_path / "run.py"
     script.write_text(RUN_SCRIPT)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    proc = subprocess.Popen([sys.executable, str(script), str(cfg), str(tmp_path / "run")],
-                            start_new_session=True, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, str(script), str(cfg), str(tmp_path / "run")],
+        start_new_session=True,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     workers: set[int] = set()
     try:
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline and proc.poll() is None:
-            workers = {p for p in _descendants(proc.pid)
-                       if b"spawn_main" in Path(f"/proc/{p}/cmdline").read_bytes()}
+            workers = {
+                p
+                for p in _descendants(proc.pid)
+                if b"spawn_main" in Path(f"/proc/{p}/cmdline").read_bytes()
+            }
             if len(workers) >= 2:
                 break
             time.sleep(0.1)

@@ -80,15 +80,21 @@ def test_kill_minus_nine_then_resume(tmp_path):
     script = tmp_path / "run.py"
     script.write_text(SCRIPT)
     run_dir = tmp_path / "killed"
-    proc = subprocess.Popen([sys.executable, str(script), str(cfg), str(run_dir)],
-                            start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, str(script), str(cfg), str(run_dir)],
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     try:
         deadline = time.monotonic() + 240
         while time.monotonic() < deadline:
             if len(_finished(run_dir)) >= 6 or proc.poll() is not None:
                 break
             time.sleep(0.05)
-        assert proc.poll() is None, "the run finished before it could be killed: " + proc.stderr.read().decode()[-2000:]
+        assert proc.poll() is None, (
+            "the run finished before it could be killed: " + proc.stderr.read().decode()[-2000:]
+        )
         os.killpg(proc.pid, signal.SIGKILL)  # the run and its worker processes, at once
         proc.wait(timeout=30)
     finally:
@@ -98,7 +104,11 @@ def test_kill_minus_nine_then_resume(tmp_path):
             proc.stderr.close()
     before = _finished(run_dir)
     assert before, "no task had finished"
-    manifest = json.loads((run_dir / "manifest.json").read_text()) if (run_dir / "manifest.json").exists() else {}
+    manifest = (
+        json.loads((run_dir / "manifest.json").read_text())
+        if (run_dir / "manifest.json").exists()
+        else {}
+    )
     assert manifest.get("state", "running") == "running"  # the killed run never completed
 
     resumed = run_batch(cfg, out=run_dir, workers=2, report=False)

@@ -109,7 +109,8 @@ def test_cross_model_stage_runs_in_group_blocks_and_equals_the_per_pair_values(m
     dgms, acts = {}, {}
     for r in _recs(result, "persistence"):
         dgms.setdefault(r.info["model"], {})[r.info["layer"]] = load_diagrams(
-            run_dir / r.path / "diagrams.npz")
+            run_dir / r.path / "diagrams.npz"
+        )
     for r in _recs(result, "extract"):
         acts[r.info["model"]] = load_store(run_dir / r.path / "store")
     (sw,) = _recs(result, "distances-all")
@@ -125,13 +126,22 @@ def test_cross_model_stage_runs_in_group_blocks_and_equals_the_per_pair_values(m
         for j, b in enumerate(labels):
             if j < i:
                 continue
-            ref = cross_distance_matrix(dgms[a], dgms[b], metric="sliced_wasserstein",
-                                        n_directions=10)
-            np.testing.assert_allclose(full_sw.values[i * n:(i + 1) * n, j * n:(j + 1) * n],
-                                       ref.values, rtol=1e-12, atol=1e-15)
+            ref = cross_distance_matrix(
+                dgms[a], dgms[b], metric="sliced_wasserstein", n_directions=10
+            )
+            np.testing.assert_allclose(
+                full_sw.values[i * n : (i + 1) * n, j * n : (j + 1) * n],
+                ref.values,
+                rtol=1e-12,
+                atol=1e-15,
+            )
             ref = cross_similarity_matrix(acts[a], acts[b], measure="linear_cka")
-            np.testing.assert_allclose(full_cka.values[i * n:(i + 1) * n, j * n:(j + 1) * n],
-                                       ref.values, rtol=1e-12, atol=1e-15)
+            np.testing.assert_allclose(
+                full_cka.values[i * n : (i + 1) * n, j * n : (j + 1) * n],
+                ref.values,
+                rtol=1e-12,
+                atol=1e-15,
+            )
     np.testing.assert_array_equal(full_sw.values, full_sw.values.T)
     assert np.all(np.diag(full_sw.values) == 0)
 
@@ -154,15 +164,27 @@ def test_above_the_threshold_the_report_summarises(many):
     run_dir = result.run_dir
     figures = _recs(result, "figures")
     # no figure per model: every figure is one view of all models (plus the Mapper trend)
-    assert not [f for f in figures if "figure_of" in f.info and any(
-        f.name.startswith(f"{k}/{m}/") for k in ("distances", "similarity")
-        for m in (r.info["model"] for r in _recs(result, "extract")))]
+    assert not [
+        f
+        for f in figures
+        if "figure_of" in f.info
+        and any(
+            f.name.startswith(f"{k}/{m}/")
+            for k in ("distances", "similarity")
+            for m in (r.info["model"] for r in _recs(result, "extract"))
+        )
+    ]
     views = {f.info.get("view") for f in figures}
     assert {"layers", "models", "embedding", "within_mean", "within_spread", "cross_mean"} <= views
     assert len(figures) == 2 * 6 + 1
     report = (run_dir / "index.html").read_text()
-    for view in ("mean over models", "standard deviation over models", "pairs A != B",
-                 "by depth", "Same-depth correspondence"):
+    for view in (
+        "mean over models",
+        "standard deviation over models",
+        "pairs A != B",
+        "by depth",
+        "Same-depth correspondence",
+    ):
         assert view in report.replace("&#x27;", "'").replace("!=", "!="), view
     (sw,) = _recs(result, "distances-all")
     corr = (run_dir / sw.path / "correspondence.csv").read_text().splitlines()
@@ -222,25 +244,40 @@ def test_seed_views_against_loops():
 
     def block(a, b):
         i, j = models.index(a), models.index(b)
-        return x[4 * i:4 * i + 4, 4 * j:4 * j + 4]
+        return x[4 * i : 4 * i + 4, 4 * j : 4 * j + 4]
 
     within = np.stack([block(m, m) for m in models])
     np.testing.assert_allclose(views["within_mean"].values, within.mean(axis=0))
     np.testing.assert_allclose(views["within_spread"].values, within.std(axis=0))
     pairs = [(a, b) for a in models for b in models if a != b]
-    np.testing.assert_allclose(views["cross_mean"].values,
-                               np.mean([block(a, b) for a, b in pairs], axis=0))
+    np.testing.assert_allclose(
+        views["cross_mean"].values, np.mean([block(a, b) for a, b in pairs], axis=0)
+    )
     corr = views["correspondence"]
     for d in range(4):
         hits = [int(np.argmin(block(a, b)[d]) == d) for a, b in pairs]
         assert corr["same_depth_match_rate"][d] == pytest.approx(np.mean(hits))
-        assert corr["mean_same_depth"][d] == pytest.approx(np.mean([block(a, b)[d, d] for a, b in pairs]))
+        assert corr["mean_same_depth"][d] == pytest.approx(
+            np.mean([block(a, b)[d, d] for a, b in pairs])
+        )
         others = [np.mean(np.delete(block(a, b)[d], d)) for a, b in pairs]
         assert corr["mean_other_depths"][d] == pytest.approx(np.mean(others))
     # a similarity picks the most similar layer
-    sim = LayerMatrix(values=-x, row_labels=labels, col_labels=labels, measure="s", kind="similarity")
-    np.testing.assert_allclose(seed_views(sim, models=models, layers={m: layers for m in models})[
-        "correspondence"]["same_depth_match_rate"], corr["same_depth_match_rate"])
+    sim = LayerMatrix(
+        values=-x, row_labels=labels, col_labels=labels, measure="s", kind="similarity"
+    )
+    np.testing.assert_allclose(
+        seed_views(sim, models=models, layers={m: layers for m in models})["correspondence"][
+            "same_depth_match_rate"
+        ],
+        corr["same_depth_match_rate"],
+    )
     # models with other layers are left out; fewer than two alike: no views
-    assert seed_views(full, models=models, layers={"a": layers, "b": layers[:3] + ["x"],
-                                                   "c": layers[:3] + ["y"]}) == {}
+    assert (
+        seed_views(
+            full,
+            models=models,
+            layers={"a": layers, "b": layers[:3] + ["x"], "c": layers[:3] + ["y"]},
+        )
+        == {}
+    )

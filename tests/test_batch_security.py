@@ -29,8 +29,11 @@ SMALL = {
     "mapper": {"enabled": False},
     "probes": {"run": []},
 }
-MLP = {"name": "net", "source": "tda_activations.models:MLP",
-       "kwargs": {"in_features": 256, "num_classes": 10, "hidden": [8]}}
+MLP = {
+    "name": "net",
+    "source": "tda_activations.models:MLP",
+    "kwargs": {"in_features": 256, "num_classes": 10, "hidden": [8]},
+}
 
 
 def config(models, **sections):
@@ -45,7 +48,9 @@ def write_toml(tmp_path: Path, body: str) -> Path:
 
 def os_system_config(tmp_path: Path) -> tuple[Path, Path]:
     marker = tmp_path / "pwned"
-    cfg = write_toml(tmp_path, f"""
+    cfg = write_toml(
+        tmp_path,
+        f"""
         [data]
         dataset = "digits:x2"
         limit = 30
@@ -53,7 +58,8 @@ def os_system_config(tmp_path: Path) -> tuple[Path, Path]:
         name = "evil"
         source = "os:system"
         kwargs = {{ command = "touch {marker}" }}
-    """)
+    """,
+    )
     return cfg, marker
 
 
@@ -84,14 +90,16 @@ def test_user_module_is_not_imported_without_trust(tmp_path, monkeypatch):
     marker = tmp_path / "imported"
     pkg = tmp_path / "mods"
     pkg.mkdir()
-    (pkg / "usernet.py").write_text(textwrap.dedent(f"""
+    (pkg / "usernet.py").write_text(
+        textwrap.dedent(f"""
         from pathlib import Path
         Path({str(marker)!r}).write_text("imported")
         import torch.nn as nn
         def make(hidden=8):
             return nn.Sequential(nn.Flatten(), nn.Linear(256, hidden), nn.ReLU(),
                                  nn.Linear(hidden, 10))
-    """))
+    """)
+    )
     monkeypatch.syspath_prepend(str(pkg))
     monkeypatch.delitem(sys.modules, "usernet", raising=False)
     cfg = config([{"name": "mine", "source": "usernet:make", "kwargs": {"hidden": 8}}])
@@ -101,13 +109,16 @@ def test_user_module_is_not_imported_without_trust(tmp_path, monkeypatch):
     assert [(r.key, r.spec, r.safe) for r in refs] == [("models[0].source", "usernet:make", False)]
     assert not marker.exists() and "usernet" not in sys.modules
 
-    path = write_toml(tmp_path, """
+    path = write_toml(
+        tmp_path,
+        """
         [data]
         dataset = "digits:x2"
         [[models]]
         name = "mine"
         source = "usernet:make"
-    """)
+    """,
+    )
     res = CliRunner().invoke(app, [str(path), "--check", "--trust-config"])
     assert res.exit_code == 0, res.output
     assert "code it imports:" in res.output and "models[0].source = 'usernet:make'" in res.output
@@ -118,12 +129,15 @@ def test_user_module_is_not_imported_without_trust(tmp_path, monkeypatch):
     assert marker.exists()  # with trust, the user's module ran
 
 
-@pytest.mark.parametrize("spec", [
-    "torch:load",                                   # trusted package, not a module/factory
-    "tda_activations.models:load_model",            # would load code from a string
-    "tda_activations.batch.runner:run_batch",
-    "torch.nn:Module.__init__",
-])
+@pytest.mark.parametrize(
+    "spec",
+    [
+        "torch:load",  # trusted package, not a module/factory
+        "tda_activations.models:load_model",  # would load code from a string
+        "tda_activations.batch.runner:run_batch",
+        "torch.nn:Module.__init__",
+    ],
+)
 def test_trusted_packages_still_need_a_module_class_or_factory(spec):
     cfg = config([{"name": "m", "source": spec}])
     with pytest.raises(ConfigError, match="neither a torch.nn.Module subclass nor a documented"):
@@ -131,19 +145,32 @@ def test_trusted_packages_still_need_a_module_class_or_factory(spec):
 
 
 def test_allowed_forms_pass_without_trust():
-    cfg = config([
-        MLP,
-        {"name": "built", "source": "tda_activations.models:build_model",
-         "kwargs": {"name": "mlp"}},
-        {"name": "tv", "source": "torchvision:resnet18"},
-        {"name": "lin", "source": "torch.nn:Linear",
-         "kwargs": {"in_features": 3, "out_features": 2}},
-        {"name": "zoo", "zoo": "lenet"},
-    ], data={"factory": "tda_activations.datasets:load_dataset", "kwargs": {"spec": "digits"}})
+    cfg = config(
+        [
+            MLP,
+            {
+                "name": "built",
+                "source": "tda_activations.models:build_model",
+                "kwargs": {"name": "mlp"},
+            },
+            {"name": "tv", "source": "torchvision:resnet18"},
+            {
+                "name": "lin",
+                "source": "torch.nn:Linear",
+                "kwargs": {"in_features": 3, "out_features": 2},
+            },
+            {"name": "zoo", "zoo": "lenet"},
+        ],
+        data={"factory": "tda_activations.datasets:load_dataset", "kwargs": {"spec": "digits"}},
+    )
     refs = check_trust(cfg)
     assert [(r.key, r.safe) for r in refs] == [
-        ("models[0].source", True), ("models[1].source", True), ("models[2].source", True),
-        ("models[3].source", True), ("data.factory", True)]
+        ("models[0].source", True),
+        ("models[1].source", True),
+        ("models[2].source", True),
+        ("models[3].source", True),
+        ("data.factory", True),
+    ]
     assert refs[1].why == "a documented factory" and refs[3].why == "a torch.nn.Module subclass"
 
 
@@ -151,8 +178,10 @@ def test_architecture_and_data_factory_are_checked():
     cfg = config([{"name": "ck", "source": "weights.pt", "architecture": "os:getcwd"}])
     with pytest.raises(ConfigError, match=r"models\[0\]\.architecture = 'os:getcwd'"):
         check_trust(cfg)
-    assert code_references(config([{"name": "ck", "source": "weights.pt",
-                                     "architecture": "lenet"}])) == ()
+    assert (
+        code_references(config([{"name": "ck", "source": "weights.pt", "architecture": "lenet"}]))
+        == ()
+    )
     cfg = config([MLP], data={"factory": "os:listdir", "kwargs": {"path": "/"}})
     with pytest.raises(ConfigError, match=r"data\.factory = 'os:listdir'"):
         check_trust(cfg)

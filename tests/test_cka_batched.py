@@ -28,8 +28,12 @@ def test_batched_matrix_equals_the_pairwise_engine(monkeypatch, debiased, batch_
     np.testing.assert_allclose(square, ref, rtol=1e-12, atol=1e-14)
     assert np.array_equal(square, square.T) and np.all(np.diag(square) == 1.0)
     rect = m.score_matrix(rows, cols)
-    np.testing.assert_allclose(rect, all_pairs(m.score, rows, cols, symmetric=True,
-                                               identity_value=1.0), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(
+        rect,
+        all_pairs(m.score, rows, cols, symmetric=True, identity_value=1.0),
+        rtol=1e-12,
+        atol=1e-14,
+    )
 
 
 def test_gram_form_clouds_fall_back_to_pairs():
@@ -45,6 +49,8 @@ def test_batched_matrix_keeps_the_pair_checks():
     b = m.prepare_many(_clouds(n=31, widths=(4,)))
     with pytest.raises(ValueError, match="points"):
         m.score_matrix(a, b)
-    other = get_measure("linear_cka", debiased=True, form="feature").prepare_many(_clouds(n=30, widths=(4,)))
+    other = get_measure("linear_cka", debiased=True, form="feature").prepare_many(
+        _clouds(n=30, widths=(4,))
+    )
     with pytest.raises(ValueError, match="prepared by"):
         m.score_matrix(a, other)

@@ -37,9 +37,22 @@ def test_extract_writes_a_store_and_reuses_it(tmp_path) -> None:
 
 def test_bad_input_is_one_line_with_exit_status_2(tmp_path) -> None:
     proc = subprocess.run(
-        [sys.executable, "-c", "from tda_activations.cli import main; main()",
-         "extract", "lenet", "--out", str(tmp_path / "s"), "--limit", "5", "--layer", "conv3"],
-        capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-c",
+            "from tda_activations.cli import main; main()",
+            "extract",
+            "lenet",
+            "--out",
+            str(tmp_path / "s"),
+            "--limit",
+            "5",
+            "--layer",
+            "conv3",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 2
     assert "unknown layer 'conv3'" in proc.stderr and "conv1" in proc.stderr

@@ -15,30 +15,41 @@ runner = CliRunner()
 VIT = "tda_activations.models.zoo_transformers:TinyViT"  # built untrained: no training, no files
 
 
-@pytest.mark.parametrize(("values", "expected"), [
-    (None, None),
-    ([], None),
-    (["tokens"], "tokens"),
-    (["blocks.*=tokens"], {"blocks.*": "tokens"}),
-    (["blocks.*=tokens, head = flat"], {"blocks.*": "tokens", "head": "flat"}),
-    (["blocks.*=tokens", "patch_embed=channels_first"],
-     {"blocks.*": "tokens", "patch_embed": "channels_first"}),
-    (["a=flat", "a=flat"], {"a": "flat"}),
-])
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        (None, None),
+        ([], None),
+        (["tokens"], "tokens"),
+        (["blocks.*=tokens"], {"blocks.*": "tokens"}),
+        (["blocks.*=tokens, head = flat"], {"blocks.*": "tokens", "head": "flat"}),
+        (
+            ["blocks.*=tokens", "patch_embed=channels_first"],
+            {"blocks.*": "tokens", "patch_embed": "channels_first"},
+        ),
+        (["a=flat", "a=flat"], {"a": "flat"}),
+    ],
+)
 def test_parse_layout(values, expected) -> None:
     assert parse_layout(values) == expected
 
 
-@pytest.mark.parametrize(("values", "match"), [
-    (["blocks.*=tokn"], "unknown layout 'tokn'; accepted layouts: channels_first, tokens, flat"),
-    (["token"], "unknown layout 'token'"),
-    (["=tokens"], "write GLOB=LAYOUT"),
-    (["blocks.*="], "write GLOB=LAYOUT"),
-    (["blocks.*=tokens,"], "write GLOB=LAYOUT"),
-    (["a=flat", "a=tokens"], "two layouts"),
-    (["tokens", "a=flat"], "a bare layout sets every layer"),
-    (["tokens,flat"], "a bare layout sets every layer"),
-])
+@pytest.mark.parametrize(
+    ("values", "match"),
+    [
+        (
+            ["blocks.*=tokn"],
+            "unknown layout 'tokn'; accepted layouts: channels_first, tokens, flat",
+        ),
+        (["token"], "unknown layout 'token'"),
+        (["=tokens"], "write GLOB=LAYOUT"),
+        (["blocks.*="], "write GLOB=LAYOUT"),
+        (["blocks.*=tokens,"], "write GLOB=LAYOUT"),
+        (["a=flat", "a=tokens"], "two layouts"),
+        (["tokens", "a=flat"], "a bare layout sets every layer"),
+        (["tokens,flat"], "a bare layout sets every layer"),
+    ],
+)
 def test_parse_layout_refuses(values, match) -> None:
     with pytest.raises(ValueError, match=match):
         parse_layout(values)
@@ -46,9 +57,24 @@ def test_parse_layout_refuses(values, match) -> None:
 
 def _extract(tmp_path, *extra: str, name: str = "store") -> tuple[object, str]:
     out = tmp_path / name
-    args = ["extract", VIT, "--data", "digits:x2", "--out", str(out), "--limit", "6",
-            "--layer", "blocks.0", "--layer", "blocks.2", "--reduction", "last_token", "--quiet",
-            *extra]
+    args = [
+        "extract",
+        VIT,
+        "--data",
+        "digits:x2",
+        "--out",
+        str(out),
+        "--limit",
+        "6",
+        "--layer",
+        "blocks.0",
+        "--layer",
+        "blocks.2",
+        "--reduction",
+        "last_token",
+        "--quiet",
+        *extra,
+    ]
     return runner.invoke(app, args), str(out)
 
 
@@ -75,8 +101,12 @@ def test_bad_layout_exits_2_with_one_line(tmp_path) -> None:
     result, _ = _extract(tmp_path, "--layout", "blocks.*=tokn")
     assert result.exit_code == 2
     lines = [line for line in result.output.splitlines() if line.strip()]
-    assert lines == [("error: --layout 'blocks.*=tokn': unknown layout 'tokn'; accepted layouts: "
-                      "channels_first, tokens, flat")]
+    assert lines == [
+        (
+            "error: --layout 'blocks.*=tokn': unknown layout 'tokn'; accepted layouts: "
+            "channels_first, tokens, flat"
+        )
+    ]
     assert not (tmp_path / "store").exists()  # refused before any work
 
 
@@ -91,9 +121,26 @@ def test_unfitting_layout_is_refused_before_anything_is_written(tmp_path) -> Non
 
 def test_extract_the_modular_model_at_the_equals_token(tmp_path) -> None:
     out = tmp_path / "m"
-    result = runner.invoke(app, ["extract", "modular_addition", "--out", str(out), "--seed", "1",
-                                 "--layer", "blocks.0", "--layout", "tokens", "--reduction",
-                                 "last_token", "--limit", "50", "--quiet"])
+    result = runner.invoke(
+        app,
+        [
+            "extract",
+            "modular_addition",
+            "--out",
+            str(out),
+            "--seed",
+            "1",
+            "--layer",
+            "blocks.0",
+            "--layout",
+            "tokens",
+            "--reduction",
+            "last_token",
+            "--limit",
+            "50",
+            "--quiet",
+        ],
+    )
     assert result.exit_code == 0, result.output
     acts = load_store(out)
     assert acts.layouts == {"blocks.0": "tokens"} and acts.cloud("blocks.0").shape == (50, 64)

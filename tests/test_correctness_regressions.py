@@ -50,15 +50,20 @@ def _ref_rdm(x: np.ndarray, metric: str) -> np.ndarray:
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_rsa_rank_comparisons_equal_scipy_on_exact_distances(make, compare, seed):
     x, y = make(seed)
-    for rdm, metric in [("euclidean", "euclidean"), ("squared_euclidean", "sqeuclidean"),
-                        ("correlation", "correlation")]:
+    for rdm, metric in [
+        ("euclidean", "euclidean"),
+        ("squared_euclidean", "sqeuclidean"),
+        ("correlation", "correlation"),
+    ]:
         ours = sim.RSA(rdm=rdm, compare=compare)(x, y)
         ref = _SCIPY[compare](_ref_rdm(x, metric), _ref_rdm(y, metric))
         assert abs(ours - ref) <= 1e-12, (rdm, ours, ref)
 
 
-@pytest.mark.parametrize("ours_cmp,tb_cmp", [("spearman", "spearman"), ("kendall_tau_b", "kendall"),
-                                             ("kendall_tau_a", "tau-a")])
+@pytest.mark.parametrize(
+    "ours_cmp,tb_cmp",
+    [("spearman", "spearman"), ("kendall_tau_b", "kendall"), ("kendall_tau_a", "tau-a")],
+)
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_rsa_on_tied_rdms_equals_rsatoolbox(ours_cmp, tb_cmp, seed):
     # rsatoolbox's RDMs are exact on small integers (its Gram products are exact there),
@@ -67,8 +72,11 @@ def test_rsa_on_tied_rdms_equals_rsatoolbox(ours_cmp, tb_cmp, seed):
     from rsatoolbox.rdm import calc_rdm, compare
 
     x, y = _tied_clouds(seed)
-    ref = compare(calc_rdm(Dataset(x), method="euclidean"), calc_rdm(Dataset(y), method="euclidean"),
-                  method=tb_cmp)
+    ref = compare(
+        calc_rdm(Dataset(x), method="euclidean"),
+        calc_rdm(Dataset(y), method="euclidean"),
+        method=tb_cmp,
+    )
     ours = sim.RSA(rdm="squared_euclidean", compare=ours_cmp)(x, y)
     assert ours == pytest.approx(float(np.asarray(ref).ravel()[0]), abs=1e-12)
 
@@ -135,12 +143,17 @@ def _acts(n: int = 24, seed: int = 0):
     from tda_activations.types import ActivationSet, ClassHierarchy
 
     rng = np.random.default_rng(seed)
-    clouds = {name: rng.normal(size=(n, 3 + i)) for i, name in
-              enumerate(["conv1", "layer1.0.conv1", "layer1.0.conv2", "fc"])}
+    clouds = {
+        name: rng.normal(size=(n, 3 + i))
+        for i, name in enumerate(["conv1", "layer1.0.conv1", "layer1.0.conv2", "fc"])
+    }
     return ActivationSet(
-        clouds=clouds, sample_index={k: np.arange(n) for k in clouds},
-        labels=np.arange(n) % 3, hierarchy=ClassHierarchy(class_names=("a", "b", "c")),
-        reduction="top_l2", params={"seed": 0, "opts": {"k": [1, 2]}},
+        clouds=clouds,
+        sample_index={k: np.arange(n) for k in clouds},
+        labels=np.arange(n) % 3,
+        hierarchy=ClassHierarchy(class_names=("a", "b", "c")),
+        reduction="top_l2",
+        params={"seed": 0, "opts": {"k": [1, 2]}},
     )
 
 
@@ -151,7 +164,11 @@ def test_resolve_layer_names_rule():
     assert resolve_layer_names(names, None) == names
     assert resolve_layer_names(names, "conv1") == ("conv1",)
     assert resolve_layer_names(names, "layer1.*") == ("layer1.0.conv1", "layer1.0.conv2")
-    assert resolve_layer_names(names, ["fc", "*conv1", "conv1"]) == ("fc", "conv1", "layer1.0.conv1")
+    assert resolve_layer_names(names, ["fc", "*conv1", "conv1"]) == (
+        "fc",
+        "conv1",
+        "layer1.0.conv1",
+    )
     assert resolve_layer_names({"b": 1, "a": 2}, None) == ("b", "a")
     with pytest.raises(ValueError, match=r"unknown layer 'conv2': did you mean .*'conv1'"):
         resolve_layer_names(names, "conv2")
@@ -247,8 +264,21 @@ def test_wasserstein_cli_and_batch_config_name_what_is_missing(tmp_path):
     from tda_activations.extract import save_store
 
     save_store(_acts(), tmp_path / "a")
-    res = CliRunner().invoke(cli.app, ["distances", str(tmp_path / "a"), "--metric", "wasserstein",
-                                       "--n-jobs", "1", "--maxdim", "0", "--dim", "0"])
+    res = CliRunner().invoke(
+        cli.app,
+        [
+            "distances",
+            str(tmp_path / "a"),
+            "--metric",
+            "wasserstein",
+            "--n-jobs",
+            "1",
+            "--maxdim",
+            "0",
+            "--dim",
+            "0",
+        ],
+    )
     assert res.exit_code == 2 and "needs order= and internal_p=" in res.output
     assert "Traceback" not in res.output
     with pytest.raises(ConfigError, match="order"):
@@ -282,8 +312,13 @@ def test_a_read_only_view_of_a_writable_array_is_copied():
     view = base.view()
     view.setflags(write=False)
     idx = np.arange(6)
-    acts = ActivationSet(clouds={"a": view}, sample_index={"a": idx}, labels=np.zeros(6, int),
-                         hierarchy=ClassHierarchy(class_names=("x",)), reduction="flatten")
+    acts = ActivationSet(
+        clouds={"a": view},
+        sample_index={"a": idx},
+        labels=np.zeros(6, int),
+        hierarchy=ClassHierarchy(class_names=("x",)),
+        reduction="flatten",
+    )
     base[0, 0] = 99.0
     idx[0] = 5
     assert acts.cloud("a")[0, 0] == 0.0 and acts.sample_index["a"][0] == 0
@@ -293,18 +328,29 @@ def test_a_read_only_view_of_a_writable_array_is_copied():
     # an array that owns its data and is read-only is kept as is (no copy)
     owned = np.arange(12.0).reshape(6, 2).copy()
     owned.setflags(write=False)
-    kept = ActivationSet(clouds={"a": owned}, sample_index={"a": np.arange(6)}, labels=np.zeros(6, int),
-                         hierarchy=ClassHierarchy(class_names=("x",)), reduction="flatten")
+    kept = ActivationSet(
+        clouds={"a": owned},
+        sample_index={"a": np.arange(6)},
+        labels=np.zeros(6, int),
+        hierarchy=ClassHierarchy(class_names=("x",)),
+        reduction="flatten",
+    )
     assert kept.cloud("a") is owned
 
 
 def test_class_hierarchy_is_hashable_and_frozen():
     from tda_activations.types import ClassHierarchy
 
-    a = ClassHierarchy(class_names=["a", "b", "c"], parents={"coarse": [0, 0, 1]},
-                       level_names={"coarse": ["x", "y"]})
-    b = ClassHierarchy(class_names=("a", "b", "c"), parents={"coarse": (0, 0, 1)},
-                       level_names={"coarse": ("x", "y")})
+    a = ClassHierarchy(
+        class_names=["a", "b", "c"],
+        parents={"coarse": [0, 0, 1]},
+        level_names={"coarse": ["x", "y"]},
+    )
+    b = ClassHierarchy(
+        class_names=("a", "b", "c"),
+        parents={"coarse": (0, 0, 1)},
+        level_names={"coarse": ("x", "y")},
+    )
     assert a == b and hash(a) == hash(b) and len({a, b}) == 1
     with pytest.raises(TypeError, match="immutable"):
         a.parents["coarse"] = (1, 1, 1)  # type: ignore[index]
@@ -334,10 +380,20 @@ def test_containers_pickle_and_replace_deeply_frozen():
     assert json.loads(json.dumps(acts.params)) == {"seed": 0, "opts": {"k": [1, 2]}}
     assert json.loads(stable_json(acts.params)) == {"opts": {"k": [1, 2]}, "seed": 0}
     dg = Diagrams(dgms=([[0.0, 1.0]],), maxdim=0, params={"sub": {"r": [1.0]}})
-    lm = LayerMatrix(values=np.eye(2), row_labels=("a", "b"), col_labels=("a", "b"),
-                     measure="m", kind="distance", params={"layers": ["a", "b"]})
-    mg = MapperGraph(nodes=(MapperNode(id="n", members=[0], interval=0, lens_mean=0.0),),
-                     edges=(), lens=np.zeros(1), params={"eps": [0.5]})
+    lm = LayerMatrix(
+        values=np.eye(2),
+        row_labels=("a", "b"),
+        col_labels=("a", "b"),
+        measure="m",
+        kind="distance",
+        params={"layers": ["a", "b"]},
+    )
+    mg = MapperGraph(
+        nodes=(MapperNode(id="n", members=[0], interval=0, lens_mean=0.0),),
+        edges=(),
+        lens=np.zeros(1),
+        params={"eps": [0.5]},
+    )
     for obj in (dg, lm, mg):
         assert isinstance(obj.params, FrozenMap)
         with pytest.raises(TypeError, match="immutable"):
@@ -379,8 +435,14 @@ def test_mapper_layout_and_html_are_identical_across_hash_seeds(tmp_path):
     outs = []
     for seed in ("1", "2"):
         env = {**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": root}
-        res = subprocess.run([sys.executable, "-c", _LAYOUT_SCRIPT, str(tmp_path / f"{seed}.html")],
-                             env=env, capture_output=True, text=True, timeout=120, check=True)
+        res = subprocess.run(
+            [sys.executable, "-c", _LAYOUT_SCRIPT, str(tmp_path / f"{seed}.html")],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
         outs.append(res.stdout.strip())
     assert outs[0] == outs[1], outs
 
@@ -406,8 +468,9 @@ def test_knn_indices_break_exact_ties_by_the_lower_index():
     x = np.concatenate([x, x[:10], np.zeros((5, x.shape[1]))])
     d = squareform(pdist(x, "sqeuclidean"))
     n, k = x.shape[0], 6
-    ref = np.array([sorted((j for j in range(n) if j != i), key=lambda j: (d[i, j], j))[:k]
-                    for i in range(n)])
+    ref = np.array(
+        [sorted((j for j in range(n) if j != i), key=lambda j: (d[i, j], j))[:k] for i in range(n)]
+    )
     np.testing.assert_array_equal(knn_indices(x, k=k, block=7), ref)
 
 

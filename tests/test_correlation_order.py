@@ -38,7 +38,9 @@ def make_xor(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return mk(n, seed=seed)
 
 
-def train(model: nn.Module, x: np.ndarray, y: np.ndarray, *, steps: int = 300, seed: int = 0) -> nn.Module:
+def train(
+    model: nn.Module, x: np.ndarray, y: np.ndarray, *, steps: int = 300, seed: int = 0
+) -> nn.Module:
     torch.manual_seed(seed)
     xt, yt = torch.tensor(x, dtype=torch.float32), torch.tensor(y)
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
@@ -53,7 +55,9 @@ def train(model: nn.Module, x: np.ndarray, y: np.ndarray, *, steps: int = 300, s
 def xor_model() -> tuple[nn.Module, tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     fit, test = make_xor(1000, seed=0), make_xor(1000, seed=1)
     torch.manual_seed(0)
-    model = nn.Sequential(nn.Linear(2, 32), nn.ReLU(), nn.Linear(32, 32), nn.ReLU(), nn.Linear(32, 2))
+    model = nn.Sequential(
+        nn.Linear(2, 32), nn.ReLU(), nn.Linear(32, 32), nn.ReLU(), nn.Linear(32, 2)
+    )
     return train(model, *fit), fit, test
 
 
@@ -75,7 +79,10 @@ def test_xor_input_information_is_purely_second_order(xor_model) -> None:
     assert prof.true_accuracy > 0.97
     assert prof.chance_accuracy == pytest.approx(0.5, abs=0.01)
     row = prof.accuracy[0]
-    first, second = prof.accuracy_of("class_means_pooled_cov")[0], prof.accuracy_of("class_means_class_covs")[0]
+    first, second = (
+        prof.accuracy_of("class_means_pooled_cov")[0],
+        prof.accuracy_of("class_means_class_covs")[0],
+    )
     se = math.sqrt(0.25 / prof.n_surrogates)
     assert abs(first - 0.5) < 4 * se + 0.01  # class means are equal: chance
     # a Gaussian with the class covariance puts x1*x2 on the class's side with probability
@@ -100,7 +107,9 @@ def test_first_order_case_mean_shift_with_shared_covariance() -> None:
 
     def sample(n: int) -> tuple[np.ndarray, np.ndarray]:
         y = rng.integers(0, 2, size=n)
-        x = rng.normal(size=(n, 2)) @ chol.T + np.where(y[:, None] == 1, 1.5, -1.5) * np.array([1.0, -1.0])
+        x = rng.normal(size=(n, 2)) @ chol.T + np.where(y[:, None] == 1, 1.5, -1.5) * np.array(
+            [1.0, -1.0]
+        )
         return x, y
 
     fit, test = sample(2000), sample(2000)
@@ -117,7 +126,9 @@ def test_split_of_image_datasets_and_shrinkage_options(xor_model) -> None:
     hier = flat_hierarchy(["same", "different"])
 
     def ds(xy: tuple[np.ndarray, np.ndarray], name: str) -> ImageDataset:
-        return ImageDataset(images=xy[0].reshape(-1, 1, 1, 2), labels=xy[1], hierarchy=hier, name=name)
+        return ImageDataset(
+            images=xy[0].reshape(-1, 1, 1, 2), labels=xy[1], hierarchy=hier, name=name
+        )
 
     net = nn.Sequential(nn.Flatten(), model)
     split = Split(train=ds(fit, "train"), test=ds(test, "test"))
@@ -150,7 +161,9 @@ def test_surrogate_samples_have_the_shrunk_covariance_of_scikit_learn() -> None:
     from sklearn.covariance import LedoitWolf
 
     rng = np.random.default_rng(2)
-    x = rng.normal(size=(30, 4)) @ np.array([[2, 0, 0, 0], [1, 1, 0, 0], [0, 0, 0.5, 0], [0, 0, 0, 0.1]])
+    x = rng.normal(size=(30, 4)) @ np.array(
+        [[2, 0, 0, 0], [1, 1, 0, 0], [0, 0, 0.5, 0], [0, 0, 0, 0.1]]
+    )
     mean = x.mean(axis=0)
     g = _fit_gaussian(mean, x - mean, "ledoit_wolf")
     ref = LedoitWolf().fit(x)
@@ -192,7 +205,9 @@ def test_hooks_address_repeated_calls_and_clean_up() -> None:
             rep.replacement = torch.zeros(10, 3)
             out = model(xt)
             assert rep.calls == 1
-    assert np.allclose(got0, first.numpy(), atol=1e-6) and np.allclose(got1, second.numpy(), atol=1e-6)
+    assert np.allclose(got0, first.numpy(), atol=1e-6) and np.allclose(
+        got1, second.numpy(), atol=1e-6
+    )
     assert torch.allclose(out, model.head(torch.zeros(10, 3)).detach().expand(10, 2))
     assert model.training
     for m in model.modules():
@@ -201,8 +216,11 @@ def test_hooks_address_repeated_calls_and_clean_up() -> None:
 
 def test_hooks_are_removed_when_the_forward_pass_fails() -> None:
     model = Twice()
-    with (pytest.raises(ValueError, match="batch size"), evaluation(model),
-          OutputReplacement(model, "lin") as rep):
+    with (
+        pytest.raises(ValueError, match="batch size"),
+        evaluation(model),
+        OutputReplacement(model, "lin") as rep,
+    ):
         rep.replacement = torch.zeros(2, 3)
         model(torch.zeros(5, 3))
     with pytest.raises(RuntimeError, match="boom"), LayerCapture(model, ["head"]):
@@ -267,8 +285,9 @@ def test_cli_corr_order(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
         torch.manual_seed(seed)
         net = nn.Sequential(nn.Flatten(), nn.Linear(64, 10))
         x = torch.from_numpy(np.array(data.train.images))
-        return types.SimpleNamespace(model=train(net, x.numpy().reshape(-1, 64), data.train.labels,
-                                                 steps=100), data=data)
+        return types.SimpleNamespace(
+            model=train(net, x.numpy().reshape(-1, 64), data.train.labels, steps=100), data=data
+        )
 
     monkeypatch.setattr(models, "pretrained", fake)
     out = tmp_path / "co.csv"

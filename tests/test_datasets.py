@@ -42,7 +42,18 @@ from tda_activations.datasets import (
 )
 from tda_activations.types import ClassHierarchy, ImageDataset
 
-CIFAR10_NAMES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+CIFAR10_NAMES = [
+    "airplane",
+    "automobile",
+    "bird",
+    "cat",
+    "deer",
+    "dog",
+    "frog",
+    "horse",
+    "ship",
+    "truck",
+]
 
 
 # =============================================================================== XOR
@@ -162,7 +173,7 @@ def test_ambient_embedding_is_an_isometry(name: str) -> None:
     np.testing.assert_allclose(pdist(lifted), pdist(base), rtol=1e-10, atol=1e-12)
     # the embedding really uses the extra dimensions
     assert np.linalg.matrix_rank(lifted - lifted.mean(0), tol=1e-8) == base.shape[1]
-    assert np.abs(lifted[:, base.shape[1]:]).max() > 1e-3
+    assert np.abs(lifted[:, base.shape[1] :]).max() > 1e-3
 
 
 def test_random_rotation_is_orthogonal() -> None:
@@ -231,8 +242,11 @@ def test_shape_registry() -> None:
 def test_shipped_cifar_hierarchies() -> None:
     h10 = load_hierarchy("cifar10")
     assert list(h10.class_names) == CIFAR10_NAMES
-    vehicles = {h10.class_names[i] for i, p in enumerate(h10.parents["coarse"])
-                if h10.names("coarse")[p] == "vehicle"}
+    vehicles = {
+        h10.class_names[i]
+        for i, p in enumerate(h10.parents["coarse"])
+        if h10.names("coarse")[p] == "vehicle"
+    }
     assert vehicles == {"airplane", "automobile", "ship", "truck"}
     h100 = load_hierarchy("cifar100")
     assert len(h100.class_names) == 100 and list(h100.class_names) == sorted(h100.class_names)
@@ -245,20 +259,34 @@ def test_shipped_cifar_hierarchies() -> None:
 
 
 def test_hierarchy_errors(tmp_path: Path) -> None:
-    base = {"classes": ["a", "b"], "levels": {"coarse": {"names": ["g"], "members": {"g": ["a", "b"]}}}}
+    base = {
+        "classes": ["a", "b"],
+        "levels": {"coarse": {"names": ["g"], "members": {"g": ["a", "b"]}}},
+    }
     assert hierarchy_from_dict(base).map_labels([0, 1], "coarse").tolist() == [0, 0]
     with pytest.raises(ValueError, match="'c', which is not one of the classes"):
-        hierarchy_from_dict({"classes": ["a", "b"], "levels": {"coarse": {"members": {"g": ["a", "b", "c"]}}}})
+        hierarchy_from_dict(
+            {"classes": ["a", "b"], "levels": {"coarse": {"members": {"g": ["a", "b", "c"]}}}}
+        )
     with pytest.raises(ValueError, match="in two groups"):
-        hierarchy_from_dict({"classes": ["a", "b"], "levels": {"coarse": {"members": {"g": ["a", "b"], "h": ["a"]}}}})
+        hierarchy_from_dict(
+            {
+                "classes": ["a", "b"],
+                "levels": {"coarse": {"members": {"g": ["a", "b"], "h": ["a"]}}},
+            }
+        )
     with pytest.raises(ValueError, match=r"does not place the classes \['b'\]"):
-        hierarchy_from_dict({"classes": ["a", "b"], "levels": {"coarse": {"members": {"g": ["a"]}}}})
+        hierarchy_from_dict(
+            {"classes": ["a", "b"], "levels": {"coarse": {"members": {"g": ["a"]}}}}
+        )
     with pytest.raises(ValueError, match="no 'classes'"):
         hierarchy_from_dict({"levels": {}})
     with pytest.raises(ValueError, match="unique"):
         hierarchy_from_dict({"classes": ["a", "a"]})
     with pytest.raises(ValueError, match="not in its 'names'"):
-        hierarchy_from_dict({"classes": ["a"], "levels": {"coarse": {"names": ["g"], "members": {"h": ["a"]}}}})
+        hierarchy_from_dict(
+            {"classes": ["a"], "levels": {"coarse": {"names": ["g"], "members": {"h": ["a"]}}}}
+        )
     with pytest.raises(ValueError, match="did you mean 'cifar10'"):
         load_hierarchy("cifar1O")
     with pytest.raises(FileNotFoundError):
@@ -310,14 +338,27 @@ def write_cifar10(root: Path, *, batch_sizes=(3, 2), n_test=4, seed=0, str_keys=
     rng = np.random.default_rng(seed)
     root.mkdir(parents=True, exist_ok=True)
     key = (lambda k: k) if str_keys else (lambda k: k.encode())
-    _dump({key("label_names"): [n.encode() for n in CIFAR10_NAMES], key("num_vis"): 3072},
-          root / "batches.meta")
+    _dump(
+        {key("label_names"): [n.encode() for n in CIFAR10_NAMES], key("num_vis"): 3072},
+        root / "batches.meta",
+    )
     written = {}
-    for name, n in [*((f"data_batch_{i + 1}", k) for i, k in enumerate(batch_sizes)), ("test_batch", n_test)]:
+    for name, n in [
+        *((f"data_batch_{i + 1}", k) for i, k in enumerate(batch_sizes)),
+        ("test_batch", n_test),
+    ]:
         data = rng.integers(0, 256, size=(n, 3072), dtype=np.uint8)
         labels = rng.integers(0, 10, size=n).tolist()
-        _dump({key("batch_label"): name.encode(), key("labels"): labels, key("data"): data,
-               key("filenames"): [b"x.png"] * n}, root / name, protocol=5 if str_keys else 2)
+        _dump(
+            {
+                key("batch_label"): name.encode(),
+                key("labels"): labels,
+                key("data"): data,
+                key("filenames"): [b"x.png"] * n,
+            },
+            root / name,
+            protocol=5 if str_keys else 2,
+        )
         written[name] = (data, np.array(labels))
     return written
 
@@ -357,7 +398,8 @@ def test_cifar10_pickles_written_by_numpy_1(tmp_path: Path) -> None:
     assert b"numpy._core.multiarray\n_reconstruct" in raw  # protocol 2: text GLOBAL opcodes
     (tmp_path / "test_batch").write_bytes(raw.replace(b"numpy._core.", b"numpy.core."))
     np.testing.assert_array_equal(
-        load_cifar(tmp_path).images, written["test_batch"][0].reshape(-1, 3, 32, 32) / np.float32(255)
+        load_cifar(tmp_path).images,
+        written["test_batch"][0].reshape(-1, 3, 32, 32) / np.float32(255),
     )
 
 
@@ -365,15 +407,27 @@ def write_cifar100(root: Path, *, n=6, seed=0, coarse_override=None) -> dict:
     h = load_hierarchy("cifar100")
     rng = np.random.default_rng(seed)
     root.mkdir(parents=True, exist_ok=True)
-    _dump({b"fine_label_names": [c.encode() for c in h.class_names],
-           b"coarse_label_names": [c.encode() for c in h.names("coarse")]}, root / "meta")
+    _dump(
+        {
+            b"fine_label_names": [c.encode() for c in h.class_names],
+            b"coarse_label_names": [c.encode() for c in h.names("coarse")],
+        },
+        root / "meta",
+    )
     out = {}
     for split in ("train", "test"):
         data = rng.integers(0, 256, size=(n, 3072), dtype=np.uint8)
         fine = rng.choice(100, size=n, replace=False)
         coarse = h.map_labels(fine, "coarse") if coarse_override is None else coarse_override(fine)
-        _dump({b"data": data, b"fine_labels": fine.tolist(), b"coarse_labels": list(map(int, coarse)),
-               b"filenames": [b"x.png"] * n}, root / split)
+        _dump(
+            {
+                b"data": data,
+                b"fine_labels": fine.tolist(),
+                b"coarse_labels": list(map(int, coarse)),
+                b"filenames": [b"x.png"] * n,
+            },
+            root / split,
+        )
         out[split] = (data, fine, np.asarray(coarse))
     return out
 
@@ -396,11 +450,22 @@ def test_cifar100_mapping_is_taken_from_the_data(tmp_path: Path) -> None:
     h = load_hierarchy("cifar100")
     root = tmp_path / "c100"
     h_names = [c.encode() for c in h.class_names]
-    _dump({b"fine_label_names": h_names, b"coarse_label_names": [c.encode() for c in h.names("coarse")]},
-          root.mkdir() or root / "meta")
+    _dump(
+        {
+            b"fine_label_names": h_names,
+            b"coarse_label_names": [c.encode() for c in h.names("coarse")],
+        },
+        root.mkdir() or root / "meta",
+    )
     fine = np.arange(100)
-    _dump({b"data": np.zeros((100, 3072), np.uint8), b"fine_labels": fine.tolist(),
-           b"coarse_labels": (fine % 20).tolist()}, root / "test")
+    _dump(
+        {
+            b"data": np.zeros((100, 3072), np.uint8),
+            b"fine_labels": fine.tolist(),
+            b"coarse_labels": (fine % 20).tolist(),
+        },
+        root / "test",
+    )
     ds = load_cifar(root)
     np.testing.assert_array_equal(ds.hierarchy.parents["coarse"], fine % 20)
 
@@ -420,8 +485,10 @@ def test_cifar100_unknown_classes_without_images(tmp_path: Path) -> None:
     root = tmp_path / "c100"
     root.mkdir()
     _dump({b"fine_label_names": [b"x", b"y", b"z"], b"coarse_label_names": [b"g"]}, root / "meta")
-    _dump({b"data": np.zeros((1, 3072), np.uint8), b"fine_labels": [0], b"coarse_labels": [0]},
-          root / "test")
+    _dump(
+        {b"data": np.zeros((1, 3072), np.uint8), b"fine_labels": [0], b"coarse_labels": [0]},
+        root / "test",
+    )
     with pytest.raises(ValueError, match=r"\['y', 'z'\].*pass the hierarchy"):
         load_cifar(root)
 
@@ -429,7 +496,9 @@ def test_cifar100_unknown_classes_without_images(tmp_path: Path) -> None:
 def test_cifar_wrong_directory_says_what_was_expected_and_found(tmp_path: Path) -> None:
     (tmp_path / "readme.txt").write_text("hi")
     (tmp_path / "images").mkdir()
-    with pytest.raises(ValueError, match=r"expected the files batches\.meta.*found images/, readme\.txt"):
+    with pytest.raises(
+        ValueError, match=r"expected the files batches\.meta.*found images/, readme\.txt"
+    ):
         load_cifar(tmp_path)
     with pytest.raises(FileNotFoundError):
         load_cifar(tmp_path / "nope")
@@ -497,7 +566,9 @@ def test_cifar_bad_contents(tmp_path: Path) -> None:
 # ====================================================================== image folder
 
 
-def write_image_folder(root: Path, *, mode: str = "RGB", size=(5, 4), seed=0) -> dict[str, list[np.ndarray]]:
+def write_image_folder(
+    root: Path, *, mode: str = "RGB", size=(5, 4), seed=0
+) -> dict[str, list[np.ndarray]]:
     """3 classes of 2 PNGs each; returns the uint8 pixels written, by class."""
     rng = np.random.default_rng(seed)
     out: dict[str, list[np.ndarray]] = {}
@@ -535,7 +606,9 @@ def test_image_folder_grayscale_and_mixed(tmp_path: Path) -> None:
     Image.fromarray(rgba, mode="RGBA").save(tmp_path / "g" / "cat" / "z.png")
     mixed = load_image_folder(tmp_path / "g")
     assert mixed.image_shape == (3, 5, 4)
-    np.testing.assert_array_equal(mixed.images[-1], np.transpose(rgba[:, :, :3], (2, 0, 1)) / np.float32(255))
+    np.testing.assert_array_equal(
+        mixed.images[-1], np.transpose(rgba[:, :, :3], (2, 0, 1)) / np.float32(255)
+    )
     # explicit grayscale of RGB data is PIL's luma conversion
     gray = load_image_folder(tmp_path / "g", color="grayscale")
     pil_l = np.asarray(Image.fromarray(rgba, mode="RGBA").convert("L"))
@@ -627,9 +700,14 @@ def test_npz_layouts_round_trip(tmp_path: Path, layout: str) -> None:
 
 def test_npz_names_coarse_labels_and_floats(tmp_path: Path) -> None:
     images = np.random.default_rng(1).random((4, 2, 2)).astype(np.float32)
-    np.savez(tmp_path / "f.npz", images=images, labels=[0, 1, 2, 2],
-             class_names=np.array(["ant", "bee", "cow"]), coarse_labels=[0, 0, 1, 1],
-             coarse_names=np.array(["insect", "mammal"]))
+    np.savez(
+        tmp_path / "f.npz",
+        images=images,
+        labels=[0, 1, 2, 2],
+        class_names=np.array(["ant", "bee", "cow"]),
+        coarse_labels=[0, 0, 1, 1],
+        coarse_names=np.array(["insect", "mammal"]),
+    )
     ds = load_npz(tmp_path / "f.npz")
     np.testing.assert_array_equal(ds.images[:, 0], images)
     assert ds.hierarchy.class_names == ("ant", "bee", "cow")
@@ -638,7 +716,9 @@ def test_npz_names_coarse_labels_and_floats(tmp_path: Path) -> None:
     over = load_npz(tmp_path / "f.npz", hierarchy=flat_hierarchy(["x", "y", "z"]))
     assert over.hierarchy.class_names == ("x", "y", "z")
     np.savez(tmp_path / "i.npz", images=np.array([[[0, 128]], [[255, 7]]]), labels=[0, 0])
-    np.testing.assert_array_equal(load_npz(tmp_path / "i.npz").images[1, 0, 0], [1.0, np.float32(7) / 255])
+    np.testing.assert_array_equal(
+        load_npz(tmp_path / "i.npz").images[1, 0, 0], [1.0, np.float32(7) / 255]
+    )
 
 
 def test_npz_bad_input(tmp_path: Path) -> None:
@@ -675,7 +755,9 @@ def test_npz_bad_input(tmp_path: Path) -> None:
     np.savez(f, images=np.zeros((3, 4, 4)), labels=[0, 0, 1], coarse_labels=[0, 1, 1])
     with pytest.raises(ValueError, match="inconsistent: fine class '0'"):
         load_npz(f)
-    np.savez(f, images=np.zeros((2, 4, 4)), labels=[0, 1], class_names=np.array(["a", "b"], dtype=object))
+    np.savez(
+        f, images=np.zeros((2, 4, 4)), labels=[0, 1], class_names=np.array(["a", "b"], dtype=object)
+    )
     with pytest.raises(ValueError, match="string array"):
         load_npz(f)
     np.save(tmp_path / "single.npy", np.zeros(3))
@@ -713,8 +795,13 @@ def test_from_torch_style_datasets() -> None:
     arrays = [rng.integers(0, 256, size=(3, 4, 3), dtype=np.uint8) for _ in range(3)]
     ds = from_torchvision(_FakeVisionDataset(arrays, [1, 0, 1]))
     assert ds.hierarchy.class_names == ("zero", "one") and ds.name == "_fakevisiondataset"
-    np.testing.assert_array_equal(ds.images, np.stack([a.transpose(2, 0, 1) for a in arrays]) / np.float32(255))
-    assert from_torchvision(_FakeVisionDataset(arrays, [1, 0, 1]), limit=2).labels.tolist() == [1, 0]
+    np.testing.assert_array_equal(
+        ds.images, np.stack([a.transpose(2, 0, 1) for a in arrays]) / np.float32(255)
+    )
+    assert from_torchvision(_FakeVisionDataset(arrays, [1, 0, 1]), limit=2).labels.tolist() == [
+        1,
+        0,
+    ]
     tensors = [(torch.rand(1, 5, 5), torch.tensor(i % 2)) for i in range(4)]
     tds = from_torchvision(tensors, hierarchy=flat_hierarchy(["a", "b"]), name="t")
     np.testing.assert_array_equal(tds.images[2], tensors[2][0].numpy())
@@ -725,7 +812,9 @@ def test_from_torch_style_datasets() -> None:
     assert from_torchvision([(raw[0], 0)]).image_shape == (1, 3, 4)
     # NumPy images follow NumPy's (h, w, c) convention
     hwc = np.random.default_rng(1).integers(0, 256, (3, 4, 2), dtype=np.uint8)
-    np.testing.assert_array_equal(from_torchvision([(hwc, 0)]).images[0], hwc.transpose(2, 0, 1) / np.float32(255))
+    np.testing.assert_array_equal(
+        from_torchvision([(hwc, 0)]).images[0], hwc.transpose(2, 0, 1) / np.float32(255)
+    )
     with pytest.raises(ValueError, match="item 1 has shape.*Resize"):
         from_torchvision([(torch.rand(1, 5, 5), 0), (torch.rand(1, 4, 5), 0)])
     with pytest.raises(ValueError, match="must lie in \\[0, 1\\]"):
@@ -740,8 +829,9 @@ def test_from_torch_style_datasets() -> None:
 
 def test_from_torchvision_fake_data() -> None:
     tv = pytest.importorskip("torchvision")
-    fake = tv.datasets.FakeData(size=4, image_size=(3, 6, 5), num_classes=3,
-                                transform=tv.transforms.PILToTensor())
+    fake = tv.datasets.FakeData(
+        size=4, image_size=(3, 6, 5), num_classes=3, transform=tv.transforms.PILToTensor()
+    )
     ds = from_torchvision(fake)
     assert ds.images.shape == (4, 3, 6, 5)
     np.testing.assert_array_equal(ds.images[1], fake[1][0].numpy() / np.float32(255))
@@ -806,8 +896,9 @@ def test_digits_spec_applies_limit_before_upsampling() -> None:
     big = load_dataset("digits:x100", limit=2)
     assert big.image_shape == (1, 800, 800)
     raw = sk_digits().images.astype(np.float32)[big.sample_ids, None] / 16.0
-    expected = F.interpolate(torch.from_numpy(raw), scale_factor=100, mode="bilinear",
-                             align_corners=False).numpy()
+    expected = F.interpolate(
+        torch.from_numpy(raw), scale_factor=100, mode="bilinear", align_corners=False
+    ).numpy()
     np.testing.assert_array_equal(big.images, expected)
 
 

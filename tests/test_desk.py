@@ -21,8 +21,11 @@ from tda_activations import probes
 from tda_activations._progress import CostEstimate
 from tda_activations.types import ActivationSet, ClassHierarchy
 
-HIER = ClassHierarchy(class_names=("a", "b", "c", "d"), parents={"coarse": (0, 0, 1, 1)},
-                      level_names={"coarse": ("A", "B")})
+HIER = ClassHierarchy(
+    class_names=("a", "b", "c", "d"),
+    parents={"coarse": (0, 0, 1, 1)},
+    level_names={"coarse": ("A", "B")},
+)
 runner = CliRunner()
 
 
@@ -34,8 +37,12 @@ def _models(n_models: int = 3, n_layers: int = 4, n: int = 30) -> dict[str, Acti
         out[f"s{m}"] = ActivationSet(
             clouds={f"l{i}": c + 0.05 * rng.normal(size=c.shape) for i, c in enumerate(base)},
             sample_index={f"l{i}": np.arange(n) for i in range(n_layers)},
-            labels=np.arange(n) % 4, hierarchy=HIER, reduction="t", model_fingerprint=f"fp{m}",
-            data_fingerprint="d")
+            labels=np.arange(n) % 4,
+            hierarchy=HIER,
+            reduction="t",
+            model_fingerprint=f"fp{m}",
+            data_fingerprint="d",
+        )
     return out
 
 
@@ -58,15 +65,15 @@ def test_correspondence_cost_counts_every_comparison_exactly():
     expected = sum(16 * (3 if m.symmetric else 6) for m in ms)
     assert est.units == expected
     _sane(est, what="layer_correspondence", unit="layer-pair comparison")
-    ref = ex.layer_correspondence_cost(models, measures=MEASURES, pairs="reference",
-                                       calibrate=False)
+    ref = ex.layer_correspondence_cost(
+        models, measures=MEASURES, pairs="reference", calibrate=False
+    )
     assert ref.units == 2 * 16 * len(ms) and ref.seconds is None
 
 
 def test_sensitivity_and_monotonicity_costs_count_exactly():
     acts = _models(1)["s0"]
-    est = ex.sensitivity_cost(acts, measures=MEASURES, layers=["l0", "l2"],
-                              fractions=(0.2, 0.5))
+    est = ex.sensitivity_cost(acts, measures=MEASURES, layers=["l0", "l2"], fractions=(0.2, 0.5))
     assert est.units == 2 * 3 * len(MEASURES)  # layers x fractions (0 added) x measures
     _sane(est, what="sensitivity", unit="layer-pair comparison")
     ms = ex.as_measures(MEASURES)
@@ -84,8 +91,9 @@ def test_cost_functions_check_arguments_like_the_calls():
 
 def test_long_calls_log_their_cost_first(caplog):
     with caplog.at_level(logging.INFO, logger="tda_activations"):
-        ex.layer_correspondence(_models(), measures=["linear_cka"], n_permutations=9,
-                                n_bootstrap=9, progress=False)
+        ex.layer_correspondence(
+            _models(), measures=["linear_cka"], n_permutations=9, n_bootstrap=9, progress=False
+        )
     first = [r.getMessage() for r in caplog.records if "layer_correspondence:" in r.getMessage()]
     assert first and "layer-pair comparisons" in first[0] and "about" in first[0]
 
@@ -105,8 +113,7 @@ def test_bars_are_silent_when_disabled_and_off_a_terminal(capsys):
     ex.layer_correspondence(models, progress=False, **kw)
     ex.layer_correspondence(models, **kw)  # None: stderr is captured, not a terminal
     ex.sensitivity(models["s0"], measures=["linear_cka"], progress=False)
-    ex.layer_monotonicity(models["s0"], measures=["linear_cka"], n_permutations=9,
-                          progress=False)
+    ex.layer_monotonicity(models["s0"], measures=["linear_cka"], n_permutations=9, progress=False)
     out = capsys.readouterr()
     assert out.out == "" and out.err == ""
     ex.layer_correspondence(models, progress=True, **kw)
@@ -175,8 +182,12 @@ def _store(tmp_path):
 def test_every_plain_flag_shows_as_a_flag_in_help():
     from tda_activations.cli import app
 
-    cases = [([], "--verbose"), (["mapper", "run"], "--html"),
-             (["probes", "architecture"], "--all-nodes"), (["extract"], "--quiet")]
+    cases = [
+        ([], "--verbose"),
+        (["mapper", "run"], "--html"),
+        (["probes", "architecture"], "--all-nodes"),
+        (["extract"], "--quiet"),
+    ]
     for args, flag in cases:
         res = runner.invoke(app, [*args, "--help"], env={"COLUMNS": "200"})
         assert res.exit_code == 0, res.output
@@ -197,8 +208,9 @@ def test_homology_distances_out_gets_a_provenance_sidecar(tmp_path):
     from tda_activations.io import provenance_path
 
     out = tmp_path / "sw.csv"
-    res = runner.invoke(app, ["distances", str(_store(tmp_path)), "--out", str(out),
-                              "--n-jobs", "1"])
+    res = runner.invoke(
+        app, ["distances", str(_store(tmp_path)), "--out", str(out), "--n-jobs", "1"]
+    )
     assert res.exit_code == 0, res.output
     side = json.loads(provenance_path(out).read_text())
     assert side["sha256"] == hashlib.sha256(out.read_bytes()).hexdigest()
@@ -216,8 +228,19 @@ def test_experiment_and_similarity_outputs_get_sidecars(tmp_path):
     out = tmp_path / "cka.csv"
     assert runner.invoke(sim_app, ["matrix", str(store), "--out", str(out)]).exit_code == 0
     assert provenance_path(out).is_file()
-    res = runner.invoke(exp_app, ["monotonicity", str(store), "-m", "linear_cka",
-                                  "--n-permutations", "9", "--out", str(tmp_path / "mono")])
+    res = runner.invoke(
+        exp_app,
+        [
+            "monotonicity",
+            str(store),
+            "-m",
+            "linear_cka",
+            "--n-permutations",
+            "9",
+            "--out",
+            str(tmp_path / "mono"),
+        ],
+    )
     assert res.exit_code == 0, res.output
     side = json.loads(provenance_path(tmp_path / "mono").read_text())
     assert "summary.csv" in side["files"] and side["result"]["type"].endswith("MonotonicityResult")

@@ -84,8 +84,12 @@ def test_autocast_precisions() -> None:
         assert (a @ a).dtype == torch.float32
     with autocast("cpu", "float32"):
         assert (a @ a).dtype == torch.float32
-    for name, dt in (("bfloat16", torch.bfloat16), ("bf16", torch.bfloat16),
-                     (torch.float16, torch.float16), ("float16", torch.float16)):
+    for name, dt in (
+        ("bfloat16", torch.bfloat16),
+        ("bf16", torch.bfloat16),
+        (torch.float16, torch.float16),
+        ("float16", torch.float16),
+    ):
         with autocast(torch.device("cpu"), name):
             assert (a @ a).dtype == dt
     for bad in ("float64", torch.float64, "int8", "fp8"):
@@ -133,12 +137,16 @@ def test_call_model_names_the_shape_the_layer_and_the_fix() -> None:
     assert "inputs of shape (2, 1, 8, 8)" in text and "layer 'conv2'" in text
     assert "5x5 kernel" in text and "upsample" in text and "\n" not in text
     rgb = torch.zeros(2, 3, 16, 16)  # RGB into a grey model
-    with pytest.raises(ValueError,
-                       match=r"\(2, 3, 16, 16\).*'conv1'.*1 input channels.*grey vs RGB"):
+    with pytest.raises(
+        ValueError, match=r"\(2, 3, 16, 16\).*'conv1'.*1 input channels.*grey vs RGB"
+    ):
         call_model(_lenet(), rgb)
     mlp = nn.Sequential(nn.Flatten(), nn.Linear(64, 4))
-    with pytest.raises(ValueError, match=r"layer '1' \(Linear with 64 input features\) received "
-                                         r"shape \(2, 256\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"layer '1' \(Linear with 64 input features\) received "
+        r"shape \(2, 256\)",
+    ):
         call_model(mlp, torch.zeros(2, 1, 16, 16))
 
 
@@ -210,8 +218,13 @@ def test_predict_matches_a_manual_forward_on_every_kind_of_data() -> None:
     part = DIGITS16.subset(range(50))
     expected = _manual_argmax(net, part.images)
     x, y = torch.from_numpy(np.array(part.images)), torch.from_numpy(np.array(part.labels))
-    for data in (part, as_source(part), TensorDataset(x, y), DataLoader(TensorDataset(x, y),
-                 batch_size=7), [(x[:20], y[:20]), (x[20:], y[20:])]):
+    for data in (
+        part,
+        as_source(part),
+        TensorDataset(x, y),
+        DataLoader(TensorDataset(x, y), batch_size=7),
+        [(x[:20], y[:20]), (x[20:], y[20:])],
+    ):
         got = predict(net, data, batch_size=16, device="cpu", progress=False)
         assert got.dtype == np.int64 and got.shape == (50,)
         np.testing.assert_array_equal(got, expected)
@@ -225,8 +238,15 @@ def test_predict_on_token_data_with_a_tiny_transformer() -> None:
     from transformers import BertConfig, BertForSequenceClassification
 
     torch.manual_seed(0)
-    cfg = BertConfig(vocab_size=50, hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
-                     intermediate_size=32, max_position_embeddings=16, num_labels=3)
+    cfg = BertConfig(
+        vocab_size=50,
+        hidden_size=16,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=16,
+        num_labels=3,
+    )
     model = BertForSequenceClassification(cfg).eval()
     rng = np.random.default_rng(0)
     ids = rng.integers(1, 50, size=(9, 6))
@@ -234,8 +254,9 @@ def test_predict_on_token_data_with_a_tiny_transformer() -> None:
     mask[::2, 4:] = 0
     tok = TokenDataset(input_ids=ids, attention_mask=mask, labels=rng.integers(0, 3, 9))
     with torch.no_grad():
-        logits = model(input_ids=torch.from_numpy(ids),
-                       attention_mask=torch.from_numpy(mask)).logits
+        logits = model(
+            input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy(mask)
+        ).logits
     got = predict(model, tok, batch_size=4, progress=False)  # ModelOutput: "logits" by default
     np.testing.assert_array_equal(got, logits.argmax(1).numpy())
     assert accuracy(model, tok, progress=False) == float(np.mean(got == tok.labels))
@@ -255,8 +276,9 @@ def test_predict_outputs_dtype_and_bad_input() -> None:
     net = TwoHeads().eval()
     with torch.no_grad():
         expected = net.lin(x).argmax(1).numpy()
-    np.testing.assert_array_equal(predict(net, TensorDataset(x), output=0, progress=False),
-                                  expected)
+    np.testing.assert_array_equal(
+        predict(net, TensorDataset(x), output=0, progress=False), expected
+    )
     with pytest.raises(ValueError, match="output=<index>"):
         predict(net, TensorDataset(x), progress=False)
     with pytest.raises(ValueError, match=r"shape \(4, 1, 3\).*one row of class scores"):
@@ -310,8 +332,14 @@ def test_cuda_bf16_extraction_matches_float32() -> None:
     net = _lenet(seed=0)
     part = DIGITS16.subset(range(64))
     ref = extract(net, part, layers=["conv1", "fc1"], reduction="global_avg_pool", progress=False)
-    gpu = extract(net.to("cuda"), part, layers=["conv1", "fc1"], reduction="global_avg_pool",
-                  dtype="bfloat16", progress=False)
+    gpu = extract(
+        net.to("cuda"),
+        part,
+        layers=["conv1", "fc1"],
+        reduction="global_avg_pool",
+        dtype="bfloat16",
+        progress=False,
+    )
     for layer in ("conv1", "fc1"):
         a, b = ref.cloud(layer), gpu.cloud(layer)
         assert b.dtype == np.float32
@@ -324,7 +352,10 @@ def test_cuda_bf16_extraction_matches_float32() -> None:
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-c", "from tda_activations.cli import main; main()", *args],
-        capture_output=True, text=True, timeout=300, check=False,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
 
 

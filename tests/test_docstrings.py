@@ -25,8 +25,17 @@ docscrape = pytest.importorskip("numpydoc.docscrape")
 import tda_activations  # noqa: E402 - only when numpydoc is installed
 
 NAMESPACES = (
-    "datasets", "models", "extract", "homology", "mapper", "similarity",
-    "experiments", "probes", "plot", "batch", "io",
+    "datasets",
+    "models",
+    "extract",
+    "homology",
+    "mapper",
+    "similarity",
+    "experiments",
+    "probes",
+    "plot",
+    "batch",
+    "io",
 )
 
 # GL08 no docstring; PR01 parameter not documented; PR02 unknown parameter documented;
@@ -42,7 +51,8 @@ TO_DO: tuple[str, ...] = ()
 def _public_objects() -> dict[str, Any]:
     """Every public function and class, once, keyed by its qualified name."""
     pairs: list[tuple[str, str]] = [
-        ("tda_activations", n) for n in tda_activations.__all__
+        ("tda_activations", n)
+        for n in tda_activations.__all__
         if n not in NAMESPACES and not n.startswith("_")
     ]
     for ns in NAMESPACES:
@@ -60,8 +70,9 @@ def _public_objects() -> dict[str, Any]:
 
 
 PUBLIC = _public_objects()
-CHECKED = sorted(q for q, o in PUBLIC.items() if not o.__module__.startswith(TO_DO)
-                 and o.__module__ not in TO_DO)
+CHECKED = sorted(
+    q for q, o in PUBLIC.items() if not o.__module__.startswith(TO_DO) and o.__module__ not in TO_DO
+)
 
 
 def test_the_walk_finds_the_public_names() -> None:
@@ -102,8 +113,11 @@ def test_public_name_is_documented(qualname: str) -> None:
         init = obj.__init__
         if inspect.isfunction(init):  # not the builtin one of an exception or a warning
             # Underscored fields are private (set by the module's own builders).
-            missing = [n for n in _signature_names(init) if not n.startswith("_")
-                       and n.lstrip("*") not in documented and n not in documented]
+            missing = [
+                n
+                for n in _signature_names(init)
+                if not n.startswith("_") and n.lstrip("*") not in documented and n not in documented
+            ]
             if missing:
                 errors.append(f"parameters not under Parameters or Attributes: {missing}")
     assert not errors, f"{qualname}:\n  " + "\n  ".join(errors)

@@ -18,17 +18,26 @@ CKA = "linear_cka[debiased=False,form=auto]"
 H = ClassHierarchy(class_names=("a", "b", "c"))
 
 
-def _acts(clouds: list[np.ndarray], *, fp: str, labels: np.ndarray | None = None, names=None) -> ActivationSet:
+def _acts(
+    clouds: list[np.ndarray], *, fp: str, labels: np.ndarray | None = None, names=None
+) -> ActivationSet:
     n = clouds[0].shape[0]
     names = names or [f"l{i}" for i in range(len(clouds))]
     labels = np.arange(n) % 3 if labels is None else labels
     return ActivationSet(
-        clouds=dict(zip(names, clouds)), sample_index={k: np.arange(c.shape[0]) for k, c in zip(names, clouds)},
-        labels=labels, hierarchy=H, reduction="test", model_fingerprint=fp, data_fingerprint="data",
+        clouds=dict(zip(names, clouds)),
+        sample_index={k: np.arange(c.shape[0]) for k, c in zip(names, clouds)},
+        labels=labels,
+        hierarchy=H,
+        reduction="test",
+        model_fingerprint=fp,
+        data_fingerprint="data",
     )
 
 
-def _chain(rng: np.random.Generator, *, n: int = 60, width: int = 6, layers: int = 6, step: float = 0.6) -> list[np.ndarray]:
+def _chain(
+    rng: np.random.Generator, *, n: int = 60, width: int = 6, layers: int = 6, step: float = 0.6
+) -> list[np.ndarray]:
     """Layers of a random walk: each layer is the previous one plus an independent perturbation."""
     x = rng.normal(size=(n, width))
     out = []
@@ -38,7 +47,9 @@ def _chain(rng: np.random.Generator, *, n: int = 60, width: int = 6, layers: int
     return out
 
 
-def _rotate(clouds: list[np.ndarray], rng: np.random.Generator, noise: float = 0.01) -> list[np.ndarray]:
+def _rotate(
+    clouds: list[np.ndarray], rng: np.random.Generator, noise: float = 0.01
+) -> list[np.ndarray]:
     out = []
     for c in clouds:
         q, _ = np.linalg.qr(rng.normal(size=(c.shape[1], c.shape[1])))
@@ -61,9 +72,15 @@ class Planted(ex.PairwiseMeasure):
     @property
     def properties(self) -> MeasureProperties:
         dist = self.planted_kind == "distance"
-        return MeasureProperties(kind=self.planted_kind, symmetric=False, metric=False,
-                                 invariances=frozenset(), identity_value=0.0 if dist else 1.0,
-                                 bounds=(-np.inf, np.inf), needs_correspondence=False)
+        return MeasureProperties(
+            kind=self.planted_kind,
+            symmetric=False,
+            metric=False,
+            invariances=frozenset(),
+            identity_value=0.0 if dist else 1.0,
+            bounds=(-np.inf, np.inf),
+            needs_correspondence=False,
+        )
 
     def prepare(self, cloud, *, name="cloud"):  # noqa: ANN001, ANN201
         return int(cloud[0, 0])
@@ -100,7 +117,11 @@ def test_all_measures_covers_both_registries() -> None:
     assert {m.distance.name for m in topo} == set(diagram_distance_names())
     less = ex.all_measures(exclude=("rtd", "wasserstein", "bottleneck[H0]"), n_jobs=1)
     lnames = {m.id for m in less}
-    assert not any(n.startswith("rtd[") for n in lnames) and "bottleneck[H0]" not in lnames and "bottleneck[H1]" in lnames
+    assert (
+        not any(n.startswith("rtd[") for n in lnames)
+        and "bottleneck[H0]" not in lnames
+        and "bottleneck[H1]" in lnames
+    )
     assert not any(n.startswith("wasserstein[") for n in lnames)
 
 
@@ -148,7 +169,9 @@ def test_prepare_measures_shares_one_persistence(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(ex.TopologicalMeasure, "diagrams", spy)
     rng = np.random.default_rng(0)
     clouds = {f"c{i}": rng.normal(size=(30, 3)) for i in range(3)}
-    ms = ex.all_measures(similarity_measures=(), diagram_distances=("bottleneck", "sliced_wasserstein"), n_jobs=1)
+    ms = ex.all_measures(
+        similarity_measures=(), diagram_distances=("bottleneck", "sliced_wasserstein"), n_jobs=1
+    )
     got = list(ex.prepare_measures(ms, clouds))
     assert len(got) == 4 and calls == [3]
 
@@ -168,8 +191,11 @@ def test_diagram_cache_is_used(tmp_path) -> None:  # noqa: ANN001
 def test_correspondence_planted_rotations_is_perfect() -> None:
     rng = np.random.default_rng(0)
     base = _chain(rng)
-    models = {"a": _acts(base, fp="a"), "b": _acts(_rotate(base, rng), fp="b"),
-              "c": _acts(_rotate(base, rng), fp="c")}
+    models = {
+        "a": _acts(base, fp="a"),
+        "b": _acts(_rotate(base, rng), fp="b"),
+        "c": _acts(_rotate(base, rng), fp="c"),
+    }
     ms = ["linear_cka", "procrustes", ex.layer_measure("H1:sliced_wasserstein", n_jobs=1)]
     r = ex.layer_correspondence(models, measures=ms, n_permutations=199, n_bootstrap=200, seed=3)
     df = r.to_pandas().set_index("measure")
@@ -183,13 +209,17 @@ def test_correspondence_planted_rotations_is_perfect() -> None:
     assert np.allclose(r.matrix("linear_cka", "b", "a").values, mat.values.T)  # symmetric reuse
     assert r.params["seed"] == 3
     # the same seed gives the same statistics
-    r2 = ex.layer_correspondence(models, measures=ms[:1], n_permutations=199, n_bootstrap=200, seed=3)
+    r2 = ex.layer_correspondence(
+        models, measures=ms[:1], n_permutations=199, n_bootstrap=200, seed=3
+    )
     assert r2.to_pandas()["p_value"].iloc[0] == df.loc[CKA, "p_value"]
 
 
 def test_correspondence_unrelated_models_near_chance() -> None:
     rng = np.random.default_rng(5)
-    models = {f"m{i}": _acts([rng.normal(size=(50, 4)) for _ in range(8)], fp=f"m{i}") for i in range(4)}
+    models = {
+        f"m{i}": _acts([rng.normal(size=(50, 4)) for _ in range(8)], fp=f"m{i}") for i in range(4)
+    }
     r = ex.layer_correspondence(models, measures="linear_cka", n_permutations=299, seed=0)
     row = r.to_pandas().iloc[0]
     assert row["accuracy"] < 0.4 and row["p_value"] > 0.01
@@ -213,8 +243,9 @@ def test_correspondence_accuracy_ties_and_kinds() -> None:
     assert list(first["depth_error"]) == [0, 0, -2]
     assert r.to_pandas()["accuracy"].iloc[0] == pytest.approx((1 + 0.5 + 0 + 3) / 6)
     # as a similarity the best is the max: flip the sign of the planted values
-    rs = ex.layer_correspondence(models, measures=[Planted(-big, planted_kind="similarity")], n_permutations=0,
-                                 n_bootstrap=0)
+    rs = ex.layer_correspondence(
+        models, measures=[Planted(-big, planted_kind="similarity")], n_permutations=0, n_bootstrap=0
+    )
     assert rs.to_pandas()["accuracy"].iloc[0] == pytest.approx(r.to_pandas()["accuracy"].iloc[0])
 
 
@@ -224,21 +255,25 @@ def test_correspondence_permutation_null_matches_brute_force() -> None:
     n_layers = 5
     models = _id_models(2, n_layers)
     big = rng.random((10, 10))
-    r = ex.layer_correspondence(models, measures=[Planted(big)], n_permutations=400, n_bootstrap=0, seed=7)
+    r = ex.layer_correspondence(
+        models, measures=[Planted(big)], n_permutations=400, n_bootstrap=0, seed=7
+    )
     # brute force with the same random stream
     g = np.random.default_rng(7)
     null = np.zeros(400)
     for a, b in (("m0", "m1"), ("m1", "m0")):
         ia = 0 if a == "m0" else n_layers
         ib = 0 if b == "m0" else n_layers
-        vals = big[ia:ia + n_layers, ib:ib + n_layers]
+        vals = big[ia : ia + n_layers, ib : ib + n_layers]
         best = vals.argmin(axis=1)
         perms = np.argsort(g.random((400, n_layers)), axis=1)
         for k in range(400):
             null[k] += np.sum(best == perms[k, np.arange(n_layers)])
     null /= 2 * n_layers
     acc = r.to_pandas()["accuracy"].iloc[0]
-    assert r.to_pandas()["p_value"].iloc[0] == pytest.approx((1 + np.sum(null >= acc - 1e-12)) / 401)
+    assert r.to_pandas()["p_value"].iloc[0] == pytest.approx(
+        (1 + np.sum(null >= acc - 1e-12)) / 401
+    )
 
 
 def test_correspondence_relative_depth_alignment() -> None:
@@ -251,7 +286,9 @@ def test_correspondence_relative_depth_alignment() -> None:
     b = _acts(shallow, fp="b", names=["x", "y", "z"])
     with pytest.raises(ValueError, match="different layers.*relative_depth"):
         ex.layer_correspondence({"a": a, "b": b}, measures="linear_cka")
-    r = ex.layer_correspondence({"a": a, "b": b}, measures="linear_cka", align="relative_depth", n_permutations=0)
+    r = ex.layer_correspondence(
+        {"a": a, "b": b}, measures="linear_cka", align="relative_depth", n_permutations=0
+    )
     m = r.matches.to_pandas()
     assert set(m["target_depth"][m["model_a"] == "b"]) == {0, 3, 5}
 
@@ -267,8 +304,12 @@ def test_correspondence_bad_input() -> None:
     with pytest.raises(ValueError, match="different sizes"):
         ex.layer_correspondence({"a": a, "s": small}, measures="linear_cka")
     # topological measures do not need the same samples
-    r = ex.layer_correspondence({"a": a, "s": small}, measures=ex.layer_measure("H0:sliced_wasserstein", n_jobs=1),
-                                n_permutations=0, n_bootstrap=0)
+    r = ex.layer_correspondence(
+        {"a": a, "s": small},
+        measures=ex.layer_measure("H0:sliced_wasserstein", n_jobs=1),
+        n_permutations=0,
+        n_bootstrap=0,
+    )
     assert len(r.summary) == 1
     with pytest.raises(TypeError, match="ActivationSet"):
         ex.layer_correspondence({"a": a, "b": np.zeros((3, 3))}, measures="linear_cka")
@@ -355,15 +396,22 @@ def test_sensitivity_known_values_and_monotone_curves() -> None:
     rng = np.random.default_rng(1)
     x = rng.normal(size=(90, 10)) * np.linspace(3, 0.3, 10)
     acts = _acts([x, x[:, ::-1].copy()], fp="a", labels=(x[:, 0] > 0).astype(int) + (x[:, 1] > 0))
-    r = ex.sensitivity(acts, measures=["linear_cka", "procrustes", ex.layer_measure("H0:total_persistence", n_jobs=1)],
-                       layers=["l0"], fractions=(0.2, 0.5, 0.9), seed=0)
+    r = ex.sensitivity(
+        acts,
+        measures=["linear_cka", "procrustes", ex.layer_measure("H0:total_persistence", n_jobs=1)],
+        layers=["l0"],
+        fractions=(0.2, 0.5, 0.9),
+        seed=0,
+    )
     c = r.curves.to_pandas()
     assert set(c["n_removed"]) == {0, 2, 5, 9}  # 0 added: the probe's baseline
     # linear CKA between X and its projection on the top k directions: sqrt(sum_{i<=k} s^4 / sum s^4)
     s = np.linalg.svd(x - x.mean(0), compute_uv=False)
     cka = c[c["measure"] == CKA].set_index("n_removed")
     for k in (2, 5, 9):
-        assert cka.loc[k, "value"] == pytest.approx(np.sqrt(np.sum(s[: 10 - k] ** 4) / np.sum(s**4)), rel=1e-9)
+        assert cka.loc[k, "value"] == pytest.approx(
+            np.sqrt(np.sum(s[: 10 - k] ** 4) / np.sum(s**4)), rel=1e-9
+        )
     # variance removed agrees with scikit-learn's explained variance ratios
     ratio = PCA(svd_solver="full").fit(x).explained_variance_ratio_
     assert cka.loc[5, "variance_removed"] == pytest.approx(ratio[5:].sum(), rel=1e-9)
@@ -384,8 +432,9 @@ def test_sensitivity_functional_difference_follows_the_probe() -> None:
     y = rng.integers(0, 3, n)
     signal = np.eye(3)[y] * 4.0
     x = np.c_[signal, 0.3 * rng.normal(size=(n, 5))] + 0.2 * rng.normal(size=(n, 8))
-    r = ex.sensitivity(x, labels=y, measures=["procrustes"], fractions=(0.5, 0.75),
-                       order="highest_variance_first")
+    r = ex.sensitivity(
+        x, labels=y, measures=["procrustes"], fractions=(0.5, 0.75), order="highest_variance_first"
+    )
     c = r.curves.to_pandas().set_index("n_removed")
     assert c.loc[0, "probe_accuracy"] > 0.95
     assert c.loc[6, "accuracy_drop"] > 0.4
@@ -432,20 +481,30 @@ def test_bootstrap_ci_agrees_with_scipy() -> None:
     r = ex.bootstrap_ci(x, y, measures="linear_cka", n_resamples=1500, seed=1)
     lo, hi = r.interval("linear_cka")
     cka = get_measure("linear_cka")
-    ref = bootstrap((np.arange(150),), lambda i: cka(x[i], y[i]), n_resamples=1500, method="percentile",
-                    vectorized=False, random_state=2).confidence_interval
+    ref = bootstrap(
+        (np.arange(150),),
+        lambda i: cka(x[i], y[i]),
+        n_resamples=1500,
+        method="percentile",
+        vectorized=False,
+        random_state=2,
+    ).confidence_interval
     assert lo == pytest.approx(ref.low, abs=0.02) and hi == pytest.approx(ref.high, abs=0.02)
     est = r.to_pandas()["estimate"].iloc[0]
     assert lo < est < hi and est == pytest.approx(cka(x, y))
     again = ex.bootstrap_ci(x, y, measures="linear_cka", n_resamples=50, seed=1)
-    assert again.replicates.column("value")[:50].tolist() == r.replicates.column("value")[:50].tolist()
+    assert (
+        again.replicates.column("value")[:50].tolist() == r.replicates.column("value")[:50].tolist()
+    )
     assert r.params["seed"] == 1
 
 
 def test_bootstrap_subsampling_and_topological() -> None:
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(60, 3)), rng.normal(size=(60, 3))
-    r = ex.bootstrap_ci(x, y, measures=[ex.layer_measure("H0:bottleneck", n_jobs=1)], n_resamples=10, n_points=40)
+    r = ex.bootstrap_ci(
+        x, y, measures=[ex.layer_measure("H0:bottleneck", n_jobs=1)], n_resamples=10, n_points=40
+    )
     row = r.to_pandas().iloc[0]
     assert row["n_valid"] == 10 and row["ci_low"] <= row["ci_high"]
     with pytest.raises(ValueError, match="n_points"):
@@ -457,10 +516,17 @@ def test_bootstrap_subsampling_and_topological() -> None:
 def test_permutation_test_detects_correspondence() -> None:
     rng = np.random.default_rng(0)
     x = rng.normal(size=(80, 4))
-    related = ex.permutation_test(x, x @ rng.normal(size=(4, 4)) + 0.3 * rng.normal(size=(80, 4)),
-                                  measures=["linear_cka", "procrustes"], n_permutations=99, seed=0)
+    related = ex.permutation_test(
+        x,
+        x @ rng.normal(size=(4, 4)) + 0.3 * rng.normal(size=(80, 4)),
+        measures=["linear_cka", "procrustes"],
+        n_permutations=99,
+        seed=0,
+    )
     assert np.allclose(related.to_pandas()["p_value"], 0.01)
-    unrelated = ex.permutation_test(x, rng.normal(size=(80, 4)), measures="linear_cka", n_permutations=99)
+    unrelated = ex.permutation_test(
+        x, rng.normal(size=(80, 4)), measures="linear_cka", n_permutations=99
+    )
     assert unrelated.to_pandas()["p_value"].iloc[0] > 0.05
     with pytest.raises(ValueError, match="not defined"):
         ex.permutation_test(x, x, measures="H1:sliced_wasserstein")
@@ -485,7 +551,12 @@ def test_results_are_frozen_and_saved(tmp_path) -> None:  # noqa: ANN001
     path = r.to_csv(tmp_path / "c.csv")
     assert pd.read_csv(path)["accuracy"].iloc[0] == r.to_pandas()["accuracy"].iloc[0]
     out = r.save(tmp_path / "run")
-    assert {p.name for p in out.iterdir()} == {"summary.csv", "matches.csv", "matrices.csv", "params.json"}
+    assert {p.name for p in out.iterdir()} == {
+        "summary.csv",
+        "matches.csv",
+        "matrices.csv",
+        "params.json",
+    }
     assert len(pd.read_csv(out / "matrices.csv")) == 2 * 16
     assert "| measure |" in r.summary.to_markdown()
     assert not list(tmp_path.glob(".*partial"))
@@ -503,7 +574,9 @@ def test_every_measure_speaks_one_protocol_with_one_id_and_one_label() -> None:
         assert m.label == figure_label(m.id) == figure_label(m) and "[" not in m.label
         assert "_" not in m.label
         p = m.properties
-        assert m.kind == p.kind and m.symmetric == p.symmetric and m.identity_value == p.identity_value
+        assert (
+            m.kind == p.kind and m.symmetric == p.symmetric and m.identity_value == p.identity_value
+        )
         assert m.needs_correspondence == isinstance(m, Measure) == (m.family == "similarity")
         d = m.describe()
         assert d["measure"] == m.id and d["label"] == m.label and d["family"] == m.family
@@ -519,9 +592,11 @@ def test_tables_of_every_stage_join_on_the_id() -> None:
     rng = np.random.default_rng(3)
     clouds = [rng.normal(size=(40, 4)) for _ in range(3)]
     acts = _acts(clouds, fp="fp")
-    mono = ex.layer_monotonicity(acts, measures=["linear_cka", ex.layer_measure("H1:sliced_wasserstein",
-                                                                               n_jobs=1)],
-                                 n_permutations=0)
+    mono = ex.layer_monotonicity(
+        acts,
+        measures=["linear_cka", ex.layer_measure("H1:sliced_wasserstein", n_jobs=1)],
+        n_permutations=0,
+    )
     sim = similarity_matrix(acts, measure="linear_cka")
     assert mono.matrix(sim.measure).measure == sim.measure == CKA
     np.testing.assert_array_equal(mono.matrix("linear_cka").values, sim.values)

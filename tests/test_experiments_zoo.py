@@ -62,7 +62,9 @@ def test_correspondence_and_monotonicity_on_lenets(lenets) -> None:
 def test_sensitivity_on_a_lenet_layer(lenets) -> None:
     acts = lenets["seed0"]
     layer = acts.layers[2]
-    r = ex.sensitivity(acts, layers=[layer], measures=["procrustes", "linear_cka"], fractions=(0.3, 0.6, 0.9))
+    r = ex.sensitivity(
+        acts, layers=[layer], measures=["procrustes", "linear_cka"], fractions=(0.3, 0.6, 0.9)
+    )
     per = r.per_layer.to_pandas()
     assert (per["spearman_fraction"] > 0.9).all()
     c = r.curves.to_pandas()
@@ -72,7 +74,9 @@ def test_sensitivity_on_a_lenet_layer(lenets) -> None:
 def test_different_architectures_are_refused(lenets, tmp_path) -> None:
     mlp = ex.zoo_activations("mlp", seeds=(0,), n_images=150, cache=tmp_path)
     with pytest.raises(ValueError, match="different layers"):
-        ex.layer_correspondence({"lenet": lenets["seed0"], "mlp": mlp["seed0"]}, measures="linear_cka")
+        ex.layer_correspondence(
+            {"lenet": lenets["seed0"], "mlp": mlp["seed0"]}, measures="linear_cka"
+        )
     with pytest.raises(ValueError, match="images"):
         ex.zoo_activations("mlp", seeds=(0,), n_images=2000, source="test", cache=tmp_path)
     with pytest.raises(ValueError, match="distinct"):

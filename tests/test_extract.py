@@ -28,7 +28,9 @@ def _data(n: int = 24, size: int = 6, channels: int = 2, seed: int = 0) -> Image
     rng = np.random.default_rng(seed)
     return ImageDataset(
         images=rng.normal(size=(n, channels, size, size)).astype(np.float32),
-        labels=np.arange(n) % 3, hierarchy=flat_hierarchy(["a", "b", "c"]), name="random",
+        labels=np.arange(n) % 3,
+        hierarchy=flat_hierarchy(["a", "b", "c"]),
+        name="random",
     )
 
 
@@ -65,7 +67,11 @@ def test_default_layers_are_convs_and_linears_in_forward_order() -> None:
     names = select_layers(model, torch.zeros(1, 1, 16, 16))
     assert len(names) == 18
     assert names[0] == "conv1" and names[1] == "layer1.0.conv1" and names[-1] == "linear"
-    assert names.index("layer2.0.conv1") < names.index("layer2.0.conv2") < names.index("layer3.0.conv1")
+    assert (
+        names.index("layer2.0.conv1")
+        < names.index("layer2.0.conv2")
+        < names.index("layer3.0.conv1")
+    )
 
 
 def test_select_by_glob_type_callable_and_exact_names() -> None:
@@ -111,7 +117,9 @@ def test_tuple_outputs_need_an_explicit_index() -> None:
     model, data = Twice(), _data()
     with pytest.raises(ValueError, match=r"tensor_index=\{'pair': i\}"):
         extract(model, data, layers=["pair"], reduction="global_avg_pool")
-    acts = extract(model, data, layers=["pair"], reduction="global_avg_pool", tensor_index={"pair": 1})
+    acts = extract(
+        model, data, layers=["pair"], reduction="global_avg_pool", tensor_index={"pair": 1}
+    )
     base = extract(model, data, layers=["relu:1"], reduction="global_avg_pool")
     np.testing.assert_allclose(acts.cloud("pair"), 3.0 * base.cloud("relu:1"), rtol=1e-5)
 
@@ -120,7 +128,9 @@ def test_module_inputs_can_be_captured() -> None:
     model, data = Twice(), _data()
     inp = extract(model, data, layers=["lin"], io="input")
     with torch.no_grad():
-        h = torch.relu(torch.relu(torch.relu(model.conv(torch.from_numpy(np.array(data.images)))) - 0.5) - 0.1)
+        h = torch.relu(
+            torch.relu(torch.relu(model.conv(torch.from_numpy(np.array(data.images)))) - 0.5) - 0.1
+        )
         expected = (5.0 * h).mean(dim=(2, 3)).numpy()
     np.testing.assert_allclose(inp.cloud("lin"), expected, rtol=1e-5, atol=1e-6)
 
@@ -176,7 +186,9 @@ def test_global_average_pool_and_shapes_of_every_reduction() -> None:
     gap = extract(model, data, layers=["conv"], reduction="global_avg_pool")
     flat = extract(model, data, layers=["conv"], reduction="flatten")
     allp = extract(model, data, layers=["conv"], reduction="all_positions")
-    np.testing.assert_allclose(gap.cloud("conv"), flat.cloud("conv").reshape(10, 4, 36).mean(axis=2), rtol=1e-5)
+    np.testing.assert_allclose(
+        gap.cloud("conv"), flat.cloud("conv").reshape(10, 4, 36).mean(axis=2), rtol=1e-5
+    )
     assert flat.cloud("conv").shape == (10, 4 * 36)
     assert allp.cloud("conv").shape == (10 * 36, 4)
     np.testing.assert_array_equal(allp.sample_index["conv"], np.repeat(np.arange(10), 36))
@@ -190,11 +202,23 @@ def test_random_reductions_are_seeded_and_independent_of_batch_size() -> None:
     c = extract(model, data, layers=["conv"], reduction="random_position", seed=2, batch_size=30)
     np.testing.assert_allclose(a.cloud("conv"), b.cloud("conv"), rtol=1e-5, atol=1e-6)
     assert not np.allclose(a.cloud("conv"), c.cloud("conv"))
-    capped = [extract(model, data, layers=["conv"], reduction="all_positions", max_points=50, seed=0,
-                      batch_size=bs) for bs in (3, 30)]
+    capped = [
+        extract(
+            model,
+            data,
+            layers=["conv"],
+            reduction="all_positions",
+            max_points=50,
+            seed=0,
+            batch_size=bs,
+        )
+        for bs in (3, 30)
+    ]
     assert capped[0].cloud("conv").shape == (50, 4)
     np.testing.assert_array_equal(capped[0].sample_index["conv"], capped[1].sample_index["conv"])
-    np.testing.assert_allclose(capped[0].cloud("conv"), capped[1].cloud("conv"), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        capped[0].cloud("conv"), capped[1].cloud("conv"), rtol=1e-5, atol=1e-6
+    )
     assert np.all(np.diff(capped[0].sample_index["conv"]) >= 0)
 
 
@@ -226,9 +250,13 @@ def test_bad_input_gets_clear_errors() -> None:
     with pytest.raises(TypeError, match="ImageDataset"):
         extract(Twice(), np.zeros((3, 2, 6, 6)))  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="empty"):
-        ImageDataset(images=np.zeros((0, 1, 4, 4)), labels=np.zeros(0, int), hierarchy=flat_hierarchy(["a"]))
+        ImageDataset(
+            images=np.zeros((0, 1, 4, 4)), labels=np.zeros(0, int), hierarchy=flat_hierarchy(["a"])
+        )
     with pytest.raises(ValueError, match="one label per image"):
-        ImageDataset(images=np.zeros((3, 1, 4, 4)), labels=np.zeros(2, int), hierarchy=flat_hierarchy(["a"]))
+        ImageDataset(
+            images=np.zeros((3, 1, 4, 4)), labels=np.zeros(2, int), hierarchy=flat_hierarchy(["a"])
+        )
     with pytest.raises(ValueError, match="did you mean 'conv'"):
         extract(Twice(), data, layers=["conv2"])
     with pytest.raises(ValueError, match="reduction"):
@@ -274,7 +302,11 @@ def test_corrupt_or_partial_stores_are_detected_and_rebuilt(tmp_path) -> None:
     path = tmp_path / "store"
     acts = extract_to_store(model, data, path, layers=["conv"])
     # damage one chunk of the points
-    chunk = next(p for p in (path / "arrays" / "L000" / "points").rglob("*") if p.is_file() and "zarr" not in p.name)
+    chunk = next(
+        p
+        for p in (path / "arrays" / "L000" / "points").rglob("*")
+        if p.is_file() and "zarr" not in p.name
+    )
     chunk.write_bytes(b"\x00" * 7)
     with pytest.raises(CorruptStoreError):
         load_store(path)
@@ -315,7 +347,9 @@ def test_digits_resnet_extraction_matches_a_manual_forward() -> None:
     model = build_model("resnet18", width=0.125, seed=0).eval()
     acts = extract(model, data, layers=["layer3.1.conv2"], reduction="top_l2")
     captured = {}
-    h = model.get_submodule("layer3.1.conv2").register_forward_hook(lambda m, i, o: captured.setdefault("o", o))
+    h = model.get_submodule("layer3.1.conv2").register_forward_hook(
+        lambda m, i, o: captured.setdefault("o", o)
+    )
     with torch.no_grad():
         model(torch.from_numpy(np.array(data.images)))
     h.remove()
@@ -323,4 +357,3 @@ def test_digits_resnet_extraction_matches_a_manual_forward() -> None:
     best = fmap.norm(dim=1).argmax(dim=1)
     expected = fmap[torch.arange(16), :, best].numpy()
     np.testing.assert_allclose(acts.cloud("layer3.1.conv2"), expected, rtol=1e-5, atol=1e-6)
-

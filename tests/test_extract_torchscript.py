@@ -18,13 +18,19 @@ from tda_activations.types import ImageDataset
 
 def _net() -> nn.Module:
     torch.manual_seed(0)
-    return nn.Sequential(nn.Conv2d(1, 3, 3), nn.ReLU(), nn.Flatten(), nn.Linear(3 * 4 * 4, 2)).eval()
+    return nn.Sequential(
+        nn.Conv2d(1, 3, 3), nn.ReLU(), nn.Flatten(), nn.Linear(3 * 4 * 4, 2)
+    ).eval()
 
 
 def _data() -> ImageDataset:
     rng = np.random.default_rng(0)
-    return ImageDataset(images=rng.uniform(size=(6, 1, 6, 6)).astype(np.float32),
-                        labels=np.arange(6) % 2, hierarchy=flat_hierarchy(["a", "b"]), name="r")
+    return ImageDataset(
+        images=rng.uniform(size=(6, 1, 6, 6)).astype(np.float32),
+        labels=np.arange(6) % 2,
+        hierarchy=flat_hierarchy(["a", "b"]),
+        name="r",
+    )
 
 
 def test_torchscript_cannot_take_hooks_in_this_torch(tmp_path) -> None:
@@ -45,9 +51,14 @@ def test_torchscript_cannot_take_hooks_in_this_torch(tmp_path) -> None:
 @pytest.mark.parametrize("how", ["script", "trace"])
 def test_a_torchscript_model_is_refused_with_what_to_do(how: str) -> None:
     net = _net()
-    scripted = torch.jit.script(net) if how == "script" else torch.jit.trace(net, torch.zeros(1, 1, 6, 6))
-    for call in (lambda: extract(scripted, _data()), lambda: list_layers(scripted, torch.zeros(1, 1, 6, 6)),
-                 lambda: LayerCapture(scripted, ["0"])):
+    scripted = (
+        torch.jit.script(net) if how == "script" else torch.jit.trace(net, torch.zeros(1, 1, 6, 6))
+    )
+    for call in (
+        lambda: extract(scripted, _data()),
+        lambda: list_layers(scripted, torch.zeros(1, 1, 6, 6)),
+        lambda: LayerCapture(scripted, ["0"]),
+    ):
         with pytest.raises(ValueError, match="TorchScript.*pass the Python nn.Module"):
             call()
 
@@ -72,7 +83,9 @@ def test_python_layers_of_a_model_with_a_scripted_part_are_extracted() -> None:
     with torch.no_grad():
         expected = model(torch.from_numpy(np.array(_data().images))).numpy()
     np.testing.assert_allclose(acts.cloud("head"), expected, rtol=1e-6)
-    with pytest.raises(ValueError, match="'stem'.*not called in the forward pass \\(or runs inside TorchScript"):
+    with pytest.raises(
+        ValueError, match="'stem'.*not called in the forward pass \\(or runs inside TorchScript"
+    ):
         extract(model, _data(), layers=["stem"])
 
 
@@ -83,9 +96,21 @@ def test_the_cli_refuses_a_torchscript_file_with_exit_status_2(tmp_path) -> None
     d = _data()
     np.savez(data, images=np.array(d.images), labels=np.array(d.labels))
     proc = subprocess.run(
-        [sys.executable, "-c", "from tda_activations.cli import main; main()", "extract", str(path),
-         "--out", str(tmp_path / "s"), "--data", str(data)],
-        capture_output=True, text=True, timeout=300, check=False,
+        [
+            sys.executable,
+            "-c",
+            "from tda_activations.cli import main; main()",
+            "extract",
+            str(path),
+            "--out",
+            str(tmp_path / "s"),
+            "--data",
+            str(data),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert proc.returncode == 2, proc.stderr
     assert "TorchScript" in proc.stderr and "Traceback" not in proc.stderr

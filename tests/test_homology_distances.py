@@ -115,7 +115,9 @@ def test_wasserstein_order1_euclidean_equals_persim(rips_diagrams):
         assert ours == pytest.approx(persim.wasserstein(d[a], d[b]), rel=1e-12)
 
 
-@pytest.mark.parametrize("order,internal_p", [(1, math.inf), (2, math.inf), (2, 2), (3, 1), (1.5, 3)])
+@pytest.mark.parametrize(
+    "order,internal_p", [(1, math.inf), (2, math.inf), (2, 2), (3, 1), (1.5, 3)]
+)
 def test_wasserstein_equals_hera(rips_diagrams, order, internal_p):
     d = rips_diagrams
     for a, b in [(0, 1), (2, 4)]:
@@ -205,8 +207,16 @@ def test_diagrams_objects_pick_dimension():
 
 def test_registry():
     names = diagram_distance_names()
-    for n in ("bottleneck", "wasserstein", "sliced_wasserstein", "betti_curve", "landscape",
-              "persistence_image", "entropy", "total_persistence"):
+    for n in (
+        "bottleneck",
+        "wasserstein",
+        "sliced_wasserstein",
+        "betti_curve",
+        "landscape",
+        "persistence_image",
+        "entropy",
+        "total_persistence",
+    ):
         assert n in names
     with pytest.raises(ValueError, match="sliced_wasserstein"):
         get_diagram_distance("sliced_wasserstien")
@@ -240,7 +250,9 @@ def test_betti_curve_distance_is_the_exact_integral(rips_diagrams):
     a, b = rips_diagrams[0], rips_diagrams[1]
     lo, hi = min(a.min(), b.min()), max(a.max(), b.max())
     grid = np.linspace(lo, hi, 200001)
-    numeric = np.abs(betti_curve(a, grid=grid) - betti_curve(b, grid=grid)).sum() * (grid[1] - grid[0])
+    numeric = np.abs(betti_curve(a, grid=grid) - betti_curve(b, grid=grid)).sum() * (
+        grid[1] - grid[0]
+    )
     assert betti_curve_distance(a, b) == pytest.approx(numeric, rel=1e-3)
     assert betti_curve_distance([[0.0, 1.0]], [[0.0, 3.0]]) == 2.0
 
@@ -261,11 +273,15 @@ def test_persistence_image_matches_persim():
     rng = np.random.default_rng(3)
     d = _random_dgm(rng, 15, scale=2.0)
     pim = persim.PersistenceImager(
-        birth_range=(0.0, 2.0), pers_range=(0.0, 4.0), pixel_size=0.25,
+        birth_range=(0.0, 2.0),
+        pers_range=(0.0, 4.0),
+        pixel_size=0.25,
         kernel_params={"sigma": [[0.09, 0.0], [0.0, 0.09]]},
     )
     ref = pim.transform(d, skew=True)
-    ours = persistence_image(d, birth_range=(0.0, 2.0), pers_range=(0.0, 4.0), resolution=(8, 16), sigma=0.3)
+    ours = persistence_image(
+        d, birth_range=(0.0, 2.0), pers_range=(0.0, 4.0), resolution=(8, 16), sigma=0.3
+    )
     assert ours.shape == ref.shape
     np.testing.assert_allclose(ours, ref, rtol=1e-9, atol=1e-12)
 
@@ -275,7 +291,9 @@ def test_entropy_matches_persim_and_gudhi(rips_diagrams):
 
     d = rips_diagrams[3]
     assert persistence_entropy(d) == pytest.approx(persistent_entropy(d)[0], rel=1e-12)
-    assert persistence_entropy(d) == pytest.approx(Entropy(mode="scalar").fit_transform([d])[0][0], rel=1e-12)
+    assert persistence_entropy(d) == pytest.approx(
+        Entropy(mode="scalar").fit_transform([d])[0][0], rel=1e-12
+    )
     assert persistence_entropy(d, normalize=True) == pytest.approx(
         persistent_entropy(d, normalize=True)[0], rel=1e-12
     )
@@ -291,7 +309,9 @@ def test_total_persistence_is_a_wasserstein_distance_to_the_empty_diagram(rips_d
     assert total_persistence([[0.0, 2.0], [1.0, np.inf]]) == 2.0
 
 
-@pytest.mark.parametrize("name", ["betti_curve", "landscape", "persistence_image", "entropy", "total_persistence"])
+@pytest.mark.parametrize(
+    "name", ["betti_curve", "landscape", "persistence_image", "entropy", "total_persistence"]
+)
 def test_vectorisation_distances_are_pseudometrics(rips_diagrams, name):
     dist = get_diagram_distance(name)
     prep = dist.prepare(rips_diagrams)

@@ -70,7 +70,9 @@ def test_distance_matrix_matches_pairwise_functions(layers_a):
     df = mat.to_pandas()
     assert isinstance(df, pd.DataFrame) and list(df.index) == names
     bott = distance_matrix(layers_a, metric="bottleneck", dim=0)
-    assert bott.value(names[0], names[2]) == bottleneck_distance(layers_a[names[0]], layers_a[names[2]], dim=0)
+    assert bott.value(names[0], names[2]) == bottleneck_distance(
+        layers_a[names[0]], layers_a[names[2]], dim=0
+    )
     w = distance_matrix(layers_a, metric="wasserstein", order=2, internal_p=math.inf)
     assert w.values[1, 3] == wasserstein_distance(
         layers_a[names[1]], layers_a[names[3]], order=2, internal_p=math.inf
@@ -170,7 +172,10 @@ def test_cache_reuses_results_and_keys_on_content(tmp_path, monkeypatch):
     for k in first:
         assert np.array_equal(again[k][1], first[k][1])
     cloud = acts.cloud("block0.conv")
-    assert np.array_equal(cached_persistence(cloud, cache_dir=tmp_path, label="block0.conv")[1], first["block0.conv"][1])
+    assert np.array_equal(
+        cached_persistence(cloud, cache_dir=tmp_path, label="block0.conv")[1],
+        first["block0.conv"][1],
+    )
     monkeypatch.undo()
     layer_persistence(acts, cache_dir=tmp_path, n_jobs=1, coeff=3)  # new parameters: new files
     assert len(list(tmp_path.glob("*.npz"))) == 8
@@ -193,18 +198,38 @@ def test_cli_diagrams_and_distances(tmp_path, monkeypatch):
     runner = CliRunner()
     res = runner.invoke(cli.app, ["diagrams", str(tmp_path / "a"), "--n-jobs", "1"])
     assert res.exit_code == 0, res.output
-    assert "block3.conv" in res.output and len(list((tmp_path / "a" / "homology").glob("*.npz"))) == 4
+    assert (
+        "block3.conv" in res.output and len(list((tmp_path / "a" / "homology").glob("*.npz"))) == 4
+    )
     out = tmp_path / "m.csv"
-    res = runner.invoke(cli.app, ["distances", str(tmp_path / "a"), "--n-jobs", "1", "--out", str(out)])
+    res = runner.invoke(
+        cli.app, ["distances", str(tmp_path / "a"), "--n-jobs", "1", "--out", str(out)]
+    )
     assert res.exit_code == 0, res.output
     df = pd.read_csv(out, index_col=0)
     expected = distance_matrix(layer_persistence(_acts(0), n_jobs=1))
     np.testing.assert_allclose(df.values, expected.values, rtol=1e-12)
-    res = runner.invoke(cli.app, ["distances", str(tmp_path / "a"), "--against", str(tmp_path / "b"),
-                                  "--metric", "wasserstein", "--order", "2", "--internal-p", "inf",
-                                  "--n-jobs", "1"])
+    res = runner.invoke(
+        cli.app,
+        [
+            "distances",
+            str(tmp_path / "a"),
+            "--against",
+            str(tmp_path / "b"),
+            "--metric",
+            "wasserstein",
+            "--order",
+            "2",
+            "--internal-p",
+            "inf",
+            "--n-jobs",
+            "1",
+        ],
+    )
     assert res.exit_code == 0 and "wasserstein[H1,q=2.0,p=inf]" in res.output
-    res = runner.invoke(cli.app, ["distances", str(tmp_path / "a"), "--metric", "slicedw", "--n-jobs", "1"])
+    res = runner.invoke(
+        cli.app, ["distances", str(tmp_path / "a"), "--metric", "slicedw", "--n-jobs", "1"]
+    )
     assert res.exit_code == 2 and "sliced_wasserstein" in res.output
 
 
@@ -219,7 +244,9 @@ def test_cli_on_a_real_extraction_store(tmp_path):
     cached = sorted((store / "homology").glob("*.npz"))
     assert len(cached) == 4
     stamps = [p.stat().st_mtime_ns for p in cached]
-    res = runner.invoke(cli.app, ["distances", str(store), "--n-jobs", "1", "--metric", "bottleneck"])
+    res = runner.invoke(
+        cli.app, ["distances", str(store), "--n-jobs", "1", "--metric", "bottleneck"]
+    )
     assert res.exit_code == 0 and "bottleneck[H1]" in res.output
     assert [p.stat().st_mtime_ns for p in sorted((store / "homology").glob("*.npz"))] == stamps
     acts = load_store(store)  # the cache next to the activations does not disturb the store

@@ -48,7 +48,9 @@ def _pers(dgm):
 @pytest.mark.parametrize("threshold", ["enclosing", 2.5])
 def test_backends_identical(coeff, threshold):
     x = _cloud()
-    res = {b: persistence(x, maxdim=1, backend=b, coeff=coeff, threshold=threshold) for b in BACKENDS}
+    res = {
+        b: persistence(x, maxdim=1, backend=b, coeff=coeff, threshold=threshold) for b in BACKENDS
+    }
     ref = res["gudhi"]
     for b, dg in res.items():
         assert dg.backend == b and dg.coeff == coeff
@@ -88,8 +90,12 @@ def test_coefficient_is_passed_to_every_backend():
     # The real projective plane (Veronese embedding of the sphere): H1 over Z/2 has a
     # long bar, over Z/3 it has none.
     s = make_sphere(220, seed=0)
-    x = np.c_[s**2, math.sqrt(2) * s[:, 0] * s[:, 1], math.sqrt(2) * s[:, 0] * s[:, 2],
-              math.sqrt(2) * s[:, 1] * s[:, 2]]
+    x = np.c_[
+        s**2,
+        math.sqrt(2) * s[:, 0] * s[:, 1],
+        math.sqrt(2) * s[:, 0] * s[:, 2],
+        math.sqrt(2) * s[:, 1] * s[:, 2],
+    ]
     for b in BACKENDS:
         z2 = _pers(persistence(x, backend=b, coeff=2)[1])
         z3 = _pers(persistence(x, backend=b, coeff=3)[1])
@@ -162,8 +168,9 @@ def test_two_circles_have_two_dominant_h1_bars():
 def test_torus_has_two_h1_and_one_h2():
     # flat (Clifford) torus on a jittered grid: uniform enough for clean bars at n = 225
     rng = np.random.default_rng(0)
-    u, v = np.meshgrid(np.linspace(0, 2 * np.pi, 15, endpoint=False),
-                       np.linspace(0, 2 * np.pi, 15, endpoint=False))
+    u, v = np.meshgrid(
+        np.linspace(0, 2 * np.pi, 15, endpoint=False), np.linspace(0, 2 * np.pi, 15, endpoint=False)
+    )
     u = u.ravel() + rng.normal(0, 0.02, u.size)
     v = v.ravel() + rng.normal(0, 0.02, v.size)
     x = np.c_[np.cos(u), np.sin(u), np.cos(v), np.sin(v)]
@@ -343,7 +350,10 @@ def test_memory_refusal_and_fallback():
     edges = counted.params["edges_in_filtration"]
     frac = edges / (300 * 299 / 2)
     assert 0 < frac < 0.5
-    assert edges == (np.count_nonzero(_engine_dist(x) <= counted.params["engine_threshold"]) - 300) // 2
+    assert (
+        edges
+        == (np.count_nonzero(_engine_dist(x) <= counted.params["engine_threshold"]) - 300) // 2
+    )
     truncated = estimate_memory(300, maxdim=1, edge_fraction=frac).bytes
     assert counted.params["memory_estimate_gib"] == pytest.approx(truncated / 2**30)
     fits = persistence(x, memory_limit=1.001 * truncated)
@@ -406,7 +416,9 @@ def test_truncated_run_gives_the_full_diagrams(monkeypatch, seed, kind):
     if kind == "relu":
         x = np.maximum(rng.normal(size=(240, 3)) @ rng.normal(size=(3, 10)), 0)
     elif kind == "grid":
-        x = np.array([[i, j, (i * j + seed) % 3] for i in range(15) for j in range(16)], dtype=float)
+        x = np.array(
+            [[i, j, (i * j + seed) % 3] for i in range(15) for j in range(16)], dtype=float
+        )
     else:
         x = make_two_circles(240, noise=0.05 * (seed + 1), seed=seed)
     short = persistence(x, backend="gudhi")

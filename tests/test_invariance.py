@@ -59,7 +59,9 @@ def test_transforms_match_numpy() -> None:
     assert np.array_equal(T.apply_transform(x, T.hflip()), x[..., ::-1])
     assert np.array_equal(T.apply_transform(x, T.vflip()), x[..., ::-1, :])
     assert np.array_equal(T.apply_transform(x, T.rot90(1)), np.rot90(x, 1, axes=(2, 3)))
-    assert np.array_equal(T.apply_transform(x, T.translate(1, -2)), np.roll(x, (1, -2), axis=(2, 3)))
+    assert np.array_equal(
+        T.apply_transform(x, T.translate(1, -2)), np.roll(x, (1, -2), axis=(2, 3))
+    )
     z = T.apply_transform(x, T.translate(1, -2, mode="zeros"))
     ref = np.zeros_like(x)
     ref[:, :, 1:, :-2] = x[:, :, :-1, 2:]
@@ -110,8 +112,9 @@ def test_invariance_score_matches_numpy(net: CircularNet, digits: Split) -> None
     group = T.flip_group()
     res = invariance_scores(net, images, group=group, layers=["conv2"], batch_size=16)
     with torch.no_grad():  # the hook sees conv2's raw output (before the relu)
-        feats = np.stack([net.conv2(torch.relu(net.conv1(g(torch.as_tensor(images))))).numpy()
-                          for g in group])
+        feats = np.stack(
+            [net.conv2(torch.relu(net.conv1(g(torch.as_tensor(images))))).numpy() for g in group]
+        )
     flat = feats.reshape(len(group), images.shape[0], -1).astype(np.float64)
     within = flat.var(axis=0).mean(axis=0)
     total = flat.reshape(-1, flat.shape[-1]).var(axis=0)
@@ -138,8 +141,13 @@ def test_invariance_errors(net: CircularNet, digits: Split) -> None:
     with pytest.raises(ValueError, match="only the identity"):
         equivariance(net, digits, group=[T.identity()])
     with pytest.raises(ValueError, match="structure='conv'"):
-        equivariance(net, digits, group=[T.custom(lambda t: t, name="same")], layers=["conv1"],
-                     structure="conv")
+        equivariance(
+            net,
+            digits,
+            group=[T.custom(lambda t: t, name="same")],
+            layers=["conv1"],
+            structure="conv",
+        )
 
 
 # ---------------------------------------------------------------- equivariance
@@ -161,7 +169,9 @@ def test_strided_map_uses_scaled_shift(digits: Split) -> None:
     torch.manual_seed(1)
     strided = CircularNet(stride=2)
     group = [T.translate(2, 4), T.translate(0, 2)]
-    res = equivariance(strided, digits, group=group, layers=["conv2"], ridge=1e-8, with_accuracy=False)
+    res = equivariance(
+        strided, digits, group=group, layers=["conv2"], ridge=1e-8, with_accuracy=False
+    )
     assert (res.to_pandas()["residual"] < 1e-6).all()
     assert np.isnan(res.to_pandas()["accuracy_replaced"]).all()
 
@@ -169,8 +179,9 @@ def test_strided_map_uses_scaled_shift(digits: Split) -> None:
 def test_dense_fit_primal_and_dual(net: CircularNet, digits: Split) -> None:
     small = Split(train=digits.train.subset(np.arange(40)), test=digits.test.subset(np.arange(30)))
     # conv1 flattened has 384 dims > 40 training images: the dual form; fc has 10: the primal
-    res = equivariance(net, small, group="hflip", layers=["conv1", "fc"], structure="dense",
-                       with_accuracy=False)
+    res = equivariance(
+        net, small, group="hflip", layers=["conv1", "fc"], structure="dense", with_accuracy=False
+    )
     df = res.to_pandas()
     assert (df["structure"] == "dense").all() and np.isfinite(df["residual"]).all()
     assert (df["residual"] >= 0).all()
@@ -207,12 +218,19 @@ def test_prototype_is_flip_invariant_and_matches_sklearn(digits: Split) -> None:
     from sklearn.linear_model import LogisticRegression
 
     proto = fit_group_invariant_prototype(digits.train, group="flips", n_components=16)
-    res = invariance_scores(proto, digits.test, group="flips",
-                            layers=["representation", "reduction", "classifier"])
+    res = invariance_scores(
+        proto, digits.test, group="flips", layers=["representation", "reduction", "classifier"]
+    )
     assert all(r.score < 1e-10 for r in res.rows)
     # max pooling over the orbit is invariant too
-    proto_max = fit_group_invariant_prototype(digits.train, group="flips", pooling="max", n_components=16)
-    assert invariance_scores(proto_max, digits.test, group="flips", layers=["reduction"]).rows[0].score < 1e-10
+    proto_max = fit_group_invariant_prototype(
+        digits.train, group="flips", pooling="max", n_components=16
+    )
+    assert (
+        invariance_scores(proto_max, digits.test, group="flips", layers=["reduction"]).rows[0].score
+        < 1e-10
+    )
+
     # the torch layers reproduce the scikit-learn pipeline on the orbit-averaged pixels
     def orbit_mean(images: np.ndarray) -> np.ndarray:
         t = torch.as_tensor(np.array(images))
@@ -220,7 +238,9 @@ def test_prototype_is_flip_invariant_and_matches_sklearn(digits: Split) -> None:
 
     z = orbit_mean(digits.train.images)
     pca = PCA(16, random_state=0).fit(z)
-    clf = LogisticRegression(max_iter=2000, random_state=0).fit(pca.transform(z), digits.train.labels)
+    clf = LogisticRegression(max_iter=2000, random_state=0).fit(
+        pca.transform(z), digits.train.labels
+    )
     expected = clf.predict(pca.transform(orbit_mean(digits.test.images)))
     with torch.no_grad():
         got = proto(torch.as_tensor(np.array(digits.test.images))).argmax(1).numpy()
@@ -238,6 +258,8 @@ def test_cli_prototype_separability(tmp_path) -> None:  # type: ignore[no-untype
     from tda_activations.cli.probes_invariance import app
 
     out = tmp_path / "sep.csv"
-    result = CliRunner().invoke(app, ["separability", "prototype", "--group", "hflip", "--out", str(out)])
+    result = CliRunner().invoke(
+        app, ["separability", "prototype", "--group", "hflip", "--out", str(out)]
+    )
     assert result.exit_code == 0, result.output
     assert "fisher_criterion" in result.output and out.exists()

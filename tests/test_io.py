@@ -19,8 +19,11 @@ from tda_activations.types import (
     Split,
 )
 
-HIER = ClassHierarchy(class_names=("0", "1", "2", "3"), parents={"coarse": (0, 0, 1, 1)},
-                      level_names={"coarse": ("A", "B")})
+HIER = ClassHierarchy(
+    class_names=("0", "1", "2", "3"),
+    parents={"coarse": (0, 0, 1, 1)},
+    level_names={"coarse": ("A", "B")},
+)
 
 
 def assert_same(a: Any, b: Any, where: str = "obj") -> None:
@@ -66,9 +69,13 @@ def _circle_acts(rng: np.random.Generator) -> ActivationSet:
     return ActivationSet(
         clouds={"circle": circle, "blob": blob},
         sample_index={"circle": np.arange(40), "blob": np.arange(40)},
-        labels=np.arange(40) % 4, hierarchy=HIER, reduction="synthetic",
-        params={"seed": 0, "note": [1, 2.5, None]}, model_fingerprint="m" * 16,
-        data_fingerprint="d" * 16, predictions=(np.arange(40) + 1) % 4,
+        labels=np.arange(40) % 4,
+        hierarchy=HIER,
+        reduction="synthetic",
+        params={"seed": 0, "note": [1, 2.5, None]},
+        model_fingerprint="m" * 16,
+        data_fingerprint="d" * 16,
+        predictions=(np.arange(40) + 1) % 4,
     )
 
 
@@ -100,8 +107,12 @@ def test_activation_set_and_dataset_round_trip(tmp_path):
     acts = _circle_acts(np.random.default_rng(2))
     back = roundtrip(acts, tmp_path)
     assert back.cloud("blob").dtype == np.float32
-    ds = ImageDataset(images=np.random.default_rng(0).random((5, 1, 4, 4)), labels=[0, 1, 2, 3, 0],
-                      hierarchy=HIER, name="tiny")
+    ds = ImageDataset(
+        images=np.random.default_rng(0).random((5, 1, 4, 4)),
+        labels=[0, 1, 2, 3, 0],
+        hierarchy=HIER,
+        name="tiny",
+    )
     roundtrip(Split(train=ds, test=ds.subset([1, 2])), tmp_path, "split.npz")
 
 
@@ -110,8 +121,13 @@ def test_mapper_graph_and_layer_mapper_round_trip(tmp_path):
 
     rng = np.random.default_rng(3)
     clouds = {"a": rng.normal(size=(120, 3)), "b": rng.normal(size=(120, 3)) * 5}
-    acts = ActivationSet(clouds=clouds, sample_index={k: np.arange(120) for k in clouds},
-                         labels=np.arange(120) % 4, hierarchy=HIER, reduction="synthetic")
+    acts = ActivationSet(
+        clouds=clouds,
+        sample_index={k: np.arange(120) for k in clouds},
+        labels=np.arange(120) % 4,
+        hierarchy=HIER,
+        reduction="synthetic",
+    )
     mp = layer_mapper(acts, progress=False, eps=1.5, min_samples=3)
     roundtrip(mp.graphs["a"], tmp_path, "graph.npz")
     back = roundtrip(mp, tmp_path, "mapper.npz")
@@ -128,10 +144,16 @@ def test_experiment_results_round_trip(tmp_path):
         clouds = [c + 0.05 * rng.normal(size=c.shape) for c in base]
         models[f"s{m}"] = ActivationSet(
             clouds={f"l{i}": c for i, c in enumerate(clouds)},
-            sample_index={f"l{i}": np.arange(30) for i in range(4)}, labels=np.arange(30) % 4,
-            hierarchy=HIER, reduction="t", model_fingerprint=f"fp{m}", data_fingerprint="d")
-    res = ex.layer_correspondence(models, measures=["linear_cka", "rsa"], n_permutations=19,
-                                  n_bootstrap=20, progress=False)
+            sample_index={f"l{i}": np.arange(30) for i in range(4)},
+            labels=np.arange(30) % 4,
+            hierarchy=HIER,
+            reduction="t",
+            model_fingerprint=f"fp{m}",
+            data_fingerprint="d",
+        )
+    res = ex.layer_correspondence(
+        models, measures=["linear_cka", "rsa"], n_permutations=19, n_bootstrap=20, progress=False
+    )
     back = roundtrip(res, tmp_path, "corr.npz")
     assert back.to_pandas().equals(res.to_pandas())
     assert list(back.matrices) == list(res.matrices)  # tuple keys survive
@@ -188,8 +210,12 @@ def test_load_refuses_damaged_foreign_and_missing_files(tmp_path):
 def test_load_refuses_a_type_outside_the_package(tmp_path):
     import io as _io
 
-    header = {"format": tio.FORMAT, "version": 1, "type": "os:system",
-              "object": {"__dataclass__": "os:system", "fields": {}}}
+    header = {
+        "format": tio.FORMAT,
+        "version": 1,
+        "type": "os:system",
+        "object": {"__dataclass__": "os:system", "fields": {}},
+    }
     buf = _io.BytesIO()
     np.savez(buf, __header__=np.frombuffer(json.dumps(header).encode(), dtype=np.uint8))
     (tmp_path / "evil.npz").write_bytes(buf.getvalue())
@@ -198,8 +224,14 @@ def test_load_refuses_a_type_outside_the_package(tmp_path):
 
 
 def test_provenance_sidecar_content(tmp_path):
-    mat = LayerMatrix(values=np.eye(2), row_labels=("a", "b"), col_labels=("a", "b"),
-                      measure="m", kind="similarity", params={"k": 1})
+    mat = LayerMatrix(
+        values=np.eye(2),
+        row_labels=("a", "b"),
+        col_labels=("a", "b"),
+        measure="m",
+        kind="similarity",
+        params={"k": 1},
+    )
     path = tio.save(mat, tmp_path / "m.npz")
     side = tio.read_provenance(path)
     import hashlib
@@ -217,20 +249,38 @@ def test_provenance_sidecar_content(tmp_path):
 def test_reprs_are_compact_and_never_print_arrays():
     rng = np.random.default_rng(6)
     names = [f"layer{i // 4 + 1}.{i % 2}.conv{i % 2 + 1}" for i in range(17)]
-    clouds = {f"{n}#{i}": rng.normal(size=(1000, 64)).astype(np.float32)
-              for i, n in enumerate(names)}
-    acts = ActivationSet(clouds=clouds, sample_index={k: np.arange(1000) for k in clouds},
-                         labels=rng.integers(0, 4, 1000), hierarchy=HIER, reduction="top_l2",
-                         model_fingerprint="ab" * 8, data_fingerprint="cd" * 8)
+    clouds = {
+        f"{n}#{i}": rng.normal(size=(1000, 64)).astype(np.float32) for i, n in enumerate(names)
+    }
+    acts = ActivationSet(
+        clouds=clouds,
+        sample_index={k: np.arange(1000) for k in clouds},
+        labels=rng.integers(0, 4, 1000),
+        hierarchy=HIER,
+        reduction="top_l2",
+        model_fingerprint="ab" * 8,
+        data_fingerprint="cd" * 8,
+    )
     text = repr(acts)
     assert len(text) < 1500 and "17 layers" in text and "1000 samples" in text
     assert "array" not in text and "(1000, 64)" in text and "..." in text
-    dg = Diagrams(dgms=(np.array([[0, 1.0], [0, np.inf]]), np.array([[0.5, 0.7]])), maxdim=1,
-                  label="conv1", n_points=3)
-    assert repr(dg) == ("Diagrams('conv1', H0: 2 bars (1 essential); H1: 1 bars; n_points=3, "
-                        "coeff=2, threshold=inf, metric='euclidean', backend='')")
-    mat = LayerMatrix(values=np.arange(4.0).reshape(2, 2), row_labels=("a", "b"),
-                      col_labels=("a", "b"), measure="sw", kind="distance")
+    dg = Diagrams(
+        dgms=(np.array([[0, 1.0], [0, np.inf]]), np.array([[0.5, 0.7]])),
+        maxdim=1,
+        label="conv1",
+        n_points=3,
+    )
+    assert repr(dg) == (
+        "Diagrams('conv1', H0: 2 bars (1 essential); H1: 1 bars; n_points=3, "
+        "coeff=2, threshold=inf, metric='euclidean', backend='')"
+    )
+    mat = LayerMatrix(
+        values=np.arange(4.0).reshape(2, 2),
+        row_labels=("a", "b"),
+        col_labels=("a", "b"),
+        measure="sw",
+        kind="distance",
+    )
     assert repr(mat) == "LayerMatrix('sw', distance, 2x2, values in [0, 3]; rows: a, b)"
     assert "array" not in repr(HIER) and "coarse: 2" in repr(HIER)
 
@@ -239,12 +289,20 @@ def test_result_reprs_are_compact():
     from tda_activations import experiments as ex
 
     rng = np.random.default_rng(7)
-    models = {f"s{m}": ActivationSet(
-        clouds={f"l{i}": rng.normal(size=(20, 3)) for i in range(3)},
-        sample_index={f"l{i}": np.arange(20) for i in range(3)}, labels=np.arange(20) % 4,
-        hierarchy=HIER, reduction="t", model_fingerprint=f"fp{m}") for m in range(2)}
-    res = ex.layer_correspondence(models, measures=["linear_cka"], n_permutations=0,
-                                  n_bootstrap=0, progress=False)
+    models = {
+        f"s{m}": ActivationSet(
+            clouds={f"l{i}": rng.normal(size=(20, 3)) for i in range(3)},
+            sample_index={f"l{i}": np.arange(20) for i in range(3)},
+            labels=np.arange(20) % 4,
+            hierarchy=HIER,
+            reduction="t",
+            model_fingerprint=f"fp{m}",
+        )
+        for m in range(2)
+    }
+    res = ex.layer_correspondence(
+        models, measures=["linear_cka"], n_permutations=0, n_bootstrap=0, progress=False
+    )
     text = repr(res)
     assert text.startswith("CorrespondenceResult(") and len(text) < 600 and "array" not in text
 
@@ -253,8 +311,9 @@ def test_result_reprs_are_compact():
 
 
 def test_diagrams_to_pandas_matches_the_arrays():
-    dg = Diagrams(dgms=(np.array([[0, 1.0], [0, np.inf]]), np.array([[0.5, 0.75]])), maxdim=1,
-                  label="conv1")
+    dg = Diagrams(
+        dgms=(np.array([[0, 1.0], [0, np.inf]]), np.array([[0.5, 0.75]])), maxdim=1, label="conv1"
+    )
     df = dg.to_pandas()
     assert list(df.columns) == ["layer", "dim", "birth", "death", "persistence"]
     assert df["dim"].tolist() == [0, 0, 1] and (df["layer"] == "conv1").all()

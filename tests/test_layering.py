@@ -11,8 +11,20 @@ PACKAGE = Path(__file__).resolve().parent.parent / "tda_activations"
 
 CONTAINERS = {"types", "_frozen", "_hashing"}
 BASE = {
-    "_atomic", "_checks", "_distances", "_figure_labels", "_hooks", "_json", "_measure",
-    "_paths", "_progress", "_registry", "_select", "_subsample", "_tables", "_torch",
+    "_atomic",
+    "_checks",
+    "_distances",
+    "_figure_labels",
+    "_hooks",
+    "_json",
+    "_measure",
+    "_paths",
+    "_progress",
+    "_registry",
+    "_select",
+    "_subsample",
+    "_tables",
+    "_torch",
 }
 ANALYSES = {"homology", "mapper", "similarity"}
 LOWER = CONTAINERS | BASE
@@ -50,11 +62,14 @@ def _imports(path: Path) -> set[str]:
                 found.add(parts[0])
             else:  # from . import x (at the package root)
                 found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("tda_activations."):
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith(
+            "tda_activations."
+        ):
             found.add(node.module.split(".")[1])
         elif isinstance(node, ast.Import):
-            found.update(a.name.split(".")[1] for a in node.names
-                         if a.name.startswith("tda_activations."))
+            found.update(
+                a.name.split(".")[1] for a in node.names if a.name.startswith("tda_activations.")
+            )
     return found
 
 
@@ -74,8 +89,16 @@ def test_a_module_imports_only_from_its_layer_and_below(path):
 
 
 def test_every_top_level_module_has_a_layer():
-    units = {_unit(p) for p in PACKAGE.rglob("*.py")} - {"__init__", "batch", "cli", "assets", "data"}
-    assert units <= set(ALLOWED), f"modules without a layer in docs/architecture.md: {units - set(ALLOWED)}"
+    units = {_unit(p) for p in PACKAGE.rglob("*.py")} - {
+        "__init__",
+        "batch",
+        "cli",
+        "assets",
+        "data",
+    }
+    assert units <= set(ALLOWED), (
+        f"modules without a layer in docs/architecture.md: {units - set(ALLOWED)}"
+    )
 
 
 def test_the_architecture_page_names_every_base_module():

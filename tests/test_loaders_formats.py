@@ -31,14 +31,22 @@ def bad_files(tmp_path: Path) -> dict[str, tuple[Path, str]]:
     with open(single, "wb") as fh:
         np.save(fh, np.zeros(3))
     objects = tmp_path / "objects.npz"
-    np.savez(objects, images=np.zeros((2, 4, 4)), labels=np.array([0, 1]),
-             input_ids=np.zeros((2, 3), dtype=np.int64),
-             class_names=np.array(["a", None], dtype=object))
+    np.savez(
+        objects,
+        images=np.zeros((2, 4, 4)),
+        labels=np.array([0, 1]),
+        input_ids=np.zeros((2, 3), dtype=np.int64),
+        class_names=np.array(["a", None], dtype=object),
+    )
     corrupt = tmp_path / "corrupt.npz"
     np.savez(corrupt, images=np.zeros((2, 4, 4)), input_ids=np.zeros((2, 3), dtype=np.int64))
     corrupt.write_bytes(corrupt.read_bytes()[:40])
-    return {"text": (text, "not a zip archive"), "single": (single, "single array"),
-            "objects": (objects, "string array"), "corrupt": (corrupt, "not a readable .npz")}
+    return {
+        "text": (text, "not a zip archive"),
+        "single": (single, "single array"),
+        "objects": (objects, "string array"),
+        "corrupt": (corrupt, "not a readable .npz"),
+    }
 
 
 @pytest.mark.parametrize("case", ["text", "single", "objects", "corrupt"])
@@ -54,8 +62,11 @@ def test_images_and_tokens_get_the_same_one_line_errors(tmp_path: Path, case: st
 
 
 def test_read_npz_returns_every_array_bit_for_bit(tmp_path: Path) -> None:
-    arrays = {"a": np.arange(6, dtype=np.int16).reshape(2, 3), "b": np.array(["x", "yz"]),
-              "c": np.random.default_rng(0).normal(size=4)}
+    arrays = {
+        "a": np.arange(6, dtype=np.int16).reshape(2, 3),
+        "b": np.array(["x", "yz"]),
+        "c": np.random.default_rng(0).normal(size=4),
+    }
     path = tmp_path / "ok.npz"
     np.savez(path, **arrays)
     got = read_npz(path, how="numpy.savez(path, a=...)", what="arrays")

@@ -62,19 +62,32 @@ def test_hf_gpt2_loads_offline_with_the_saved_class(tmp_path) -> None:
 def test_hf_bert_and_vit_classifiers(tmp_path) -> None:
     torch.manual_seed(0)
     bert_cfg = transformers.BertConfig(
-        vocab_size=40, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
-        intermediate_size=32, max_position_embeddings=16, num_labels=3,
+        vocab_size=40,
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=16,
+        num_labels=3,
     )
     _save(transformers.BertForSequenceClassification(bert_cfg), tmp_path / "bert")
     bert = load_model(tmp_path / "bert")
     assert type(bert).__name__ == "BertForSequenceClassification"
     with torch.inference_mode():
-        out = bert(input_ids=torch.tensor([[2, 5, 7]]), attention_mask=torch.ones(1, 3, dtype=torch.long))
+        out = bert(
+            input_ids=torch.tensor([[2, 5, 7]]), attention_mask=torch.ones(1, 3, dtype=torch.long)
+        )
     assert out.logits.shape == (1, 3)
 
     vit_cfg = transformers.ViTConfig(
-        image_size=8, patch_size=4, num_channels=1, hidden_size=16, num_hidden_layers=1,
-        num_attention_heads=2, intermediate_size=32, num_labels=4,
+        image_size=8,
+        patch_size=4,
+        num_channels=1,
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+        num_labels=4,
     )
     _save(transformers.ViTForImageClassification(vit_cfg), tmp_path / "vit")
     vit = load_model(tmp_path / "vit", task="image-classification")
@@ -151,7 +164,9 @@ def test_torchvision_architecture_with_local_weights(tmp_path, monkeypatch) -> N
     assert calls[-1] == ("tinynet", None, {"num_classes": 3})  # weights=None: never downloaded
     assert torch.equal(model(x), ref(x)) and not model.training
     # the same through a checkpoint + architecture
-    assert torch.equal(load_model(path, architecture="torchvision:tinynet", num_classes=3)(x), ref(x))
+    assert torch.equal(
+        load_model(path, architecture="torchvision:tinynet", num_classes=3)(x), ref(x)
+    )
     with pytest.raises(ValueError, match="never downloaded"):
         load_model("torchvision:tinynet", pretrained=True)
     with pytest.raises(ValueError, match="do not fit"):
@@ -228,8 +243,13 @@ def test_wrapped_and_dataparallel_checkpoints(tmp_path) -> None:
     with pytest.raises(TypeError, match="does not hold a state_dict"):
         load_model(tmp_path / "list.pt", architecture="lenet")
     # weights= on an import path builds the architecture, then loads
-    built = load_model("tda_activations.models.zoo:LeNet5", weights=tmp_path / "msd.pt",
-                       in_channels=1, num_classes=10, image_size=16)
+    built = load_model(
+        "tda_activations.models.zoo:LeNet5",
+        weights=tmp_path / "msd.pt",
+        in_channels=1,
+        num_classes=10,
+        image_size=16,
+    )
     assert torch.equal(built(x), model(x))
 
 
@@ -281,7 +301,12 @@ def _cli(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
     env["PYTHONPATH"] = root  # the package, never the user's folder
     return subprocess.run(
         [sys.executable, "-c", "from tda_activations.cli import main; main()", *args],
-        check=False, cwd=cwd, env=env, capture_output=True, text=True, timeout=120,
+        check=False,
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -305,8 +330,22 @@ def test_cli_imports_a_model_from_the_current_folder(tmp_path) -> None:
         "        return self.fc(x.flatten(1))\n"
     )
     out = tmp_path / "store"
-    proc = _cli(["extract", "mynet_tda_test:Net", "--out", str(out), "--data", "digits",
-                 "--limit", "12", "--reduction", "flatten", "--quiet"], tmp_path)
+    proc = _cli(
+        [
+            "extract",
+            "mynet_tda_test:Net",
+            "--out",
+            str(out),
+            "--data",
+            "digits",
+            "--limit",
+            "12",
+            "--reduction",
+            "flatten",
+            "--quiet",
+        ],
+        tmp_path,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert (out / "manifest.json").exists()
     # the folder was on sys.path for that import only

@@ -83,29 +83,35 @@ def test_graph_matches_plain_kmapper_with_same_settings():
     mapper = km.KeplerMapper(verbose=0)
     lens = mapper.project(x, projection="l2norm", scaler=MinMaxScaler())
     np.testing.assert_allclose(g.lens, lens[:, 0], atol=1e-12)
-    raw = mapper.map(lens, x, clusterer=DBSCAN(eps=g.params["eps"], min_samples=5),
-                     cover=km.Cover(n_cubes=10, perc_overlap=0.5))
+    raw = mapper.map(
+        lens,
+        x,
+        clusterer=DBSCAN(eps=g.params["eps"], min_samples=5),
+        cover=km.Cover(n_cubes=10, perc_overlap=0.5),
+    )
     theirs = {frozenset(m) for m in raw["nodes"].values()}
     assert _member_sets(g) == theirs
     # Edges: the same pairs of member sets.
     members = {k: frozenset(v) for k, v in raw["nodes"].items()}
-    their_edges = {frozenset((members[a], members[b]))
-                   for a, bs in raw["links"].items() for b in bs}
+    their_edges = {
+        frozenset((members[a], members[b])) for a, bs in raw["links"].items() for b in bs
+    }
     ours = {n.id: frozenset(n.members.tolist()) for n in g.nodes}
     assert {frozenset((ours[a], ours[b])) for a, b in g.edges} == their_edges
     # Components agree with networkx on kmapper's own graph.
-    assert len(M.connected_components(g)) == nx.number_connected_components(
-        km.to_networkx(raw))
+    assert len(M.connected_components(g)) == nx.number_connected_components(km.to_networkx(raw))
 
 
 @pytest.mark.parametrize("min_intersection", [1, 2, 3])
 def test_nerve_edges_are_kmappers_graph_nerve(min_intersection):
     # The peer: kmapper's GraphNerve intersecting every pair of member lists.
     rng = np.random.default_rng(min_intersection)
-    members = [np.sort(rng.choice(60, size=int(rng.integers(1, 12)), replace=False))
-               for _ in range(40)]
+    members = [
+        np.sort(rng.choice(60, size=int(rng.integers(1, 12)), replace=False)) for _ in range(40)
+    ]
     links, _ = km.GraphNerve(min_intersection=min_intersection).compute(
-        {f"n{i}": m.tolist() for i, m in enumerate(members)})
+        {f"n{i}": m.tolist() for i, m in enumerate(members)}
+    )
     theirs = sorted((int(a[1:]), int(b[1:])) for a, bs in links.items() for b in bs)
     ours = M.nerve_edges(members, 60, min_intersection=min_intersection)
     assert ours == theirs and len(ours) > 0
@@ -138,8 +144,13 @@ def test_node_ids_name_the_true_interval_and_are_ordered():
 def test_custom_clusterer_and_other_lenses():
     rng = np.random.default_rng(2)
     x = _deep(rng)
-    g = M.mapper_graph(x, lens="pca", lens_params={"n_components": 2}, n_intervals=3,
-                       clusterer=AgglomerativeClustering(n_clusters=2))
+    g = M.mapper_graph(
+        x,
+        lens="pca",
+        lens_params={"n_components": 2},
+        n_intervals=3,
+        clusterer=AgglomerativeClustering(n_clusters=2),
+    )
     assert g.lens.shape == (x.shape[0], 2)
     assert g.params["clusterer"].startswith("AgglomerativeClustering")
     assert g.params["n_points_covered"] == x.shape[0]  # agglomerative has no noise
@@ -167,12 +178,12 @@ def test_lenses_against_peers():
     # eccentricity: SciPy cdist
     d = cdist(x, x)
     np.testing.assert_allclose(M.eccentricity_lens(p=1)(x), d.mean(axis=1), rtol=1e-9)
-    np.testing.assert_allclose(M.eccentricity_lens(p=2)(x), np.sqrt((d**2).mean(axis=1)),
-                               rtol=1e-9)
+    np.testing.assert_allclose(M.eccentricity_lens(p=2)(x), np.sqrt((d**2).mean(axis=1)), rtol=1e-9)
     np.testing.assert_allclose(M.eccentricity_lens(p=np.inf)(x), d.max(axis=1), rtol=1e-9)
     # l2 norm: kmapper's projection
-    np.testing.assert_allclose(M.l2norm_lens()(x),
-                               km.KeplerMapper().project(x, projection="l2norm", scaler=None)[:, 0])
+    np.testing.assert_allclose(
+        M.l2norm_lens()(x), km.KeplerMapper().project(x, projection="l2norm", scaler=None)[:, 0]
+    )
 
 
 # ------------------------------------------------------------------------ knee
@@ -222,8 +233,7 @@ def test_kth_neighbor_distances_against_scipy(dim):
     x[:10] = x[10:20]  # exact duplicates must count at distance 0
     ref = np.sort(cdist(x, x), axis=1)
     for k in (1, 5):
-        np.testing.assert_allclose(M.kth_neighbor_distances(x, k=k), ref[:, k], rtol=1e-9,
-                                   atol=0)
+        np.testing.assert_allclose(M.kth_neighbor_distances(x, k=k), ref[:, k], rtol=1e-9, atol=0)
     tree, _ = cKDTree(x).query(x, k=6)
     np.testing.assert_allclose(M.kth_neighbor_distances(x, k=5), tree[:, 5], rtol=1e-9)
 
@@ -248,8 +258,9 @@ def test_composition_and_purity_by_hand():
     pred = np.array([0, 0, 0, 0, 1, 1, 3, 2, 3, 2])
     comps = M.hierarchy_compositions(g, y, HIER, predictions=pred)
     fine, coarse = comps["fine"], comps["coarse"]
-    np.testing.assert_array_equal(fine.counts, [[3, 1, 0, 0], [1, 2, 0, 0], [0, 0, 2, 0],
-                                                [0, 0, 1, 1]])
+    np.testing.assert_array_equal(
+        fine.counts, [[3, 1, 0, 0], [1, 2, 0, 0], [0, 0, 2, 0], [0, 0, 1, 1]]
+    )
     np.testing.assert_array_equal(coarse.counts, [[4, 0], [3, 0], [0, 2], [0, 2]])
     # sum of majority counts / sum of sizes
     assert fine.weighted_purity() == pytest.approx((3 + 2 + 2 + 1) / 11)
@@ -411,8 +422,11 @@ def test_all_noise_layer_gives_an_empty_graph_and_valid_summary(tmp_path):
     s = M.hierarchy_summary(g, np.arange(200) % 4, HIER)
     assert s.n_nodes == 0 and s.n_components == 0 and s.coverage == 0.0
     assert np.isnan(s.weighted_purity["fine"]) and s.separated["fine"] == ()
-    M.to_html(g, tmp_path / "empty.html", compositions=M.hierarchy_compositions(
-        g, np.arange(200) % 4, HIER))
+    M.to_html(
+        g,
+        tmp_path / "empty.html",
+        compositions=M.hierarchy_compositions(g, np.arange(200) % 4, HIER),
+    )
     assert M.from_json(M.to_json(g)).nodes == ()
 
 
@@ -453,10 +467,14 @@ def test_labels_unknown_to_the_hierarchy():
     with pytest.raises(ValueError, match=r"the hierarchy does not know: \[7\] \(3 points\)"):
         M.hierarchy_summary(g, y, HIER)
     # a hierarchy file that misses a class: three classes named, four used
-    small = hierarchy_from_dict({"classes": ["a1", "a2", "b1"],
-                                 "levels": {"coarse": {"names": ["A", "B"],
-                                                       "members": {"A": ["a1", "a2"],
-                                                                   "B": ["b1"]}}}})
+    small = hierarchy_from_dict(
+        {
+            "classes": ["a1", "a2", "b1"],
+            "levels": {
+                "coarse": {"names": ["A", "B"], "members": {"A": ["a1", "a2"], "B": ["b1"]}}
+            },
+        }
+    )
     with pytest.raises(ValueError, match=r"does not know: \[3\]"):
         M.layer_mapper(_acts(rng), hierarchy=small)  # fails before any graph is built
 

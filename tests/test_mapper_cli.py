@@ -32,7 +32,9 @@ def store(tmp_path):
     acts = ActivationSet(
         clouds={"conv1": mixed, "fc": separated},
         sample_index={"conv1": np.arange(4 * n), "fc": np.arange(4 * n)},
-        labels=np.repeat(np.arange(4), n), hierarchy=HIER, reduction="top_l2",
+        labels=np.repeat(np.arange(4), n),
+        hierarchy=HIER,
+        reduction="top_l2",
         predictions=np.repeat(np.arange(4), n),
     )
     return save_store(acts, tmp_path / "store")
@@ -54,8 +56,22 @@ def test_run_writes_the_trend_table_and_pages(store, tmp_path):
 
 def test_run_options_and_errors(store, tmp_path):
     out = tmp_path / "m2"
-    result = CliRunner().invoke(app, ["run", str(store), "--out", str(out), "--layers", "fc",
-                                      "--n-intervals", "5", "--eps", "2.5", "--no-html"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "run",
+            str(store),
+            "--out",
+            str(out),
+            "--layers",
+            "fc",
+            "--n-intervals",
+            "5",
+            "--eps",
+            "2.5",
+            "--no-html",
+        ],
+    )
     assert result.exit_code == 0, result.output
     graph = json.loads((out / "graphs" / "fc.json").read_text())
     assert graph["params"]["n_intervals"] == 5 and graph["params"]["eps"] == 2.5
@@ -87,13 +103,16 @@ def digits_store(tmp_path_factory):
     from tda_activations.extract import extract_to_store
 
     torch.manual_seed(0)
-    net = torch.nn.Sequential(torch.nn.Conv2d(1, 6, 3, stride=4), torch.nn.ReLU(),
-                              torch.nn.AdaptiveAvgPool2d(2), torch.nn.Flatten(),
-                              torch.nn.Linear(24, 10))
+    net = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 6, 3, stride=4),
+        torch.nn.ReLU(),
+        torch.nn.AdaptiveAvgPool2d(2),
+        torch.nn.Flatten(),
+        torch.nn.Linear(24, 10),
+    )
     data = load_dataset("digits:x2", split="test", limit=60)
     path = tmp_path_factory.mktemp("digits") / "store"
-    acts = extract_to_store(net, data, path, layers=["0", "4"], reduction="all_positions",
-                            seed=0)
+    acts = extract_to_store(net, data, path, layers=["0", "4"], reduction="all_positions", seed=0)
     assert acts.cloud("0").shape[0] == 16 * 60  # points are not samples: sample_index matters
     return path, acts, data
 
@@ -119,23 +138,41 @@ def test_run_pages_have_the_store_images_as_thumbnails(digits_store, tmp_path):
         page = (out / "html" / f"{layer}.html").read_text()
         assert _inlined(page) > 0
         assert page == M.html_page(
-            res.graphs[layer], compositions=res.compositions[layer],
-            title=f"Mapper graph of {layer}", sample_index=acts.sample_index[layer],
-            images=data)
+            res.graphs[layer],
+            compositions=res.compositions[layer],
+            title=f"Mapper graph of {layer}",
+            sample_index=acts.sample_index[layer],
+            images=data,
+        )
     # --no-thumbnails: the same pages without images, and smaller
     plain = tmp_path / "plain"
-    result = CliRunner().invoke(app, ["run", str(store), "--out", str(plain), "--min-samples",
-                                      "2", "--no-thumbnails"])
+    result = CliRunner().invoke(
+        app, ["run", str(store), "--out", str(plain), "--min-samples", "2", "--no-thumbnails"]
+    )
     assert result.exit_code == 0, result.output
     small = (plain / "layers.html").read_text()
     assert _inlined(small) == 0 and len(small) < len(layers_page)
     # --data: checked against the store's data fingerprint
-    same = CliRunner().invoke(app, ["run", str(store), "--out", str(tmp_path / "d"),
-                                    "--min-samples", "2", "--data", "digits:x2", "--limit", "60"])
+    same = CliRunner().invoke(
+        app,
+        [
+            "run",
+            str(store),
+            "--out",
+            str(tmp_path / "d"),
+            "--min-samples",
+            "2",
+            "--data",
+            "digits:x2",
+            "--limit",
+            "60",
+        ],
+    )
     assert same.exit_code == 0, same.output
     assert (tmp_path / "d" / "layers.html").read_text() == layers_page
-    wrong = CliRunner().invoke(app, ["run", str(store), "--out", str(tmp_path / "w"),
-                                     "--data", "digits", "--limit", "60"])
+    wrong = CliRunner().invoke(
+        app, ["run", str(store), "--out", str(tmp_path / "w"), "--data", "digits", "--limit", "60"]
+    )
     assert wrong.exit_code == 2 and "not the data this store was extracted from" in wrong.output
     assert "Traceback" not in wrong.output and not (tmp_path / "w").exists()
 

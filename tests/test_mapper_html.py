@@ -39,7 +39,7 @@ def graph_and_compositions():
     centres = np.array([[10.0, 0, 0, 0], [10.0, 0, 0, 0], [0, 0, 30.0, 0], [0, 0, 0, 30.0]])
     x = np.vstack([c + rng.normal(size=(100, 4)) for c in centres])
     labels = np.repeat(np.arange(4), 100)
-    g = M.mapper_graph(x, label="layer<&>\"test\"")  # a label that needs escaping
+    g = M.mapper_graph(x, label='layer<&>"test"')  # a label that needs escaping
     return g, M.hierarchy_compositions(g, labels, HIER)
 
 
@@ -142,9 +142,13 @@ def layers_result():
     labels = np.repeat(np.arange(4), 80)
     x2 = np.vstack([x[:, :3] * 2, x[:, :3] * 2 + 0.3]) + rng.normal(size=(640, 3))
     idx2 = np.concatenate([np.arange(320), np.arange(320)])
-    acts = ActivationSet(clouds={"l1": x, "l2<&>": x2},
-                         sample_index={"l1": np.arange(320), "l2<&>": idx2},
-                         labels=labels, hierarchy=HIER, reduction="none")
+    acts = ActivationSet(
+        clouds={"l1": x, "l2<&>": x2},
+        sample_index={"l1": np.arange(320), "l2<&>": idx2},
+        labels=labels,
+        hierarchy=HIER,
+        reduction="none",
+    )
     res = M.layer_mapper(acts, progress=False)
     images = rng.random((320, 3, 12, 10)).astype(np.float32)
     return res, acts, images
@@ -183,8 +187,7 @@ def test_layers_page_thumbnails_are_the_images(layers_result):
     from PIL import Image
 
     res, acts, images = layers_result
-    text = M.html_layers_page(res, sample_index=acts.sample_index, images=images,
-                              thumbnail_size=5)
+    text = M.html_layers_page(res, sample_index=acts.sample_index, images=images, thumbnail_size=5)
     blob = re.search(r'id="mapper-data">(.*?)</script>', text, re.DOTALL).group(1)
     thumbs = json.loads(blob)["thumbs"]
     for key in list(thumbs)[:5]:
@@ -262,11 +265,11 @@ def test_layers_page_hover_select_and_clear(layers_result, tmp_path):
     k = int(np.argmax([s.size for s in samples["l1"]]))
     sel = set(samples["l1"][k].tolist())
     assert len(sel) > M.MAX_THUMBNAILS
-    path = M.to_html_layers(res, tmp_path / "layers.html", sample_index=acts.sample_index,
-                            images=images)
+    path = M.to_html_layers(
+        res, tmp_path / "layers.html", sample_index=acts.sample_index, images=images
+    )
     shot = tmp_path / "layers.png"
-    report = load_page(path, evaluate=_LAYERS_SCRIPT.replace("__NODE__", str(k)),
-                       screenshot=shot)
+    report = load_page(path, evaluate=_LAYERS_SCRIPT.replace("__NODE__", str(k)), screenshot=shot)
     assert report.ok, report.problems()
     assert [u for u in report.requests if not u.startswith("data:")] == [path.resolve().as_uri()]
     v = report.value
@@ -294,8 +297,9 @@ def test_layers_page_with_tokens(layers_result, tmp_path):
     require_chromium()
     res, acts, _ = layers_result
     tokens = [f"tok<{i}>" for i in range(320)]
-    path = M.to_html_layers(res, tmp_path / "tok.html", sample_index=acts.sample_index,
-                            tokens=tokens, max_thumbnails=3)
+    path = M.to_html_layers(
+        res, tmp_path / "tok.html", sample_index=acts.sample_index, tokens=tokens, max_thumbnails=3
+    )
     script = """(() => {
       document.querySelector('.panel g.node').dispatchEvent(
           new MouseEvent('mousemove', {clientX: 5, clientY: 5, bubbles: true}));
@@ -325,7 +329,8 @@ def test_cli_mapper_run_writes_the_layers_page(layers_result, tmp_path):
     assert json.loads((out / "manifest.json").read_text())["layers_html"] == "layers.html"
     assert 'href="layers.html"' in (out / "index.html").read_text()
     assert (out / "layers.html").read_text() == M.html_layers_page(
-        res, sample_index=acts.sample_index)
+        res, sample_index=acts.sample_index
+    )
     out2 = tmp_path / "out2"
     result = CliRunner().invoke(app, ["run", str(store), "--out", str(out2), "--no-html"])
     assert result.exit_code == 0, result.output
@@ -353,8 +358,12 @@ def test_layers_page_from_an_image_dataset(layers_result):
     from tda_activations.types import ImageDataset
 
     res, acts, images = layers_result
-    ds = ImageDataset(images=images, labels=np.asarray(acts.labels), hierarchy=HIER,
-                      sample_ids=np.arange(320) + 1000)
+    ds = ImageDataset(
+        images=images,
+        labels=np.asarray(acts.labels),
+        hierarchy=HIER,
+        sample_ids=np.arange(320) + 1000,
+    )
 
     def data(text):
         return json.loads(re.search(r'id="mapper-data">(.*?)</script>', text, re.DOTALL).group(1))
@@ -376,13 +385,14 @@ def test_save_layer_mapper_without_sample_index(layers_result, tmp_path, caplog)
     assert not (out / "layers.html").exists() and (out / "html" / "l1.html").exists()
     assert "layers.html" not in (out / "index.html").read_text()
     with pytest.raises(ValueError, match="images has 5 samples"):
-        M.save_layer_mapper(res, tmp_path / "bad", sample_index=acts.sample_index,
-                            images=images[:5])
+        M.save_layer_mapper(
+            res, tmp_path / "bad", sample_index=acts.sample_index, images=images[:5]
+        )
     assert not (tmp_path / "bad").exists()
-    out = M.save_layer_mapper(res, tmp_path / "ok", sample_index=acts.sample_index,
-                              images=images)
+    out = M.save_layer_mapper(res, tmp_path / "ok", sample_index=acts.sample_index, images=images)
     assert (out / "layers.html").read_text() == M.html_layers_page(
-        res, sample_index=acts.sample_index, images=images)
+        res, sample_index=acts.sample_index, images=images
+    )
 
 
 def test_single_page_thumbnails_on_hover(graph_and_compositions, tmp_path):
@@ -391,8 +401,14 @@ def test_single_page_thumbnails_on_hover(graph_and_compositions, tmp_path):
     images = np.random.default_rng(2).normal(size=(g.n_points, 1, 6, 6))
     # two points per sample: sample_index maps the 400 points onto 200 samples
     sample_index = np.arange(g.n_points) // 2
-    path = M.to_html(g, tmp_path / "t.html", compositions=comps, images=images[:200],
-                     sample_index=sample_index, max_thumbnails=5)
+    path = M.to_html(
+        g,
+        tmp_path / "t.html",
+        compositions=comps,
+        images=images[:200],
+        sample_index=sample_index,
+        max_thumbnails=5,
+    )
     text = path.read_text()
     want = set()
     for n in g.nodes:

@@ -18,8 +18,14 @@ def test_layer_mapper_on_a_zoo_model_in_one_call(tmp_path):
     res = layer_mapper(acts)  # paper defaults: l2norm, 10 intervals, 50%, DBSCAN 5, knee eps
     table = res.to_pandas()
     assert list(table.index) == list(acts.layers)
-    assert {"purity_fine", "purity_coarse", "n_components", "separated_fine",
-            "separated_coarse", "cophenetic_correlation"} <= set(table.columns)
+    assert {
+        "purity_fine",
+        "purity_coarse",
+        "n_components",
+        "separated_fine",
+        "separated_coarse",
+        "cophenetic_correlation",
+    } <= set(table.columns)
     for layer in acts.layers:
         g = res.graphs[layer]
         assert g.params["n_intervals"] == 10 and g.params["overlap"] == 0.5

@@ -23,7 +23,6 @@ from tda_activations.probes.mean_dimension import (
 SQ3 = math.sqrt(3.0)
 
 
-
 @pytest.fixture(autouse=True, scope="module")
 def _one_thread():
     """One torch thread: on a shared 2-core machine a second thread is far slower, not faster."""
@@ -83,8 +82,16 @@ def test_ishigami_total_indices_match_the_known_values() -> None:
     f = lambda z: np.sin(z[:, 0]) + 7 * np.sin(z[:, 1]) ** 2 + 0.1 * z[:, 2] ** 4 * np.sin(z[:, 0])  # noqa: E731
     ti = total_indices(f, x)
     var = 0.5 + 7**2 / 8 + 0.1 * np.pi**4 / 5 + 0.1**2 * np.pi**8 / 18
-    st = np.array([0.5 * (1 + 0.1 * np.pi**4 / 5) ** 2 + 8 * 0.1**2 * np.pi**8 / 225,
-                   7**2 / 8, 8 * 0.1**2 * np.pi**8 / 225]) / var
+    st = (
+        np.array(
+            [
+                0.5 * (1 + 0.1 * np.pi**4 / 5) ** 2 + 8 * 0.1**2 * np.pi**8 / 225,
+                7**2 / 8,
+                8 * 0.1**2 * np.pi**8 / 225,
+            ]
+        )
+        / var
+    )
     assert np.allclose(ti.normalized_indices[0], [0.5576, 0.4424, 0.2437], atol=0.02)
     assert np.allclose(st, [0.5576, 0.4424, 0.2437], atol=5e-4)  # the formula itself
     assert close(ti.mean_dimensions[0], st.sum(), ti.mean_dimension_se[0])
@@ -126,8 +133,13 @@ def test_vector_outputs_and_pooled_mean_dimension() -> None:
     # pooled: (2*1 + 9*3) / (2 + 9)
     assert close(ti.pooled_mean_dimension, 29 / 11, ti.pooled_mean_dimension_se)
     table = ti.to_pandas()
-    assert list(table.columns) == ["output", "feature", "total_index", "total_index_se",
-                                   "normalized_total_index"]
+    assert list(table.columns) == [
+        "output",
+        "feature",
+        "total_index",
+        "total_index_se",
+        "normalized_total_index",
+    ]
     assert len(table) == 6
     per_output = ti.output_table()
     assert np.allclose(per_output["mean_dimension"], ti.mean_dimensions)
@@ -297,8 +309,9 @@ def test_product_of_marginals_makes_features_independent() -> None:
 
 def tiny_classifier(seed: int = 0) -> nn.Module:
     torch.manual_seed(seed)
-    return nn.Sequential(nn.Flatten(), nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 8), nn.Tanh(),
-                         nn.Linear(8, 3))
+    return nn.Sequential(
+        nn.Flatten(), nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 8), nn.Tanh(), nn.Linear(8, 3)
+    )
 
 
 def test_depth_profile_of_a_small_network() -> None:
@@ -411,15 +424,17 @@ def test_cli_meandim_and_profile(fake_zoo, tmp_path) -> None:
 
     runner = CliRunner()
     out, idx = tmp_path / "md.csv", tmp_path / "idx.csv"
-    res = runner.invoke(app, ["meandim", "tiny", "--n-rows", "60", "--out", str(out),
-                              "--indices-out", str(idx)])
+    res = runner.invoke(
+        app, ["meandim", "tiny", "--n-rows", "60", "--out", str(out), "--indices-out", str(idx)]
+    )
     assert res.exit_code == 0, res.output
     assert "pooled mean dimension" in res.output
     table = pd.read_csv(out)
     assert len(table) == 10 and (table["mean_dimension"] > 0.5).all()
     assert set(pd.read_csv(idx)["feature"]).issuperset({"pc0", "pc1"})
-    res = runner.invoke(app, ["meandim-profile", "tiny", "--n-rows", "40", "--n-components", "4",
-                              "--out", str(out)])
+    res = runner.invoke(
+        app, ["meandim-profile", "tiny", "--n-rows", "40", "--n-components", "4", "--out", str(out)]
+    )
     assert res.exit_code == 0, res.output
     assert list(pd.read_csv(out)["layer"]) == ["input", "1", "3"]
     res = runner.invoke(app, ["meandim", "tiny", "--features", "pixel"])

@@ -57,8 +57,12 @@ def test_resnet18_is_the_papers_cifar_architecture() -> None:
     assert widths == [64, 128, 256, 512]
     # spatial sizes on CIFAR input: 32, 16, 8, 4
     sizes = {}
-    hooks = [model.get_submodule(f"layer{i}").register_forward_hook(
-        lambda m, i, o, k=i: sizes.__setitem__(k, o.shape[-1])) for i in range(1, 5)]
+    hooks = [
+        model.get_submodule(f"layer{i}").register_forward_hook(
+            lambda m, i, o, k=i: sizes.__setitem__(k, o.shape[-1])
+        )
+        for i in range(1, 5)
+    ]
     model(torch.zeros(1, 3, 32, 32))
     for h in hooks:
         h.remove()
@@ -93,9 +97,13 @@ def test_training_is_deterministic_given_the_seed() -> None:
     a = fit(build_model("mlp", image_size=8, seed=3, hidden=(32,)), small, seed=3, epochs=1)
     b = fit(build_model("mlp", image_size=8, seed=3, hidden=(32,)), small, seed=3, epochs=1)
     c = fit(build_model("mlp", image_size=8, seed=4, hidden=(32,)), small, seed=4, epochs=1)
-    for (k, va), vb, _vc in zip(a.state_dict().items(), b.state_dict().values(), c.state_dict().values()):
+    for (k, va), vb, _vc in zip(
+        a.state_dict().items(), b.state_dict().values(), c.state_dict().values()
+    ):
         assert torch.equal(va, vb), k
-    assert any(not torch.equal(va, vc) for va, vc in zip(a.state_dict().values(), c.state_dict().values()))
+    assert any(
+        not torch.equal(va, vc) for va, vc in zip(a.state_dict().values(), c.state_dict().values())
+    )
 
 
 def test_fit_leaves_the_given_model_untouched() -> None:
@@ -136,7 +144,8 @@ def test_every_shipped_zoo_model_is_in_the_manifest_under_its_current_key() -> N
     assert {(e.name, e.seed) for e in entries} == want
     for e in entries:
         assert e.key == training_key(e.name, seed=e.seed), (
-            f"{e.name} seed {e.seed}: shipped weights are stale; run benchmarks/make_zoo_weights.py")
+            f"{e.name} seed {e.seed}: shipped weights are stale; run benchmarks/make_zoo_weights.py"
+        )
         assert sha256_file(e.path) == e.sha256
     files = {p.name for p in shipped_dir().glob("*.pt")}
     assert files == {e.path.name for e in entries}
@@ -190,7 +199,10 @@ def test_training_from_scratch_still_reaches_the_shipped_accuracy() -> None:
     shipped = _shipped("lenet", 0)
     tm = train_from_scratch("lenet", seed=0, progress=False)
     assert tm.source == "trained" and tm.key == shipped.key
-    assert tm.test_accuracy >= shipped.test_accuracy - 0.06, (tm.test_accuracy, shipped.test_accuracy)
+    assert tm.test_accuracy >= shipped.test_accuracy - 0.06, (
+        tm.test_accuracy,
+        shipped.test_accuracy,
+    )
 
 
 def test_damaged_shipped_weights_refuse_loudly(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -201,7 +213,9 @@ def test_damaged_shipped_weights_refuse_loudly(tmp_path, monkeypatch: pytest.Mon
     assert entry.path.parent == copy
     _flip_bytes_in_largest_member(entry.path)
     # (torch.load itself does not check the zip CRCs: it would load this file silently)
-    with pytest.raises(DamagedWeightsError, match=r"lenet \(seed 0\).*checksum mismatch.*reinstall"):
+    with pytest.raises(
+        DamagedWeightsError, match=r"lenet \(seed 0\).*checksum mismatch.*reinstall"
+    ):
         pretrained("lenet", seed=0, cache=tmp_path / "cache")
     assert not (tmp_path / "cache").exists()  # refused, not silently retrained
     # with a manifest checksum that matches the damaged bytes, the zip CRCs still catch it
@@ -227,7 +241,9 @@ def test_weights_are_cached_by_content(tmp_path) -> None:
     first = pretrained("lenet", seed=0, cache=tmp_path, epochs=1)
     again = pretrained("lenet", seed=0, cache=tmp_path, epochs=1)
     assert first.source == "trained" and first.seconds > 0
-    assert again.source == "cache" and again.seconds == 0.0 and again.fingerprint == first.fingerprint
+    assert (
+        again.source == "cache" and again.seconds == 0.0 and again.fingerprint == first.fingerprint
+    )
     other = pretrained("lenet", seed=1, cache=tmp_path, epochs=1)
     assert other.fingerprint != first.fingerprint
     files = sorted((tmp_path / "models").glob("lenet-*.pt"))
@@ -254,12 +270,15 @@ def _damage_by_losing_the_sidecar(path: Path) -> None:
     (path.parent / (path.name + ".sha256")).unlink()
 
 
-@pytest.mark.parametrize("damage, reason", [
-    (_damage_with_bad_bytes, "checksum mismatch"),
-    (_damage_with_flipped_bytes, "checksum mismatch"),
-    (_damage_with_flipped_bytes_and_matching_sidecar, "zip CRC error"),
-    (_damage_by_losing_the_sidecar, "no checksum recorded"),
-])
+@pytest.mark.parametrize(
+    "damage, reason",
+    [
+        (_damage_with_bad_bytes, "checksum mismatch"),
+        (_damage_with_flipped_bytes, "checksum mismatch"),
+        (_damage_with_flipped_bytes_and_matching_sidecar, "zip CRC error"),
+        (_damage_by_losing_the_sidecar, "no checksum recorded"),
+    ],
+)
 def test_a_damaged_cache_entry_is_retrained_never_used(tmp_path, caplog, damage, reason) -> None:
     first = pretrained("lenet", seed=0, cache=tmp_path, epochs=1)
     (path,) = (tmp_path / "models").glob("lenet-*.pt")
@@ -276,8 +295,13 @@ def test_a_damaged_cache_entry_is_retrained_never_used(tmp_path, caplog, damage,
 def test_fit_logs_a_cost_estimate_and_can_show_a_bar(caplog, capsys) -> None:
     data = load_digits(upsample=1)
     with caplog.at_level(logging.INFO, logger="tda_activations"):
-        fit(build_model("mlp", image_size=8, seed=0, hidden=(8,)), data.train.subset(range(64)),
-            epochs=2, batch_size=16, progress=True)
+        fit(
+            build_model("mlp", image_size=8, seed=0, hidden=(8,)),
+            data.train.subset(range(64)),
+            epochs=2,
+            batch_size=16,
+            progress=True,
+        )
     msgs = [r.getMessage() for r in caplog.records]
     assert any("training MLP: 8 steps, about" in m and "first batch" in m for m in msgs), msgs
     assert "training MLP" in capsys.readouterr().err  # the bar (tqdm writes to stderr)
@@ -289,7 +313,9 @@ def test_fit_logs_a_cost_estimate_and_can_show_a_bar(caplog, capsys) -> None:
 def test_load_model_from_every_form(tmp_path) -> None:
     model = build_model("lenet", seed=1)
     assert load_model(model) is model
-    built = load_model("tda_activations.models.zoo:LeNet5", in_channels=1, num_classes=10, image_size=16)
+    built = load_model(
+        "tda_activations.models.zoo:LeNet5", in_channels=1, num_classes=10, image_size=16
+    )
     assert isinstance(built, nn.Module) and not built.training
 
     ckpt = tmp_path / "lenet.pt"

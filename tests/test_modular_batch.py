@@ -34,9 +34,11 @@ def test_transformers_config_names_the_model_and_its_data_as_data() -> None:
 def test_modular_data_names_and_their_errors() -> None:
     models = [{"name": "m", "zoo": "modular_addition"}]
     assert config_from_dict({"data": {"dataset": "modular"}, "models": models}).data.kwargs == {
-        "p": 59}
+        "p": 59
+    }
     assert config_from_dict({"data": {"dataset": "modular:13"}, "models": models}).data.kwargs == {
-        "p": 13}
+        "p": 13
+    }
     for data, match in [
         ({"dataset": "modular:12"}, "prime"),
         ({"dataset": "modular:"}, "prime"),
@@ -59,15 +61,28 @@ def test_the_transformers_config_checks_and_runs_end_to_end(tmp_path) -> None:
     for old, new in [
         ("seeds = [0, 1, 2, 3, 4]", "seeds = [0]"),
         ("max_points = 500", "max_points = 60"),
-        ('layers = ["blocks.0.attn", "blocks.0.mlp", "blocks.0"]',
-         'layers = ["blocks.0.attn", "blocks.0"]'),
+        (
+            'layers = ["blocks.0.attn", "blocks.0.mlp", "blocks.0"]',
+            'layers = ["blocks.0.attn", "blocks.0"]',
+        ),
     ]:
         assert old in small
         small = small.replace(old, new)
     (tmp_path / "small.toml").write_text(small)
     out = tmp_path / "run"
-    result = runner.invoke(app, ["run", str(tmp_path / "small.toml"), "--out", str(out),
-                                 "--workers", "1", "--quiet", "--no-report"])
+    result = runner.invoke(
+        app,
+        [
+            "run",
+            str(tmp_path / "small.toml"),
+            "--out",
+            str(out),
+            "--workers",
+            "1",
+            "--quiet",
+            "--no-report",
+        ],
+    )
     assert result.exit_code == 0, result.output
     (store,) = out.glob("tasks/extract/modular-*/store")
     got = load_store(store)
@@ -76,8 +91,13 @@ def test_the_transformers_config_checks_and_runs_end_to_end(tmp_path) -> None:
     assert got.layouts == dict.fromkeys(layers, "tokens")
     # the run's points are those of the library call on the shipped seed-0 model: the '='
     # state of every pair, in a * 59 + b order
-    ref = extract(pretrained("modular_addition", seed=0).model, modular_pairs(59),
-                  layers=layers, reduction="last_token", layout="tokens")
+    ref = extract(
+        pretrained("modular_addition", seed=0).model,
+        modular_pairs(59),
+        layers=layers,
+        reduction="last_token",
+        layout="tokens",
+    )
     for layer in layers:
         assert got.cloud(layer).shape == (59 * 59, 64)
         np.testing.assert_array_equal(got.cloud(layer), ref.cloud(layer))

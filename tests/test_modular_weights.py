@@ -57,8 +57,11 @@ def test_shipped_modular_entries_match_the_current_training_key() -> None:
     # files are then not used (never a wrong one) and this test says to regenerate them
     for seed in SEEDS:
         entry = _entry(seed)
-        assert entry.key == modular_training_key(seed=seed) == training_key(
-            "modular_addition", seed=seed), f"seed {seed}: run benchmarks/make_zoo_weights.py"
+        assert (
+            entry.key
+            == modular_training_key(seed=seed)
+            == training_key("modular_addition", seed=seed)
+        ), f"seed {seed}: run benchmarks/make_zoo_weights.py"
         assert entry.settings == MODULAR_DEFAULTS
         assert entry.test_accuracy == 1.0
     total = sum(_entry(s).path.stat().st_size for s in SEEDS)
@@ -100,8 +103,8 @@ def _flip_bytes_in_largest_member(path) -> None:
         info = max(archive.infolist(), key=lambda i: i.compress_size)
     raw = bytearray(path.read_bytes())
     start = info.header_offset
-    name_len = int.from_bytes(raw[start + 26:start + 28], "little")
-    extra_len = int.from_bytes(raw[start + 28:start + 30], "little")
+    name_len = int.from_bytes(raw[start + 26 : start + 28], "little")
+    extra_len = int.from_bytes(raw[start + 28 : start + 30], "little")
     data = start + 30 + name_len + extra_len
     raw[data + info.file_size // 2] ^= 0xFF  # one byte of tensor data; the zip stays readable
     path.write_bytes(bytes(raw))
@@ -115,8 +118,9 @@ def test_a_flipped_byte_in_shipped_modular_weights_is_refused(tmp_path, monkeypa
         entry = _entry(2)
         assert entry.path.parent == copy
         _flip_bytes_in_largest_member(entry.path)
-        with pytest.raises(DamagedWeightsError,
-                           match=r"modular_addition \(seed 2\).*checksum mismatch.*reinstall"):
+        with pytest.raises(
+            DamagedWeightsError, match=r"modular_addition \(seed 2\).*checksum mismatch.*reinstall"
+        ):
             pretrained_modular_addition(seed=2, cache=tmp_path / "cache", progress=False)
         assert not (tmp_path / "cache").exists()  # refused, not silently retrained
         # with a manifest checksum that matches the damaged bytes, the zip CRCs still catch it

@@ -18,8 +18,13 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
-NAMES = ["01_quickstart.ipynb", "02_core_paper.ipynb", "03_architectures.ipynb", "04_probes.ipynb",
-         "05_transformers.ipynb"]
+NAMES = [
+    "01_quickstart.ipynb",
+    "02_core_paper.ipynb",
+    "03_architectures.ipynb",
+    "04_probes.ipynb",
+    "05_transformers.ipynb",
+]
 
 
 def _generator():
@@ -53,11 +58,15 @@ def _kernel_manager(tmp_path: Path):
 
     spec_dir = tmp_path / "kernels" / "tda-activations-test"
     spec_dir.mkdir(parents=True)
-    (spec_dir / "kernel.json").write_text(json.dumps({
-        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "tda_activations test kernel",
-        "language": "python",
-    }))
+    (spec_dir / "kernel.json").write_text(
+        json.dumps(
+            {
+                "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                "display_name": "tda_activations test kernel",
+                "language": "python",
+            }
+        )
+    )
     ksm = KernelSpecManager(kernel_dirs=[str(tmp_path / "kernels")])
     return KernelManager(kernel_name="tda-activations-test", kernel_spec_manager=ksm)
 
@@ -69,7 +78,10 @@ def test_notebook_runs_without_error(name, tmp_path):
     nbclient = pytest.importorskip("nbclient")
     nb = nbformat.read(NOTEBOOKS / name, as_version=4)
     client = nbclient.NotebookClient(
-        nb, km=_kernel_manager(tmp_path), timeout=600, allow_errors=False,
+        nb,
+        km=_kernel_manager(tmp_path),
+        timeout=600,
+        allow_errors=False,
         resources={"metadata": {"path": str(tmp_path)}},
     )
     client.execute()  # raises CellExecutionError on the first failing cell

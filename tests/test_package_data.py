@@ -31,7 +31,8 @@ def test_every_shipped_file_is_declared_package_data(folder):
     files = [p for p in (PACKAGE / folder).rglob("*") if p.is_file()]
     assert files, f"nothing under {folder}"
     undeclared = [
-        str(p.relative_to(PACKAGE)) for p in files
+        str(p.relative_to(PACKAGE))
+        for p in files
         if not any(fnmatch.fnmatch(str(p.relative_to(PACKAGE)), g) for g in globs)
     ]
     assert undeclared == [], f"files a wheel would leave out: {undeclared}"
@@ -41,7 +42,9 @@ def test_the_data_folder_is_inside_the_package():
     folder = data_dir()
     assert folder.resolve().parent == PACKAGE
     assert {p.name for p in (folder / "configs").glob("*.toml")} >= {
-        "embedded.toml", "transformers.toml", "paper_cifar10.toml"
+        "embedded.toml",
+        "transformers.toml",
+        "paper_cifar10.toml",
     }
     assert (folder / "hierarchies" / "digits.json").is_file()
 

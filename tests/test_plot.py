@@ -60,8 +60,9 @@ def fixed_layer_diagrams(n: int = 6) -> dict[str, Diagrams]:
         s = 1.0 + 0.3 * i
         h0 = [[0.0, 0.2 * s], [0.0, 0.4 * s], [0.0, np.inf]]
         h1 = [[0.3 * s, 0.5 * s + 0.1 * i], [0.6 * s, 1.0 * s], [0.2, 0.25 + 0.05 * i]]
-        out[f"layer{i // 3 + 1}.{i % 3}.conv"] = Diagrams(dgms=(np.array(h0), np.array(h1)), maxdim=1,
-                                                         label=f"l{i}")
+        out[f"layer{i // 3 + 1}.{i % 3}.conv"] = Diagrams(
+            dgms=(np.array(h0), np.array(h1)), maxdim=1, label=f"l{i}"
+        )
     return out
 
 
@@ -73,9 +74,13 @@ def fixed_matrix(kind: str = "distance", n: int = 8) -> LayerMatrix:
     if kind == "similarity":
         vals = 1.0 - vals
     labels = ["conv1"] + [f"layer{1 + k // 2}.{k % 2}.conv" for k in range(n - 2)] + ["linear"]
-    return LayerMatrix(values=vals, row_labels=labels, col_labels=labels,
-                       measure="sliced_wasserstein[H1,M=50]" if kind == "distance" else "linear_cka",
-                       kind=kind)  # type: ignore[arg-type]
+    return LayerMatrix(
+        values=vals,
+        row_labels=labels,
+        col_labels=labels,
+        measure="sliced_wasserstein[H1,M=50]" if kind == "distance" else "linear_cka",
+        kind=kind,
+    )  # type: ignore[arg-type]
 
 
 def fixed_models_matrix() -> LayerMatrix:
@@ -84,29 +89,61 @@ def fixed_models_matrix() -> LayerMatrix:
     for m, (angle, depth) in {"mlp": (0.0, 4), "lenet": (1.0, 5), "resnet18": (2.2, 7)}.items():
         t = np.linspace(0, 1, depth)
         for k, tt in enumerate(t):
-            pts[f"{m}/layer{k}"] = np.array([tt * np.cos(angle * tt), tt * np.sin(angle * tt) + 0.1 * k / depth])
+            pts[f"{m}/layer{k}"] = np.array(
+                [tt * np.cos(angle * tt), tt * np.sin(angle * tt) + 0.1 * k / depth]
+            )
     labels = list(pts)
     x = np.array([pts[l] for l in labels]) + 0.001 * rng.normal(size=(len(labels), 2))
     d = np.sqrt(((x[:, None, :] - x[None, :, :]) ** 2).sum(-1))
-    return LayerMatrix(values=d, row_labels=labels, col_labels=labels, measure="sliced_wasserstein[H1,M=50]",
-                       kind="distance")
+    return LayerMatrix(
+        values=d,
+        row_labels=labels,
+        col_labels=labels,
+        measure="sliced_wasserstein[H1,M=50]",
+        kind="distance",
+    )
 
 
 def fixed_pie_data():
     from tda_activations.mapper import PieChartData
 
-    pos = [[-0.6, -0.5], [-0.2, -0.4], [0.2, -0.5], [0.6, -0.4], [-0.4, 0.5], [0.0, 0.6], [0.5, 0.5]]
-    fr = [[0.7, 0.3, 0.0], [0.5, 0.5, 0.0], [0.2, 0.6, 0.2], [0.0, 0.1, 0.9], [1.0, 0.0, 0.0],
-          [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]
-    return PieChartData(node_ids=tuple(f"n{i}" for i in range(7)), positions=pos,
-                        sizes=[40, 10, 25, 60, 5, 15, 30], fractions=fr, group_names=("a", "b", "c"),
-                        colors=("#1f77b4", "#ff7f0e", "#2ca02c"), edges=[[0, 1], [1, 2], [2, 3], [4, 5]],
-                        level="fine", label="layer3.1.conv2")
+    pos = [
+        [-0.6, -0.5],
+        [-0.2, -0.4],
+        [0.2, -0.5],
+        [0.6, -0.4],
+        [-0.4, 0.5],
+        [0.0, 0.6],
+        [0.5, 0.5],
+    ]
+    fr = [
+        [0.7, 0.3, 0.0],
+        [0.5, 0.5, 0.0],
+        [0.2, 0.6, 0.2],
+        [0.0, 0.1, 0.9],
+        [1.0, 0.0, 0.0],
+        [0.0, 1.0, 0.0],
+        [0.0, 0.0, 1.0],
+    ]
+    return PieChartData(
+        node_ids=tuple(f"n{i}" for i in range(7)),
+        positions=pos,
+        sizes=[40, 10, 25, 60, 5, 15, 30],
+        fractions=fr,
+        group_names=("a", "b", "c"),
+        colors=("#1f77b4", "#ff7f0e", "#2ca02c"),
+        edges=[[0, 1], [1, 2], [2, 3], [4, 5]],
+        level="fine",
+        label="layer3.1.conv2",
+    )
 
 
 def hierarchy() -> ClassHierarchy:
-    return ClassHierarchy(class_names=("a", "b", "c", "d"), parents={"coarse": (0, 0, 1, 1)},
-                          level_names={"coarse": ("ab", "cd")})
+    return ClassHierarchy(
+        class_names=("a", "b", "c", "d"),
+        parents={"coarse": (0, 0, 1, 1)},
+        level_names={"coarse": ("ab", "cd")},
+    )
 
 
 @functools.cache
@@ -122,9 +159,13 @@ def mapper_result():
     late = centres[labels] + 0.15 * rng.normal(size=(200, 2))
     late = np.c_[late, np.linalg.norm(late, axis=1)]
     early = np.c_[early, np.linalg.norm(early, axis=1)]
-    acts = ActivationSet(clouds={"early": early, "late": late},
-                         sample_index={"early": np.arange(200), "late": np.arange(200)},
-                         labels=labels, hierarchy=hierarchy(), reduction="test")
+    acts = ActivationSet(
+        clouds={"early": early, "late": late},
+        sample_index={"early": np.arange(200), "late": np.arange(200)},
+        labels=labels,
+        hierarchy=hierarchy(),
+        reduction="test",
+    )
     return layer_mapper(acts, lens="pca", min_samples=4)
 
 
@@ -146,39 +187,94 @@ def probe_results() -> dict[str, object]:
     )
 
     layers = ("input", "conv1", "conv2", "fc")
-    mdp = MeanDimensionProfile(layers=layers, n_units=(256, 512, 256, 10),
-                               layer_given_input=[1.0, 1.3, 1.6, 1.9], layer_given_input_se=[0, .1, .1, .2],
-                               output_given_layer=[1.9, 1.7, 1.4, 1.0], output_given_layer_se=[.2, .1, .1, 0],
-                               n_components=(16, 16, 16, 10), explained_variance_ratio=[1, .9, .9, 1],
-                               n_rows=100, seed=0)
+    mdp = MeanDimensionProfile(
+        layers=layers,
+        n_units=(256, 512, 256, 10),
+        layer_given_input=[1.0, 1.3, 1.6, 1.9],
+        layer_given_input_se=[0, 0.1, 0.1, 0.2],
+        output_given_layer=[1.9, 1.7, 1.4, 1.0],
+        output_given_layer_se=[0.2, 0.1, 0.1, 0],
+        n_components=(16, 16, 16, 10),
+        explained_variance_ratio=[1, 0.9, 0.9, 1],
+        n_rows=100,
+        seed=0,
+    )
     h, w = 4, 5
     idx = np.arange(2 * h * w, dtype=float).reshape(2, h * w) / 10
-    ti = TotalIndices(output_names=("0", "1"), feature_names=tuple(f"x[0,{i // w},{i % w}]" for i in range(h * w)),
-                      indices=idx, index_se=0.1 * idx, variances=np.array([10.0, 20.0]),
-                      mean_dimensions=idx.sum(1) / [10, 20], mean_dimension_se=[0.1, 0.1],
-                      pooled_mean_dimension=1.5, pooled_mean_dimension_se=0.1, n_rows=50, seed=0,
-                      features="inputs", feature_shape=(1, h, w))
-    ti_pca = TotalIndices(output_names=("0",), feature_names=("pc0", "pc1"), indices=[[1.0, 2.0]],
-                          index_se=[[0.1, 0.1]], variances=[3.0], mean_dimensions=[1.0],
-                          mean_dimension_se=[0.05], pooled_mean_dimension=1.0, pooled_mean_dimension_se=0.05,
-                          n_rows=50, seed=0, features="pca")
+    ti = TotalIndices(
+        output_names=("0", "1"),
+        feature_names=tuple(f"x[0,{i // w},{i % w}]" for i in range(h * w)),
+        indices=idx,
+        index_se=0.1 * idx,
+        variances=np.array([10.0, 20.0]),
+        mean_dimensions=idx.sum(1) / [10, 20],
+        mean_dimension_se=[0.1, 0.1],
+        pooled_mean_dimension=1.5,
+        pooled_mean_dimension_se=0.1,
+        n_rows=50,
+        seed=0,
+        features="inputs",
+        feature_shape=(1, h, w),
+    )
+    ti_pca = TotalIndices(
+        output_names=("0",),
+        feature_names=("pc0", "pc1"),
+        indices=[[1.0, 2.0]],
+        index_se=[[0.1, 0.1]],
+        variances=[3.0],
+        mean_dimensions=[1.0],
+        mean_dimension_se=[0.05],
+        pooled_mean_dimension=1.0,
+        pooled_mean_dimension_se=0.05,
+        n_rows=50,
+        seed=0,
+        features="pca",
+    )
     mmd = ModelMeanDimensions(models=("mlp", "lenet"), results=(ti, ti))
-    cop = CorrelationOrderProfile(layers=layers, n_units=(256, 512, 256, 10), true_accuracy=0.95,
-                                  accuracy=np.array([[.3, .2, .1], [.6, .5, .2], [.9, .85, .3], [.94, .93, .5]]),
-                                  chance_accuracy=0.1, n_surrogates=500, class_shrinkage=np.zeros((4, 3)),
-                                  pooled_shrinkage=np.zeros(4), classes=(0, 1, 2), seed=0)
+    cop = CorrelationOrderProfile(
+        layers=layers,
+        n_units=(256, 512, 256, 10),
+        true_accuracy=0.95,
+        accuracy=np.array([[0.3, 0.2, 0.1], [0.6, 0.5, 0.2], [0.9, 0.85, 0.3], [0.94, 0.93, 0.5]]),
+        chance_accuracy=0.1,
+        n_surrogates=500,
+        class_shrinkage=np.zeros((4, 3)),
+        pooled_shrinkage=np.zeros(4),
+        classes=(0, 1, 2),
+        seed=0,
+    )
     assert len(SURROGATES) == 3
-    inv_rows = tuple(InvarianceRow(l, k, 0.8 - 0.2 * k, 0.7 - 0.2 * k, 100, 0) for k, l in enumerate(layers[1:]))
+    inv_rows = tuple(
+        InvarianceRow(l, k, 0.8 - 0.2 * k, 0.7 - 0.2 * k, 100, 0) for k, l in enumerate(layers[1:])
+    )
     inv = InvarianceResult(rows=inv_rows, group=("identity", "hflip"), n_images=20)
     inv2 = InvarianceResult(rows=inv_rows[:2], group=("identity", "hflip"), n_images=20)
-    eq = EquivarianceResult(rows=tuple(EquivarianceRow(l, k, t, "conv", 0.1 * k + (t == "rot90") * 0.2,
-                                                       0.5, np.nan, 0.8)
-                                       for k, l in enumerate(layers[1:]) for t in ("hflip", "rot90")),
-                            accuracy_original=0.95, n_train=50, n_test=20)
-    sep = SeparabilityResult(rows=tuple(SeparabilityRow(l, k, 1 + k, 2.0, 1.0, 0.5 * k, 100, 8)
-                                        for k, l in enumerate(layers)))
-    return {"mdp": mdp, "ti": ti, "ti_pca": ti_pca, "mmd": mmd, "cop": cop, "inv": inv, "inv2": inv2,
-            "eq": eq, "sep": sep}
+    eq = EquivarianceResult(
+        rows=tuple(
+            EquivarianceRow(l, k, t, "conv", 0.1 * k + (t == "rot90") * 0.2, 0.5, np.nan, 0.8)
+            for k, l in enumerate(layers[1:])
+            for t in ("hflip", "rot90")
+        ),
+        accuracy_original=0.95,
+        n_train=50,
+        n_test=20,
+    )
+    sep = SeparabilityResult(
+        rows=tuple(
+            SeparabilityRow(l, k, 1 + k, 2.0, 1.0, 0.5 * k, 100, 8) for k, l in enumerate(layers)
+        )
+    )
+    return {
+        "mdp": mdp,
+        "ti": ti,
+        "ti_pca": ti_pca,
+        "mmd": mmd,
+        "cop": cop,
+        "inv": inv,
+        "inv2": inv2,
+        "eq": eq,
+        "sep": sep,
+    }
 
 
 def architecture_report():
@@ -186,8 +282,14 @@ def architecture_report():
 
     from tda_activations.probes.architecture import architecture_metrics
 
-    net = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.Conv2d(4, 8, 3, stride=2),
-                        nn.ReLU(), nn.Flatten(), nn.Linear(8 * 7 * 7, 10))
+    net = nn.Sequential(
+        nn.Conv2d(1, 4, 3, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(4, 8, 3, stride=2),
+        nn.ReLU(),
+        nn.Flatten(),
+        nn.Linear(8 * 7 * 7, 10),
+    )
     return architecture_metrics(net, input_shape=(1, 16, 16))
 
 
@@ -196,8 +298,14 @@ def sensitivity_table() -> pd.DataFrame:
     for measure in ("sliced_wasserstein", "linear_cka"):
         for k in (1, 2, 4, 8, 16):
             for seed in range(3):
-                rows.append({"measure": measure, "n_components": k, "seed": seed,
-                             "distance": (1.0 / k) * (1 if measure == "linear_cka" else 2) + 0.01 * seed})
+                rows.append(
+                    {
+                        "measure": measure,
+                        "n_components": k,
+                        "seed": seed,
+                        "distance": (1.0 / k) * (1 if measure == "linear_cka" else 2) + 0.01 * seed,
+                    }
+                )
     return pd.DataFrame(rows)
 
 
@@ -206,38 +314,80 @@ def correspondence_table() -> pd.DataFrame:
     for measure in ("sliced_wasserstein", "linear_cka"):
         for depth in range(6):
             for pair in range(3):
-                rows.append({"measure": measure, "depth": depth, "pair": pair,
-                             "accuracy": min(1.0, 0.3 + 0.1 * depth + 0.05 * pair)})
+                rows.append(
+                    {
+                        "measure": measure,
+                        "depth": depth,
+                        "pair": pair,
+                        "accuracy": min(1.0, 0.3 + 0.1 * depth + 0.05 * pair),
+                    }
+                )
     return pd.DataFrame(rows)
 
 
 # ------------------------------------------------------- every figure function
 
+
 def _cases():
     """(name, function, builder of (args, kwargs)) for every figure function."""
     return [
         ("persistence_diagram", tp.persistence_diagram, lambda: ((fixed_diagrams(),), {})),
-        ("persistence_diagram_array", tp.persistence_diagram, lambda: ((np.array([[0, 1.0], [0.5, np.inf]]),), {})),
+        (
+            "persistence_diagram_array",
+            tp.persistence_diagram,
+            lambda: ((np.array([[0, 1.0], [0.5, np.inf]]),), {}),
+        ),
         ("barcode", tp.barcode, lambda: ((fixed_diagrams(),), {})),
         ("betti_curves", tp.betti_curves, lambda: ((fixed_layer_diagrams(),), {})),
-        ("betti_curves_many", tp.betti_curves, lambda: ((fixed_layer_diagrams(12),), {"scale": "relative"})),
+        (
+            "betti_curves_many",
+            tp.betti_curves,
+            lambda: ((fixed_layer_diagrams(12),), {"scale": "relative"}),
+        ),
         ("layer_heatmap", tp.layer_heatmap, lambda: ((fixed_matrix(),), {"blocks": "auto"})),
-        ("layer_heatmap_similarity", tp.layer_heatmap, lambda: ((fixed_matrix("similarity"),), {"annotate": True})),
+        (
+            "layer_heatmap_similarity",
+            tp.layer_heatmap,
+            lambda: ((fixed_matrix("similarity"),), {"annotate": True}),
+        ),
         ("cross_model_heatmap", tp.cross_model_heatmap, lambda: ((fixed_models_matrix(),), {})),
         ("layer_embedding", tp.layer_embedding, lambda: ((fixed_models_matrix(),), {})),
         ("mapper_pie_graph", tp.mapper_pie_graph, lambda: ((fixed_pie_data(),), {})),
-        ("mapper_pie_graph_layer", tp.mapper_pie_graph, lambda: ((mapper_result(),), {"layer": "late"})),
+        (
+            "mapper_pie_graph_layer",
+            tp.mapper_pie_graph,
+            lambda: ((mapper_result(),), {"layer": "late"}),
+        ),
         ("class_dendrogram", tp.class_dendrogram, lambda: ((mapper_result(),), {"layer": "late"})),
         ("hierarchy_trend", tp.hierarchy_trend, lambda: ((mapper_result(),), {})),
-        ("sensitivity_curve", tp.sensitivity_curve, lambda: ((sensitivity_table(),), {"logx": True})),
+        (
+            "sensitivity_curve",
+            tp.sensitivity_curve,
+            lambda: ((sensitivity_table(),), {"logx": True}),
+        ),
         ("correspondence_curve", tp.correspondence_curve, lambda: ((correspondence_table(),), {})),
-        ("mean_dimension_profile", tp.mean_dimension_profile, lambda: ((probe_results()["mdp"],), {})),
-        ("model_mean_dimensions", tp.model_mean_dimensions, lambda: ((probe_results()["mmd"],), {})),
+        (
+            "mean_dimension_profile",
+            tp.mean_dimension_profile,
+            lambda: ((probe_results()["mdp"],), {}),
+        ),
+        (
+            "model_mean_dimensions",
+            tp.model_mean_dimensions,
+            lambda: ((probe_results()["mmd"],), {}),
+        ),
         ("index_heatmap", tp.index_heatmap, lambda: ((probe_results()["ti"],), {"output": "1"})),
-        ("correlation_order_accuracy", tp.correlation_order_accuracy, lambda: ((probe_results()["cop"],), {})),
+        (
+            "correlation_order_accuracy",
+            tp.correlation_order_accuracy,
+            lambda: ((probe_results()["cop"],), {}),
+        ),
         ("invariance_profile", tp.invariance_profile, lambda: ((probe_results()["inv"],), {})),
-        ("invariance_profile_models", tp.invariance_profile,
-         lambda: (({"a": probe_results()["inv"], "b": probe_results()["inv2"]},), {})),
+        (
+            "invariance_profile_models",
+            tp.invariance_profile,
+            lambda: (({"a": probe_results()["inv"], "b": probe_results()["inv2"]},), {}),
+        ),
         ("equivariance_profile", tp.equivariance_profile, lambda: ((probe_results()["eq"],), {})),
         ("separability_profile", tp.separability_profile, lambda: ((probe_results()["sep"],), {})),
         ("architecture_profile", tp.architecture_profile, lambda: ((architecture_report(),), {})),
@@ -273,7 +423,9 @@ def test_returns_axes_accepts_ax_and_leaves_rcparams(name, func, build):
 def test_no_show_or_savefig(monkeypatch):
     calls = []
     monkeypatch.setattr(plt, "show", lambda *a, **k: calls.append("show"))
-    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", lambda *a, **k: calls.append("savefig"))
+    monkeypatch.setattr(
+        matplotlib.figure.Figure, "savefig", lambda *a, **k: calls.append("savefig")
+    )
     for _name, func, build in CASES:
         args, kwargs = build()
         func(*args, **kwargs)
@@ -306,8 +458,13 @@ def test_heatmap_draws_the_values_and_names_the_layers():
     assert ax.images[0].get_cmap().name.startswith("magma_r")
     ax2 = tp.layer_heatmap(fixed_matrix("similarity"))
     assert ax2.images[0].get_cmap().name.startswith("viridis")
-    signed = LayerMatrix(values=[[1.0, -0.5], [-0.5, 1.0]], row_labels=("a", "b"), col_labels=("a", "b"),
-                         measure="corr", kind="similarity")
+    signed = LayerMatrix(
+        values=[[1.0, -0.5], [-0.5, 1.0]],
+        row_labels=("a", "b"),
+        col_labels=("a", "b"),
+        measure="corr",
+        kind="similarity",
+    )
     im = tp.layer_heatmap(signed).images[0]
     assert im.get_cmap().name.startswith("RdBu_r") and im.get_clim() == (-1.0, 1.0)
 
@@ -319,7 +476,9 @@ def test_heatmap_blocks_from_positions_mapping_and_function():
         return sorted(l.get_ydata()[0] for l in ax.lines if l.get_ydata()[0] == l.get_ydata()[1])
 
     assert hlines(tp.layer_heatmap(m, blocks=[2])) == [1.5]
-    assert hlines(tp.layer_heatmap(m, blocks={l: str(i > 0) for i, l in enumerate(m.row_labels)})) == [0.5]
+    assert hlines(
+        tp.layer_heatmap(m, blocks={l: str(i > 0) for i, l in enumerate(m.row_labels)})
+    ) == [0.5]
     assert hlines(tp.layer_heatmap(m, blocks=lambda l: l[:2])) == [0.5, 2.5]
     with pytest.raises(ValueError, match="boundaries"):
         tp.layer_heatmap(m, blocks=[0])
@@ -334,8 +493,11 @@ def test_persistence_diagram_points_and_essential_bars():
     finite = [o for o in offsets if o.size and np.isfinite(o).all()]
     np.testing.assert_allclose(finite[0], dg.finite(0))
     # essential bars: one triangle per essential class, on the infinity line above all deaths
-    ess = [o for o, c in zip(offsets, ax.collections) if c.get_paths() and o.shape[0] in (1,)
-           and o[0, 1] > 1.4]
+    ess = [
+        o
+        for o, c in zip(offsets, ax.collections)
+        if c.get_paths() and o.shape[0] in (1,) and o[0, 1] > 1.4
+    ]
     births = sorted(float(o[0, 0]) for o in ess)
     assert births == sorted([0.0, 1.0])
     assert ax.get_yticklabels()[-1].get_text() == "$\\infty$"
@@ -371,8 +533,13 @@ def test_embedding_recovers_euclidean_configuration_and_matches_sklearn_stress()
     rng = np.random.default_rng(1)
     pts = rng.normal(size=(9, 2))
     labels = [f"m{i // 3}/l{i % 3}" for i in range(9)]
-    m = LayerMatrix(values=squareform(pdist(pts)), row_labels=labels, col_labels=labels, measure="d",
-                    kind="distance")
+    m = LayerMatrix(
+        values=squareform(pdist(pts)),
+        row_labels=labels,
+        col_labels=labels,
+        measure="d",
+        kind="distance",
+    )
     df = tp.embed_layers(m)
     xy = df[["x", "y"]].to_numpy()
     np.testing.assert_allclose(squareform(pdist(xy)), squareform(pdist(pts)), atol=1e-9)
@@ -381,17 +548,32 @@ def test_embedding_recovers_euclidean_configuration_and_matches_sklearn_stress()
     np.testing.assert_allclose(squareform(pdist(metric)), squareform(pdist(pts)), atol=1e-2)
     # a similarity is read as a kernel: sqrt(s_ii + s_jj - 2 s_ij); a linear Gram matrix
     # gives back the Euclidean configuration
-    ms = LayerMatrix(values=pts @ pts.T, row_labels=labels, col_labels=labels, measure="k", kind="similarity")
+    ms = LayerMatrix(
+        values=pts @ pts.T, row_labels=labels, col_labels=labels, measure="k", kind="similarity"
+    )
     d = squareform(pdist(tp.embed_layers(ms)[["x", "y"]].to_numpy()))
     np.testing.assert_allclose(d, squareform(pdist(pts)), atol=1e-9)
-    one_minus = tp.embed_layers(LayerMatrix(values=1 - squareform(pdist(pts)), row_labels=labels,
-                                            col_labels=labels, measure="s", kind="similarity"),
-                                to_distance="one_minus")
-    np.testing.assert_allclose(squareform(pdist(one_minus[["x", "y"]].to_numpy())), squareform(pdist(pts)),
-                               atol=1e-9)
+    one_minus = tp.embed_layers(
+        LayerMatrix(
+            values=1 - squareform(pdist(pts)),
+            row_labels=labels,
+            col_labels=labels,
+            measure="s",
+            kind="similarity",
+        ),
+        to_distance="one_minus",
+    )
+    np.testing.assert_allclose(
+        squareform(pdist(one_minus[["x", "y"]].to_numpy())), squareform(pdist(pts)), atol=1e-9
+    )
     ax = tp.layer_embedding(m)
     assert [t.get_text() for t in ax.get_legend().get_texts()] == [
-        "m0", "m1", "m2", "first layer", "last layer"]
+        "m0",
+        "m1",
+        "m2",
+        "first layer",
+        "last layer",
+    ]
 
 
 def test_pie_wedges_are_the_node_compositions():
@@ -444,7 +626,9 @@ def test_correspondence_curve_averages_repeats_and_draws_chance():
     line = ax.lines[0]
     expected = df[df.measure == "sliced_wasserstein"].groupby("depth")["accuracy"].mean().to_numpy()
     np.testing.assert_allclose(line.get_ydata(), expected)
-    assert any(l.get_linestyle() == ":" and l.get_ydata()[0] == pytest.approx(1 / 6) for l in ax.lines)
+    assert any(
+        l.get_linestyle() == ":" and l.get_ydata()[0] == pytest.approx(1 / 6) for l in ax.lines
+    )
 
 
 def test_index_heatmap_shows_the_normalised_indices():
@@ -471,9 +655,16 @@ def experiment_results():
         for k in range(3):
             x = np.tanh(x @ rng.normal(size=(6, 6)))
             clouds[f"l{k}"] = x
-        models[f"seed{s}"] = ActivationSet(clouds=clouds, sample_index={l: np.arange(60) for l in clouds},
-                                           labels=labels, hierarchy=hierarchy(), reduction="test")
-    sens = ex.sensitivity(models["seed0"], measures=["linear_cka", "procrustes"], fractions=(0.5, 0.8))
+        models[f"seed{s}"] = ActivationSet(
+            clouds=clouds,
+            sample_index={l: np.arange(60) for l in clouds},
+            labels=labels,
+            hierarchy=hierarchy(),
+            reduction="test",
+        )
+    sens = ex.sensitivity(
+        models["seed0"], measures=["linear_cka", "procrustes"], fractions=(0.5, 0.8)
+    )
     corr = ex.layer_correspondence(models, measures=["linear_cka"], n_permutations=9, n_bootstrap=9)
     return sens, corr
 
@@ -518,11 +709,25 @@ def test_bad_input_gets_clear_errors():
     with pytest.raises(ValueError, match="compositions="):
         tp.mapper_pie_graph(res.graphs["late"])
     with pytest.raises(ValueError, match="square"):
-        tp.layer_embedding(LayerMatrix(values=np.ones((2, 3)), row_labels="ab", col_labels="abc",
-                                       measure="d", kind="distance"))
+        tp.layer_embedding(
+            LayerMatrix(
+                values=np.ones((2, 3)),
+                row_labels="ab",
+                col_labels="abc",
+                measure="d",
+                kind="distance",
+            )
+        )
     with pytest.raises(ValueError, match="NaN"):
-        tp.layer_embedding(LayerMatrix(values=[[0, np.nan], [np.nan, 0]], row_labels="ab", col_labels="ab",
-                                       measure="d", kind="distance"))
+        tp.layer_embedding(
+            LayerMatrix(
+                values=[[0, np.nan], [np.nan, 0]],
+                row_labels="ab",
+                col_labels="ab",
+                measure="d",
+                kind="distance",
+            )
+        )
     with pytest.raises(ValueError, match="row_model"):
         tp.cross_model_heatmap(fixed_matrix())
     with pytest.raises(TypeError, match="Axes"):
@@ -550,7 +755,10 @@ def test_paper_style_changes_rc_only_inside_the_block():
         assert matplotlib.rcParams["svg.hashsalt"] == "tda_activations"
         assert matplotlib.rcParams["pdf.fonttype"] == 42
         assert style.figsize[0] == tp.COLUMN_WIDTHS["double"]
-        assert tuple(matplotlib.rcParams["axes.prop_cycle"].by_key()["color"]) == tp.PALETTES["okabe_ito"]
+        assert (
+            tuple(matplotlib.rcParams["axes.prop_cycle"].by_key()["color"])
+            == tp.PALETTES["okabe_ito"]
+        )
         fig, _ = plt.subplots()
         assert tuple(fig.get_size_inches()) == pytest.approx(style.figsize)
     assert _rc_snapshot() == before
@@ -576,7 +784,9 @@ def test_save_writes_three_formats_and_a_sidecar(tmp_path):
     m = fixed_matrix()
     with tp.paper_style():
         ax = tp.layer_heatmap(m)
-        out = tp.save(ax.figure, tmp_path / "fig" / "heatmap.pdf", metadata={"seed": 0, "arr": np.arange(3)})
+        out = tp.save(
+            ax.figure, tmp_path / "fig" / "heatmap.pdf", metadata={"seed": 0, "arr": np.arange(3)}
+        )
     assert sorted(out) == ["json", "pdf", "png", "svg"]
     assert out["pdf"].read_bytes()[:4] == b"%PDF"
     assert out["png"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -593,7 +803,11 @@ def test_save_writes_three_formats_and_a_sidecar(tmp_path):
     assert side["figure"]["dpi"] == 300.0
     # nothing else was written (no temporary files left)
     assert sorted(p.name for p in (tmp_path / "fig").iterdir()) == [
-        "heatmap.json", "heatmap.pdf", "heatmap.png", "heatmap.svg"]
+        "heatmap.json",
+        "heatmap.pdf",
+        "heatmap.png",
+        "heatmap.svg",
+    ]
 
 
 def test_save_is_reproducible_and_fingerprints_follow_content(tmp_path):
@@ -606,8 +820,13 @@ def test_save_is_reproducible_and_fingerprints_follow_content(tmp_path):
     assert a["pdf"].read_bytes() == b["pdf"].read_bytes()
     assert a["svg"].read_bytes() == b["svg"].read_bytes()
     assert again["pdf"].read_bytes() == a["pdf"].read_bytes()
-    other = LayerMatrix(values=m.values * 2, row_labels=m.row_labels, col_labels=m.col_labels,
-                        measure=m.measure, kind="distance")
+    other = LayerMatrix(
+        values=m.values * 2,
+        row_labels=m.row_labels,
+        col_labels=m.col_labels,
+        measure=m.measure,
+        kind="distance",
+    )
     assert tp.result_fingerprint(other) != tp.result_fingerprint(m)
     assert tp.result_fingerprint(fixed_matrix()) == tp.result_fingerprint(m)
 
@@ -653,11 +872,15 @@ def test_figure_label_gives_every_registered_measure_a_short_readable_name():
         for dim in (0, 1):
             lab = tp.figure_label(d, dim=dim)
             assert f"(H{dim}" in lab and "_" not in lab, lab
-    assert tp.figure_label(get_diagram_distance("sliced_wasserstein"), dim=1) == \
-        "sliced Wasserstein (H1, M=50)"
+    assert (
+        tp.figure_label(get_diagram_distance("sliced_wasserstein"), dim=1)
+        == "sliced Wasserstein (H1, M=50)"
+    )
     assert tp.figure_label("bottleneck[H0]") == "bottleneck (H0)"
-    assert tp.figure_label("wasserstein[H1,q=2.0,p=inf,essential=drop]") == \
-        "Wasserstein (H1, q=2, p=inf, essential=drop)"
+    assert (
+        tp.figure_label("wasserstein[H1,q=2.0,p=inf,essential=drop]")
+        == "Wasserstein (H1, q=2, p=inf, essential=drop)"
+    )
     exp = [tp.figure_label(m) for m in em.all_measures()]
     assert len(set(exp)) == len(exp) and not any("[" in lab for lab in exp), exp
     # an unknown family keeps its name, readable
@@ -676,8 +899,13 @@ def test_figure_label_rejects_what_it_cannot_name():
 
 
 def test_heatmap_colorbar_is_labelled_with_the_human_label():
-    m = LayerMatrix(values=np.eye(3), row_labels=["a", "b", "c"], col_labels=["a", "b", "c"],
-                    measure="linear_cka[debiased=True,form=auto]", kind="similarity")
+    m = LayerMatrix(
+        values=np.eye(3),
+        row_labels=["a", "b", "c"],
+        col_labels=["a", "b", "c"],
+        measure="linear_cka[debiased=True,form=auto]",
+        kind="similarity",
+    )
     ax = tp.layer_heatmap(m)
     cbar_ax = next(a for a in ax.figure.axes if a is not ax)
     assert cbar_ax.get_ylabel() == "debiased linear CKA"
@@ -687,7 +915,9 @@ def test_one_sizing_rule_for_heatmaps():
     with tp.paper_style(column="double"):
         width = matplotlib.rcParams["figure.figsize"][0]
         base = matplotlib.rcParams["ytick.labelsize"]
-        (w3, h3), f3 = tp.heatmap_geometry(3, 3, row_labels=["layer1"] * 3, col_labels=["layer1"] * 3)
+        (w3, h3), f3 = tp.heatmap_geometry(
+            3, 3, row_labels=["layer1"] * 3, col_labels=["layer1"] * 3
+        )
         labels18 = [f"layer{i}.conv" for i in range(18)]
         (w18, h18), f18 = tp.heatmap_geometry(18, 18, row_labels=labels18, col_labels=labels18)
     # a small matrix neither fills the column nor gets fonts above the tick size in force
@@ -704,8 +934,9 @@ def test_one_sizing_rule_for_heatmaps():
     m = fixed_matrix(n=3)
     with tp.paper_style(column="double"):
         ax = tp.layer_heatmap(m)
-        (w, h), font = tp.heatmap_geometry(3, 3, row_labels=m.row_labels, col_labels=m.col_labels,
-                                           title=False)
+        (w, h), font = tp.heatmap_geometry(
+            3, 3, row_labels=m.row_labels, col_labels=m.col_labels, title=False
+        )
         assert tuple(ax.figure.get_size_inches()) == pytest.approx((w, h))
         assert ax.get_xticklabels()[0].get_fontsize() == pytest.approx(font)
 
@@ -720,8 +951,13 @@ def test_cross_model_titles_clear_model_names_and_colour_bar(models):
     if models == 1:
         rows = [f"resnet18/layer{i}" for i in range(18)]
         cols = [f"vit/block{i}" for i in range(16)]
-        m = LayerMatrix(values=rng.random((18, 16)), row_labels=rows, col_labels=cols,
-                        measure="linear_cka", kind="similarity")
+        m = LayerMatrix(
+            values=rng.random((18, 16)),
+            row_labels=rows,
+            col_labels=cols,
+            measure="linear_cka",
+            kind="similarity",
+        )
         kw = {"row_model": "resnet18", "col_model": "vit"}
     else:
         m = fixed_models_matrix()
@@ -733,30 +969,44 @@ def test_cross_model_titles_clear_model_names_and_colour_bar(models):
         r = fig.canvas.get_renderer()
         title = ax.title.get_window_extent(r)
         others = [a for a in fig.axes if a is not ax]
-        texts = [t for a in [ax, *ax.child_axes, *others]
-                 for t in [*a.get_xticklabels(), *a.get_yticklabels(), a.xaxis.label, a.yaxis.label]
-                 if t.get_text() and t.get_visible()]
+        texts = [
+            t
+            for a in [ax, *ax.child_axes, *others]
+            for t in [*a.get_xticklabels(), *a.get_yticklabels(), a.xaxis.label, a.yaxis.label]
+            if t.get_text() and t.get_visible()
+        ]
         for t in texts:
             assert not _overlap(title, t.get_window_extent(r)), t.get_text()
         cbar = next(a for a in others if a.get_ylabel()).get_tightbbox(r)
-        for t in [*ax.get_yticklabels(), ax.yaxis.label,
-                  *(lbl for c in ax.child_axes for lbl in c.get_yticklabels())]:
+        for t in [
+            *ax.get_yticklabels(),
+            ax.yaxis.label,
+            *(lbl for c in ax.child_axes for lbl in c.get_yticklabels()),
+        ]:
             if t.get_text():
                 assert not _overlap(cbar, t.get_window_extent(r)), t.get_text()
 
 
 def test_cross_model_heatmap_with_too_many_layers_to_name_keeps_a_title():
     labels = [f"m{k}/l{i}" for k in range(3) for i in range(20)]  # 60 > 40: no layer ticks
-    m = LayerMatrix(values=np.eye(60), row_labels=labels, col_labels=labels, measure="linear_cka",
-                    kind="similarity")
+    m = LayerMatrix(
+        values=np.eye(60),
+        row_labels=labels,
+        col_labels=labels,
+        measure="linear_cka",
+        kind="similarity",
+    )
     ax = tp.cross_model_heatmap(m, title="every layer of every model")
     assert ax.get_title() == "every layer of every model"
     assert [t.get_text() for c in ax.child_axes for t in c.get_xticklabels()] == ["m0", "m1", "m2"]
 
 
 def test_layer_embedding_names_the_ends_marks_stages_and_keeps_the_legend_outside():
-    labels = [f"{m}/{s}" for m in ("a", "b")
-              for s in ("conv1", "layer1.0", "layer1.1", "layer2.0", "layer2.1", "fc")]
+    labels = [
+        f"{m}/{s}"
+        for m in ("a", "b")
+        for s in ("conv1", "layer1.0", "layer1.1", "layer2.0", "layer2.1", "fc")
+    ]
     rng = np.random.default_rng(1)
     x = rng.normal(size=(len(labels), 2))
     d = np.sqrt(((x[:, None] - x[None]) ** 2).sum(-1))
@@ -765,15 +1015,23 @@ def test_layer_embedding_names_the_ends_marks_stages_and_keeps_the_legend_outsid
     names = sorted(t.get_text() for t in ax.texts)
     assert names == ["conv1", "conv1", "fc", "fc"]
     leg = ax.get_legend()
-    assert [t.get_text() for t in leg.get_texts()] == ["a", "b", "first layer", "last layer",
-                                                        "stage start"]
+    assert [t.get_text() for t in leg.get_texts()] == [
+        "a",
+        "b",
+        "first layer",
+        "last layer",
+        "stage start",
+    ]
     fig = ax.figure
     fig.draw_without_rendering()
     r = fig.canvas.get_renderer()
     assert not _overlap(leg.get_window_extent(r), ax.get_window_extent(r))
     # each model's two stage starts (layer1.0, layer2.0) are marked with a diamond
-    diamonds = [c for c in ax.collections if c.get_offsets().shape[0] == 2
-                and c.get_paths() and len(c.get_paths()[0].vertices) == 5]
+    diamonds = [
+        c
+        for c in ax.collections
+        if c.get_offsets().shape[0] == 2 and c.get_paths() and len(c.get_paths()[0].vertices) == 5
+    ]
     assert len(diamonds) == 2
 
 
@@ -785,9 +1043,17 @@ def test_pie_nodes_never_overlap():
     pos = 0.05 * rng.normal(size=(n, 2))  # a crowded component
     pos[3] = pos[4]  # two nodes on the same spot
     fr = np.tile([0.5, 0.5], (n, 1))
-    data = PieChartData(node_ids=tuple(f"n{i}" for i in range(n)), positions=pos,
-                        sizes=rng.integers(5, 50, n), fractions=fr, group_names=("a", "b"),
-                        colors=("#1f77b4", "#ff7f0e"), edges=[[0, 1]], level="fine", label="l")
+    data = PieChartData(
+        node_ids=tuple(f"n{i}" for i in range(n)),
+        positions=pos,
+        sizes=rng.integers(5, 50, n),
+        fractions=fr,
+        group_names=("a", "b"),
+        colors=("#1f77b4", "#ff7f0e"),
+        edges=[[0, 1]],
+        level="fine",
+        label="l",
+    )
     ax = tp.mapper_pie_graph(data)
     rings = [p for p in ax.patches if p.get_facecolor()[3] == 0]  # the outline of each node
     assert len(rings) == n
@@ -834,7 +1100,9 @@ def _image_correlation_order_accuracy(ax):
     tp.correlation_order_accuracy(probe_results()["cop"], ax=ax)
 
 
-IMAGES = {name[len("_image_"):]: f for name, f in sorted(globals().items()) if name.startswith("_image_")}
+IMAGES = {
+    name[len("_image_") :]: f for name, f in sorted(globals().items()) if name.startswith("_image_")
+}
 
 
 def render_image(name: str, path: Path) -> None:
@@ -854,7 +1122,9 @@ def test_image_matches_baseline(name, tmp_path):
         render_image(name, baseline)
         pytest.skip(f"regenerated {baseline}")
     if not baseline.exists():
-        pytest.fail(f"no baseline {baseline}; create it with `python -m tests.test_plot --regenerate`")
+        pytest.fail(
+            f"no baseline {baseline}; create it with `python -m tests.test_plot --regenerate`"
+        )
     actual = tmp_path / f"{name}.png"
     render_image(name, actual)
     err = compare_images(str(baseline), str(actual), tol=IMAGE_TOL)
@@ -866,7 +1136,9 @@ def test_image_matches_baseline(name, tmp_path):
 
 def _main(argv: list[str]) -> int:
     if "--regenerate" not in argv:
-        print("usage: python -m tests.test_plot --regenerate   (rewrites tests/baseline_images/plot/*.png)")
+        print(
+            "usage: python -m tests.test_plot --regenerate   (rewrites tests/baseline_images/plot/*.png)"
+        )
         return 2
     BASELINES.mkdir(parents=True, exist_ok=True)
     for name in sorted(IMAGES):

@@ -87,21 +87,41 @@ def examples() -> list[object]:
     from tda_activations.mapper import class_graph
 
     lm = mapper_result()
-    return [fixed_diagrams(), fixed_matrix(), lm, fixed_pie_data(),
-            class_graph(lm.compositions["late"]["fine"]), probes["mdp"], probes["mmd"],
-            probes["ti"], probes["cop"], probes["inv"], probes["eq"], probes["sep"],
-            architecture_report(), sens, corr]
+    return [
+        fixed_diagrams(),
+        fixed_matrix(),
+        lm,
+        fixed_pie_data(),
+        class_graph(lm.compositions["late"]["fine"]),
+        probes["mdp"],
+        probes["mmd"],
+        probes["ti"],
+        probes["cop"],
+        probes["inv"],
+        probes["eq"],
+        probes["sep"],
+        architecture_report(),
+        sens,
+        corr,
+    ]
 
 
 EXPECTED = {
-    "Diagrams": "persistence_diagram", "LayerMatrix": "layer_heatmap",
-    "LayerMapper": "hierarchy_trend", "PieChartData": "mapper_pie_graph",
-    "ClassGraph": "class_dendrogram", "MeanDimensionProfile": "mean_dimension_profile",
-    "ModelMeanDimensions": "model_mean_dimensions", "TotalIndices": "index_heatmap",
+    "Diagrams": "persistence_diagram",
+    "LayerMatrix": "layer_heatmap",
+    "LayerMapper": "hierarchy_trend",
+    "PieChartData": "mapper_pie_graph",
+    "ClassGraph": "class_dendrogram",
+    "MeanDimensionProfile": "mean_dimension_profile",
+    "ModelMeanDimensions": "model_mean_dimensions",
+    "TotalIndices": "index_heatmap",
     "CorrelationOrderProfile": "correlation_order_accuracy",
-    "InvarianceResult": "invariance_profile", "EquivarianceResult": "equivariance_profile",
-    "SeparabilityResult": "separability_profile", "ArchitectureReport": "architecture_profile",
-    "SensitivityResult": "sensitivity_curve", "CorrespondenceResult": "correspondence_curve",
+    "InvarianceResult": "invariance_profile",
+    "EquivarianceResult": "equivariance_profile",
+    "SeparabilityResult": "separability_profile",
+    "ArchitectureReport": "architecture_profile",
+    "SensitivityResult": "sensitivity_curve",
+    "CorrespondenceResult": "correspondence_curve",
 }
 
 
@@ -119,7 +139,10 @@ def test_an_instance_of_every_plottable_type_is_drawn_by_its_figure() -> None:
         assert isinstance(ax, Axes)
         ref = figure_for(type(obj))(obj)
         assert (ax.get_xlabel(), ax.get_ylabel(), ax.get_title()) == (
-            ref.get_xlabel(), ref.get_ylabel(), ref.get_title())
+            ref.get_xlabel(),
+            ref.get_ylabel(),
+            ref.get_title(),
+        )
         plt.close("all")
 
 

@@ -14,8 +14,7 @@ from matplotlib.text import Text
 from tda_activations import plot as tp
 from tda_activations.types import LayerMatrix
 
-NAMES = ["conv1"] + [f"layer{s}.{b}.conv{c}" for s in range(1, 5) for b in range(2)
-                     for c in (1, 2)]
+NAMES = ["conv1"] + [f"layer{s}.{b}.conv{c}" for s in range(1, 5) for b in range(2) for c in (1, 2)]
 
 
 def _models(n_models: int, *, seed: int = 0) -> LayerMatrix:
@@ -34,8 +33,7 @@ def _models(n_models: int, *, seed: int = 0) -> LayerMatrix:
         labels += [f"seed{m}/{n}" for n in NAMES]
     x = np.vstack(pts)
     d = np.sqrt(((x[:, None] - x[None]) ** 2).sum(-1))
-    return LayerMatrix(values=d, row_labels=labels, col_labels=labels, measure="x",
-                       kind="distance")
+    return LayerMatrix(values=d, row_labels=labels, col_labels=labels, measure="x", kind="distance")
 
 
 @pytest.mark.parametrize("n_models", [2, 4, 5])

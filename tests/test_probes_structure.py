@@ -25,11 +25,23 @@ def table_results() -> list[object]:
     probes = probe_results()
     sens, corr = experiment_results()
     dg = Diagrams(dgms=(np.array([[0.0, 1.0], [0.0, np.inf]]), np.array([[0.5, 0.7]])), maxdim=1)
-    lm = LayerMatrix(values=np.eye(2), row_labels=["a", "b"], col_labels=["a", "b"],
-                     measure="m", kind="similarity")
-    return [Table(columns=("x",), data={"x": np.arange(3)}), dg, lm, mapper_result(),
-            architecture_report(), sens, corr,
-            *(probes[k] for k in ("mdp", "ti", "mmd", "cop", "inv", "eq", "sep"))]
+    lm = LayerMatrix(
+        values=np.eye(2),
+        row_labels=["a", "b"],
+        col_labels=["a", "b"],
+        measure="m",
+        kind="similarity",
+    )
+    return [
+        Table(columns=("x",), data={"x": np.arange(3)}),
+        dg,
+        lm,
+        mapper_result(),
+        architecture_report(),
+        sens,
+        corr,
+        *(probes[k] for k in ("mdp", "ti", "mmd", "cop", "inv", "eq", "sep")),
+    ]
 
 
 def test_every_table_result_satisfies_the_protocol_and_gives_a_fresh_frame() -> None:
@@ -87,8 +99,9 @@ def test_torch_free_modules_import_without_torch() -> None:
         "ti = total_indices(lambda z: z[:, 0] + z[:, 1] * z[:, 2], x)\n"
         "print(fit_pca(x).n_components, round(float(ti.mean_dimensions[0]), 1))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
-                         check=False)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.split()[0] == "3"
 
@@ -108,8 +121,14 @@ def test_module_imports_do_not_shadow_namespace_functions() -> None:
 def test_split_modules_keep_the_old_import_paths() -> None:
     from tda_activations.probes import invariance, mean_dimension
 
-    for name in ("equivariance", "class_separability", "layer_outputs", "EquivarianceResult",
-                 "SeparabilityResult", "separability_of_features"):
+    for name in (
+        "equivariance",
+        "class_separability",
+        "layer_outputs",
+        "EquivarianceResult",
+        "SeparabilityResult",
+        "separability_of_features",
+    ):
         assert getattr(invariance, name) is getattr(ta.probes, name)
     for name in ("TotalIndices", "total_indices", "PCABasis", "fit_pca", "product_of_marginals"):
         assert getattr(mean_dimension, name) is getattr(ta.probes, name)

@@ -27,7 +27,12 @@ def test_the_two_commands_are_the_makefile_targets_and_ci_runs_the_test_command(
 
 
 def test_benchmark_scripts_named_in_the_readme_exist() -> None:
-    scripts = set(re.findall(r"`((?:benchmarks/)?(?:bench_\w+|\w+_report|reproduce_paper|make_readme_figures)\.py)`", README))
+    scripts = set(
+        re.findall(
+            r"`((?:benchmarks/)?(?:bench_\w+|\w+_report|reproduce_paper|make_readme_figures)\.py)`",
+            README,
+        )
+    )
     assert scripts
     for name in scripts:
         path = ROOT / name if name.startswith("benchmarks/") else ROOT / "benchmarks" / name

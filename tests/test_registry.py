@@ -49,7 +49,9 @@ def test_get_builds_with_defaults_overridden_and_passes_objects_through() -> Non
 def test_unknown_parameter_lists_the_accepted_ones() -> None:
     reg: Registry[_Thing] = Registry("thing", types=_Thing)
     reg.register("big", _make, defaults={"size": 10})
-    with pytest.raises(TypeError, match=r"thing 'big' takes no parameter 'weight'; accepted: size, colour"):
+    with pytest.raises(
+        TypeError, match=r"thing 'big' takes no parameter 'weight'; accepted: size, colour"
+    ):
         reg.get("big", weight=3)
 
 
@@ -117,7 +119,9 @@ def test_the_stage_lookups_share_the_unknown_name_and_parameter_errors() -> None
         get_reduction("top_l3")
     with pytest.raises(ValueError, match="did you mean 'l2norm'"):
         as_lens("l2nrom")
-    with pytest.raises(ValueError, match="bad parameters for lens 'pca'.*accepted: n_components, seed"):
+    with pytest.raises(
+        ValueError, match="bad parameters for lens 'pca'.*accepted: n_components, seed"
+    ):
         as_lens("pca", k=3)
     with pytest.raises(ValueError, match="did you mean 'rotations'"):
         transforms.named_group("rotation")

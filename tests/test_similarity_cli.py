@@ -22,9 +22,13 @@ def _acts(seed: int, n: int = 50) -> ActivationSet:
     x = rng.normal(size=(n, 4)).astype(np.float32)
     clouds = {"conv1": x, "fc": np.maximum(x @ rng.normal(size=(4, 6)).astype(np.float32), 0) + 0.1}
     return ActivationSet(
-        clouds=clouds, sample_index={k: np.arange(n) for k in clouds},
-        labels=np.arange(n) % 3, hierarchy=ClassHierarchy(class_names=("a", "b", "c")),
-        reduction="top_l2", model_fingerprint=f"m{seed}", data_fingerprint="d",
+        clouds=clouds,
+        sample_index={k: np.arange(n) for k in clouds},
+        labels=np.arange(n) % 3,
+        hierarchy=ClassHierarchy(class_names=("a", "b", "c")),
+        reduction="top_l2",
+        model_fingerprint=f"m{seed}",
+        data_fingerprint="d",
     )
 
 
@@ -45,8 +49,10 @@ def test_measures_lists_every_measure():
 def test_matrix_within_one_store_writes_csv_and_metadata(stores, tmp_path):
     pa, _, a, _ = stores
     out = tmp_path / "m.csv"
-    res = runner.invoke(app, ["matrix", str(pa), "--measure", "linear_cka", "-p", "debiased=true",
-                              "--out", str(out)])
+    res = runner.invoke(
+        app,
+        ["matrix", str(pa), "--measure", "linear_cka", "-p", "debiased=true", "--out", str(out)],
+    )
     assert res.exit_code == 0, res.output
     frame = pd.read_csv(out, index_col=0)
     expected = sim.LinearCKA(debiased=True)(a.cloud("conv1"), a.cloud("fc"))
@@ -57,8 +63,19 @@ def test_matrix_within_one_store_writes_csv_and_metadata(stores, tmp_path):
 
 def test_matrix_across_two_stores(stores):
     pa, pb, a, b = stores
-    res = runner.invoke(app, ["matrix", str(pa), "--against", str(pb), "--measure", "procrustes",
-                              "--layers-against", "fc"])
+    res = runner.invoke(
+        app,
+        [
+            "matrix",
+            str(pa),
+            "--against",
+            str(pb),
+            "--measure",
+            "procrustes",
+            "--layers-against",
+            "fc",
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert "procrustes" in res.output and "distance" in res.output
     value = sim.ProcrustesDistance()(a.cloud("fc"), b.cloud("fc"))

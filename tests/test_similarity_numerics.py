@@ -10,8 +10,12 @@ import pytest
 from tda_activations import similarity as sim
 from tda_activations.types import ActivationSet, ClassHierarchy
 
-FAST = {"rtd": {"n_subsample": 30, "trials": 1}, "minibatch_cka": {"batch_size": 16},
-        "knn_jaccard": {"k": 5}, "knn_jaccard_distance": {"k": 5}}
+FAST = {
+    "rtd": {"n_subsample": 30, "trials": 1},
+    "minibatch_cka": {"batch_size": 16},
+    "knn_jaccard": {"k": 5},
+    "knn_jaccard_distance": {"k": 5},
+}
 
 
 def _m(name):
@@ -26,8 +30,15 @@ def _pair(n=40, p=5, q=4, seed=0):
 
 # ------------------------------------------------------------------------ numerics
 
-@pytest.mark.parametrize("make", [lambda: sim.LinearCKA(debiased=True),
-                                  lambda: sim.RBFCKA(debiased=True), lambda: sim.MinibatchCKA()])
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: sim.LinearCKA(debiased=True),
+        lambda: sim.RBFCKA(debiased=True),
+        lambda: sim.MinibatchCKA(),
+    ],
+)
 def test_debiased_hsic_needs_four_points(make):
     x = np.arange(9.0).reshape(3, 3) ** 2
     with pytest.raises(ValueError, match="at least 4"):
@@ -105,7 +116,8 @@ def test_float64_accumulation_and_offsets():
     assert cka(x32, y) == pytest.approx(cka(x32.astype(np.float64), y), abs=1e-13)
     assert cka(x + 1e4, y) == pytest.approx(cka(x, y), abs=1e-9)
     assert sim.LinearCKA(debiased=True)(x + 1e4, y) == pytest.approx(
-        sim.LinearCKA(debiased=True)(x, y), abs=1e-9)
+        sim.LinearCKA(debiased=True)(x, y), abs=1e-9
+    )
 
 
 def test_auto_form_uses_gram_when_width_reaches_n():
@@ -125,6 +137,7 @@ def test_minibatch_cka_estimates_debiased_cka():
 
 
 # ---------------------------------------------------------------------- bad input
+
 
 def test_bad_input_messages():
     x, y = _pair()
@@ -163,6 +176,7 @@ def test_bad_input_messages():
 
 # --------------------------------------------------------------------- LayerMatrix
 
+
 def _acts(seed=0, *, n=60, fingerprint="data0", shuffle_layer=None):
     labels = np.random.default_rng(100).integers(0, 3, n)  # the same samples for every model
     rng = np.random.default_rng(seed)
@@ -175,14 +189,20 @@ def _acts(seed=0, *, n=60, fingerprint="data0", shuffle_layer=None):
     if shuffle_layer:
         index[shuffle_layer] = rng.permutation(n)
     return ActivationSet(
-        clouds=clouds, sample_index=index, labels=labels,
-        hierarchy=ClassHierarchy(class_names=("a", "b", "c")), reduction="top_l2",
-        params={"seed": 0}, model_fingerprint=f"model{seed}", data_fingerprint=fingerprint,
+        clouds=clouds,
+        sample_index=index,
+        labels=labels,
+        hierarchy=ClassHierarchy(class_names=("a", "b", "c")),
+        reduction="top_l2",
+        params={"seed": 0},
+        model_fingerprint=f"model{seed}",
+        data_fingerprint=fingerprint,
     )
 
 
-@pytest.mark.parametrize("name", ["linear_cka", "minibatch_cka", "pwcca", "procrustes",
-                                  "linear_cka_angular", "rsa"])
+@pytest.mark.parametrize(
+    "name", ["linear_cka", "minibatch_cka", "pwcca", "procrustes", "linear_cka_angular", "rsa"]
+)
 def test_similarity_matrix_matches_pairwise_calls(name):
     acts = _acts()
     mat = sim.similarity_matrix(acts, measure=name, **FAST.get(name, {}))
@@ -198,8 +218,9 @@ def test_similarity_matrix_matches_pairwise_calls(name):
 
 def test_similarity_matrix_layers_and_params():
     acts = _acts()
-    mat = sim.similarity_matrix(acts, measure="linear_cka", layers=["layer3.conv", "conv1"],
-                                debiased=True)
+    mat = sim.similarity_matrix(
+        acts, measure="linear_cka", layers=["layer3.conv", "conv1"], debiased=True
+    )
     assert mat.row_labels == ("layer3.conv", "conv1")
     assert mat.params["measure_params"]["debiased"] is True
     with pytest.raises(ValueError, match="did you mean"):
@@ -213,12 +234,14 @@ def test_similarity_matrix_refuses_layers_with_different_point_sets():
 
 def test_cross_similarity_matrix_between_models():
     a, b = _acts(0), _acts(1)
-    mat = sim.cross_similarity_matrix(a, b, measure="minibatch_cka", batch_size=16,
-                                      layers_b=["conv1", "layer3.conv"])
+    mat = sim.cross_similarity_matrix(
+        a, b, measure="minibatch_cka", batch_size=16, layers_b=["conv1", "layer3.conv"]
+    )
     assert mat.shape == (4, 2)
     m = sim.MinibatchCKA(batch_size=16)
     assert mat.value("layer2.conv", "layer3.conv") == pytest.approx(
-        m(a.cloud("layer2.conv"), b.cloud("layer3.conv")), abs=1e-12)
+        m(a.cloud("layer2.conv"), b.cloud("layer3.conv")), abs=1e-12
+    )
     assert mat.params["rows"]["model_fingerprint"] == "model0"
     assert mat.params["cols"]["model_fingerprint"] == "model1"
 

@@ -28,7 +28,10 @@ FAST_PARAMS = {
 
 
 def _measures() -> dict[str, sim.Measure]:
-    out = {name: sim.get_measure(name, **FAST_PARAMS.get(name, {})) for name in sim.available_measures()}
+    out = {
+        name: sim.get_measure(name, **FAST_PARAMS.get(name, {}))
+        for name in sim.available_measures()
+    }
     extra = {
         "linear_cka[gram]": sim.LinearCKA(form="gram"),
         "linear_cka_debiased[feature]": sim.LinearCKA(debiased=True, form="feature"),
@@ -84,10 +87,12 @@ clouds = st.tuples(
 )
 SETTINGS = settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
-INVARIANCE_CASES = [(m, inv) for m in IDS for inv in sim.INVARIANCES
-                    if MEASURES[m].properties.invariant_to(inv)]
-NON_INVARIANCE_CASES = [(m, inv) for m in IDS for inv in sim.INVARIANCES
-                        if not MEASURES[m].properties.invariant_to(inv)]
+INVARIANCE_CASES = [
+    (m, inv) for m in IDS for inv in sim.INVARIANCES if MEASURES[m].properties.invariant_to(inv)
+]
+NON_INVARIANCE_CASES = [
+    (m, inv) for m in IDS for inv in sim.INVARIANCES if not MEASURES[m].properties.invariant_to(inv)
+]
 
 
 @pytest.mark.parametrize("name,invariance", INVARIANCE_CASES)
@@ -112,8 +117,9 @@ def test_undeclared_invariance_is_really_broken(name, invariance):
     x = rng.normal(size=(n, p)) * np.array([4.0, 2.0, 1.0, 0.1, 0.03]) + 2.0
     y = np.tanh(x @ rng.normal(size=(p, 4))) + 0.5 * rng.normal(size=(n, 4))
     base = m(x, y)
-    changed = [abs(m(_transform(invariance, x, np.random.default_rng(s)), y) - base)
-               for s in range(3)]
+    changed = [
+        abs(m(_transform(invariance, x, np.random.default_rng(s)), y) - base) for s in range(3)
+    ]
     assert max(changed) > 1e-6, f"{name} looks invariant to {invariance} but does not declare it"
 
 
@@ -154,22 +160,31 @@ METRICS = [n for n in IDS if MEASURES[n].properties.metric]
 
 
 def test_some_measures_are_metrics():
-    assert {"linear_cka_angular", "shape_angular", "procrustes_euclidean",
-            "knn_jaccard_distance"} <= set(METRICS)
-    assert not MEASURES["procrustes"].properties.metric      # Ding's squared form
+    assert {
+        "linear_cka_angular",
+        "shape_angular",
+        "procrustes_euclidean",
+        "knn_jaccard_distance",
+    } <= set(METRICS)
+    assert not MEASURES["procrustes"].properties.metric  # Ding's squared form
     assert not MEASURES["one_minus_linear_cka"].properties.metric
 
 
 @pytest.mark.parametrize("name", METRICS)
 @settings(max_examples=15, deadline=None)
-@given(seed=st.integers(0, 2**31 - 1), n=st.integers(24, 40),
-       widths=st.tuples(st.integers(2, 6), st.integers(2, 6), st.integers(2, 6)),
-       noise=st.floats(0.05, 2.0))
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    n=st.integers(24, 40),
+    widths=st.tuples(st.integers(2, 6), st.integers(2, 6), st.integers(2, 6)),
+    noise=st.floats(0.05, 2.0),
+)
 def test_triangle_inequality(name, seed, n, widths, noise):
     m = MEASURES[name]
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(n, widths[0]))
-    y = np.tanh(x @ rng.normal(size=(widths[0], widths[1]))) + noise * rng.normal(size=(n, widths[1]))
+    y = np.tanh(x @ rng.normal(size=(widths[0], widths[1]))) + noise * rng.normal(
+        size=(n, widths[1])
+    )
     z = y @ rng.normal(size=(widths[1], widths[2])) + noise * rng.normal(size=(n, widths[2]))
     px, py, pz = (m.prepare(c) for c in (x, y, z))
     dxy, dyz, dxz = m.score(px, py), m.score(py, pz), m.score(px, pz)

@@ -22,6 +22,7 @@ from tda_activations import similarity as sim
 
 # --------------------------------------------------------------------- Kornblith et al.
 
+
 def _demo_inputs() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The inputs of Demo.ipynb: ``np.random.seed(1337); X = randn(100, 10);
     Y = randn(100, 10) + X``, then ``transform = randn(10, 10)`` (legacy RandomState
@@ -34,11 +35,11 @@ def _demo_inputs() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 # Values printed by Demo.ipynb (outputs of its cells, 5 decimals).
-DEMO_LINEAR_CKA = 0.55761           # "Linear CKA from Examples/Features"
+DEMO_LINEAR_CKA = 0.55761  # "Linear CKA from Examples/Features"
 DEMO_RBF_CKA_HALF_MEDIAN = 0.65483  # "RBF CKA" with threshold 0.5
 DEMO_LINEAR_CKA_DEBIASED = 0.51346  # "Linear CKA from Examples/Features (Debiased)"
-DEMO_CCA_MEAN_SQUARED = 0.54312     # "Mean Squared CCA Correlation" (their cca does not centre)
-PRINTED = 0.5e-5                    # half a unit of the 5th decimal
+DEMO_CCA_MEAN_SQUARED = 0.54312  # "Mean Squared CCA Correlation" (their cca does not centre)
+PRINTED = 0.5e-5  # half a unit of the 5th decimal
 
 
 @pytest.mark.parametrize("form", ["gram", "feature", "auto"])
@@ -125,8 +126,10 @@ def test_rsa_agrees_with_rsatoolbox(ours_rdm, tb_rdm, ours_cmp, tb_cmp):
     assert ours == pytest.approx(_rsa_tb(x, y, tb_rdm, tb_cmp), abs=1e-6)
 
 
-@pytest.mark.parametrize("ours_cmp,tb_cmp", [("kendall_tau_a", "tau-a"), ("kendall_tau_b", "kendall"),
-                                             ("spearman", "spearman")])
+@pytest.mark.parametrize(
+    "ours_cmp,tb_cmp",
+    [("kendall_tau_a", "tau-a"), ("kendall_tau_b", "kendall"), ("spearman", "spearman")],
+)
 def test_rsa_with_tied_rdms_agrees_with_rsatoolbox(ours_cmp, tb_cmp):
     # small integers: many tied distances; 32 rows keep the centring exact in binary
     rng = np.random.default_rng(4)
@@ -143,13 +146,15 @@ def test_rdm_vectors_equal_rsatoolbox_rdms():
     rng = np.random.default_rng(5)
     x = rng.normal(size=(25, 6)) + 3.0
     tb_sq = calc_rdm(Dataset(x), method="euclidean").get_vectors()[0]
-    np.testing.assert_allclose(sim.rdm_vector(x, rdm="squared_euclidean") / x.shape[1], tb_sq,
-                               rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(
+        sim.rdm_vector(x, rdm="squared_euclidean") / x.shape[1], tb_sq, rtol=1e-9, atol=1e-12
+    )
     tb_corr = calc_rdm(Dataset(x), method="correlation").get_vectors()[0]
     np.testing.assert_allclose(sim.rdm_vector(x, rdm="correlation"), tb_corr, atol=1e-12)
 
 
 # ---------------------------------------------------------------------- other peers
+
 
 def test_distance_correlation_agrees_with_dcor():
     dcor = pytest.importorskip("dcor")
@@ -183,13 +188,16 @@ def test_procrustes_agrees_with_scipy_orthogonal_procrustes(widths):
     rng = np.random.default_rng(7)
     x = rng.normal(size=(50, widths[0]))
     y = x[:, : widths[1]] @ rng.normal(size=(widths[1], widths[1])) + 0.5 * rng.normal(
-        size=(50, widths[1]))
+        size=(50, widths[1])
+    )
     a, b = _unit(x), _unit(y)
     b = np.hstack([b, np.zeros((50, widths[0] - widths[1]))])  # zero-pad the narrower
     r, _ = scipy.linalg.orthogonal_procrustes(b, a)
     squared = float(np.linalg.norm(a - b @ r) ** 2)
     assert sim.ProcrustesDistance()(x, y) == pytest.approx(squared, abs=1e-10)
-    assert sim.ProcrustesDistance(euclidean=True)(x, y) == pytest.approx(math.sqrt(squared), abs=1e-10)
+    assert sim.ProcrustesDistance(euclidean=True)(x, y) == pytest.approx(
+        math.sqrt(squared), abs=1e-10
+    )
     angle = math.acos(float(np.sum(a * (b @ r))))
     assert sim.AngularShapeMetric(alpha=1.0)(x, y) == pytest.approx(angle, abs=1e-9)
 
@@ -204,7 +212,7 @@ def test_partial_whitening_shape_metric_matches_explicit_whitening(alpha):
     def whiten(z):
         zc = z - z.mean(0)
         lam, v = np.linalg.eigh(zc.T @ zc)
-        return zc @ (v * (alpha + (1 - alpha) * lam ** -0.5)) @ v.T
+        return zc @ (v * (alpha + (1 - alpha) * lam**-0.5)) @ v.T
 
     xw, yw = whiten(x), whiten(y)
     r, _ = scipy.linalg.orthogonal_procrustes(yw, xw)
@@ -237,8 +245,10 @@ def test_rtd_cross_barcode_agrees_with_gudhi():
     st = gudhi.RipsComplex(distance_matrix=d).create_simplex_tree(max_dimension=2)
     st.compute_persistence(homology_coeff_field=2, min_persistence=0)
     theirs = st.persistence_intervals_in_dimension(1)
+
     def keep(bars):
         return np.array(sorted(map(tuple, bars[bars[:, 1] - bars[:, 0] > 1e-12])))
+
     assert ours.shape[0] > 0
     np.testing.assert_allclose(keep(ours), keep(theirs), atol=1e-6)
 
@@ -277,7 +287,7 @@ def test_minibatch_cka_agrees_with_torch_cka():
             self.lo, self.hi = int(lo), int(hi)
 
         def forward(self, z):
-            return z[:, self.lo:self.hi]
+            return z[:, self.lo : self.hi]
 
     class Stack(nn.Module):
         def __init__(self):
@@ -289,11 +299,13 @@ def test_minibatch_cka_agrees_with_torch_cka():
 
     names = [f"parts.{i}" for i in range(len(layers))]
     loader = torch.utils.data.DataLoader(
-        torch.utils.data.TensorDataset(torch.from_numpy(data), torch.zeros(n)), batch_size=m,
+        torch.utils.data.TensorDataset(torch.from_numpy(data), torch.zeros(n)),
+        batch_size=m,
         shuffle=False,
     )
-    ref = torch_cka.CKA(Stack(), Stack(), model1_name="a", model2_name="b",
-                        model1_layers=names, model2_layers=names)
+    ref = torch_cka.CKA(
+        Stack(), Stack(), model1_name="a", model2_name="b", model1_layers=names, model2_layers=names
+    )
     ref.compare(loader, loader)
     theirs = ref.export()["CKA"].numpy().astype(np.float64)
     np.testing.assert_allclose(ours, theirs, atol=2e-4)  # torch-cka works in float32

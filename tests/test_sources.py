@@ -45,7 +45,11 @@ def _concat(source: DataSource, batch_size: int) -> tuple[np.ndarray, np.ndarray
 def test_image_dataset_batches_are_its_rows_with_ids_and_labels() -> None:
     src = as_source(DIGITS)
     assert (src.name, src.kind, src.n, src.hierarchy) == (
-        "digits/test", "images", len(DIGITS), DIGITS.hierarchy)
+        "digits/test",
+        "images",
+        len(DIGITS),
+        DIGITS.hierarchy,
+    )
     assert src.fingerprint == DIGITS.fingerprint and src.fingerprint_complete
     batches = list(src.batches(100))
     assert [len(b) for b in batches] == [100] * 5 + [40]
@@ -128,8 +132,11 @@ class DictDataset(Dataset):
         return self.n
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor | int]:
-        return {"input_ids": torch.arange(self.seq) + i, "attention_mask": torch.ones(self.seq,
-                dtype=torch.long), "labels": i % 2}
+        return {
+            "input_ids": torch.arange(self.seq) + i,
+            "attention_mask": torch.ones(self.seq, dtype=torch.long),
+            "labels": i % 2,
+        }
 
 
 def test_map_dataset_of_dict_items_collates_keyword_inputs() -> None:
@@ -141,14 +148,18 @@ def test_map_dataset_of_dict_items_collates_keyword_inputs() -> None:
     assert [len(b) for b in batches] == [3, 3, 1]
     first = batches[0]
     assert isinstance(first.inputs, dict) and set(first.inputs) == {"input_ids", "attention_mask"}
-    np.testing.assert_array_equal(first.inputs["input_ids"].numpy(),
-                                  np.arange(4)[None, :] + np.arange(3)[:, None])
+    np.testing.assert_array_equal(
+        first.inputs["input_ids"].numpy(), np.arange(4)[None, :] + np.arange(3)[:, None]
+    )
     np.testing.assert_array_equal(np.concatenate([b.labels for b in batches]), np.arange(7) % 2)
-    np.testing.assert_array_equal(np.concatenate([b.sample_ids for b in batches]),
-                                  ds.sample_ids)  # the dataset's own ids, not row numbers
+    np.testing.assert_array_equal(
+        np.concatenate([b.sample_ids for b in batches]), ds.sample_ids
+    )  # the dataset's own ids, not row numbers
     example = src.example()
     assert {k: tuple(v.shape) for k, v in example.items()} == {
-        "input_ids": (1, 4), "attention_mask": (1, 4)}
+        "input_ids": (1, 4),
+        "attention_mask": (1, 4),
+    }
 
 
 class TripleDataset(Dataset):
@@ -229,8 +240,10 @@ def test_loader_with_a_padding_collate_streams_and_hashes_ragged_items() -> None
     np.testing.assert_array_equal(first.inputs["input_ids"].numpy(), [[0, 0], [0, 1]])
     np.testing.assert_array_equal(first.inputs["attention_mask"].numpy(), [[1, 0], [1, 1]])
     assert last.inputs["input_ids"].shape == (1, 3) and list(last.sample_ids) == [2]
-    assert src.fingerprint == as_source(DataLoader(Ragged(), batch_size=3,
-                                                   collate_fn=_pad_collate)).fingerprint
+    assert (
+        src.fingerprint
+        == as_source(DataLoader(Ragged(), batch_size=3, collate_fn=_pad_collate)).fingerprint
+    )
 
 
 def test_shuffling_loader_is_refused_unless_batches_carry_ids() -> None:
@@ -239,8 +252,9 @@ def test_shuffling_loader_is_refused_unless_batches_carry_ids() -> None:
     with pytest.raises(ValueError, match="out of order.*shuffle=False"):
         next(src.batches())
     with_ids = TensorDataset(x, y, torch.arange(6) + 50)
-    loader = DataLoader(with_ids, batch_size=2, shuffle=True,
-                        generator=torch.Generator().manual_seed(0))
+    loader = DataLoader(
+        with_ids, batch_size=2, shuffle=True, generator=torch.Generator().manual_seed(0)
+    )
     got_x, _, ids = _concat(as_source(loader), 2)
     np.testing.assert_array_equal(got_x, x.numpy()[ids - 50])  # ids follow the samples
 
@@ -302,8 +316,13 @@ def test_token_dataset_batches_are_keyword_inputs() -> None:
     ids = np.array([[5, 6, 7, 0], [8, 9, 0, 0], [1, 2, 3, 4]])
     mask = (ids > 0).astype(np.int64)
     mask[2, 0] = 1
-    tok = TokenDataset(input_ids=ids, attention_mask=mask, labels=np.array([1, 0, 1]),
-                       hierarchy=flat_hierarchy(["neg", "pos"]), name="toy")
+    tok = TokenDataset(
+        input_ids=ids,
+        attention_mask=mask,
+        labels=np.array([1, 0, 1]),
+        hierarchy=flat_hierarchy(["neg", "pos"]),
+        name="toy",
+    )
     src = as_source(tok)
     assert src.kind == "tokens" and src.n == 3 and src.fingerprint == tok.fingerprint
     b = next(src.batches(2))
@@ -313,8 +332,10 @@ def test_token_dataset_batches_are_keyword_inputs() -> None:
     np.testing.assert_array_equal(b.labels, [1, 0])
     changed = mask.copy()
     changed[0, 3] = 1
-    assert TokenDataset(input_ids=ids, attention_mask=changed).fingerprint != TokenDataset(
-        input_ids=ids, attention_mask=mask).fingerprint
+    assert (
+        TokenDataset(input_ids=ids, attention_mask=changed).fingerprint
+        != TokenDataset(input_ids=ids, attention_mask=mask).fingerprint
+    )
     sub = tok.subset([2, 0])
     np.testing.assert_array_equal(sub.sample_ids, [2, 0])
     np.testing.assert_array_equal(sub.input_ids, ids[[2, 0]])
@@ -329,8 +350,14 @@ def test_token_npz_round_trip(tmp_path: Path) -> None:
     mask = np.ones((6, 5), dtype=bool)
     mask[:3, 3:] = False
     path = tmp_path / "toks.npz"
-    np.savez(path, input_ids=ids, attention_mask=mask, labels=np.array([0, 1, 2, 0, 1, 2]),
-             class_names=np.array(["a", "b", "c"]), sample_ids=np.arange(6) + 7)
+    np.savez(
+        path,
+        input_ids=ids,
+        attention_mask=mask,
+        labels=np.array([0, 1, 2, 0, 1, 2]),
+        class_names=np.array(["a", "b", "c"]),
+        sample_ids=np.arange(6) + 7,
+    )
     tok = load_token_npz(path)
     assert tok.name == "toks" and tok.input_ids.dtype == np.int64
     np.testing.assert_array_equal(tok.input_ids, ids)
@@ -442,11 +469,17 @@ def test_bad_batches_and_items_are_one_line_errors() -> None:
         (Items([(torch.zeros(2), 0), (torch.zeros(2), None)]), ValueError, "some samples"),
         (Items([(torch.zeros(2), 0, 1, 2)] * 2), ValueError, "got a tuple of 4"),
         (Items([("text", 0)] * 2), TypeError, "inputs"),
-        ([(torch.zeros(3, 2), torch.zeros(2, dtype=torch.long))], ValueError,
-         r"labels have shape \(2,\) for 3 samples"),
+        (
+            [(torch.zeros(3, 2), torch.zeros(2, dtype=torch.long))],
+            ValueError,
+            r"labels have shape \(2,\) for 3 samples",
+        ),
         ([(torch.zeros(3, 2), torch.zeros(3))], TypeError, "float32"),
-        ([({"input_ids": torch.zeros(3, 2), "attention_mask": torch.zeros(2, 2)}, None)],
-         ValueError, "disagree on the batch size"),
+        (
+            [({"input_ids": torch.zeros(3, 2), "attention_mask": torch.zeros(2, 2)}, None)],
+            ValueError,
+            "disagree on the batch size",
+        ),
         ([({}, None)], ValueError, "mapping is empty"),
         ([(torch.tensor(1.0), None)], ValueError, "scalar"),
         ([(torch.zeros(2, 2), [0, 1], [1])], ValueError, "sample ids must be 2 integers"),
@@ -466,6 +499,9 @@ def test_bad_batches_and_items_are_one_line_errors() -> None:
 
 def test_image_dataset_hierarchy_override() -> None:
     coarse = load_hierarchy("digits")
-    small = ImageDataset(images=np.zeros((2, 1, 2, 2)), labels=[0, 1],
-                         hierarchy=flat_hierarchy([str(i) for i in range(10)]))
+    small = ImageDataset(
+        images=np.zeros((2, 1, 2, 2)),
+        labels=[0, 1],
+        hierarchy=flat_hierarchy([str(i) for i in range(10)]),
+    )
     assert as_source(small, hierarchy=coarse).hierarchy == coarse

@@ -109,7 +109,10 @@ def test_modular_addition_data() -> None:
     assert split.train.fingerprint != split.test.fingerprint
     again = load_modular_addition(13, train_fraction=0.3, seed=2)
     assert again.train.fingerprint == split.train.fingerprint
-    assert load_modular_addition(13, train_fraction=0.3, seed=3).train.fingerprint != split.train.fingerprint
+    assert (
+        load_modular_addition(13, train_fraction=0.3, seed=3).train.fingerprint
+        != split.train.fingerprint
+    )
     sub = split.test.subset([0, 2])
     assert np.array_equal(sub.sample_ids, split.test.sample_ids[[0, 2]])
 
@@ -130,7 +133,9 @@ def test_modular_addition_bad_inputs() -> None:
     with pytest.raises(ValueError, match="tokens must be"):
         ModularDataset(input_ids=np.array([[1, 7, 5]]), labels=np.array([3]), p=5, hierarchy=hier)
     with pytest.raises(ValueError, match="shape"):
-        ModularDataset(input_ids=np.zeros((2, 2), dtype=int), labels=np.zeros(2), p=5, hierarchy=hier)
+        ModularDataset(
+            input_ids=np.zeros((2, 2), dtype=int), labels=np.zeros(2), p=5, hierarchy=hier
+        )
 
 
 # ------------------------------------------------------------------ Fourier tools
@@ -151,8 +156,9 @@ def test_fourier_basis_is_orthonormal_and_matches_numpy_fft() -> None:
     np.testing.assert_allclose(const + frequency_power(w).sum(), (w**2).sum(), rtol=1e-12)
 
 
-def _ideal_embedding(p: int, freqs: tuple[int, ...], *, dim: int = 24, noise: float = 0.0,
-                     seed: int = 0) -> np.ndarray:
+def _ideal_embedding(
+    p: int, freqs: tuple[int, ...], *, dim: int = 24, noise: float = 0.0, seed: int = 0
+) -> np.ndarray:
     """Residue k -> sum over f of cos(2 pi f k / p) u_f + sin(...) v_f, orthonormal u, v."""
     rng = np.random.default_rng(seed)
     q, _ = np.linalg.qr(rng.normal(size=(dim, 2 * len(freqs))))
@@ -160,8 +166,10 @@ def _ideal_embedding(p: int, freqs: tuple[int, ...], *, dim: int = 24, noise: fl
     w = np.zeros((p, dim))
     for i, f in enumerate(freqs):
         amp = 1.0 / (i + 1)
-        w += amp * (np.outer(np.cos(2 * np.pi * f * k / p), q[:, 2 * i])
-                    + np.outer(np.sin(2 * np.pi * f * k / p), q[:, 2 * i + 1]))
+        w += amp * (
+            np.outer(np.cos(2 * np.pi * f * k / p), q[:, 2 * i])
+            + np.outer(np.sin(2 * np.pi * f * k / p), q[:, 2 * i + 1])
+        )
     return w + noise * rng.normal(size=w.shape)
 
 
@@ -226,9 +234,12 @@ def test_pretrained_modular_addition_uses_the_cache(tmp_path, caplog) -> None:
     other = pretrained_modular_addition(seed=1, cache=tmp_path, progress=False, **TINY)
     assert other.fingerprint != first.fingerprint
     # a damaged cache entry is retrained, never used
-    (entry,) = [f for f in (tmp_path / "models").glob("modular_addition-*.pt")
-                if f.stat().st_mtime_ns == min(g.stat().st_mtime_ns
-                                               for g in (tmp_path / "models").glob("*.pt"))]
+    (entry,) = [
+        f
+        for f in (tmp_path / "models").glob("modular_addition-*.pt")
+        if f.stat().st_mtime_ns
+        == min(g.stat().st_mtime_ns for g in (tmp_path / "models").glob("*.pt"))
+    ]
     data = bytearray(entry.read_bytes())
     data[len(data) // 2] ^= 0xFF
     entry.write_bytes(bytes(data))
@@ -257,8 +268,13 @@ def test_transformers_config_is_valid_and_its_layers_extract() -> None:
     cfg = load_config(path)
     assert [m.label for m in cfg.instances()] == ["vit"]
     data = load_digits(upsample=2).test.subset(range(6))
-    acts = extract(build_model("vit", image_size=16, seed=0), data, layers=list(cfg.extract.layers),
-                   reduction=cfg.extract.reduction, layout=dict(cfg.extract.layout))
+    acts = extract(
+        build_model("vit", image_size=16, seed=0),
+        data,
+        layers=list(cfg.extract.layers),
+        reduction=cfg.extract.reduction,
+        layout=dict(cfg.extract.layout),
+    )
     assert acts.layouts["blocks.1"] == "tokens"
     assert acts.cloud("blocks.1").shape == (6, 48)
     assert acts.cloud("head").shape == (6, 10)

@@ -51,8 +51,6 @@ def _is_package(name: str) -> bool:
     return f is not None and f.name == "__init__.py"
 
 
-
-
 def _absolute(module: str | None, level: int, current: str) -> str:
     if level == 0:
         return module or ""
@@ -61,8 +59,9 @@ def _absolute(module: str | None, level: int, current: str) -> str:
     return ".".join([*base, module] if module else base)
 
 
-_FROM = re.compile(r"^[ \t]*from[ \t]+(\.*)([\w.]*)[ \t]+import[ \t]+(\([^)]*\)|[^\n#;]+)",
-                   re.MULTILINE)
+_FROM = re.compile(
+    r"^[ \t]*from[ \t]+(\.*)([\w.]*)[ \t]+import[ \t]+(\([^)]*\)|[^\n#;]+)", re.MULTILINE
+)
 _IMPORT = re.compile(r"^[ \t]*import[ \t]+([\w., \t]+)", re.MULTILINE)
 
 
@@ -134,7 +133,7 @@ def _parsed(name: str) -> tuple[list[str], ast.Module]:
 def _segment(lines: list[str], node: ast.stmt) -> str:
     """The source lines of a top-level statement, decorators included."""
     first = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))])
-    return "".join(lines[first - 1:node.end_lineno])
+    return "".join(lines[first - 1 : node.end_lineno])
 
 
 def _file_hash(path: Path) -> str:
@@ -165,8 +164,9 @@ def code_fingerprint(func: str) -> str:
         except (ImportError, ValueError):
             spec = None
         origin = getattr(spec, "origin", None)
-        h.update(_file_hash(Path(origin)).encode() if origin and Path(origin).is_file()
-                 else b"missing")
+        h.update(
+            _file_hash(Path(origin)).encode() if origin and Path(origin).is_file() else b"missing"
+        )
         return h.hexdigest()
     lines, tree = _parsed(module)
     top = _top_level(tree)
@@ -185,8 +185,12 @@ def code_fingerprint(func: str) -> str:
     for name in sorted(segments):
         h.update(f"{name}\n{segments[name]}\n".encode())
     body_imports = _imports("".join(segments.values()), module)
-    module_imports = _imports("".join(_segment(lines, n) for n in tree.body
-                                      if isinstance(n, (ast.Import, ast.ImportFrom))), module)
+    module_imports = _imports(
+        "".join(
+            _segment(lines, n) for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))
+        ),
+        module,
+    )
     deps: set[str] = set()
     for m in body_imports | module_imports:
         deps |= module_closure(m)

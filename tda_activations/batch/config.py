@@ -61,20 +61,28 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-def _kwargs_check(fn: Callable[..., Any], params: Mapping[str, Any], *, what: str,
-                  reserved: tuple[str, ...] = ()) -> None:
+def _kwargs_check(
+    fn: Callable[..., Any], params: Mapping[str, Any], *, what: str, reserved: tuple[str, ...] = ()
+) -> None:
     """Raise ValueError if ``params`` has a key that ``fn`` does not take as a keyword."""
     sig = inspect.signature(fn)
     accepts_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in sig.parameters.values())
-    names = [n for n, p in sig.parameters.items()
-             if p.kind in (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+    names = [
+        n
+        for n, p in sig.parameters.items()
+        if p.kind in (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    ]
     names = [n for n in names if n not in reserved]
     for key in params:
         if key in reserved:
             raise ValueError(f"{what}: {key!r} is set by the run itself; remove it")
         if key not in names and not accepts_any:
             close = difflib.get_close_matches(key, names, n=3, cutoff=0.5)
-            hint = f"did you mean {', '.join(map(repr, close))}?" if close else f"known: {', '.join(names)}"
+            hint = (
+                f"did you mean {', '.join(map(repr, close))}?"
+                if close
+                else f"known: {', '.join(names)}"
+            )
             raise ValueError(f"{what}: unknown parameter {key!r}; {hint}")
 
 
@@ -115,8 +123,11 @@ def _modular_data(data: Mapping[str, Any]) -> dict[str, Any]:
     p = 59 if text is None else int(text) if text.isdigit() else None
     if p is None or p < 3 or any(p % d == 0 for d in range(2, int(p**0.5) + 1)):
         raise ValueError(f"{name!r}: write 'modular:<p>' with a prime p >= 3 (e.g. 'modular:59')")
-    for key, why in (("size", "resizes images"), ("split", "does not apply: it is every pair"),
-                     ("kwargs", "goes with 'factory'")):
+    for key, why in (
+        ("size", "resizes images"),
+        ("split", "does not apply: it is every pair"),
+        ("kwargs", "goes with 'factory'"),
+    ):
         if key in data:
             raise ValueError(f"{name!r} is every (a, b) pair of modular addition; '{key}' {why}")
     return {**data, "dataset": None, "factory": MODULAR_FACTORY, "kwargs": {"p": p}}
@@ -151,11 +162,18 @@ class DataConfig(_Section):
     @model_validator(mode="before")
     @classmethod
     def _default_dataset(cls, data: Any) -> Any:
-        if isinstance(data, Mapping) and isinstance(data.get("dataset"), str) and (
-                _MODULAR_DATA.match(data["dataset"])) and not {"factory", "token_npz"} & set(data):
+        if (
+            isinstance(data, Mapping)
+            and isinstance(data.get("dataset"), str)
+            and (_MODULAR_DATA.match(data["dataset"]))
+            and not {"factory", "token_npz"} & set(data)
+        ):
             return _modular_data(data)
-        if isinstance(data, Mapping) and "dataset" not in data and (
-                data.get("token_npz") is not None or data.get("factory") is not None):
+        if (
+            isinstance(data, Mapping)
+            and "dataset" not in data
+            and (data.get("token_npz") is not None or data.get("factory") is not None)
+        ):
             return {**data, "dataset": None}
         return data
 
@@ -164,8 +182,11 @@ class DataConfig(_Section):
     def _factory(cls, v: str | None) -> str | None:
         if v is not None:
             module, _, attr = v.partition(":")
-            if not module or not attr or not all(p.isidentifier() for p in
-                                                 [*module.split("."), *attr.split(".")]):
+            if (
+                not module
+                or not attr
+                or not all(p.isidentifier() for p in [*module.split("."), *attr.split(".")])
+            ):
                 raise ValueError(f"{v!r} is not 'package.module:callable'")
         return v
 
@@ -240,8 +261,10 @@ class ModelSpec(_Section):
                 f"model {self.name!r}: 'kwargs' and 'architecture' go with 'source', not with 'zoo'"
             )
         if self.zoo == "modular_addition" and (self.width is not None or self.epochs is not None):
-            raise ValueError(f"model {self.name!r}: 'width' and 'epochs' do not apply to the "
-                             "modular addition model (it is trained at its fixed defaults)")
+            raise ValueError(
+                f"model {self.name!r}: 'width' and 'epochs' do not apply to the "
+                "modular addition model (it is trained at its fixed defaults)"
+            )
         if self.source is not None and (self.width is not None or self.epochs is not None):
             raise ValueError(f"model {self.name!r}: 'width' and 'epochs' only apply to zoo models")
         if isinstance(self.source, list):
@@ -323,8 +346,10 @@ class ExtractConfig(_Section):
     @classmethod
     def _mask(cls, v: str | bool) -> str | bool:
         if v is True or (isinstance(v, str) and not v.isidentifier()):
-            raise ValueError("give the name of the input holding the padding mask "
-                             "(default 'attention_mask'), or false for none")
+            raise ValueError(
+                "give the name of the input holding the padding mask "
+                "(default 'attention_mask'), or false for none"
+            )
         return v
 
     @field_validator("output")
@@ -375,7 +400,9 @@ def _named_items(value: Any, *, what: str) -> list[dict[str, Any]]:
             out.append({"name": item, "params": {}})
         elif isinstance(item, Mapping):
             if "name" not in item:
-                raise ValueError(f"{what}[{i}]: a table needs a 'name' key, e.g. {{name = \"...\"}}")
+                raise ValueError(
+                    f"{what}[{i}]: a table needs a 'name' key, e.g. {{name = \"...\"}}"
+                )
             params = {k: v for k, v in item.items() if k != "name"}
             out.append({"name": str(item["name"]), "params": params})
         else:
@@ -519,8 +546,7 @@ class ProbesConfig(_Section):
             if name not in funcs:
                 raise unknown_name_error("probe", name, funcs)
         for name, params in self.params.items():
-            _kwargs_check(funcs[name], params, what=f"params.{name}",
-                          reserved=PROBE_RESERVED[name])
+            _kwargs_check(funcs[name], params, what=f"params.{name}", reserved=PROBE_RESERVED[name])
         return self
 
 
@@ -578,8 +604,12 @@ class ExperimentsConfig(_Section):
         from .stages import experiment_function
 
         for name, params in self.params.items():
-            _kwargs_check(experiment_function(name), params, what=f"params.{name}",
-                          reserved=EXPERIMENT_RESERVED[name])
+            _kwargs_check(
+                experiment_function(name),
+                params,
+                what=f"params.{name}",
+                reserved=EXPERIMENT_RESERVED[name],
+            )
         return self
 
 
@@ -641,16 +671,21 @@ class RunConfig(_Section):
     @model_validator(mode="after")
     def _cross(self) -> RunConfig:
         if self.distances.enabled and not self.homology.enabled:
-            raise ValueError("distances.enabled needs homology.enabled (distances compare diagrams)")
+            raise ValueError(
+                "distances.enabled needs homology.enabled (distances compare diagrams)"
+            )
         if self.distances.enabled and self.distances.dim > self.homology.maxdim:
             raise ValueError(
                 f"distances.dim = {self.distances.dim} but homology.maxdim = "
                 f"{self.homology.maxdim}: compute that dimension (raise maxdim) or lower dim"
             )
         if "monotonicity" in self.experiments.run and not (
-                (self.homology.enabled and self.distances.enabled) or self.similarity.enabled):
-            raise ValueError("experiments.run has 'monotonicity', which reads the layer matrices of "
-                             "[distances] or [similarity]: enable one of them")
+            (self.homology.enabled and self.distances.enabled) or self.similarity.enabled
+        ):
+            raise ValueError(
+                "experiments.run has 'monotonicity', which reads the layer matrices of "
+                "[distances] or [similarity]: enable one of them"
+            )
         labels = [m.label for m in self.instances()]
         dup = sorted({n for n in labels if labels.count(n) > 1})
         if dup:
@@ -670,22 +705,37 @@ class RunConfig(_Section):
         """Every concrete model of the run, in config order (seeds and checkpoints expanded)."""
         out: list[ModelInstance] = []
         for spec in self.models:
-            common = {"spec_name": spec.name, "zoo": spec.zoo, "architecture": spec.architecture,
-                      "kwargs": dict(spec.kwargs), "width": spec.width, "epochs": spec.epochs,
-                      "layers": spec.layers}
+            common = {
+                "spec_name": spec.name,
+                "zoo": spec.zoo,
+                "architecture": spec.architecture,
+                "kwargs": dict(spec.kwargs),
+                "width": spec.width,
+                "epochs": spec.epochs,
+                "layers": spec.layers,
+            }
             if isinstance(spec.source, list):
                 stems = [Path(s).stem or str(i) for i, s in enumerate(spec.source)]
                 if len(set(stems)) != len(stems):
                     stems = [str(i) for i in range(len(stems))]
                 for stem, src in zip(stems, spec.source):
                     label = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{spec.name}-{stem}")
-                    out.append(ModelInstance(label=label, source=self.resolve_path(src),
-                                             seed=self.run.seed, **common))
+                    out.append(
+                        ModelInstance(
+                            label=label, source=self.resolve_path(src), seed=self.run.seed, **common
+                        )
+                    )
                 continue
             seeds = spec.seeds if spec.seeds is not None else [self.run.seed]
             for seed in seeds:
-                label = spec.name if spec.seeds is None or len(seeds) == 1 else f"{spec.name}-s{seed}"
-                src = None if spec.source is None else self.resolve_path(spec.source.replace("{seed}", str(seed)))
+                label = (
+                    spec.name if spec.seeds is None or len(seeds) == 1 else f"{spec.name}-s{seed}"
+                )
+                src = (
+                    None
+                    if spec.source is None
+                    else self.resolve_path(spec.source.replace("{seed}", str(seed)))
+                )
                 out.append(ModelInstance(label=label, source=src, seed=seed, **common))
         return out
 
@@ -728,7 +778,9 @@ def _known_keys(loc: tuple[Any, ...]) -> list[str]:
         ann = field.annotation
         args = getattr(ann, "__args__", ()) or ()
         candidates = [ann, *args]
-        model = next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
+        model = next(
+            (c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None
+        )
         if model is None:
             return []
     return list(getattr(model, "model_fields", {}))
@@ -742,8 +794,13 @@ def _format_errors(exc: ValidationError, source: str) -> str:
         if err["type"] == "extra_forbidden":
             known = [k for k in _known_keys(loc) if k != "base_dir"]
             close = difflib.get_close_matches(str(loc[-1]), known, n=3, cutoff=0.5)
-            hint = (f"did you mean {', '.join(map(repr, close))}?" if close
-                    else f"known keys here: {', '.join(known)}" if known else "")
+            hint = (
+                f"did you mean {', '.join(map(repr, close))}?"
+                if close
+                else f"known keys here: {', '.join(known)}"
+                if known
+                else ""
+            )
             lines.append(f"{where}: unknown key; {hint}".rstrip("; "))
         elif err["type"] == "missing":
             lines.append(f"{where}: required key is missing")
@@ -751,10 +808,22 @@ def _format_errors(exc: ValidationError, source: str) -> str:
             msg = str(err["msg"])
             for prefix in ("Value error, ", "Assertion failed, "):
                 if msg.startswith(prefix):
-                    msg = msg[len(prefix):]
-            lines.append(f"{where}: {msg} (got {err.get('input')!r})" if err["type"].endswith(
-                ("_type", "_parsing", "literal_error", "greater_than", "greater_than_equal",
-                 "less_than", "less_than_equal")) else f"{where}: {msg}")
+                    msg = msg[len(prefix) :]
+            lines.append(
+                f"{where}: {msg} (got {err.get('input')!r})"
+                if err["type"].endswith(
+                    (
+                        "_type",
+                        "_parsing",
+                        "literal_error",
+                        "greater_than",
+                        "greater_than_equal",
+                        "less_than",
+                        "less_than_equal",
+                    )
+                )
+                else f"{where}: {msg}"
+            )
     plural = "s" if len(lines) > 1 else ""
     return f"invalid run config {source} ({len(lines)} problem{plural}):\n  " + "\n  ".join(lines)
 
@@ -765,8 +834,10 @@ def _check_files(cfg: RunConfig, source: str) -> None:
     if cfg.data.token_npz is not None:
         path = cfg.resolve_path(cfg.data.token_npz)
         if not Path(path).is_file():
-            problems.append(f"data.token_npz: {cfg.data.token_npz!r} is not a file (looked next to "
-                            f"the config, in {Path(cfg.base_dir).resolve()}, and in {Path.cwd()})")
+            problems.append(
+                f"data.token_npz: {cfg.data.token_npz!r} is not a file (looked next to "
+                f"the config, in {Path(cfg.base_dir).resolve()}, and in {Path.cwd()})"
+            )
     elif cfg.data.factory is not None:
         pass  # checked (without calling it) by batch.trust before a run
     elif not re.match(r"^digits(:x\d+)?$", spec) and not Path(spec).exists():
@@ -786,8 +857,13 @@ def _check_files(cfg: RunConfig, source: str) -> None:
         raise ConfigError(f"invalid run config {source}:\n  " + "\n  ".join(problems))
 
 
-def config_from_dict(data: Mapping[str, Any], *, base_dir: str | os.PathLike[str] = ".",
-                     source: str = "<dict>", check_files: bool = True) -> RunConfig:
+def config_from_dict(
+    data: Mapping[str, Any],
+    *,
+    base_dir: str | os.PathLike[str] = ".",
+    source: str = "<dict>",
+    check_files: bool = True,
+) -> RunConfig:
     """Validate a config given as a mapping (the parsed TOML).
 
     Parameters
@@ -812,7 +888,9 @@ def config_from_dict(data: Mapping[str, Any], *, base_dir: str | os.PathLike[str
         Listing every problem with its key.
     """
     if not isinstance(data, Mapping):
-        raise ConfigError(f"invalid run config {source}: expected a table, got {type(data).__name__}")
+        raise ConfigError(
+            f"invalid run config {source}: expected a table, got {type(data).__name__}"
+        )
     if "base_dir" in data:
         raise ConfigError(f"invalid run config {source}: base_dir: unknown key")
     try:

@@ -44,7 +44,9 @@ class Executor:
         """Start ``task``; return a handle to wait on."""
         raise NotImplementedError
 
-    def wait(self, handles: Iterable[Any], timeout: float | None = None) -> set[Any]:  # pragma: no cover
+    def wait(
+        self, handles: Iterable[Any], timeout: float | None = None
+    ) -> set[Any]:  # pragma: no cover
         """The handles that have finished (at least one unless ``timeout`` passes)."""
         raise NotImplementedError
 
@@ -89,9 +91,14 @@ def _watch_parent(parent: int) -> None:
 
 
 def _crashed(task: Task, exc: BaseException) -> dict[str, Any]:
-    return {"key": task.key, "status": "failed", "seconds": 0.0, "meta": {},
-            "error": f"the worker running this task died ({type(exc).__name__}: {exc})",
-            "traceback": None}
+    return {
+        "key": task.key,
+        "status": "failed",
+        "seconds": 0.0,
+        "meta": {},
+        "error": f"the worker running this task died ({type(exc).__name__}: {exc})",
+        "traceback": None,
+    }
 
 
 class LocalExecutor(Executor):
@@ -118,9 +125,12 @@ class LocalExecutor(Executor):
 
     def _get_pool(self) -> ProcessPoolExecutor:
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(self.n_workers,
-                                             mp_context=multiprocessing.get_context("spawn"),
-                                             initializer=_watch_parent, initargs=(os.getpid(),))
+            self._pool = ProcessPoolExecutor(
+                self.n_workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_watch_parent,
+                initargs=(os.getpid(),),
+            )
         return self._pool
 
     def submit(self, task: Task, run_dir: str, run_id: str) -> Any:
@@ -183,8 +193,9 @@ class DaskExecutor(Executor):
 
     name = "dask"
 
-    def __init__(self, scheduler: str | None = None, *, n_workers: int | None = None,
-                 timeout: float = 10.0) -> None:
+    def __init__(
+        self, scheduler: str | None = None, *, n_workers: int | None = None, timeout: float = 10.0
+    ) -> None:
         try:
             from distributed import Client, LocalCluster
         except ImportError as exc:  # pragma: no cover - installed in tests
@@ -195,8 +206,9 @@ class DaskExecutor(Executor):
         self._cluster = None
         if scheduler is None:
             n = n_workers or os.cpu_count() or 1
-            self._cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                                         dashboard_address=None)
+            self._cluster = LocalCluster(
+                n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None
+            )
             self.client = Client(self._cluster)
         else:
             try:
@@ -211,8 +223,15 @@ class DaskExecutor(Executor):
 
     def submit(self, task: Task, run_dir: str, run_id: str) -> Any:
         """Start ``task``; return a handle to wait on."""
-        return self.client.submit(execute_task, task, run_dir, run_id, key=f"{task.kind}-{task.key}",
-                                  pure=False, retries=0)
+        return self.client.submit(
+            execute_task,
+            task,
+            run_dir,
+            run_id,
+            key=f"{task.kind}-{task.key}",
+            pure=False,
+            retries=0,
+        )
 
     def wait(self, handles: Iterable[Any], timeout: float | None = None) -> set[Any]:
         """The handles that have finished (at least one unless ``timeout`` passes)."""
@@ -243,12 +262,20 @@ class DaskExecutor(Executor):
 
     def describe(self) -> dict[str, Any]:
         """What ran the tasks, for the manifest."""
-        return {"executor": "dask", "scheduler": self.scheduler or "LocalCluster",
-                "workers": self.n_workers}
+        return {
+            "executor": "dask",
+            "scheduler": self.scheduler or "LocalCluster",
+            "workers": self.n_workers,
+        }
 
 
-def make_executor(kind: str = "local", *, scheduler: str | None = None,
-                  n_workers: int | None = None, timeout: float = 10.0) -> Executor:
+def make_executor(
+    kind: str = "local",
+    *,
+    scheduler: str | None = None,
+    n_workers: int | None = None,
+    timeout: float = 10.0,
+) -> Executor:
     """Build an executor: ``"local"`` processes or ``"dask"`` (a scheduler or a LocalCluster).
 
     Parameters

@@ -24,7 +24,13 @@ from typing import Any
 from .config import ModelInstance, NamedSpec, RunConfig
 from .tasks import Task, make_task
 
-__all__ = ["MAX_MODEL_GROUPS", "SUMMARY_ABOVE_MODELS", "Planner", "model_groups", "path_fingerprint"]
+__all__ = [
+    "MAX_MODEL_GROUPS",
+    "SUMMARY_ABOVE_MODELS",
+    "Planner",
+    "model_groups",
+    "path_fingerprint",
+]
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +67,7 @@ def model_groups(models: Sequence[str], *, max_groups: int | None = None) -> lis
     if k < 1 and n:
         raise ValueError(f"max_groups must be at least 1, got {max_groups}")
     bounds = [round(i * n / k) for i in range(k + 1)] if k else [0]
-    return [list(models[bounds[i]:bounds[i + 1]]) for i in range(k)]
+    return [list(models[bounds[i] : bounds[i + 1]]) for i in range(k)]
 
 
 def _measure_label(analysis: str, name: str, params: Mapping[str, Any], dim: int) -> str:
@@ -116,7 +122,10 @@ def _model_salt(inst: ModelInstance) -> dict[str, Any]:
     if inst.zoo:
         from ..models import DEFAULT_TRAINING
 
-        return {"training": DEFAULT_TRAINING.get(inst.zoo), "torch": torch.__version__.split("+")[0]}
+        return {
+            "training": DEFAULT_TRAINING.get(inst.zoo),
+            "torch": torch.__version__.split("+")[0],
+        }
     src = str(inst.source)
     if Path(src).exists() or Path(src).suffix in {".pt", ".pth", ".ts", ".ckpt"}:
         return {"file": path_fingerprint(src)}
@@ -167,9 +176,13 @@ class Planner:
         self.instances = config.instances()
         self.labels = [m.label for m in self.instances]
         self.data_params: dict[str, Any] = {
-            "dataset": config.dataset_spec(), "split": config.data.split, "limit": config.data.limit,
+            "dataset": config.dataset_spec(),
+            "split": config.data.split,
+            "limit": config.data.limit,
             "size": config.data.size,
-            "hierarchy": config.resolve_path(config.data.hierarchy) if config.data.hierarchy else None,
+            "hierarchy": config.resolve_path(config.data.hierarchy)
+            if config.data.hierarchy
+            else None,
         }
         if config.data.token_npz is not None:
             self.data_params["token_npz"] = config.resolve_path(config.data.token_npz)
@@ -181,8 +194,14 @@ class Planner:
         self.extract_tasks: dict[str, Task] = {}
         for inst in self.instances:
             self.extract_tasks[inst.label] = make_task(
-                "extract", inst.label, _S + "extract_model",
-                {"model": inst.model_dump(), "data": self.data_params, "extract": self.extract_params},
+                "extract",
+                inst.label,
+                _S + "extract_model",
+                {
+                    "model": inst.model_dump(),
+                    "data": self.data_params,
+                    "extract": self.extract_params,
+                },
                 salt={"model": _model_salt(inst), "data": data_salt},
                 info={"model": inst.label},
             )
@@ -202,15 +221,28 @@ class Planner:
 
     def _homology_options(self) -> dict[str, Any]:
         h = self.config.homology
-        return {"maxdim": h.maxdim, "backend": h.backend, "coeff": h.coeff, "threshold": h.threshold,
-                "max_points": h.max_points, "on_too_large": h.on_too_large, "precision": h.precision,
-                "seed": self.config.run.seed}
+        return {
+            "maxdim": h.maxdim,
+            "backend": h.backend,
+            "coeff": h.coeff,
+            "threshold": h.threshold,
+            "max_points": h.max_points,
+            "on_too_large": h.on_too_large,
+            "precision": h.precision,
+            "seed": self.config.run.seed,
+        }
 
     def _mapper_options(self) -> dict[str, Any]:
         m = self.config.mapper
-        return {"lens": m.lens, "lens_params": dict(m.lens_params), "n_intervals": m.n_intervals,
-                "overlap": m.overlap, "min_samples": m.min_samples, "eps": m.eps,
-                "min_intersection": m.min_intersection}
+        return {
+            "lens": m.lens,
+            "lens_params": dict(m.lens_params),
+            "n_intervals": m.n_intervals,
+            "overlap": m.overlap,
+            "min_samples": m.min_samples,
+            "eps": m.eps,
+            "min_intersection": m.min_intersection,
+        }
 
     def _experiment_measures(self) -> list[dict[str, Any]]:
         cfg = self.config
@@ -218,8 +250,10 @@ class Planner:
             return [{"name": m.name, "params": dict(m.params)} for m in cfg.experiments.measures]
         out = []
         if cfg.homology.enabled and cfg.distances.enabled:
-            out += [{"name": f"H{cfg.distances.dim}:{m.name}", "params": dict(m.params)}
-                    for m in cfg.distances.metrics]
+            out += [
+                {"name": f"H{cfg.distances.dim}:{m.name}", "params": dict(m.params)}
+                for m in cfg.distances.metrics
+            ]
         if cfg.similarity.enabled:
             out += [{"name": m.name, "params": dict(m.params)} for m in cfg.similarity.measures]
         return out
@@ -235,12 +269,25 @@ class Planner:
             return list(dict.fromkeys(picks))
         return [l for l in layers if any(fnmatch.fnmatchcase(l, p) for p in spec)]
 
-    def _figure(self, name: str, source: Task, *, title: str, view: str = "", caption: str = "",
-                **params: Any) -> Task:
+    def _figure(
+        self,
+        name: str,
+        source: Task,
+        *,
+        title: str,
+        view: str = "",
+        caption: str = "",
+        **params: Any,
+    ) -> Task:
         """A figure task; ``caption`` (default: ``title``) is the report's caption."""
-        return make_task("figures", name, _S + params.pop("func", "figure_matrix"),
-                         {"title": title, **params}, {"matrix": source.path},
-                         info={"figure_of": source.key, "title": caption or title, "view": view})
+        return make_task(
+            "figures",
+            name,
+            _S + params.pop("func", "figure_matrix"),
+            {"title": title, **params},
+            {"matrix": source.path},
+            info={"figure_of": source.key, "title": caption or title, "view": view},
+        )
 
     # ------------------------------------------------------------- per model
 
@@ -252,89 +299,167 @@ class Planner:
             opts = self._homology_options()
             per = {}
             for layer in layers:
-                per[layer] = make_task("persistence", f"{label}/{layer}", _S + "persistence_layer",
-                                       {"layer": layer, "options": opts}, {"store": store},
-                                       info={"model": label, "layer": layer})
+                per[layer] = make_task(
+                    "persistence",
+                    f"{label}/{layer}",
+                    _S + "persistence_layer",
+                    {"layer": layer, "options": opts},
+                    {"store": store},
+                    info={"model": label, "layer": layer},
+                )
             self._persistence[label] = per
             out += per.values()
             if cfg.distances.enabled:
                 for spec in cfg.distances.metrics:
                     t = make_task(
-                        "distances", f"{label}/{spec.label}", _S + "distance_block",
-                        {"metric": spec.name, "params": spec.params, "dim": cfg.distances.dim,
-                         "rows": layers, "row_roles": [f"r{i}" for i in range(len(layers))]},
+                        "distances",
+                        f"{label}/{spec.label}",
+                        _S + "distance_block",
+                        {
+                            "metric": spec.name,
+                            "params": spec.params,
+                            "dim": cfg.distances.dim,
+                            "rows": layers,
+                            "row_roles": [f"r{i}" for i in range(len(layers))],
+                        },
                         {f"r{i}": per[l].path for i, l in enumerate(layers)},
                         info={"model": label, "spec": spec.label, "analysis": "distances"},
                     )
                     self._within[("distances", spec.label, label)] = t
                     out.append(t)
                     if not self.summarise:
-                        what = _measure_label("distances", spec.name, spec.params, cfg.distances.dim)
-                        out.append(self._figure(f"distances/{label}/{spec.label}", t,
-                                                title=f"{label}: {what} between layers"))
+                        what = _measure_label(
+                            "distances", spec.name, spec.params, cfg.distances.dim
+                        )
+                        out.append(
+                            self._figure(
+                                f"distances/{label}/{spec.label}",
+                                t,
+                                title=f"{label}: {what} between layers",
+                            )
+                        )
         if cfg.similarity.enabled:
             for spec in cfg.similarity.measures:
-                t = make_task("similarity", f"{label}/{spec.label}", _S + "similarity_block",
-                              {"measure": spec.name, "params": spec.params}, {"a": store},
-                              info={"model": label, "spec": spec.label, "analysis": "similarity"})
+                t = make_task(
+                    "similarity",
+                    f"{label}/{spec.label}",
+                    _S + "similarity_block",
+                    {"measure": spec.name, "params": spec.params},
+                    {"a": store},
+                    info={"model": label, "spec": spec.label, "analysis": "similarity"},
+                )
                 self._within[("similarity", spec.label, label)] = t
                 out.append(t)
                 if not self.summarise:
                     what = _measure_label("similarity", spec.name, spec.params, 0)
-                    out.append(self._figure(f"similarity/{label}/{spec.label}", t,
-                                            title=f"{label}: {what} between layers"))
+                    out.append(
+                        self._figure(
+                            f"similarity/{label}/{spec.label}",
+                            t,
+                            title=f"{label}: {what} between layers",
+                        )
+                    )
         if cfg.mapper.enabled:
             per_layer = []
             for layer in layers:
-                per_layer.append(make_task(
-                    "mapper", f"{label}/{layer}", _S + "mapper_layer",
-                    {"layer": layer, "options": self._mapper_options(),
-                     "separation_purity": cfg.mapper.separation_purity, "html": cfg.mapper.html,
-                     "seed": cfg.run.seed},
-                    {"store": store}, info={"model": label, "layer": layer}))
+                per_layer.append(
+                    make_task(
+                        "mapper",
+                        f"{label}/{layer}",
+                        _S + "mapper_layer",
+                        {
+                            "layer": layer,
+                            "options": self._mapper_options(),
+                            "separation_purity": cfg.mapper.separation_purity,
+                            "html": cfg.mapper.html,
+                            "seed": cfg.run.seed,
+                        },
+                        {"store": store},
+                        info={"model": label, "layer": layer},
+                    )
+                )
             out += per_layer
-            trend_params: dict[str, Any] = {"layers": layers,
-                                            "roles": [f"m{i}" for i in range(len(layers))]}
+            trend_params: dict[str, Any] = {
+                "layers": layers,
+                "roles": [f"m{i}" for i in range(len(layers))],
+            }
             trend_deps = {f"m{i}": t.path for i, t in enumerate(per_layer)}
             if cfg.mapper.html:  # the model's explorable page of every layer
                 trend_params.update({"html": True, "model": label, "data": self.data_params})
                 trend_deps["store"] = store
-            trend = make_task("mapper-trend", label, _S + "mapper_trend", trend_params, trend_deps,
-                              info={"model": label})
+            trend = make_task(
+                "mapper-trend",
+                label,
+                _S + "mapper_trend",
+                trend_params,
+                trend_deps,
+                info={"model": label},
+            )
             self._mapper_trend[label] = trend
             out.append(trend)
         if "sensitivity" in cfg.experiments.run and self._experiment_measures():
             chosen = self._sensitivity_layers(layers)
             sens = []
             for layer in chosen:
-                sens.append(make_task(
-                    "experiments", f"sensitivity/{label}/{layer}", _S + "sensitivity_layer",
-                    {"layer": layer, "measures": self._experiment_measures(),
-                     "persistence_options": self._homology_options(),
-                     "params": cfg.experiments.params.get("sensitivity", {})},
-                    {"store": store}, info={"model": label, "layer": layer, "experiment": "sensitivity"}))
+                sens.append(
+                    make_task(
+                        "experiments",
+                        f"sensitivity/{label}/{layer}",
+                        _S + "sensitivity_layer",
+                        {
+                            "layer": layer,
+                            "measures": self._experiment_measures(),
+                            "persistence_options": self._homology_options(),
+                            "params": cfg.experiments.params.get("sensitivity", {}),
+                        },
+                        {"store": store},
+                        info={"model": label, "layer": layer, "experiment": "sensitivity"},
+                    )
+                )
             out += sens
             if sens:
-                out.append(make_task(
-                    "figures", f"sensitivity/{label}", _S + "figure_sensitivity",
-                    {"roles": [f"e{i}" for i in range(len(sens))],
-                     "title": f"{label}: sensitivity to deleting principal directions"},
-                    {f"e{i}": t.path for i, t in enumerate(sens)},
-                    info={"model": label, "experiment": "sensitivity",
-                          "title": f"{label}: dissimilarity to the original layer as its lowest-variance "
-                                   "principal directions are deleted"}))
+                out.append(
+                    make_task(
+                        "figures",
+                        f"sensitivity/{label}",
+                        _S + "figure_sensitivity",
+                        {
+                            "roles": [f"e{i}" for i in range(len(sens))],
+                            "title": f"{label}: sensitivity to deleting principal directions",
+                        },
+                        {f"e{i}": t.path for i, t in enumerate(sens)},
+                        info={
+                            "model": label,
+                            "experiment": "sensitivity",
+                            "title": f"{label}: dissimilarity to the original layer as its lowest-variance "
+                            "principal directions are deleted",
+                        },
+                    )
+                )
         inst = next(i for i in self.instances if i.label == label)
         for probe in cfg.probes.run:
-            out.append(make_task("probes", f"{label}/{probe}", _S + "probe_model",
-                                 {"probe": probe, "params": cfg.probes.params.get(probe, {}),
-                                  "model": inst.model_dump(), "data": self.data_params},
-                                 {"store": store}, info={"model": label, "probe": probe}))
+            out.append(
+                make_task(
+                    "probes",
+                    f"{label}/{probe}",
+                    _S + "probe_model",
+                    {
+                        "probe": probe,
+                        "params": cfg.probes.params.get(probe, {}),
+                        "model": inst.model_dump(),
+                        "data": self.data_params,
+                    },
+                    {"store": store},
+                    info={"model": label, "probe": probe},
+                )
+            )
         return out
 
     # ------------------------------------------------------------ all models
 
-    def _block_task(self, analysis: str, spec: NamedSpec, rows: list[str],
-                    cols: list[str] | None) -> Task:
+    def _block_task(
+        self, analysis: str, spec: NamedSpec, rows: list[str], cols: list[str] | None
+    ) -> Task:
         """One call of the all-pairs engine over two groups of models.
 
         Every layer of the models ``rows`` against every layer of the models ``cols``
@@ -344,30 +469,47 @@ class Planner:
         name = "+".join(rows) if len(rows) <= 2 else f"{rows[0]}..{rows[-1]}"
         if cols is not None:
             name += "~" + ("+".join(cols) if len(cols) <= 2 else f"{cols[0]}..{cols[-1]}")
-        info = {"models": [*rows, *(cols or [])], "spec": spec.label, "analysis": analysis,
-                "block": True}
+        info = {
+            "models": [*rows, *(cols or [])],
+            "spec": spec.label,
+            "analysis": analysis,
+            "block": True,
+        }
         if analysis == "distances":
             row_labels = [f"{m}/{l}" for m in rows for l in self._layers[m]]
-            deps = {f"r{i}": self._persistence[m][l].path
-                    for i, (m, l) in enumerate((m, l) for m in rows for l in self._layers[m])}
+            deps = {
+                f"r{i}": self._persistence[m][l].path
+                for i, (m, l) in enumerate((m, l) for m in rows for l in self._layers[m])
+            }
             params: dict[str, Any] = {
-                "metric": spec.name, "params": spec.params, "dim": cfg.distances.dim,
-                "rows": row_labels, "row_roles": [f"r{i}" for i in range(len(row_labels))]}
+                "metric": spec.name,
+                "params": spec.params,
+                "dim": cfg.distances.dim,
+                "rows": row_labels,
+                "row_roles": [f"r{i}" for i in range(len(row_labels))],
+            }
             if cols is not None:
                 col_labels = [f"{m}/{l}" for m in cols for l in self._layers[m]]
-                deps.update({f"c{j}": self._persistence[m][l].path
-                             for j, (m, l) in enumerate((m, l) for m in cols for l in self._layers[m])})
-                params.update({"cols": col_labels,
-                               "col_roles": [f"c{j}" for j in range(len(col_labels))]})
-            return make_task("distances", f"{name}/{spec.label}", _S + "distance_block", params,
-                             deps, info=info)
+                deps.update(
+                    {
+                        f"c{j}": self._persistence[m][l].path
+                        for j, (m, l) in enumerate((m, l) for m in cols for l in self._layers[m])
+                    }
+                )
+                params.update(
+                    {"cols": col_labels, "col_roles": [f"c{j}" for j in range(len(col_labels))]}
+                )
+            return make_task(
+                "distances", f"{name}/{spec.label}", _S + "distance_block", params, deps, info=info
+            )
         deps = {f"a{i}": self.extract_tasks[m].path for i, m in enumerate(rows)}
         params = {"measure": spec.name, "params": spec.params, "rows": rows}
         if cols is not None:
             deps.update({f"b{j}": self.extract_tasks[m].path for j, m in enumerate(cols)})
             params["cols"] = cols
-        return make_task("similarity", f"{name}/{spec.label}", _S + "similarity_groups", params,
-                         deps, info=info)
+        return make_task(
+            "similarity", f"{name}/{spec.label}", _S + "similarity_groups", params, deps, info=info
+        )
 
     def _cross_model_tasks(self, analysis: str, spec: NamedSpec, done: list[str]) -> list[Task]:
         """The cross-model stage of one measure.
@@ -396,38 +538,89 @@ class Planner:
                 blocks.append([f"x{gi}_{gj}", None])
         dim = self.config.distances.dim
         what = _measure_label(analysis, spec.name, spec.params, dim)
-        t = make_task(f"{analysis}-all", spec.label, _S + "combine_blocks",
-                      {"models": done, "layers": {m: self._layers[m] for m in done},
-                       "blocks": blocks}, deps,
-                      info={"analysis": analysis, "spec": spec.label, "measure_label": what})
+        t = make_task(
+            f"{analysis}-all",
+            spec.label,
+            _S + "combine_blocks",
+            {"models": done, "layers": {m: self._layers[m] for m in done}, "blocks": blocks},
+            deps,
+            info={"analysis": analysis, "spec": spec.label, "measure_label": what},
+        )
         out.append(t)
         fig = f"{analysis}-all/{spec.label}"
-        out.append(self._figure(f"{fig}/layers", t, title=f"{what}: every layer of every model",
-                                cross_models=True, view="layers"))
-        out.append(self._figure(f"{fig}/models", t, stem="models", view="models",
-                                title=f"{what}: model x model (best-match mean)",
-                                colorbar_label=f"best-match mean of {what}"))
+        out.append(
+            self._figure(
+                f"{fig}/layers",
+                t,
+                title=f"{what}: every layer of every model",
+                cross_models=True,
+                view="layers",
+            )
+        )
+        out.append(
+            self._figure(
+                f"{fig}/models",
+                t,
+                stem="models",
+                view="models",
+                title=f"{what}: model x model (best-match mean)",
+                colorbar_label=f"best-match mean of {what}",
+            )
+        )
         if not self.summarise:
-            out.append(self._figure(f"{fig}/embedding", t, func="figure_embedding", view="embedding",
-                                    title=f"{what}: MDS embedding of the layers"))
+            out.append(
+                self._figure(
+                    f"{fig}/embedding",
+                    t,
+                    func="figure_embedding",
+                    view="embedding",
+                    title=f"{what}: MDS embedding of the layers",
+                )
+            )
             return out
-        out.append(self._figure(f"{fig}/embedding", t, func="figure_depth_embedding",
-                                view="embedding",
-                                title=f"{what}: MDS embedding of every layer, by depth"))
+        out.append(
+            self._figure(
+                f"{fig}/embedding",
+                t,
+                func="figure_depth_embedding",
+                view="embedding",
+                title=f"{what}: MDS embedding of every layer, by depth",
+            )
+        )
         ref = self._layers[done[0]]
         if sum(self._layers[m] == ref for m in done) >= 2 and len(ref) >= 2:
-            out.append(self._figure(f"{fig}/within_mean", t, stem="within_mean", view="within_mean",
-                                    title="within a model: mean over models",
-                                    caption=f"{what} between layers: mean over models"))
-            out.append(self._figure(f"{fig}/within_spread", t, stem="within_spread",
-                                    view="within_spread", colorbar_label=f"std of {what}",
-                                    title="within a model: spread over models",
-                                    caption=f"{what} between layers: standard deviation over "
-                                            "models"))
-            out.append(self._figure(f"{fig}/cross_mean", t, stem="cross_mean", view="cross_mean",
-                                    title="model A x model B: mean over pairs",
-                                    caption=f"{what}, layer of model A x layer of model B: mean "
-                                            "over pairs A != B (same depth on the diagonal)"))
+            out.append(
+                self._figure(
+                    f"{fig}/within_mean",
+                    t,
+                    stem="within_mean",
+                    view="within_mean",
+                    title="within a model: mean over models",
+                    caption=f"{what} between layers: mean over models",
+                )
+            )
+            out.append(
+                self._figure(
+                    f"{fig}/within_spread",
+                    t,
+                    stem="within_spread",
+                    view="within_spread",
+                    colorbar_label=f"std of {what}",
+                    title="within a model: spread over models",
+                    caption=f"{what} between layers: standard deviation over models",
+                )
+            )
+            out.append(
+                self._figure(
+                    f"{fig}/cross_mean",
+                    t,
+                    stem="cross_mean",
+                    view="cross_mean",
+                    title="model A x model B: mean over pairs",
+                    caption=f"{what}, layer of model A x layer of model B: mean "
+                    "over pairs A != B (same depth on the diagonal)",
+                )
+            )
         return out
 
     def _final_tasks(self, done: list[str]) -> list[Task]:
@@ -446,20 +639,30 @@ class Planner:
                     out += self._cross_model_tasks(analysis, spec, done)
         exps = cfg.experiments
         if "specificity" in exps.run and len(done) >= 2 and self._experiment_measures():
-            out.append(make_task(
-                "experiments", "specificity", _S + "specificity_models",
-                {"models": done, "measures": self._experiment_measures(),
-                 "persistence_options": self._homology_options(),
-                 "params": exps.params.get("specificity", {})},
-                {f"s{i}": self.extract_tasks[m].path for i, m in enumerate(done)},
-                info={"experiment": "specificity"}))
+            out.append(
+                make_task(
+                    "experiments",
+                    "specificity",
+                    _S + "specificity_models",
+                    {
+                        "models": done,
+                        "measures": self._experiment_measures(),
+                        "persistence_options": self._homology_options(),
+                        "params": exps.params.get("specificity", {}),
+                    },
+                    {f"s{i}": self.extract_tasks[m].path for i, m in enumerate(done)},
+                    info={"experiment": "specificity"},
+                )
+            )
         if "monotonicity" in exps.run and done:
             entries: list[list[str]] = []
             mono_deps: dict[str, str] = {}
             # in config order (never in the order the models happened to finish: keys must not vary)
             for model in done:
-                for analysis, specs in (("distances", cfg.distances.metrics),
-                                        ("similarity", cfg.similarity.measures)):
+                for analysis, specs in (
+                    ("distances", cfg.distances.metrics),
+                    ("similarity", cfg.similarity.measures),
+                ):
                     for spec in specs:
                         block = self._within.get((analysis, spec.label, model))
                         if block is not None:
@@ -467,16 +670,28 @@ class Planner:
                             entries.append([role, model, spec.label])
                             mono_deps[role] = block.path
             if entries:
-                out.append(make_task(
-                    "experiments", "monotonicity", _S + "monotonicity_blocks",
-                    {"entries": entries, "params": exps.params.get("monotonicity", {})}, mono_deps,
-                    info={"experiment": "monotonicity"}))
+                out.append(
+                    make_task(
+                        "experiments",
+                        "monotonicity",
+                        _S + "monotonicity_blocks",
+                        {"entries": entries, "params": exps.params.get("monotonicity", {})},
+                        mono_deps,
+                        info={"experiment": "monotonicity"},
+                    )
+                )
         trends = [m for m in done if m in self._mapper_trend]
         if trends:
-            out.append(make_task("figures", "mapper/trend", _S + "figure_trend",
-                                 {"roles": [f"t{i}" for i in range(len(trends))], "models": trends},
-                                 {f"t{i}": self._mapper_trend[m].path for i, m in enumerate(trends)},
-                                 info={"title": "Mapper trend: node purity over relative depth"}))
+            out.append(
+                make_task(
+                    "figures",
+                    "mapper/trend",
+                    _S + "figure_trend",
+                    {"roles": [f"t{i}" for i in range(len(trends))], "models": trends},
+                    {f"t{i}": self._mapper_trend[m].path for i, m in enumerate(trends)},
+                    info={"title": "Mapper trend: node purity over relative depth"},
+                )
+            )
         return out
 
     def expand(self, extracted: Mapping[str, Mapping[str, Any]], resolved: set[str]) -> list[Task]:

@@ -98,8 +98,13 @@ class _Page:
         return f'<figure><a href="{_e(png)}">{img}</a><figcaption>{_e(caption)}{pdf_link}</figcaption></figure>'
 
 
-def _table(rows: Sequence[Mapping[str, Any]], columns: list[str], *, left: Iterable[str] = (),
-           raw: Iterable[str] = ()) -> str:
+def _table(
+    rows: Sequence[Mapping[str, Any]],
+    columns: list[str],
+    *,
+    left: Iterable[str] = (),
+    raw: Iterable[str] = (),
+) -> str:
     left, raw = set(left), set(raw)
     head = "".join(f'<th class="{"l" if c in left else ""}">{_e(c)}</th>' for c in columns)
     body = []
@@ -111,18 +116,27 @@ def _table(rows: Sequence[Mapping[str, Any]], columns: list[str], *, left: Itera
                 text = "n/a" if math.isnan(v) else f"{v:.4g}"
             else:
                 text = "" if v is None else str(v)
-            cells.append(f'<td class="{"l" if c in left else ""}">{text if c in raw else _e(text)}</td>')
+            cells.append(
+                f'<td class="{"l" if c in left else ""}">{text if c in raw else _e(text)}</td>'
+            )
         body.append("<tr>" + "".join(cells) + "</tr>")
     # a box that scrolls sideways: a wide table never runs off the page
     return f"<div class='tablebox'><table><tr>{head}</tr>{''.join(body)}</table></div>"
 
 
-def _csv_table(path: Path, *, max_rows: int = 60, links: Mapping[str, str] | None = None,
-               page: _Page | None = None) -> str:
+def _csv_table(
+    path: Path,
+    *,
+    max_rows: int = 60,
+    links: Mapping[str, str] | None = None,
+    page: _Page | None = None,
+) -> str:
     import pandas as pd
 
     df = pd.read_csv(path)
-    df = df.rename(columns={c: "" for c in df.columns if str(c).startswith("Unnamed")}).head(max_rows)
+    df = df.rename(columns={c: "" for c in df.columns if str(c).startswith("Unnamed")}).head(
+        max_rows
+    )
     rows = df.to_dict(orient="records")
     first = df.columns[0] if len(df.columns) else ""
     if links and page is not None:
@@ -166,23 +180,30 @@ def _label_of(task: Mapping[str, Any]) -> str:
         return str(measure)
 
 
-def _seed_views(page: _Page, combined: Mapping[str, Any] | None,
-                figures: list[dict[str, Any]]) -> str:
+def _seed_views(
+    page: _Page, combined: Mapping[str, Any] | None, figures: list[dict[str, Any]]
+) -> str:
     """The within-model matrices summarised across models: figures and the correspondence table."""
     if combined is None:
         return "<p class='muted'>No cross-model matrix: the summary across models needs it.</p>"
-    parts = [("<p class='muted'>Over the models that share the first model's layers: the mean "
-              "and the standard deviation of their within-model matrices, and the matrix between "
-              "the layers of two different models averaged over every such pair (the same depth "
-              "on its diagonal).</p><div class='grid'>")]
+    parts = [
+        (
+            "<p class='muted'>Over the models that share the first model's layers: the mean "
+            "and the standard deviation of their within-model matrices, and the matrix between "
+            "the layers of two different models averaged over every such pair (the same depth "
+            "on its diagonal).</p><div class='grid'>"
+        )
+    ]
     for view in _SEED_VIEWS:
         for f in (f for f in figures if f["info"].get("view") == view):
             parts.append(page.figure(f["path"], f["info"].get("title", "")))
     parts.append("</div>")
     corr = page.run_dir / combined["path"] / "correspondence.csv"
     if corr.exists():
-        parts.append("<p>Same-depth correspondence: how often the closest layer of another model "
-                     "is the one at the same depth (" + page.link(corr, "CSV") + ").</p>")
+        parts.append(
+            "<p>Same-depth correspondence: how often the closest layer of another model "
+            "is the one at the same depth (" + page.link(corr, "CSV") + ").</p>"
+        )
         parts.append(_csv_table(corr))
     return "".join(parts)
 
@@ -223,17 +244,22 @@ def build_report(run_dir: str | os.PathLike[str]) -> Path:
     page.add(
         f'<p>State: <b class="{cls}">{_e(state)}</b> &middot; '
         + ", ".join(f"{_e(v)} {_e(k)}" for k, v in counts.items() if v)
-        + f' &middot; wall time {manifest.get("timings", {}).get("wall_seconds", 0):.1f} s'
-        + f' &middot; executor {_e(manifest.get("executor", {}).get("executor", "?"))}'
-        + f' ({_e(manifest.get("executor", {}).get("workers", "?"))} workers)</p>'
+        + f" &middot; wall time {manifest.get('timings', {}).get('wall_seconds', 0):.1f} s"
+        + f" &middot; executor {_e(manifest.get('executor', {}).get('executor', '?'))}"
+        + f" ({_e(manifest.get('executor', {}).get('workers', '?'))} workers)</p>"
     )
     data = cfg.get("data", {})
     page.add(
         f"<p>Data: <code>{_e(data.get('dataset'))}</code> ({_e(data.get('split'))} split"
         + (f", first {_e(data.get('limit'))} samples" if data.get("limit") else "")
         + f"); reduction <code>{_e(cfg.get('extract', {}).get('reduction'))}</code>; "
-        + page.link("manifest.json", "manifest.json") + " (config, versions, fingerprints, timings)"
-        + (" &middot; " + page.link("config.toml", "config.toml") if (run_dir / "config.toml").exists() else "")
+        + page.link("manifest.json", "manifest.json")
+        + " (config, versions, fingerprints, timings)"
+        + (
+            " &middot; " + page.link("config.toml", "config.toml")
+            if (run_dir / "config.toml").exists()
+            else ""
+        )
         + "</p>"
     )
 
@@ -243,33 +269,68 @@ def build_report(run_dir: str | os.PathLike[str]) -> Path:
     for t in (t for t in tasks if t["kind"] == "extract"):
         meta = t.get("meta") or {}
         status = t["status"]
-        rows.append({
-            "model": t["name"], "status": status if status not in ("failed",) else f"failed: {t.get('error')}",
-            "class": meta.get("model_class", ""), "source": meta.get("source", ""),
-            "parameters": meta.get("n_params", ""),
-            "accuracy": meta.get("accuracy") if meta.get("accuracy") is not None else "",
-            "layers": len(meta.get("layers", [])) or "", "fingerprint": meta.get("model_fingerprint", ""),
-            "activations": page.link(Path(t["path"]) / "store" / "manifest.json", "store")
-            if status in ("done", "cached") else "",
-        })
-    page.add(_table(rows, ["model", "status", "class", "source", "parameters", "accuracy", "layers",
-                           "fingerprint", "activations"], left=["model", "status", "class", "source"],
-                    raw=["activations"]))
+        rows.append(
+            {
+                "model": t["name"],
+                "status": status if status not in ("failed",) else f"failed: {t.get('error')}",
+                "class": meta.get("model_class", ""),
+                "source": meta.get("source", ""),
+                "parameters": meta.get("n_params", ""),
+                "accuracy": meta.get("accuracy") if meta.get("accuracy") is not None else "",
+                "layers": len(meta.get("layers", [])) or "",
+                "fingerprint": meta.get("model_fingerprint", ""),
+                "activations": page.link(Path(t["path"]) / "store" / "manifest.json", "store")
+                if status in ("done", "cached")
+                else "",
+            }
+        )
+    page.add(
+        _table(
+            rows,
+            [
+                "model",
+                "status",
+                "class",
+                "source",
+                "parameters",
+                "accuracy",
+                "layers",
+                "fingerprint",
+                "activations",
+            ],
+            left=["model", "status", "class", "source"],
+            raw=["activations"],
+        )
+    )
 
     # ------------------------------------------------------------- problems
     bad = [t for t in tasks if t["status"] in ("failed", "skipped")]
     if bad:
         page.section("problems", f"Failed and skipped tasks ({len(bad)})")
-        page.add(_table([{"stage": t["kind"], "task": t["name"], "status": t["status"],
-                          "why": t.get("error") or t.get("reason") or ""} for t in bad],
-                        ["stage", "task", "status", "why"], left=["stage", "task", "status", "why"]))
+        page.add(
+            _table(
+                [
+                    {
+                        "stage": t["kind"],
+                        "task": t["name"],
+                        "status": t["status"],
+                        "why": t.get("error") or t.get("reason") or "",
+                    }
+                    for t in bad
+                ],
+                ["stage", "task", "status", "why"],
+                left=["stage", "task", "status", "why"],
+            )
+        )
 
     # ----------------------------------------------------- within-model matrices
     n_models = sum(1 for t in tasks if t["kind"] == "extract")
     summarise = n_models > SUMMARY_ABOVE_MODELS
     alls = _done(tasks, "distances-all") + _done(tasks, "similarity-all")
-    for analysis, title in (("distances", "Layer distances (persistence diagrams)"),
-                            ("similarity", "Representational similarity between layers")):
+    for analysis, title in (
+        ("distances", "Layer distances (persistence diagrams)"),
+        ("similarity", "Representational similarity between layers"),
+    ):
         within = [t for t in _done(tasks, analysis) if "model" in t["info"]]
         if not within:
             continue
@@ -279,30 +340,59 @@ def build_report(run_dir: str | os.PathLike[str]) -> Path:
             of_spec = [t for t in within if t["info"]["spec"] == spec]
             page.add(f"<h3>{_e(_label_of(of_spec[0]))}</h3>")
             if summarise:
-                combined = next((t for t in alls if t["info"]["analysis"] == analysis
-                                 and t["info"]["spec"] == spec), None)
-                page.add(_seed_views(page, combined, figs.get(combined["key"], []) if combined else []))
-                page.add(_table([{"model": t["info"]["model"],
-                                  "matrix": page.link(Path(t["path"]) / "matrix.csv", "CSV")}
-                                 for t in of_spec], ["model", "matrix"], left=["model", "matrix"],
-                                raw=["matrix"]))
+                combined = next(
+                    (
+                        t
+                        for t in alls
+                        if t["info"]["analysis"] == analysis and t["info"]["spec"] == spec
+                    ),
+                    None,
+                )
+                page.add(
+                    _seed_views(page, combined, figs.get(combined["key"], []) if combined else [])
+                )
+                page.add(
+                    _table(
+                        [
+                            {
+                                "model": t["info"]["model"],
+                                "matrix": page.link(Path(t["path"]) / "matrix.csv", "CSV"),
+                            }
+                            for t in of_spec
+                        ],
+                        ["model", "matrix"],
+                        left=["model", "matrix"],
+                        raw=["matrix"],
+                    )
+                )
                 continue
             page.add("<div class='grid'>")
             for t in of_spec:
                 for f in figs.get(t["key"], []):
-                    page.add(page.figure(f["path"], f"{f['info'].get('title', t['name'])}")
-                             .replace("</figcaption>", " &middot; " + page.link(Path(t["path"]) / "matrix.csv", "CSV")
-                                      + "</figcaption>"))
+                    page.add(
+                        page.figure(f["path"], f"{f['info'].get('title', t['name'])}").replace(
+                            "</figcaption>",
+                            " &middot; "
+                            + page.link(Path(t["path"]) / "matrix.csv", "CSV")
+                            + "</figcaption>",
+                        )
+                    )
             page.add("</div>")
 
     # ------------------------------------------------------ cross-architecture
     if alls:
         page.section("cross", "Cross-model comparison")
-        page.add("<p>Every layer of every model in one matrix (models as blocks), the model x model "
-                 "summary (for each layer of one model the closest layer of the other, averaged both "
-                 "ways) and an MDS embedding of the layers"
-                 + (", one dot per layer coloured by its depth" if summarise
-                    else ", one trajectory per model, first to last layer") + ".</p>")
+        page.add(
+            "<p>Every layer of every model in one matrix (models as blocks), the model x model "
+            "summary (for each layer of one model the closest layer of the other, averaged both "
+            "ways) and an MDS embedding of the layers"
+            + (
+                ", one dot per layer coloured by its depth"
+                if summarise
+                else ", one trajectory per model, first to last layer"
+            )
+            + ".</p>"
+        )
         for t in alls:
             analysis = t["info"]["analysis"]
             page.add(f"<h3>{_e(analysis)}: {_e(_label_of(t))}</h3><div class='grid'>")
@@ -313,8 +403,13 @@ def build_report(run_dir: str | os.PathLike[str]) -> Path:
             models_csv = run_dir / t["path"] / "models.csv"
             if models_csv.exists() and not summarise:
                 page.add(_csv_table(models_csv))
-            page.add("<p class='muted'>" + page.link(Path(t["path"]) / "matrix.csv", "all layers (CSV)")
-                     + " &middot; " + page.link(Path(t["path"]) / "models.csv", "models (CSV)") + "</p>")
+            page.add(
+                "<p class='muted'>"
+                + page.link(Path(t["path"]) / "matrix.csv", "all layers (CSV)")
+                + " &middot; "
+                + page.link(Path(t["path"]) / "models.csv", "models (CSV)")
+                + "</p>"
+            )
 
     # ---------------------------------------------------------------- mapper
     trends = _done(tasks, "mapper-trend")
@@ -322,19 +417,35 @@ def build_report(run_dir: str | os.PathLike[str]) -> Path:
         page.section("mapper", "Mapper: how the class hierarchy is organised with depth")
         trend_figs = [t for t in _done(tasks, "figures") if t["name"] == "mapper/trend"]
         if trend_figs:
-            page.add("<div class='grid'>" + page.figure(trend_figs[0]["path"], trend_figs[0]["info"].get("title", ""))
-                     + "</div>")
+            page.add(
+                "<div class='grid'>"
+                + page.figure(trend_figs[0]["path"], trend_figs[0]["info"].get("title", ""))
+                + "</div>"
+            )
         if summarise:
-            page.add("<p class='muted'>Each model's explorable page shows the Mapper graphs of all its "
-                     "layers side by side (select a node to follow its samples through the layers).</p>")
+            page.add(
+                "<p class='muted'>Each model's explorable page shows the Mapper graphs of all its "
+                "layers side by side (select a node to follow its samples through the layers).</p>"
+            )
             rows = []
             for t in trends:
-                rows.append({"model": _e(t["info"]["model"]),
-                             "all layers": page.link(Path(t["path"]) / LAYERS_PAGE, "explore"),
-                             "tables": page.link(Path(t["path"]) / "trend.csv", "trend.csv") + " &middot; "
-                             + page.link(Path(t["path"]) / "trend_stats.csv", "Spearman with depth")})
-            page.add(_table(rows, ["model", "all layers", "tables"], left=["model", "all layers", "tables"],
-                            raw=["model", "all layers", "tables"]))
+                rows.append(
+                    {
+                        "model": _e(t["info"]["model"]),
+                        "all layers": page.link(Path(t["path"]) / LAYERS_PAGE, "explore"),
+                        "tables": page.link(Path(t["path"]) / "trend.csv", "trend.csv")
+                        + " &middot; "
+                        + page.link(Path(t["path"]) / "trend_stats.csv", "Spearman with depth"),
+                    }
+                )
+            page.add(
+                _table(
+                    rows,
+                    ["model", "all layers", "tables"],
+                    left=["model", "all layers", "tables"],
+                    raw=["model", "all layers", "tables"],
+                )
+            )
         mapper_tasks = _done(tasks, "mapper")
         for t in trends if not summarise else ():
             model = t["info"]["model"]
@@ -345,15 +456,21 @@ def build_report(run_dir: str | os.PathLike[str]) -> Path:
                     entry = json.loads(mf.read_text())["layers"][0]
                     if "html" in entry:
                         links[m["info"]["layer"]] = str(Path(m["path"]) / "mapper" / entry["html"])
-            page.add(f"<h3>{_e(model)}</h3><p class='muted'>"
-                     + (page.link(Path(t["path"]) / LAYERS_PAGE, "All layers on one explorable page")
-                        + " (select a node to follow its samples through the layers); "
-                        if (run_dir / t["path"] / LAYERS_PAGE).exists() else "")
-                     + "click a layer for its interactive Mapper graph (pie charts of class "
-                     "composition). "
-                     + page.link(Path(t["path"]) / "trend.csv", "trend.csv") + " &middot; "
-                     + page.link(Path(t["path"]) / "trend_stats.csv", "Spearman correlation with depth")
-                     + "</p>")
+            page.add(
+                f"<h3>{_e(model)}</h3><p class='muted'>"
+                + (
+                    page.link(Path(t["path"]) / LAYERS_PAGE, "All layers on one explorable page")
+                    + " (select a node to follow its samples through the layers); "
+                    if (run_dir / t["path"] / LAYERS_PAGE).exists()
+                    else ""
+                )
+                + "click a layer for its interactive Mapper graph (pie charts of class "
+                "composition). "
+                + page.link(Path(t["path"]) / "trend.csv", "trend.csv")
+                + " &middot; "
+                + page.link(Path(t["path"]) / "trend_stats.csv", "Spearman correlation with depth")
+                + "</p>"
+            )
             page.add(_csv_table(run_dir / t["path"] / "trend.csv", links=links, page=page))
 
     # ---------------------------------------------------------------- probes
@@ -368,46 +485,78 @@ def build_report(run_dir: str | os.PathLike[str]) -> Path:
                 s = run_dir / p["path"] / "summary.json"
                 if s.exists():
                     rows.append({"model": p["info"]["model"], **json.loads(s.read_text())})
-            cols = ["model", "params", "macs", "receptive_field", "output_dim", "compression",
-                    "log10_regions_bound", "n_nodes"]
+            cols = [
+                "model",
+                "params",
+                "macs",
+                "receptive_field",
+                "output_dim",
+                "compression",
+                "log10_regions_bound",
+                "n_nodes",
+            ]
             page.add(_table(rows, cols, left=["model"]))
         others = sorted({p["info"]["probe"] for p in probes} - {"architecture"})
         for probe in others:
             page.add(f"<h3>{_e(probe)}</h3>")
             for p in (p for p in probes if p["info"]["probe"] == probe):
-                page.add(f"<p><b>{_e(p['info']['model'])}</b> &middot; "
-                         + page.link(Path(p["path"]) / "table.csv", "table.csv") + "</p>")
+                page.add(
+                    f"<p><b>{_e(p['info']['model'])}</b> &middot; "
+                    + page.link(Path(p["path"]) / "table.csv", "table.csv")
+                    + "</p>"
+                )
                 page.add(_csv_table(run_dir / p["path"] / "table.csv", max_rows=40))
 
     # ------------------------------------------------------------ experiments
     exps = _done(tasks, "experiments")
     if exps:
         page.section("experiments", "Experiments")
-        sens_figs = [f for f in _done(tasks, "figures") if f["info"].get("experiment") == "sensitivity"]
+        sens_figs = [
+            f for f in _done(tasks, "figures") if f["info"].get("experiment") == "sensitivity"
+        ]
         if sens_figs:
-            page.add("<h3>Sensitivity</h3><p class='muted'>Dissimilarity between a layer's cloud and "
-                     "its projection onto fewer principal directions (a sensitive measure grows as "
-                     "information is removed).</p><div class='grid'>")
+            page.add(
+                "<h3>Sensitivity</h3><p class='muted'>Dissimilarity between a layer's cloud and "
+                "its projection onto fewer principal directions (a sensitive measure grows as "
+                "information is removed).</p><div class='grid'>"
+            )
             for f in sens_figs:
                 page.add(page.figure(f["path"], f["info"].get("title", "")))
             page.add("</div>")
             rows = []
             for t in (t for t in exps if t["info"].get("experiment") == "sensitivity"):
                 per_layer = run_dir / t["path"] / "result" / "per_layer.csv"
-                rows.append({"model": t["info"]["model"], "layer": t["info"]["layer"],
-                             "tables": page.link(per_layer, "per layer") + " &middot; "
-                             + page.link(Path(t["path"]) / "result" / "curves.csv", "curves")})
-            page.add(_table(rows, ["model", "layer", "tables"], left=["model", "layer", "tables"],
-                            raw=["tables"]))
+                rows.append(
+                    {
+                        "model": t["info"]["model"],
+                        "layer": t["info"]["layer"],
+                        "tables": page.link(per_layer, "per layer")
+                        + " &middot; "
+                        + page.link(Path(t["path"]) / "result" / "curves.csv", "curves"),
+                    }
+                )
+            page.add(
+                _table(
+                    rows,
+                    ["model", "layer", "tables"],
+                    left=["model", "layer", "tables"],
+                    raw=["tables"],
+                )
+            )
         for t in (t for t in exps if t["info"].get("experiment") == "specificity"):
-            page.add("<h3>Specificity: layer correspondence across models</h3>"
-                     "<p class='muted'>How often the layer of another model closest to a given layer "
-                     "is the one at the same (relative) depth.</p>")
+            page.add(
+                "<h3>Specificity: layer correspondence across models</h3>"
+                "<p class='muted'>How often the layer of another model closest to a given layer "
+                "is the one at the same (relative) depth.</p>"
+            )
             summary = run_dir / t["path"] / "result" / "summary.csv"
             if summary.exists():
                 page.add(_csv_table(summary))
-            page.add("<p class='muted'>" + page.link(Path(t["path"]) / "result" / "matches.csv", "matches.csv")
-                     + "</p>")
+            page.add(
+                "<p class='muted'>"
+                + page.link(Path(t["path"]) / "result" / "matches.csv", "matches.csv")
+                + "</p>"
+            )
         for t in (t for t in exps if t["info"].get("experiment") == "monotonicity"):
             page.add("<h3>Monotonicity: does dissimilarity grow with the distance in depth?</h3>")
             table = run_dir / t["path"] / "table.csv"
@@ -418,15 +567,22 @@ def build_report(run_dir: str | os.PathLike[str]) -> Path:
     page.section("timing", "Tasks and timings")
     per: dict[str, dict[str, float]] = {}
     for t in tasks:
-        d = per.setdefault(t["kind"], {"tasks": 0, "computed now": 0, "cached": 0, "failed": 0,
-                                       "skipped": 0, "seconds": 0.0})
+        d = per.setdefault(
+            t["kind"],
+            {"tasks": 0, "computed now": 0, "cached": 0, "failed": 0, "skipped": 0, "seconds": 0.0},
+        )
         d["tasks"] += 1
-        d[{"done": "computed now"}.get(t["status"], t["status"])] = d.get(
-            {"done": "computed now"}.get(t["status"], t["status"]), 0) + 1
+        d[{"done": "computed now"}.get(t["status"], t["status"])] = (
+            d.get({"done": "computed now"}.get(t["status"], t["status"]), 0) + 1
+        )
         d["seconds"] += float(t.get("seconds") or 0.0)
-    page.add(_table([{"stage": k, **v} for k, v in per.items()],
-                    ["stage", "tasks", "computed now", "cached", "failed", "skipped", "seconds"],
-                    left=["stage"]))
+    page.add(
+        _table(
+            [{"stage": k, **v} for k, v in per.items()],
+            ["stage", "tasks", "computed now", "cached", "failed", "skipped", "seconds"],
+            left=["stage"],
+        )
+    )
     page.add("<p class='muted'>seconds: sum of the task times (when each was computed).</p>")
 
     title = cfg.get("run", {}).get("name", "run")

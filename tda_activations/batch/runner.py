@@ -46,13 +46,50 @@ __all__ = ["RunDirectoryError", "RunResult", "TaskRecord", "package_versions", "
 
 log = logging.getLogger(__name__)
 
-_PRIORITY = {"extract": 0, "persistence": 1, "mapper": 2, "similarity": 3, "distances": 3,
-             "probes": 4, "mapper-trend": 5, "experiments": 5}
-_KIND_ORDER = ("extract", "persistence", "distances", "similarity", "mapper", "mapper-trend",
-               "probes", "distances-all", "similarity-all", "experiments", "figures")
-_PACKAGES = ("tda-activations", "numpy", "scipy", "scikit-learn", "torch", "gudhi", "ripser", "persim",
-             "kmapper", "networkx", "matplotlib", "zarr", "pandas", "pydantic", "dask", "distributed",
-             "giotto-ph", "rich", "typer")
+_PRIORITY = {
+    "extract": 0,
+    "persistence": 1,
+    "mapper": 2,
+    "similarity": 3,
+    "distances": 3,
+    "probes": 4,
+    "mapper-trend": 5,
+    "experiments": 5,
+}
+_KIND_ORDER = (
+    "extract",
+    "persistence",
+    "distances",
+    "similarity",
+    "mapper",
+    "mapper-trend",
+    "probes",
+    "distances-all",
+    "similarity-all",
+    "experiments",
+    "figures",
+)
+_PACKAGES = (
+    "tda-activations",
+    "numpy",
+    "scipy",
+    "scikit-learn",
+    "torch",
+    "gudhi",
+    "ripser",
+    "persim",
+    "kmapper",
+    "networkx",
+    "matplotlib",
+    "zarr",
+    "pandas",
+    "pydantic",
+    "dask",
+    "distributed",
+    "giotto-ph",
+    "rich",
+    "typer",
+)
 
 
 def package_versions() -> dict[str, str | None]:
@@ -243,40 +280,66 @@ class RunDirectoryError(OSError):
 
 
 #: errno values that mean "this folder cannot be written" (not a bug of the run).
-_WRITE_ERRORS = {errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOTDIR, errno.EEXIST,
-                 errno.EISDIR, errno.EDQUOT, errno.EFBIG, errno.EIO}
+_WRITE_ERRORS = {
+    errno.ENOSPC,
+    errno.EROFS,
+    errno.EACCES,
+    errno.EPERM,
+    errno.ENOTDIR,
+    errno.EEXIST,
+    errno.EISDIR,
+    errno.EDQUOT,
+    errno.EFBIG,
+    errno.EIO,
+}
 
 
 def _write_error(exc: BaseException) -> bool:
-    return (isinstance(exc, OSError) and not isinstance(exc, ConnectionError)
-            and exc.errno in _WRITE_ERRORS)
+    return (
+        isinstance(exc, OSError)
+        and not isinstance(exc, ConnectionError)
+        and exc.errno in _WRITE_ERRORS
+    )
 
 
 def _cannot_write(run_dir: Path, exc: OSError) -> RunDirectoryError:
     what = exc.strerror or type(exc).__name__
     where = f" ({exc.filename})" if exc.filename and str(exc.filename) != str(run_dir) else ""
-    hint = ("free some space or give another --out" if exc.errno in (errno.ENOSPC, errno.EDQUOT)
-            else "give another --out")
-    return RunDirectoryError(exc.errno, f"cannot write to the run directory {run_dir}: {what}"
-                                        f"{where}; {hint}")
+    hint = (
+        "free some space or give another --out"
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT)
+        else "give another --out"
+    )
+    return RunDirectoryError(
+        exc.errno, f"cannot write to the run directory {run_dir}: {what}{where}; {hint}"
+    )
 
 
 def _prepare_run_dir(run_dir: Path) -> Path:
     """Create the run directory, or say in one line why it cannot be one."""
     if run_dir.exists() and not run_dir.is_dir():
-        raise RunDirectoryError(errno.ENOTDIR, f"the run directory {run_dir} is a file, not a "
-                                               "folder; give a folder (--out) that is new or "
-                                               "holds a run")
+        raise RunDirectoryError(
+            errno.ENOTDIR,
+            f"the run directory {run_dir} is a file, not a "
+            "folder; give a folder (--out) that is new or "
+            "holds a run",
+        )
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
     except (FileExistsError, NotADirectoryError):
         blocker = next((p for p in run_dir.parents if p.exists() and not p.is_dir()), None)
-        raise RunDirectoryError(errno.ENOTDIR, f"the run directory {run_dir} cannot be created: "
-                                               f"{blocker or 'a parent'} is a file; give another "
-                                               "--out") from None
+        raise RunDirectoryError(
+            errno.ENOTDIR,
+            f"the run directory {run_dir} cannot be created: "
+            f"{blocker or 'a parent'} is a file; give another "
+            "--out",
+        ) from None
     except OSError as exc:
-        raise RunDirectoryError(exc.errno, f"the run directory {run_dir} cannot be created: "
-                                           f"{exc.strerror or exc}; give another --out") from None
+        raise RunDirectoryError(
+            exc.errno,
+            f"the run directory {run_dir} cannot be created: "
+            f"{exc.strerror or exc}; give another --out",
+        ) from None
     return run_dir
 
 
@@ -293,8 +356,12 @@ class _Lock:
 
     def __init__(self, run_dir: Path) -> None:
         self.path = run_dir / "run.lock"
-        self.me = {"host": socket.gethostname(), "pid": os.getpid(), "since": _now(),
-                   "token": uuid.uuid4().hex}
+        self.me = {
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "since": _now(),
+            "token": uuid.uuid4().hex,
+        }
         self.content = json.dumps(self.me).encode()
 
     def __enter__(self) -> _Lock:  # noqa: PYI034 - a final private class
@@ -316,8 +383,10 @@ class _Lock:
                 raise _cannot_write(self.path.parent, exc) from None
             os.close(fd)
             return self
-        raise RuntimeError(f"could not take the lock {self.path}: it keeps changing; is another "
-                           "run starting there?")
+        raise RuntimeError(
+            f"could not take the lock {self.path}: it keeps changing; is another "
+            "run starting there?"
+        )
 
     def _check_other(self) -> None:
         """Raise if the existing lock is held; remove it if it is stale."""
@@ -347,8 +416,11 @@ class _Lock:
                 f"another run (pid {pid}, since {other.get('since')}) is using {self.path.parent}; "
                 "wait for it or give another --out"
             )
-        log.warning("taking over the lock of a run that is no longer alive (pid %s) in %s", pid,
-                    self.path.parent)
+        log.warning(
+            "taking over the lock of a run that is no longer alive (pid %s) in %s",
+            pid,
+            self.path.parent,
+        )
         self._remove_if_unchanged(raw)
 
     def _remove_if_unchanged(self, raw: bytes) -> None:
@@ -393,9 +465,15 @@ class _Progress:
             )
 
             self.progress = Progress(
-                TextColumn("{task.description:<16}"), BarColumn(), MofNCompleteColumn(),
-                TextColumn("{task.fields[note]}"), TimeElapsedColumn(), TextColumn("eta"),
-                TimeRemainingColumn(), console=Console(stderr=True), transient=False,
+                TextColumn("{task.description:<16}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[note]}"),
+                TimeElapsedColumn(),
+                TextColumn("eta"),
+                TimeRemainingColumn(),
+                console=Console(stderr=True),
+                transient=False,
             )
 
     def __enter__(self) -> _Progress:  # noqa: PYI034 - a final private class
@@ -501,15 +579,29 @@ def run_batch(
         try:
             removed = _clean_partial(run_dir)
             if removed:
-                log.warning("removed %d incomplete task folder(s) left by an interrupted run",
-                            removed)
+                log.warning(
+                    "removed %d incomplete task folder(s) left by an interrupted run", removed
+                )
             if config_path is not None:
                 atomic_write_text(run_dir / "config.toml", config_path.read_text(encoding="utf-8"))
-            ex = executor if isinstance(executor, Executor) else make_executor(
-                executor, scheduler=scheduler, n_workers=workers, timeout=scheduler_timeout)
+            ex = (
+                executor
+                if isinstance(executor, Executor)
+                else make_executor(
+                    executor, scheduler=scheduler, n_workers=workers, timeout=scheduler_timeout
+                )
+            )
             try:
-                sched = _Scheduler(cfg, planner, run_dir, run_id, ex, quiet=quiet,
-                                   config_path=config_path, t_start=t_start)
+                sched = _Scheduler(
+                    cfg,
+                    planner,
+                    run_dir,
+                    run_id,
+                    ex,
+                    quiet=quiet,
+                    config_path=config_path,
+                    t_start=t_start,
+                )
                 records = sched.run()
             finally:
                 if own_executor:
@@ -527,33 +619,64 @@ def run_batch(
             wall = time.perf_counter() - t_start
             sched.write_manifest(final=True, wall=wall)
         except BaseException as exc:
-            reason = ("interrupted" if isinstance(exc, KeyboardInterrupt)
-                      else f"{type(exc).__name__}: {exc}")
+            reason = (
+                "interrupted"
+                if isinstance(exc, KeyboardInterrupt)
+                else f"{type(exc).__name__}: {exc}"
+            )
             if sched is not None:
                 try:  # never leave the manifest saying "running"
-                    sched.write_manifest(final=True, wall=time.perf_counter() - t_start,
-                                         failure=reason)
+                    sched.write_manifest(
+                        final=True, wall=time.perf_counter() - t_start, failure=reason
+                    )
                 except OSError as exc2:
                     log.error("the manifest could not record the failure (%s)", exc2)
             if _write_error(exc) and not isinstance(exc, RunDirectoryError):
                 raise _cannot_write(run_dir, exc) from exc  # type: ignore[arg-type]
             raise
-    result = RunResult(run_dir=run_dir, records=tuple(records), wall_seconds=wall, report=report_path)
+    result = RunResult(
+        run_dir=run_dir, records=tuple(records), wall_seconds=wall, report=report_path
+    )
     (log.info if result.ok else log.error)("%s", result.summary())
     return result
 
 
 #: Stages in the order results are listed (see ``_Scheduler.ordered_records``).
 _STAGE_ORDER = (
-    "extract", "persistence", "distances", "distances-all", "similarity", "similarity-all",
-    "mapper", "mapper-trend", "probes", "experiments", "figures",
+    "extract",
+    "persistence",
+    "distances",
+    "distances-all",
+    "similarity",
+    "similarity-all",
+    "mapper",
+    "mapper-trend",
+    "probes",
+    "experiments",
+    "figures",
 )
 
 
 class _Scheduler:
-    def __init__(self, cfg: RunConfig, planner: Planner, run_dir: Path, run_id: str, ex: Executor, *,
-                 quiet: bool, config_path: Path | None, t_start: float) -> None:
-        self.cfg, self.planner, self.run_dir, self.run_id, self.ex = cfg, planner, run_dir, run_id, ex
+    def __init__(
+        self,
+        cfg: RunConfig,
+        planner: Planner,
+        run_dir: Path,
+        run_id: str,
+        ex: Executor,
+        *,
+        quiet: bool,
+        config_path: Path | None,
+        t_start: float,
+    ) -> None:
+        self.cfg, self.planner, self.run_dir, self.run_id, self.ex = (
+            cfg,
+            planner,
+            run_dir,
+            run_id,
+            ex,
+        )
         self.quiet, self.config_path, self.t_start = quiet, config_path, t_start
         self.started = _now()
         self.tasks: dict[str, Task] = {}
@@ -574,9 +697,14 @@ class _Scheduler:
         self.history = self._previous_history()
         # what does not change during the run is computed once, not at every manifest write
         self._static: dict[str, Any] = {
-            "config": self.cfg.model_dump(mode="json"), "versions": package_versions(),
-            "platform": {"system": platform.platform(), "host": socket.gethostname(),
-                         "cpus": os.cpu_count(), "argv": sys.argv},
+            "config": self.cfg.model_dump(mode="json"),
+            "versions": package_versions(),
+            "platform": {
+                "system": platform.platform(),
+                "host": socket.gethostname(),
+                "cpus": os.cpu_count(),
+                "argv": sys.argv,
+            },
             "data": _data_salt(self.cfg),
         }
 
@@ -591,8 +719,16 @@ class _Scheduler:
     def _record(self, task: Task, status: str, **kw: Any) -> None:
         self.status[task.key] = status
         deps = tuple(self.by_path.get(p, "") for p in task.dep_paths)
-        self.records[task.key] = TaskRecord(key=task.key, kind=task.kind, name=task.name, path=task.path,
-                                            status=status, info=dict(task.info), deps=deps, **kw)
+        self.records[task.key] = TaskRecord(
+            key=task.key,
+            kind=task.kind,
+            name=task.name,
+            path=task.path,
+            status=status,
+            info=dict(task.info),
+            deps=deps,
+            **kw,
+        )
 
     def _add(self, tasks: list[Task]) -> None:
         for t in tasks:
@@ -600,8 +736,11 @@ class _Scheduler:
                 continue
             self.tasks[t.key] = t
             self.by_path[t.path] = t.key
-            bad = [self.by_path.get(p) for p in t.dep_paths
-                   if self.status.get(self.by_path.get(p, ""), "") in ("failed", "skipped")]
+            bad = [
+                self.by_path.get(p)
+                for p in t.dep_paths
+                if self.status.get(self.by_path.get(p, ""), "") in ("failed", "skipped")
+            ]
             if bad:
                 self._skip(t, bad[0])
                 continue
@@ -617,8 +756,11 @@ class _Scheduler:
             self._record(t, "pending")
             self.pending.add(t.key)
             self.order[t.key] = len(self.order)
-            waiting = [p for p in t.dep_paths
-                       if self.status.get(self.by_path.get(p, ""), "") not in ("done", "cached")]
+            waiting = [
+                p
+                for p in t.dep_paths
+                if self.status.get(self.by_path.get(p, ""), "") not in ("done", "cached")
+            ]
             self.missing[t.key] = len(waiting)
             for p in waiting:
                 self.dependants.setdefault(p, []).append(t.key)
@@ -641,8 +783,14 @@ class _Scheduler:
         self._skip_dependants(task.key)
         self._after_resolution(task)
 
-    def _finish(self, task: Task, status: str, seconds: float, meta: Mapping[str, Any],
-                error: str | None = None) -> None:
+    def _finish(
+        self,
+        task: Task,
+        status: str,
+        seconds: float,
+        meta: Mapping[str, Any],
+        error: str | None = None,
+    ) -> None:
         self._record(task, status, seconds=float(seconds), meta=dict(meta), error=error)
         if status == "failed":
             log.error("%s %s failed: %s", task.kind, task.name, error)
@@ -701,15 +849,22 @@ class _Scheduler:
                     # nothing can run: what is left waits on tasks that will never finish
                     for k in sorted(self.pending, key=self.order.__getitem__):
                         self.pending.discard(k)
-                        self._record(self.tasks[k], "skipped", reason="its inputs were never produced")
+                        self._record(
+                            self.tasks[k], "skipped", reason="its inputs were never produced"
+                        )
                     break
                 done = self.ex.wait(list(self.running), timeout=1.0)
                 for handle in done:
                     k = self.running.pop(handle)
                     t = self.tasks[k]
                     res = self.ex.outcome(handle, t)
-                    self._finish(t, res["status"], res.get("seconds", 0.0), res.get("meta") or {},
-                                 error=res.get("error"))
+                    self._finish(
+                        t,
+                        res["status"],
+                        res.get("seconds", 0.0),
+                        res.get("meta") or {},
+                        error=res.get("error"),
+                    )
                     if res["status"] == "failed" and res.get("traceback"):
                         log.debug("traceback of %s:\n%s", t.name, res["traceback"])
                 bars.update(self.counts())
@@ -728,8 +883,10 @@ class _Scheduler:
         executors; results, manifests and reports list tasks by stage, then by name.
         """
         rank = {kind: i for i, kind in enumerate(_STAGE_ORDER)}
-        return sorted((self.records[k] for k in self.tasks),
-                      key=lambda r: (rank.get(r.kind, len(rank)), r.kind, r.name, r.key))
+        return sorted(
+            (self.records[k] for k in self.tasks),
+            key=lambda r: (rank.get(r.kind, len(rank)), r.kind, r.name, r.key),
+        )
 
     # -------------------------------------------------------------- manifest
 
@@ -741,20 +898,41 @@ class _Scheduler:
         """
         started = time.monotonic()
         recs = self.ordered_records()
-        counts = {s: sum(1 for r in recs if r.status == s) for s in
-                  ("done", "cached", "failed", "skipped", "pending")}
-        invocation = {"run_id": self.run_id, "started": self.started, "finished": _now() if final else None,
-                      "wall_seconds": wall, "counts": counts, "executor": self.ex.describe(),
-                      "failure": failure, "repaired": list(self.repaired)}
+        counts = {
+            s: sum(1 for r in recs if r.status == s)
+            for s in ("done", "cached", "failed", "skipped", "pending")
+        }
+        invocation = {
+            "run_id": self.run_id,
+            "started": self.started,
+            "finished": _now() if final else None,
+            "wall_seconds": wall,
+            "counts": counts,
+            "executor": self.ex.describe(),
+            "failure": failure,
+            "repaired": list(self.repaired),
+        }
         if failure is not None:
             state = "failed"
         elif not final:
             state = "running"
         else:
             state = "complete" if not counts["failed"] and not counts["skipped"] else "incomplete"
-        models = {label: {k: meta.get(k) for k in ("model_fingerprint", "data_fingerprint", "source",
-                                                    "accuracy", "n_params", "model_class", "seed")}
-                  for label, meta in self.extracted.items()}
+        models = {
+            label: {
+                k: meta.get(k)
+                for k in (
+                    "model_fingerprint",
+                    "data_fingerprint",
+                    "source",
+                    "accuracy",
+                    "n_params",
+                    "model_class",
+                    "seed",
+                )
+            }
+            for label, meta in self.extracted.items()
+        }
         manifest = {
             "format": 1,
             "run_id": self.run_id,
@@ -766,18 +944,32 @@ class _Scheduler:
             "platform": self._static["platform"],
             "executor": self.ex.describe(),
             "fingerprints": {"data": self._static["data"], "models": models},
-            "timings": {"wall_seconds": wall,
-                        "task_seconds_computed": sum(r.seconds for r in recs if r.status == "done"),
-                        "task_seconds_all": sum(r.seconds for r in recs if r.status in ("done", "cached"))},
+            "timings": {
+                "wall_seconds": wall,
+                "task_seconds_computed": sum(r.seconds for r in recs if r.status == "done"),
+                "task_seconds_all": sum(r.seconds for r in recs if r.status in ("done", "cached")),
+            },
             "counts": counts,
             "tasks": [
-                {"key": r.key, "kind": r.kind, "name": r.name, "path": r.path, "status": r.status,
-                 "seconds": r.seconds, "error": r.error, "reason": r.reason, "info": dict(r.info),
-                 "deps": list(r.deps), "meta": dict(r.meta)}
+                {
+                    "key": r.key,
+                    "kind": r.kind,
+                    "name": r.name,
+                    "path": r.path,
+                    "status": r.status,
+                    "seconds": r.seconds,
+                    "error": r.error,
+                    "reason": r.reason,
+                    "info": dict(r.info),
+                    "deps": list(r.deps),
+                    "meta": dict(r.meta),
+                }
                 for r in recs
             ],
             "history": [*self.history, invocation],
         }
-        atomic_write_text(self.run_dir / "manifest.json", json.dumps(manifest, indent=1, default=str))
+        atomic_write_text(
+            self.run_dir / "manifest.json", json.dumps(manifest, indent=1, default=str)
+        )
         self._last_manifest = time.monotonic()
         self._manifest_cost = self._last_manifest - started

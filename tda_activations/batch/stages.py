@@ -59,8 +59,6 @@ def _write_json(path: Path, obj: Any) -> None:
     atomic_write_text(path, json.dumps(obj, indent=1, default=jsonable))
 
 
-
-
 # ------------------------------------------------------------------- loading
 
 
@@ -82,17 +80,23 @@ def _data_from_source(data: Mapping[str, Any]) -> Any:
             from ..datasets import load_hierarchy
 
             if not (dataclasses.is_dataclass(dataset) and hasattr(dataset, "hierarchy")):
-                raise ValueError(f"data.hierarchy: the data of {data['factory']!r} "
-                                 f"({type(dataset).__name__}) has no class hierarchy to set; "
-                                 "remove 'hierarchy' or return an ImageDataset/TokenDataset")
-            dataset = dataclasses.replace(dataset,  # type: ignore[type-var]
-                                          hierarchy=load_hierarchy(data["hierarchy"]))
+                raise ValueError(
+                    f"data.hierarchy: the data of {data['factory']!r} "
+                    f"({type(dataset).__name__}) has no class hierarchy to set; "
+                    "remove 'hierarchy' or return an ImageDataset/TokenDataset"
+                )
+            dataset = dataclasses.replace(
+                dataset,  # type: ignore[type-var]
+                hierarchy=load_hierarchy(data["hierarchy"]),
+            )
     if data.get("limit") is not None:
         try:
             dataset = dataset.subset(range(min(int(data["limit"]), len(dataset))))
         except AttributeError:
-            raise ValueError(f"data.limit: {type(dataset).__name__} cannot be limited; remove "
-                             "'limit' or limit the data in the factory") from None
+            raise ValueError(
+                f"data.limit: {type(dataset).__name__} cannot be limited; remove "
+                "'limit' or limit the data in the factory"
+            ) from None
     return dataset
 
 
@@ -102,8 +106,12 @@ def load_run_dataset(data: Mapping[str, Any]) -> Any:
 
     if data.get("token_npz") or data.get("factory"):
         return _data_from_source(data)
-    dataset = load_dataset(data["dataset"], split=data.get("split", "test"), limit=data.get("limit"),
-                           size=data.get("size"))
+    dataset = load_dataset(
+        data["dataset"],
+        split=data.get("split", "test"),
+        limit=data.get("limit"),
+        size=data.get("size"),
+    )
     if data.get("hierarchy"):
         hierarchy = load_hierarchy(data["hierarchy"])
         if len(hierarchy.class_names) != dataset.n_classes:
@@ -120,11 +128,20 @@ def load_run_model(model: Mapping[str, Any]) -> tuple[Any, dict[str, Any]]:
     if model.get("zoo"):
         from ..models import pretrained
 
-        tm = pretrained(model["zoo"], seed=int(model["seed"]), width=model.get("width"),
-                        epochs=model.get("epochs"))
-        info = {"source": f"zoo:{model['zoo']}", "seed": tm.seed,
-                "digits_test_accuracy": tm.test_accuracy, "train_accuracy": tm.train_accuracy,
-                "training_seconds": tm.seconds, "params": tm.params}
+        tm = pretrained(
+            model["zoo"],
+            seed=int(model["seed"]),
+            width=model.get("width"),
+            epochs=model.get("epochs"),
+        )
+        info = {
+            "source": f"zoo:{model['zoo']}",
+            "seed": tm.seed,
+            "digits_test_accuracy": tm.test_accuracy,
+            "train_accuracy": tm.train_accuracy,
+            "training_seconds": tm.seconds,
+            "params": tm.params,
+        }
         return tm.model, info
     import torch
 
@@ -135,20 +152,31 @@ def load_run_model(model: Mapping[str, Any]) -> tuple[Any, dict[str, Any]]:
         # seed: the same weights in every task and every run (extraction, probes, a resume)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(int(model.get("seed") or 0))
-            net = load_model(model["source"], architecture=model.get("architecture"),
-                             **dict(model.get("kwargs") or {}))
+            net = load_model(
+                model["source"],
+                architecture=model.get("architecture"),
+                **dict(model.get("kwargs") or {}),
+            )
     except FileNotFoundError as exc:
         raise FileNotFoundError(f"model {model['label']!r}: {exc}") from None
     except Exception as exc:
-        raise ValueError(f"model {model['label']!r} failed to load from {model['source']!r}: {exc}") from exc
+        raise ValueError(
+            f"model {model['label']!r} failed to load from {model['source']!r}: {exc}"
+        ) from exc
     return net, {"source": model["source"], "seed": model.get("seed")}
 
 
 # ------------------------------------------------------------------ extract
 
 
-def extract_model(out: Path, inputs: Mapping[str, Path], *, model: Mapping[str, Any],
-                  data: Mapping[str, Any], extract: Mapping[str, Any]) -> dict[str, Any]:
+def extract_model(
+    out: Path,
+    inputs: Mapping[str, Path],
+    *,
+    model: Mapping[str, Any],
+    data: Mapping[str, Any],
+    extract: Mapping[str, Any],
+) -> dict[str, Any]:
     """Load a model and the data, extract per-layer clouds into ``out/store`` (zarr)."""
     from .._hashing import fingerprint_model
     from ..extract import extract as run_extract
@@ -158,10 +186,17 @@ def extract_model(out: Path, inputs: Mapping[str, Path], *, model: Mapping[str, 
     dataset = load_run_dataset(data)
     layers = model.get("layers") or extract.get("layers") or None
     try:
-        acts = run_extract(net, dataset, layers=layers, reduction=extract["reduction"],
-                           max_points=extract.get("max_points"), batch_size=extract.get("batch_size", 256),
-                           io=extract.get("io", "output"), seed=int(extract.get("seed", 0)),
-                           **_extract_options(run_extract, extract))
+        acts = run_extract(
+            net,
+            dataset,
+            layers=layers,
+            reduction=extract["reduction"],
+            max_points=extract.get("max_points"),
+            batch_size=extract.get("batch_size", 256),
+            io=extract.get("io", "output"),
+            seed=int(extract.get("seed", 0)),
+            **_extract_options(run_extract, extract),
+        )
     except ValueError as exc:
         raise ValueError(f"model {model['label']!r}: {exc}") from None
     except RuntimeError as exc:  # shape mismatches between the data and the model
@@ -169,19 +204,29 @@ def extract_model(out: Path, inputs: Mapping[str, Path], *, model: Mapping[str, 
             f"model {model['label']!r} cannot run on {getattr(dataset, 'name', 'the data')} "
             f"(inputs {getattr(dataset, 'image_shape', '?')}): {exc}"
         ) from None
-    save_store(acts, out / STORE, request={"model": dict(model), "data": dict(data), "extract": dict(extract)})
+    save_store(
+        acts,
+        out / STORE,
+        request={"model": dict(model), "data": dict(data), "extract": dict(extract)},
+    )
     accuracy = None
     if acts.predictions is not None:
         accuracy = float(np.mean(np.asarray(acts.predictions) == np.asarray(acts.labels)))
     n_params = int(sum(p.numel() for p in net.parameters()))
     meta = {
-        "label": model["label"], "layers": list(acts.layers),
+        "label": model["label"],
+        "layers": list(acts.layers),
         "points": {l: int(acts.cloud(l).shape[0]) for l in acts.layers},
         "dims": {l: int(acts.cloud(l).shape[1]) for l in acts.layers},
-        "accuracy": accuracy, "n_params": n_params, "model_fingerprint": fingerprint_model(net),
-        "data_fingerprint": acts.data_fingerprint, "dataset": getattr(dataset, "name", "data"),
-        "n_samples": len(dataset), "image_shape": list(getattr(dataset, "image_shape", ()) or ()),
-        "model_class": type(net).__name__, **info,
+        "accuracy": accuracy,
+        "n_params": n_params,
+        "model_fingerprint": fingerprint_model(net),
+        "data_fingerprint": acts.data_fingerprint,
+        "dataset": getattr(dataset, "name", "data"),
+        "n_samples": len(dataset),
+        "image_shape": list(getattr(dataset, "image_shape", ()) or ()),
+        "model_class": type(net).__name__,
+        **info,
     }
     _write_json(out / "model.json", meta)
     return meta
@@ -205,8 +250,10 @@ def _extract_options(fn: Any, extract: Mapping[str, Any]) -> dict[str, Any]:
     accepted = inspect.signature(fn).parameters
     missing = [k for k in out if k not in accepted]
     if missing:
-        raise ValueError(f"extract.{missing[0]} is not supported by this version of "
-                         "tda_activations.extract; upgrade it or remove the key")
+        raise ValueError(
+            f"extract.{missing[0]} is not supported by this version of "
+            "tda_activations.extract; upgrade it or remove the key"
+        )
     return out
 
 
@@ -219,8 +266,9 @@ def _load_acts(folder: Path) -> Any:
 # ----------------------------------------------------------------- homology
 
 
-def persistence_layer(out: Path, inputs: Mapping[str, Path], *, layer: str,
-                      options: Mapping[str, Any]) -> dict[str, Any]:
+def persistence_layer(
+    out: Path, inputs: Mapping[str, Path], *, layer: str, options: Mapping[str, Any]
+) -> dict[str, Any]:
     """Persistence diagrams of one layer's cloud, written to ``diagrams.npz``."""
     from ..homology import persistence, save_diagrams
 
@@ -230,19 +278,36 @@ def persistence_layer(out: Path, inputs: Mapping[str, Path], *, layer: str,
         opts.pop("threshold")
     dg = persistence(acts.cloud(layer), label=layer, **opts)
     save_diagrams(out / "diagrams.npz", dg)
-    return {"layer": layer, "bars": [len(d) for d in dg.dgms], "n_points": dg.n_points,
-            "backend": dg.backend}
+    return {
+        "layer": layer,
+        "bars": [len(d) for d in dg.dgms],
+        "n_points": dg.n_points,
+        "backend": dg.backend,
+    }
 
 
-def _diagrams(inputs: Mapping[str, Path], roles: Sequence[str], labels: Sequence[str]) -> dict[str, Any]:
+def _diagrams(
+    inputs: Mapping[str, Path], roles: Sequence[str], labels: Sequence[str]
+) -> dict[str, Any]:
     from ..homology import load_diagrams
 
-    return {label: load_diagrams(inputs[role] / "diagrams.npz") for role, label in zip(roles, labels)}
+    return {
+        label: load_diagrams(inputs[role] / "diagrams.npz") for role, label in zip(roles, labels)
+    }
 
 
-def distance_block(out: Path, inputs: Mapping[str, Path], *, metric: str, params: Mapping[str, Any],
-                   dim: int, rows: Sequence[str], row_roles: Sequence[str],
-                   cols: Sequence[str] | None = None, col_roles: Sequence[str] | None = None) -> dict[str, Any]:
+def distance_block(
+    out: Path,
+    inputs: Mapping[str, Path],
+    *,
+    metric: str,
+    params: Mapping[str, Any],
+    dim: int,
+    rows: Sequence[str],
+    row_roles: Sequence[str],
+    cols: Sequence[str] | None = None,
+    col_roles: Sequence[str] | None = None,
+) -> dict[str, Any]:
     """Diagram distances between layers: within one model (``cols`` omitted) or model A x model B."""
     from ..homology import cross_distance_matrix, distance_matrix
 
@@ -259,8 +324,9 @@ def distance_block(out: Path, inputs: Mapping[str, Path], *, metric: str, params
 # --------------------------------------------------------------- similarity
 
 
-def similarity_block(out: Path, inputs: Mapping[str, Path], *, measure: str,
-                     params: Mapping[str, Any]) -> dict[str, Any]:
+def similarity_block(
+    out: Path, inputs: Mapping[str, Path], *, measure: str, params: Mapping[str, Any]
+) -> dict[str, Any]:
     """Similarity between layers: within one model (input ``a``) or model A x model B (``a``, ``b``)."""
     from ..similarity import cross_similarity_matrix, similarity_matrix
 
@@ -268,7 +334,9 @@ def similarity_block(out: Path, inputs: Mapping[str, Path], *, measure: str,
     if "b" not in inputs:
         m = similarity_matrix(acts_a, measure=measure, **dict(params))
     else:
-        m = cross_similarity_matrix(acts_a, _load_acts(inputs["b"]), measure=measure, **dict(params))
+        m = cross_similarity_matrix(
+            acts_a, _load_acts(inputs["b"]), measure=measure, **dict(params)
+        )
     save_matrix(m, out)
     return {"measure": m.measure, "kind": m.kind, "shape": list(m.shape)}
 
@@ -287,10 +355,13 @@ def _stacked_acts(inputs: Mapping[str, Path], roles: Sequence[str], models: Sequ
         acts = _load_acts(inputs[role])
         if first is None:
             first = acts
-        elif (acts.data_fingerprint != first.data_fingerprint
-              or not np.array_equal(acts.labels, first.labels)):
-            raise ValueError(f"model {model!r} was extracted on other samples than {models[0]!r}; "
-                             "every model of a run must see the same data")
+        elif acts.data_fingerprint != first.data_fingerprint or not np.array_equal(
+            acts.labels, first.labels
+        ):
+            raise ValueError(
+                f"model {model!r} was extracted on other samples than {models[0]!r}; "
+                "every model of a run must see the same data"
+            )
         for layer in acts.layers:
             clouds[f"{model}/{layer}"] = acts.cloud(layer)
             index[f"{model}/{layer}"] = acts.sample_index[layer]
@@ -298,13 +369,25 @@ def _stacked_acts(inputs: Mapping[str, Path], roles: Sequence[str], models: Sequ
                 layouts[f"{model}/{layer}"] = acts.layouts[layer]
     if first is None:
         raise ValueError("no models given")
-    return dataclasses.replace(first, clouds=clouds, sample_index=index, layouts=layouts,
-                               model_fingerprint="", predictions=None)
+    return dataclasses.replace(
+        first,
+        clouds=clouds,
+        sample_index=index,
+        layouts=layouts,
+        model_fingerprint="",
+        predictions=None,
+    )
 
 
-def similarity_groups(out: Path, inputs: Mapping[str, Path], *, measure: str,
-                      params: Mapping[str, Any], rows: Sequence[str],
-                      cols: Sequence[str] | None = None) -> dict[str, Any]:
+def similarity_groups(
+    out: Path,
+    inputs: Mapping[str, Path],
+    *,
+    measure: str,
+    params: Mapping[str, Any],
+    rows: Sequence[str],
+    cols: Sequence[str] | None = None,
+) -> dict[str, Any]:
     """Similarity between every layer of two groups of models.
 
     The models ``rows`` (inputs ``a0, a1, ...``) against the models ``cols`` (inputs
@@ -330,8 +413,14 @@ def _best_match(values: np.ndarray, kind: str) -> float:
     return float(0.5 * (values.max(axis=1).mean() + values.max(axis=0).mean()))
 
 
-def combine_blocks(out: Path, inputs: Mapping[str, Path], *, models: Sequence[str],
-                   layers: Mapping[str, Sequence[str]], blocks: Sequence[Sequence[Any]]) -> dict[str, Any]:
+def combine_blocks(
+    out: Path,
+    inputs: Mapping[str, Path],
+    *,
+    models: Sequence[str],
+    layers: Mapping[str, Sequence[str]],
+    blocks: Sequence[Sequence[Any]],
+) -> dict[str, Any]:
     """Assemble blocks into one matrix over every layer of every model, and its summaries.
 
     ``blocks`` lists ``[role, model]`` for a within-model block (labels: that model's
@@ -355,28 +444,44 @@ def combine_blocks(out: Path, inputs: Mapping[str, Path], *, models: Sequence[st
             ri = np.array([where[prefix + l] for l in blk.row_labels], dtype=np.int64)
             ci = np.array([where[prefix + l] for l in blk.col_labels], dtype=np.int64)
         except KeyError as exc:
-            raise ValueError(f"block {role} has the label {exc.args[0]!r}, which is no layer of "
-                             "the run's models") from None
+            raise ValueError(
+                f"block {role} has the label {exc.args[0]!r}, which is no layer of the run's models"
+            ) from None
         measure, kind, params = blk.measure, blk.kind, dict(blk.params)
         v = np.asarray(blk.values, dtype=float)
         values[np.ix_(ri, ci)] = v
         values[np.ix_(ci, ri)] = v.T
     if np.isnan(values).any():
         raise ValueError("some blocks of the combined matrix are missing")
-    full = LayerMatrix(values=values, row_labels=labels, col_labels=labels, measure=measure, kind=kind,
-                       params={"blocks_params": params, "models": list(models)})
+    full = LayerMatrix(
+        values=values,
+        row_labels=labels,
+        col_labels=labels,
+        measure=measure,
+        kind=kind,
+        params={"blocks_params": params, "models": list(models)},
+    )
     save_matrix(full, out, stem="matrix")
     offsets = np.cumsum([0] + [len(layers[m]) for m in models])
     summary = np.empty((len(models), len(models)))
     for i in range(len(models)):
         for j in range(i, len(models)):
-            v = values[offsets[i]:offsets[i + 1], offsets[j]:offsets[j + 1]]
+            v = values[offsets[i] : offsets[i + 1], offsets[j] : offsets[j + 1]]
             same = 0.0 if kind == "distance" else _best_match(v, kind)
             summary[i, j] = summary[j, i] = same if i == j else _best_match(v, kind)
-    reduce = "best-match mean (closest layer)" if kind == "distance" else "best-match mean (most similar layer)"
-    small = LayerMatrix(values=summary, row_labels=tuple(models), col_labels=tuple(models),
-                        measure=f"{reduce} of {measure}", kind=kind,
-                        params={"reduce": reduce, "layer_measure": measure})
+    reduce = (
+        "best-match mean (closest layer)"
+        if kind == "distance"
+        else "best-match mean (most similar layer)"
+    )
+    small = LayerMatrix(
+        values=summary,
+        row_labels=tuple(models),
+        col_labels=tuple(models),
+        measure=f"{reduce} of {measure}",
+        kind=kind,
+        params={"reduce": reduce, "layer_measure": measure},
+    )
     save_matrix(small, out, stem="models")
     views = seed_views(full, models=models, layers=layers)
     for stem, view in views.items():
@@ -384,12 +489,18 @@ def combine_blocks(out: Path, inputs: Mapping[str, Path], *, models: Sequence[st
             save_matrix(view, out, stem=stem)
         else:
             atomic_write_text(out / f"{stem}.csv", view.to_csv(index=False))
-    return {"measure": measure, "kind": kind, "n_layers": n, "models": list(models),
-            "views": sorted(views)}
+    return {
+        "measure": measure,
+        "kind": kind,
+        "n_layers": n,
+        "models": list(models),
+        "views": sorted(views),
+    }
 
 
-def seed_views(full: LayerMatrix, *, models: Sequence[str],
-               layers: Mapping[str, Sequence[str]]) -> dict[str, Any]:
+def seed_views(
+    full: LayerMatrix, *, models: Sequence[str], layers: Mapping[str, Sequence[str]]
+) -> dict[str, Any]:
     """Summaries over the models that share the first model's layers (seeds of one architecture).
 
     Parameters
@@ -433,21 +544,40 @@ def seed_views(full: LayerMatrix, *, models: Sequence[str],
     other = (cross.sum(axis=2) - diag) / max(1, n_layers - 1)
     params = {"models": same, "n_models": k, "layer_measure": full.measure}
     out: dict[str, Any] = {
-        "within_mean": LayerMatrix(values=within.mean(axis=0), row_labels=tuple(ref),
-                                   col_labels=tuple(ref), measure=full.measure, kind=kind,
-                                   params={**params, "reduce": "mean over models"}),
-        "within_spread": LayerMatrix(values=within.std(axis=0), row_labels=tuple(ref),
-                                     col_labels=tuple(ref), measure=f"std of {full.measure}",
-                                     kind="distance",
-                                     params={**params, "reduce": "standard deviation over models"}),
-        "cross_mean": LayerMatrix(values=cross.mean(axis=0), row_labels=tuple(ref),
-                                  col_labels=tuple(ref), measure=full.measure, kind=kind,
-                                  params={**params, "reduce": "mean over ordered model pairs A != B"}),
-        "correspondence": pd.DataFrame({
-            "depth": np.arange(n_layers), "layer": ref, "same_depth_match_rate": match,
-            "mean_same_depth": diag.mean(axis=0), "mean_other_depths": other.mean(axis=0),
-            "model_pairs": k * (k - 1),
-        }),
+        "within_mean": LayerMatrix(
+            values=within.mean(axis=0),
+            row_labels=tuple(ref),
+            col_labels=tuple(ref),
+            measure=full.measure,
+            kind=kind,
+            params={**params, "reduce": "mean over models"},
+        ),
+        "within_spread": LayerMatrix(
+            values=within.std(axis=0),
+            row_labels=tuple(ref),
+            col_labels=tuple(ref),
+            measure=f"std of {full.measure}",
+            kind="distance",
+            params={**params, "reduce": "standard deviation over models"},
+        ),
+        "cross_mean": LayerMatrix(
+            values=cross.mean(axis=0),
+            row_labels=tuple(ref),
+            col_labels=tuple(ref),
+            measure=full.measure,
+            kind=kind,
+            params={**params, "reduce": "mean over ordered model pairs A != B"},
+        ),
+        "correspondence": pd.DataFrame(
+            {
+                "depth": np.arange(n_layers),
+                "layer": ref,
+                "same_depth_match_rate": match,
+                "mean_same_depth": diag.mean(axis=0),
+                "mean_other_depths": other.mean(axis=0),
+                "model_pairs": k * (k - 1),
+            }
+        ),
     }
     return out
 
@@ -455,8 +585,16 @@ def seed_views(full: LayerMatrix, *, models: Sequence[str],
 # ------------------------------------------------------------------- mapper
 
 
-def mapper_layer(out: Path, inputs: Mapping[str, Path], *, layer: str, options: Mapping[str, Any],
-                 separation_purity: float, html: bool, seed: int = 0) -> dict[str, Any]:
+def mapper_layer(
+    out: Path,
+    inputs: Mapping[str, Path],
+    *,
+    layer: str,
+    options: Mapping[str, Any],
+    separation_purity: float,
+    html: bool,
+    seed: int = 0,
+) -> dict[str, Any]:
     """Mapper graph of one layer with its class-hierarchy summary (``mapper/`` folder)."""
     import warnings
 
@@ -465,20 +603,37 @@ def mapper_layer(out: Path, inputs: Mapping[str, Path], *, layer: str, options: 
     acts = _load_acts(inputs["store"])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # an empty graph is reported in the table, not as noise
-        res = layer_mapper(acts, layers=[layer], separation_purity=separation_purity, **dict(options))
+        res = layer_mapper(
+            acts, layers=[layer], separation_purity=separation_purity, **dict(options)
+        )
     save_layer_mapper(res, out / "mapper", html=html, seed=seed)
     row = res.to_pandas().reset_index().iloc[0].to_dict()
-    return {"layer": layer, "n_nodes": len(res.graphs[layer].nodes),
-            "summary": {k: (None if isinstance(v, float) and not math.isfinite(v) else v)
-                        for k, v in row.items() if isinstance(v, (int, float, str, np.generic))}}
+    return {
+        "layer": layer,
+        "n_nodes": len(res.graphs[layer].nodes),
+        "summary": {
+            k: (None if isinstance(v, float) and not math.isfinite(v) else v)
+            for k, v in row.items()
+            if isinstance(v, (int, float, str, np.generic))
+        },
+    }
 
 
-LAYERS_PAGE = "layers.html"  # a model's explorable Mapper page of all its layers (mapper-trend task)
+LAYERS_PAGE = (
+    "layers.html"  # a model's explorable Mapper page of all its layers (mapper-trend task)
+)
 
 
-def mapper_trend(out: Path, inputs: Mapping[str, Path], *, layers: Sequence[str],
-                 roles: Sequence[str], html: bool = False, model: str = "",
-                 data: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def mapper_trend(
+    out: Path,
+    inputs: Mapping[str, Path],
+    *,
+    layers: Sequence[str],
+    roles: Sequence[str],
+    html: bool = False,
+    model: str = "",
+    data: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
     """The trend table of one model.
 
     One row per layer (depth in forward order) and the Spearman correlation of every
@@ -514,14 +669,22 @@ def mapper_trend(out: Path, inputs: Mapping[str, Path], *, layers: Sequence[str]
     atomic_write_text(out / "trend_stats.csv", st.to_csv())
     meta: dict[str, Any] = {"layers": list(layers), "columns": [c for c in table.columns]}
     if html and "store" in inputs:
-        _write_layers_page(out / LAYERS_PAGE, inputs, layers=layers, roles=roles, model=model,
-                           data=data)
+        _write_layers_page(
+            out / LAYERS_PAGE, inputs, layers=layers, roles=roles, model=model, data=data
+        )
         meta["layers_html"] = LAYERS_PAGE
     return meta
 
 
-def _write_layers_page(path: Path, inputs: Mapping[str, Path], *, layers: Sequence[str],
-                       roles: Sequence[str], model: str, data: Mapping[str, Any] | None) -> None:
+def _write_layers_page(
+    path: Path,
+    inputs: Mapping[str, Path],
+    *,
+    layers: Sequence[str],
+    roles: Sequence[str],
+    model: str,
+    data: Mapping[str, Any] | None,
+) -> None:
     from ..mapper import LayerMapper, compositions_from_json, from_json, to_html_layers
     from ..types import ImageDataset
 
@@ -532,21 +695,38 @@ def _write_layers_page(path: Path, inputs: Mapping[str, Path], *, layers: Sequen
         entry = json.loads((folder / "manifest.json").read_text())["layers"][0]
         text = (folder / entry["json"]).read_text()
         graphs[layer], comps[layer] = from_json(text), compositions_from_json(text)
-    result = LayerMapper(layers=tuple(layers), graphs=graphs, compositions=comps, summaries={},
-                         hierarchy=acts.hierarchy)
+    result = LayerMapper(
+        layers=tuple(layers),
+        graphs=graphs,
+        compositions=comps,
+        summaries={},
+        hierarchy=acts.hierarchy,
+    )
     images = None
     if data is not None:
         dataset = load_run_dataset(data)
         images = dataset if isinstance(dataset, ImageDataset) else None
-    to_html_layers(result, path, sample_index={l: acts.sample_index[l] for l in layers},
-                   images=images, title=f"{model}: Mapper graphs of every layer" if model else None)
+    to_html_layers(
+        result,
+        path,
+        sample_index={l: acts.sample_index[l] for l in layers},
+        images=images,
+        title=f"{model}: Mapper graphs of every layer" if model else None,
+    )
 
 
 # ------------------------------------------------------------------- probes
 
 
-def probe_model(out: Path, inputs: Mapping[str, Path], *, probe: str, params: Mapping[str, Any],
-                model: Mapping[str, Any], data: Mapping[str, Any]) -> dict[str, Any]:
+def probe_model(
+    out: Path,
+    inputs: Mapping[str, Path],
+    *,
+    probe: str,
+    params: Mapping[str, Any],
+    model: Mapping[str, Any],
+    data: Mapping[str, Any],
+) -> dict[str, Any]:
     """One probe of one model, as ``table.csv`` (and ``summary.json`` where it has one)."""
     extracted = json.loads((inputs["store"] / "model.json").read_text())
     params = dict(params)
@@ -577,12 +757,23 @@ def probe_model(out: Path, inputs: Mapping[str, Path], *, probe: str, params: Ma
         elif probe == "invariance":
             from ..probes.invariance import invariance_scores
 
-            table = invariance_scores(net, dataset, layers=extracted["layers"], **params).to_pandas()
+            table = invariance_scores(
+                net, dataset, layers=extracted["layers"], **params
+            ).to_pandas()
         else:
             from ..types import unknown_name_error
 
-            raise unknown_name_error("probe", probe, ["architecture", "separability", "mean_dimension",
-                                                      "correlation_order", "invariance"])
+            raise unknown_name_error(
+                "probe",
+                probe,
+                [
+                    "architecture",
+                    "separability",
+                    "mean_dimension",
+                    "correlation_order",
+                    "invariance",
+                ],
+            )
     atomic_write_text(out / "table.csv", table.to_csv(index=False))
     return {"probe": probe, "rows": len(table)}
 
@@ -601,17 +792,29 @@ def experiment_function(name: str) -> Any:
     }[name]
 
 
-def _layer_measures(measures: Sequence[Mapping[str, Any]], persistence_options: Mapping[str, Any]) -> list[Any]:
+def _layer_measures(
+    measures: Sequence[Mapping[str, Any]], persistence_options: Mapping[str, Any]
+) -> list[Any]:
     from ..experiments import layer_measure
 
-    opts = {k: v for k, v in persistence_options.items() if not (k == "threshold" and v == "enclosing")}
-    return [layer_measure(m["name"], persistence_options=opts, n_jobs=1, **dict(m.get("params") or {}))
-            for m in measures]
+    opts = {
+        k: v for k, v in persistence_options.items() if not (k == "threshold" and v == "enclosing")
+    }
+    return [
+        layer_measure(m["name"], persistence_options=opts, n_jobs=1, **dict(m.get("params") or {}))
+        for m in measures
+    ]
 
 
-def sensitivity_layer(out: Path, inputs: Mapping[str, Path], *, layer: str,
-                      measures: Sequence[Mapping[str, Any]], persistence_options: Mapping[str, Any],
-                      params: Mapping[str, Any]) -> dict[str, Any]:
+def sensitivity_layer(
+    out: Path,
+    inputs: Mapping[str, Path],
+    *,
+    layer: str,
+    measures: Sequence[Mapping[str, Any]],
+    persistence_options: Mapping[str, Any],
+    params: Mapping[str, Any],
+) -> dict[str, Any]:
     """Sensitivity of every measure to deleting principal directions of one layer's cloud."""
     from ..experiments import sensitivity
 
@@ -621,20 +824,33 @@ def sensitivity_layer(out: Path, inputs: Mapping[str, Path], *, layer: str,
     return {"layer": layer, "rows": len(res.curves.to_pandas())}
 
 
-def specificity_models(out: Path, inputs: Mapping[str, Path], *, models: Sequence[str],
-                       measures: Sequence[Mapping[str, Any]], persistence_options: Mapping[str, Any],
-                       params: Mapping[str, Any]) -> dict[str, Any]:
+def specificity_models(
+    out: Path,
+    inputs: Mapping[str, Path],
+    *,
+    models: Sequence[str],
+    measures: Sequence[Mapping[str, Any]],
+    persistence_options: Mapping[str, Any],
+    params: Mapping[str, Any],
+) -> dict[str, Any]:
     """Layer correspondence (specificity) across the models of the run."""
     from ..experiments import layer_correspondence
 
     acts = {m: _load_acts(inputs[f"s{i}"]) for i, m in enumerate(models)}
-    res = layer_correspondence(acts, measures=_layer_measures(measures, persistence_options), **dict(params))
+    res = layer_correspondence(
+        acts, measures=_layer_measures(measures, persistence_options), **dict(params)
+    )
     res.save(out / "result")
     return {"models": list(models)}
 
 
-def monotonicity_blocks(out: Path, inputs: Mapping[str, Path], *, entries: Sequence[Sequence[str]],
-                        params: Mapping[str, Any]) -> dict[str, Any]:
+def monotonicity_blocks(
+    out: Path,
+    inputs: Mapping[str, Path],
+    *,
+    entries: Sequence[Sequence[str]],
+    params: Mapping[str, Any],
+) -> dict[str, Any]:
     """Monotonicity statistics of the within-model matrices (dissimilarity grows with depth gap?)."""
     import pandas as pd
 
@@ -647,14 +863,23 @@ def monotonicity_blocks(out: Path, inputs: Mapping[str, Path], *, entries: Seque
         dissim = values if m.kind == "distance" else 1.0 - values
         if values.shape[0] < 3:
             continue
-        rows.append({"model": model, "measure": m.measure, "kind": m.kind, "n_layers": values.shape[0],
-                     **monotonicity_statistics(dissim, **dict(params))})
+        rows.append(
+            {
+                "model": model,
+                "measure": m.measure,
+                "kind": m.kind,
+                "n_layers": values.shape[0],
+                **monotonicity_statistics(dissim, **dict(params)),
+            }
+        )
     table = pd.DataFrame(rows)
     atomic_write_text(out / "table.csv", table.to_csv(index=False))
     return {"rows": len(rows)}
 
 
-def figure_sensitivity(out: Path, inputs: Mapping[str, Path], *, roles: Sequence[str], title: str = "") -> dict[str, Any]:
+def figure_sensitivity(
+    out: Path, inputs: Mapping[str, Path], *, roles: Sequence[str], title: str = ""
+) -> dict[str, Any]:
     """Sensitivity curves of one model's tested layers (one panel per measure)."""
     import matplotlib
 
@@ -664,13 +889,22 @@ def figure_sensitivity(out: Path, inputs: Mapping[str, Path], *, roles: Sequence
 
     from ..plot import paper_style, sensitivity_curve
 
-    df = pd.concat([pd.read_csv(inputs[r] / "result" / "curves.csv") for r in roles], ignore_index=True)
+    df = pd.concat(
+        [pd.read_csv(inputs[r] / "result" / "curves.csv") for r in roles], ignore_index=True
+    )
     measures = list(dict.fromkeys(df["measure"]))
     with paper_style(column="double"):
         fig, axes = plt.subplots(1, len(measures), squeeze=False)
         for ax, measure in zip(axes[0], measures):
-            sensitivity_curve(df[df["measure"] == measure], ax=ax, x="fraction_removed", y="dissimilarity",
-                              hue="layer", spread=None, title=measure)
+            sensitivity_curve(
+                df[df["measure"] == measure],
+                ax=ax,
+                x="fraction_removed",
+                y="dissimilarity",
+                hue="layer",
+                spread=None,
+                title=measure,
+            )
         if title:
             fig.suptitle(title)
         files = _save(fig, out, "figure")
@@ -692,9 +926,17 @@ def _save(fig: Any, out: Path, stem: str) -> list[str]:
     return [f"{stem}.png", f"{stem}.pdf"]
 
 
-def figure_matrix(out: Path, inputs: Mapping[str, Path], *, stem: str = "matrix", title: str = "",
-                  cross_models: bool = False, row_model: str | None = None,
-                  col_model: str | None = None, colorbar_label: str | None = None) -> dict[str, Any]:
+def figure_matrix(
+    out: Path,
+    inputs: Mapping[str, Path],
+    *,
+    stem: str = "matrix",
+    title: str = "",
+    cross_models: bool = False,
+    row_model: str | None = None,
+    col_model: str | None = None,
+    colorbar_label: str | None = None,
+) -> dict[str, Any]:
     """Heatmap of a saved matrix as PNG and PDF (colour bar: the measure's figure label)."""
     import matplotlib
 
@@ -729,7 +971,9 @@ def figure_embedding(out: Path, inputs: Mapping[str, Path], *, title: str = "") 
     return {"files": files}
 
 
-def figure_depth_embedding(out: Path, inputs: Mapping[str, Path], *, title: str = "") -> dict[str, Any]:
+def figure_depth_embedding(
+    out: Path, inputs: Mapping[str, Path], *, title: str = ""
+) -> dict[str, Any]:
     """MDS embedding of every layer of every model, one dot per layer coloured by depth.
 
     Relative depth: first layer 0, last 1. The view of many models, where trajectories
@@ -750,8 +994,16 @@ def figure_depth_embedding(out: Path, inputs: Mapping[str, Path], *, title: str 
     with paper_style(column="double"):
         fig, ax = plt.subplots()
         order = np.argsort(rel, kind="stable")
-        sc = ax.scatter(df["x"].to_numpy()[order], df["y"].to_numpy()[order], c=rel[order],
-                        cmap="viridis", vmin=0.0, vmax=1.0, s=6, linewidths=0)
+        sc = ax.scatter(
+            df["x"].to_numpy()[order],
+            df["y"].to_numpy()[order],
+            c=rel[order],
+            cmap="viridis",
+            vmin=0.0,
+            vmax=1.0,
+            s=6,
+            linewidths=0,
+        )
         fig.colorbar(sc, ax=ax, label="relative depth (first layer 0, last 1)")
         ax.set_aspect("equal", adjustable="datalim")
         ax.set_xlabel("MDS 1")
@@ -767,8 +1019,9 @@ def figure_depth_embedding(out: Path, inputs: Mapping[str, Path], *, title: str 
 _TREND_COLUMNS = ("purity_fine", "purity_coarse", "n_components", "coverage")
 
 
-def figure_trend(out: Path, inputs: Mapping[str, Path], *, roles: Sequence[str],
-                 models: Sequence[str]) -> dict[str, Any]:
+def figure_trend(
+    out: Path, inputs: Mapping[str, Path], *, roles: Sequence[str], models: Sequence[str]
+) -> dict[str, Any]:
     """The mapper trend over depth: node purity at each hierarchy level, every model (relative depth)."""
     import matplotlib
 

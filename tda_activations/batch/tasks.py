@@ -40,8 +40,16 @@ from .._atomic import atomic_dir
 from .._hashing import fingerprint_params, stable_json
 from .codehash import code_fingerprint
 
-__all__ = ["TASK_FILE", "Task", "execute_task", "file_checksums", "is_finished", "make_task",
-           "read_task_record", "verify_task"]
+__all__ = [
+    "TASK_FILE",
+    "Task",
+    "execute_task",
+    "file_checksums",
+    "is_finished",
+    "make_task",
+    "read_task_record",
+    "verify_task",
+]
 
 log = logging.getLogger(__name__)
 
@@ -96,9 +104,16 @@ class Task:
         return tuple(self.deps.values())
 
 
-def make_task(kind: str, name: str, func: str, params: Mapping[str, Any] | None = None,
-              deps: Mapping[str, str] | None = None, *, info: Mapping[str, Any] | None = None,
-              salt: Mapping[str, Any] | None = None) -> Task:
+def make_task(
+    kind: str,
+    name: str,
+    func: str,
+    params: Mapping[str, Any] | None = None,
+    deps: Mapping[str, str] | None = None,
+    *,
+    info: Mapping[str, Any] | None = None,
+    salt: Mapping[str, Any] | None = None,
+) -> Task:
     """Build a :class:`Task` and compute its key.
 
     Parameters
@@ -119,12 +134,21 @@ def make_task(kind: str, name: str, func: str, params: Mapping[str, Any] | None 
     params = dict(params or {})
     deps = dict(deps or {})
     json.loads(stable_json(params))  # must be JSON-able: fail at planning time, not in a worker
-    key = fingerprint_params({
-        "kind": kind, "func": func, "params": params, "deps": deps, "salt": dict(salt or {}),
-        "version": __version__, "code": code_fingerprint(func), "format": _FORMAT,
-    })
-    return Task(kind=kind, name=name, func=func, params=params, deps=deps, key=key,
-                info=dict(info or {}))
+    key = fingerprint_params(
+        {
+            "kind": kind,
+            "func": func,
+            "params": params,
+            "deps": deps,
+            "salt": dict(salt or {}),
+            "version": __version__,
+            "code": code_fingerprint(func),
+            "format": _FORMAT,
+        }
+    )
+    return Task(
+        kind=kind, name=name, func=func, params=params, deps=deps, key=key, info=dict(info or {})
+    )
 
 
 def is_finished(run_dir: str | os.PathLike[str], task: Task) -> bool:
@@ -161,8 +185,11 @@ def file_checksums(folder: str | os.PathLike[str]) -> dict[str, str]:
         Relative POSIX path -> hex SHA-256 digest.
     """
     root = Path(folder)
-    return {f.relative_to(root).as_posix(): _sha256(f) for f in sorted(root.rglob("*"))
-            if f.is_file() and f.name != TASK_FILE}
+    return {
+        f.relative_to(root).as_posix(): _sha256(f)
+        for f in sorted(root.rglob("*"))
+        if f.is_file() and f.name != TASK_FILE
+    }
 
 
 def verify_task(run_dir: str | os.PathLike[str], task: Task) -> str | None:
@@ -229,7 +256,9 @@ def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds")
 
 
-def execute_task(task: Task, run_dir: str, run_id: str = "", limit_threads: bool = True) -> dict[str, Any]:
+def execute_task(
+    task: Task, run_dir: str, run_id: str = "", limit_threads: bool = True
+) -> dict[str, Any]:
     """Run one task in this process and write its results atomically; never raises.
 
     Parameters
@@ -255,8 +284,14 @@ def execute_task(task: Task, run_dir: str, run_id: str = "", limit_threads: bool
     t0 = time.perf_counter()
     if (final / TASK_FILE).is_file() and verify_task(root, task) is None:
         record = json.loads((final / TASK_FILE).read_text())
-        return {"key": task.key, "status": "cached", "seconds": record.get("seconds", 0.0),
-                "meta": record.get("meta", {}), "error": None, "traceback": None}
+        return {
+            "key": task.key,
+            "status": "cached",
+            "seconds": record.get("seconds", 0.0),
+            "meta": record.get("meta", {}),
+            "error": None,
+            "traceback": None,
+        }
     try:
         if limit_threads:
             _limit_threads()
@@ -271,19 +306,42 @@ def execute_task(task: Task, run_dir: str, run_id: str = "", limit_threads: bool
             meta = fn(tmp, inputs, **task.params) or {}
             seconds = time.perf_counter() - t0
             record = {
-                "format": _FORMAT, "key": task.key, "kind": task.kind, "name": task.name,
-                "func": task.func, "params": task.params, "deps": task.deps, "meta": meta,
-                "seconds": seconds, "started": started, "finished": _now(), "run_id": run_id,
-                "host": socket.gethostname(), "pid": os.getpid(), "package_version": __version__,
-                "code": code_fingerprint(task.func), "files": file_checksums(tmp),
+                "format": _FORMAT,
+                "key": task.key,
+                "kind": task.kind,
+                "name": task.name,
+                "func": task.func,
+                "params": task.params,
+                "deps": task.deps,
+                "meta": meta,
+                "seconds": seconds,
+                "started": started,
+                "finished": _now(),
+                "run_id": run_id,
+                "host": socket.gethostname(),
+                "pid": os.getpid(),
+                "package_version": __version__,
+                "code": code_fingerprint(task.func),
+                "files": file_checksums(tmp),
             }
             (tmp / TASK_FILE).write_text(json.dumps(record, indent=1, default=str))
-        return {"key": task.key, "status": "done", "seconds": seconds, "meta": meta,
-                "error": None, "traceback": None}
+        return {
+            "key": task.key,
+            "status": "done",
+            "seconds": seconds,
+            "meta": meta,
+            "error": None,
+            "traceback": None,
+        }
     except BaseException as exc:
         if isinstance(exc, (KeyboardInterrupt, SystemExit)):
             raise
         log.debug("task %s failed", task.name, exc_info=True)
-        return {"key": task.key, "status": "failed", "seconds": time.perf_counter() - t0,
-                "meta": {}, "error": f"{type(exc).__name__}: {exc}",
-                "traceback": traceback.format_exc()}
+        return {
+            "key": task.key,
+            "status": "failed",
+            "seconds": time.perf_counter() - t0,
+            "meta": {},
+            "error": f"{type(exc).__name__}: {exc}",
+            "traceback": traceback.format_exc(),
+        }

@@ -118,9 +118,15 @@ def _import_reference(spec: str, *, key: str, role: Role, resolve: bool) -> Code
     if not module_name or not attr:
         raise ConfigError(f"{key}: {spec!r} is not 'package.module:attribute'")
     if top not in TRUSTED_PACKAGES:
-        return CodeReference(key, spec, role, module_name, False,
-                             f"importing {module_name!r} runs its code; only modules of "
-                             f"{', '.join(TRUSTED_PACKAGES)} are imported without trust")
+        return CodeReference(
+            key,
+            spec,
+            role,
+            module_name,
+            False,
+            f"importing {module_name!r} runs its code; only modules of "
+            f"{', '.join(TRUSTED_PACKAGES)} are imported without trust",
+        )
     if not resolve:
         return CodeReference(key, spec, role, module_name, True, "not checked (trusted config)")
     obj = _resolve_trusted(module_name, attr, key=key, spec=spec)
@@ -138,13 +144,20 @@ def _import_reference(spec: str, *, key: str, role: Role, resolve: bool) -> Code
         return CodeReference(key, spec, role, module_name, True, "a torch.nn.Module (not called)")
     if _documented_factory(obj):
         return CodeReference(key, spec, role, module_name, True, "a documented factory")
-    return CodeReference(key, spec, role, module_name, False,
-                         f"{attr!r} is neither {kind} nor a documented factory of "
-                         f"{' or '.join(_FACTORY_PACKAGES)}; calling it would run arbitrary code")
+    return CodeReference(
+        key,
+        spec,
+        role,
+        module_name,
+        False,
+        f"{attr!r} is neither {kind} nor a documented factory of "
+        f"{' or '.join(_FACTORY_PACKAGES)}; calling it would run arbitrary code",
+    )
 
 
-def _model_reference(cfg: RunConfig, text: str, *, key: str, role: Role,
-                     resolve: bool) -> CodeReference | None:
+def _model_reference(
+    cfg: RunConfig, text: str, *, key: str, role: Role, resolve: bool
+) -> CodeReference | None:
     from ..models import ZOO
 
     if role == "architecture" and text in ZOO:
@@ -196,13 +209,21 @@ def code_references(config: RunConfig, *, resolve: bool = True) -> tuple[CodeRef
                 if ref is not None:
                     out.append(ref)
         if spec.architecture is not None:
-            ref = _model_reference(config, spec.architecture, key=f"models[{i}].architecture",
-                                   role="architecture", resolve=resolve)
+            ref = _model_reference(
+                config,
+                spec.architecture,
+                key=f"models[{i}].architecture",
+                role="architecture",
+                resolve=resolve,
+            )
             if ref is not None:
                 out.append(ref)
     if config.data.factory is not None:
-        out.append(_import_reference(config.data.factory, key="data.factory", role="data factory",
-                                     resolve=resolve))
+        out.append(
+            _import_reference(
+                config.data.factory, key="data.factory", role="data factory", resolve=resolve
+            )
+        )
     return tuple(out)
 
 

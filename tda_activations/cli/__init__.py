@@ -24,7 +24,9 @@ app = typer.Typer(
 )
 console = Console(stderr=True)
 
-probes_app = typer.Typer(help="Probes: mean dimension, correlation order, invariance, architecture metrics.")
+probes_app = typer.Typer(
+    help="Probes: mean dimension, correlation order, invariance, architecture metrics."
+)
 probes_app.registered_commands += probes_meandim.app.registered_commands
 probes_app.registered_commands += probes_invariance.app.registered_commands
 
@@ -55,8 +57,11 @@ class _CurrentStderr(logging.StreamHandler):  # type: ignore[type-arg]
 @app.callback()
 def _root(
     verbose: bool = typer.Option(
-        False, "--verbose", "-v", metavar="", help="Log progress at INFO level."),
-    log_file: Optional[Path] = typer.Option(None, help="Also write the log to this file (for cluster jobs)."),
+        False, "--verbose", "-v", metavar="", help="Log progress at INFO level."
+    ),
+    log_file: Optional[Path] = typer.Option(
+        None, help="Also write the log to this file (for cluster jobs)."
+    ),
 ) -> None:
     handlers: list[logging.Handler] = [_CurrentStderr()]
     if log_file is not None:
@@ -71,31 +76,61 @@ def _root(
 
 def _progress(quiet: bool) -> Progress:
     return Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-        console=console, disable=quiet, transient=True,
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        disable=quiet,
+        transient=True,
     )
 
 
 @app.command("extract")
 def extract_cmd(
     ctx: typer.Context,
-    model: str = typer.Argument(..., help="Zoo name (trained on digits; 'modular_addition' on its token data), 'package.module:callable', TorchScript or checkpoint file."),
-    out: Path = typer.Option(..., "--out", "-o", help="Extraction store directory to write (or reuse)."),
-    data: str = typer.Option("", help="Dataset: 'digits', 'digits:x4', a CIFAR folder, an image folder or an .npz; default: the zoo model's own data."),
+    model: str = typer.Argument(
+        ...,
+        help="Zoo name (trained on digits; 'modular_addition' on its token data), 'package.module:callable', TorchScript or checkpoint file.",
+    ),
+    out: Path = typer.Option(
+        ..., "--out", "-o", help="Extraction store directory to write (or reuse)."
+    ),
+    data: str = typer.Option(
+        "",
+        help="Dataset: 'digits', 'digits:x4', a CIFAR folder, an image folder or an .npz; default: the zoo model's own data.",
+    ),
     split: str = typer.Option("test", help="Split to extract: 'test' or 'train'."),
-    layers: Optional[list[str]] = typer.Option(None, "--layer", "-l", help="Layer name or glob (repeatable); default: every conv and linear layer."),
-    reduction: str = typer.Option("top_l2", help="flatten | global_avg_pool | top_l2 | random_position | all_positions | first_token | last_token."),
+    layers: Optional[list[str]] = typer.Option(
+        None,
+        "--layer",
+        "-l",
+        help="Layer name or glob (repeatable); default: every conv and linear layer.",
+    ),
+    reduction: str = typer.Option(
+        "top_l2",
+        help="flatten | global_avg_pool | top_l2 | random_position | all_positions | first_token | last_token.",
+    ),
     layout: Optional[list[str]] = typer.Option(
-        None, "--layout",
+        None,
+        "--layout",
         help="Layout of layers: GLOB=LAYOUT (e.g. 'blocks.*=tokens'; repeatable or comma-separated) "
-             "or one LAYOUT for every layer; layouts: channels_first, tokens, flat. Default: inferred."),
-    max_points: Optional[int] = typer.Option(None, help="Keep at most this many points per layer (seeded)."),
+        "or one LAYOUT for every layer; layouts: channels_first, tokens, flat. Default: inferred.",
+    ),
+    max_points: Optional[int] = typer.Option(
+        None, help="Keep at most this many points per layer (seeded)."
+    ),
     limit: Optional[int] = typer.Option(None, help="Use only the first N samples."),
-    seed: int = typer.Option(0, help="Seed of training (zoo models), random reductions and subsampling."),
-    architecture: Optional[str] = typer.Option(None, help="Architecture of a state_dict checkpoint (zoo name or import path)."),
+    seed: int = typer.Option(
+        0, help="Seed of training (zoo models), random reductions and subsampling."
+    ),
+    architecture: Optional[str] = typer.Option(
+        None, help="Architecture of a state_dict checkpoint (zoo name or import path)."
+    ),
     batch_size: int = typer.Option(256, help="Images per forward pass."),
     quiet: bool = typer.Option(
-        False, "--quiet", "-q", metavar="", help="No progress bar or summary."),
+        False, "--quiet", "-q", metavar="", help="No progress bar or summary."
+    ),
 ) -> None:
     """Extract per-layer point clouds of a model on a dataset into a store."""
     from ..datasets import load_dataset
@@ -119,7 +154,9 @@ def extract_cmd(
     if data:
         dataset = load_dataset(data, split=cast(Literal["train", "test"], split), limit=limit)
     elif default is None:
-        raise typer.BadParameter("--data is required for a model outside the zoo", param_hint="--data")
+        raise typer.BadParameter(
+            "--data is required for a model outside the zoo", param_hint="--data"
+        )
     else:
         dataset = default if limit is None else default.subset(range(min(limit, len(default))))
     from .._torch import check_input_fit
@@ -129,8 +166,15 @@ def extract_cmd(
     with _progress(quiet) as progress:
         task = progress.add_task("extracting", total=len(dataset))
         acts = extract_to_store(
-            net, dataset, out, layers=layers or None, reduction=reduction, max_points=max_points,
-            seed=seed, batch_size=batch_size, layout=layout_spec,
+            net,
+            dataset,
+            out,
+            layers=layers or None,
+            reduction=reduction,
+            max_points=max_points,
+            seed=seed,
+            batch_size=batch_size,
+            layout=layout_spec,
             on_batch=lambda done, total: progress.update(task, completed=done),
         )
     if not quiet:
@@ -147,8 +191,12 @@ def print_summary(acts) -> None:  # type: ignore[no-untyped-def]
 
     for layer in acts.layers:
         cloud = acts.cloud(layer)
-        table.add_row(layer, str(cloud.shape[0]), str(cloud.shape[1]),
-                      f"{float(np.linalg.norm(cloud, axis=1).mean()):.3g}")
+        table.add_row(
+            layer,
+            str(cloud.shape[0]),
+            str(cloud.shape[1]),
+            f"{float(np.linalg.norm(cloud, axis=1).mean()):.3g}",
+        )
     Console().print(table)
 
 

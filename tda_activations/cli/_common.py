@@ -66,21 +66,28 @@ def parse_layout(values: list[str] | None) -> str | dict[str, str] | None:
         if not eq:
             glob, layout = "", glob
         if not layout or (eq and not glob):
-            raise ValueError(f"--layout {item!r}: write GLOB=LAYOUT (e.g. 'blocks.*=tokens') or "
-                             f"one layout for every layer; layouts: {accepted}")
+            raise ValueError(
+                f"--layout {item!r}: write GLOB=LAYOUT (e.g. 'blocks.*=tokens') or "
+                f"one layout for every layer; layouts: {accepted}"
+            )
         if layout not in LAYOUTS:
-            raise ValueError(f"--layout {item!r}: unknown layout {layout!r}; accepted layouts: "
-                             f"{accepted}")
+            raise ValueError(
+                f"--layout {item!r}: unknown layout {layout!r}; accepted layouts: {accepted}"
+            )
         if not eq:
             bare.append(layout)
         elif glob in mapping and mapping[glob] != layout:
-            raise ValueError(f"--layout: {glob!r} is given two layouts ({mapping[glob]!r} and "
-                             f"{layout!r}); give one")
+            raise ValueError(
+                f"--layout: {glob!r} is given two layouts ({mapping[glob]!r} and "
+                f"{layout!r}); give one"
+            )
         else:
             mapping[glob] = layout
     if bare and (mapping or len(bare) > 1):
-        raise ValueError("--layout: a bare layout sets every layer; give it alone, or write "
-                         "GLOB=LAYOUT items (e.g. 'blocks.*=tokens')")
+        raise ValueError(
+            "--layout: a bare layout sets every layer; give it alone, or write "
+            "GLOB=LAYOUT items (e.g. 'blocks.*=tokens')"
+        )
     return bare[0] if bare else mapping
 
 

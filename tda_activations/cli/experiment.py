@@ -17,24 +17,32 @@ import typer
 from ._common import fail as _fail
 from ._sidecar import sidecar
 
-app = typer.Typer(help="Experiments on layer measures: sensitivity, specificity (layer correspondence), monotonicity.")
+app = typer.Typer(
+    help="Experiments on layer measures: sensitivity, specificity (layer correspondence), monotonicity."
+)
 
 
 def _ints(text: str) -> list[int]:
     try:
         return [int(s) for s in text.split(",") if s.strip()]
     except ValueError:
-        raise typer.BadParameter(f"{text!r}: give comma-separated integers, e.g. 0,1,2,3,4") from None
+        raise typer.BadParameter(
+            f"{text!r}: give comma-separated integers, e.g. 0,1,2,3,4"
+        ) from None
 
 
 def _floats(text: str) -> list[float]:
     try:
         return [float(s) for s in text.split(",") if s.strip()]
     except ValueError:
-        raise typer.BadParameter(f"{text!r}: give comma-separated numbers, e.g. 0,0.5,0.9") from None
+        raise typer.BadParameter(
+            f"{text!r}: give comma-separated numbers, e.g. 0,0.5,0.9"
+        ) from None
 
 
-def _measures(specs: Optional[list[str]], exclude: Optional[list[str]], cache: Optional[Path], n_jobs: int) -> Any:
+def _measures(
+    specs: Optional[list[str]], exclude: Optional[list[str]], cache: Optional[Path], n_jobs: int
+) -> Any:
     from ..experiments import DEFAULT_MEASURES, all_measures, layer_measure
 
     if specs == ["all"] or (not specs and exclude):
@@ -44,8 +52,13 @@ def _measures(specs: Optional[list[str]], exclude: Optional[list[str]], cache: O
     return [layer_measure(s, cache_dir=cache, n_jobs=n_jobs) for s in specs or DEFAULT_MEASURES]
 
 
-def _models(stores: Optional[list[Path]], zoo: Optional[str], seeds: str, n_images: int,
-            layers: Optional[list[str]]) -> dict[str, Any]:
+def _models(
+    stores: Optional[list[Path]],
+    zoo: Optional[str],
+    seeds: str,
+    n_images: int,
+    layers: Optional[list[str]],
+) -> dict[str, Any]:
     from ..experiments import zoo_activations
     from ..extract import load_store
 
@@ -82,12 +95,20 @@ def _show(ctx: typer.Context, result: Any, out: Optional[Path]) -> None:
         sidecar(ctx, out, result=result)
 
 
-_MEASURE = typer.Option(None, "--measure", "-m",
-                        help="measure (repeatable): a similarity name (linear_cka) or H<dim>:<diagram distance> "
-                             "(H1:sliced_wasserstein), or all; default: H0/H1 sliced Wasserstein, "
-                             "linear_cka, rsa")
-_EXCLUDE = typer.Option(None, "--exclude", "-x", help="leave out a measure or family name (repeatable), e.g. rtd")
-_LAYER = typer.Option(None, "--layer", "-l", help="layer name (repeatable); default: all layers of the store")
+_MEASURE = typer.Option(
+    None,
+    "--measure",
+    "-m",
+    help="measure (repeatable): a similarity name (linear_cka) or H<dim>:<diagram distance> "
+    "(H1:sliced_wasserstein), or all; default: H0/H1 sliced Wasserstein, "
+    "linear_cka, rsa",
+)
+_EXCLUDE = typer.Option(
+    None, "--exclude", "-x", help="leave out a measure or family name (repeatable), e.g. rtd"
+)
+_LAYER = typer.Option(
+    None, "--layer", "-l", help="layer name (repeatable); default: all layers of the store"
+)
 _OUT = typer.Option(None, "--out", "-o", help="directory for every table (CSV) and params.json")
 _CACHE = typer.Option(None, help="diagram cache directory (default: <first store>/homology)")
 _JOBS = typer.Option(2, help="processes for persistence")
@@ -101,9 +122,13 @@ def sensitivity_cmd(
     measure: Optional[list[str]] = _MEASURE,
     exclude: Optional[list[str]] = _EXCLUDE,
     layer: Optional[list[str]] = _LAYER,
-    fractions: str = typer.Option("0,0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9,0.95,0.99",
-                                  help="fractions of principal directions removed"),
-    order: str = typer.Option("lowest_variance_first", help="lowest_variance_first | highest_variance_first"),
+    fractions: str = typer.Option(
+        "0,0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9,0.95,0.99",
+        help="fractions of principal directions removed",
+    ),
+    order: str = typer.Option(
+        "lowest_variance_first", help="lowest_variance_first | highest_variance_first"
+    ),
     seed: int = _SEED,
     cache_dir: Optional[Path] = _CACHE,
     n_jobs: int = _JOBS,
@@ -116,8 +141,14 @@ def sensitivity_cmd(
     try:
         acts = load_store(store)
         ms = _measures(measure, exclude, _cache(cache_dir, [store]), n_jobs)
-        result = sensitivity(acts, measures=ms, layers=layer or None, fractions=_floats(fractions),
-                             order=order, seed=seed)  # type: ignore[arg-type]
+        result = sensitivity(
+            acts,
+            measures=ms,
+            layers=layer or None,
+            fractions=_floats(fractions),
+            order=order,
+            seed=seed,
+        )  # type: ignore[arg-type]
     except (ValueError, TypeError, FileNotFoundError) as exc:
         _fail(exc)
         return
@@ -127,15 +158,25 @@ def sensitivity_cmd(
 @app.command("specificity")
 def specificity_cmd(
     ctx: typer.Context,
-    stores: Optional[list[Path]] = typer.Argument(None, help="extraction stores of models of one architecture"),
-    zoo: Optional[str] = typer.Option(None, help="instead of stores: a zoo model trained from --seeds"),
+    stores: Optional[list[Path]] = typer.Argument(
+        None, help="extraction stores of models of one architecture"
+    ),
+    zoo: Optional[str] = typer.Option(
+        None, help="instead of stores: a zoo model trained from --seeds"
+    ),
     seeds: str = typer.Option("0,1,2,3,4", help="seeds of the zoo models"),
-    n_images: int = typer.Option(1000, help="images (drawn with seed 0 from all digits) for zoo models"),
+    n_images: int = typer.Option(
+        1000, help="images (drawn with seed 0 from all digits) for zoo models"
+    ),
     measure: Optional[list[str]] = _MEASURE,
     exclude: Optional[list[str]] = _EXCLUDE,
     layer: Optional[list[str]] = _LAYER,
-    align: str = typer.Option("names", help="names (same layers) | relative_depth (different depths)"),
-    pairs: str = typer.Option("all", help="all ordered pairs | reference (first model vs the others)"),
+    align: str = typer.Option(
+        "names", help="names (same layers) | relative_depth (different depths)"
+    ),
+    pairs: str = typer.Option(
+        "all", help="all ordered pairs | reference (first model vs the others)"
+    ),
     n_permutations: int = typer.Option(999, help="shuffles of the layer order for the p-value"),
     n_bootstrap: int = typer.Option(1000, help="bootstrap replicates over model pairs"),
     seed: int = _SEED,
@@ -150,8 +191,15 @@ def specificity_cmd(
         models = _models(stores, zoo, seeds, n_images, layer)
         ms = _measures(measure, exclude, _cache(cache_dir, stores), n_jobs)
         result = layer_correspondence(
-            models, measures=ms, layers=layer or None, align=align, pairs=pairs,  # type: ignore[arg-type]
-            n_permutations=n_permutations, n_bootstrap=n_bootstrap, seed=seed)
+            models,
+            measures=ms,
+            layers=layer or None,
+            align=align,
+            pairs=pairs,  # type: ignore[arg-type]
+            n_permutations=n_permutations,
+            n_bootstrap=n_bootstrap,
+            seed=seed,
+        )
     except (ValueError, TypeError, FileNotFoundError) as exc:
         _fail(exc)
         return
@@ -161,10 +209,16 @@ def specificity_cmd(
 @app.command("monotonicity")
 def monotonicity_cmd(
     ctx: typer.Context,
-    stores: Optional[list[Path]] = typer.Argument(None, help="extraction store(s); each model is tested"),
-    zoo: Optional[str] = typer.Option(None, help="instead of stores: a zoo model trained from --seeds"),
+    stores: Optional[list[Path]] = typer.Argument(
+        None, help="extraction store(s); each model is tested"
+    ),
+    zoo: Optional[str] = typer.Option(
+        None, help="instead of stores: a zoo model trained from --seeds"
+    ),
     seeds: str = typer.Option("0", help="seeds of the zoo models"),
-    n_images: int = typer.Option(1000, help="images (drawn with seed 0 from all digits) for zoo models"),
+    n_images: int = typer.Option(
+        1000, help="images (drawn with seed 0 from all digits) for zoo models"
+    ),
     measure: Optional[list[str]] = _MEASURE,
     exclude: Optional[list[str]] = _EXCLUDE,
     layer: Optional[list[str]] = _LAYER,
@@ -180,8 +234,9 @@ def monotonicity_cmd(
     try:
         models = _models(stores, zoo, seeds, n_images, layer)
         ms = _measures(measure, exclude, _cache(cache_dir, stores), n_jobs)
-        result = layer_monotonicity(models, measures=ms, layers=layer or None, n_permutations=n_permutations,
-                                    seed=seed)
+        result = layer_monotonicity(
+            models, measures=ms, layers=layer or None, n_permutations=n_permutations, seed=seed
+        )
     except (ValueError, TypeError, FileNotFoundError) as exc:
         _fail(exc)
         return

@@ -39,14 +39,28 @@ def _load_activations(store: Path) -> Any:
     return load_store(store)
 
 
-def _diagrams(store: Path, layers: Optional[str], maxdim: int, backend: str, coeff: int,
-              threshold: str, max_points: Optional[int], n_jobs: int) -> dict[str, Any]:
+def _diagrams(
+    store: Path,
+    layers: Optional[str],
+    maxdim: int,
+    backend: str,
+    coeff: int,
+    threshold: str,
+    max_points: Optional[int],
+    n_jobs: int,
+) -> dict[str, Any]:
     from ..homology import layer_persistence, store_cache_dir
 
     acts = _load_activations(store)
     return layer_persistence(
-        acts, layers=_layers(layers), n_jobs=n_jobs, cache_dir=store_cache_dir(store),
-        maxdim=maxdim, backend=backend, coeff=coeff, threshold=_threshold(threshold),
+        acts,
+        layers=_layers(layers),
+        n_jobs=n_jobs,
+        cache_dir=store_cache_dir(store),
+        maxdim=maxdim,
+        backend=backend,
+        coeff=coeff,
+        threshold=_threshold(threshold),
         max_points=max_points,
     )
 
@@ -95,13 +109,18 @@ def diagrams_cmd(
 def distances_cmd(
     ctx: typer.Context,
     store: Path = _STORE,
-    against: Optional[Path] = typer.Option(None, help="second store: rows = STORE's layers, columns = its layers"),
-    metric: str = typer.Option("sliced_wasserstein", help="a diagram distance name (see the README)"),
+    against: Optional[Path] = typer.Option(
+        None, help="second store: rows = STORE's layers, columns = its layers"
+    ),
+    metric: str = typer.Option(
+        "sliced_wasserstein", help="a diagram distance name (see the README)"
+    ),
     dim: int = typer.Option(1, help="homology dimension compared"),
     n_directions: int = typer.Option(50, help="sliced Wasserstein: number of directions"),
     order: Optional[float] = typer.Option(None, help="Wasserstein (required): order q >= 1"),
     internal_p: Optional[float] = typer.Option(
-        None, help="Wasserstein (required): ground metric L_p, p in [1, inf]"),
+        None, help="Wasserstein (required): ground metric L_p, p in [1, inf]"
+    ),
     out: Optional[Path] = typer.Option(None, help="CSV file for the matrix"),
     layers: Optional[str] = _LAYERS,
     maxdim: int = _MAXDIM,
@@ -118,14 +137,18 @@ def distances_cmd(
     if metric == "sliced_wasserstein":
         params["n_directions"] = n_directions
     elif metric == "wasserstein":  # both required: the library names what is missing
-        params.update({k: v for k, v in (("order", order), ("internal_p", internal_p)) if v is not None})
+        params.update(
+            {k: v for k, v in (("order", order), ("internal_p", internal_p)) if v is not None}
+        )
     try:
         opts = (layers, max(maxdim, dim), backend, coeff, threshold, max_points, n_jobs)
         dgms = _diagrams(store, *opts)
         if against is None:
             mat = distance_matrix(dgms, metric=metric, dim=dim, **params)
         else:
-            mat = cross_distance_matrix(dgms, _diagrams(against, *opts), metric=metric, dim=dim, **params)
+            mat = cross_distance_matrix(
+                dgms, _diagrams(against, *opts), metric=metric, dim=dim, **params
+            )
     except (ValueError, TypeError, MemoryError, ImportError, OSError) as exc:
         _fail(exc)
     df = mat.to_pandas()

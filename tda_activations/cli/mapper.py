@@ -25,8 +25,18 @@ if TYPE_CHECKING:
 
 app = typer.Typer(help="Mapper graphs of every layer and how they organise the class hierarchy.")
 
-_SHOWN = ("depth", "n_nodes", "n_components", "coverage", "purity_fine", "purity_coarse",
-          "separated_fine", "separated_coarse", "cophenetic_correlation", "adjusted_rand_coarse")
+_SHOWN = (
+    "depth",
+    "n_nodes",
+    "n_components",
+    "coverage",
+    "purity_fine",
+    "purity_coarse",
+    "separated_fine",
+    "separated_coarse",
+    "cophenetic_correlation",
+    "adjusted_rand_coarse",
+)
 
 
 @app.callback()
@@ -50,8 +60,9 @@ def _eps(spec: str) -> float | str:
 _DIGITS_UPSAMPLE = (1, 2, 3, 4)
 
 
-def store_images(acts: ActivationSet, data: str = "", *, split: str = "test",
-                 limit: int | None = None) -> ImageDataset | None:
+def store_images(
+    acts: ActivationSet, data: str = "", *, split: str = "test", limit: int | None = None
+) -> ImageDataset | None:
     """The image dataset a store was extracted from, for the pages' thumbnails.
 
     ``data`` (a :func:`~tda_activations.datasets.load_dataset` specification) is loaded
@@ -89,12 +100,16 @@ def store_images(acts: ActivationSet, data: str = "", *, split: str = "test",
             raise ValueError(
                 f"--data {data} (split {split}, {len(ds)} samples) is not the data this store "
                 f"was extracted from ({n} samples); give the --data, --split and --limit used "
-                "with 'tda-activations extract', or --no-thumbnails")
+                "with 'tda-activations extract', or --no-thumbnails"
+            )
         return ds
     for k in _DIGITS_UPSAMPLE:
         for part in ("test", "train"):
-            ds = load_dataset("digits" if k == 1 else f"digits:x{k}", split=part,  # type: ignore[arg-type]
-                              limit=n)
+            ds = load_dataset(
+                "digits" if k == 1 else f"digits:x{k}",
+                split=part,  # type: ignore[arg-type]
+                limit=n,
+            )
             if len(ds) == n and as_source(ds).fingerprint == acts.data_fingerprint:
                 return ds
     return None
@@ -106,25 +121,34 @@ def run_cmd(
     store: Path = typer.Argument(..., help="extraction store directory"),
     out: Path = typer.Option(..., "--out", "-o", help="output directory (replaced atomically)"),
     layers: str | None = typer.Option(
-        None, help="comma-separated layers (default: all, forward order)"),
+        None, help="comma-separated layers (default: all, forward order)"
+    ),
     lens: str = typer.Option("l2norm", help="l2norm (paper), pca, knn_distance, eccentricity"),
     n_intervals: int = typer.Option(10, help="cover intervals"),
     overlap: float = typer.Option(0.5, help="overlap of adjacent intervals, in [0, 1)"),
     min_samples: int = typer.Option(5, help="DBSCAN min_samples"),
     eps: str = typer.Option("knee", help="DBSCAN eps: 'knee' (paper) or a number"),
     hierarchy: str | None = typer.Option(
-        None, help="class hierarchy name or JSON file (default: the store's)"),
+        None, help="class hierarchy name or JSON file (default: the store's)"
+    ),
     separation_purity: float = typer.Option(
-        0.9, help="threshold for 'a group has components of its own'"),
+        0.9, help="threshold for 'a group has components of its own'"
+    ),
     html: bool = typer.Option(
-        True, "--html/--no-html", help="write an offline HTML page per layer", metavar=""),
+        True, "--html/--no-html", help="write an offline HTML page per layer", metavar=""
+    ),
     seed: int = typer.Option(0, help="seed of the page layout"),
     thumbnails: bool = typer.Option(
-        True, "--thumbnails/--no-thumbnails", metavar="",
-        help="inline the images of each node's first samples in the pages (larger files)"),
+        True,
+        "--thumbnails/--no-thumbnails",
+        metavar="",
+        help="inline the images of each node's first samples in the pages (larger files)",
+    ),
     data: str = typer.Option(
-        "", help="the dataset the store was extracted from, as given to 'extract' (for the "
-                 "thumbnails; default: found when it is the embedded digits)"),
+        "",
+        help="the dataset the store was extracted from, as given to 'extract' (for the "
+        "thumbnails; default: found when it is the embedded digits)",
+    ),
     split: str = typer.Option("test", help="split of --data"),
     limit: int | None = typer.Option(None, help="--limit given to 'extract' with --data"),
 ) -> None:
@@ -139,21 +163,35 @@ def run_cmd(
         acts = load_store(store)
         hier = load_hierarchy(hierarchy) if hierarchy else None
         names = split_list(layers)
-        images = store_images(acts, data, split=split, limit=limit) if html and thumbnails \
-            else None
-        res = layer_mapper(acts, layers=names, hierarchy=hier, lens=lens, n_intervals=n_intervals,
-                           overlap=overlap, min_samples=min_samples, eps=_eps(eps),
-                           separation_purity=separation_purity)
-        save_layer_mapper(res, out, html=html, seed=seed, sample_index=acts.sample_index,
-                          images=images)
+        images = store_images(acts, data, split=split, limit=limit) if html and thumbnails else None
+        res = layer_mapper(
+            acts,
+            layers=names,
+            hierarchy=hier,
+            lens=lens,
+            n_intervals=n_intervals,
+            overlap=overlap,
+            min_samples=min_samples,
+            eps=_eps(eps),
+            separation_purity=separation_purity,
+        )
+        save_layer_mapper(
+            res, out, html=html, seed=seed, sample_index=acts.sample_index, images=images
+        )
     except (ValueError, TypeError, FileNotFoundError) as exc:
         _fail(exc)
     if html and thumbnails and images is None:
-        typer.echo("no thumbnails: the store's data is not the embedded digits; pass --data "
-                   "(as given to 'tda-activations extract') for them", err=True)
+        typer.echo(
+            "no thumbnails: the store's data is not the embedded digits; pass --data "
+            "(as given to 'tda-activations extract') for them",
+            err=True,
+        )
     table = res.to_pandas()
-    with pd.option_context("display.width", 200, "display.max_columns", 20,
-                           "display.float_format", "{:.3f}".format):
+    with pd.option_context(
+        "display.width", 200, "display.max_columns", 20, "display.float_format", "{:.3f}".format
+    ):
         typer.echo(table[[c for c in _SHOWN if c in table.columns]].to_string())
-    typer.echo(f"wrote {out} (trend.csv, graphs/, {'html/, layers.html, ' if html else ''}index.html)")
+    typer.echo(
+        f"wrote {out} (trend.csv, graphs/, {'html/, layers.html, ' if html else ''}index.html)"
+    )
     sidecar(ctx, out, result=res)

@@ -20,15 +20,21 @@ from ._sidecar import sidecar
 if TYPE_CHECKING:
     import torch
 
-app = typer.Typer(help="Invariance, equivariance, class separability and architecture-only metrics.")
+app = typer.Typer(
+    help="Invariance, equivariance, class separability and architecture-only metrics."
+)
 
 
 @app.command("invariance")
 def invariance_cmd(
     ctx: typer.Context,
     model: str = typer.Argument(..., help="zoo model: mlp, lenet, resnet18, densenet"),
-    group: str = typer.Option("flips", help="flips, hflip, vflip, rotations, dihedral, translations, translations-zeros"),
-    layers: Optional[str] = typer.Option(None, help="comma-separated layer names (default: all conv/linear)"),
+    group: str = typer.Option(
+        "flips", help="flips, hflip, vflip, rotations, dihedral, translations, translations-zeros"
+    ),
+    layers: Optional[str] = typer.Option(
+        None, help="comma-separated layer names (default: all conv/linear)"
+    ),
     seed: int = typer.Option(0, help="seed of the trained model and of the image subset"),
     max_images: int = typer.Option(500, help="test images used"),
     out: Optional[Path] = typer.Option(None, help="CSV file for the table"),
@@ -39,8 +45,14 @@ def invariance_cmd(
 
     try:
         tm = pretrained(model, seed=seed)
-        res = invariance_scores(tm.model, tm.data.test, group=group, layers=_layers(layers),
-                                max_images=max_images, seed=seed)
+        res = invariance_scores(
+            tm.model,
+            tm.data.test,
+            group=group,
+            layers=_layers(layers),
+            max_images=max_images,
+            seed=seed,
+        )
     except (ValueError, TypeError) as exc:
         _fail(exc)
     _emit(res.to_pandas(), out)
@@ -53,10 +65,13 @@ def equivariance_cmd(
     ctx: typer.Context,
     model: str = typer.Argument(..., help="zoo model: mlp, lenet, resnet18, densenet"),
     group: str = typer.Option("flips", help="transform group name"),
-    layers: Optional[str] = typer.Option(None, help="comma-separated layer names (default: all conv/linear)"),
+    layers: Optional[str] = typer.Option(
+        None, help="comma-separated layer names (default: all conv/linear)"
+    ),
     ridge: float = typer.Option(1e-3, help="ridge penalty relative to the mean feature variance"),
     no_accuracy: bool = typer.Option(
-        False, "--no-accuracy", metavar="", help="skip the replaced-layer accuracy"),
+        False, "--no-accuracy", metavar="", help="skip the replaced-layer accuracy"
+    ),
     seed: int = typer.Option(0, help="seed of the trained model and of the subsets"),
     out: Optional[Path] = typer.Option(None, help="CSV file for the table"),
 ) -> None:
@@ -66,8 +81,15 @@ def equivariance_cmd(
 
     try:
         tm = pretrained(model, seed=seed)
-        res = equivariance(tm.model, tm.data, group=group, layers=_layers(layers), ridge=ridge,
-                           with_accuracy=not no_accuracy, seed=seed)
+        res = equivariance(
+            tm.model,
+            tm.data,
+            group=group,
+            layers=_layers(layers),
+            ridge=ridge,
+            with_accuracy=not no_accuracy,
+            seed=seed,
+        )
     except (ValueError, TypeError) as exc:
         _fail(exc)
     typer.echo(f"accuracy on untransformed test images: {res.accuracy_original:.4f}")
@@ -79,7 +101,9 @@ def equivariance_cmd(
 @app.command("separability")
 def separability_cmd(
     ctx: typer.Context,
-    model: str = typer.Argument(..., help="zoo model name, or 'prototype' for the group-invariant prototype"),
+    model: str = typer.Argument(
+        ..., help="zoo model name, or 'prototype' for the group-invariant prototype"
+    ),
     group: str = typer.Option("flips", help="orbit group of the prototype"),
     layers: Optional[str] = typer.Option(None, help="comma-separated layer names"),
     seed: int = typer.Option(0, help="seed of the trained model"),
@@ -116,7 +140,8 @@ def architecture_cmd(
     input_shape: str = typer.Option("1,16,16", help="shape of one input sample, comma-separated"),
     width: Optional[float] = typer.Option(None, help="width multiplier (default: the zoo's)"),
     all_nodes: bool = typer.Option(
-        False, "--all-nodes", metavar="", help="list every graph node, not only conv/linear/merges"),
+        False, "--all-nodes", metavar="", help="list every graph node, not only conv/linear/merges"
+    ),
     out: Optional[Path] = typer.Option(None, help="CSV file for the table"),
 ) -> None:
     """Parameters, MACs, receptive field, compression and the linear-region bound (no data, no weights)."""

@@ -39,12 +39,18 @@ def _components(spec: Optional[str]) -> int | float | None:
 def meandim_cmd(
     ctx: typer.Context,
     model: str = typer.Argument(..., help="zoo model: mlp, lenet, resnet18, densenet"),
-    features: str = typer.Option("pca", help="pca (PCA coordinates via an inverse-PCA layer) or inputs (pixels)"),
-    n_components: Optional[str] = typer.Option(None, help="PCA components kept: integer, fraction, or all"),
+    features: str = typer.Option(
+        "pca", help="pca (PCA coordinates via an inverse-PCA layer) or inputs (pixels)"
+    ),
+    n_components: Optional[str] = typer.Option(
+        None, help="PCA components kept: integer, fraction, or all"
+    ),
     n_rows: int = typer.Option(500, help="test images used (each paired with another one)"),
     seed: int = typer.Option(0, help="seed of the trained model, the rows and the pairing"),
     out: Optional[Path] = typer.Option(None, help="CSV file for the per-logit table"),
-    indices_out: Optional[Path] = typer.Option(None, help="CSV file for the per-feature total indices"),
+    indices_out: Optional[Path] = typer.Option(
+        None, help="CSV file for the per-feature total indices"
+    ),
 ) -> None:
     """Mean dimension of every class logit on the test digits."""
     from ..models import pretrained
@@ -52,12 +58,20 @@ def meandim_cmd(
 
     try:
         tm = pretrained(model, seed=seed)
-        res = logit_total_indices(tm.model, tm.data.test, features=features,  # type: ignore[arg-type]
-                                  n_components=_components(n_components), n_rows=n_rows, seed=seed)
+        res = logit_total_indices(
+            tm.model,
+            tm.data.test,
+            features=features,  # type: ignore[arg-type]
+            n_components=_components(n_components),
+            n_rows=n_rows,
+            seed=seed,
+        )
     except (ValueError, TypeError) as exc:
         _fail(exc)
-    typer.echo(f"pooled mean dimension of the logits: {res.pooled_mean_dimension:.3f} "
-               f"+- {res.pooled_mean_dimension_se:.3f}")
+    typer.echo(
+        f"pooled mean dimension of the logits: {res.pooled_mean_dimension:.3f} "
+        f"+- {res.pooled_mean_dimension_se:.3f}"
+    )
     _emit(res.output_table(), out)
     if out is not None:
         sidecar(ctx, out, result=res)
@@ -73,8 +87,12 @@ def meandim_cmd(
 def meandim_profile_cmd(
     ctx: typer.Context,
     model: str = typer.Argument(..., help="zoo model: mlp, lenet, resnet18, densenet"),
-    layers: Optional[str] = typer.Option(None, help="comma-separated layer names (default: all conv/linear)"),
-    n_components: Optional[str] = typer.Option("32", help="PCA components kept per layer: integer, fraction, or all"),
+    layers: Optional[str] = typer.Option(
+        None, help="comma-separated layer names (default: all conv/linear)"
+    ),
+    n_components: Optional[str] = typer.Option(
+        "32", help="PCA components kept per layer: integer, fraction, or all"
+    ),
     n_rows: int = typer.Option(200, help="test images used"),
     seed: int = typer.Option(0, help="seed of the trained model, the rows and the pairing"),
     out: Optional[Path] = typer.Option(None, help="CSV file for the table"),
@@ -85,8 +103,14 @@ def meandim_profile_cmd(
 
     try:
         tm = pretrained(model, seed=seed)
-        res = mean_dimension_profile(tm.model, tm.data.test, layers=_layers(layers),
-                                     n_components=_components(n_components), n_rows=n_rows, seed=seed)
+        res = mean_dimension_profile(
+            tm.model,
+            tm.data.test,
+            layers=_layers(layers),
+            n_components=_components(n_components),
+            n_rows=n_rows,
+            seed=seed,
+        )
     except (ValueError, TypeError) as exc:
         _fail(exc)
     _emit(res.to_pandas(), out)
@@ -98,7 +122,9 @@ def meandim_profile_cmd(
 def corr_order_cmd(
     ctx: typer.Context,
     model: str = typer.Argument(..., help="zoo model: mlp, lenet, resnet18, densenet"),
-    layers: Optional[str] = typer.Option(None, help="comma-separated layer names (default: all conv/linear)"),
+    layers: Optional[str] = typer.Option(
+        None, help="comma-separated layer names (default: all conv/linear)"
+    ),
     shrinkage: str = typer.Option("ledoit_wolf", help="ledoit_wolf or a fixed intensity in [0, 1]"),
     n_draws: int = typer.Option(1, help="surrogates drawn per test image"),
     seed: int = typer.Option(0, help="seed of the trained model and of the draws"),
@@ -114,8 +140,9 @@ def corr_order_cmd(
         rule = shrinkage
     try:
         tm = pretrained(model, seed=seed)
-        res = correlation_order(tm.model, tm.data, layers=_layers(layers), shrinkage=rule,
-                                n_draws=n_draws, seed=seed)
+        res = correlation_order(
+            tm.model, tm.data, layers=_layers(layers), shrinkage=rule, n_draws=n_draws, seed=seed
+        )
     except (ValueError, TypeError) as exc:
         _fail(exc)
     _emit(res.to_pandas(), out)

@@ -46,17 +46,56 @@ def _file_logging(log_file: Path) -> logging.Handler:
 
 
 def run_command(
-    config: str = typer.Argument(..., help="TOML run config (or the name of a shipped one: 'embedded', 'paper_cifar10')."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run directory (default: the config's run.out, else runs/<name>). Rerunning into it resumes."),
-    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Dask scheduler address (tcp://host:8786) of an existing cluster; implies --executor dask."),
-    scheduler_timeout: float = typer.Option(10.0, "--scheduler-timeout", help="Seconds to wait for the Dask scheduler to answer."),
-    executor: str = typer.Option("local", "--executor", help="'local' processes or 'dask' (a LocalCluster started for the run unless --scheduler is given)."),
-    workers: Optional[int] = typer.Option(None, "--workers", "-j", help="Worker processes (local executor or local Dask cluster); default: every CPU."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars (for cluster jobs); the summary is still printed."),
-    log_file: Optional[Path] = typer.Option(None, "--log-file", help="Write an INFO-level log of every task to this file."),
-    check: bool = typer.Option(False, "--check", help="Only validate the config, list the models and the code it would import; run nothing."),
-    report: bool = typer.Option(True, "--report/--no-report", help="Write index.html with figures at the end."),
-    trust_config: bool = typer.Option(False, "--trust-config", help="Let the config import and call code of its own choosing (a module:callable of yours). Without it, only zoo names, model files, torchvision:/timm: names, nn.Module classes and documented factories of tda_activations are accepted."),
+    config: str = typer.Argument(
+        ..., help="TOML run config (or the name of a shipped one: 'embedded', 'paper_cifar10')."
+    ),
+    out: Optional[Path] = typer.Option(
+        None,
+        "--out",
+        "-o",
+        help="Run directory (default: the config's run.out, else runs/<name>). Rerunning into it resumes.",
+    ),
+    scheduler: Optional[str] = typer.Option(
+        None,
+        "--scheduler",
+        help="Dask scheduler address (tcp://host:8786) of an existing cluster; implies --executor dask.",
+    ),
+    scheduler_timeout: float = typer.Option(
+        10.0, "--scheduler-timeout", help="Seconds to wait for the Dask scheduler to answer."
+    ),
+    executor: str = typer.Option(
+        "local",
+        "--executor",
+        help="'local' processes or 'dask' (a LocalCluster started for the run unless --scheduler is given).",
+    ),
+    workers: Optional[int] = typer.Option(
+        None,
+        "--workers",
+        "-j",
+        help="Worker processes (local executor or local Dask cluster); default: every CPU.",
+    ),
+    quiet: bool = typer.Option(
+        False,
+        "--quiet",
+        "-q",
+        help="No progress bars (for cluster jobs); the summary is still printed.",
+    ),
+    log_file: Optional[Path] = typer.Option(
+        None, "--log-file", help="Write an INFO-level log of every task to this file."
+    ),
+    check: bool = typer.Option(
+        False,
+        "--check",
+        help="Only validate the config, list the models and the code it would import; run nothing.",
+    ),
+    report: bool = typer.Option(
+        True, "--report/--no-report", help="Write index.html with figures at the end."
+    ),
+    trust_config: bool = typer.Option(
+        False,
+        "--trust-config",
+        help="Let the config import and call code of its own choosing (a module:callable of yours). Without it, only zoo names, model files, torchvision:/timm: names, nn.Module classes and documented factories of tda_activations are accepted.",
+    ),
 ) -> None:
     """Run a batch of models and analyses from a TOML config into a run directory (resumable)."""
     from ..batch import (
@@ -81,8 +120,9 @@ def run_command(
             except (ConfigError, FileNotFoundError) as exc:
                 fail(exc)
             labels = [m.label for m in cfg.instances()]
-            typer.echo(f"config OK: {len(labels)} model(s): {', '.join(labels)}; "
-                       f"data {cfg.dataset_spec()}")
+            typer.echo(
+                f"config OK: {len(labels)} model(s): {', '.join(labels)}; data {cfg.dataset_spec()}"
+            )
             if refs:
                 typer.echo("code it imports:\n  " + "\n  ".join(r.describe() for r in refs))
             else:
@@ -91,11 +131,25 @@ def run_command(
         if workers is not None and workers < 1:
             fail(ValueError("--workers must be at least 1"))
         try:
-            result = run_batch(path, out=out, executor=executor, scheduler=scheduler, workers=workers,
-                               quiet=quiet, report=report, scheduler_timeout=scheduler_timeout,
-                               trust=trust_config)
-        except (SchedulerUnreachable, ConfigError, FileNotFoundError, ValueError, RuntimeError,
-                RunDirectoryError) as exc:
+            result = run_batch(
+                path,
+                out=out,
+                executor=executor,
+                scheduler=scheduler,
+                workers=workers,
+                quiet=quiet,
+                report=report,
+                scheduler_timeout=scheduler_timeout,
+                trust=trust_config,
+            )
+        except (
+            SchedulerUnreachable,
+            ConfigError,
+            FileNotFoundError,
+            ValueError,
+            RuntimeError,
+            RunDirectoryError,
+        ) as exc:
             fail(exc)
         typer.echo(result.summary())
         if not result.ok:
@@ -106,6 +160,9 @@ def run_command(
             handler.close()
 
 
-app = typer.Typer(help="Run a batch of models and analyses from a TOML config.", add_completion=False,
-                  pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="Run a batch of models and analyses from a TOML config.",
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
 app.command("run")(run_command)

@@ -19,7 +19,9 @@ from ._common import fail as _fail
 from ._common import split_list as _layers
 from ._sidecar import sidecar
 
-app = typer.Typer(help="Representational similarity measures (CKA, CCA family, RSA, ...) between layers.")
+app = typer.Typer(
+    help="Representational similarity measures (CKA, CCA family, RSA, ...) between layers."
+)
 
 
 def _value(text: str) -> Any:
@@ -59,15 +61,26 @@ def measures() -> None:
 @app.command("matrix")
 def matrix(
     ctx: typer.Context,
-    store: Path = typer.Argument(..., help="extraction store (directory written by the extract stage)"),
+    store: Path = typer.Argument(
+        ..., help="extraction store (directory written by the extract stage)"
+    ),
     against: Optional[Path] = typer.Option(
-        None, help="second store (another model on the same data): rows from STORE, columns from it"),
+        None, help="second store (another model on the same data): rows from STORE, columns from it"
+    ),
     measure: str = typer.Option("linear_cka", help="measure name (see `similarity measures`)"),
     param: Optional[list[str]] = typer.Option(
-        None, "--param", "-p", help="measure parameter KEY=VALUE (repeatable), e.g. -p debiased=true"),
-    layers: Optional[str] = typer.Option(None, help="comma-separated layers of STORE (default: all)"),
+        None,
+        "--param",
+        "-p",
+        help="measure parameter KEY=VALUE (repeatable), e.g. -p debiased=true",
+    ),
+    layers: Optional[str] = typer.Option(
+        None, help="comma-separated layers of STORE (default: all)"
+    ),
     layers_against: Optional[str] = typer.Option(None, help="comma-separated layers of --against"),
-    out: Optional[Path] = typer.Option(None, help="write the matrix as CSV (and its metadata as .json)"),
+    out: Optional[Path] = typer.Option(
+        None, help="write the matrix as CSV (and its metadata as .json)"
+    ),
 ) -> None:
     """Layer x layer matrix of a similarity measure within one model or across two."""
     from .._atomic import atomic_write_text
@@ -82,8 +95,13 @@ def matrix(
             result = similarity_matrix(acts, measure=measure, layers=_layers(layers), **kwargs)
         else:
             result = cross_similarity_matrix(
-                acts, load_store(against), measure=measure, layers_a=_layers(layers),
-                layers_b=_layers(layers_against), **kwargs)
+                acts,
+                load_store(against),
+                measure=measure,
+                layers_a=_layers(layers),
+                layers_b=_layers(layers_against),
+                **kwargs,
+            )
     except (ValueError, TypeError, FileNotFoundError) as exc:
         _fail(exc)
         return
@@ -93,6 +111,8 @@ def matrix(
     if out is not None:
         atomic_write_text(out, frame.to_csv(float_format="%.10g"))
         meta = {"measure": result.measure, "kind": result.kind, "params": result.params}
-        atomic_write_text(out.with_suffix(".json"), json.dumps(json.loads(stable_json(meta)), indent=1))
+        atomic_write_text(
+            out.with_suffix(".json"), json.dumps(json.loads(stable_json(meta)), indent=1)
+        )
         typer.echo(f"wrote {out}")
         sidecar(ctx, out, result=result)

@@ -113,7 +113,11 @@ def load_digits(*, upsample: int = 1, test_size: float = 0.3, seed: int = 0) -> 
 
     def make(idx: np.ndarray, part: str) -> ImageDataset:
         return ImageDataset(
-            images=images[idx], labels=labels[idx], hierarchy=hierarchy,
-            name=digits_name(upsample, part), sample_ids=ids[idx],
+            images=images[idx],
+            labels=labels[idx],
+            hierarchy=hierarchy,
+            name=digits_name(upsample, part),
+            sample_ids=ids[idx],
         )
+
     return Split(train=make(train_idx, "train"), test=make(test_idx, "test"))

@@ -60,7 +60,9 @@ def hierarchy_from_dict(spec: Mapping[str, Any], *, source: str = "hierarchy") -
         If a class is missing from a level, listed twice, or unknown.
     """
     if "classes" not in spec:
-        raise ValueError(f"{source}: no 'classes' list; see tda_activations/data/hierarchies/digits.json")
+        raise ValueError(
+            f"{source}: no 'classes' list; see tda_activations/data/hierarchies/digits.json"
+        )
     classes = tuple(str(c) for c in spec["classes"])
     if len(set(classes)) != len(classes):
         raise ValueError(f"{source}: class names must be unique")

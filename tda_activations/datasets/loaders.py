@@ -126,8 +126,10 @@ def _load_digits_spec(text: str, upsample: int, *, split: str, limit: int | None
     if upsample == 1:
         return small
     return ImageDataset(
-        images=upsample_images(np.asarray(small.images), upsample), labels=small.labels,
-        hierarchy=small.hierarchy, name=digits_name(upsample, split),
+        images=upsample_images(np.asarray(small.images), upsample),
+        labels=small.labels,
+        hierarchy=small.hierarchy,
+        name=digits_name(upsample, split),
         sample_ids=small.sample_ids,
     )
 

@@ -68,17 +68,22 @@ class ModularDataset(TokenDataset):
         tokens = np.asarray(self.input_ids)
         if tokens.ndim != 2 or tokens.shape[1] != 3 or tokens.shape[0] == 0:
             raise ValueError(
-                f"{self.name}: tokens must have shape (n, 3) with n >= 1, got {tokens.shape}")
+                f"{self.name}: tokens must have shape (n, 3) with n >= 1, got {tokens.shape}"
+            )
         if not np.issubdtype(tokens.dtype, np.integer):
             raise TypeError(f"{self.name}: tokens must be integers, got dtype {tokens.dtype}")
         if tokens[:, :2].min() < 0 or tokens[:, :2].max() >= p or np.any(tokens[:, 2] != p):
             raise ValueError(f"{self.name}: tokens must be (a, b, {p}) with 0 <= a, b < {p}")
         if self.attention_mask is not None and np.any(np.asarray(self.attention_mask) != 1):
-            raise ValueError(f"{self.name}: modular addition has no padding; leave "
-                             "attention_mask out (all ones)")
+            raise ValueError(
+                f"{self.name}: modular addition has no padding; leave attention_mask out (all ones)"
+            )
         labels = None if self.labels is None else np.asarray(self.labels)
-        if labels is None or labels.shape != (tokens.shape[0],) or np.any(
-                labels != (tokens[:, 0] + tokens[:, 1]) % p):
+        if (
+            labels is None
+            or labels.shape != (tokens.shape[0],)
+            or np.any(labels != (tokens[:, 0] + tokens[:, 1]) % p)
+        ):
             raise ValueError(f"{self.name}: labels must be (a + b) mod {p}, one per sequence")
         if self.sample_ids is None:
             object.__setattr__(self, "sample_ids", tokens[:, 0] * p + tokens[:, 1])
@@ -110,18 +115,25 @@ class ModularDataset(TokenDataset):
         """Content hash of the tokens, labels, ids and modulus."""
         from .._hashing import fingerprint_params
 
-        return fingerprint_params({
-            "kind": "modular_addition", "p": self.p, "name": self.name,
-            "tokens": self.tokens.tobytes().hex(), "ids": np.asarray(self.sample_ids).tobytes().hex(),
-        })
+        return fingerprint_params(
+            {
+                "kind": "modular_addition",
+                "p": self.p,
+                "name": self.name,
+                "tokens": self.tokens.tobytes().hex(),
+                "ids": np.asarray(self.sample_ids).tobytes().hex(),
+            }
+        )
 
-    def subset(self, indices: npt.ArrayLike | range, *, name: str | None = None
-               ) -> ModularDataset:
+    def subset(self, indices: npt.ArrayLike | range, *, name: str | None = None) -> ModularDataset:
         """A new dataset with the sequences at ``indices`` (sample ids are kept)."""
         idx = np.asarray(indices, dtype=np.int64)
         return ModularDataset(
-            input_ids=self.tokens[idx], labels=np.asarray(self.labels)[idx], p=self.p,
-            hierarchy=self.hierarchy, name=name or self.name,
+            input_ids=self.tokens[idx],
+            labels=np.asarray(self.labels)[idx],
+            p=self.p,
+            hierarchy=self.hierarchy,
+            name=name or self.name,
             sample_ids=np.asarray(self.sample_ids)[idx],
         )
 
@@ -158,7 +170,9 @@ def _is_prime(n: int) -> bool:
     return n >= 2 and all(n % d for d in range(2, int(n**0.5) + 1))
 
 
-def load_modular_addition(p: int = 59, *, train_fraction: float = 0.4, seed: int = 0) -> ModularSplit:
+def load_modular_addition(
+    p: int = 59, *, train_fraction: float = 0.4, seed: int = 0
+) -> ModularSplit:
     """All ``p**2`` sequences ``a, b, =`` split at random into train and test.
 
     Parameters
@@ -194,8 +208,13 @@ def load_modular_addition(p: int = 59, *, train_fraction: float = 0.4, seed: int
 
     def make(idx: np.ndarray, part: str) -> ModularDataset:
         idx = np.sort(idx)
-        return ModularDataset(input_ids=tokens[idx], labels=labels[idx], p=p,
-                              hierarchy=hierarchy, name=f"modular{p}/{part}")
+        return ModularDataset(
+            input_ids=tokens[idx],
+            labels=labels[idx],
+            p=p,
+            hierarchy=hierarchy,
+            name=f"modular{p}/{part}",
+        )
 
     return ModularSplit(train=make(order[:n_train], "train"), test=make(order[n_train:], "test"))
 
@@ -223,13 +242,22 @@ def modular_pairs(p: int = 59) -> ModularDataset:
     """
     _check_modulus(p)
     p = int(p)
-    return ModularDataset(input_ids=_all_tokens(p), labels=_all_labels(p), p=p,
-                          hierarchy=flat_hierarchy([str(r) for r in range(p)]),
-                          name=f"modular{p}/all")
+    return ModularDataset(
+        input_ids=_all_tokens(p),
+        labels=_all_labels(p),
+        p=p,
+        hierarchy=flat_hierarchy([str(r) for r in range(p)]),
+        name=f"modular{p}/all",
+    )
 
 
 def _check_modulus(p: object) -> None:
-    if isinstance(p, bool) or not isinstance(p, (int, np.integer)) or p < 3 or not _is_prime(int(p)):
+    if (
+        isinstance(p, bool)
+        or not isinstance(p, (int, np.integer))
+        or p < 3
+        or not _is_prime(int(p))
+    ):
         raise ValueError(f"p must be a prime >= 3 (e.g. 59 or 113), got {p!r}")
 
 
@@ -256,7 +284,9 @@ def fourier_basis(p: int) -> np.ndarray:
 def _check_embedding(embedding: npt.ArrayLike) -> np.ndarray:
     w = np.asarray(embedding, dtype=np.float64)
     if w.ndim != 2 or w.shape[0] < 3:
-        raise ValueError(f"embedding must be a (p, d) matrix with one row per residue, got shape {w.shape}")
+        raise ValueError(
+            f"embedding must be a (p, d) matrix with one row per residue, got shape {w.shape}"
+        )
     if not np.isfinite(w).all():
         raise ValueError("embedding has NaN or infinite entries")
     return w

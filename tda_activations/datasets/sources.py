@@ -278,7 +278,13 @@ def _transformed(inputs: Inputs, transform: Transform | None, size: int, *, wher
 
 
 def _make_batch(
-    inputs: Any, labels: Any, ids: Any, *, start: int, where: str, transform: Transform | None,
+    inputs: Any,
+    labels: Any,
+    ids: Any,
+    *,
+    start: int,
+    where: str,
+    transform: Transform | None,
     default_ids: Callable[[int, int], np.ndarray],
 ) -> Batch:
     x, size = _check_inputs(inputs, where=where)
@@ -292,8 +298,10 @@ def _make_batch(
         if sid.shape != (size,) or not np.issubdtype(sid.dtype, np.integer):
             raise ValueError(f"{where}: sample ids must be {size} integers, one per sample")
     return Batch(
-        inputs=_transformed(x, transform, size, where=where), labels=y,
-        sample_ids=np.asarray(sid, dtype=np.int64), start=start,
+        inputs=_transformed(x, transform, size, where=where),
+        labels=y,
+        sample_ids=np.asarray(sid, dtype=np.int64),
+        start=start,
     )
 
 
@@ -400,7 +408,8 @@ def _from_images(ds: ImageDataset, transform: Transform | None, name: str | None
             yield Batch(
                 inputs=_transformed(x, transform, stop - start, where=where),
                 labels=np.asarray(ds.labels[start:stop]),
-                sample_ids=sample_ids[start:stop], start=start,
+                sample_ids=sample_ids[start:stop],
+                start=start,
             )
 
     def fingerprint() -> str:
@@ -409,8 +418,14 @@ def _from_images(ds: ImageDataset, transform: Transform | None, name: str | None
         )
 
     return DataSource(
-        name=name or ds.name, kind="images", n=n, hierarchy=ds.hierarchy, batches=batches,
-        fingerprint=fingerprint, fingerprint_complete=True, fixed_batches=False,
+        name=name or ds.name,
+        kind="images",
+        n=n,
+        hierarchy=ds.hierarchy,
+        batches=batches,
+        fingerprint=fingerprint,
+        fingerprint_complete=True,
+        fixed_batches=False,
     )
 
 
@@ -429,7 +444,8 @@ def _from_tokens(ds: TokenDataset, transform: Transform | None, name: str | None
             yield Batch(
                 inputs=_transformed(x, transform, stop - start, where=ds.name),
                 labels=None if ds.labels is None else np.asarray(ds.labels[start:stop]),
-                sample_ids=sample_ids[start:stop], start=start,
+                sample_ids=sample_ids[start:stop],
+                start=start,
             )
 
     def fingerprint() -> str:
@@ -438,8 +454,14 @@ def _from_tokens(ds: TokenDataset, transform: Transform | None, name: str | None
         )
 
     return DataSource(
-        name=name or ds.name, kind="tokens", n=n, hierarchy=ds.hierarchy, batches=batches,
-        fingerprint=fingerprint, fingerprint_complete=True, fixed_batches=False,
+        name=name or ds.name,
+        kind="tokens",
+        n=n,
+        hierarchy=ds.hierarchy,
+        batches=batches,
+        fingerprint=fingerprint,
+        fingerprint_complete=True,
+        fixed_batches=False,
     )
 
 
@@ -448,7 +470,10 @@ def _dataset_name(obj: Any) -> str:
 
 
 def _from_map_dataset(
-    ds: Any, transform: Transform | None, name: str | None, hierarchy: ClassHierarchy | None,
+    ds: Any,
+    transform: Transform | None,
+    name: str | None,
+    hierarchy: ClassHierarchy | None,
 ) -> DataSource:
     from torch.utils.data import TensorDataset, default_collate
 
@@ -476,8 +501,15 @@ def _from_map_dataset(
             ) from None
         labels = _stack_labels([p[1] for p in parts], where=where) if True in has_labels else None
         ids = np.asarray([int(p[2]) for p in parts]) if True in has_ids else None
-        return _make_batch(inputs, labels, ids, start=start, where=where, transform=transform,
-                           default_ids=default_ids)
+        return _make_batch(
+            inputs,
+            labels,
+            ids,
+            start=start,
+            where=where,
+            transform=transform,
+            default_ids=default_ids,
+        )
 
     def batches(size: int) -> Iterator[Batch]:
         for start in range(0, n, size):
@@ -485,9 +517,15 @@ def _from_map_dataset(
             if tensors:
                 cols = [t[start:stop] for t in ds.tensors]
                 where = f"{label}, samples {start}..{stop - 1}"
-                yield _make_batch(cols[0], cols[1] if len(cols) > 1 else None,
-                                  cols[2] if len(cols) > 2 else None, start=start, where=where,
-                                  transform=transform, default_ids=default_ids)
+                yield _make_batch(
+                    cols[0],
+                    cols[1] if len(cols) > 1 else None,
+                    cols[2] if len(cols) > 2 else None,
+                    start=start,
+                    where=where,
+                    transform=transform,
+                    default_ids=default_ids,
+                )
             else:
                 yield collate([ds[i] for i in range(start, stop)], start)
 
@@ -502,16 +540,25 @@ def _from_map_dataset(
             for i in _probe_indices(n):
                 _hash_batch(h, collate([ds[i]], i))
             base = h.hexdigest()[:16]
-        return fingerprint_params({
-            "kind": "tensors" if tensors else "dataset",
-            "type": f"{type(ds).__module__}.{type(ds).__qualname__}", "n": n, "content": base,
-            "classes": None if hierarchy is None else list(hierarchy.class_names),
-            "transform": _callable_identity(transform),
-        })
+        return fingerprint_params(
+            {
+                "kind": "tensors" if tensors else "dataset",
+                "type": f"{type(ds).__module__}.{type(ds).__qualname__}",
+                "n": n,
+                "content": base,
+                "classes": None if hierarchy is None else list(hierarchy.class_names),
+                "transform": _callable_identity(transform),
+            }
+        )
 
     return DataSource(
-        name=label, kind="tensors" if tensors else "dataset", n=n, hierarchy=hierarchy,
-        batches=batches, fingerprint=fingerprint, fingerprint_complete=tensors,
+        name=label,
+        kind="tensors" if tensors else "dataset",
+        n=n,
+        hierarchy=hierarchy,
+        batches=batches,
+        fingerprint=fingerprint,
+        fingerprint_complete=tensors,
         fixed_batches=False,
     )
 
@@ -526,9 +573,13 @@ def _is_int_like(value: Any) -> bool:
         return False
     if isinstance(value, (int, np.integer)):
         return True
-    return isinstance(value, (torch.Tensor, np.ndarray)) and value.ndim == 0 and (
-        not torch.is_floating_point(torch.as_tensor(value))
-        and torch.as_tensor(value).dtype != torch.bool
+    return (
+        isinstance(value, (torch.Tensor, np.ndarray))
+        and value.ndim == 0
+        and (
+            not torch.is_floating_point(torch.as_tensor(value))
+            and torch.as_tensor(value).dtype != torch.bool
+        )
     )
 
 
@@ -544,7 +595,10 @@ def _stack_labels(labels: list[Any], *, where: str) -> np.ndarray:
 
 
 def _from_iterable_dataset(
-    ds: Any, transform: Transform | None, name: str | None, hierarchy: ClassHierarchy | None,
+    ds: Any,
+    transform: Transform | None,
+    name: str | None,
+    hierarchy: ClassHierarchy | None,
 ) -> DataSource:
     from torch.utils.data import default_collate
 
@@ -572,28 +626,49 @@ def _from_iterable_dataset(
                     f"{where}: samples cannot be stacked into a batch "
                     f"({str(exc).splitlines()[0]}); pad them to one shape"
                 ) from None
-            labels = None if parts[0][1] is None else _stack_labels(
-                [p[1] for p in parts], where=where)
+            labels = (
+                None if parts[0][1] is None else _stack_labels([p[1] for p in parts], where=where)
+            )
             ids = None if parts[0][2] is None else np.asarray([int(p[2]) for p in parts])
-            yield _make_batch(inputs, labels, ids, start=start, where=where, transform=transform,
-                              default_ids=_arange_ids)
+            yield _make_batch(
+                inputs,
+                labels,
+                ids,
+                start=start,
+                where=where,
+                transform=transform,
+                default_ids=_arange_ids,
+            )
             start += len(items)
 
     def fingerprint() -> str:
-        return fingerprint_params({
-            "kind": "iterable-dataset", "type": f"{type(ds).__module__}.{type(ds).__qualname__}",
-            "n": n, "first": _hash_batches(itertools.islice(batches(PROBE_SAMPLES), 1)),
-            "transform": _callable_identity(transform),
-        })
+        return fingerprint_params(
+            {
+                "kind": "iterable-dataset",
+                "type": f"{type(ds).__module__}.{type(ds).__qualname__}",
+                "n": n,
+                "first": _hash_batches(itertools.islice(batches(PROBE_SAMPLES), 1)),
+                "transform": _callable_identity(transform),
+            }
+        )
 
     return DataSource(
-        name=label, kind="iterable-dataset", n=n, hierarchy=hierarchy, batches=batches,
-        fingerprint=fingerprint, fingerprint_complete=False, fixed_batches=False,
+        name=label,
+        kind="iterable-dataset",
+        n=n,
+        hierarchy=hierarchy,
+        batches=batches,
+        fingerprint=fingerprint,
+        fingerprint_complete=False,
+        fixed_batches=False,
     )
 
 
 def _from_loader(
-    loader: Any, transform: Transform | None, name: str | None, hierarchy: ClassHierarchy | None,
+    loader: Any,
+    transform: Transform | None,
+    name: str | None,
+    hierarchy: ClassHierarchy | None,
 ) -> DataSource:
     from torch.utils.data import BatchSampler, IterableDataset, SequentialSampler
 
@@ -610,15 +685,13 @@ def _from_loader(
         sequential = True
     else:
         n = len(ds)
-        sequential = (
-            type(loader.batch_sampler) is BatchSampler
-            and isinstance(loader.batch_sampler.sampler, SequentialSampler)
+        sequential = type(loader.batch_sampler) is BatchSampler and isinstance(
+            loader.batch_sampler.sampler, SequentialSampler
         )
         default_ids = _ids_from(getattr(ds, "sample_ids", None), n, where=label)
         if loader.batch_sampler is None:
             raise ValueError(
-                f"{label}: the DataLoader has batch_size=None (no batching); give it a "
-                "batch_size"
+                f"{label}: the DataLoader has batch_size=None (no batching); give it a batch_size"
             )
 
     def batches(size: int) -> Iterator[Batch]:
@@ -633,8 +706,15 @@ def _from_loader(
                     "ids would change from run to run; use shuffle=False, or yield "
                     "(inputs, label, sample_id) batches"
                 )
-            batch = _make_batch(inputs, labels, ids, start=start, where=where,
-                                transform=transform, default_ids=default_ids)
+            batch = _make_batch(
+                inputs,
+                labels,
+                ids,
+                start=start,
+                where=where,
+                transform=transform,
+                default_ids=default_ids,
+            )
             start += len(batch)
             yield batch
 
@@ -648,24 +728,47 @@ def _from_loader(
             for i in _probe_indices(int(n or 0)):
                 raw = loader.collate_fn([ds[i]])
                 inputs, labels, ids = _split_item(raw, where=f"{label}, sample {i}")
-                _hash_batch(h, _make_batch(inputs, labels, ids, start=i, where=label,
-                                           transform=None, default_ids=default_ids))
+                _hash_batch(
+                    h,
+                    _make_batch(
+                        inputs,
+                        labels,
+                        ids,
+                        start=i,
+                        where=label,
+                        transform=None,
+                        default_ids=default_ids,
+                    ),
+                )
             content = h.hexdigest()[:16]
-        return fingerprint_params({
-            "kind": "loader", "content": content, "n": n,
-            "collate": _callable_identity(getattr(loader, "collate_fn", None)),
-            "transform": _callable_identity(transform),
-        })
+        return fingerprint_params(
+            {
+                "kind": "loader",
+                "content": content,
+                "n": n,
+                "collate": _callable_identity(getattr(loader, "collate_fn", None)),
+                "transform": _callable_identity(transform),
+            }
+        )
 
     complete = (not iterable) and isinstance(ds, torch.utils.data.TensorDataset)
     return DataSource(
-        name=label, kind="loader", n=n, hierarchy=hierarchy, batches=batches,
-        fingerprint=fingerprint, fingerprint_complete=complete, fixed_batches=True,
+        name=label,
+        kind="loader",
+        n=n,
+        hierarchy=hierarchy,
+        batches=batches,
+        fingerprint=fingerprint,
+        fingerprint_complete=complete,
+        fixed_batches=True,
     )
 
 
 def _from_iterable(
-    data: Any, transform: Transform | None, name: str | None, hierarchy: ClassHierarchy | None,
+    data: Any,
+    transform: Transform | None,
+    name: str | None,
+    hierarchy: ClassHierarchy | None,
 ) -> DataSource:
     label = name or type(data).__name__
     one_shot = iter(data) is data
@@ -693,8 +796,15 @@ def _from_iterable(
         for i, raw in enumerate(raw_batches()):
             where = f"{label}, batch {i}"
             inputs, labels, ids = _split_item(raw, where=where)
-            batch = _make_batch(inputs, labels, ids, start=start, where=where,
-                                transform=transform, default_ids=_arange_ids)
+            batch = _make_batch(
+                inputs,
+                labels,
+                ids,
+                start=start,
+                where=where,
+                transform=transform,
+                default_ids=_arange_ids,
+            )
             start += len(batch)
             yield batch
 
@@ -703,25 +813,47 @@ def _from_iterable(
         if raw is None:
             return
         inputs, labels, ids = _split_item(raw, where=f"{label}, batch 0")
-        yield _make_batch(inputs, labels, ids, start=0, where=f"{label}, batch 0",
-                          transform=transform, default_ids=_arange_ids)
+        yield _make_batch(
+            inputs,
+            labels,
+            ids,
+            start=0,
+            where=f"{label}, batch 0",
+            transform=transform,
+            default_ids=_arange_ids,
+        )
 
     sized = isinstance(data, Sequence)
     n: int | None = None
     if sized:  # sizes only: no transform, nothing kept
-        n = sum(_check_inputs(_split_item(raw, where=f"{label}, batch {i}")[0],
-                              where=f"{label}, batch {i}")[1] for i, raw in enumerate(data))
+        n = sum(
+            _check_inputs(
+                _split_item(raw, where=f"{label}, batch {i}")[0], where=f"{label}, batch {i}"
+            )[1]
+            for i, raw in enumerate(data)
+        )
 
     def fingerprint() -> str:
         content = _hash_batches(batches(1)) if sized else _hash_batches(first_batch())
-        return fingerprint_params({
-            "kind": "iterable", "type": f"{type(data).__module__}.{type(data).__qualname__}",
-            "n": n, "content": content, "transform": _callable_identity(transform),
-        })
+        return fingerprint_params(
+            {
+                "kind": "iterable",
+                "type": f"{type(data).__module__}.{type(data).__qualname__}",
+                "n": n,
+                "content": content,
+                "transform": _callable_identity(transform),
+            }
+        )
 
     source = DataSource(
-        name=label, kind="iterable", n=n, hierarchy=hierarchy, batches=batches,
-        fingerprint=fingerprint, fingerprint_complete=sized, fixed_batches=True,
+        name=label,
+        kind="iterable",
+        n=n,
+        hierarchy=hierarchy,
+        batches=batches,
+        fingerprint=fingerprint,
+        fingerprint_complete=sized,
+        fixed_batches=True,
     )
     if one_shot:  # example() must not consume the stream
         source.example = lambda: _slice_inputs(next(first_batch()).inputs, 0, 1)  # type: ignore[method-assign]
@@ -733,11 +865,15 @@ def _from_iterable(
 #: and losing, another batch.  Weak keys where the iterator allows it; else the last few.
 _ONE_SHOT: weakref.WeakKeyDictionary[Any, tuple[Any, DataSource]] = weakref.WeakKeyDictionary()
 _ONE_SHOT_STRONG: collections.OrderedDict[int, tuple[Any, Any, DataSource]] = (
-    collections.OrderedDict())
+    collections.OrderedDict()
+)
 
 
 def _one_shot_source(
-    data: Any, transform: Transform | None, name: str | None, hierarchy: ClassHierarchy | None,
+    data: Any,
+    transform: Transform | None,
+    name: str | None,
+    hierarchy: ClassHierarchy | None,
 ) -> DataSource:
     options = (id(transform), name, id(hierarchy))
     try:
@@ -836,14 +972,24 @@ def as_source(
         return data
     if isinstance(data, ImageDataset):
         if hierarchy is not None:
-            data = ImageDataset(images=data.images, labels=data.labels, hierarchy=hierarchy,
-                                name=data.name, sample_ids=data.sample_ids)
+            data = ImageDataset(
+                images=data.images,
+                labels=data.labels,
+                hierarchy=hierarchy,
+                name=data.name,
+                sample_ids=data.sample_ids,
+            )
         return _from_images(data, transform, name)
     if isinstance(data, TokenDataset):
         if hierarchy is not None:
-            data = TokenDataset(input_ids=data.input_ids, attention_mask=data.attention_mask,
-                                labels=data.labels, hierarchy=hierarchy, name=data.name,
-                                sample_ids=data.sample_ids)
+            data = TokenDataset(
+                input_ids=data.input_ids,
+                attention_mask=data.attention_mask,
+                labels=data.labels,
+                hierarchy=hierarchy,
+                name=data.name,
+                sample_ids=data.sample_ids,
+            )
         return _from_tokens(data, transform, name)
     if isinstance(data, (str, bytes)) or hasattr(data, "__fspath__"):
         raise TypeError(
@@ -868,8 +1014,9 @@ def as_source(
         return _from_loader(data, transform, name, own_hierarchy(data.dataset))
     if isinstance(data, IterableDataset):
         return _from_iterable_dataset(data, transform, name, own_hierarchy(data))
-    if isinstance(data, Dataset) or (hasattr(data, "__getitem__") and hasattr(data, "__len__")
-                                     and not isinstance(data, Sequence)):
+    if isinstance(data, Dataset) or (
+        hasattr(data, "__getitem__") and hasattr(data, "__len__") and not isinstance(data, Sequence)
+    ):
         return _from_map_dataset(data, transform, name, own_hierarchy(data))
     if isinstance(data, Iterable):
         if iter(data) is data:  # one-shot: wrapping it twice must not lose its first batch

@@ -125,23 +125,28 @@ class TokenDataset:
         """Content hash of ids, masks, labels, sample ids and class names (computed once)."""
         from .._hashing import fingerprint_array, fingerprint_params
 
-        return fingerprint_params({
-            "kind": "tokens",
-            "input_ids": fingerprint_array(self.input_ids),
-            "attention_mask": fingerprint_array(self.attention_mask),
-            "labels": None if self.labels is None else fingerprint_array(self.labels),
-            "sample_ids": fingerprint_array(self.sample_ids),
-            "classes": None if self.hierarchy is None else list(self.hierarchy.class_names),
-        })
+        return fingerprint_params(
+            {
+                "kind": "tokens",
+                "input_ids": fingerprint_array(self.input_ids),
+                "attention_mask": fingerprint_array(self.attention_mask),
+                "labels": None if self.labels is None else fingerprint_array(self.labels),
+                "sample_ids": fingerprint_array(self.sample_ids),
+                "classes": None if self.hierarchy is None else list(self.hierarchy.class_names),
+            }
+        )
 
-    def subset(self, indices: np.ndarray | list[int] | range, *, name: str | None = None
-               ) -> TokenDataset:
+    def subset(
+        self, indices: np.ndarray | list[int] | range, *, name: str | None = None
+    ) -> TokenDataset:
         """A new dataset with the sequences at ``indices`` (sample ids are kept)."""
         idx = np.asarray(indices, dtype=np.int64)
         return TokenDataset(
-            input_ids=self.input_ids[idx], attention_mask=np.asarray(self.attention_mask)[idx],
+            input_ids=self.input_ids[idx],
+            attention_mask=np.asarray(self.attention_mask)[idx],
             labels=None if self.labels is None else self.labels[idx],
-            hierarchy=self.hierarchy, name=name or self.name,
+            hierarchy=self.hierarchy,
+            name=name or self.name,
             sample_ids=np.asarray(self.sample_ids)[idx],
         )
 
@@ -191,8 +196,11 @@ def load_token_npz(
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path} does not exist or is not a file")
-    arrays = read_npz(path, how="numpy.savez(path, input_ids=..., attention_mask=..., labels=...)",
-                      what="token data")
+    arrays = read_npz(
+        path,
+        how="numpy.savez(path, input_ids=..., attention_mask=..., labels=...)",
+        what="token data",
+    )
     if "input_ids" not in arrays:
         raise ValueError(
             f"{path} has no 'input_ids' array (it has {sorted(arrays)}); write the file with "
@@ -209,6 +217,10 @@ def load_token_npz(
     elif resolved is not None:
         raise ValueError(f"{path}: a hierarchy was given but the file has no 'labels' array")
     return TokenDataset(
-        input_ids=arrays["input_ids"], attention_mask=arrays.get("attention_mask"),
-        labels=labels, hierarchy=resolved, name=label, sample_ids=arrays.get("sample_ids"),
+        input_ids=arrays["input_ids"],
+        attention_mask=arrays.get("attention_mask"),
+        labels=labels,
+        hierarchy=resolved,
+        name=label,
+        sample_ids=arrays.get("sample_ids"),
     )

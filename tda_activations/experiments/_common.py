@@ -56,7 +56,9 @@ def as_models(models: Any, *, what: str) -> dict[str, ActivationSet]:
     elif isinstance(models, Sequence) and not isinstance(models, (str, bytes)):
         out = {f"model{i}": v for i, v in enumerate(models)}
     else:
-        raise TypeError(f"{what}: give ActivationSets as a mapping name -> set or a list, got {type(models).__name__}")
+        raise TypeError(
+            f"{what}: give ActivationSets as a mapping name -> set or a list, got {type(models).__name__}"
+        )
     for name, acts in out.items():
         if not isinstance(acts, ActivationSet):
             raise TypeError(
@@ -66,15 +68,31 @@ def as_models(models: Any, *, what: str) -> dict[str, ActivationSet]:
     return out
 
 
-def layer_list(acts: ActivationSet, layers: Sequence[str] | str | None, *, model: str = "") -> tuple[str, ...]:
+def layer_list(
+    acts: ActivationSet, layers: Sequence[str] | str | None, *, model: str = ""
+) -> tuple[str, ...]:
     """The layers to use (all by default).
 
     By the one ``layers=`` rule (:func:`~tda_activations._select.resolve_layer_names`).
     """
-    return resolve_layer_names(acts.layers, layers, what=f"layer of model {model!r}" if model else "layer")
+    return resolve_layer_names(
+        acts.layers, layers, what=f"layer of model {model!r}" if model else "layer"
+    )
 
 
-def matrix(values: np.ndarray, rows: Sequence[str], cols: Sequence[str], measure: Any, params: Mapping[str, Any]) -> LayerMatrix:
+def matrix(
+    values: np.ndarray,
+    rows: Sequence[str],
+    cols: Sequence[str],
+    measure: Any,
+    params: Mapping[str, Any],
+) -> LayerMatrix:
     """A LayerMatrix labelled with the measure's name and kind."""
-    return LayerMatrix(values=values, row_labels=tuple(rows), col_labels=tuple(cols), measure=measure.id,
-                       kind=measure.kind, params={**measure.describe(), **dict(params)})
+    return LayerMatrix(
+        values=values,
+        row_labels=tuple(rows),
+        col_labels=tuple(cols),
+        measure=measure.id,
+        kind=measure.kind,
+        params={**measure.describe(), **dict(params)},
+    )

@@ -65,7 +65,9 @@ class Table:
         """A new :class:`pandas.DataFrame` with the columns in order."""
         import pandas as pd
 
-        return pd.DataFrame({c: np.array(self.data[c]) for c in self.columns}, columns=list(self.columns))
+        return pd.DataFrame(
+            {c: np.array(self.data[c]) for c in self.columns}, columns=list(self.columns)
+        )
 
     def to_csv(self, path: str | os.PathLike[str]) -> Path:
         """Write the table as CSV, atomically; returns the path."""
@@ -95,7 +97,9 @@ def table_from_records(records: Sequence[Mapping[str, Any]], columns: Sequence[s
             data[c] = np.array(values, dtype=object)
         elif values and all(isinstance(v, (bool, np.bool_)) for v in values):
             data[c] = np.array(values, dtype=bool)
-        elif values and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in values):
+        elif values and all(
+            isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in values
+        ):
             data[c] = np.array(values, dtype=np.int64)
         elif values and all(isinstance(v, (int, float, np.integer, np.floating)) for v in values):
             data[c] = np.array(values, dtype=np.float64)
@@ -106,4 +110,6 @@ def table_from_records(records: Sequence[Mapping[str, Any]], columns: Sequence[s
 
 def write_params(path: str | os.PathLike[str], params: Mapping[str, Any]) -> Path:
     """Write a parameter mapping as indented, key-sorted JSON, atomically."""
-    return atomic_write_text(path, json.dumps(json.loads(stable_json(dict(params))), indent=1) + "\n")
+    return atomic_write_text(
+        path, json.dumps(json.loads(stable_json(dict(params))), indent=1) + "\n"
+    )

@@ -73,11 +73,13 @@ class CorrespondenceResult(ResultMixin):
     params: dict[str, Any] = field(default_factory=dict)
 
     def __repr__(self) -> str:
-        return (f"CorrespondenceResult({len(self.summary)} measures: "
-                f"{brief_names(self.summary.column('measure'), limit=6)}; "
-                f"{len(self.params.get('models', {}))} models, "
-                f"{len(self.params.get('ordered_pairs', []))} ordered pairs, "
-                f"align={self.params.get('align')!r}; tables: summary, matches, matrices)")
+        return (
+            f"CorrespondenceResult({len(self.summary)} measures: "
+            f"{brief_names(self.summary.column('measure'), limit=6)}; "
+            f"{len(self.params.get('models', {}))} models, "
+            f"{len(self.params.get('ordered_pairs', []))} ordered pairs, "
+            f"align={self.params.get('align')!r}; tables: summary, matches, matrices)"
+        )
 
     def matrix(self, measure: str, model_a: str, model_b: str) -> LayerMatrix:
         """The cross-model matrix of one measure (rows: layers of A, columns: layers of B).
@@ -88,7 +90,9 @@ class CorrespondenceResult(ResultMixin):
         key = (measure, model_a, model_b)
         if key not in self.matrices:
             pairs = sorted(f"{a}/{b}" for m, a, b in self.matrices if m == measure)
-            raise ValueError(f"no matrix for models {model_a!r} x {model_b!r}; compared pairs: {pairs}")
+            raise ValueError(
+                f"no matrix for models {model_a!r} x {model_b!r}; compared pairs: {pairs}"
+            )
         return self.matrices[key]
 
     def matrices_table(self) -> Table:
@@ -97,10 +101,22 @@ class CorrespondenceResult(ResultMixin):
         for (m, a, b), mat in self.matrices.items():
             for i, la in enumerate(mat.row_labels):
                 for j, lb in enumerate(mat.col_labels):
-                    rows.append({"measure": m, "model_a": a, "model_b": b, "layer_a": la, "layer_b": lb,
-                                 "depth_a": i, "depth_b": j, "value": float(mat.values[i, j])})
-        return table_from_records(rows, ["measure", "model_a", "model_b", "layer_a", "layer_b", "depth_a",
-                                         "depth_b", "value"])
+                    rows.append(
+                        {
+                            "measure": m,
+                            "model_a": a,
+                            "model_b": b,
+                            "layer_a": la,
+                            "layer_b": lb,
+                            "depth_a": i,
+                            "depth_b": j,
+                            "value": float(mat.values[i, j]),
+                        }
+                    )
+        return table_from_records(
+            rows,
+            ["measure", "model_a", "model_b", "layer_a", "layer_b", "depth_a", "depth_b", "value"],
+        )
 
     def _tables(self) -> dict[str, Table]:
         return {"summary": self.summary, "matches": self.matches, "matrices": self.matrices_table()}
@@ -140,7 +156,10 @@ def depth_targets(n_a: int, n_b: int, *, align: Align = "names") -> np.ndarray:
 
 
 def _check_models(
-    models: dict[str, ActivationSet], layers: dict[str, tuple[str, ...]], ms: Sequence[PairwiseMeasure], align: str
+    models: dict[str, ActivationSet],
+    layers: dict[str, tuple[str, ...]],
+    ms: Sequence[PairwiseMeasure],
+    align: str,
 ) -> None:
     names = list(models)
     if len(names) < 2:
@@ -191,7 +210,9 @@ def _check_models(
                         "or use only topological measures"
                     )
             if not np.array_equal(acts.labels, models[ref].labels):
-                raise ValueError(f"models {ref!r} and {n!r} have different sample labels; extract both on the same images")
+                raise ValueError(
+                    f"models {ref!r} and {n!r} have different sample labels; extract both on the same images"
+                )
 
 
 def layer_correspondence(
@@ -262,18 +283,50 @@ def layer_correspondence(
     summary: list[dict[str, Any]] = []
     matches: list[dict[str, Any]] = []
     mats: dict[tuple[str, str, str], LayerMatrix] = {}
-    with progress_bar(total=len(ms), desc="layer_correspondence", unit="measure",
-                      enabled=progress) as bar:
-        _run_measures(ms, clouds, names, lays, ordered, align, rng, n_bootstrap, n_permutations,
-                      confidence, mats, summary, matches, bar)
-    return _result(mods, ms, lays, ordered, align, pairs, n_permutations, n_bootstrap, confidence,
-                   seed, mats, summary, matches)
+    with progress_bar(
+        total=len(ms), desc="layer_correspondence", unit="measure", enabled=progress
+    ) as bar:
+        _run_measures(
+            ms,
+            clouds,
+            names,
+            lays,
+            ordered,
+            align,
+            rng,
+            n_bootstrap,
+            n_permutations,
+            confidence,
+            mats,
+            summary,
+            matches,
+            bar,
+        )
+    return _result(
+        mods,
+        ms,
+        lays,
+        ordered,
+        align,
+        pairs,
+        n_permutations,
+        n_bootstrap,
+        confidence,
+        seed,
+        mats,
+        summary,
+        matches,
+    )
 
 
-def _plan(models: Any, measures: Any, layers: Sequence[str] | None, align: Align,
-          pairs: Pairs) -> tuple[
-        dict[str, ActivationSet], tuple[PairwiseMeasure, ...], dict[str, tuple[str, ...]],
-        list[tuple[str, str]]]:
+def _plan(
+    models: Any, measures: Any, layers: Sequence[str] | None, align: Align, pairs: Pairs
+) -> tuple[
+    dict[str, ActivationSet],
+    tuple[PairwiseMeasure, ...],
+    dict[str, tuple[str, ...]],
+    list[tuple[str, str]],
+]:
     """Checked inputs: models, measures, layers per model, ordered model pairs."""
     mods = as_models(models, what="layer_correspondence")
     ms = as_measures(measures)
@@ -291,8 +344,9 @@ def _plan(models: Any, measures: Any, layers: Sequence[str] | None, align: Align
     return mods, ms, lays, ordered
 
 
-def _comparisons(m: PairwiseMeasure, lays: dict[str, tuple[str, ...]],
-                 ordered: Sequence[tuple[str, str]]) -> int:
+def _comparisons(
+    m: PairwiseMeasure, lays: dict[str, tuple[str, ...]], ordered: Sequence[tuple[str, str]]
+) -> int:
     """Layer pairs a measure compares (a symmetric measure reuses (B, A) for (A, B))."""
     done: set[tuple[str, str]] = set()
     total = 0
@@ -303,18 +357,26 @@ def _comparisons(m: PairwiseMeasure, lays: dict[str, tuple[str, ...]],
     return total
 
 
-def _cost(mods: dict[str, ActivationSet], ms: Sequence[PairwiseMeasure],
-          lays: dict[str, tuple[str, ...]], ordered: Sequence[tuple[str, str]], *,
-          calibrate: bool) -> CostEstimate:
+def _cost(
+    mods: dict[str, ActivationSet],
+    ms: Sequence[PairwiseMeasure],
+    lays: dict[str, tuple[str, ...]],
+    ordered: Sequence[tuple[str, str]],
+    *,
+    calibrate: bool,
+) -> CostEstimate:
     first = next(iter(mods))
     sample = None
     if calibrate:
         ls = lays[first]
         sample = [mods[first].cloud(ls[0]), mods[first].cloud(ls[len(ls) // 2])]
-    return measures_cost(ms, what="layer_correspondence",
-                         n_clouds=sum(len(l) for l in lays.values()),
-                         comparisons={m.id: _comparisons(m, lays, ordered) for m in ms},
-                         sample=sample)
+    return measures_cost(
+        ms,
+        what="layer_correspondence",
+        n_clouds=sum(len(l) for l in lays.values()),
+        comparisons={m.id: _comparisons(m, lays, ordered) for m in ms},
+        sample=sample,
+    )
 
 
 def layer_correspondence_cost(
@@ -351,11 +413,22 @@ def layer_correspondence_cost(
     return _cost(mods, ms, lays, ordered, calibrate=calibrate)
 
 
-def _run_measures(ms: Sequence[PairwiseMeasure], clouds: dict[str, Any], names: list[str],
-                  lays: dict[str, tuple[str, ...]], ordered: Sequence[tuple[str, str]],
-                  align: Align, rng: np.random.Generator, n_bootstrap: int, n_permutations: int,
-                  confidence: float, mats: dict[tuple[str, str, str], LayerMatrix],
-                  summary: list[dict[str, Any]], matches: list[dict[str, Any]], bar: Any) -> None:
+def _run_measures(
+    ms: Sequence[PairwiseMeasure],
+    clouds: dict[str, Any],
+    names: list[str],
+    lays: dict[str, tuple[str, ...]],
+    ordered: Sequence[tuple[str, str]],
+    align: Align,
+    rng: np.random.Generator,
+    n_bootstrap: int,
+    n_permutations: int,
+    confidence: float,
+    mats: dict[tuple[str, str, str], LayerMatrix],
+    summary: list[dict[str, Any]],
+    matches: list[dict[str, Any]],
+    bar: Any,
+) -> None:
     bar.set_postfix(ms[0].id if ms else "")
     for m, states in prepare_measures(ms, clouds):
         log.info("correspondence: %s over %d model pairs", m.id, len(ordered))
@@ -384,17 +457,31 @@ def _run_measures(ms: Sequence[PairwiseMeasure], clouds: dict[str, Any], names: 
             for i, la in enumerate(lays[a]):
                 t = int(targets[i])
                 row = dis[i]
-                cand = np.flatnonzero(tied[i])  # among tied closest layers, report the one nearest the target
+                cand = np.flatnonzero(
+                    tied[i]
+                )  # among tied closest layers, report the one nearest the target
                 best_j = int(cand[np.argmin(np.abs(cand - t))]) if cand.size else -1
                 others = np.delete(row, t)
                 rank = 1 + int(np.sum(row < row[t] - tol[i, 0]))
-                matches.append({
-                    "measure": m.id, "model_a": a, "model_b": b, "layer_a": la, "depth_a": i,
-                    "target_layer": lays[b][t], "target_depth": t,
-                    "best_layer": lays[b][best_j] if best_j >= 0 else "", "best_depth": best_j,
-                    "depth_error": best_j - t, "credit": float(credits[i]), "target_rank": rank,
-                    "margin": float(np.nanmin(others) - row[t]) if others.size else float("nan"),
-                })
+                matches.append(
+                    {
+                        "measure": m.id,
+                        "model_a": a,
+                        "model_b": b,
+                        "layer_a": la,
+                        "depth_a": i,
+                        "target_layer": lays[b][t],
+                        "target_depth": t,
+                        "best_layer": lays[b][best_j] if best_j >= 0 else "",
+                        "best_depth": best_j,
+                        "depth_error": best_j - t,
+                        "credit": float(credits[i]),
+                        "target_rank": rank,
+                        "margin": float(np.nanmin(others) - row[t])
+                        if others.size
+                        else float("nan"),
+                    }
+                )
         allc = np.concatenate(pair_credit)
         accuracy = float(allc.mean())
         # bootstrap over ordered model pairs (rows of one pair are not independent)
@@ -419,41 +506,100 @@ def _run_measures(ms: Sequence[PairwiseMeasure], clouds: dict[str, Any], names: 
                 null += w[np.arange(len(tg))[None, :], perms[:, tg]].sum(axis=1)
             null /= total
             p = permutation_p_value(accuracy, null, alternative="greater")
-        depth_err = np.array([r["depth_error"] for r in matches if r["measure"] == m.id], dtype=np.float64)
-        ranks = np.array([r["target_rank"] for r in matches if r["measure"] == m.id], dtype=np.float64)
-        summary.append({
-            "measure": m.id, "kind": m.kind, "family": m.family, "accuracy": accuracy,
-            "ci_low": lo, "ci_high": hi, "p_value": p,
-            "chance": float(np.mean([1.0 / len(lays[b]) for a, b in ordered])),
-            "mean_abs_depth_error": float(np.abs(depth_err).mean()),
-            "mean_target_rank": float(ranks.mean()), "n_matches": int(allc.size),
-            "n_model_pairs": len(ordered),
-        })
+        depth_err = np.array(
+            [r["depth_error"] for r in matches if r["measure"] == m.id], dtype=np.float64
+        )
+        ranks = np.array(
+            [r["target_rank"] for r in matches if r["measure"] == m.id], dtype=np.float64
+        )
+        summary.append(
+            {
+                "measure": m.id,
+                "kind": m.kind,
+                "family": m.family,
+                "accuracy": accuracy,
+                "ci_low": lo,
+                "ci_high": hi,
+                "p_value": p,
+                "chance": float(np.mean([1.0 / len(lays[b]) for a, b in ordered])),
+                "mean_abs_depth_error": float(np.abs(depth_err).mean()),
+                "mean_target_rank": float(ranks.mean()),
+                "n_matches": int(allc.size),
+                "n_model_pairs": len(ordered),
+            }
+        )
         bar.update(1)
-        nxt = [x.id for x in ms[len(summary):len(summary) + 1]]
+        nxt = [x.id for x in ms[len(summary) : len(summary) + 1]]
         bar.set_postfix(nxt[0] if nxt else "")
 
 
-def _result(mods: dict[str, ActivationSet], ms: Sequence[PairwiseMeasure],
-            lays: dict[str, tuple[str, ...]], ordered: Sequence[tuple[str, str]], align: str,
-            pairs: str, n_permutations: int, n_bootstrap: int, confidence: float, seed: int,
-            mats: dict[tuple[str, str, str], LayerMatrix], summary: list[dict[str, Any]],
-            matches: list[dict[str, Any]]) -> CorrespondenceResult:
-    sum_cols = ["measure", "kind", "family", "accuracy", "ci_low", "ci_high", "p_value", "chance",
-                "mean_abs_depth_error", "mean_target_rank", "n_matches", "n_model_pairs"]
-    match_cols = ["measure", "model_a", "model_b", "layer_a", "depth_a", "target_layer", "target_depth",
-                  "best_layer", "best_depth", "depth_error", "credit", "target_rank", "margin"]
+def _result(
+    mods: dict[str, ActivationSet],
+    ms: Sequence[PairwiseMeasure],
+    lays: dict[str, tuple[str, ...]],
+    ordered: Sequence[tuple[str, str]],
+    align: str,
+    pairs: str,
+    n_permutations: int,
+    n_bootstrap: int,
+    confidence: float,
+    seed: int,
+    mats: dict[tuple[str, str, str], LayerMatrix],
+    summary: list[dict[str, Any]],
+    matches: list[dict[str, Any]],
+) -> CorrespondenceResult:
+    sum_cols = [
+        "measure",
+        "kind",
+        "family",
+        "accuracy",
+        "ci_low",
+        "ci_high",
+        "p_value",
+        "chance",
+        "mean_abs_depth_error",
+        "mean_target_rank",
+        "n_matches",
+        "n_model_pairs",
+    ]
+    match_cols = [
+        "measure",
+        "model_a",
+        "model_b",
+        "layer_a",
+        "depth_a",
+        "target_layer",
+        "target_depth",
+        "best_layer",
+        "best_depth",
+        "depth_error",
+        "credit",
+        "target_rank",
+        "margin",
+    ]
     return CorrespondenceResult(
         summary=table_from_records(summary, sum_cols),
         matches=table_from_records(matches, match_cols),
         matrices=mats,
         params={
-            "models": {n: {"model_fingerprint": a.model_fingerprint, "data_fingerprint": a.data_fingerprint,
-                           "reduction": a.reduction, "n_points": int(a.cloud(lays[n][0]).shape[0]),
-                           "extraction_params": dict(a.params)} for n, a in mods.items()},
-            "layers": {n: list(l) for n, l in lays.items()}, "align": align, "pairs": pairs,
-            "ordered_pairs": [list(p) for p in ordered], "n_permutations": n_permutations,
-            "n_bootstrap": n_bootstrap, "confidence": confidence, "seed": seed,
+            "models": {
+                n: {
+                    "model_fingerprint": a.model_fingerprint,
+                    "data_fingerprint": a.data_fingerprint,
+                    "reduction": a.reduction,
+                    "n_points": int(a.cloud(lays[n][0]).shape[0]),
+                    "extraction_params": dict(a.params),
+                }
+                for n, a in mods.items()
+            },
+            "layers": {n: list(l) for n, l in lays.items()},
+            "align": align,
+            "pairs": pairs,
+            "ordered_pairs": [list(p) for p in ordered],
+            "n_permutations": n_permutations,
+            "n_bootstrap": n_bootstrap,
+            "confidence": confidence,
+            "seed": seed,
             "bootstrap": "percentile, resampling ordered model pairs",
             "permutation_null": "layer order of model B shuffled (one shuffle per model pair)",
             "ties": "a row tied between t closest layers, the target among them, counts 1/t",

@@ -158,7 +158,8 @@ class TopologicalMeasure(PairwiseMeasure):
     def params(self) -> dict[str, Any]:
         """Homology dimension, diagram distance, its parameters and the persistence options."""
         return {
-            "homology_dim": self.dim, "diagram_distance": self.distance.name,
+            "homology_dim": self.dim,
+            "diagram_distance": self.distance.name,
             "distance_params": {k: plain_value(v) for k, v in self.distance.params.items()},
             "persistence": {k: plain_value(v) for k, v in self.persistence_options.items()},
         }
@@ -174,18 +175,27 @@ class TopologicalMeasure(PairwiseMeasure):
         """
         euclidean = self.persistence_options.get("metric", "euclidean") == "euclidean"
         return MeasureProperties(
-            kind="distance", symmetric=True, metric=bool(self.distance.is_metric),
-            invariances=frozenset({"orthogonal", "translation", "permutation"} if euclidean
-                                  else ()),
-            identity_value=0.0, bounds=(0.0, float("inf")), needs_correspondence=False,
+            kind="distance",
+            symmetric=True,
+            metric=bool(self.distance.is_metric),
+            invariances=frozenset(
+                {"orthogonal", "translation", "permutation"} if euclidean else ()
+            ),
+            identity_value=0.0,
+            bounds=(0.0, float("inf")),
+            needs_correspondence=False,
         )
 
     @property
     def persistence_key(self) -> str:
         """Fingerprint of the persistence options: measures with equal keys share diagrams."""
-        return fingerprint_params({"options": self.persistence_options, "cache": str(self.cache_dir)})
+        return fingerprint_params(
+            {"options": self.persistence_options, "cache": str(self.cache_dir)}
+        )
 
-    def diagrams(self, clouds: Sequence[Any], *, names: Sequence[str] | None = None) -> list[Diagrams]:
+    def diagrams(
+        self, clouds: Sequence[Any], *, names: Sequence[str] | None = None
+    ) -> list[Diagrams]:
         """Persistence diagrams of the clouds (through ``layer_persistence``).
 
         Parameters
@@ -208,8 +218,14 @@ class TopologicalMeasure(PairwiseMeasure):
         keys = [f"cloud-{fingerprint_array(np.asarray(c))}" for c in clouds]
         keyed = {k: c for k, c in zip(keys, clouds)}
         named = {k: n for k, n in zip(keys, names)}
-        log.debug("persistence of %d distinct clouds (%s)", len(keyed), ", ".join(list(named.values())[:5]))
-        out = layer_persistence(keyed, n_jobs=self.n_jobs, cache_dir=self.cache_dir, **self.persistence_options)
+        log.debug(
+            "persistence of %d distinct clouds (%s)",
+            len(keyed),
+            ", ".join(list(named.values())[:5]),
+        )
+        out = layer_persistence(
+            keyed, n_jobs=self.n_jobs, cache_dir=self.cache_dir, **self.persistence_options
+        )
         return [out[k] for k in keys]
 
     def prepare_diagrams(self, diagrams: Sequence[Diagrams]) -> list[Any]:
@@ -230,9 +246,13 @@ class TopologicalMeasure(PairwiseMeasure):
                     f"diagrams {d.label!r} were computed up to H{d.maxdim}; {self.id} needs H{self.dim}"
                 )
         prepared = self.distance.prepare_many([d[self.dim] for d in diagrams])
-        return [_DiagramState(p, len(d[self.dim]), int(d.n_points)) for p, d in zip(prepared, diagrams)]
+        return [
+            _DiagramState(p, len(d[self.dim]), int(d.n_points)) for p, d in zip(prepared, diagrams)
+        ]
 
-    def prepare_many(self, clouds: Sequence[Any], *, names: Sequence[str] | None = None) -> list[Any]:
+    def prepare_many(
+        self, clouds: Sequence[Any], *, names: Sequence[str] | None = None
+    ) -> list[Any]:
         """States of a collection of clouds: their diagrams, prepared together.
 
         Parameters
@@ -265,7 +285,9 @@ class TopologicalMeasure(PairwiseMeasure):
         return f"TopologicalMeasure({self.id!r}, kind='distance')"
 
 
-def topological_measure(dim: int = 1, distance: str = "sliced_wasserstein", **kwargs: Any) -> TopologicalMeasure:
+def topological_measure(
+    dim: int = 1, distance: str = "sliced_wasserstein", **kwargs: Any
+) -> TopologicalMeasure:
     """Build a :class:`TopologicalMeasure`.
 
     Parameters
@@ -332,12 +354,18 @@ def layer_measure(
             raise ValueError("parameters cannot be given with a ready measure object")
         return spec
     if not isinstance(spec, str):
-        raise TypeError(f"a measure spec must be a string or a measure object, got {type(spec).__name__}")
+        raise TypeError(
+            f"a measure spec must be a string or a measure object, got {type(spec).__name__}"
+        )
     m = _SPEC.match(spec.strip())
     if m:
         return TopologicalMeasure(
-            int(m.group(1)), m.group(2), distance_params=params,
-            persistence_options=persistence_options, cache_dir=cache_dir, n_jobs=n_jobs,
+            int(m.group(1)),
+            m.group(2),
+            distance_params=params,
+            persistence_options=persistence_options,
+            cache_dir=cache_dir,
+            n_jobs=n_jobs,
         )
     from ..homology import diagram_distance_names
     from ..similarity import available_measures
@@ -395,8 +423,12 @@ def all_measures(
     from ..homology import diagram_distance_names
     from ..similarity import available_measures
 
-    dnames = tuple(diagram_distance_names()) if diagram_distances is None else tuple(diagram_distances)
-    snames = tuple(available_measures()) if similarity_measures is None else tuple(similarity_measures)
+    dnames = (
+        tuple(diagram_distance_names()) if diagram_distances is None else tuple(diagram_distances)
+    )
+    snames = (
+        tuple(available_measures()) if similarity_measures is None else tuple(similarity_measures)
+    )
     for d in dnames:
         if d not in diagram_distance_names():
             raise unknown_name_error("diagram distance", d, diagram_distance_names())
@@ -410,9 +442,14 @@ def all_measures(
         for d in dnames:
             if d in exclude:
                 continue
-            tm = TopologicalMeasure(dim, d, distance_params=_CATALOGUE_PARAMS.get(d),
-                                    persistence_options=persistence_options,
-                                    cache_dir=cache_dir, n_jobs=n_jobs)
+            tm = TopologicalMeasure(
+                dim,
+                d,
+                distance_params=_CATALOGUE_PARAMS.get(d),
+                persistence_options=persistence_options,
+                cache_dir=cache_dir,
+                n_jobs=n_jobs,
+            )
             if tm.id not in exclude and f"H{dim}:{d}" not in exclude:
                 out.append(tm)
     out.extend(similarity_measure(s) for s in snames if s not in exclude)
@@ -428,8 +465,12 @@ def all_measures(
 #: What ``measures=None`` means in the experiments: a few fast measures of both families
 #: (H0 and H1 share one persistence computation per cloud).  ``measures="all"`` runs
 #: every measure of :func:`all_measures` (about 30; minutes to hours on big clouds).
-DEFAULT_MEASURES: tuple[str, ...] = ("H0:sliced_wasserstein", "H1:sliced_wasserstein",
-                                     "linear_cka", "rsa")
+DEFAULT_MEASURES: tuple[str, ...] = (
+    "H0:sliced_wasserstein",
+    "H1:sliced_wasserstein",
+    "linear_cka",
+    "rsa",
+)
 
 
 def default_measures() -> tuple[PairwiseMeasure, ...]:
@@ -600,11 +641,17 @@ def measures_cost(
     start = time.perf_counter()
     timing = calibrate_measures(measures, sample)
     spent = time.perf_counter() - start
-    seconds = sum(timing[m.id][0] * n_clouds + timing[m.id][1] * comparisons[m.id]
-                  for m in measures)
+    seconds = sum(
+        timing[m.id][0] * n_clouds + timing[m.id][1] * comparisons[m.id] for m in measures
+    )
     detail += f"; calibrated on {len(list(sample)[:2])} clouds in {format_seconds(spent)}"
-    return CostEstimate(what=what, units=units, unit="layer-pair comparison",
-                        seconds=max(seconds, 1e-6), detail=detail)
+    return CostEstimate(
+        what=what,
+        units=units,
+        unit="layer-pair comparison",
+        seconds=max(seconds, 1e-6),
+        detail=detail,
+    )
 
 
 def measure_id(measure: Any, known: Sequence[str]) -> str:

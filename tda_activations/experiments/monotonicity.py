@@ -91,18 +91,30 @@ class MonotonicityResult(ResultMixin):
             row["max_p_value"] = float(np.nanmax(p)) if np.isfinite(p).any() else float("nan")
             row["n_models"] = int(sel.sum())
             rows.append(row)
-        return table_from_records(rows, ["measure", "kind", "family", "spearman_depth_gap_mean",
-                                         "adjacent_closest_fraction_mean", "row_spearman_mean_mean",
-                                         "max_p_value", "n_models"])
+        return table_from_records(
+            rows,
+            [
+                "measure",
+                "kind",
+                "family",
+                "spearman_depth_gap_mean",
+                "adjacent_closest_fraction_mean",
+                "row_spearman_mean_mean",
+                "max_p_value",
+                "n_models",
+            ],
+        )
 
     def _tables(self) -> dict[str, Table]:
         return {"summary": self.summary, "by_measure": self.by_measure(), "pairs": self.pairs}
 
     def __repr__(self) -> str:
         measures = list(dict.fromkeys(self.summary.column("measure")))
-        return (f"MonotonicityResult({len(measures)} measures: {brief_names(measures, limit=6)}; "
-                f"models: {brief_names(self.params.get('models', {}))}; "
-                "tables: summary, by_measure, pairs)")
+        return (
+            f"MonotonicityResult({len(measures)} measures: {brief_names(measures, limit=6)}; "
+            f"models: {brief_names(self.params.get('models', {}))}; "
+            "tables: summary, by_measure, pairs)"
+        )
 
 
 def monotonicity_statistics(
@@ -164,7 +176,8 @@ def monotonicity_statistics(
         row_rho.append(spearman(np.abs(others - i), vals)[0])
     rr = np.asarray(row_rho)
     return {
-        "spearman_depth_gap": rho, "p_value": p,
+        "spearman_depth_gap": rho,
+        "p_value": p,
         "adjacent_closest_fraction": float(np.mean(credit)),
         "row_spearman_mean": float(np.nanmean(rr)) if np.isfinite(rr).any() else float("nan"),
         "mean_dissimilarity_adjacent": float(np.nanmean(sym[iu][gap == 1])),
@@ -212,24 +225,29 @@ def layer_monotonicity(
     summary: list[dict[str, Any]] = []
     pairs: list[dict[str, Any]] = []
     mats: dict[tuple[str, str], LayerMatrix] = {}
-    with progress_bar(total=len(mods) * len(ms), desc="layer_monotonicity", unit="measure",
-                      enabled=progress) as bar:
+    with progress_bar(
+        total=len(mods) * len(ms), desc="layer_monotonicity", unit="measure", enabled=progress
+    ) as bar:
         for model, acts in mods.items():
             bar.set_postfix(model)
-            _one_model(model, acts, all_lays[model], ms, n_permutations, seed, mats, summary,
-                       pairs, bar)
+            _one_model(
+                model, acts, all_lays[model], ms, n_permutations, seed, mats, summary, pairs, bar
+            )
     return _result(mods, ms, layers, n_permutations, seed, mats, summary, pairs)
 
 
-def _plan(models: Any, measures: Any, layers: Sequence[str] | None) -> tuple[
-        dict[str, ActivationSet], tuple[PairwiseMeasure, ...], dict[str, tuple[str, ...]]]:
+def _plan(
+    models: Any, measures: Any, layers: Sequence[str] | None
+) -> tuple[dict[str, ActivationSet], tuple[PairwiseMeasure, ...], dict[str, tuple[str, ...]]]:
     mods = as_models(models, what="layer_monotonicity")
     ms = as_measures(measures)
     all_lays = {}
     for model, acts in mods.items():
         lays = layer_list(acts, layers, model=model)
         if len(lays) < 3:
-            raise ValueError(f"model {model!r}: monotonicity needs at least 3 layers, got {len(lays)}")
+            raise ValueError(
+                f"model {model!r}: monotonicity needs at least 3 layers, got {len(lays)}"
+            )
         if any(m.needs_correspondence for m in ms):
             sizes = {l: acts.cloud(l).shape[0] for l in lays}
             ref = acts.sample_index[lays[0]]
@@ -244,8 +262,13 @@ def _plan(models: Any, measures: Any, layers: Sequence[str] | None) -> tuple[
     return mods, ms, all_lays
 
 
-def _cost(mods: dict[str, ActivationSet], ms: Sequence[PairwiseMeasure],
-          lays: dict[str, tuple[str, ...]], *, calibrate: bool) -> CostEstimate:
+def _cost(
+    mods: dict[str, ActivationSet],
+    ms: Sequence[PairwiseMeasure],
+    lays: dict[str, tuple[str, ...]],
+    *,
+    calibrate: bool,
+) -> CostEstimate:
     def pairs_of(m: PairwiseMeasure, n: int) -> int:
         return n * (n + 1) // 2 if m.symmetric else n * n
 
@@ -254,11 +277,13 @@ def _cost(mods: dict[str, ActivationSet], ms: Sequence[PairwiseMeasure],
     if calibrate:
         ls = lays[first]
         sample = [mods[first].cloud(ls[0]), mods[first].cloud(ls[len(ls) // 2])]
-    return measures_cost(ms, what="layer_monotonicity",
-                         n_clouds=sum(len(l) for l in lays.values()),
-                         comparisons={m.id: sum(pairs_of(m, len(l)) for l in lays.values())
-                                      for m in ms},
-                         sample=sample)
+    return measures_cost(
+        ms,
+        what="layer_monotonicity",
+        n_clouds=sum(len(l) for l in lays.values()),
+        comparisons={m.id: sum(pairs_of(m, len(l)) for l in lays.values()) for m in ms},
+        sample=sample,
+    )
 
 
 def layer_monotonicity_cost(
@@ -287,45 +312,104 @@ def layer_monotonicity_cost(
     return _cost(mods, ms, lays, calibrate=calibrate)
 
 
-def _one_model(model: str, acts: ActivationSet, lays: tuple[str, ...],
-               ms: Sequence[PairwiseMeasure], n_permutations: int, seed: int,
-               mats: dict[tuple[str, str], LayerMatrix], summary: list[dict[str, Any]],
-               pairs: list[dict[str, Any]], bar: Any) -> None:
+def _one_model(
+    model: str,
+    acts: ActivationSet,
+    lays: tuple[str, ...],
+    ms: Sequence[PairwiseMeasure],
+    n_permutations: int,
+    seed: int,
+    mats: dict[tuple[str, str], LayerMatrix],
+    summary: list[dict[str, Any]],
+    pairs: list[dict[str, Any]],
+    bar: Any,
+) -> None:
     clouds = {l: acts.cloud(l) for l in lays}
     for m, states in prepare_measures(ms, clouds):
         vals = m.score_matrix([states[l] for l in lays])
         mats[(model, m.id)] = matrix(vals, lays, lays, m, {"model": model})
         dis = np.asarray(m.dissimilarity(vals), dtype=np.float64)
         stats = monotonicity_statistics(dis, n_permutations=n_permutations, seed=seed)
-        summary.append({"model": model, "measure": m.id, "kind": m.kind, "family": m.family,
-                        **stats, "n_layers": len(lays)})
+        summary.append(
+            {
+                "model": model,
+                "measure": m.id,
+                "kind": m.kind,
+                "family": m.family,
+                **stats,
+                "n_layers": len(lays),
+            }
+        )
         sym = (dis + dis.T) / 2.0
         for i in range(len(lays)):
             for j in range(i + 1, len(lays)):
-                pairs.append({"model": model, "measure": m.id, "layer_a": lays[i], "layer_b": lays[j],
-                              "depth_a": i, "depth_b": j, "depth_gap": j - i,
-                              "value": float(vals[i, j]), "dissimilarity": float(sym[i, j])})
+                pairs.append(
+                    {
+                        "model": model,
+                        "measure": m.id,
+                        "layer_a": lays[i],
+                        "layer_b": lays[j],
+                        "depth_a": i,
+                        "depth_b": j,
+                        "depth_gap": j - i,
+                        "value": float(vals[i, j]),
+                        "dissimilarity": float(sym[i, j]),
+                    }
+                )
         bar.update(1)
 
 
-def _result(mods: dict[str, ActivationSet], ms: Sequence[PairwiseMeasure],
-            layers: Sequence[str] | None, n_permutations: int, seed: int,
-            mats: dict[tuple[str, str], LayerMatrix], summary: list[dict[str, Any]],
-            pairs: list[dict[str, Any]]) -> MonotonicityResult:
-    sum_cols = ["model", "measure", "kind", "family", "spearman_depth_gap", "p_value",
-                "adjacent_closest_fraction", "row_spearman_mean", "mean_dissimilarity_adjacent",
-                "mean_dissimilarity_farther", "n_layers"]
-    pair_cols = ["model", "measure", "layer_a", "layer_b", "depth_a", "depth_b", "depth_gap", "value",
-                 "dissimilarity"]
+def _result(
+    mods: dict[str, ActivationSet],
+    ms: Sequence[PairwiseMeasure],
+    layers: Sequence[str] | None,
+    n_permutations: int,
+    seed: int,
+    mats: dict[tuple[str, str], LayerMatrix],
+    summary: list[dict[str, Any]],
+    pairs: list[dict[str, Any]],
+) -> MonotonicityResult:
+    sum_cols = [
+        "model",
+        "measure",
+        "kind",
+        "family",
+        "spearman_depth_gap",
+        "p_value",
+        "adjacent_closest_fraction",
+        "row_spearman_mean",
+        "mean_dissimilarity_adjacent",
+        "mean_dissimilarity_farther",
+        "n_layers",
+    ]
+    pair_cols = [
+        "model",
+        "measure",
+        "layer_a",
+        "layer_b",
+        "depth_a",
+        "depth_b",
+        "depth_gap",
+        "value",
+        "dissimilarity",
+    ]
     return MonotonicityResult(
         summary=table_from_records(summary, sum_cols),
         pairs=table_from_records(pairs, pair_cols),
         matrices=mats,
         params={
-            "models": {n: {"model_fingerprint": a.model_fingerprint, "data_fingerprint": a.data_fingerprint,
-                           "reduction": a.reduction} for n, a in mods.items()},
-            "layers": None if layers is None else list(layers), "n_permutations": n_permutations,
-            "seed": seed, "permutation_null": "layer order shuffled (rows and columns together)",
+            "models": {
+                n: {
+                    "model_fingerprint": a.model_fingerprint,
+                    "data_fingerprint": a.data_fingerprint,
+                    "reduction": a.reduction,
+                }
+                for n, a in mods.items()
+            },
+            "layers": None if layers is None else list(layers),
+            "n_permutations": n_permutations,
+            "seed": seed,
+            "permutation_null": "layer order shuffled (rows and columns together)",
             "measures": [m.describe() for m in ms],
         },
     )

@@ -41,7 +41,20 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: Fractions of principal directions deleted, from none to nearly all.
-DEFAULT_FRACTIONS: tuple[float, ...] = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99)
+DEFAULT_FRACTIONS: tuple[float, ...] = (
+    0.0,
+    0.1,
+    0.2,
+    0.3,
+    0.4,
+    0.5,
+    0.6,
+    0.7,
+    0.8,
+    0.9,
+    0.95,
+    0.99,
+)
 
 Order = Literal["lowest_variance_first", "highest_variance_first"]
 
@@ -79,9 +92,13 @@ def delete_principal_directions(
         raise ValueError(f"the cloud must be 2-D (points, width), got shape {x.shape}")
     m = min(x.shape)
     if not 0 <= n_removed < m:
-        raise ValueError(f"n_removed must be in [0, {m - 1}] for a cloud of shape {x.shape}, got {n_removed}")
+        raise ValueError(
+            f"n_removed must be in [0, {m - 1}] for a cloud of shape {x.shape}, got {n_removed}"
+        )
     if order not in ("lowest_variance_first", "highest_variance_first"):
-        raise ValueError(f"order must be 'lowest_variance_first' or 'highest_variance_first', got {order!r}")
+        raise ValueError(
+            f"order must be 'lowest_variance_first' or 'highest_variance_first', got {order!r}"
+        )
     if n_removed == 0:
         return x.copy()
     mean, _, vt = _principal(x)
@@ -90,7 +107,12 @@ def delete_principal_directions(
 
 
 def linear_probe_accuracy(
-    cloud: Any, labels: Any, *, test_fraction: float = 0.3, C: float = 1.0, seed: int = 0,
+    cloud: Any,
+    labels: Any,
+    *,
+    test_fraction: float = 0.3,
+    C: float = 1.0,
+    seed: int = 0,
     scale: float | None = None,
 ) -> float:
     """Test accuracy of a logistic-regression probe trained on a seeded stratified split.
@@ -124,14 +146,18 @@ def linear_probe_accuracy(
     x = np.asarray(cloud, dtype=np.float64)
     y = np.asarray(labels)
     if y.shape != (x.shape[0],):
-        raise ValueError(f"{y.shape[0] if y.ndim else 0} labels for {x.shape[0]} points; give one label per point")
+        raise ValueError(
+            f"{y.shape[0] if y.ndim else 0} labels for {x.shape[0]} points; give one label per point"
+        )
     if np.unique(y).size < 2:
         raise ValueError("the probe needs at least two classes among the labels")
     s = float(x.std()) if scale is None else float(scale)
     x = (x - x.mean(axis=0)) / (s if s > 0 else 1.0)
     _, counts = np.unique(y, return_counts=True)
     strat = y if counts.min() >= 2 else None
-    xtr, xte, ytr, yte = train_test_split(x, y, test_size=test_fraction, random_state=seed, stratify=strat)
+    xtr, xte, ytr, yte = train_test_split(
+        x, y, test_size=test_fraction, random_state=seed, stratify=strat
+    )
     clf = LogisticRegression(C=C, max_iter=2000)
     clf.fit(xtr, ytr)
     return float(np.mean(clf.predict(xte) == yte))
@@ -171,14 +197,18 @@ class SensitivityResult(ResultMixin):
         return {"summary": self.summary, "per_layer": self.per_layer, "curves": self.curves}
 
     def __repr__(self) -> str:
-        return (f"SensitivityResult({len(self.summary)} measures: "
-                f"{brief_names(self.summary.column('measure'), limit=6)}; layers: "
-                f"{brief_names(self.params.get('layers', []))}; "
-                f"{len(self.params.get('fractions', []))} fractions; "
-                "tables: summary, per_layer, curves)")
+        return (
+            f"SensitivityResult({len(self.summary)} measures: "
+            f"{brief_names(self.summary.column('measure'), limit=6)}; layers: "
+            f"{brief_names(self.params.get('layers', []))}; "
+            f"{len(self.params.get('fractions', []))} fractions; "
+            "tables: summary, per_layer, curves)"
+        )
 
 
-def _inputs(data: Any, labels: Any, layers: Sequence[str] | None) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+def _inputs(
+    data: Any, labels: Any, layers: Sequence[str] | None
+) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     if isinstance(data, ActivationSet):
         names = layer_list(data, layers)
         clouds = {l: np.asarray(data.cloud(l)) for l in names}
@@ -259,39 +289,73 @@ def sensitivity(
     """
     ms, clouds, labs, fr = _plan(data, measures, layers, fractions, order, labels)
     if progress_enabled(progress) or log.isEnabledFor(logging.INFO):
-        announce_cost(_cost(ms, clouds, labs, fr, order, calibrate=True,
-                            probe=(probe_test_fraction, probe_C, seed)))
+        announce_cost(
+            _cost(
+                ms,
+                clouds,
+                labs,
+                fr,
+                order,
+                calibrate=True,
+                probe=(probe_test_fraction, probe_C, seed),
+            )
+        )
     curves: list[dict[str, Any]] = []
     per_layer: list[dict[str, Any]] = []
     order_of = list(data.layers) if isinstance(data, ActivationSet) else list(clouds)
-    with progress_bar(total=len(clouds) * len(ms), desc="sensitivity", unit="measure",
-                      enabled=progress) as bar:
-        _layers_loop(clouds, labs, fr, order, ms, order_of, probe_test_fraction, probe_C, seed,
-                     curves, per_layer, bar)
-    return _result(data, ms, clouds, fr, order, probe_test_fraction, probe_C, seed, curves,
-                   per_layer)
+    with progress_bar(
+        total=len(clouds) * len(ms), desc="sensitivity", unit="measure", enabled=progress
+    ) as bar:
+        _layers_loop(
+            clouds,
+            labs,
+            fr,
+            order,
+            ms,
+            order_of,
+            probe_test_fraction,
+            probe_C,
+            seed,
+            curves,
+            per_layer,
+            bar,
+        )
+    return _result(
+        data, ms, clouds, fr, order, probe_test_fraction, probe_C, seed, curves, per_layer
+    )
 
 
-def _plan(data: Any, measures: Any, layers: Sequence[str] | None, fractions: Sequence[float],
-          order: str, labels: Any) -> tuple[tuple[PairwiseMeasure, ...], dict[str, np.ndarray],
-                                            dict[str, Any], list[float]]:
+def _plan(
+    data: Any,
+    measures: Any,
+    layers: Sequence[str] | None,
+    fractions: Sequence[float],
+    order: str,
+    labels: Any,
+) -> tuple[tuple[PairwiseMeasure, ...], dict[str, np.ndarray], dict[str, Any], list[float]]:
     if order not in ("lowest_variance_first", "highest_variance_first"):
-        raise ValueError(f"order must be 'lowest_variance_first' or 'highest_variance_first', got {order!r}")
+        raise ValueError(
+            f"order must be 'lowest_variance_first' or 'highest_variance_first', got {order!r}"
+        )
     ms = as_measures(measures)
     clouds, labs = _inputs(data, labels, layers)
     fr = sorted({float(f) for f in fractions} | {0.0})
     if any(not 0.0 <= f < 1.0 for f in fr):
-        raise ValueError(f"fractions must be in [0, 1) (1 would delete every direction); got {list(fractions)}")
+        raise ValueError(
+            f"fractions must be in [0, 1) (1 would delete every direction); got {list(fractions)}"
+        )
     for layer, cloud in clouds.items():
         if cloud.ndim != 2 or min(cloud.shape) < 2:
             raise ValueError(
                 f"layer {layer!r}: need a 2-D cloud with at least 2 points and 2 units, got "
-                f"{cloud.shape}")
+                f"{cloud.shape}"
+            )
     return ms, clouds, labs, fr
 
 
-def _altered(layer: str, cloud: Any, fr: Sequence[float], order: str) -> tuple[
-        np.ndarray, int, list[tuple[float, int, str, float]], dict[str, np.ndarray]]:
+def _altered(
+    layer: str, cloud: Any, fr: Sequence[float], order: str
+) -> tuple[np.ndarray, int, list[tuple[float, int, str, float]], dict[str, np.ndarray]]:
     """The cloud with each fraction of principal directions deleted."""
     x = np.asarray(cloud, dtype=np.float64)
     m = min(x.shape)
@@ -310,35 +374,57 @@ def _altered(layer: str, cloud: Any, fr: Sequence[float], order: str) -> tuple[
         else:
             keep = vt[k:]
             alt = mean + ((x - mean) @ keep.T) @ keep
-        removed_var = float(var[m - k:].sum() if order == "lowest_variance_first" else var[:k].sum()) if k else 0.0
+        removed_var = (
+            float(var[m - k :].sum() if order == "lowest_variance_first" else var[:k].sum())
+            if k
+            else 0.0
+        )
         key = f"{layer}|removed={k}"
         altered[key] = alt
         steps.append((f, k, key, removed_var / total))
     return x, m, steps, altered
 
 
-def _cost(ms: Sequence[PairwiseMeasure], clouds: dict[str, np.ndarray], labs: dict[str, Any],
-          fr: Sequence[float], order: str, *, calibrate: bool,
-          probe: tuple[float, float, int]) -> CostEstimate:
+def _cost(
+    ms: Sequence[PairwiseMeasure],
+    clouds: dict[str, np.ndarray],
+    labs: dict[str, Any],
+    fr: Sequence[float],
+    order: str,
+    *,
+    calibrate: bool,
+    probe: tuple[float, float, int],
+) -> CostEstimate:
     # altered clouds prepared per layer: one per distinct number of deleted directions
-    n_clouds = sum(len({min(min(c.shape) - 1, round(f * min(c.shape))) for f in fr})
-                   for c in clouds.values())
+    n_clouds = sum(
+        len({min(min(c.shape) - 1, round(f * min(c.shape))) for f in fr}) for c in clouds.values()
+    )
     comparisons = {m.id: len(clouds) * len(fr) for m in ms}
     sample = None
     first = next(iter(clouds))
     if calibrate:
         _, _, steps, altered = _altered(first, clouds[first], fr, order)
         sample = [altered[steps[0][2]], altered[steps[len(steps) // 2][2]]]
-    est = measures_cost(ms, what="sensitivity", n_clouds=n_clouds, comparisons=comparisons,
-                        sample=sample)
+    est = measures_cost(
+        ms, what="sensitivity", n_clouds=n_clouds, comparisons=comparisons, sample=sample
+    )
     if calibrate and est.seconds is not None and labs.get(first) is not None:
         start = time.perf_counter()
-        linear_probe_accuracy(sample[0], labs[first], test_fraction=probe[0], C=probe[1],  # type: ignore[index]
-                              seed=probe[2])
+        linear_probe_accuracy(
+            sample[0],
+            labs[first],
+            test_fraction=probe[0],
+            C=probe[1],  # type: ignore[index]
+            seed=probe[2],
+        )
         probe_s = (time.perf_counter() - start) * n_clouds
-        est = CostEstimate(what=est.what, units=est.units, unit=est.unit,
-                           seconds=est.seconds + probe_s,
-                           detail=est.detail + f"; linear probes about {probe_s:.1f} s")
+        est = CostEstimate(
+            what=est.what,
+            units=est.units,
+            unit=est.unit,
+            seconds=est.seconds + probe_s,
+            detail=est.detail + f"; linear probes about {probe_s:.1f} s",
+        )
     return est
 
 
@@ -372,14 +458,25 @@ def sensitivity_cost(
         measures (``layers x fractions x measures``); ``seconds``: the estimate.
     """
     ms, clouds, labs, fr = _plan(data, measures, layers, fractions, order, labels)
-    return _cost(ms, clouds, labs, fr, order, calibrate=calibrate,
-                 probe=(probe_test_fraction, probe_C, seed))
+    return _cost(
+        ms, clouds, labs, fr, order, calibrate=calibrate, probe=(probe_test_fraction, probe_C, seed)
+    )
 
 
-def _layers_loop(clouds: dict[str, np.ndarray], labs: dict[str, Any], fr: Sequence[float],
-                 order: str, ms: Sequence[PairwiseMeasure], order_of: list[str],
-                 probe_test_fraction: float, probe_C: float, seed: int,
-                 curves: list[dict[str, Any]], per_layer: list[dict[str, Any]], bar: Any) -> None:
+def _layers_loop(
+    clouds: dict[str, np.ndarray],
+    labs: dict[str, Any],
+    fr: Sequence[float],
+    order: str,
+    ms: Sequence[PairwiseMeasure],
+    order_of: list[str],
+    probe_test_fraction: float,
+    probe_C: float,
+    seed: int,
+    curves: list[dict[str, Any]],
+    per_layer: list[dict[str, Any]],
+    bar: Any,
+) -> None:
     for layer, cloud in clouds.items():
         depth = order_of.index(layer)
         bar.set_postfix(layer)
@@ -390,9 +487,16 @@ def _layers_loop(clouds: dict[str, np.ndarray], labs: dict[str, Any], fr: Sequen
         for _, _k, key, _ in steps:
             if key not in acc:
                 acc[key] = (
-                    linear_probe_accuracy(altered[key], lab, test_fraction=probe_test_fraction, C=probe_C,
-                                          seed=seed, scale=scale)
-                    if lab is not None else float("nan")
+                    linear_probe_accuracy(
+                        altered[key],
+                        lab,
+                        test_fraction=probe_test_fraction,
+                        C=probe_C,
+                        seed=seed,
+                        scale=scale,
+                    )
+                    if lab is not None
+                    else float("nan")
                 )
         base_key = f"{layer}|removed=0"
         log.info("sensitivity of %s: %d altered clouds, %d measures", layer, len(altered), len(ms))
@@ -400,57 +504,137 @@ def _layers_loop(clouds: dict[str, np.ndarray], labs: dict[str, Any], fr: Sequen
             rows = []
             for f, k, key, vr in steps:
                 value = measure.score(states[base_key], states[key])
-                rows.append({
-                    "layer": layer, "depth": depth, "measure": measure.id, "kind": measure.kind,
-                    "family": measure.family, "fraction_removed": f, "n_removed": k, "n_kept": m - k,
-                    "n_directions": m, "variance_removed": vr, "value": value,
-                    "dissimilarity": measure.dissimilarity(value), "probe_accuracy": acc[key],
-                    "accuracy_drop": acc[base_key] - acc[key],
-                })
+                rows.append(
+                    {
+                        "layer": layer,
+                        "depth": depth,
+                        "measure": measure.id,
+                        "kind": measure.kind,
+                        "family": measure.family,
+                        "fraction_removed": f,
+                        "n_removed": k,
+                        "n_kept": m - k,
+                        "n_directions": m,
+                        "variance_removed": vr,
+                        "value": value,
+                        "dissimilarity": measure.dissimilarity(value),
+                        "probe_accuracy": acc[key],
+                        "accuracy_drop": acc[base_key] - acc[key],
+                    }
+                )
             curves.extend(rows)
             dis = np.array([r["dissimilarity"] for r in rows])
             rf, pf = spearman([r["n_removed"] for r in rows], dis)
             rfun, pfun = spearman([r["accuracy_drop"] for r in rows], dis)
             tol = 1e-9 * max(1.0, float(np.nanmax(np.abs(dis))) if dis.size else 1.0)
-            per_layer.append({
-                "layer": layer, "depth": depth, "measure": measure.id, "kind": measure.kind,
-                "family": measure.family, "spearman_fraction": rf, "p_fraction": pf,
-                "spearman_functional": rfun, "p_functional": pfun,
-                "monotone": bool(np.all(np.diff(dis) >= -tol)), "final_dissimilarity": float(dis[-1]),
-            })
+            per_layer.append(
+                {
+                    "layer": layer,
+                    "depth": depth,
+                    "measure": measure.id,
+                    "kind": measure.kind,
+                    "family": measure.family,
+                    "spearman_fraction": rf,
+                    "p_fraction": pf,
+                    "spearman_functional": rfun,
+                    "p_functional": pfun,
+                    "monotone": bool(np.all(np.diff(dis) >= -tol)),
+                    "final_dissimilarity": float(dis[-1]),
+                }
+            )
             bar.update(1)
 
 
-def _result(data: Any, ms: Sequence[PairwiseMeasure], clouds: dict[str, np.ndarray],
-            fr: Sequence[float], order: str, probe_test_fraction: float, probe_C: float, seed: int,
-            curves: list[dict[str, Any]], per_layer: list[dict[str, Any]]) -> SensitivityResult:
+def _result(
+    data: Any,
+    ms: Sequence[PairwiseMeasure],
+    clouds: dict[str, np.ndarray],
+    fr: Sequence[float],
+    order: str,
+    probe_test_fraction: float,
+    probe_C: float,
+    seed: int,
+    curves: list[dict[str, Any]],
+    per_layer: list[dict[str, Any]],
+) -> SensitivityResult:
     summary = []
     for measure in ms:
         rows = [r for r in per_layer if r["measure"] == measure.id]
-        summary.append({
-            "measure": measure.id, "kind": measure.kind, "family": measure.family,
-            "spearman_fraction_mean": _nanmean([r["spearman_fraction"] for r in rows]),
-            "spearman_functional_mean": _nanmean([r["spearman_functional"] for r in rows]),
-            "fraction_monotone": float(np.mean([r["monotone"] for r in rows])),
-            "n_layers": len(rows),
-        })
-    curve_cols = ["layer", "depth", "measure", "kind", "family", "fraction_removed", "n_removed", "n_kept",
-                  "n_directions", "variance_removed", "value", "dissimilarity", "probe_accuracy", "accuracy_drop"]
-    layer_cols = ["layer", "depth", "measure", "kind", "family", "spearman_fraction", "p_fraction",
-                  "spearman_functional", "p_functional", "monotone", "final_dissimilarity"]
-    sum_cols = ["measure", "kind", "family", "spearman_fraction_mean", "spearman_functional_mean",
-                "fraction_monotone", "n_layers"]
+        summary.append(
+            {
+                "measure": measure.id,
+                "kind": measure.kind,
+                "family": measure.family,
+                "spearman_fraction_mean": _nanmean([r["spearman_fraction"] for r in rows]),
+                "spearman_functional_mean": _nanmean([r["spearman_functional"] for r in rows]),
+                "fraction_monotone": float(np.mean([r["monotone"] for r in rows])),
+                "n_layers": len(rows),
+            }
+        )
+    curve_cols = [
+        "layer",
+        "depth",
+        "measure",
+        "kind",
+        "family",
+        "fraction_removed",
+        "n_removed",
+        "n_kept",
+        "n_directions",
+        "variance_removed",
+        "value",
+        "dissimilarity",
+        "probe_accuracy",
+        "accuracy_drop",
+    ]
+    layer_cols = [
+        "layer",
+        "depth",
+        "measure",
+        "kind",
+        "family",
+        "spearman_fraction",
+        "p_fraction",
+        "spearman_functional",
+        "p_functional",
+        "monotone",
+        "final_dissimilarity",
+    ]
+    sum_cols = [
+        "measure",
+        "kind",
+        "family",
+        "spearman_fraction_mean",
+        "spearman_functional_mean",
+        "fraction_monotone",
+        "n_layers",
+    ]
     return SensitivityResult(
         curves=table_from_records(curves, curve_cols),
         per_layer=table_from_records(per_layer, layer_cols),
         summary=table_from_records(summary, sum_cols),
         params={
-            "fractions": fr, "order": order, "seed": seed, "layers": list(clouds),
-            "probe": {"model": "LogisticRegression", "C": probe_C, "test_fraction": probe_test_fraction,
-                      "split": "stratified", "scaling": "centred, divided by the original cloud's std"},
+            "fractions": fr,
+            "order": order,
+            "seed": seed,
+            "layers": list(clouds),
+            "probe": {
+                "model": "LogisticRegression",
+                "C": probe_C,
+                "test_fraction": probe_test_fraction,
+                "split": "stratified",
+                "scaling": "centred, divided by the original cloud's std",
+            },
             "measures": [m.describe() for m in ms],
-            **({"reduction": data.reduction, "model_fingerprint": data.model_fingerprint,
-                "data_fingerprint": data.data_fingerprint} if isinstance(data, ActivationSet) else {}),
+            **(
+                {
+                    "reduction": data.reduction,
+                    "model_fingerprint": data.model_fingerprint,
+                    "data_fingerprint": data.data_fingerprint,
+                }
+                if isinstance(data, ActivationSet)
+                else {}
+            ),
         },
     )
 

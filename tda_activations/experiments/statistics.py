@@ -136,7 +136,11 @@ def permutation_p_value(observed: float, null: Any, *, alternative: str = "great
     if not np.isfinite(observed):
         return float("nan")
     tol = 1e-12 * max(1.0, abs(observed))
-    hits = np.sum(null >= observed - tol) if alternative == "greater" else np.sum(null <= observed + tol)
+    hits = (
+        np.sum(null >= observed - tol)
+        if alternative == "greater"
+        else np.sum(null <= observed + tol)
+    )
     return float((1 + hits) / (1 + null.size))
 
 
@@ -246,13 +250,19 @@ def bootstrap_ci(
     ms = as_measures(measures)
     _check_confidence(confidence)
     if n_resamples < 2:
-        raise ValueError(f"n_resamples must be >= 2 (200 or more for a 95% interval), got {n_resamples}")
+        raise ValueError(
+            f"n_resamples must be >= 2 (200 or more for a 95% interval), got {n_resamples}"
+        )
     n = a.shape[0]
     if n_points is not None and not 4 <= n_points <= n:
-        raise ValueError(f"n_points must be between 4 and the number of samples ({n}), got {n_points}")
+        raise ValueError(
+            f"n_points must be between 4 and the number of samples ({n}), got {n_points}"
+        )
     rng = np.random.default_rng(seed)
     draws = [
-        rng.integers(0, n, size=n) if n_points is None else np.sort(rng.choice(n, size=n_points, replace=False))
+        rng.integers(0, n, size=n)
+        if n_points is None
+        else np.sort(rng.choice(n, size=n_points, replace=False))
         for _ in range(n_resamples)
     ]
     rows, reps = [], []
@@ -266,22 +276,45 @@ def bootstrap_ci(
                 log.warning("%s: replicate %d failed (%s)", m.id, r, exc)
         lo, hi = percentile_interval(vals, confidence=confidence)
         ok = np.isfinite(vals)
-        rows.append({
-            "measure": m.id, "kind": m.kind, "family": m.family, "estimate": estimate,
-            "ci_low": lo, "ci_high": hi,
-            "replicate_mean": float(vals[ok].mean()) if ok.any() else float("nan"),
-            "replicate_std": float(vals[ok].std(ddof=1)) if ok.sum() > 1 else float("nan"),
-            "n_valid": int(ok.sum()),
-        })
-        reps.extend({"measure": m.id, "replicate": r, "value": float(v)} for r, v in enumerate(vals))
-    cols = ["measure", "kind", "family", "estimate", "ci_low", "ci_high", "replicate_mean",
-            "replicate_std", "n_valid"]
+        rows.append(
+            {
+                "measure": m.id,
+                "kind": m.kind,
+                "family": m.family,
+                "estimate": estimate,
+                "ci_low": lo,
+                "ci_high": hi,
+                "replicate_mean": float(vals[ok].mean()) if ok.any() else float("nan"),
+                "replicate_std": float(vals[ok].std(ddof=1)) if ok.sum() > 1 else float("nan"),
+                "n_valid": int(ok.sum()),
+            }
+        )
+        reps.extend(
+            {"measure": m.id, "replicate": r, "value": float(v)} for r, v in enumerate(vals)
+        )
+    cols = [
+        "measure",
+        "kind",
+        "family",
+        "estimate",
+        "ci_low",
+        "ci_high",
+        "replicate_mean",
+        "replicate_std",
+        "n_valid",
+    ]
     return BootstrapResult(
         summary=table_from_records(rows, cols),
         replicates=table_from_records(reps, ["measure", "replicate", "value"]),
-        params={"n_resamples": n_resamples, "confidence": confidence, "seed": seed,
-                "n_points": n_points, "replace": n_points is None, "n_samples": n,
-                "measures": [m.describe() for m in ms]},
+        params={
+            "n_resamples": n_resamples,
+            "confidence": confidence,
+            "seed": seed,
+            "n_points": n_points,
+            "replace": n_points is None,
+            "n_samples": n,
+            "measures": [m.describe() for m in ms],
+        },
     )
 
 
@@ -372,7 +405,9 @@ def permutation_test(
                 "permuted samples is not defined for it; use bootstrap_ci for an interval instead"
             )
     if n_permutations < 1:
-        raise ValueError(f"n_permutations must be >= 1 (199 or more for p < 0.01), got {n_permutations}")
+        raise ValueError(
+            f"n_permutations must be >= 1 (199 or more for p < 0.01), got {n_permutations}"
+        )
     rng = np.random.default_rng(seed)
     perms = [rng.permutation(a.shape[0]) for _ in range(n_permutations)]
     rows, nulls = [], []
@@ -381,19 +416,30 @@ def permutation_test(
         observed = m.score(sa, sb)
         null = np.array([m.score(sa, m.prepare(b[p], name="cloud_b permuted")) for p in perms])
         alt = "less" if m.kind == "distance" else "greater"
-        rows.append({
-            "measure": m.id, "kind": m.kind, "observed": observed,
-            "null_mean": float(null.mean()), "null_std": float(null.std(ddof=1)) if null.size > 1 else float("nan"),
-            "p_value": permutation_p_value(observed, null, alternative=alt),
-            "n_permutations": n_permutations,
-        })
-        nulls.extend({"measure": m.id, "permutation": i, "value": float(v)} for i, v in enumerate(null))
+        rows.append(
+            {
+                "measure": m.id,
+                "kind": m.kind,
+                "observed": observed,
+                "null_mean": float(null.mean()),
+                "null_std": float(null.std(ddof=1)) if null.size > 1 else float("nan"),
+                "p_value": permutation_p_value(observed, null, alternative=alt),
+                "n_permutations": n_permutations,
+            }
+        )
+        nulls.extend(
+            {"measure": m.id, "permutation": i, "value": float(v)} for i, v in enumerate(null)
+        )
     return PermutationResult(
         summary=table_from_records(
-            rows, ["measure", "kind", "observed", "null_mean", "null_std", "p_value", "n_permutations"]),
+            rows,
+            ["measure", "kind", "observed", "null_mean", "null_std", "p_value", "n_permutations"],
+        ),
         null=table_from_records(nulls, ["measure", "permutation", "value"]),
-        params={"n_permutations": n_permutations, "seed": seed,
-                "null": "rows of cloud_b permuted (no sample correspondence)",
-                "measures": [m.describe() for m in ms]},
+        params={
+            "n_permutations": n_permutations,
+            "seed": seed,
+            "null": "rows of cloud_b permuted (no sample correspondence)",
+            "measures": [m.describe() for m in ms],
+        },
     )
-

@@ -20,7 +20,9 @@ log = logging.getLogger(__name__)
 Source = Literal["all", "train", "test"]
 
 
-def digits_images(split: Any, *, n_images: int | None = 1000, source: Source = "all", seed: int = 0) -> ImageDataset:
+def digits_images(
+    split: Any, *, n_images: int | None = 1000, source: Source = "all", seed: int = 0
+) -> ImageDataset:
     """Choose a seeded subset of the digits images a zoo model was trained and tested on.
 
     Parameters
@@ -51,13 +53,17 @@ def digits_images(split: Any, *, n_images: int | None = 1000, source: Source = "
         pool = ImageDataset(
             images=np.concatenate([tr.images, te.images])[order],
             labels=np.concatenate([tr.labels, te.labels])[order],
-            hierarchy=tr.hierarchy, name=tr.name.rsplit("/", 1)[0] + "/all", sample_ids=ids[order],
+            hierarchy=tr.hierarchy,
+            name=tr.name.rsplit("/", 1)[0] + "/all",
+            sample_ids=ids[order],
         )
     else:
         raise ValueError(f"source must be 'all', 'train' or 'test', got {source!r}")
     if n_images is None or n_images >= len(pool):
         if n_images is not None and n_images > len(pool):
-            raise ValueError(f"{n_images} images asked but {pool.name} has {len(pool)}; ask for fewer or source='all'")
+            raise ValueError(
+                f"{n_images} images asked but {pool.name} has {len(pool)}; ask for fewer or source='all'"
+            )
         return pool
     if n_images < 4:
         raise ValueError(f"n_images must be at least 4, got {n_images}")
@@ -115,24 +121,37 @@ def zoo_activations(
         raise ValueError(f"seeds must be distinct, got {seeds}")
     if not seeds:
         raise ValueError("give at least one seed")
-    announce_cost(CostEstimate(
-        what="zoo_activations", units=len(seeds), unit="model",
-        detail=f"{name}: each seed trained on first use (cached afterwards), then extracted on "
-               f"{n_images if n_images is not None else 'all'} images"))
+    announce_cost(
+        CostEstimate(
+            what="zoo_activations",
+            units=len(seeds),
+            unit="model",
+            detail=f"{name}: each seed trained on first use (cached afterwards), then extracted on "
+            f"{n_images if n_images is not None else 'all'} images",
+        )
+    )
     out: dict[str, ActivationSet] = {}
-    with progress_bar(total=len(seeds), desc=f"zoo_activations {name}", unit="model",
-                      enabled=progress) as bar:
+    with progress_bar(
+        total=len(seeds), desc=f"zoo_activations {name}", unit="model", enabled=progress
+    ) as bar:
         for s in seeds:
             bar.set_postfix(f"seed {s}")
             tm = pretrained(name, seed=s, **model_options)
             images = digits_images(tm.data, n_images=n_images, source=source, seed=image_seed)
             opts = {"layers": layers, "reduction": reduction, "seed": 0}
             if store_dir is not None:
-                acts = extract_to_store(tm.model, images, Path(store_dir) / f"{name}-seed{s}", **opts)
+                acts = extract_to_store(
+                    tm.model, images, Path(store_dir) / f"{name}-seed{s}", **opts
+                )
             else:
                 acts = extract(tm.model, images, **opts)
-            log.info("%s seed %d: test accuracy %.3f, %d layers", name, s, tm.test_accuracy,
-                     len(acts.layers))
+            log.info(
+                "%s seed %d: test accuracy %.3f, %d layers",
+                name,
+                s,
+                tm.test_accuracy,
+                len(acts.layers),
+            )
             out[f"seed{s}"] = acts
             bar.update(1)
     return out

@@ -6,7 +6,20 @@ from .store import CorruptStoreError, extract_to_store, load_store, request_key,
 from .subsample import Subsample, greedy_subsample, subsample_samples
 
 __all__ = [
-    "REDUCTIONS", "CorruptStoreError", "LayerCall", "Reduction", "Subsample", "capture",
-    "extract", "extract_to_store", "get_reduction", "greedy_subsample", "list_layers",
-    "load_store", "request_key", "save_store", "select_layers", "subsample_samples",
+    "REDUCTIONS",
+    "CorruptStoreError",
+    "LayerCall",
+    "Reduction",
+    "Subsample",
+    "capture",
+    "extract",
+    "extract_to_store",
+    "get_reduction",
+    "greedy_subsample",
+    "list_layers",
+    "load_store",
+    "request_key",
+    "save_store",
+    "select_layers",
+    "subsample_samples",
 ]

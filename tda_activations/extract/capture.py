@@ -185,8 +185,9 @@ def _bottom_k(keys: np.ndarray, k: int) -> np.ndarray:
     return np.argpartition(keys, k - 1)[:k]
 
 
-def _trace(model: nn.Module, example: Any, *, io: str,
-           tensor_index: int | Mapping[str, int] | None) -> tuple[tuple[LayerCall, ...], dict[str, Any]]:
+def _trace(
+    model: nn.Module, example: Any, *, io: str, tensor_index: int | Mapping[str, int] | None
+) -> tuple[tuple[LayerCall, ...], dict[str, Any]]:
     """Calls of one forward pass and, per call, its (picked) tensor's shape or the pick error."""
     calls: list[LayerCall] = []
     shapes: dict[str, Any] = {}
@@ -195,7 +196,9 @@ def _trace(model: nn.Module, example: Any, *, io: str,
         base, k = split_layer_call(layer)
         calls.append(LayerCall(layer, base, k, type(module).__name__))
         try:
-            t = pick_tensor(layer, output if io == "output" else inputs, io=io, tensor_index=tensor_index)
+            t = pick_tensor(
+                layer, output if io == "output" else inputs, io=io, tensor_index=tensor_index
+            )
             shapes[layer] = tuple(unnest(t)[0].shape)
         except (ValueError, TypeError) as exc:
             shapes[layer] = exc
@@ -205,12 +208,19 @@ def _trace(model: nn.Module, example: Any, *, io: str,
     return tuple(calls), shapes
 
 
-def _check_options(batch_size: int, max_points: int | None, io: str, attention_mask: Any,
-                   progress: Any, on_batch: Any) -> None:
+def _check_options(
+    batch_size: int,
+    max_points: int | None,
+    io: str,
+    attention_mask: Any,
+    progress: Any,
+    on_batch: Any,
+) -> None:
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
-    if max_points is not None and (isinstance(max_points, bool) or not isinstance(max_points, int)
-                                   or max_points < 1):
+    if max_points is not None and (
+        isinstance(max_points, bool) or not isinstance(max_points, int) or max_points < 1
+    ):
         raise ValueError(f"max_points must be an integer >= 1 or None, got {max_points!r}")
     if io not in ("output", "input"):
         raise ValueError(f"io must be 'output' or 'input', got {io!r}")
@@ -379,19 +389,48 @@ def extract(
                     f"reduction {red.name!r} needs token sequences but layer {layer!r} has layout "
                     f"{layouts[layer]!r} (shape {shape}); choose token layers or another reduction"
                 )
-        acts = _run(model, source, chosen, layouts, red, dev=dev, amp=amp, io=io,
-                    tensor_index=tensor_index, attention_mask=attention_mask, output=output,
-                    batch_size=batch_size, seed=seed, max_points=max_points,
-                    record_predictions=record_predictions, progress=progress, on_batch=on_batch)
+        acts = _run(
+            model,
+            source,
+            chosen,
+            layouts,
+            red,
+            dev=dev,
+            amp=amp,
+            io=io,
+            tensor_index=tensor_index,
+            attention_mask=attention_mask,
+            output=output,
+            batch_size=batch_size,
+            seed=seed,
+            max_points=max_points,
+            record_predictions=record_predictions,
+            progress=progress,
+            on_batch=on_batch,
+        )
     return acts
 
 
-def _run(model: nn.Module, source: Any, chosen: tuple[str, ...], layouts: dict[str, str],
-         red: Reduction, *, dev: torch.device, amp: torch.dtype | None, io: str,
-         tensor_index: int | Mapping[str, int] | None, attention_mask: str | None,
-         output: int | str | None, batch_size: int, seed: int, max_points: int | None,
-         record_predictions: bool, progress: bool | None,
-         on_batch: Callable[[int, int | None], None] | None) -> ActivationSet:
+def _run(
+    model: nn.Module,
+    source: Any,
+    chosen: tuple[str, ...],
+    layouts: dict[str, str],
+    red: Reduction,
+    *,
+    dev: torch.device,
+    amp: torch.dtype | None,
+    io: str,
+    tensor_index: int | Mapping[str, int] | None,
+    attention_mask: str | None,
+    output: int | str | None,
+    batch_size: int,
+    seed: int,
+    max_points: int | None,
+    record_predictions: bool,
+    progress: bool | None,
+    on_batch: Callable[[int, int | None], None] | None,
+) -> ActivationSet:
     modules = dict(model.named_modules())
     targets = {split_layer_call(layer)[0]: modules[split_layer_call(layer)[0]] for layer in chosen}
     wanted = set(chosen)
@@ -408,7 +447,9 @@ def _run(model: nn.Module, source: Any, chosen: tuple[str, ...], layouts: dict[s
     def fn(layer: str, module: nn.Module, inputs: Any, out: Any) -> None:
         if layer not in wanted:
             return
-        value = pick_tensor(layer, out if io == "output" else inputs, io=io, tensor_index=tensor_index)
+        value = pick_tensor(
+            layer, out if io == "output" else inputs, io=io, tensor_index=tensor_index
+        )
         tensor, nested_mask = unnest(value.detach())
         n = len(state["ids"])
         if tensor.ndim < 1 or tensor.shape[0] != n:
@@ -419,7 +460,9 @@ def _run(model: nn.Module, source: Any, chosen: tuple[str, ...], layouts: dict[s
             )
         lay = layouts[layer]
         check_layout(layer, lay, tuple(tensor.shape))
-        mask = nested_mask if nested_mask is not None else (state["mask"] if lay == "tokens" else None)
+        mask = (
+            nested_mask if nested_mask is not None else (state["mask"] if lay == "tokens" else None)
+        )
         p, r = red(tensor, sample_ids=state["ids"], layer=layer, layout=lay, mask=mask)
         _keep(layer, p, r)
 
@@ -449,14 +492,18 @@ def _run(model: nn.Module, source: Any, chosen: tuple[str, ...], layouts: dict[s
 
     done = 0
     total = source.n
-    with hook_calls(model, targets, fn), progress_bar(
-        total=total, desc="extracting", unit="sample", enabled=progress
-    ) as bar:
+    with (
+        hook_calls(model, targets, fn),
+        progress_bar(total=total, desc="extracting", unit="sample", enabled=progress) as bar,
+    ):
         for batch in source.batches(batch_size):
             ids = np.asarray(batch.sample_ids, dtype=np.int64)
             state["start"], state["ids"] = done, ids
-            state["mask"] = _batch_mask(batch.inputs, attention_mask,
-                                        explicit=attention_mask not in (None, "attention_mask"))
+            state["mask"] = _batch_mask(
+                batch.inputs,
+                attention_mask,
+                explicit=attention_mask not in (None, "attention_mask"),
+            )
             if state["mask"] is not None:
                 if state["mask"].shape[0] != len(ids):
                     raise ValueError(
@@ -483,23 +530,54 @@ def _run(model: nn.Module, source: Any, chosen: tuple[str, ...], layouts: dict[s
             if on_batch is not None:
                 on_batch(done, total)
 
-    return _assemble(model, source, chosen, layouts, red, points, rows, within, labels,
-                     predictions, done, params={
-                         "reduction": red.name, "seed": int(seed), "io": io, "max_points": max_points,
-                         "tensor_index": (dict(tensor_index) if isinstance(tensor_index, Mapping)
-                                          else tensor_index),
-                         "dataset": source.name, "n_samples": done, "layouts": dict(layouts),
-                         "device": str(dev), "dtype": None if amp is None else str(amp).split(".")[-1],
-                         "attention_mask": attention_mask,
-                         "output": output,
-                     }, max_points=max_points)
+    return _assemble(
+        model,
+        source,
+        chosen,
+        layouts,
+        red,
+        points,
+        rows,
+        within,
+        labels,
+        predictions,
+        done,
+        params={
+            "reduction": red.name,
+            "seed": int(seed),
+            "io": io,
+            "max_points": max_points,
+            "tensor_index": (
+                dict(tensor_index) if isinstance(tensor_index, Mapping) else tensor_index
+            ),
+            "dataset": source.name,
+            "n_samples": done,
+            "layouts": dict(layouts),
+            "device": str(dev),
+            "dtype": None if amp is None else str(amp).split(".")[-1],
+            "attention_mask": attention_mask,
+            "output": output,
+        },
+        max_points=max_points,
+    )
 
 
-def _assemble(model: nn.Module, source: Any, chosen: tuple[str, ...], layouts: dict[str, str],
-              red: Reduction, points: dict[str, list[np.ndarray]], rows: dict[str, list[np.ndarray]],
-              within: dict[str, list[np.ndarray]], labels: list[np.ndarray],
-              predictions: list[np.ndarray], n: int, *, params: dict[str, Any],
-              max_points: int | None) -> ActivationSet:
+def _assemble(
+    model: nn.Module,
+    source: Any,
+    chosen: tuple[str, ...],
+    layouts: dict[str, str],
+    red: Reduction,
+    points: dict[str, list[np.ndarray]],
+    rows: dict[str, list[np.ndarray]],
+    within: dict[str, list[np.ndarray]],
+    labels: list[np.ndarray],
+    predictions: list[np.ndarray],
+    n: int,
+    *,
+    params: dict[str, Any],
+    max_points: int | None,
+) -> ActivationSet:
     if n == 0:
         raise ValueError(f"the data {source.name!r} gave no samples; give at least one")
     clouds, index = {}, {}
@@ -527,7 +605,14 @@ def _assemble(model: nn.Module, source: Any, chosen: tuple[str, ...], layouts: d
     preds = np.concatenate(predictions) if predictions and sum(map(len, predictions)) == n else None
     log.info("extracted %d layers from %d samples (%s)", len(chosen), n, red.name)
     return ActivationSet(
-        clouds=clouds, sample_index=index, labels=y, hierarchy=hierarchy,
-        reduction=red.name, params=params, model_fingerprint=fingerprint_model(model),
-        data_fingerprint=source.fingerprint, predictions=preds, layouts=layouts,
+        clouds=clouds,
+        sample_index=index,
+        labels=y,
+        hierarchy=hierarchy,
+        reduction=red.name,
+        params=params,
+        model_fingerprint=fingerprint_model(model),
+        data_fingerprint=source.fingerprint,
+        predictions=preds,
+        layouts=layouts,
     )

@@ -49,7 +49,8 @@ def hash_uniform(seed: int, layer: str, *keys: np.ndarray) -> np.ndarray:
 
 
 ReductionFn = Callable[
-    [torch.Tensor, str, "torch.Tensor | None", np.ndarray, str, int], tuple[torch.Tensor, np.ndarray]
+    [torch.Tensor, str, "torch.Tensor | None", np.ndarray, str, int],
+    tuple[torch.Tensor, np.ndarray],
 ]
 
 
@@ -143,8 +144,14 @@ def _take(pos: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     return torch.gather(pos, 1, idx).squeeze(1)
 
 
-def _flatten(out: torch.Tensor, layout: str, mask: torch.Tensor | None, ids: np.ndarray, layer: str,
-             seed: int) -> tuple[torch.Tensor, np.ndarray]:
+def _flatten(
+    out: torch.Tensor,
+    layout: str,
+    mask: torch.Tensor | None,
+    ids: np.ndarray,
+    layer: str,
+    seed: int,
+) -> tuple[torch.Tensor, np.ndarray]:
     if mask is not None:
         raise ValueError(
             f"reduction 'flatten' of layer {layer!r} would mix padding tokens into the points; "
@@ -154,8 +161,14 @@ def _flatten(out: torch.Tensor, layout: str, mask: torch.Tensor | None, ids: np.
     return out.reshape(out.shape[0], -1).clone(), _rows(out.shape[0])
 
 
-def _gap(out: torch.Tensor, layout: str, mask: torch.Tensor | None, ids: np.ndarray, layer: str,
-         seed: int) -> tuple[torch.Tensor, np.ndarray]:
+def _gap(
+    out: torch.Tensor,
+    layout: str,
+    mask: torch.Tensor | None,
+    ids: np.ndarray,
+    layer: str,
+    seed: int,
+) -> tuple[torch.Tensor, np.ndarray]:
     pos = positions_view(out, layout)
     if mask is None:
         if layout == "channels_first":  # the mean over the maps' own contiguous axis (bit-stable)
@@ -165,8 +178,14 @@ def _gap(out: torch.Tensor, layout: str, mask: torch.Tensor | None, ids: np.ndar
     return (pos * m).sum(dim=1) / m.sum(dim=1), _rows(out.shape[0])
 
 
-def _top_l2(out: torch.Tensor, layout: str, mask: torch.Tensor | None, ids: np.ndarray, layer: str,
-            seed: int) -> tuple[torch.Tensor, np.ndarray]:
+def _top_l2(
+    out: torch.Tensor,
+    layout: str,
+    mask: torch.Tensor | None,
+    ids: np.ndarray,
+    layer: str,
+    seed: int,
+) -> tuple[torch.Tensor, np.ndarray]:
     pos = positions_view(out, layout)  # (B, P, D)
     # argmax of the squared norm (same position; torch.linalg.vector_norm is ~70x slower on CPU)
     if layout == "channels_first":  # summed over channels in the maps' own memory order
@@ -178,8 +197,14 @@ def _top_l2(out: torch.Tensor, layout: str, mask: torch.Tensor | None, ids: np.n
     return _take(pos, sq.argmax(dim=1)), _rows(out.shape[0])  # first maximum on ties
 
 
-def _random_position(out: torch.Tensor, layout: str, mask: torch.Tensor | None, ids: np.ndarray,
-                     layer: str, seed: int) -> tuple[torch.Tensor, np.ndarray]:
+def _random_position(
+    out: torch.Tensor,
+    layout: str,
+    mask: torch.Tensor | None,
+    ids: np.ndarray,
+    layer: str,
+    seed: int,
+) -> tuple[torch.Tensor, np.ndarray]:
     pos = positions_view(out, layout)
     u = hash_uniform(seed, layer, ids)
     if mask is None:
@@ -188,12 +213,20 @@ def _random_position(out: torch.Tensor, layout: str, mask: torch.Tensor | None, 
     m = mask.cpu()
     n_valid = m.sum(dim=1).numpy()
     kth = torch.from_numpy(np.minimum((u * n_valid).astype(np.int64), n_valid - 1))
-    index = (m & (m.cumsum(dim=1) == (kth + 1).unsqueeze(1))).int().argmax(dim=1)  # the k-th real one
+    index = (
+        (m & (m.cumsum(dim=1) == (kth + 1).unsqueeze(1))).int().argmax(dim=1)
+    )  # the k-th real one
     return _take(pos, index), _rows(out.shape[0])
 
 
-def _all_positions(out: torch.Tensor, layout: str, mask: torch.Tensor | None, ids: np.ndarray,
-                   layer: str, seed: int) -> tuple[torch.Tensor, np.ndarray]:
+def _all_positions(
+    out: torch.Tensor,
+    layout: str,
+    mask: torch.Tensor | None,
+    ids: np.ndarray,
+    layer: str,
+    seed: int,
+) -> tuple[torch.Tensor, np.ndarray]:
     pos = positions_view(out, layout)
     b, n_pos, d = pos.shape
     if mask is None:
@@ -201,16 +234,28 @@ def _all_positions(out: torch.Tensor, layout: str, mask: torch.Tensor | None, id
     return pos[mask], np.repeat(np.arange(b), mask.sum(dim=1).cpu().numpy())
 
 
-def _first_token(out: torch.Tensor, layout: str, mask: torch.Tensor | None, ids: np.ndarray,
-                 layer: str, seed: int) -> tuple[torch.Tensor, np.ndarray]:
+def _first_token(
+    out: torch.Tensor,
+    layout: str,
+    mask: torch.Tensor | None,
+    ids: np.ndarray,
+    layer: str,
+    seed: int,
+) -> tuple[torch.Tensor, np.ndarray]:
     pos = positions_view(out, layout)
     if mask is None:
         return pos[:, 0, :].clone(), _rows(out.shape[0])
     return _take(pos, mask.int().argmax(dim=1)), _rows(out.shape[0])
 
 
-def _last_token(out: torch.Tensor, layout: str, mask: torch.Tensor | None, ids: np.ndarray,
-                layer: str, seed: int) -> tuple[torch.Tensor, np.ndarray]:
+def _last_token(
+    out: torch.Tensor,
+    layout: str,
+    mask: torch.Tensor | None,
+    ids: np.ndarray,
+    layer: str,
+    seed: int,
+) -> tuple[torch.Tensor, np.ndarray]:
     pos = positions_view(out, layout)
     if mask is None:
         return pos[:, -1, :].clone(), _rows(out.shape[0])

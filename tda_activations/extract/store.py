@@ -51,7 +51,10 @@ def _write_array(path: Path, data: np.ndarray) -> str:
     row_bytes = max(1, int(np.prod(data.shape[1:], dtype=np.int64)) * data.dtype.itemsize)
     rows = max(1, min(max(data.shape[0], 1), _CHUNK_BYTES // row_bytes))
     arr = zarr.open_array(
-        store=str(path), mode="w", shape=data.shape, dtype=data.dtype,
+        store=str(path),
+        mode="w",
+        shape=data.shape,
+        dtype=data.dtype,
         chunks=(rows, *data.shape[1:]),
     )
     if data.size:
@@ -69,7 +72,9 @@ def _read_array(path: Path, checksum: str) -> np.ndarray:
     return data
 
 
-def save_store(acts: ActivationSet, path: str | os.PathLike[str], *, request: Mapping[str, Any] | None = None) -> Path:
+def save_store(
+    acts: ActivationSet, path: str | os.PathLike[str], *, request: Mapping[str, Any] | None = None
+) -> Path:
     """Write an :class:`ActivationSet` to a store directory atomically.
 
     Parameters
@@ -95,18 +100,26 @@ def save_store(acts: ActivationSet, path: str | os.PathLike[str], *, request: Ma
         for i, layer in enumerate(acts.layers):
             folder = f"L{i:03d}"
             cloud = np.asarray(acts.cloud(layer))
-            layers.append({
-                "name": layer, "folder": folder, "shape": list(cloud.shape), "dtype": str(cloud.dtype),
-                "points": _write_array(arrays / folder / "points", cloud),
-                "rows": _write_array(arrays / folder / "rows", np.asarray(acts.sample_index[layer])),
-            })
+            layers.append(
+                {
+                    "name": layer,
+                    "folder": folder,
+                    "shape": list(cloud.shape),
+                    "dtype": str(cloud.dtype),
+                    "points": _write_array(arrays / folder / "points", cloud),
+                    "rows": _write_array(
+                        arrays / folder / "rows", np.asarray(acts.sample_index[layer])
+                    ),
+                }
+            )
         manifest = {
             "format": _FORMAT,
             "package_version": __version__,
             "layers": layers,
             "layouts": dict(acts.layouts),
             "labels": _write_array(arrays / "labels", np.asarray(acts.labels)),
-            "predictions": None if acts.predictions is None
+            "predictions": None
+            if acts.predictions is None
             else _write_array(arrays / "predictions", np.asarray(acts.predictions)),
             "hierarchy": hierarchy_to_dict(acts.hierarchy),
             "reduction": acts.reduction,
@@ -125,7 +138,9 @@ def save_store(acts: ActivationSet, path: str | os.PathLike[str], *, request: Ma
 def _manifest(path: Path) -> dict[str, Any]:
     file = path / "manifest.json"
     if not path.is_dir():
-        raise FileNotFoundError(f"no extraction store at {path}; create one with `tda-activations extract`")
+        raise FileNotFoundError(
+            f"no extraction store at {path}; create one with `tda-activations extract`"
+        )
     if not file.exists():
         raise CorruptStoreError(
             f"{path} has no manifest.json: it is not a complete extraction store (perhaps a killed "
@@ -136,7 +151,9 @@ def _manifest(path: Path) -> dict[str, Any]:
     except json.JSONDecodeError as exc:
         raise CorruptStoreError(f"{file} is not valid JSON: {exc}") from exc
     if manifest.get("format") != _FORMAT or not manifest.get("complete"):
-        raise CorruptStoreError(f"{path}: unknown store format {manifest.get('format')!r}; extract again")
+        raise CorruptStoreError(
+            f"{path}: unknown store format {manifest.get('format')!r}; extract again"
+        )
     return manifest
 
 
@@ -167,12 +184,20 @@ def load_store(path: str | os.PathLike[str]) -> ActivationSet:
     for layer in m["layers"]:
         clouds[layer["name"]] = _read_array(arrays / layer["folder"] / "points", layer["points"])
         index[layer["name"]] = _read_array(arrays / layer["folder"] / "rows", layer["rows"])
-    preds = None if m["predictions"] is None else _read_array(arrays / "predictions", m["predictions"])
+    preds = (
+        None if m["predictions"] is None else _read_array(arrays / "predictions", m["predictions"])
+    )
     return ActivationSet(
-        clouds=clouds, sample_index=index, labels=_read_array(arrays / "labels", m["labels"]),
-        hierarchy=hierarchy_from_dict(m["hierarchy"], source=str(path)), reduction=m["reduction"],
-        params=m["params"], model_fingerprint=m["model_fingerprint"],
-        data_fingerprint=m["data_fingerprint"], predictions=preds, layouts=m.get("layouts", {}),
+        clouds=clouds,
+        sample_index=index,
+        labels=_read_array(arrays / "labels", m["labels"]),
+        hierarchy=hierarchy_from_dict(m["hierarchy"], source=str(path)),
+        reduction=m["reduction"],
+        params=m["params"],
+        model_fingerprint=m["model_fingerprint"],
+        data_fingerprint=m["data_fingerprint"],
+        predictions=preds,
+        layouts=m.get("layouts", {}),
     )
 
 
@@ -197,8 +222,11 @@ def request_key(model: Any, dataset: Any, **options: Any) -> dict[str, Any]:
 
     source = as_source(dataset, transform=options.get("transform"))  # its fingerprint covers it
     return {
-        "model": fingerprint_model(model), "data": source.fingerprint,
-        "options": {k: v for k, v in options.items() if k != "transform"}, "package_version": __version__, "format": _FORMAT,
+        "model": fingerprint_model(model),
+        "data": source.fingerprint,
+        "options": {k: v for k, v in options.items() if k != "transform"},
+        "package_version": __version__,
+        "format": _FORMAT,
     }
 
 

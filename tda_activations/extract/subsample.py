@@ -52,9 +52,14 @@ def subsample_samples(acts: ActivationSet, *, n_samples: int, seed: int = 0) -> 
         clouds[layer] = acts.cloud(layer)[sel]
         index[layer] = new_row[rows[sel]]
     return ActivationSet(
-        clouds=clouds, sample_index=index, labels=acts.labels[keep], hierarchy=acts.hierarchy,
-        reduction=acts.reduction, params={**acts.params, "subsample": {"n_samples": n_samples, "seed": seed}},
-        model_fingerprint=acts.model_fingerprint, data_fingerprint=acts.data_fingerprint,
+        clouds=clouds,
+        sample_index=index,
+        labels=acts.labels[keep],
+        hierarchy=acts.hierarchy,
+        reduction=acts.reduction,
+        params={**acts.params, "subsample": {"n_samples": n_samples, "seed": seed}},
+        model_fingerprint=acts.model_fingerprint,
+        data_fingerprint=acts.data_fingerprint,
         predictions=None if acts.predictions is None else acts.predictions[keep],
         layouts=acts.layouts,
     )

@@ -95,7 +95,9 @@ def as_diagram(dgm: Any, *, dim: int | None = None, name: str = "diagram") -> np
         if arr.size == 0:
             arr = arr.reshape(0, 2)
         if arr.ndim != 2 or arr.shape[1] != 2:
-            raise ValueError(f"{name}: must have shape (k, 2) of (birth, death) pairs, got {arr.shape}")
+            raise ValueError(
+                f"{name}: must have shape (k, 2) of (birth, death) pairs, got {arr.shape}"
+            )
     arr = np.asarray(arr, dtype=np.float64)
     if np.isnan(arr).any():
         raise ValueError(f"{name}: contains NaN")

@@ -181,7 +181,9 @@ def bottleneck_distance(a: Any, b: Any, *, dim: int = 1, essential: Essential = 
 def _check_wasserstein_params(order: Any, internal_p: Any) -> tuple[float, float]:
     q, p = float(order), float(internal_p)
     if not (q >= 1 and math.isfinite(q)):
-        raise ValueError(f"order must be a finite number >= 1, got {order!r} (order inf is bottleneck)")
+        raise ValueError(
+            f"order must be a finite number >= 1, got {order!r} (order inf is bottleneck)"
+        )
     if not p >= 1:
         raise ValueError(f"internal_p must be >= 1 (or inf), got {internal_p!r}")
     return q, p
@@ -441,8 +443,13 @@ class DiagramDistance:
     def properties(self) -> MeasureProperties:
         """A symmetric distance, zero between equal diagrams; a metric when :attr:`is_metric`."""
         return MeasureProperties(
-            kind="distance", symmetric=True, metric=bool(self.is_metric), invariances=frozenset(),
-            identity_value=0.0, bounds=(0.0, math.inf), needs_correspondence=False,
+            kind="distance",
+            symmetric=True,
+            metric=bool(self.is_metric),
+            invariances=frozenset(),
+            identity_value=0.0,
+            bounds=(0.0, math.inf),
+            needs_correspondence=False,
         )
 
     def prepare_many(self, diagrams: Sequence[Any]) -> list[Any]:
@@ -481,8 +488,13 @@ class DiagramDistance:
             float64, zero diagonal when ``cols`` is ``None`` (see
             :func:`~tda_activations._measure.all_pairs`).
         """
-        return all_pairs(self.score, list(rows), None if cols is None else list(cols),
-                         symmetric=True, identity_value=0.0)
+        return all_pairs(
+            self.score,
+            list(rows),
+            None if cols is None else list(cols),
+            symmetric=True,
+            identity_value=0.0,
+        )
 
     def __call__(self, a: Any, b: Any, *, dim: int = 1) -> float:
         """Distance between two diagrams (Diagrams objects or arrays)."""
@@ -551,16 +563,28 @@ def _sliced_factory(*, n_directions: int = 50, essential: Essential = "match") -
 
 
 _REGISTRY: Registry[DiagramDistance] = Registry("diagram distance", types=DiagramDistance)
-_REGISTRY.register("bottleneck", _bottleneck_factory,
-                   description="exact bottleneck distance (L-infinity ground metric)")
-_REGISTRY.register("wasserstein", _wasserstein_factory,
-                   description="exact q-Wasserstein distance, explicit ground metric L_p")
-_REGISTRY.register("sliced_wasserstein", _sliced_factory,
-                   description="sliced Wasserstein distance (persim-compatible)")
+_REGISTRY.register(
+    "bottleneck",
+    _bottleneck_factory,
+    description="exact bottleneck distance (L-infinity ground metric)",
+)
+_REGISTRY.register(
+    "wasserstein",
+    _wasserstein_factory,
+    description="exact q-Wasserstein distance, explicit ground metric L_p",
+)
+_REGISTRY.register(
+    "sliced_wasserstein",
+    _sliced_factory,
+    description="sliced Wasserstein distance (persim-compatible)",
+)
 
 
 def register_diagram_distance(
-    name: str, factory: Callable[..., DiagramDistance], *, description: str = "",
+    name: str,
+    factory: Callable[..., DiagramDistance],
+    *,
+    description: str = "",
     replace: bool = False,
 ) -> None:
     """Add a distance to the registry (``factory(**params) -> DiagramDistance``).
@@ -627,7 +651,9 @@ def get_diagram_distance(name: str | DiagramDistance, **params: Any) -> DiagramD
     return _REGISTRY.get(name, **params)
 
 
-def diagram_distance(a: Any, b: Any, *, metric: str = "sliced_wasserstein", dim: int = 1, **params: Any) -> float:
+def diagram_distance(
+    a: Any, b: Any, *, metric: str = "sliced_wasserstein", dim: int = 1, **params: Any
+) -> float:
     """Compute the distance between two diagrams by registry name.
 
     Parameters

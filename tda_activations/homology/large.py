@@ -96,7 +96,9 @@ class MemoryEstimate:
         return self.bytes / 2**30
 
 
-def estimate_memory(n_points: int, *, maxdim: int = 1, edge_fraction: float = 1.0) -> MemoryEstimate:
+def estimate_memory(
+    n_points: int, *, maxdim: int = 1, edge_fraction: float = 1.0
+) -> MemoryEstimate:
     """Estimate the peak memory of Vietoris-Rips persistence of ``n_points`` points.
 
     Parameters
@@ -154,7 +156,9 @@ def available_memory() -> float:
         return 8.0 * 2**30
 
 
-def max_points_for_memory(limit_bytes: float, *, maxdim: int = 1, edge_fraction: float = 1.0) -> int:
+def max_points_for_memory(
+    limit_bytes: float, *, maxdim: int = 1, edge_fraction: float = 1.0
+) -> int:
     """Find the largest number of points whose :func:`estimate_memory` stays below a limit.
 
     Parameters

@@ -83,7 +83,6 @@ def save_diagrams(path: str | os.PathLike[str], diagrams: Diagrams) -> Path:
     return atomic_write_bytes(path, buf.getvalue())
 
 
-
 def load_diagrams(path: str | os.PathLike[str]) -> Diagrams:
     """Read diagrams written by :func:`save_diagrams`.
 
@@ -118,9 +117,15 @@ def load_diagrams(path: str | os.PathLike[str]) -> Diagrams:
     if fmt != _FORMAT:
         raise ValueError(f"{path}: unknown diagrams format {fmt!r}; recompute it")
     return Diagrams(
-        dgms=dgms, maxdim=int(meta["maxdim"]), coeff=int(meta["coeff"]),
-        threshold=float(meta["threshold"]), metric=meta["metric"], backend=meta["backend"],
-        n_points=int(meta["n_points"]), label=meta["label"], params=meta["params"],
+        dgms=dgms,
+        maxdim=int(meta["maxdim"]),
+        coeff=int(meta["coeff"]),
+        threshold=float(meta["threshold"]),
+        metric=meta["metric"],
+        backend=meta["backend"],
+        n_points=int(meta["n_points"]),
+        label=meta["label"],
+        params=meta["params"],
     )
 
 
@@ -160,7 +165,9 @@ def diagrams_key(cloud: Any, options: Mapping[str, Any]) -> str:
         A hexadecimal digest.
     """
     params = {k: v for k, v in _full_params(options).items() if k not in _NOT_IN_KEY}
-    return fingerprint_params({"cloud": fingerprint_array(cloud), "params": params, "format": _FORMAT})
+    return fingerprint_params(
+        {"cloud": fingerprint_array(cloud), "params": params, "format": _FORMAT}
+    )
 
 
 def _safe(name: str) -> str:
@@ -239,11 +246,15 @@ def _announce(
     maxdim = int(options.get("maxdim", _DEFAULTS["maxdim"]))
     points = sum(int(np.shape(clouds[l])[0]) for l in order)
     est = estimate_memory(n_max, maxdim=maxdim)
-    return announce_cost(CostEstimate(
-        what="layer_persistence", units=len(order), unit="layer",
-        detail=f"{points:,} points in all, up to H{maxdim}, {workers} process(es); largest "
-        f"cloud {n_max:,} points, at most {est.gib:.2g} GiB before truncation",
-    ))
+    return announce_cost(
+        CostEstimate(
+            what="layer_persistence",
+            units=len(order),
+            unit="layer",
+            detail=f"{points:,} points in all, up to H{maxdim}, {workers} process(es); largest "
+            f"cloud {n_max:,} points, at most {est.gib:.2g} GiB before truncation",
+        )
+    )
 
 
 def layer_persistence(

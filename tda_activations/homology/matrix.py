@@ -33,14 +33,17 @@ DiagramCollection = Mapping[str, Any] | Sequence[Any]
 _PARALLEL_MIN_PAIRS = 2000
 
 
-def _collect(diagrams: DiagramCollection, dim: int, what: str) -> tuple[list[str], list[np.ndarray], list[Any]]:
+def _collect(
+    diagrams: DiagramCollection, dim: int, what: str
+) -> tuple[list[str], list[np.ndarray], list[Any]]:
     if isinstance(diagrams, Mapping):
         labels = [str(k) for k in diagrams]
         items = list(diagrams.values())
     elif isinstance(diagrams, (list, tuple)):
         items = list(diagrams)
         labels = [
-            (d.label if isinstance(d, Diagrams) and d.label else str(i)) for i, d in enumerate(items)
+            (d.label if isinstance(d, Diagrams) and d.label else str(i))
+            for i, d in enumerate(items)
         ]
         if len(set(labels)) != len(labels):
             labels = [str(i) for i in range(len(items))]
@@ -86,7 +89,9 @@ def _params(dist: DiagramDistance, dim: int, items: Sequence[Any]) -> dict[str, 
     first = next((d for d in items if isinstance(d, Diagrams)), None)
     if first is not None:
         out["diagrams"] = {
-            "coeff": first.coeff, "backend": first.backend, "metric": first.metric,
+            "coeff": first.coeff,
+            "backend": first.backend,
+            "metric": first.metric,
             "threshold_rule": first.params.get("threshold_rule"),
         }
     return out
@@ -140,8 +145,12 @@ def distance_matrix(
     out[iu, ju] = vals
     out[ju, iu] = vals
     return LayerMatrix(
-        values=out, row_labels=tuple(labels), col_labels=tuple(labels),
-        measure=dist.measure_name(dim), kind="distance", params=_params(dist, dim, items),
+        values=out,
+        row_labels=tuple(labels),
+        col_labels=tuple(labels),
+        measure=dist.measure_name(dim),
+        kind="distance",
+        params=_params(dist, dim, items),
     )
 
 
@@ -186,8 +195,12 @@ def cross_distance_matrix(
     ii, jj = np.meshgrid(np.arange(nr), nr + np.arange(nc), indexing="ij")
     vals = _pairs_values(dist, ra + ca, ii.ravel(), jj.ravel(), check_n_jobs(n_jobs))
     return LayerMatrix(
-        values=vals.reshape(nr, nc), row_labels=tuple(rl), col_labels=tuple(cl),
-        measure=dist.measure_name(dim), kind="distance", params=_params(dist, dim, [*ri, *ci]),
+        values=vals.reshape(nr, nc),
+        row_labels=tuple(rl),
+        col_labels=tuple(cl),
+        measure=dist.measure_name(dim),
+        kind="distance",
+        params=_params(dist, dim, [*ri, *ci]),
     )
 
 
@@ -260,8 +273,13 @@ def model_distance_matrix(
         if layers is None and not common:
             raise ValueError("the models have no layer name in common; use align='position'")
         first = names[0]
-        chosen = list(resolve_layer_names(common if layers is None else models[first], layers,
-                                          what=f"layer of model {first!r}"))
+        chosen = list(
+            resolve_layer_names(
+                common if layers is None else models[first],
+                layers,
+                what=f"layer of model {first!r}",
+            )
+        )
         for m, ls in models.items():  # every model has them (close matches suggested otherwise)
             resolve_layer_names(ls, chosen, what=f"layer of model {m!r}")
         per_model = [[models[m][l] for l in chosen] for m in names]
@@ -269,7 +287,9 @@ def model_distance_matrix(
     elif align == "position":
         depths = {len(v) for v in models.values()}
         if len(depths) != 1:
-            raise ValueError(f"align='position' needs models of equal depth, got depths {sorted(depths)}")
+            raise ValueError(
+                f"align='position' needs models of equal depth, got depths {sorted(depths)}"
+            )
         per_model = [list(models[m].values()) for m in names]
         layer_desc = [list(models[m]) for m in names]
     else:
@@ -283,13 +303,19 @@ def model_distance_matrix(
     im, jm = np.triu_indices(nm, 1)
     pi = (im[:, None] * n_layers + np.arange(n_layers)).ravel()
     pj = (jm[:, None] * n_layers + np.arange(n_layers)).ravel()
-    vals = _pairs_values(dist, arrays, pi, pj, check_n_jobs(n_jobs)).reshape(-1, n_layers).mean(axis=1)
+    vals = (
+        _pairs_values(dist, arrays, pi, pj, check_n_jobs(n_jobs)).reshape(-1, n_layers).mean(axis=1)
+    )
     out = np.zeros((nm, nm))
     out[im, jm] = vals
     out[jm, im] = vals
     params_out = _params(dist, dim, items)
     params_out.update({"layers": layer_desc, "align": align, "reduce": "mean"})
     return LayerMatrix(
-        values=out, row_labels=tuple(names), col_labels=tuple(names),
-        measure=f"mean_over_layers({dist.measure_name(dim)})", kind="distance", params=params_out,
+        values=out,
+        row_labels=tuple(names),
+        col_labels=tuple(names),
+        measure=f"mean_over_layers({dist.measure_name(dim)})",
+        kind="distance",
+        params=params_out,
     )

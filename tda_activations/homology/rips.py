@@ -194,7 +194,9 @@ def h1_birth_bound(dist: np.ndarray, *, n_neighbours: int = 8) -> float:
 def _run_ripser(mat: np.ndarray, maxdim: int, thresh: float, coeff: int) -> list[np.ndarray]:
     from ripser import ripser
 
-    return list(ripser(mat, maxdim=maxdim, thresh=thresh, coeff=coeff, distance_matrix=True)["dgms"])
+    return list(
+        ripser(mat, maxdim=maxdim, thresh=thresh, coeff=coeff, distance_matrix=True)["dgms"]
+    )
 
 
 def _run_gph(mat: np.ndarray, maxdim: int, thresh: float, coeff: int) -> list[np.ndarray]:
@@ -206,7 +208,12 @@ def _run_gph(mat: np.ndarray, maxdim: int, thresh: float, coeff: int) -> list[np
             "installed: pip install 'tda-activations[gph]', or use backend='gudhi' or 'ripser'"
         ) from exc
     res = ripser_parallel(
-        mat, maxdim=maxdim, thresh=thresh, coeff=coeff, metric="precomputed", n_threads=1,
+        mat,
+        maxdim=maxdim,
+        thresh=thresh,
+        coeff=coeff,
+        metric="precomputed",
+        n_threads=1,
         collapse_edges=False,
     )
     return list(res["dgms"])
@@ -226,19 +233,35 @@ def _run_gudhi(mat: np.ndarray, maxdim: int, thresh: float, coeff: int) -> list[
         from gudhi.sklearn import RipsPersistence
 
         rips = RipsPersistence(
-            homology_dimensions=list(range(maxdim + 1)), threshold=thresh,
-            input_type="full distance matrix", num_collapses=0, homology_coeff_field=coeff, n_jobs=1,
+            homology_dimensions=list(range(maxdim + 1)),
+            threshold=thresh,
+            input_type="full distance matrix",
+            num_collapses=0,
+            homology_coeff_field=coeff,
+            n_jobs=1,
         )
         return list(rips.fit_transform([mat])[0])
     # The calls gudhi.sklearn.RipsPersistence makes for a dense matrix (without importing
     # scikit-learn, which costs a worker process seconds): dense below the cone radius
     # threshold, sparse edges for a smaller threshold.
     if thresh >= float(mat.max(axis=1).min()):
-        return list(_full(mat, max_dimension=max_dimension, max_edge_length=thresh,
-                          homology_coeff_field=coeff))
+        return list(
+            _full(
+                mat, max_dimension=max_dimension, max_edge_length=thresh, homology_coeff_field=coeff
+            )
+        )
     i, j, f = _lower_to_coo(mat, thresh)
-    return list(_sparse(i, j, f, n, max_dimension=max_dimension, max_edge_length=thresh,
-                        homology_coeff_field=coeff))
+    return list(
+        _sparse(
+            i,
+            j,
+            f,
+            n,
+            max_dimension=max_dimension,
+            max_edge_length=thresh,
+            homology_coeff_field=coeff,
+        )
+    )
 
 
 BACKENDS.register("ripser", _run_ripser, description="ripser.py (float32)")
@@ -283,7 +306,9 @@ def _memory_limit(memory_limit: Any) -> float:
         return _MEMORY_FRACTION * available_memory()
     limit = float(memory_limit)
     if not limit > 0:
-        raise ValueError(f"memory_limit must be positive bytes, 'auto' or None, got {memory_limit!r}")
+        raise ValueError(
+            f"memory_limit must be positive bytes, 'auto' or None, got {memory_limit!r}"
+        )
     return limit
 
 
@@ -291,7 +316,9 @@ _SHORTCUT_MIN_POINTS = 200
 _SHORTCUT_MARGIN = 1.1  # try births bound x 1.1: most H1 bars die soon after the last birth
 
 
-def _check_fits(mat: np.ndarray, maxdim: int, thresh: float, limit: float, info: dict[str, Any]) -> None:
+def _check_fits(
+    mat: np.ndarray, maxdim: int, thresh: float, limit: float, info: dict[str, Any]
+) -> None:
     """Refuse a run whose memory estimate, with the edges under ``thresh`` counted, exceeds ``limit``.
 
     The engines build the filtration from the edges up to ``thresh`` only, so
@@ -474,13 +501,25 @@ def persistence_of_distances(
         raise PersistenceTooLarge(_too_large_message(n, maxdim, dense.bytes, limit, cloud=False))
     t0 = time.perf_counter()
     dgms, thresh, info, engine = _from_distances(
-        _engine_matrix(mat, precision), maxdim=maxdim, backend=backend, coeff=coeff,
-        threshold=threshold, precision=precision, memory_limit=limit,
+        _engine_matrix(mat, precision),
+        maxdim=maxdim,
+        backend=backend,
+        coeff=coeff,
+        threshold=threshold,
+        precision=precision,
+        memory_limit=limit,
     )
     info["seconds"] = time.perf_counter() - t0
     return Diagrams(
-        dgms=dgms, maxdim=maxdim, coeff=coeff, threshold=thresh, metric="precomputed",
-        backend=engine, n_points=n, label=label, params=info,
+        dgms=dgms,
+        maxdim=maxdim,
+        coeff=coeff,
+        threshold=thresh,
+        metric="precomputed",
+        backend=engine,
+        n_points=n,
+        label=label,
+        params=info,
     )
 
 
@@ -505,7 +544,9 @@ def _subsample_target(size: int, maxdim: int, limit: float, edge_fraction: float
     return target
 
 
-def _greedy(x: np.ndarray, target: int, seed: int | None, metric: str) -> tuple[np.ndarray, dict[str, Any]]:
+def _greedy(
+    x: np.ndarray, target: int, seed: int | None, metric: str
+) -> tuple[np.ndarray, dict[str, Any]]:
     """The greedy subsample of ``target`` points and its facts (with the bottleneck bound)."""
     sub = greedy_subsample(x, n_points=target, seed=seed, metric=metric)
     return x[sub.indices], sub.facts()
@@ -617,8 +658,14 @@ def persistence(
         if max_points is not None:
             raise ValueError("max_points needs coordinates; subsample the distance matrix yourself")
         return persistence_of_distances(
-            cloud, maxdim=maxdim, backend=backend, coeff=coeff, threshold=threshold,
-            precision=precision, memory_limit=memory_limit, label=label,
+            cloud,
+            maxdim=maxdim,
+            backend=backend,
+            coeff=coeff,
+            threshold=threshold,
+            precision=precision,
+            memory_limit=memory_limit,
+            label=label,
         )
     maxdim = check_maxdim(maxdim)
     coeff = check_coeff(coeff)
@@ -640,7 +687,11 @@ def persistence(
     limit = _memory_limit(memory_limit)
     target = None
     if max_points is not None:
-        if isinstance(max_points, bool) or not isinstance(max_points, (int, np.integer)) or max_points < 1:
+        if (
+            isinstance(max_points, bool)
+            or not isinstance(max_points, (int, np.integer))
+            or max_points < 1
+        ):
             raise ValueError(f"max_points must be a positive integer or None, got {max_points!r}")
         target = int(max_points)
     size = x.shape[0] if target is None else min(target, x.shape[0])
@@ -667,8 +718,13 @@ def persistence(
         mat = _engine_matrix(dist, precision)
         del dist  # the float64 matrix is not needed once rounded
         return _from_distances(
-            mat, maxdim=maxdim, backend=backend, coeff=coeff, threshold=threshold,
-            precision=precision, memory_limit=limit,
+            mat,
+            maxdim=maxdim,
+            backend=backend,
+            coeff=coeff,
+            threshold=threshold,
+            precision=precision,
+            memory_limit=limit,
         )
 
     result = None
@@ -706,6 +762,13 @@ def persistence(
     info.update(run_info)
     info["seconds"] = time.perf_counter() - t0
     return Diagrams(
-        dgms=dgms, maxdim=maxdim, coeff=coeff, threshold=thresh, metric=metric, backend=engine,
-        n_points=n_total, label=label, params=info,
+        dgms=dgms,
+        maxdim=maxdim,
+        coeff=coeff,
+        threshold=thresh,
+        metric=metric,
+        backend=engine,
+        n_points=n_total,
+        label=label,
+        params=info,
     )

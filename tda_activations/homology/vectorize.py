@@ -83,7 +83,9 @@ def _betti_events(d: np.ndarray, essential: str) -> tuple[np.ndarray, np.ndarray
     return t, s
 
 
-def _betti_l1(a: tuple[np.ndarray, np.ndarray, int], b: tuple[np.ndarray, np.ndarray, int]) -> float:
+def _betti_l1(
+    a: tuple[np.ndarray, np.ndarray, int], b: tuple[np.ndarray, np.ndarray, int]
+) -> float:
     ta, sa, ea = a
     tb, sb, eb = b
     if ea != eb:
@@ -130,7 +132,9 @@ def betti_curve_distance(a: Any, b: Any, *, dim: int = 1, essential: Essential =
     return _betti_l1(prep[0], prep[1])
 
 
-def _betti_prepare(dgms: Sequence[np.ndarray], essential: str) -> list[tuple[np.ndarray, np.ndarray, int]]:
+def _betti_prepare(
+    dgms: Sequence[np.ndarray], essential: str
+) -> list[tuple[np.ndarray, np.ndarray, int]]:
     out = []
     for d in dgms:
         t, s = _betti_events(d, essential)
@@ -341,7 +345,9 @@ def _betti_factory(*, essential: Essential = "match") -> DiagramDistance:
     )
 
 
-def _landscape_factory(*, n_layers: int = 5, resolution: int = 200, p: float = 2.0) -> DiagramDistance:
+def _landscape_factory(
+    *, n_layers: int = 5, resolution: int = 200, p: float = 2.0
+) -> DiagramDistance:
     if not p >= 1:
         raise ValueError(f"p must be >= 1, got {p!r}")
 
@@ -366,14 +372,20 @@ def _landscape_factory(*, n_layers: int = 5, resolution: int = 200, p: float = 2
     )
 
 
-def _image_factory(*, resolution: int = 20, sigma: float | None = None, weight_power: float = 1.0) -> DiagramDistance:
+def _image_factory(
+    *, resolution: int = 20, sigma: float | None = None, weight_power: float = 1.0
+) -> DiagramDistance:
     def prepare(dgms: Sequence[np.ndarray]) -> list[np.ndarray]:
         lo, hi, pmax = _collection_range(dgms)
         s = sigma if sigma is not None else 0.05 * max(pmax, hi - lo)
         return [
             persistence_image(
-                d, birth_range=(lo, hi), pers_range=(0.0, pmax), resolution=(resolution, resolution),
-                sigma=s, weight_power=weight_power,
+                d,
+                birth_range=(lo, hi),
+                pers_range=(0.0, pmax),
+                resolution=(resolution, resolution),
+                sigma=s,
+                weight_power=weight_power,
             )
             for d in dgms
         ]

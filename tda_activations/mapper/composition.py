@@ -59,7 +59,8 @@ class NodeComposition:
         object.__setattr__(self, "counts", frozen_array(counts))
         object.__setattr__(self, "lens_mean", frozen_array(self.lens_mean, dtype=np.float64))
         object.__setattr__(
-            self, "misclassification_rate",
+            self,
+            "misclassification_rate",
             frozen_array(self.misclassification_rate, dtype=np.float64),
         )
 
@@ -110,8 +111,9 @@ class NodeComposition:
         """One row per node: counts per group, size, purity, majority, lens mean, error rate."""
         import pandas as pd
 
-        df = pd.DataFrame(np.array(self.counts), index=list(self.node_ids),
-                          columns=list(self.group_names))
+        df = pd.DataFrame(
+            np.array(self.counts), index=list(self.node_ids), columns=list(self.group_names)
+        )
         df.index.name = "node"
         df["size"] = self.sizes
         df["purity"] = self.purity
@@ -121,8 +123,14 @@ class NodeComposition:
         return df
 
 
-def check_labels(labels: npt.ArrayLike, *, n_groups: int, n_points: int, what: str = "labels",
-                 names: Sequence[str] | None = None) -> np.ndarray:
+def check_labels(
+    labels: npt.ArrayLike,
+    *,
+    n_groups: int,
+    n_points: int,
+    what: str = "labels",
+    names: Sequence[str] | None = None,
+) -> np.ndarray:
     """Validate integer labels in ``[0, n_groups)``, one per point; return them as int64.
 
     Raises
@@ -137,8 +145,10 @@ def check_labels(labels: npt.ArrayLike, *, n_groups: int, n_points: int, what: s
             "one label per point of the cloud (acts.point_labels(layer, level))"
         )
     if arr.size and not np.issubdtype(arr.dtype, np.integer):
-        if np.issubdtype(arr.dtype, np.floating) and np.all(np.isfinite(arr)) and np.all(
-            arr == np.round(arr)
+        if (
+            np.issubdtype(arr.dtype, np.floating)
+            and np.all(np.isfinite(arr))
+            and np.all(arr == np.round(arr))
         ):
             arr = arr.astype(np.int64)
         else:
@@ -199,8 +209,9 @@ def class_composition(
     lab = check_labels(labels, n_groups=len(names), n_points=n, names=names)
     pred = None
     if predictions is not None:
-        pred = check_labels(predictions, n_groups=len(names), n_points=n, what="predictions",
-                            names=names)
+        pred = check_labels(
+            predictions, n_groups=len(names), n_points=n, what="predictions", names=names
+        )
     k = len(graph.nodes)
     counts = np.zeros((k, len(names)), dtype=np.int64)
     err = np.full(k, np.nan)
@@ -253,13 +264,21 @@ def hierarchy_compositions(
     ValueError
         If a label is a class the hierarchy does not know.
     """
-    fine = check_labels(labels, n_groups=len(hierarchy.class_names), n_points=graph.n_points,
-                        names=hierarchy.class_names)
+    fine = check_labels(
+        labels,
+        n_groups=len(hierarchy.class_names),
+        n_points=graph.n_points,
+        names=hierarchy.class_names,
+    )
     pred = None
     if predictions is not None:
-        pred = check_labels(predictions, n_groups=len(hierarchy.class_names),
-                            n_points=graph.n_points, what="predictions",
-                            names=hierarchy.class_names)
+        pred = check_labels(
+            predictions,
+            n_groups=len(hierarchy.class_names),
+            n_points=graph.n_points,
+            what="predictions",
+            names=hierarchy.class_names,
+        )
     out = {}
     for level in hierarchy.levels:
         out[level] = class_composition(

@@ -34,11 +34,40 @@ _FORMAT = "tda_activations.MapperGraph"
 _VERSION = 1
 
 # matplotlib's tab10 and tab20, so figures and pages agree without importing matplotlib.
-_TAB10 = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
-          "#7f7f7f", "#bcbd22", "#17becf")
-_TAB20 = ("#1f77b4", "#aec7e8", "#ff7f0e", "#ffbb78", "#2ca02c", "#98df8a", "#d62728",
-          "#ff9896", "#9467bd", "#c5b0d5", "#8c564b", "#c49c94", "#e377c2", "#f7b6d2",
-          "#7f7f7f", "#c7c7c7", "#bcbd22", "#dbdb8d", "#17becf", "#9edae5")
+_TAB10 = (
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+    "#bcbd22",
+    "#17becf",
+)
+_TAB20 = (
+    "#1f77b4",
+    "#aec7e8",
+    "#ff7f0e",
+    "#ffbb78",
+    "#2ca02c",
+    "#98df8a",
+    "#d62728",
+    "#ff9896",
+    "#9467bd",
+    "#c5b0d5",
+    "#8c564b",
+    "#c49c94",
+    "#e377c2",
+    "#f7b6d2",
+    "#7f7f7f",
+    "#c7c7c7",
+    "#bcbd22",
+    "#dbdb8d",
+    "#17becf",
+    "#9edae5",
+)
 
 
 def group_colors(n: int) -> tuple[str, ...]:
@@ -75,8 +104,9 @@ def group_colors(n: int) -> tuple[str, ...]:
 # ------------------------------------------------------------------- networkx
 
 
-def to_networkx(graph: MapperGraph, *,
-                compositions: Mapping[str, NodeComposition] | None = None) -> Any:
+def to_networkx(
+    graph: MapperGraph, *, compositions: Mapping[str, NodeComposition] | None = None
+) -> Any:
     """Convert the graph to a :class:`networkx.Graph`.
 
     Node attributes: ``members`` (list of point indices), ``size``, ``interval``,
@@ -100,8 +130,13 @@ def to_networkx(graph: MapperGraph, *,
 
     g = nx.Graph(label=graph.label, params=dict(graph.params))
     for node in graph.nodes:
-        g.add_node(node.id, members=node.members.tolist(), size=node.size,
-                   interval=node.interval, lens_mean=node.lens_mean)
+        g.add_node(
+            node.id,
+            members=node.members.tolist(),
+            size=node.size,
+            interval=node.interval,
+            lens_mean=node.lens_mean,
+        )
     for level, comp in (compositions or {}).items():
         _check_composition(graph, comp)
         purity, majority = comp.purity, comp.majority
@@ -145,9 +180,12 @@ def _clean(obj: Any) -> Any:
     return repr(obj)
 
 
-def to_json(graph: MapperGraph, *,
-            compositions: Mapping[str, NodeComposition] | None = None,
-            indent: int | None = None) -> str:
+def to_json(
+    graph: MapperGraph,
+    *,
+    compositions: Mapping[str, NodeComposition] | None = None,
+    indent: int | None = None,
+) -> str:
     """Write the graph (and optionally its compositions) as a JSON string.
 
     Non-finite numbers (a NaN lens value, an undefined ``eps``) are written as ``null``.
@@ -175,8 +213,12 @@ def to_json(graph: MapperGraph, *,
         "params": _clean(graph.params),
         "lens": _clean(graph.lens),
         "nodes": [
-            {"id": n.id, "members": n.members.tolist(), "interval": n.interval,
-             "lens_mean": _clean(n.lens_mean)}
+            {
+                "id": n.id,
+                "members": n.members.tolist(),
+                "interval": n.interval,
+                "lens_mean": _clean(n.lens_mean),
+            }
             for n in graph.nodes
         ],
         "edges": [list(e) for e in graph.edges],
@@ -231,16 +273,25 @@ def from_json(text: str) -> MapperGraph:
     """
     doc = _parse(text)
     nodes = tuple(
-        MapperNode(id=n["id"], members=np.asarray(n["members"], dtype=np.int64),
-                   interval=int(n["interval"]),
-                   lens_mean=float("nan") if n["lens_mean"] is None else float(n["lens_mean"]))
+        MapperNode(
+            id=n["id"],
+            members=np.asarray(n["members"], dtype=np.int64),
+            interval=int(n["interval"]),
+            lens_mean=float("nan") if n["lens_mean"] is None else float(n["lens_mean"]),
+        )
         for n in doc["nodes"]
     )
     lens = np.array(_nan(doc["lens"]), dtype=np.float64)
-    params = {k: (float("nan") if v is None and k == "eps" else v)
-              for k, v in doc["params"].items()}
-    return MapperGraph(nodes=nodes, edges=tuple(tuple(e) for e in doc["edges"]), lens=lens,
-                       params=params, label=doc.get("label", ""))
+    params = {
+        k: (float("nan") if v is None and k == "eps" else v) for k, v in doc["params"].items()
+    }
+    return MapperGraph(
+        nodes=nodes,
+        edges=tuple(tuple(e) for e in doc["edges"]),
+        lens=lens,
+        params=params,
+        label=doc.get("label", ""),
+    )
 
 
 def compositions_from_json(text: str) -> dict[str, NodeComposition]:
@@ -261,7 +312,9 @@ def compositions_from_json(text: str) -> dict[str, NodeComposition]:
     out = {}
     for level, c in doc.get("compositions", {}).items():
         out[level] = NodeComposition(
-            node_ids=ids, level=level, group_names=tuple(c["group_names"]),
+            node_ids=ids,
+            level=level,
+            group_names=tuple(c["group_names"]),
             counts=np.asarray(c["counts"], dtype=np.int64).reshape(len(ids), -1),
             lens_mean=_floats(c["lens_mean"]),
             misclassification_rate=_floats(c["misclassification_rate"]),
@@ -269,8 +322,12 @@ def compositions_from_json(text: str) -> dict[str, NodeComposition]:
     return out
 
 
-def save_graph(graph: MapperGraph, path: str | os.PathLike[str], *,
-               compositions: Mapping[str, NodeComposition] | None = None) -> Path:
+def save_graph(
+    graph: MapperGraph,
+    path: str | os.PathLike[str],
+    *,
+    compositions: Mapping[str, NodeComposition] | None = None,
+) -> Path:
     """Write :func:`to_json` to ``path`` atomically.
 
     Parameters
@@ -354,14 +411,21 @@ class PieChartData:
     label: str = ""
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "positions",
-                           frozen_array(np.reshape(self.positions, (-1, 2)), dtype=np.float64))
+        object.__setattr__(
+            self, "positions", frozen_array(np.reshape(self.positions, (-1, 2)), dtype=np.float64)
+        )
         object.__setattr__(self, "sizes", frozen_array(self.sizes, dtype=np.int64))
-        object.__setattr__(self, "fractions", frozen_array(
-            np.reshape(self.fractions, (len(self.node_ids), len(self.group_names))),
-            dtype=np.float64))
-        object.__setattr__(self, "edges",
-                           frozen_array(np.reshape(self.edges, (-1, 2)), dtype=np.int64))
+        object.__setattr__(
+            self,
+            "fractions",
+            frozen_array(
+                np.reshape(self.fractions, (len(self.node_ids), len(self.group_names))),
+                dtype=np.float64,
+            ),
+        )
+        object.__setattr__(
+            self, "edges", frozen_array(np.reshape(self.edges, (-1, 2)), dtype=np.int64)
+        )
 
 
 def graph_layout(graph: MapperGraph, *, seed: int = 0, iterations: int = 100) -> np.ndarray:
@@ -412,10 +476,12 @@ def graph_layout(graph: MapperGraph, *, seed: int = 0, iterations: int = 100) ->
             continue
         sub = nx.Graph()
         sub.add_nodes_from(comp)
-        sub.add_edges_from(sorted(
-            (tuple(sorted((a, b), key=order.__getitem__)) for a, b in g.subgraph(comp).edges()),
-            key=lambda e: (order[e[0]], order[e[1]]),
-        ))
+        sub.add_edges_from(
+            sorted(
+                (tuple(sorted((a, b), key=order.__getitem__)) for a, b in g.subgraph(comp).edges()),
+                key=lambda e: (order[e[0]], order[e[1]]),
+            )
+        )
         pos = nx.spring_layout(sub, seed=seed, iterations=iterations)
         xy = np.array([pos[v] for v in comp], dtype=np.float64)
         xy -= xy.mean(axis=0)
@@ -427,8 +493,9 @@ def graph_layout(graph: MapperGraph, *, seed: int = 0, iterations: int = 100) ->
     return out
 
 
-def pie_chart_data(graph: MapperGraph, composition: NodeComposition, *, seed: int = 0,
-                   iterations: int = 100) -> PieChartData:
+def pie_chart_data(
+    graph: MapperGraph, composition: NodeComposition, *, seed: int = 0, iterations: int = 100
+) -> PieChartData:
     """Positions, sizes and compositions of the nodes, for a pie-chart figure.
 
     Parameters

@@ -224,19 +224,25 @@ def nerve_edges(
     """
     from scipy import sparse
 
-    if isinstance(min_intersection, bool) or not isinstance(min_intersection, (int, np.integer)) \
-            or min_intersection < 1:
+    if (
+        isinstance(min_intersection, bool)
+        or not isinstance(min_intersection, (int, np.integer))
+        or min_intersection < 1
+    ):
         raise ValueError(f"min_intersection must be a positive integer, got {min_intersection!r}")
     rows = [np.asarray(m, dtype=np.int64).ravel() for m in members]
     if not rows:
         return []
     cols = np.concatenate(rows)
     if cols.size and (cols.min() < 0 or cols.max() >= n_points):
-        raise ValueError(f"node members must be point indices in [0, {n_points}); got "
-                         f"{int(cols.min())}..{int(cols.max())}")
+        raise ValueError(
+            f"node members must be point indices in [0, {n_points}); got "
+            f"{int(cols.min())}..{int(cols.max())}"
+        )
     owner = np.repeat(np.arange(len(rows)), [r.size for r in rows])
-    inc = sparse.csr_matrix((np.ones(cols.size, dtype=np.int64), (owner, cols)),
-                            shape=(len(rows), int(n_points)))
+    inc = sparse.csr_matrix(
+        (np.ones(cols.size, dtype=np.int64), (owner, cols)), shape=(len(rows), int(n_points))
+    )
     shared = sparse.triu(inc @ inc.T, k=1).tocoo()
     keep = shared.data >= min_intersection
     pairs = sorted(zip(shared.row[keep].tolist(), shared.col[keep].tolist()))
@@ -360,8 +366,11 @@ def mapper_graph(
     from sklearn.cluster import DBSCAN
 
     x = as_cloud(cloud, keep_dtype=True, purpose="building a Mapper graph")
-    if (not isinstance(n_intervals, (int, np.integer)) or isinstance(n_intervals, bool)
-            or n_intervals < 1):
+    if (
+        not isinstance(n_intervals, (int, np.integer))
+        or isinstance(n_intervals, bool)
+        or n_intervals < 1
+    ):
         raise ValueError(f"n_intervals must be a positive integer, got {n_intervals!r}")
     if not isinstance(overlap, (int, float, np.floating)) or not 0.0 <= float(overlap) < 1.0:
         raise ValueError(f"overlap must be a fraction in [0, 1), got {overlap!r}")
@@ -388,10 +397,13 @@ def mapper_graph(
             if eps != "knee":
                 raise ValueError(f"eps must be 'knee' or a positive number, got {eps!r}")
             if knee_sample is not None and (
-                isinstance(knee_sample, bool) or not isinstance(knee_sample, (int, np.integer))
+                isinstance(knee_sample, bool)
+                or not isinstance(knee_sample, (int, np.integer))
                 or knee_sample < 3
             ):
-                raise ValueError(f"knee_sample must be an integer >= 3 or None, got {knee_sample!r}")
+                raise ValueError(
+                    f"knee_sample must be an integer >= 3 or None, got {knee_sample!r}"
+                )
             params.update(eps_method="knee", knee_k=int(min_samples), knee_sample=knee_sample)
         else:
             if not np.isfinite(eps) or eps <= 0:
@@ -470,22 +482,27 @@ def mapper_graph(
     cover = km.Cover(n_cubes=cubes if len(cubes) > 1 else cubes[0], perc_overlap=float(overlap))
     mapper = km.KeplerMapper(verbose=0)
     raw = mapper.map(
-        lens2d, X=x[kept], clusterer=guarded, cover=cover,
-        nerve=_NoNerve(int(min_intersection)), remove_duplicate_nodes=False,
+        lens2d,
+        X=x[kept],
+        clusterer=guarded,
+        cover=cover,
+        nerve=_NoNerve(int(min_intersection)),
+        remove_duplicate_nodes=False,
     )
 
     # kmapper numbers only the non-empty hypercubes; recover each one's true interval index.
     lens_id = np.c_[np.arange(kept.size), lens2d]
     nonempty = [
-        j for j, c in enumerate(mapper.cover.centers_)
+        j
+        for j, c in enumerate(mapper.cover.centers_)
         if len(mapper.cover.transform_single(lens_id, c))
     ]
 
     parsed = []
     for node_id, members in raw["nodes"].items():
         cube_part, cluster_part = node_id.split("_")
-        interval = nonempty[int(cube_part[len("cube"):])]
-        cluster = int(cluster_part[len("cluster"):])
+        interval = nonempty[int(cube_part[len("cube") :])]
+        cluster = int(cluster_part[len("cluster") :])
         parsed.append((interval, cluster, node_id, np.asarray(members, dtype=np.int64)))
     parsed.sort(key=lambda t: (t[0], t[1]))
     nodes = []
@@ -500,9 +517,12 @@ def mapper_graph(
                 lens_mean=float(np.mean(first[local])),
             )
         )
-    edge_list = [(nodes[i].id, nodes[j].id)
-                 for i, j in nerve_edges([n.members for n in nodes], x.shape[0],
-                                         min_intersection=int(min_intersection))]
+    edge_list = [
+        (nodes[i].id, nodes[j].id)
+        for i, j in nerve_edges(
+            [n.members for n in nodes], x.shape[0], min_intersection=int(min_intersection)
+        )
+    ]
 
     covered = np.zeros(x.shape[0], dtype=bool)
     for n in nodes:
@@ -516,8 +536,9 @@ def mapper_graph(
             if clusterer is None
             else "the clusterer found no cluster in any interval"
         )
-        warnings.warn(f"{label or 'cloud'}: the Mapper graph is empty: {reason}", MapperWarning,
-                      stacklevel=2)
+        warnings.warn(
+            f"{label or 'cloud'}: the Mapper graph is empty: {reason}", MapperWarning, stacklevel=2
+        )
         params["empty_reason"] = "no cluster"
     log.debug("%s: %d nodes, %d edges", label, len(nodes), len(edge_list))
     return MapperGraph(

@@ -88,10 +88,13 @@ def html_page(
     else:
         point_sample = np.asarray(sample_index)
         if point_sample.shape != (graph.n_points,) or (
-                point_sample.size and not np.issubdtype(point_sample.dtype, np.integer)):
-            raise ValueError(f"sample_index must be {graph.n_points} integers (one per point of "
-                             f"the graph's cloud), got shape {point_sample.shape} dtype "
-                             f"{point_sample.dtype}")
+            point_sample.size and not np.issubdtype(point_sample.dtype, np.integer)
+        ):
+            raise ValueError(
+                f"sample_index must be {graph.n_points} integers (one per point of "
+                f"the graph's cloud), got shape {point_sample.shape} dtype "
+                f"{point_sample.dtype}"
+            )
         if point_sample.size and point_sample.min() < 0:
             raise ValueError("sample_index has negative sample numbers")
     n_samples = int(point_sample.max()) + 1 if point_sample.size else 0
@@ -118,8 +121,14 @@ def html_page(
             "error": _clean(comp.misclassification_rate),
         }
     nodes: list[dict[str, Any]] = [
-        {"id": n.id, "size": n.size, "interval": n.interval, "lens": n.lens_mean,
-         "x": float(pos[i, 0]), "y": float(pos[i, 1])}
+        {
+            "id": n.id,
+            "size": n.size,
+            "interval": n.interval,
+            "lens": n.lens_mean,
+            "x": float(pos[i, 0]),
+            "y": float(pos[i, 1]),
+        }
         for i, n in enumerate(graph.nodes)
     ]
     for node, samples in zip(nodes, node_samples):
@@ -137,10 +146,10 @@ def html_page(
         "nPoints": graph.n_points,
     }
     title = title or f"Mapper graph {graph.label}".strip()
-    lens_range = [float(np.nanmin(graph.lens)) if graph.lens.size and np.isfinite(graph.lens).any()
-                  else 0.0,
-                  float(np.nanmax(graph.lens)) if graph.lens.size and np.isfinite(graph.lens).any()
-                  else 1.0]
+    lens_range = [
+        float(np.nanmin(graph.lens)) if graph.lens.size and np.isfinite(graph.lens).any() else 0.0,
+        float(np.nanmax(graph.lens)) if graph.lens.size and np.isfinite(graph.lens).any() else 1.0,
+    ]
     data["lensRange"] = lens_range
     # Largest node radius: a bit under half the median distance to the nearest other node.
     if len(graph.nodes) > 1:
@@ -149,9 +158,8 @@ def html_page(
         data["maxRadius"] = float(np.clip(0.45 * np.median(d.min(axis=1)), 0.01, 0.12))
     else:
         data["maxRadius"] = 0.12
-    return (
-        _TEMPLATE.replace("__TITLE__", _html.escape(title))
-        .replace("__DATA__", _script_json(data))
+    return _TEMPLATE.replace("__TITLE__", _html.escape(title)).replace(
+        "__DATA__", _script_json(data)
     )
 
 
@@ -218,10 +226,21 @@ def to_html(
     TypeError
         If ``tokens`` is a single string.
     """
-    return atomic_write_text(path, html_page(
-        graph, compositions=compositions, color_by=color_by, title=title, seed=seed,
-        sample_index=sample_index, images=images, tokens=tokens,
-        max_thumbnails=max_thumbnails, thumbnail_size=thumbnail_size))
+    return atomic_write_text(
+        path,
+        html_page(
+            graph,
+            compositions=compositions,
+            color_by=color_by,
+            title=title,
+            seed=seed,
+            sample_index=sample_index,
+            images=images,
+            tokens=tokens,
+            max_thumbnails=max_thumbnails,
+            thumbnail_size=thumbnail_size,
+        ),
+    )
 
 
 _PAGE_HEAD = r"""<meta http-equiv="Content-Security-Policy"
@@ -321,8 +340,12 @@ _COMMON_JS = r"""  var SVG = "http://www.w3.org/2000/svg";
 
 def _fill(template: str) -> str:
     """A page template with the shared head, style and script helpers put in."""
-    return (template.replace("__HEAD__\n", _PAGE_HEAD).replace("__CSS__\n", _COMMON_CSS)
-            .replace("__JS__\n", _COMMON_JS))
+    return (
+        template.replace("__HEAD__\n", _PAGE_HEAD)
+        .replace("__CSS__\n", _COMMON_CSS)
+        .replace("__JS__\n", _COMMON_JS)
+    )
+
 
 # Both pages start with the same policy and error counter (__HEAD__ in each template).
 _TEMPLATE = r"""<!DOCTYPE html>
@@ -496,7 +519,6 @@ _TEMPLATE = _fill(_TEMPLATE)
 # ------------------------------------------------------------ every layer, one page
 
 
-
 def _png_bytes(pixels: np.ndarray) -> bytes:
     """A PNG file of ``pixels``: uint8 ``(h, w)`` grey or ``(h, w, 3)`` RGB (deterministic)."""
     import struct
@@ -512,8 +534,12 @@ def _png_bytes(pixels: np.ndarray) -> bytes:
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", crc)
 
     head = struct.pack(">IIBBBBB", w, h, 8, 0 if grey else 2, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", head) + chunk(b"IDAT", zlib.compress(raw, 9))
-            + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", head)
+        + chunk(b"IDAT", zlib.compress(raw, 9))
+        + chunk(b"IEND", b"")
+    )
 
 
 def _thumbnail(image: np.ndarray, size: int) -> str:
@@ -539,8 +565,9 @@ def _thumbnail(image: np.ndarray, size: int) -> str:
     return "data:image/png;base64," + base64.b64encode(_png_bytes(pix)).decode("ascii")
 
 
-def _layer_samples(result: LayerMapper,
-                   sample_index: Mapping[str, npt.ArrayLike] | None) -> dict[str, np.ndarray]:
+def _layer_samples(
+    result: LayerMapper, sample_index: Mapping[str, npt.ArrayLike] | None
+) -> dict[str, np.ndarray]:
     """Layer -> the sample of each point of the layer's cloud (checked)."""
     out: dict[str, np.ndarray] = {}
     if sample_index is None:
@@ -548,19 +575,26 @@ def _layer_samples(result: LayerMapper,
         if len(sizes) > 1:
             raise ValueError(
                 f"the layers' clouds have different numbers of points ({sorted(sizes)}); pass "
-                "sample_index=acts.sample_index to say which sample each point came from")
-        return {layer: np.arange(result.graphs[layer].n_points, dtype=np.int64)
-                for layer in result.layers}
+                "sample_index=acts.sample_index to say which sample each point came from"
+            )
+        return {
+            layer: np.arange(result.graphs[layer].n_points, dtype=np.int64)
+            for layer in result.layers
+        }
     missing = [layer for layer in result.layers if layer not in sample_index]
     if missing:
-        raise ValueError(f"sample_index has no entry for layer(s) {missing}; pass "
-                         "acts.sample_index of the activations the graphs were built from")
+        raise ValueError(
+            f"sample_index has no entry for layer(s) {missing}; pass "
+            "acts.sample_index of the activations the graphs were built from"
+        )
     for layer in result.layers:
         idx = np.asarray(sample_index[layer])
         n = result.graphs[layer].n_points
         if idx.shape != (n,) or (idx.size and not np.issubdtype(idx.dtype, np.integer)):
-            raise ValueError(f"sample_index[{layer!r}] must be {n} integers (one per point of "
-                             f"the layer's cloud), got shape {idx.shape} dtype {idx.dtype}")
+            raise ValueError(
+                f"sample_index[{layer!r}] must be {n} integers (one per point of "
+                f"the layer's cloud), got shape {idx.shape} dtype {idx.dtype}"
+            )
         if idx.size and idx.min() < 0:
             raise ValueError(f"sample_index[{layer!r}] has negative sample numbers")
         out[layer] = idx.astype(np.int64)
@@ -568,19 +602,31 @@ def _layer_samples(result: LayerMapper,
 
 
 def _check_thumbnail_options(max_thumbnails: int, thumbnail_size: int) -> None:
-    if isinstance(max_thumbnails, bool) or not isinstance(max_thumbnails, int) \
-            or max_thumbnails < 0:
+    if (
+        isinstance(max_thumbnails, bool)
+        or not isinstance(max_thumbnails, int)
+        or max_thumbnails < 0
+    ):
         raise ValueError(f"max_thumbnails must be an integer >= 0, got {max_thumbnails!r}")
-    if isinstance(thumbnail_size, bool) or not isinstance(thumbnail_size, int) \
-            or not 4 <= thumbnail_size <= 256:
+    if (
+        isinstance(thumbnail_size, bool)
+        or not isinstance(thumbnail_size, int)
+        or not 4 <= thumbnail_size <= 256
+    ):
         raise ValueError(f"thumbnail_size must be an integer in [4, 256], got {thumbnail_size!r}")
 
 
 class _Media:
     """The images or texts of the samples (checked), and the thumbnails a page inlines."""
 
-    def __init__(self, images: ImageDataset | npt.ArrayLike | None,
-                 tokens: Sequence[str | int] | None, *, n_samples: int, size: int) -> None:
+    def __init__(
+        self,
+        images: ImageDataset | npt.ArrayLike | None,
+        tokens: Sequence[str | int] | None,
+        *,
+        n_samples: int,
+        size: int,
+    ) -> None:
         if images is not None and tokens is not None:
             raise ValueError("give images or tokens, not both")
         self.size = size
@@ -596,21 +642,27 @@ class _Media:
                 if arr.ndim == 3:
                     arr = arr[:, None]
                 if arr.ndim != 4 or not np.issubdtype(arr.dtype, np.number):
-                    raise ValueError("images must be an ImageDataset or a numeric array of shape "
-                                     f"(n, channels, height, width); got shape {arr.shape}")
+                    raise ValueError(
+                        "images must be an ImageDataset or a numeric array of shape "
+                        f"(n, channels, height, width); got shape {arr.shape}"
+                    )
                 self.images = arr
             if self.images.shape[0] < n_samples:
                 raise ValueError(
                     f"images has {self.images.shape[0]} samples but the graphs refer to sample "
-                    f"{n_samples - 1}; pass the dataset the activations were extracted from")
+                    f"{n_samples - 1}; pass the dataset the activations were extracted from"
+                )
         if tokens is not None:
             if isinstance(tokens, (str, bytes)):
-                raise TypeError("tokens must be a sequence with one text or id per sample, "
-                                "not a single string")
+                raise TypeError(
+                    "tokens must be a sequence with one text or id per sample, not a single string"
+                )
             self.tokens = [str(t) for t in tokens]
             if len(self.tokens) < n_samples:
-                raise ValueError(f"tokens has {len(self.tokens)} entries but the graphs refer to "
-                                 f"sample {n_samples - 1}; give one text or id per sample")
+                raise ValueError(
+                    f"tokens has {len(self.tokens)} entries but the graphs refer to "
+                    f"sample {n_samples - 1}; give one text or id per sample"
+                )
 
     @property
     def any(self) -> bool:
@@ -628,10 +680,14 @@ class _Media:
         """The page's ``thumbs``, ``sampleIds`` and ``tokens`` (of ``token_samples``)."""
         return {
             "thumbs": {str(k): v for k, v in sorted(self.thumbs.items())},
-            "sampleIds": (None if self.sample_ids is None or not self.thumbs else
-                          {str(k): int(self.sample_ids[k]) for k in sorted(self.thumbs)}),
-            "tokens": (None if self.tokens is None else
-                       {str(s): self.tokens[s] for s in token_samples}),
+            "sampleIds": (
+                None
+                if self.sample_ids is None or not self.thumbs
+                else {str(k): int(self.sample_ids[k]) for k in sorted(self.thumbs)}
+            ),
+            "tokens": (
+                None if self.tokens is None else {str(s): self.tokens[s] for s in token_samples}
+            ),
         }
 
 
@@ -702,13 +758,23 @@ def html_layers_page(
             shown = node_samples[:max_thumbnails]
             if image_array is not None:
                 media.add(shown)
-            nodes.append({"id": n.id, "size": n.size, "lens": n.lens_mean,
-                          "x": float(pos[i, 0]), "y": float(pos[i, 1]),
-                          "samples": node_samples.tolist()})
+            nodes.append(
+                {
+                    "id": n.id,
+                    "size": n.size,
+                    "lens": n.lens_mean,
+                    "x": float(pos[i, 0]),
+                    "y": float(pos[i, 1]),
+                    "samples": node_samples.tolist(),
+                }
+            )
         level_data = {
-            level: {"counts": comps[level].counts.tolist(),
-                    "error": _clean(comps[level].misclassification_rate)}
-            for level in levels if level in comps
+            level: {
+                "counts": comps[level].counts.tolist(),
+                "error": _clean(comps[level].misclassification_rate),
+            }
+            for level in levels
+            if level in comps
         }
         finite = graph.lens[np.isfinite(graph.lens)] if graph.lens.size else graph.lens
         lens_range = [float(finite.min()), float(finite.max())] if finite.size else [0.0, 1.0]
@@ -718,24 +784,35 @@ def html_layers_page(
             max_radius = float(np.clip(0.45 * np.median(d.min(axis=1)), 0.01, 0.12))
         else:
             max_radius = 0.12
-        layers_data.append({
-            "label": layer, "nodes": nodes,
-            "edges": [[order[a], order[b]] for a, b in graph.edges],
-            "levels": level_data, "lensRange": lens_range, "maxRadius": max_radius,
-            "nPoints": graph.n_points, "empty": graph.params.get("empty_reason"),
-        })
+        layers_data.append(
+            {
+                "label": layer,
+                "nodes": nodes,
+                "edges": [[order[a], order[b]] for a, b in graph.edges],
+                "levels": level_data,
+                "lensRange": lens_range,
+                "maxRadius": max_radius,
+                "nPoints": graph.n_points,
+                "empty": graph.params.get("empty_reason"),
+            }
+        )
     data = {
         "layers": layers_data,
-        "levels": {level: {"groups": list(result.hierarchy.names(level)),
-                           "colors": list(group_colors(len(result.hierarchy.names(level))))}
-                   for level in levels},
+        "levels": {
+            level: {
+                "groups": list(result.hierarchy.names(level)),
+                "colors": list(group_colors(len(result.hierarchy.names(level)))),
+            }
+            for level in levels
+        },
         "colorBy": color_by,
         "maxThumbnails": max_thumbnails,
         **media.data(range(n_samples)),
     }
     title = title or "Mapper graphs of every layer"
-    return (_LAYERS_TEMPLATE.replace("__TITLE__", _html.escape(title))
-            .replace("__DATA__", _script_json(data)))
+    return _LAYERS_TEMPLATE.replace("__TITLE__", _html.escape(title)).replace(
+        "__DATA__", _script_json(data)
+    )
 
 
 def to_html_layers(
@@ -804,9 +881,20 @@ def to_html_layers(
     TypeError
         If ``tokens`` is a single string.
     """
-    return atomic_write_text(path, html_layers_page(
-        result, sample_index=sample_index, images=images, tokens=tokens, color_by=color_by,
-        max_thumbnails=max_thumbnails, thumbnail_size=thumbnail_size, title=title, seed=seed))
+    return atomic_write_text(
+        path,
+        html_layers_page(
+            result,
+            sample_index=sample_index,
+            images=images,
+            tokens=tokens,
+            color_by=color_by,
+            max_thumbnails=max_thumbnails,
+            thumbnail_size=thumbnail_size,
+            title=title,
+            seed=seed,
+        ),
+    )
 
 
 _LAYERS_TEMPLATE = r"""<!DOCTYPE html>

@@ -46,11 +46,16 @@ def layer_file_stem(layer: str) -> str:
     return stem
 
 
-def save_layer_mapper(result: LayerMapper, directory: str | os.PathLike[str], *,
-                      html: bool = True, seed: int = 0,
-                      sample_index: Mapping[str, npt.ArrayLike] | None = None,
-                      images: ImageDataset | npt.ArrayLike | None = None,
-                      tokens: Sequence[str | int] | None = None) -> Path:
+def save_layer_mapper(
+    result: LayerMapper,
+    directory: str | os.PathLike[str],
+    *,
+    html: bool = True,
+    seed: int = 0,
+    sample_index: Mapping[str, npt.ArrayLike] | None = None,
+    images: ImageDataset | npt.ArrayLike | None = None,
+    tokens: Sequence[str | int] | None = None,
+) -> Path:
     """Write every output of :func:`layer_mapper` into ``directory`` (atomically).
 
     Layout::
@@ -99,11 +104,14 @@ def save_layer_mapper(result: LayerMapper, directory: str | os.PathLike[str], *,
     if html:
         sizes = {result.graphs[layer].n_points for layer in result.layers}
         if sample_index is None and len(sizes) > 1:
-            log.warning("layers.html not written: the layers' clouds differ in size; pass "
-                        "sample_index=acts.sample_index to save_layer_mapper for it")
+            log.warning(
+                "layers.html not written: the layers' clouds differ in size; pass "
+                "sample_index=acts.sample_index to save_layer_mapper for it"
+            )
         else:
-            layers_page = html_layers_page(result, sample_index=sample_index, images=images,
-                                           tokens=tokens, seed=seed)
+            layers_page = html_layers_page(
+                result, sample_index=sample_index, images=images, tokens=tokens, seed=seed
+            )
     stems: dict[str, str] = {}
     for layer in result.layers:
         stem = layer_file_stem(layer)
@@ -125,10 +133,16 @@ def save_layer_mapper(result: LayerMapper, directory: str | os.PathLike[str], *,
             entry = {"layer": layer, "json": f"graphs/{stem}.json"}
             if html:
                 (tmp / "html" / f"{stem}.html").write_text(
-                    html_page(graph, compositions=comps, title=f"Mapper graph of {layer}",
-                              seed=seed, images=images, tokens=tokens,
-                              sample_index=None if sample_index is None
-                              else sample_index[layer]))
+                    html_page(
+                        graph,
+                        compositions=comps,
+                        title=f"Mapper graph of {layer}",
+                        seed=seed,
+                        images=images,
+                        tokens=tokens,
+                        sample_index=None if sample_index is None else sample_index[layer],
+                    )
+                )
                 entry["html"] = f"html/{stem}.html"
             manifest["layers"].append(entry)
         if layers_page is not None:
@@ -136,20 +150,21 @@ def save_layer_mapper(result: LayerMapper, directory: str | os.PathLike[str], *,
             manifest["layers_html"] = "layers.html"
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2))
         (tmp / "index.html").write_text(
-            _index_page(result, stems, html=html, layers_page=layers_page is not None))
+            _index_page(result, stems, html=html, layers_page=layers_page is not None)
+        )
     return directory
 
 
-def _index_page(result: LayerMapper, stems: dict[str, str], *, html: bool,
-                layers_page: bool) -> str:
+def _index_page(
+    result: LayerMapper, stems: dict[str, str], *, html: bool, layers_page: bool
+) -> str:
     table = result.to_pandas().reset_index()
     if html:
         table["layer"] = [
             f'<a href="html/{_html.escape(stems[layer])}.html">{_html.escape(layer)}</a>'
             for layer in table["layer"]
         ]
-    body = table.to_html(index=False, escape=False, float_format=lambda v: f"{v:.3f}",
-                         na_rep="n/a")
+    body = table.to_html(index=False, escape=False, float_format=lambda v: f"{v:.3f}", na_rep="n/a")
     return (
         "<!DOCTYPE html><html><head><meta charset='utf-8'>"
         "<meta http-equiv='Content-Security-Policy' content=\"default-src 'none'; "
@@ -160,8 +175,11 @@ def _index_page(result: LayerMapper, stems: dict[str, str], *, html: bool,
         "<p>Weighted node purity at every level of the class hierarchy, connected components, "
         "groups living in components of their own, and how well the class graph recovers "
         "the hierarchy, layer by layer (depth 0 = first layer).</p>"
-        + ('<p><a href="layers.html">Every layer on one page</a>: hover a node for its '
-           "samples, click it to see where they fall in the other layers.</p>" if layers_page
-           else "")
+        + (
+            '<p><a href="layers.html">Every layer on one page</a>: hover a node for its '
+            "samples, click it to see where they fall in the other layers.</p>"
+            if layers_page
+            else ""
+        )
         + f"{body}</body></html>"
     )

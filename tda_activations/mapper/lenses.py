@@ -159,8 +159,10 @@ def kth_neighbor_distances(
     if rows is None:
         rows = np.arange(x.shape[0])
     rows = np.asarray(rows)
-    if rows.ndim != 1 or not np.issubdtype(rows.dtype, np.integer) or (
-        rows.size and (rows.min() < 0 or rows.max() >= x.shape[0])
+    if (
+        rows.ndim != 1
+        or not np.issubdtype(rows.dtype, np.integer)
+        or (rows.size and (rows.min() < 0 or rows.max() >= x.shape[0]))
     ):
         raise ValueError(f"rows must be a 1-D array of indices in [0, {x.shape[0]}), got {rows!r}")
     rows = rows.astype(np.int64)
@@ -181,10 +183,10 @@ def kth_neighbor_distances(
     out = np.empty(rows.size)
     step = max(1, 2**22 // max(1, (int(k) + 1) * xf.shape[1]))  # ~32 MB per chunk
     for s in range(0, rows.size, step):
-        diff = xf[idx[s:s + step]] - xf[rows[s:s + step], None, :]
+        diff = xf[idx[s : s + step]] - xf[rows[s : s + step], None, :]
         exact = np.sqrt(np.einsum("ijk,ijk->ij", diff, diff))
         exact.sort(axis=1)
-        out[s:s + step] = exact[:, int(k)]
+        out[s : s + step] = exact[:, int(k)]
     return out
 
 

@@ -70,8 +70,9 @@ def connected_components(graph: MapperGraph) -> list[tuple[str, ...]]:
     return sorted(comps, key=lambda c: order[c[0]])
 
 
-def _component_counts(graph: MapperGraph, labels: np.ndarray, n_groups: int,
-                      comps: Sequence[tuple[str, ...]]) -> np.ndarray:
+def _component_counts(
+    graph: MapperGraph, labels: np.ndarray, n_groups: int, comps: Sequence[tuple[str, ...]]
+) -> np.ndarray:
     """``(n_components, n_groups)`` counts of the distinct points of each component."""
     index = {n.id: n for n in graph.nodes}
     out = np.zeros((len(comps), n_groups), dtype=np.int64)
@@ -163,9 +164,12 @@ class ClassGraph:
         for i in range(n):
             for j in range(i + 1, n):
                 if self.shared_nodes[i, j] > 0:
-                    g.add_edge(self.class_names[i], self.class_names[j],
-                               similarity=float(self.similarity[i, j]),
-                               shared_nodes=int(self.shared_nodes[i, j]))
+                    g.add_edge(
+                        self.class_names[i],
+                        self.class_names[j],
+                        similarity=float(self.similarity[i, j]),
+                        shared_nodes=int(self.shared_nodes[i, j]),
+                    )
         return g
 
 
@@ -192,8 +196,9 @@ def class_graph(composition: NodeComposition) -> ClassGraph:
     present = totals[:, 0] > 0
     occupied = (counts > 0).astype(np.int64)
     shared = occupied @ occupied.T
-    return ClassGraph(class_names=composition.group_names, similarity=sim,
-                      shared_nodes=shared, present=present)
+    return ClassGraph(
+        class_names=composition.group_names, similarity=sim, shared_nodes=shared, present=present
+    )
 
 
 def _hierarchy_distance(hierarchy: ClassHierarchy) -> np.ndarray:
@@ -273,8 +278,10 @@ class HierarchySummary:
 
     def __repr__(self) -> str:
         purity = ", ".join(f"{k}={v:.3f}" for k, v in self.weighted_purity.items())
-        return (f"HierarchySummary({self.label!r}, {self.n_nodes} nodes, {self.n_edges} edges, "
-                f"{self.n_components} components, coverage={self.coverage:.3f}; purity {purity})")
+        return (
+            f"HierarchySummary({self.label!r}, {self.n_nodes} nodes, {self.n_edges} edges, "
+            f"{self.n_components} components, coverage={self.coverage:.3f}; purity {purity})"
+        )
 
     @property
     def n_separated(self) -> dict[str, int]:
@@ -357,10 +364,15 @@ def hierarchy_summary(
     if linkage not in ("average", "complete", "single", "weighted"):
         from ..types import unknown_name_error
 
-        raise unknown_name_error("linkage method", str(linkage),
-                                 ["average", "complete", "single", "weighted"])
-    fine = check_labels(labels, n_groups=len(hierarchy.class_names), n_points=graph.n_points,
-                        names=hierarchy.class_names)
+        raise unknown_name_error(
+            "linkage method", str(linkage), ["average", "complete", "single", "weighted"]
+        )
+    fine = check_labels(
+        labels,
+        n_groups=len(hierarchy.class_names),
+        n_points=graph.n_points,
+        names=hierarchy.class_names,
+    )
     if compositions is None:
         compositions = hierarchy_compositions(graph, fine, hierarchy, predictions=predictions)
 
@@ -379,8 +391,11 @@ def hierarchy_summary(
         names = hierarchy.names(level)
         counts = _component_counts(graph, lab, len(names), comps)
         n_groups[level] = int(np.sum(counts.sum(axis=0) > 0))
-        sep = _separated_groups(counts, purity=float(separation_purity)) if comps else \
-            np.zeros(len(names), dtype=bool)
+        sep = (
+            _separated_groups(counts, purity=float(separation_purity))
+            if comps
+            else np.zeros(len(names), dtype=bool)
+        )
         separated[level] = tuple(names[i] for i in np.flatnonzero(sep))
 
     fine_comp = compositions["fine"]
@@ -467,8 +482,10 @@ class LayerMapper:
     def __repr__(self) -> str:
         nodes = [len(self.graphs[k].nodes) for k in self.layers]
         size = f"{min(nodes)}-{max(nodes)} nodes per graph" if nodes else "no graphs"
-        return (f"LayerMapper({len(self.layers)} layers: {brief_names(self.layers)}; {size}; "
-                f"levels: {', '.join(self.hierarchy.levels)}; .to_pandas(), .trend())")
+        return (
+            f"LayerMapper({len(self.layers)} layers: {brief_names(self.layers)}; {size}; "
+            f"levels: {', '.join(self.hierarchy.levels)}; .to_pandas(), .trend())"
+        )
 
     def summary(self) -> str:
         """One line: layers, graph sizes and the weighted purity of the first and last layer."""
@@ -480,9 +497,11 @@ class LayerMapper:
         def purity(s: HierarchySummary) -> str:
             return ", ".join(f"{k} {v:.3f}" for k, v in s.weighted_purity.items())
 
-        return (f"{len(self.layers)} layers ({self.layers[0]} .. {self.layers[-1]}), "
-                f"{min(nodes)}-{max(nodes)} nodes per graph; weighted purity {purity(first)} "
-                f"-> {purity(last)}")
+        return (
+            f"{len(self.layers)} layers ({self.layers[0]} .. {self.layers[-1]}), "
+            f"{min(nodes)}-{max(nodes)} nodes per graph; weighted purity {purity(first)} "
+            f"-> {purity(last)}"
+        )
 
     def to_pandas(self) -> pandas.DataFrame:
         """The trend table: one row per layer.
@@ -588,28 +607,44 @@ def layer_mapper(
     preds = {}
     for layer in names:
         fine = acts.point_labels(layer, "fine")
-        labels[layer] = check_labels(fine, n_groups=len(hierarchy.class_names),
-                                     n_points=acts.cloud(layer).shape[0],
-                                     what=f"labels of layer {layer!r}",
-                                     names=hierarchy.class_names)
+        labels[layer] = check_labels(
+            fine,
+            n_groups=len(hierarchy.class_names),
+            n_points=acts.cloud(layer).shape[0],
+            what=f"labels of layer {layer!r}",
+            names=hierarchy.class_names,
+        )
         preds[layer] = acts.point_predictions(layer)
 
     graphs: dict[str, MapperGraph] = {}
     compositions: dict[str, dict[str, NodeComposition]] = {}
     summaries: dict[str, HierarchySummary] = {}
-    with progress_bar(total=len(names), desc="layer_mapper", unit="layer",
-                      enabled=progress) as bar:
+    with progress_bar(total=len(names), desc="layer_mapper", unit="layer", enabled=progress) as bar:
         for layer in names:
             bar.set_postfix(layer)
             graphs[layer] = mapper_graph(acts.cloud(layer), label=layer, **mapper_options)
-            compositions[layer] = hierarchy_compositions(graphs[layer], labels[layer], hierarchy,
-                                                         predictions=preds[layer])
-            summaries[layer] = hierarchy_summary(
-                graphs[layer], labels[layer], hierarchy, compositions=compositions[layer],
-                separation_purity=separation_purity, linkage=linkage,
+            compositions[layer] = hierarchy_compositions(
+                graphs[layer], labels[layer], hierarchy, predictions=preds[layer]
             )
-            log.info("mapper %s: %d nodes, purity %s", layer, len(graphs[layer].nodes),
-                     summaries[layer].weighted_purity)
+            summaries[layer] = hierarchy_summary(
+                graphs[layer],
+                labels[layer],
+                hierarchy,
+                compositions=compositions[layer],
+                separation_purity=separation_purity,
+                linkage=linkage,
+            )
+            log.info(
+                "mapper %s: %d nodes, purity %s",
+                layer,
+                len(graphs[layer].nodes),
+                summaries[layer].weighted_purity,
+            )
             bar.update(1)
-    return LayerMapper(layers=tuple(names), graphs=graphs, compositions=compositions,
-                       summaries=summaries, hierarchy=hierarchy)
+    return LayerMapper(
+        layers=tuple(names),
+        graphs=graphs,
+        compositions=compositions,
+        summaries=summaries,
+        hierarchy=hierarchy,
+    )

@@ -162,9 +162,13 @@ def _read_manifest(folder: str) -> tuple[ShippedWeights, ...]:
             raise ValueError(f"manifest format {doc.get('format')!r}, expected {MANIFEST_FORMAT}")
         return tuple(
             ShippedWeights(
-                name=str(e["name"]), seed=int(e["seed"]), key=str(e["key"]),
-                path=Path(folder) / str(e["file"]), sha256=str(e["sha256"]),
-                test_accuracy=float(e["test_accuracy"]), settings=dict(e.get("settings", {})),
+                name=str(e["name"]),
+                seed=int(e["seed"]),
+                key=str(e["key"]),
+                path=Path(folder) / str(e["file"]),
+                sha256=str(e["sha256"]),
+                test_accuracy=float(e["test_accuracy"]),
+                settings=dict(e.get("settings", {})),
             )
             for e in doc["entries"]
         )

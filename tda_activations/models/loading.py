@@ -162,7 +162,7 @@ def _unwrap_state(state: Any, path: Path) -> dict[str, Any]:
             f"save model.state_dict() or a dict with one of {list(_STATE_KEYS)}"
         )
     if all(k.startswith("module.") for k in tensors):
-        tensors = {k[len("module."):]: v for k, v in tensors.items()}
+        tensors = {k[len("module.") :]: v for k, v in tensors.items()}
     return tensors
 
 
@@ -194,7 +194,9 @@ def load_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
     return _unwrap_state(state, p)
 
 
-def _apply_weights(model: nn.Module, weights: str | os.PathLike[str], *, strict: bool, what: str) -> nn.Module:
+def _apply_weights(
+    model: nn.Module, weights: str | os.PathLike[str], *, strict: bool, what: str
+) -> nn.Module:
     state = load_state_dict(weights)
     try:
         model.load_state_dict(state, strict=strict)
@@ -423,7 +425,9 @@ def load_model(
     return model.eval()
 
 
-def _from_file(path: Path, *, architecture: str | None, strict: bool, kwargs: dict[str, Any]) -> nn.Module:
+def _from_file(
+    path: Path, *, architecture: str | None, strict: bool, kwargs: dict[str, Any]
+) -> nn.Module:
     verify_model_file(path)
     try:
         return torch.jit.load(str(path), map_location="cpu").eval()

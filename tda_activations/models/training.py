@@ -134,10 +134,16 @@ class TrainedModel:
     key: str = ""
 
 
-
 def _predict_labels(
-    model: nn.Module, data: Any, *, batch_size: int, device: Any, dtype: Any, output: Any,
-    progress: bool | None, desc: str,
+    model: nn.Module,
+    data: Any,
+    *,
+    batch_size: int,
+    device: Any,
+    dtype: Any,
+    output: Any,
+    progress: bool | None,
+    desc: str,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Predicted classes and (when every batch has them) the labels, streamed batch by batch."""
     from .._progress import progress_bar
@@ -150,9 +156,11 @@ def _predict_labels(
     autocast(dev, dtype)  # an unsupported precision fails here, before any batch is read
     preds: list[np.ndarray] = []
     labels: list[np.ndarray | None] = []
-    with eval_mode(model), torch.inference_mode(), progress_bar(
-        total=source.n, desc=desc, unit="sample", enabled=progress
-    ) as bar:
+    with (
+        eval_mode(model),
+        torch.inference_mode(),
+        progress_bar(total=source.n, desc=desc, unit="sample", enabled=progress) as bar,
+    ):
         for batch in source.batches(batch_size):
             with autocast(dev, dtype):
                 scores = select_output(call_model(model, move_inputs(batch.inputs, dev)), output)
@@ -222,8 +230,16 @@ def predict(
     TypeError
         Data of an unsupported kind, or inputs the model's ``forward`` cannot take.
     """
-    pred, _ = _predict_labels(model, data, batch_size=batch_size, device=device, dtype=dtype,
-                              output=output, progress=progress, desc="predict")
+    pred, _ = _predict_labels(
+        model,
+        data,
+        batch_size=batch_size,
+        device=device,
+        dtype=dtype,
+        output=output,
+        progress=progress,
+        desc="predict",
+    )
     return pred
 
 
@@ -256,8 +272,16 @@ def accuracy(
     TypeError
         As in :func:`predict`.
     """
-    pred, labels = _predict_labels(model, data, batch_size=batch_size, device=device,
-                                   dtype=dtype, output=output, progress=progress, desc="accuracy")
+    pred, labels = _predict_labels(
+        model,
+        data,
+        batch_size=batch_size,
+        device=device,
+        dtype=dtype,
+        output=output,
+        progress=progress,
+        desc="accuracy",
+    )
     if labels is None:
         raise ValueError("accuracy needs labels, but the data yield none; give labelled data")
     return float(np.mean(pred == labels))
@@ -334,10 +358,15 @@ def fit(
                 total += loss.item() * len(idx)
                 if bar.n == 0:
                     first = time.perf_counter() - t0
-                    announce_cost(CostEstimate(
-                        what=desc, units=steps, unit="step", seconds=first * steps,
-                        detail=f"{epochs} epochs, calibrated on the first batch: {first:.3f} s",
-                    ))
+                    announce_cost(
+                        CostEstimate(
+                            what=desc,
+                            units=steps,
+                            unit="step",
+                            seconds=first * steps,
+                            detail=f"{epochs} epochs, calibrated on the first batch: {first:.3f} s",
+                        )
+                    )
                 bar.update(1)
             log.debug("epoch %d: loss %.4f", epoch, total / len(train))
             bar.set_postfix(f"loss {total / len(train):.4f}")
@@ -394,7 +423,9 @@ def training_key(name: str, *, seed: int = 0, settings: dict[str, Any] | None = 
     return _plan(name, seed=seed, overrides=settings or {})[0]
 
 
-def _plan(name: str, *, seed: int, overrides: dict[str, Any]) -> tuple[str, dict[str, Any], dict[str, Any], Split]:
+def _plan(
+    name: str, *, seed: int, overrides: dict[str, Any]
+) -> tuple[str, dict[str, Any], dict[str, Any], Split]:
     """(training key, architecture, training settings, data) of one zoo model."""
     from ..datasets import load_digits
 
@@ -410,28 +441,58 @@ def _plan(name: str, *, seed: int, overrides: dict[str, Any]) -> tuple[str, dict
     settings = dict(DEFAULT_TRAINING[name])
     settings.update({k: v for k, v in overrides.items() if v is not None})
     data = load_digits(upsample=int(settings["upsample"]))
-    arch = {"name": name, "in_channels": 1, "image_size": data.train.image_shape[1], "num_classes": 10,
-            "width": float(settings["width"])}
+    arch = {
+        "name": name,
+        "in_channels": 1,
+        "image_size": data.train.image_shape[1],
+        "num_classes": 10,
+        "width": float(settings["width"]),
+    }
     train_cfg = {k: settings[k] for k in ("epochs", "lr", "batch_size")}
-    key = fingerprint_params({
-        "arch": arch, "train": {**train_cfg, "weight_decay": _WEIGHT_DECAY}, "seed": int(seed),
-        "data": data.train.fingerprint, "upsample": int(settings["upsample"]),
-        "format": TRAINING_FORMAT,
-    })
+    key = fingerprint_params(
+        {
+            "arch": arch,
+            "train": {**train_cfg, "weight_decay": _WEIGHT_DECAY},
+            "seed": int(seed),
+            "data": data.train.fingerprint,
+            "upsample": int(settings["upsample"]),
+            "format": TRAINING_FORMAT,
+        }
+    )
     return key, arch, {**train_cfg, "upsample": settings["upsample"]}, data
 
 
-def _train(name: str, *, seed: int, arch: dict[str, Any], train_cfg: dict[str, Any], data: Split,
-           progress: bool | None) -> nn.Module:
+def _train(
+    name: str,
+    *,
+    seed: int,
+    arch: dict[str, Any],
+    train_cfg: dict[str, Any],
+    data: Split,
+    progress: bool | None,
+) -> nn.Module:
     """Train one zoo model from scratch as :func:`pretrained` does (the shipped weights too)."""
     log.info("training %s (seed %d) on %s", name, seed, data.train.name)
-    model = build_model(name, in_channels=1, image_size=arch["image_size"], num_classes=10,
-                        width=arch["width"], seed=seed)
+    model = build_model(
+        name,
+        in_channels=1,
+        image_size=arch["image_size"],
+        num_classes=10,
+        width=arch["width"],
+        seed=seed,
+    )
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return fit(model, data.train, seed=seed, epochs=int(train_cfg["epochs"]),
-                   lr=float(train_cfg["lr"]), batch_size=int(train_cfg["batch_size"]),
-                   weight_decay=_WEIGHT_DECAY, progress=progress)
+        return fit(
+            model,
+            data.train,
+            seed=seed,
+            epochs=int(train_cfg["epochs"]),
+            lr=float(train_cfg["lr"]),
+            batch_size=int(train_cfg["batch_size"]),
+            weight_decay=_WEIGHT_DECAY,
+            progress=progress,
+        )
 
 
 def train_from_scratch(name: str, *, seed: int = 0, progress: bool | None = None) -> TrainedModel:
@@ -467,10 +528,17 @@ def train_from_scratch(name: str, *, seed: int = 0, progress: bool | None = None
     t0 = time.perf_counter()
     model = _train(name, seed=seed, arch=arch, train_cfg=train_cfg, data=data, progress=progress)
     return TrainedModel(
-        name=name, model=model, data=data, seed=int(seed),
-        test_accuracy=accuracy(model, data.test), train_accuracy=accuracy(model, data.train),
-        fingerprint=fingerprint_model(model), params={**arch, **train_cfg},
-        seconds=time.perf_counter() - t0, source="trained", key=key,
+        name=name,
+        model=model,
+        data=data,
+        seed=int(seed),
+        test_accuracy=accuracy(model, data.test),
+        train_accuracy=accuracy(model, data.train),
+        fingerprint=fingerprint_model(model),
+        params={**arch, **train_cfg},
+        seconds=time.perf_counter() - t0,
+        source="trained",
+        key=key,
     )
 
 
@@ -603,8 +671,11 @@ def pretrained(
         A shipped weight file fails its checksum: the installed package is damaged.
     """
     if name == MODULAR:
-        given = [k for k, v in (("width", width), ("epochs", epochs), ("upsample", upsample))
-                 if v is not None]
+        given = [
+            k
+            for k, v in (("width", width), ("epochs", epochs), ("upsample", upsample))
+            if v is not None
+        ]
         if given:
             raise ValueError(
                 f"{', '.join(given)} do not apply to the modular addition model; change its "
@@ -614,21 +685,35 @@ def pretrained(
 
         return pretrained_modular_addition(seed=seed, cache=cache, progress=progress)
     key, arch, train_cfg, data = _plan(
-        name, seed=seed, overrides={"width": width, "epochs": epochs, "upsample": upsample})
+        name, seed=seed, overrides={"width": width, "epochs": epochs, "upsample": upsample}
+    )
 
     def build() -> nn.Module:
-        return build_model(name, in_channels=1, image_size=arch["image_size"], num_classes=10,
-                           width=arch["width"], seed=seed)
+        return build_model(
+            name,
+            in_channels=1,
+            image_size=arch["image_size"],
+            num_classes=10,
+            width=arch["width"],
+            seed=seed,
+        )
 
     def train() -> nn.Module:
-        return _train(name, seed=seed, arch=arch, train_cfg=train_cfg, data=data,
-                      progress=progress)
+        return _train(name, seed=seed, arch=arch, train_cfg=train_cfg, data=data, progress=progress)
 
-    model, source, seconds = load_or_train(name, seed=seed, key=key, build=build, train=train,
-                                           cache=cache)
+    model, source, seconds = load_or_train(
+        name, seed=seed, key=key, build=build, train=train, cache=cache
+    )
     return TrainedModel(
-        name=name, model=model, data=data, seed=int(seed),
-        test_accuracy=accuracy(model, data.test), train_accuracy=accuracy(model, data.train),
-        fingerprint=fingerprint_model(model), params={**arch, **train_cfg},
-        seconds=seconds, source=source, key=key,
+        name=name,
+        model=model,
+        data=data,
+        seed=int(seed),
+        test_accuracy=accuracy(model, data.test),
+        train_accuracy=accuracy(model, data.train),
+        fingerprint=fingerprint_model(model),
+        params={**arch, **train_cfg},
+        seconds=seconds,
+        source=source,
+        key=key,
     )

@@ -33,7 +33,9 @@ class MLP(nn.Module):
         Widths of the hidden layers.
     """
 
-    def __init__(self, in_features: int, num_classes: int, hidden: Sequence[int] = (256, 128)) -> None:
+    def __init__(
+        self, in_features: int, num_classes: int, hidden: Sequence[int] = (256, 128)
+    ) -> None:
         super().__init__()
         layers: list[nn.Module] = [nn.Flatten()]
         width = in_features
@@ -61,7 +63,9 @@ class LeNet5(nn.Module):
         Multiplier of the channel and hidden widths (6, 16, 120, 84 at 1.0).
     """
 
-    def __init__(self, in_channels: int, num_classes: int, image_size: int = 32, width: float = 1.0) -> None:
+    def __init__(
+        self, in_channels: int, num_classes: int, image_size: int = 32, width: float = 1.0
+    ) -> None:
         super().__init__()
         c1, c2 = max(1, round(6 * width)), max(1, round(16 * width))
         f1, f2 = max(1, round(120 * width)), max(1, round(84 * width))
@@ -116,7 +120,9 @@ class BasicBlock(nn.Module):
         self.conv2 = nn.Conv2d(planes, planes, 3, stride=1, padding=1, bias=False)
         self.bn2 = nn.BatchNorm2d(planes)
         self.shortcut: nn.Module = (
-            _ShortcutA(in_planes, planes, stride) if stride != 1 or in_planes != planes else nn.Identity()
+            _ShortcutA(in_planes, planes, stride)
+            if stride != 1 or in_planes != planes
+            else nn.Identity()
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -236,20 +242,28 @@ class DenseNet(nn.Module):
         return self.linear(out)
 
 
-def _mlp(*, in_channels: int, image_size: int, num_classes: int, width: float = 1.0, **kw: Any) -> nn.Module:
+def _mlp(
+    *, in_channels: int, image_size: int, num_classes: int, width: float = 1.0, **kw: Any
+) -> nn.Module:
     hidden = kw.pop("hidden", None) or tuple(max(1, round(h * width)) for h in (256, 128))
     return MLP(in_channels * image_size * image_size, num_classes, hidden=hidden, **kw)
 
 
-def _lenet(*, in_channels: int, image_size: int, num_classes: int, width: float = 1.0, **kw: Any) -> nn.Module:
+def _lenet(
+    *, in_channels: int, image_size: int, num_classes: int, width: float = 1.0, **kw: Any
+) -> nn.Module:
     return LeNet5(in_channels, num_classes, image_size=image_size, width=width, **kw)
 
 
-def _resnet18(*, in_channels: int, image_size: int, num_classes: int, width: float = 0.25, **kw: Any) -> nn.Module:
+def _resnet18(
+    *, in_channels: int, image_size: int, num_classes: int, width: float = 0.25, **kw: Any
+) -> nn.Module:
     return CifarResNet18(in_channels, num_classes, width=width, **kw)
 
 
-def _densenet(*, in_channels: int, image_size: int, num_classes: int, width: float = 1.0, **kw: Any) -> nn.Module:
+def _densenet(
+    *, in_channels: int, image_size: int, num_classes: int, width: float = 1.0, **kw: Any
+) -> nn.Module:
     return DenseNet(in_channels, num_classes, width=width, **kw)
 
 
@@ -309,13 +323,19 @@ def build_model(
     """
     if name not in ZOO:
         raise unknown_name_error("zoo model", name, ZOO)
-    if width is not None and not (isinstance(width, (int, float)) and width > 0 and math.isfinite(width)):
+    if width is not None and not (
+        isinstance(width, (int, float)) and width > 0 and math.isfinite(width)
+    ):
         raise ValueError(f"width must be a positive number, got {width!r}")
     extra = dict(kwargs)
     if width is not None:
         extra["width"] = float(width)
     if seed is None:
-        return ZOO[name](in_channels=in_channels, image_size=image_size, num_classes=num_classes, **extra)
+        return ZOO[name](
+            in_channels=in_channels, image_size=image_size, num_classes=num_classes, **extra
+        )
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return ZOO[name](in_channels=in_channels, image_size=image_size, num_classes=num_classes, **extra)
+        return ZOO[name](
+            in_channels=in_channels, image_size=image_size, num_classes=num_classes, **extra
+        )

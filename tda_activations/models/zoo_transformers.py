@@ -110,8 +110,16 @@ class TransformerBlock(nn.Module):
         Causal attention mask.
     """
 
-    def __init__(self, dim: int, heads: int, mlp_dim: int, *, pre_norm: bool = True,
-                 activation: str = "gelu", causal: bool = False) -> None:
+    def __init__(
+        self,
+        dim: int,
+        heads: int,
+        mlp_dim: int,
+        *,
+        pre_norm: bool = True,
+        activation: str = "gelu",
+        causal: bool = False,
+    ) -> None:
         super().__init__()
         if activation not in ("gelu", "relu"):
             raise ValueError(f"activation must be 'gelu' or 'relu', got {activation!r}")
@@ -119,7 +127,8 @@ class TransformerBlock(nn.Module):
         self.attn = SelfAttention(dim, heads, causal=causal)
         self.norm2: nn.Module = nn.LayerNorm(dim) if pre_norm else nn.Identity()
         self.mlp = nn.Sequential(
-            nn.Linear(dim, mlp_dim), nn.GELU() if activation == "gelu" else nn.ReLU(),
+            nn.Linear(dim, mlp_dim),
+            nn.GELU() if activation == "gelu" else nn.ReLU(),
             nn.Linear(mlp_dim, dim),
         )
 
@@ -146,9 +155,17 @@ class TinyViT(nn.Module):
         MLP width as a multiple of ``dim``.
     """
 
-    def __init__(self, in_channels: int = 1, num_classes: int = 10, image_size: int = 16,
-                 patch_size: int = 4, dim: int = 48, depth: int = 3, heads: int = 4,
-                 mlp_ratio: float = 2.0) -> None:
+    def __init__(
+        self,
+        in_channels: int = 1,
+        num_classes: int = 10,
+        image_size: int = 16,
+        patch_size: int = 4,
+        dim: int = 48,
+        depth: int = 3,
+        heads: int = 4,
+        mlp_ratio: float = 2.0,
+    ) -> None:
         super().__init__()
         if image_size % patch_size:
             raise ValueError(
@@ -173,8 +190,9 @@ class TinyViT(nn.Module):
         return self.head(self.norm(x)[:, 0])
 
 
-def vit_builder(*, in_channels: int, image_size: int, num_classes: int, width: float = 1.0,
-                **kw: Any) -> nn.Module:
+def vit_builder(
+    *, in_channels: int, image_size: int, num_classes: int, width: float = 1.0, **kw: Any
+) -> nn.Module:
     """Zoo builder of :class:`TinyViT`: ``dim = heads * round(12 * width)`` (48 at width 1)."""
     heads = int(kw.pop("heads", 4))
     dim = heads * max(1, round(12 * width))
@@ -198,8 +216,9 @@ class ModularTransformer(nn.Module):
     ``embed.weight[:p]`` is the embedding matrix ``W_E`` of the residues.
     """
 
-    def __init__(self, p: int, *, dim: int = 128, heads: int = 4, mlp_dim: int = 512,
-                 depth: int = 1) -> None:
+    def __init__(
+        self, p: int, *, dim: int = 128, heads: int = 4, mlp_dim: int = 512, depth: int = 1
+    ) -> None:
         super().__init__()
         self.p = int(p)
         self.embed = nn.Embedding(p + 1, dim)
@@ -211,8 +230,9 @@ class ModularTransformer(nn.Module):
         )
         self.unembed = nn.Linear(dim, p, bias=False)
 
-    def forward(self, input_ids: torch.Tensor,
-                attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Logits ``(batch, p)`` at the last token of ``input_ids`` ``(batch, T <= 3)``.
 
         ``attention_mask`` (the batches of a :class:`~tda_activations.datasets.TokenDataset`)
@@ -224,8 +244,9 @@ class ModularTransformer(nn.Module):
                 f"expected integer tokens of shape (batch, 3), got {tuple(tokens.shape)} {tokens.dtype}"
             )
         if attention_mask is not None and not bool((attention_mask == 1).all()):
-            raise ValueError("the modular addition model takes no padding: attention_mask must be "
-                             "all ones")
+            raise ValueError(
+                "the modular addition model takes no padding: attention_mask must be all ones"
+            )
         x = self.embed(tokens) + self.pos_embed[: tokens.shape[1]]
         for block in self.blocks:
             x = block(x)
@@ -237,8 +258,15 @@ class ModularTransformer(nn.Module):
         return self.embed.weight[: self.p]
 
 
-def build_modular_transformer(p: int = 59, *, dim: int = 128, heads: int = 4, mlp_dim: int = 512,
-                              depth: int = 1, seed: int | None = None) -> ModularTransformer:
+def build_modular_transformer(
+    p: int = 59,
+    *,
+    dim: int = 128,
+    heads: int = 4,
+    mlp_dim: int = 512,
+    depth: int = 1,
+    seed: int | None = None,
+) -> ModularTransformer:
     """An untrained :class:`ModularTransformer`, initialised from ``seed`` (``None``: torch's state).
 
     Parameters
@@ -262,7 +290,13 @@ def build_modular_transformer(p: int = 59, *, dim: int = 128, heads: int = 4, ml
     ValueError
         Sizes that are not positive integers or a width not divisible by ``heads``.
     """
-    for name, value in (("p", p), ("dim", dim), ("heads", heads), ("mlp_dim", mlp_dim), ("depth", depth)):
+    for name, value in (
+        ("p", p),
+        ("dim", dim),
+        ("heads", heads),
+        ("mlp_dim", mlp_dim),
+        ("depth", depth),
+    ):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
     if seed is None:
@@ -342,8 +376,16 @@ def token_states(
 #: with the package.
 #: Changing a value changes the training key: rerun ``benchmarks/make_zoo_weights.py``.
 MODULAR_DEFAULTS: dict[str, Any] = {
-    "p": 59, "train_fraction": 0.6, "dim": 64, "heads": 4, "mlp_dim": 256, "depth": 1,
-    "steps": 1000, "lr": 1e-2, "weight_decay": 1.0, "warmup": 10,
+    "p": 59,
+    "train_fraction": 0.6,
+    "dim": 64,
+    "heads": 4,
+    "mlp_dim": 256,
+    "depth": 1,
+    "steps": 1000,
+    "lr": 1e-2,
+    "weight_decay": 1.0,
+    "warmup": 10,
 }
 
 #: Version of the modular training procedure (:func:`fit_modular`) in the training key.
@@ -395,8 +437,17 @@ def last_token_logits(model: ModularTransformer, input_ids: torch.Tensor) -> tor
     return cast(torch.Tensor, model.unembed(z))
 
 
-def fit_modular(model: nn.Module, train: Any, *, seed: int = 0, steps: int = 3000, lr: float = 1e-3,
-                weight_decay: float = 1.0, warmup: int = 10, progress: bool | None = None) -> nn.Module:
+def fit_modular(
+    model: nn.Module,
+    train: Any,
+    *,
+    seed: int = 0,
+    steps: int = 3000,
+    lr: float = 1e-3,
+    weight_decay: float = 1.0,
+    warmup: int = 10,
+    progress: bool | None = None,
+) -> nn.Module:
     """Full-batch AdamW (betas 0.9, 0.98) on modular addition; a copy is trained, in eval mode.
 
     Parameters
@@ -423,8 +474,11 @@ def fit_modular(model: nn.Module, train: Any, *, seed: int = 0, steps: int = 300
     if steps < 1 or lr <= 0 or weight_decay < 0 or warmup < 0:
         raise ValueError("steps must be >= 1, lr > 0, weight_decay >= 0 and warmup >= 0")
     model = copy.deepcopy(check_model(model))
-    forward = (functools.partial(last_token_logits, model) if isinstance(model, ModularTransformer)
-               else model)
+    forward = (
+        functools.partial(last_token_logits, model)
+        if isinstance(model, ModularTransformer)
+        else model
+    )
     x = torch.from_numpy(np.array(train.tokens))
     y = torch.from_numpy(np.array(train.labels))
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay, betas=(0.9, 0.98))
@@ -432,7 +486,9 @@ def fit_modular(model: nn.Module, train: Any, *, seed: int = 0, steps: int = 300
     model.train()
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        with progress_bar(total=steps, desc="modular addition", unit="step", enabled=progress) as bar:
+        with progress_bar(
+            total=steps, desc="modular addition", unit="step", enabled=progress
+        ) as bar:
             for step in range(steps):
                 opt.zero_grad(set_to_none=True)
                 loss = F.cross_entropy(forward(x), y)
@@ -466,12 +522,19 @@ def _modular_plan(seed: int, settings: dict[str, Any]) -> tuple[str, dict[str, A
         raise unknown_name_error("modular addition setting", min(unknown), MODULAR_DEFAULTS)
     cfg = {**MODULAR_DEFAULTS, **settings}
     data = load_modular_addition(cfg["p"], train_fraction=cfg["train_fraction"], seed=seed)
-    key = fingerprint_params({
-        "arch": {"name": "modular_transformer", "p": cfg["p"],
-                 **{k: cfg[k] for k in _ARCH_KEYS}},
-        "train": {k: cfg[k] for k in _TRAIN_KEYS}, "seed": int(seed),
-        "data": data.train.fingerprint, "format": MODULAR_FORMAT,
-    })
+    key = fingerprint_params(
+        {
+            "arch": {
+                "name": "modular_transformer",
+                "p": cfg["p"],
+                **{k: cfg[k] for k in _ARCH_KEYS},
+            },
+            "train": {k: cfg[k] for k in _TRAIN_KEYS},
+            "seed": int(seed),
+            "data": data.train.fingerprint,
+            "format": MODULAR_FORMAT,
+        }
+    )
     return key, cfg, data
 
 
@@ -506,25 +569,41 @@ _ARCH_KEYS = ("dim", "heads", "mlp_dim", "depth")
 _TRAIN_KEYS = ("steps", "lr", "weight_decay", "warmup")
 
 
-def _modular_result(model: nn.Module, cfg: dict[str, Any], data: Any, *, seed: int, key: str,
-                    source: str, seconds: float) -> TrainedModel:
+def _modular_result(
+    model: nn.Module,
+    cfg: dict[str, Any],
+    data: Any,
+    *,
+    seed: int,
+    key: str,
+    source: str,
+    seconds: float,
+) -> TrainedModel:
     from .training import TrainedModel
 
     return TrainedModel(
-        name="modular_addition", model=model, data=data, seed=int(seed),
+        name="modular_addition",
+        model=model,
+        data=data,
+        seed=int(seed),
         test_accuracy=modular_accuracy(model, data.test),
         train_accuracy=modular_accuracy(model, data.train),
-        fingerprint=fingerprint_model(model), params=dict(cfg), seconds=seconds, source=source,
+        fingerprint=fingerprint_model(model),
+        params=dict(cfg),
+        seconds=seconds,
+        source=source,
         key=key,
     )
 
 
-def _train_modular(cfg: dict[str, Any], data: Any, *, seed: int, progress: bool | None
-                   ) -> nn.Module:
+def _train_modular(
+    cfg: dict[str, Any], data: Any, *, seed: int, progress: bool | None
+) -> nn.Module:
     log.info("training the modular addition model (p=%d, seed %d)", cfg["p"], seed)
     fresh = build_modular_transformer(cfg["p"], seed=seed, **{k: cfg[k] for k in _ARCH_KEYS})
-    return fit_modular(fresh, data.train, seed=seed, progress=progress,
-                       **{k: cfg[k] for k in _TRAIN_KEYS})
+    return fit_modular(
+        fresh, data.train, seed=seed, progress=progress, **{k: cfg[k] for k in _TRAIN_KEYS}
+    )
 
 
 def train_modular_from_scratch(*, seed: int = 0, progress: bool | None = None) -> TrainedModel:
@@ -547,8 +626,9 @@ def train_modular_from_scratch(*, seed: int = 0, progress: bool | None = None) -
     key, cfg, data = _modular_plan(seed, {})
     t0 = time.perf_counter()
     model = _train_modular(cfg, data, seed=seed, progress=progress)
-    return _modular_result(model, cfg, data, seed=seed, key=key, source="trained",
-                           seconds=time.perf_counter() - t0)
+    return _modular_result(
+        model, cfg, data, seed=seed, key=key, source="trained", seconds=time.perf_counter() - t0
+    )
 
 
 def pretrained_modular_addition(
@@ -600,6 +680,11 @@ def pretrained_modular_addition(
         return build_modular_transformer(cfg["p"], seed=seed, **{k: cfg[k] for k in _ARCH_KEYS})
 
     model, source, seconds = load_or_train(
-        "modular_addition", seed=seed, key=key, build=build, cache=cache,
-        train=lambda: _train_modular(cfg, data, seed=seed, progress=progress))
+        "modular_addition",
+        seed=seed,
+        key=key,
+        build=build,
+        cache=cache,
+        train=lambda: _train_modular(cfg, data, seed=seed, progress=progress),
+    )
     return _modular_result(model, cfg, data, seed=seed, key=key, source=source, seconds=seconds)

@@ -21,7 +21,9 @@ def check_axes(ax: Any) -> None:
     from matplotlib.axes import Axes
 
     if ax is not None and not isinstance(ax, Axes):
-        raise TypeError(f"ax must be a matplotlib Axes (or None for a new figure), got {type(ax).__name__}")
+        raise TypeError(
+            f"ax must be a matplotlib Axes (or None for a new figure), got {type(ax).__name__}"
+        )
 
 
 def get_axes(ax: Any, *, figsize: tuple[float, float] | None = None) -> Any:
@@ -55,7 +57,7 @@ def layer_tick_labels(labels: Sequence[str], *, strip: str | None = None) -> lis
     for lab in labels:
         s = str(lab)
         if strip and s.startswith(strip):
-            s = s[len(strip):]
+            s = s[len(strip) :]
         out.append(s)
     return out
 
@@ -89,13 +91,16 @@ def block_groups(labels: Sequence[str], blocks: BlockSpec, *, sep: str = "/") ->
     if isinstance(blocks, Mapping):
         missing = [l for l in labels if l not in blocks]
         if missing:
-            raise ValueError(f"blocks: no stage given for {missing[:3]}; map every label to a stage")
+            raise ValueError(
+                f"blocks: no stage given for {missing[:3]}; map every label to a stage"
+            )
         return [str(blocks[l]) for l in labels]
     try:
         cuts = sorted({int(b) for b in blocks})  # type: ignore[union-attr]
     except (TypeError, ValueError) as exc:
-        raise TypeError("blocks must be 'auto', a sequence of boundary positions, a mapping or a "
-                        "function") from exc
+        raise TypeError(
+            "blocks must be 'auto', a sequence of boundary positions, a mapping or a function"
+        ) from exc
     if cuts and (cuts[0] <= 0 or cuts[-1] >= len(labels)):
         raise ValueError(f"block boundaries must lie in 1..{len(labels) - 1}, got {cuts}")
     group, out = 0, []
@@ -124,17 +129,22 @@ def as_frame(result: Any, *, what: str) -> Any:
         df = to_pandas()
         if isinstance(df, pd.DataFrame):
             return df
-    raise TypeError(f"{what}: give the result object (with .to_pandas()) or a pandas DataFrame, "
-                    f"got {type(result).__name__}")
+    raise TypeError(
+        f"{what}: give the result object (with .to_pandas()) or a pandas DataFrame, "
+        f"got {type(result).__name__}"
+    )
 
 
 def require_columns(df: Any, columns: Sequence[str], *, what: str) -> None:
     missing = [c for c in columns if c not in df.columns]
     if missing:
-        raise ValueError(f"{what}: the table has no column(s) {missing}; its columns are "
-                         f"{list(df.columns)}")
+        raise ValueError(
+            f"{what}: the table has no column(s) {missing}; its columns are {list(df.columns)}"
+        )
 
 
 def finite_or_error(values: np.ndarray, *, what: str) -> None:
     if not np.isfinite(values).all():
-        raise ValueError(f"{what} has NaN or infinite entries; drop those layers or fill them first")
+        raise ValueError(
+            f"{what} has NaN or infinite entries; drop those layers or fill them first"
+        )

@@ -32,8 +32,10 @@ def _content(obj: Any, depth: int = 0) -> Any:
     if isinstance(obj, np.ndarray):
         return {"__array__": fingerprint_array(obj)}
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {"__type__": type(obj).__qualname__,
-                **{f.name: _content(getattr(obj, f.name), depth + 1) for f in dataclasses.fields(obj)}}
+        return {
+            "__type__": type(obj).__qualname__,
+            **{f.name: _content(getattr(obj, f.name), depth + 1) for f in dataclasses.fields(obj)},
+        }
     if isinstance(obj, Mapping):
         return {str(k): _content(v, depth + 1) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
@@ -41,8 +43,13 @@ def _content(obj: Any, depth: int = 0) -> Any:
     if hasattr(obj, "to_numpy") and hasattr(obj, "columns"):  # a pandas DataFrame
         import pandas as pd
 
-        return {"__frame__": [list(map(str, obj.columns)), list(map(str, obj.index)),
-                              fingerprint_array(pd.util.hash_pandas_object(obj, index=True).to_numpy())]}
+        return {
+            "__frame__": [
+                list(map(str, obj.columns)),
+                list(map(str, obj.index)),
+                fingerprint_array(pd.util.hash_pandas_object(obj, index=True).to_numpy()),
+            ]
+        }
     return repr(obj)
 
 

@@ -16,11 +16,30 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 
 __all__ = ["correspondence_curve", "sensitivity_curve", "tidy_curve"]
 
-_SENS_X = ("fraction_removed", "n_removed", "n_components", "components", "k", "dimension", "fraction", "variance_kept",
-           "explained_variance", "strength", "noise")
+_SENS_X = (
+    "fraction_removed",
+    "n_removed",
+    "n_components",
+    "components",
+    "k",
+    "dimension",
+    "fraction",
+    "variance_kept",
+    "explained_variance",
+    "strength",
+    "noise",
+)
 _SENS_Y = ("dissimilarity", "distance", "sensitivity", "value", "score")
 _CORR_X = ("depth_a", "depth", "relative_depth", "layer_index", "layer", "offset")
-_CORR_Y = ("credit", "accuracy", "correspondence_accuracy", "rate", "fraction_correct", "value", "score")
+_CORR_Y = (
+    "credit",
+    "accuracy",
+    "correspondence_accuracy",
+    "rate",
+    "fraction_correct",
+    "value",
+    "score",
+)
 _HUE = ("measure", "metric", "layer", "model")
 
 
@@ -31,8 +50,9 @@ def _pick(df: Any, given: str | None, candidates: Sequence[str], what: str, role
     for c in candidates:
         if c in df.columns:
             return c
-    raise ValueError(f"{what}: cannot tell which column is {role}; pass {role}= (columns: "
-                     f"{list(df.columns)})")
+    raise ValueError(
+        f"{what}: cannot tell which column is {role}; pass {role}= (columns: {list(df.columns)})"
+    )
 
 
 def _pick_hue(df: Any, hue: str | None | bool, exclude: Sequence[str], what: str) -> str | None:
@@ -99,7 +119,9 @@ def tidy_curve(
     matplotlib.axes.Axes
     """
     df = as_frame(table, what=function)
-    require_columns(df, [x, y] + ([hue] if hue else []) + [c for c in (lower, upper) if c], what=function)
+    require_columns(
+        df, [x, y] + ([hue] if hue else []) + [c for c in (lower, upper) if c], what=function
+    )
     if spread not in (None, "std", "se"):
         raise ValueError(f"spread must be 'std', 'se' or None, got {spread!r}")
     if df.empty:
@@ -121,11 +143,26 @@ def tidy_curve(
         else:
             xs = agg.index.to_numpy(dtype=float)
         ys = agg["mean"].to_numpy(float)
-        ax.plot(xs, ys, marker="osD^v<>"[k % 7] if markers else None, color=c,
-                label=str(g) if g is not None else None)
+        ax.plot(
+            xs,
+            ys,
+            marker="osD^v<>"[k % 7] if markers else None,
+            color=c,
+            label=str(g) if g is not None else None,
+        )
         if lower and upper:
-            lo = sub.groupby(x, sort=not categorical_x)[lower].mean().reindex(agg.index).to_numpy(float)
-            hi = sub.groupby(x, sort=not categorical_x)[upper].mean().reindex(agg.index).to_numpy(float)
+            lo = (
+                sub.groupby(x, sort=not categorical_x)[lower]
+                .mean()
+                .reindex(agg.index)
+                .to_numpy(float)
+            )
+            hi = (
+                sub.groupby(x, sort=not categorical_x)[upper]
+                .mean()
+                .reindex(agg.index)
+                .to_numpy(float)
+            )
             ax.fill_between(xs, lo, hi, color=c, alpha=0.2, linewidth=0)
         elif spread and (agg["count"] > 1).any():
             sd = agg["std"].fillna(0.0).to_numpy(float)
@@ -207,7 +244,11 @@ def sensitivity_curve(
     hc = _pick_hue(df, hue, (xc, yc), "sensitivity_curve")
     if normalize:
         df = df.copy()
-        scale = df.groupby(hc)[yc].transform(lambda v: np.nanmax(np.abs(v))) if hc else np.nanmax(np.abs(df[yc]))
+        scale = (
+            df.groupby(hc)[yc].transform(lambda v: np.nanmax(np.abs(v)))
+            if hc
+            else np.nanmax(np.abs(df[yc]))
+        )
         df[yc] = df[yc] / np.where(np.asarray(scale) > 0, scale, 1.0)
     ax = tidy_curve(df, x=xc, y=yc, hue=hc, ax=ax, spread=spread, function="sensitivity_curve")
     if logx:

@@ -32,24 +32,36 @@ def _as_dgms(diagrams: Any, what: str) -> tuple[list[tuple[int, np.ndarray]], st
         out = []
         for d, item in enumerate(diagrams):
             try:
-                a = np.asarray(item, dtype=float).reshape(-1, 2) if np.size(item) else np.zeros((0, 2))
+                a = (
+                    np.asarray(item, dtype=float).reshape(-1, 2)
+                    if np.size(item)
+                    else np.zeros((0, 2))
+                )
             except (TypeError, ValueError) as exc:
-                raise TypeError(f"{what}: item {d} is not a (k, 2) array of (birth, death) pairs") from exc
+                raise TypeError(
+                    f"{what}: item {d} is not a (k, 2) array of (birth, death) pairs"
+                ) from exc
             out.append((d, a))
         if out:
             return out, ""
-    raise TypeError(f"{what} needs Diagrams, a (k, 2) array or a list of (k, 2) arrays (one per "
-                    f"dimension), got {type(diagrams).__name__}")
+    raise TypeError(
+        f"{what} needs Diagrams, a (k, 2) array or a list of (k, 2) arrays (one per "
+        f"dimension), got {type(diagrams).__name__}"
+    )
 
 
-def _select(dgms: list[tuple[int, np.ndarray]], dims: Sequence[int] | int | None) -> list[tuple[int, np.ndarray]]:
+def _select(
+    dgms: list[tuple[int, np.ndarray]], dims: Sequence[int] | int | None
+) -> list[tuple[int, np.ndarray]]:
     if dims is None:
         return dgms
     wanted = [int(dims)] if isinstance(dims, (int, np.integer)) else [int(d) for d in dims]
     have = {d for d, _ in dgms}
     missing = [d for d in wanted if d not in have]
     if missing:
-        raise ValueError(f"dimension(s) {missing} were not computed; the diagrams have {sorted(have)}")
+        raise ValueError(
+            f"dimension(s) {missing} were not computed; the diagrams have {sorted(have)}"
+        )
     return [(d, a) for d, a in dgms if d in wanted]
 
 
@@ -124,13 +136,29 @@ def persistence_diagram(
     any_essential = False
     for (d, a), c in zip(dgms, cs):
         fin = np.isfinite(a[:, 1])
-        ax.scatter(a[fin, 0], a[fin, 1], s=marker_size, color=c, alpha=0.75, linewidths=0,
-                   label=f"{_dim_label(d)} ({int(fin.sum())}{' + ' + str(int((~fin).sum())) + ' ess.' if (~fin).any() and essential else ''})",
-                   zorder=3)
+        ax.scatter(
+            a[fin, 0],
+            a[fin, 1],
+            s=marker_size,
+            color=c,
+            alpha=0.75,
+            linewidths=0,
+            label=f"{_dim_label(d)} ({int(fin.sum())}{' + ' + str(int((~fin).sum())) + ' ess.' if (~fin).any() and essential else ''})",
+            zorder=3,
+        )
         if essential and (~fin).any():
             any_essential = True
-            ax.scatter(a[~fin, 0], np.full(int((~fin).sum()), inf_y), s=marker_size * 2.5, marker="^",
-                       color=c, edgecolors="black", linewidths=0.4, zorder=4, clip_on=False)
+            ax.scatter(
+                a[~fin, 0],
+                np.full(int((~fin).sum()), inf_y),
+                s=marker_size * 2.5,
+                marker="^",
+                color=c,
+                edgecolors="black",
+                linewidths=0.4,
+                zorder=4,
+                clip_on=False,
+            )
     top = inf_y + 0.05 * span if any_essential else hi + 0.05 * span
     if diagonal:
         ax.plot([lo, top], [lo, top], color="0.5", lw=0.6, zorder=1)
@@ -141,7 +169,11 @@ def persistence_diagram(
         # the y ticks: the finite ones below the largest death, and "inf" on the dashed line
         from matplotlib.ticker import MaxNLocator
 
-        ticks = [t for t in MaxNLocator(nbins=5).tick_values(lo, hi) if lo - 1e-12 <= t <= hi - 0.04 * span]
+        ticks = [
+            t
+            for t in MaxNLocator(nbins=5).tick_values(lo, hi)
+            if lo - 1e-12 <= t <= hi - 0.04 * span
+        ]
         ax.set_yticks([*ticks, inf_y], labels=[f"{t:g}" for t in ticks] + [r"$\infty$"])
     ax.set_aspect("equal", adjustable="box")
     ax.set_xlabel("birth")
@@ -150,7 +182,9 @@ def persistence_diagram(
         ax.legend(loc="lower right", fontsize="x-small", markerscale=1.5)
     if title is not None or label:
         ax.set_title(title if title is not None else label)
-    record(ax, "persistence_diagram", diagrams, {"dims": [d for d, _ in dgms], "essential": essential})
+    record(
+        ax, "persistence_diagram", diagrams, {"dims": [d for d, _ in dgms], "essential": essential}
+    )
     return ax
 
 
@@ -226,8 +260,15 @@ def barcode(
         ax.hlines(ys, bars[:, 0], ends, color=c, lw=linewidth, label=lab if bars.size else None)
         ess = ~np.isfinite(bars[:, 1])
         if ess.any():
-            ax.scatter(np.full(int(ess.sum()), right), ys[ess], marker=">", s=10, color=c, zorder=3,
-                       clip_on=False)
+            ax.scatter(
+                np.full(int(ess.sum()), right),
+                ys[ess],
+                marker=">",
+                s=10,
+                color=c,
+                zorder=3,
+                clip_on=False,
+            )
         y += bars.shape[0] + 2
     ax.set_xlim(lo, right + 0.02 * (hi - lo))
     ax.set_ylim(-1, max(y - 1, 1))
@@ -295,16 +336,20 @@ def betti_curves(
         if bad:
             raise TypeError(f"betti_curves: the value for {bad[0]!r} is not Diagrams")
     else:
-        raise TypeError(f"betti_curves needs a mapping layer -> Diagrams or one Diagrams, got "
-                        f"{type(diagrams).__name__}")
+        raise TypeError(
+            f"betti_curves needs a mapping layer -> Diagrams or one Diagrams, got "
+            f"{type(diagrams).__name__}"
+        )
     if not layers:
         raise ValueError("betti_curves: no diagrams given")
     if scale not in ("absolute", "relative"):
         raise ValueError(f"scale must be 'absolute' or 'relative', got {scale!r}")
     for name, dg in layers.items():
         if dim > dg.maxdim:
-            raise ValueError(f"betti_curves: layer {name!r} was computed up to H{dg.maxdim}; "
-                             f"dim={dim} needs maxdim >= {dim}")
+            raise ValueError(
+                f"betti_curves: layer {name!r} was computed up to H{dg.maxdim}; "
+                f"dim={dim} needs maxdim >= {dim}"
+            )
 
     def max_death(dg: Diagrams) -> float:
         fin = dg.finite(dim)
@@ -332,8 +377,10 @@ def betti_curves(
     elif legend == "auto" and len(layers) > 1:
         import matplotlib as mpl
 
-        sm = mpl.cm.ScalarMappable(cmap=mpl.colors.LinearSegmentedColormap.from_list("depth", colors),
-                                   norm=mpl.colors.Normalize(0, len(layers) - 1))
+        sm = mpl.cm.ScalarMappable(
+            cmap=mpl.colors.LinearSegmentedColormap.from_list("depth", colors),
+            norm=mpl.colors.Normalize(0, len(layers) - 1),
+        )
         cb = ax.figure.colorbar(sm, ax=ax, pad=0.02, shrink=0.85)
         cb.set_label("layer depth")
         cb.outline.set_linewidth(0.5)

@@ -61,7 +61,8 @@ def _pie_data(graph: Any, composition: Any, layer: str | None, level: str, seed:
         if not isinstance(composition, NodeComposition):
             raise TypeError(
                 f"compositions must be a NodeComposition or a mapping level -> NodeComposition, "
-                f"got {type(composition).__name__}")
+                f"got {type(composition).__name__}"
+            )
         return pie_chart_data(graph, composition, seed=seed)
     raise TypeError(
         "mapper_pie_graph needs a LayerMapper (with layer=), a MapperGraph (with compositions=) or "
@@ -69,7 +70,9 @@ def _pie_data(graph: Any, composition: Any, layer: str | None, level: str, seed:
     )
 
 
-def _separate(pos: np.ndarray, radii: np.ndarray, *, gap: float, iterations: int = 300) -> np.ndarray:
+def _separate(
+    pos: np.ndarray, radii: np.ndarray, *, gap: float, iterations: int = 300
+) -> np.ndarray:
     """Move overlapping discs apart (deterministically), keeping the layout's shape.
 
     Each pass pushes every overlapping pair apart along the line between their
@@ -84,7 +87,7 @@ def _separate(pos: np.ndarray, radii: np.ndarray, *, gap: float, iterations: int
     iu = np.triu_indices(n, 1)
     for _ in range(iterations):
         d = p[:, None, :] - p[None, :, :]
-        dist = np.sqrt((d ** 2).sum(-1))
+        dist = np.sqrt((d**2).sum(-1))
         over = (need - dist)[iu]
         hit = over > 1e-12
         if not hit.any():
@@ -176,10 +179,15 @@ def mapper_pie_graph(
 
     if composition is not None:
         if compositions is not None:
-            raise TypeError("mapper_pie_graph: give compositions= only (composition= is its "
-                            "deprecated alias)")
-        warnings.warn("mapper_pie_graph(composition=) is deprecated; use compositions=, the "
-                      "keyword of mapper.to_html", FutureWarning, stacklevel=2)
+            raise TypeError(
+                "mapper_pie_graph: give compositions= only (composition= is its deprecated alias)"
+            )
+        warnings.warn(
+            "mapper_pie_graph(composition=) is deprecated; use compositions=, the "
+            "keyword of mapper.to_html",
+            FutureWarning,
+            stacklevel=2,
+        )
         compositions = composition
     data = _pie_data(graph, compositions, layer, level, seed)
     n_groups = len(data.group_names)
@@ -212,15 +220,43 @@ def mapper_pie_graph(
             start = 90.0
             for g in np.flatnonzero(frac > 0):
                 sweep = 360.0 * frac[g]
-                ax.add_patch(Wedge(tuple(pos[i]), radii[i], start, start + sweep, facecolor=cs[g],
-                                   edgecolor="white", linewidth=0.15, zorder=2))
+                ax.add_patch(
+                    Wedge(
+                        tuple(pos[i]),
+                        radii[i],
+                        start,
+                        start + sweep,
+                        facecolor=cs[g],
+                        edgecolor="white",
+                        linewidth=0.15,
+                        zorder=2,
+                    )
+                )
                 start += sweep
-            ax.add_patch(Wedge(tuple(pos[i]), radii[i], 0, 360, facecolor="none", edgecolor="0.25",
-                               linewidth=0.3, zorder=3))
+            ax.add_patch(
+                Wedge(
+                    tuple(pos[i]),
+                    radii[i],
+                    0,
+                    360,
+                    facecolor="none",
+                    edgecolor="0.25",
+                    linewidth=0.3,
+                    zorder=3,
+                )
+            )
         ax.autoscale_view()
     else:
-        ax.text(0.5, 0.5, "empty graph (no cluster found)", ha="center", va="center",
-                transform=ax.transAxes, fontsize="small", color="0.4")
+        ax.text(
+            0.5,
+            0.5,
+            "empty graph (no cluster found)",
+            ha="center",
+            va="center",
+            transform=ax.transAxes,
+            fontsize="small",
+            color="0.4",
+        )
     ax.set_aspect("equal", adjustable="datalim")
     ax.margins(0.02)
     ax.set_xticks([])
@@ -229,15 +265,28 @@ def mapper_pie_graph(
         spine.set_visible(False)
     if legend and n_groups:
         present = np.asarray(data.fractions).sum(axis=0) > 0 if n else np.ones(n_groups, bool)
-        handles = [Patch(facecolor=cs[g], edgecolor="none", label=str(data.group_names[g]))
-                   for g in range(n_groups) if present[g]]
+        handles = [
+            Patch(facecolor=cs[g], edgecolor="none", label=str(data.group_names[g]))
+            for g in range(n_groups)
+            if present[g]
+        ]
         if handles:
-            ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0),
-                      ncol=legend_cols or min(5, len(handles)), frameon=False,
-                      handlelength=1.0, columnspacing=0.8)
+            ax.legend(
+                handles=handles,
+                loc="upper center",
+                bbox_to_anchor=(0.5, 0.0),
+                ncol=legend_cols or min(5, len(handles)),
+                frameon=False,
+                handlelength=1.0,
+                columnspacing=0.8,
+            )
     label = data.label
-    ax.set_title(title if title is not None else (f"{label} ({data.level})" if label else data.level))
-    record(ax, "mapper_pie_graph", data, {"level": data.level, "seed": seed, "node_scale": node_scale})
+    ax.set_title(
+        title if title is not None else (f"{label} ({data.level})" if label else data.level)
+    )
+    record(
+        ax, "mapper_pie_graph", data, {"level": data.level, "seed": seed, "node_scale": node_scale}
+    )
     return ax
 
 
@@ -301,16 +350,24 @@ def class_dendrogram(
     elif isinstance(classes, ClassGraph):
         cg = classes
     else:
-        raise TypeError("class_dendrogram needs a ClassGraph, a NodeComposition or a LayerMapper "
-                        f"(with layer=), got {type(classes).__name__}")
+        raise TypeError(
+            "class_dendrogram needs a ClassGraph, a NodeComposition or a LayerMapper "
+            f"(with layer=), got {type(classes).__name__}"
+        )
     if orientation not in ("top", "left"):
         raise ValueError(f"orientation must be 'top' or 'left', got {orientation!r}")
     z = cg.linkage(method=method)  # raises for fewer than two classes present
     present = np.flatnonzero(cg.present)
     names = [cg.class_names[i] for i in present]
     ax = get_axes(ax)
-    dendrogram(z, ax=ax, labels=names, orientation=orientation, link_color_func=lambda _k: color,
-               leaf_font_size=None)
+    dendrogram(
+        z,
+        ax=ax,
+        labels=names,
+        orientation=orientation,
+        link_color_func=lambda _k: color,
+        leaf_font_size=None,
+    )
     value_axis = "y" if orientation == "top" else "x"
     getattr(ax, f"set_{value_axis}label")("1 - class-graph similarity")
     label_axis = "x" if orientation == "top" else "y"
@@ -328,8 +385,14 @@ def class_dendrogram(
         from matplotlib.patches import Patch
 
         handles = [Patch(color=gcolors[g], label=str(gnames[g])) for g in range(len(gnames))]
-        ax.legend(handles=handles, fontsize="xx-small", title=lvl, title_fontsize="xx-small",
-                  loc="upper left", bbox_to_anchor=(1.0, 1.0))
+        ax.legend(
+            handles=handles,
+            fontsize="xx-small",
+            title=lvl,
+            title_fontsize="xx-small",
+            loc="upper left",
+            bbox_to_anchor=(1.0, 1.0),
+        )
     for side in ("top", "right") if orientation == "top" else ("top", "right", "left"):
         ax.spines[side].set_visible(False)
     if title is not None:
@@ -367,11 +430,17 @@ def hierarchy_trend(
     """
     from ..mapper import LayerMapper
 
-    df = result.to_pandas() if isinstance(result, LayerMapper) else as_frame(result, what="hierarchy_trend")
+    df = (
+        result.to_pandas()
+        if isinstance(result, LayerMapper)
+        else as_frame(result, what="hierarchy_trend")
+    )
     if columns is None:
         columns = [c for c in df.columns if str(c).startswith("purity_")]
         if not columns:
-            raise ValueError("hierarchy_trend: the table has no purity_<level> column; pass columns=")
+            raise ValueError(
+                "hierarchy_trend: the table has no purity_<level> column; pass columns="
+            )
     require_columns(df, list(columns), what="hierarchy_trend")
     if x not in ("depth", "layer"):
         raise ValueError(f"x must be 'depth' or 'layer', got {x!r}")
@@ -380,9 +449,16 @@ def hierarchy_trend(
     cs = categorical_colors(len(columns))
     markers = "osD^v<>p"
     for k, (col, c) in enumerate(zip(columns, cs)):
-        ax.plot(pos, df[col].to_numpy(dtype=float), marker=markers[k % len(markers)], color=c,
-                label=str(col).replace("purity_", "purity, ").replace("_", " "))
-    names = [str(v) for v in df.index] if "layer" not in df.columns else [str(v) for v in df["layer"]]
+        ax.plot(
+            pos,
+            df[col].to_numpy(dtype=float),
+            marker=markers[k % len(markers)],
+            color=c,
+            label=str(col).replace("purity_", "purity, ").replace("_", " "),
+        )
+    names = (
+        [str(v) for v in df.index] if "layer" not in df.columns else [str(v) for v in df["layer"]]
+    )
     ax.set_xticks(pos)
     ax.set_xticklabels(names, rotation=90, fontsize="x-small")
     ax.set_xlabel("layer (forward order)")

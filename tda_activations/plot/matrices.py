@@ -116,8 +116,11 @@ def _tick_pt(axis: Any) -> float:
     import matplotlib as mpl
 
     labels = axis.get_ticklabels()
-    default = mpl.rcParams["xtick.labelsize"] if axis.axis_name == "x" \
+    default = (
+        mpl.rcParams["xtick.labelsize"]
+        if axis.axis_name == "x"
         else mpl.rcParams["ytick.labelsize"]
+    )
     return _font_pt(labels[0].get_fontsize() if labels else default)
 
 
@@ -165,7 +168,9 @@ def matrix_cmap(matrix: LayerMatrix) -> tuple[str, bool]:
     return "viridis", False
 
 
-def _ticks(ax: Any, axis: str, labels: Sequence[str], tick_labels: bool | str, fontsize: Any) -> None:
+def _ticks(
+    ax: Any, axis: str, labels: Sequence[str], tick_labels: bool | str, fontsize: Any
+) -> None:
     n = len(labels)
     if tick_labels is False:
         getattr(ax, f"set_{axis}ticks")([])
@@ -242,10 +247,14 @@ def layer_heatmap(
     m = _check_matrix(matrix, "layer_heatmap")
     if ax is None:
         show = tick_labels is not False
-        size, font = heatmap_geometry(m.shape[0], m.shape[1],
-                                      row_labels=m.row_labels if show else (),
-                                      col_labels=m.col_labels if show else (),
-                                      colorbar=colorbar, title=title is not None)
+        size, font = heatmap_geometry(
+            m.shape[0],
+            m.shape[1],
+            row_labels=m.row_labels if show else (),
+            col_labels=m.col_labels if show else (),
+            colorbar=colorbar,
+            title=title is not None,
+        )
         ax = get_axes(None, figsize=size)
         # a little more room than the layout measures: rotated labels end on the edge
         ax.figure.get_layout_engine().set(h_pad=0.06, w_pad=0.04)
@@ -255,15 +264,23 @@ def layer_heatmap(
         sized = ax.figure.get_gid() == _SIZED
         import matplotlib as mpl
 
-        font = float(np.clip(_cell_pt(ax, *m.shape) * 0.8, _MIN_TICK_PT,
-                             _font_pt(mpl.rcParams["ytick.labelsize"])))
+        font = float(
+            np.clip(
+                _cell_pt(ax, *m.shape) * 0.8,
+                _MIN_TICK_PT,
+                _font_pt(mpl.rcParams["ytick.labelsize"]),
+            )
+        )
     tick_fontsize = font if tick_fontsize is None else tick_fontsize
     vals = np.asarray(m.values, dtype=float)
     default_cmap, centred = matrix_cmap(m)
     import matplotlib as mpl
 
-    cm = mpl.colormaps[cmap if cmap is not None else default_cmap] if (cmap is None or isinstance(cmap, str)) \
+    cm = (
+        mpl.colormaps[cmap if cmap is not None else default_cmap]
+        if (cmap is None or isinstance(cmap, str))
         else cmap
+    )
     cm = cm.with_extremes(bad="#d9d9d9")
     finite = vals[np.isfinite(vals)]
     lo = float(finite.min()) if finite.size else 0.0
@@ -273,12 +290,17 @@ def layer_heatmap(
         lo, hi = -bound, bound
     vmin = lo if vmin is None else float(vmin)
     vmax = hi if vmax is None else float(vmax)
-    im = ax.imshow(np.ma.masked_invalid(vals), cmap=cm, vmin=vmin, vmax=vmax,
-                   interpolation="nearest",
-                   # a figure sized by heatmap_geometry already has square cells; "auto" lets
-                   # constrained layout place the labels exactly (a fixed aspect can push them
-                   # off the figure)
-                   aspect="equal" if m.shape[0] == m.shape[1] and not sized else "auto")
+    im = ax.imshow(
+        np.ma.masked_invalid(vals),
+        cmap=cm,
+        vmin=vmin,
+        vmax=vmax,
+        interpolation="nearest",
+        # a figure sized by heatmap_geometry already has square cells; "auto" lets
+        # constrained layout place the labels exactly (a fixed aspect can push them
+        # off the figure)
+        aspect="equal" if m.shape[0] == m.shape[1] and not sized else "auto",
+    )
     _ticks(ax, "x", m.col_labels, tick_labels, tick_fontsize)
     _ticks(ax, "y", m.row_labels, tick_labels, tick_fontsize)
     ax.tick_params(length=0)
@@ -286,7 +308,11 @@ def layer_heatmap(
         spine.set_visible(False)
     square_same = m.row_labels == m.col_labels
     rgroups = block_groups(m.row_labels, blocks, sep=sep)
-    cspec = col_blocks if col_blocks is not None else (blocks if square_same or isinstance(blocks, str) else None)
+    cspec = (
+        col_blocks
+        if col_blocks is not None
+        else (blocks if square_same or isinstance(blocks, str) else None)
+    )
     cgroups = block_groups(m.col_labels, cspec, sep=sep)
     for b in block_boundaries(rgroups):
         ax.axhline(b - 0.5, color=block_color, lw=0.8)
@@ -302,9 +328,15 @@ def layer_heatmap(
                     continue
                 shade = cm(norm(v))
                 lum = 0.299 * shade[0] + 0.587 * shade[1] + 0.114 * shade[2]
-                ax.text(j, i, fmt.format(v), ha="center", va="center",
-                        fontsize=0.85 * _font_pt(tick_fontsize),
-                        color="black" if lum > 0.5 else "white")
+                ax.text(
+                    j,
+                    i,
+                    fmt.format(v),
+                    ha="center",
+                    va="center",
+                    fontsize=0.85 * _font_pt(tick_fontsize),
+                    color="black" if lum > 0.5 else "white",
+                )
     if colorbar:
         label = colorbar_label if colorbar_label is not None else figure_label(m.measure)
         cb = ax.figure.colorbar(im, ax=ax, shrink=0.85, pad=0.02, fraction=0.08)
@@ -312,8 +344,17 @@ def layer_heatmap(
         cb.outline.set_linewidth(0.5)
     if title is not None:
         ax.set_title(title)
-    record(ax, "layer_heatmap", m, {"cmap": getattr(cm, "name", str(cm)), "vmin": vmin, "vmax": vmax,
-                                    "blocks": blocks if isinstance(blocks, (str, type(None))) else "custom"})
+    record(
+        ax,
+        "layer_heatmap",
+        m,
+        {
+            "cmap": getattr(cm, "name", str(cm)),
+            "vmin": vmin,
+            "vmax": vmax,
+            "blocks": blocks if isinstance(blocks, (str, type(None))) else "custom",
+        },
+    )
     return ax
 
 
@@ -368,28 +409,47 @@ def cross_model_heatmap(
         )
     for key in ("blocks", "col_blocks", "tick_labels"):
         if key in style:
-            raise TypeError(f"cross_model_heatmap sets {key} itself; use layer_heatmap to choose it")
+            raise TypeError(
+                f"cross_model_heatmap sets {key} itself; use layer_heatmap to choose it"
+            )
     show_layers = layer_ticks is True or (layer_ticks == "auto" and max(m.shape) <= _MAX_TICKS)
     if ax is None:  # size the figure for the labels actually written (layer part only)
+
         def short(labels: Sequence[str]) -> list[str]:
             return [lbl.split(sep, 1)[-1] for lbl in labels] if show_layers else ["model name"]
 
-        size, _ = heatmap_geometry(m.shape[0], m.shape[1], row_labels=short(m.row_labels),
-                                   col_labels=short(m.col_labels),
-                                   colorbar=style.get("colorbar", True),
-                                   title=style.get("title") is not None)
+        size, _ = heatmap_geometry(
+            m.shape[0],
+            m.shape[1],
+            row_labels=short(m.row_labels),
+            col_labels=short(m.col_labels),
+            colorbar=style.get("colorbar", True),
+            title=style.get("title") is not None,
+        )
         ax = get_axes(None, figsize=(size[0], size[1] + 0.25))
         ax.figure.set_gid(_SIZED)
-    ax = layer_heatmap(m, ax=ax, sep=sep, blocks="model" if stacked_rows else None,
-                       col_blocks="model" if stacked_cols else None,
-                       tick_labels=bool(show_layers), **style)
-    for axis, labels, stacked, name in (("y", m.row_labels, stacked_rows, row_model),
-                                        ("x", m.col_labels, stacked_cols, col_model)):
+    ax = layer_heatmap(
+        m,
+        ax=ax,
+        sep=sep,
+        blocks="model" if stacked_rows else None,
+        col_blocks="model" if stacked_cols else None,
+        tick_labels=bool(show_layers),
+        **style,
+    )
+    for axis, labels, stacked, name in (
+        ("y", m.row_labels, stacked_rows, row_model),
+        ("x", m.col_labels, stacked_cols, col_model),
+    ):
         if stacked:
             groups = [l.split(sep, 1)[0] for l in labels]
             if show_layers:
-                getattr(ax, f"set_{axis}ticklabels")([l.split(sep, 1)[1] for l in
-                                                      [labels[int(t)] for t in getattr(ax, f"get_{axis}ticks")()]])
+                getattr(ax, f"set_{axis}ticklabels")(
+                    [
+                        l.split(sep, 1)[1]
+                        for l in [labels[int(t)] for t in getattr(ax, f"get_{axis}ticks")()]
+                    ]
+                )
             if len(set(groups)) == 1 and name is not None:
                 groups = []  # one model, already named by the axis label: no second name
             if not groups:
@@ -401,13 +461,16 @@ def cross_model_heatmap(
             # model names on the left/top, never on the right where the colour bar is
             sec = ax.secondary_xaxis("top") if axis == "x" else ax.secondary_yaxis("left")
             if axis == "y" and show_layers:
-                pad = _text_in([lbl.split(sep, 1)[-1] for lbl in labels],
-                               _tick_pt(ax.yaxis)) * 72 + 4
+                pad = (
+                    _text_in([lbl.split(sep, 1)[-1] for lbl in labels], _tick_pt(ax.yaxis)) * 72 + 4
+                )
                 sec.tick_params(pad=pad)
             if not show_layers:
                 getattr(ax, f"set_{axis}ticks")([])
             getattr(sec, f"set_{axis}ticks")(centres)
-            getattr(sec, f"set_{axis}ticklabels")(names, **({"rotation": 0} if axis == "x" else {"rotation": 90, "va": "center"}))
+            getattr(sec, f"set_{axis}ticklabels")(
+                names, **({"rotation": 0} if axis == "x" else {"rotation": 90, "va": "center"})
+            )
             sec.tick_params(length=0)
             for spine in sec.spines.values():
                 spine.set_visible(False)
@@ -465,12 +528,16 @@ def _classical_mds(d: np.ndarray, k: int = 2) -> np.ndarray:
     return x
 
 
-def _groups_of(labels: Sequence[str], groups: Mapping[str, str] | None, sep: str) -> list[tuple[str, str]]:
+def _groups_of(
+    labels: Sequence[str], groups: Mapping[str, str] | None, sep: str
+) -> list[tuple[str, str]]:
     out = []
     for l in labels:
         if groups is not None:
             if l not in groups:
-                raise ValueError(f"groups: no model given for label {l!r}; map every label to a model")
+                raise ValueError(
+                    f"groups: no model given for label {l!r}; map every label to a model"
+                )
             out.append((str(groups[l]), l))
         elif sep in l:
             model, layer = l.split(sep, 1)
@@ -525,11 +592,21 @@ def embed_layers(
         from sklearn.manifold import MDS
 
         try:
-            mds = MDS(n_components=2, metric="precomputed", random_state=seed, n_init=1,
-                      init="classical_mds")
+            mds = MDS(
+                n_components=2,
+                metric="precomputed",
+                random_state=seed,
+                n_init=1,
+                init="classical_mds",
+            )
         except TypeError:  # scikit-learn < 1.8
-            mds = MDS(n_components=2, dissimilarity="precomputed", random_state=seed, n_init=4,
-                      normalized_stress="auto")
+            mds = MDS(
+                n_components=2,
+                dissimilarity="precomputed",
+                random_state=seed,
+                n_init=4,
+                normalized_stress="auto",
+            )
         xy = mds.fit_transform(d)
     else:
         raise ValueError(f"method must be 'classical' or 'metric', got {method!r}")
@@ -539,7 +616,9 @@ def embed_layers(
     for (model, layer), lab, (x, y) in zip(pairs, m.row_labels, xy):
         k = depth.get(model, 0)
         depth[model] = k + 1
-        rows.append({"label": lab, "model": model, "layer": layer, "depth": k, "x": float(x), "y": float(y)})
+        rows.append(
+            {"label": lab, "model": model, "layer": layer, "depth": k, "x": float(x), "y": float(y)}
+        )
     return pd.DataFrame(rows)
 
 
@@ -597,9 +676,18 @@ def _place_labels(
         u = d / norm if norm > 0 else np.array([np.sqrt(0.5), np.sqrt(0.5)])
         ha = "left" if u[0] > 0.38 else "right" if u[0] < -0.38 else "center"
         va = "bottom" if u[1] > 0.38 else "top" if u[1] < -0.38 else "center"
-        t = ax.annotate(text, xy, xytext=tuple(gap_pt * u), textcoords="offset points",
-                        ha=ha, va=va, fontsize=fontsize, color=color, path_effects=path_effects,
-                        zorder=5)
+        t = ax.annotate(
+            text,
+            xy,
+            xytext=tuple(gap_pt * u),
+            textcoords="offset points",
+            ha=ha,
+            va=va,
+            fontsize=fontsize,
+            color=color,
+            path_effects=path_effects,
+            zorder=5,
+        )
         texts.append(t)
     renderer = fig.canvas.get_renderer()
     boxes = np.array([t.get_window_extent(renderer).extents for t in texts])  # x0 y0 x1 y1
@@ -607,8 +695,11 @@ def _place_labels(
     half = np.c_[(boxes[:, 2] - boxes[:, 0]) / 2, (boxes[:, 3] - boxes[:, 1]) / 2]
     start = centre.copy()
     pad = 1.5 * px_per_pt
-    marks = to_px(np.asarray(obstacles, dtype=float).reshape(-1, 2)) if len(obstacles) else \
-        np.empty((0, 2))
+    marks = (
+        to_px(np.asarray(obstacles, dtype=float).reshape(-1, 2))
+        if len(obstacles)
+        else np.empty((0, 2))
+    )
     mark_half = 3.5 * px_per_pt  # about a marker's half width
     n = len(texts)
     for _ in range(iterations):
@@ -636,12 +727,33 @@ def _place_labels(
     for t, c0, c1 in zip(texts, start, centre):
         offset = np.add(t.get_position(), (c1 - c0) / px_per_pt)
         far = float(np.hypot(*offset)) > 3 * gap_pt
-        arrow = {"arrowstyle": "-", "color": t.get_color(), "lw": 0.5, "alpha": 0.7,
-                 "shrinkA": 0, "shrinkB": 2} if far else None
-        placed.append(ax.annotate(
-            t.get_text(), t.xy, xytext=tuple(offset), textcoords="offset points",
-            ha=t.get_ha(), va=t.get_va(), fontsize=fontsize, color=t.get_color(),
-            path_effects=path_effects, zorder=5, arrowprops=arrow))
+        arrow = (
+            {
+                "arrowstyle": "-",
+                "color": t.get_color(),
+                "lw": 0.5,
+                "alpha": 0.7,
+                "shrinkA": 0,
+                "shrinkB": 2,
+            }
+            if far
+            else None
+        )
+        placed.append(
+            ax.annotate(
+                t.get_text(),
+                t.xy,
+                xytext=tuple(offset),
+                textcoords="offset points",
+                ha=t.get_ha(),
+                va=t.get_va(),
+                fontsize=fontsize,
+                color=t.get_color(),
+                path_effects=path_effects,
+                zorder=5,
+                arrowprops=arrow,
+            )
+        )
         t.remove()
     return placed
 
@@ -690,7 +802,9 @@ def layer_embedding(
     """
     if annotate not in ("ends", "all", "none"):
         raise ValueError(f"annotate must be 'ends', 'all' or 'none', got {annotate!r}")
-    df = embed_layers(matrix, method=method, groups=groups, sep=sep, to_distance=to_distance, seed=seed)
+    df = embed_layers(
+        matrix, method=method, groups=groups, sep=sep, to_distance=to_distance, seed=seed
+    )
     ax = get_axes(ax)
     models = list(dict.fromkeys(df["model"]))
     if colors is None:
@@ -722,10 +836,19 @@ def layer_embedding(
         starts = [i for i in range(1, len(stages) - 1) if stages[i] != stages[i - 1]]
         if starts and len(set(stages)) < len(stages):
             marked_stage = True
-            ax.scatter(x[starts], y[starts], s=26, marker="D", facecolor="white", edgecolor=c,
-                       linewidths=0.9, zorder=3.5)
-        ax.scatter(x[:1], y[:1], s=30, facecolor="white", edgecolor=c, linewidths=1.2, zorder=4,
-                   marker="o")
+            ax.scatter(
+                x[starts],
+                y[starts],
+                s=26,
+                marker="D",
+                facecolor="white",
+                edgecolor=c,
+                linewidths=0.9,
+                zorder=3.5,
+            )
+        ax.scatter(
+            x[:1], y[:1], s=30, facecolor="white", edgecolor=c, linewidths=1.2, zorder=4, marker="o"
+        )
         ax.scatter(x[-1:], y[-1:], s=30, color=c, zorder=4, marker="s")
         if annotate != "none":
             idx = range(len(sub)) if annotate == "all" else sorted({0, len(sub) - 1})
@@ -745,21 +868,32 @@ def layer_embedding(
     if legend and any(models):
         handles = [Line2D([], [], color=palette[mdl], lw=1.5, label=mdl) for mdl in models if mdl]
         grey = "0.35"
-        handles += [Line2D([], [], ls="", marker="o", mfc="white", mec=grey, label="first layer"),
-                    Line2D([], [], ls="", marker="s", color=grey, label="last layer")]
+        handles += [
+            Line2D([], [], ls="", marker="o", mfc="white", mec=grey, label="first layer"),
+            Line2D([], [], ls="", marker="s", color=grey, label="last layer"),
+        ]
         if marked_stage:
-            handles.append(Line2D([], [], ls="", marker="D", mfc="white", mec=grey, ms=4,
-                                  label="stage start"))
+            handles.append(
+                Line2D([], [], ls="", marker="D", mfc="white", mec=grey, ms=4, label="stage start")
+            )
         # below the axes and their x label, so it never covers a trajectory
         from matplotlib.transforms import ScaledTranslation
 
         below = -2.0 * _font_pt(mpl.rcParams["axes.labelsize"]) / 72.0
-        ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0),
-                  bbox_transform=ax.transAxes + ScaledTranslation(0.0, below,
-                                                                  ax.figure.dpi_scale_trans),
-                  ncol=min(4, len(handles)), borderaxespad=0.0, frameon=False,
-                  handlelength=1.4, columnspacing=1.0)
+        ax.legend(
+            handles=handles,
+            loc="upper center",
+            bbox_to_anchor=(0.5, 0.0),
+            bbox_transform=ax.transAxes + ScaledTranslation(0.0, below, ax.figure.dpi_scale_trans),
+            ncol=min(4, len(handles)),
+            borderaxespad=0.0,
+            frameon=False,
+            handlelength=1.4,
+            columnspacing=1.0,
+        )
     if title is not None:
         ax.set_title(title)
-    record(ax, "layer_embedding", matrix, {"method": method, "to_distance": to_distance, "seed": seed})
+    record(
+        ax, "layer_embedding", matrix, {"method": method, "to_distance": to_distance, "seed": seed}
+    )
     return ax

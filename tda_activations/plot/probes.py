@@ -26,7 +26,9 @@ __all__ = [
 ]
 
 
-def _layer_axis(ax: Any, names: Sequence[str], *, label: str = "layer (forward order)") -> np.ndarray:
+def _layer_axis(
+    ax: Any, names: Sequence[str], *, label: str = "layer (forward order)"
+) -> np.ndarray:
     pos = np.arange(len(names))
     ax.set_xticks(pos)
     ax.set_xticklabels([str(n) for n in names], rotation=90, fontsize="x-small")
@@ -46,8 +48,10 @@ def mean_dimension_profile(
     profile: Any,
     *,
     ax: Any = None,
-    which: Sequence[Literal["layer_given_input", "output_given_layer"]] = ("layer_given_input",
-                                                                        "output_given_layer"),
+    which: Sequence[Literal["layer_given_input", "output_given_layer"]] = (
+        "layer_given_input",
+        "output_given_layer",
+    ),
     errorbars: bool = True,
     title: str | None = None,
 ) -> Axes:
@@ -70,8 +74,12 @@ def mean_dimension_profile(
     -------
     matplotlib.axes.Axes
     """
-    _check_type(profile, "MeanDimensionProfile", "tda_activations.probes.mean_dimension",
-                "mean_dimension_profile")
+    _check_type(
+        profile,
+        "MeanDimensionProfile",
+        "tda_activations.probes.mean_dimension",
+        "mean_dimension_profile",
+    )
     labels = {"layer_given_input": "layer given input", "output_given_layer": "output given layer"}
     bad = [w for w in which if w not in labels]
     if bad or not which:
@@ -119,8 +127,12 @@ def model_mean_dimensions(
     -------
     matplotlib.axes.Axes
     """
-    _check_type(result, "ModelMeanDimensions", "tda_activations.probes.mean_dimension",
-                "model_mean_dimensions")
+    _check_type(
+        result,
+        "ModelMeanDimensions",
+        "tda_activations.probes.mean_dimension",
+        "model_mean_dimensions",
+    )
     if statistic not in ("pooled", "mean"):
         raise ValueError(f"statistic must be 'pooled' or 'mean', got {statistic!r}")
     df = result.to_pandas()
@@ -131,13 +143,17 @@ def model_mean_dimensions(
         err = df["md_pooled_se"].to_numpy(float)
     else:
         y = df["md_logit_mean"].to_numpy(float)
-        err = np.vstack([y - df["md_logit_min"].to_numpy(float), df["md_logit_max"].to_numpy(float) - y])
+        err = np.vstack(
+            [y - df["md_logit_min"].to_numpy(float), df["md_logit_max"].to_numpy(float) - y]
+        )
     cs = categorical_colors(len(df))
     ax.bar(pos, y, yerr=err, color=cs, width=0.7, capsize=2, error_kw={"elinewidth": 0.6})
     ax.set_xticks(pos)
     ax.set_xticklabels(list(df["model"]), rotation=0 if len(df) <= 6 else 90, fontsize="x-small")
     ax.axhline(1.0, color="0.6", lw=0.6, ls=":")
-    ax.set_ylabel("logit mean dimension" + (" (pooled)" if statistic == "pooled" else " (mean over logits)"))
+    ax.set_ylabel(
+        "logit mean dimension" + (" (pooled)" if statistic == "pooled" else " (mean over logits)")
+    )
     if title is not None:
         ax.set_title(title)
     record(ax, "model_mean_dimensions", result, {"statistic": statistic})
@@ -191,7 +207,9 @@ def index_heatmap(
             heat = heat.sum(axis=0)
         else:
             if not 0 <= int(channel) < heat.shape[0]:
-                raise ValueError(f"channel {channel} out of range: the input has {heat.shape[0]} channels")
+                raise ValueError(
+                    f"channel {channel} out of range: the input has {heat.shape[0]} channels"
+                )
             heat = heat[int(channel)]
     elif heat.ndim != 2:
         raise ValueError(f"the indices form shape {heat.shape}; a heatmap needs an image shape")
@@ -203,16 +221,24 @@ def index_heatmap(
         if img.shape != heat.shape:
             raise ValueError(f"image has shape {img.shape} but the indices {heat.shape}")
         ax.imshow(img, cmap="gray", interpolation="nearest")
-    im = ax.imshow(heat, cmap=cmap, interpolation="nearest", alpha=alpha if image is not None else 1.0,
-                   vmin=0.0)
+    im = ax.imshow(
+        heat,
+        cmap=cmap,
+        interpolation="nearest",
+        alpha=alpha if image is not None else 1.0,
+        vmin=0.0,
+    )
     ax.set_xticks([])
     ax.set_yticks([])
     if colorbar:
         cb = ax.figure.colorbar(im, ax=ax, shrink=0.85, pad=0.02)
         cb.set_label("total Sobol' index")
         cb.outline.set_linewidth(0.5)
-    ax.set_title(title if title is not None else
-                 ("all outputs (pooled)" if output is None else f"output {output}"))
+    ax.set_title(
+        title
+        if title is not None
+        else ("all outputs (pooled)" if output is None else f"output {output}")
+    )
     record(ax, "index_heatmap", indices, {"output": output, "channel": channel})
     return ax
 
@@ -248,17 +274,23 @@ def correlation_order_accuracy(
     -------
     matplotlib.axes.Axes
     """
-    _check_type(profile, "CorrelationOrderProfile", "tda_activations.probes.correlation_order",
-                "correlation_order_accuracy")
+    _check_type(
+        profile,
+        "CorrelationOrderProfile",
+        "tda_activations.probes.correlation_order",
+        "correlation_order_accuracy",
+    )
     from ..probes.correlation_order import SURROGATES
 
     names = list(SURROGATES if surrogates is None else surrogates)
     df = profile.to_pandas()
     ax = get_axes(ax)
     pos = _layer_axis(ax, profile.layers)
-    pretty = {"class_means_class_covs": "class means + class covariances",
-              "class_means_pooled_cov": "class means + pooled covariance",
-              "pooled_mean_class_covs": "pooled mean + class covariances"}
+    pretty = {
+        "class_means_class_covs": "class means + class covariances",
+        "class_means_pooled_cov": "class means + pooled covariance",
+        "pooled_mean_class_covs": "pooled mean + class covariances",
+    }
     for k, (name, c) in enumerate(zip(names, categorical_colors(len(names)))):
         acc = profile.accuracy_of(name)
         ax.plot(pos, acc, marker="osD"[k % 3], color=c, label=pretty.get(name, name))
@@ -313,8 +345,9 @@ def invariance_profile(
     -------
     matplotlib.axes.Axes
     """
-    res = _results_by_model(results, "InvarianceResult", "tda_activations.probes.invariance",
-                            "invariance_profile")
+    res = _results_by_model(
+        results, "InvarianceResult", "tda_activations.probes.invariance", "invariance_profile"
+    )
     if statistic not in ("score", "median_unit_score"):
         raise ValueError(f"statistic must be 'score' or 'median_unit_score', got {statistic!r}")
     ax = get_axes(ax)
@@ -336,8 +369,12 @@ def invariance_profile(
     ax.set_ylabel("within-orbit / total variance" if statistic == "score" else "median unit score")
     group = next(iter(res.values())).group
     ax.set_title(title if title is not None else "invariance to " + ", ".join(group))
-    record(ax, "invariance_profile", results if not single else next(iter(res.values())),
-           {"statistic": statistic})
+    record(
+        ax,
+        "invariance_profile",
+        results if not single else next(iter(res.values())),
+        {"statistic": statistic},
+    )
     return ax
 
 
@@ -366,7 +403,9 @@ def equivariance_profile(
     -------
     matplotlib.axes.Axes
     """
-    _check_type(result, "EquivarianceResult", "tda_activations.probes.invariance", "equivariance_profile")
+    _check_type(
+        result, "EquivarianceResult", "tda_activations.probes.invariance", "equivariance_profile"
+    )
     if statistic not in ("residual", "identity_residual"):
         raise ValueError(f"statistic must be 'residual' or 'identity_residual', got {statistic!r}")
     df = result.to_pandas()
@@ -378,8 +417,13 @@ def equivariance_profile(
     transforms = list(dict.fromkeys(df["transform"]))
     for k, (t, c) in enumerate(zip(transforms, categorical_colors(len(transforms)))):
         sub = df[df["transform"] == t]
-        ax.plot([pos[l] for l in sub["layer"]], sub[statistic].to_numpy(float), marker="osD^v"[k % 5],
-                color=c, label=t)
+        ax.plot(
+            [pos[l] for l in sub["layer"]],
+            sub[statistic].to_numpy(float),
+            marker="osD^v"[k % 5],
+            color=c,
+            label=t,
+        )
     _layer_axis(ax, layers)
     ax.set_ylabel("fraction of variance unexplained")
     ax.set_ylim(bottom=0)
@@ -414,15 +458,23 @@ def separability_profile(
     -------
     matplotlib.axes.Axes
     """
-    _check_type(result, "SeparabilityResult", "tda_activations.probes.invariance", "separability_profile")
+    _check_type(
+        result, "SeparabilityResult", "tda_activations.probes.invariance", "separability_profile"
+    )
     if statistic not in ("distance_ratio", "fisher_criterion"):
-        raise ValueError(f"statistic must be 'distance_ratio' or 'fisher_criterion', got {statistic!r}")
+        raise ValueError(
+            f"statistic must be 'distance_ratio' or 'fisher_criterion', got {statistic!r}"
+        )
     df = result.to_pandas()
     ax = get_axes(ax)
     pos = _layer_axis(ax, list(df["layer"]))
     ax.plot(pos, df[statistic].to_numpy(float), marker="o", color=categorical_colors(1)[0])
-    ax.set_ylabel({"distance_ratio": "inter / intra-class distance",
-                   "fisher_criterion": "Fisher criterion tr(S_B)/tr(S_W)"}[statistic])
+    ax.set_ylabel(
+        {
+            "distance_ratio": "inter / intra-class distance",
+            "fisher_criterion": "Fisher criterion tr(S_B)/tr(S_W)",
+        }[statistic]
+    )
     if title is not None:
         ax.set_title(title)
     record(ax, "separability_profile", result, {"statistic": statistic})
@@ -433,8 +485,14 @@ def architecture_profile(
     report: Any,
     *,
     ax: Any = None,
-    metric: Literal["output_dim", "receptive_field", "params", "macs", "cumulative_compression",
-                    "log10_regions_bound"] = "output_dim",
+    metric: Literal[
+        "output_dim",
+        "receptive_field",
+        "params",
+        "macs",
+        "cumulative_compression",
+        "log10_regions_bound",
+    ] = "output_dim",
     kinds: Sequence[str] | None = ("Conv2d", "Linear"),
     log: bool | None = None,
     title: str | None = None,
@@ -461,10 +519,17 @@ def architecture_profile(
     -------
     matplotlib.axes.Axes
     """
-    reports = _results_by_model(report, "ArchitectureReport", "tda_activations.probes.architecture",
-                                "architecture_profile")
-    allowed = ("output_dim", "receptive_field", "params", "macs", "cumulative_compression",
-               "log10_regions_bound")
+    reports = _results_by_model(
+        report, "ArchitectureReport", "tda_activations.probes.architecture", "architecture_profile"
+    )
+    allowed = (
+        "output_dim",
+        "receptive_field",
+        "params",
+        "macs",
+        "cumulative_compression",
+        "log10_regions_bound",
+    )
     if metric not in allowed:
         raise ValueError(f"metric must be one of {allowed}, got {metric!r}")
     ax = get_axes(ax)
@@ -472,11 +537,20 @@ def architecture_profile(
     for k, ((name, r), c) in enumerate(zip(reports.items(), categorical_colors(len(reports)))):
         df = r.to_pandas(kinds=kinds)
         if df.empty:
-            raise ValueError(f"architecture_profile: no node of kinds {kinds} in {name or r.model!r}")
+            raise ValueError(
+                f"architecture_profile: no node of kinds {kinds} in {name or r.model!r}"
+            )
         col = df[metric]
-        y = (np.array([max(v) if v is not None else np.nan for v in col], dtype=float)
-             if metric == "receptive_field" else col.to_numpy(float))
-        x = np.arange(len(y)) if single else (np.linspace(0, 1, len(y)) if len(y) > 1 else np.zeros(1))
+        y = (
+            np.array([max(v) if v is not None else np.nan for v in col], dtype=float)
+            if metric == "receptive_field"
+            else col.to_numpy(float)
+        )
+        x = (
+            np.arange(len(y))
+            if single
+            else (np.linspace(0, 1, len(y)) if len(y) > 1 else np.zeros(1))
+        )
         ax.plot(x, y, marker="osD^v"[k % 5], color=c, label=name or None)
         if single:
             _layer_axis(ax, list(df["layer"]))
@@ -488,6 +562,10 @@ def architecture_profile(
     ax.set_ylabel(metric.replace("_", " "))
     if title is not None:
         ax.set_title(title)
-    record(ax, "architecture_profile", report if not single else next(iter(reports.values())),
-           {"metric": metric, "kinds": list(kinds) if kinds else None})
+    record(
+        ax,
+        "architecture_profile",
+        report if not single else next(iter(reports.values())),
+        {"metric": metric, "kinds": list(kinds) if kinds else None},
+    )
     return ax

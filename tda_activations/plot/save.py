@@ -142,20 +142,28 @@ def save(
         "software": {"matplotlib": matplotlib.__version__, "python": platform.python_version()},
         "figure": {
             "size_inches": [round(float(v), 4) for v in figure.get_size_inches()],
-            "dpi": float(dpi if dpi is not None else matplotlib.rcParams["savefig.dpi"]
-                         if matplotlib.rcParams["savefig.dpi"] != "figure" else figure.dpi),
+            "dpi": float(
+                dpi
+                if dpi is not None
+                else matplotlib.rcParams["savefig.dpi"]
+                if matplotlib.rcParams["savefig.dpi"] != "figure"
+                else figure.dpi
+            ),
         },
         "sources": sources,
         "metadata": _jsonable(dict(metadata or {})),
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
     if result is not None:
-        sidecar["result"] = {"type": type(result).__qualname__,
-                             "fingerprint": result_fingerprint(result)}
+        sidecar["result"] = {
+            "type": type(result).__qualname__,
+            "fingerprint": result_fingerprint(result),
+        }
     out: dict[str, Path] = {}
     for fmt, data in rendered.items():
         out[fmt] = atomic_write_bytes(base.with_name(f"{base.name}.{fmt}"), data)
-    out["json"] = atomic_write_text(base.with_name(f"{base.name}.json"),
-                                    json.dumps(sidecar, indent=2, sort_keys=False) + "\n")
+    out["json"] = atomic_write_text(
+        base.with_name(f"{base.name}.json"), json.dumps(sidecar, indent=2, sort_keys=False) + "\n"
+    )
     log.info("saved figure %s (%s)", base, ", ".join(formats))
     return out

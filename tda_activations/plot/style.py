@@ -33,14 +33,41 @@ paper (IEEE/ACM/NeurIPS-like layouts are within a few hundredths of an inch of t
 
 PALETTES: dict[str, tuple[str, ...]] = {
     # Okabe & Ito (2008), "Color Universal Design"; black moved last for line plots.
-    "okabe_ito": ("#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00",
-                  "#CC79A7", "#000000"),
+    "okabe_ito": (
+        "#E69F00",
+        "#56B4E9",
+        "#009E73",
+        "#F0E442",
+        "#0072B2",
+        "#D55E00",
+        "#CC79A7",
+        "#000000",
+    ),
     # Paul Tol's qualitative schemes (https://personal.sron.nl/~pault/).
     "tol_bright": ("#4477AA", "#EE6677", "#228833", "#CCBB44", "#66CCEE", "#AA3377", "#BBBBBB"),
-    "tol_muted": ("#CC6677", "#332288", "#DDCC77", "#117733", "#88CCEE", "#882255", "#44AA99",
-                  "#999933", "#AA4499", "#DDDDDD"),
-    "tol_light": ("#77AADD", "#EE8866", "#EEDD88", "#FFAABB", "#99DDFF", "#44BB99", "#BBCC33",
-                  "#AAAA00", "#DDDDDD"),
+    "tol_muted": (
+        "#CC6677",
+        "#332288",
+        "#DDCC77",
+        "#117733",
+        "#88CCEE",
+        "#882255",
+        "#44AA99",
+        "#999933",
+        "#AA4499",
+        "#DDDDDD",
+    ),
+    "tol_light": (
+        "#77AADD",
+        "#EE8866",
+        "#EEDD88",
+        "#FFAABB",
+        "#99DDFF",
+        "#44BB99",
+        "#BBCC33",
+        "#AAAA00",
+        "#DDDDDD",
+    ),
 }
 """Colour-blind-safe qualitative palettes (hex colours), by name."""
 
@@ -84,7 +111,9 @@ def _palette(palette: str | Sequence[str]) -> tuple[str, ...]:
     return colors
 
 
-def figure_size(column: Column = "single", *, aspect: float = 0.75, rows: int = 1) -> tuple[float, float]:
+def figure_size(
+    column: Column = "single", *, aspect: float = 0.75, rows: int = 1
+) -> tuple[float, float]:
     """Figure size in inches for a column width.
 
     Parameters
@@ -106,8 +135,15 @@ def figure_size(column: Column = "single", *, aspect: float = 0.75, rows: int = 
         raise ValueError(f"aspect must be positive, got {aspect!r}")
     if int(rows) < 1:
         raise ValueError(f"rows must be a positive integer, got {rows!r}")
-    return (width, round(width * float(aspect) * int(rows) if column == "single"
-                         else width * float(aspect) * int(rows) / 2, 3))
+    return (
+        width,
+        round(
+            width * float(aspect) * int(rows)
+            if column == "single"
+            else width * float(aspect) * int(rows) / 2,
+            3,
+        ),
+    )
 
 
 def categorical_colors(n: int, *, palette: str | Sequence[str] | None = None) -> tuple[str, ...]:
@@ -148,9 +184,14 @@ def categorical_colors(n: int, *, palette: str | Sequence[str] | None = None) ->
     return group_colors(n)
 
 
-def paper_rc(*, column: Column = "single", font_size: float = 8.0,
-             palette: str | Sequence[str] = "okabe_ito", aspect: float = 0.75,
-             dpi: float = 300.0) -> dict[str, Any]:
+def paper_rc(
+    *,
+    column: Column = "single",
+    font_size: float = 8.0,
+    palette: str | Sequence[str] = "okabe_ito",
+    aspect: float = 0.75,
+    dpi: float = 300.0,
+) -> dict[str, Any]:
     """The ``rcParams`` entries :func:`paper_style` sets (a plain dict; nothing is applied).
 
     Parameters
@@ -231,9 +272,15 @@ def paper_rc(*, column: Column = "single", font_size: float = 8.0,
 
 
 @contextlib.contextmanager
-def paper_style(*, column: Column = "single", font_size: float = 8.0,
-                palette: str | Sequence[str] = "okabe_ito", aspect: float = 0.75,
-                dpi: float = 300.0, rc: Mapping[str, Any] | None = None) -> Iterator[PaperStyle]:
+def paper_style(
+    *,
+    column: Column = "single",
+    font_size: float = 8.0,
+    palette: str | Sequence[str] = "okabe_ito",
+    aspect: float = 0.75,
+    dpi: float = 300.0,
+    rc: Mapping[str, Any] | None = None,
+) -> Iterator[PaperStyle]:
     """Matplotlib settings for paper figures, in force only inside the ``with`` block.
 
     Parameters
@@ -271,5 +318,9 @@ def paper_style(*, column: Column = "single", font_size: float = 8.0,
     if rc is not None:
         params.update(dict(rc))
     with mpl.rc_context(cast(Any, params)):
-        yield PaperStyle(column=column, figsize=tuple(params["figure.figsize"]),  # type: ignore[arg-type]
-                         font_size=float(font_size), colors=_palette(palette))
+        yield PaperStyle(
+            column=column,
+            figsize=tuple(params["figure.figsize"]),  # type: ignore[arg-type]
+            font_size=float(font_size),
+            colors=_palette(palette),
+        )

@@ -48,8 +48,6 @@ INPUT_LAYER = "input"
 """Pseudo-layer name for the model's input (the data themselves)."""
 
 
-
-
 def model_device(model: nn.Module) -> torch.device:
     """Device of the model's first parameter or buffer (CPU for a model without any)."""
     devices = model_devices(model)
@@ -219,7 +217,9 @@ class OutputReplacement(LayerHooks):
         return rep
 
 
-def capture_outputs(model: nn.Module, x: np.ndarray, layer: str, *, batch_size: int = 256) -> np.ndarray:
+def capture_outputs(
+    model: nn.Module, x: np.ndarray, layer: str, *, batch_size: int = 256
+) -> np.ndarray:
     """The flattened output of ``layer`` for every input, float32 ``(n, units)``.
 
     Call it inside :func:`evaluation` (the model is run as it is).
@@ -230,12 +230,16 @@ def capture_outputs(model: nn.Module, x: np.ndarray, layer: str, *, batch_size: 
         for start in range(0, x.shape[0], batch_size):
             model(torch.from_numpy(np.ascontiguousarray(x[start : start + batch_size])).to(device))
             if layer not in cap.outputs:
-                raise ValueError(f"layer {layer!r} was not called in the forward pass; choose one that runs")
+                raise ValueError(
+                    f"layer {layer!r} was not called in the forward pass; choose one that runs"
+                )
             chunks.append(cap.outputs[layer].numpy())
     return np.concatenate(chunks)
 
 
-def layer_shapes(model: nn.Module, example: np.ndarray, layers: Sequence[str]) -> dict[str, tuple[int, ...]]:
+def layer_shapes(
+    model: nn.Module, example: np.ndarray, layers: Sequence[str]
+) -> dict[str, tuple[int, ...]]:
     """Output shape (without the batch axis) of each layer on one example input."""
     with evaluation(model), LayerCapture(model, layers, reduce=lambda _l, t: t[:0]) as cap:
         model(torch.from_numpy(np.ascontiguousarray(example[:1])).to(model_device(model)))

@@ -40,7 +40,9 @@ def _images_of(data: Any, *, name: str = "images") -> np.ndarray:
     return x
 
 
-def _forward(model: nn.Module, hooks: LayerHooks, x: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+def _forward(
+    model: nn.Module, hooks: LayerHooks, x: torch.Tensor
+) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
     hooks.reset()
     out = model(x)
     return dict(hooks.outputs), out
@@ -67,11 +69,15 @@ def default_layers(model: nn.Module, example: Any) -> tuple[str, ...]:
     return _default_layers(check_model(model), _images_of(example)[:1])
 
 
-def _resolve_layers(model: nn.Module, images: np.ndarray, layers: Sequence[str] | str | None) -> tuple[str, ...]:
+def _resolve_layers(
+    model: nn.Module, images: np.ndarray, layers: Sequence[str] | str | None
+) -> tuple[str, ...]:
     found = default_layers(model, images)
     if layers is None:
         if not found:
-            raise ValueError("the model has no convolution or linear layer; name the layers to probe")
+            raise ValueError(
+                "the model has no convolution or linear layer; name the layers to probe"
+            )
         return found
     # Every module path, each followed by its repeated calls (``name:k``) in forward order.
     available: list[str] = []
@@ -87,4 +93,3 @@ def _subsample(n: int, max_n: int | None, seed: int) -> np.ndarray:
         return np.arange(n)
     rng = np.random.default_rng(seed)
     return np.sort(rng.choice(n, size=max_n, replace=False))
-

@@ -37,7 +37,9 @@ def as_inputs(data: Any, *, name: str = "data") -> tuple[np.ndarray, np.ndarray 
         if not np.issubdtype(labels.dtype, np.integer):
             raise TypeError(f"{name}: labels must be integers, got dtype {labels.dtype}")
         if labels.shape != (x.shape[0],):
-            raise ValueError(f"{name}: {labels.shape} labels for {x.shape[0]} inputs; give one label each")
+            raise ValueError(
+                f"{name}: {labels.shape} labels for {x.shape[0]} inputs; give one label each"
+            )
         labels = labels.astype(np.int64)
     x = x.astype(np.float32, copy=False)
     if not x.flags.writeable:  # torch warns on read-only arrays (frozen containers)

@@ -185,8 +185,10 @@ class ArchitectureReport:
         """The global quantities as a flat dict (one row of a comparison table)."""
         rf = self.receptive_field
         return {
-            "model": self.model, "input_shape": "x".join(map(str, self.input_shape)),
-            "params": self.total_params, "macs": self.total_macs,
+            "model": self.model,
+            "input_shape": "x".join(map(str, self.input_shape)),
+            "params": self.total_params,
+            "macs": self.total_macs,
             "receptive_field": None if rf is None else max(rf),
             "output_dim": self.output_dim,
             "compression": self.output_dim / max(1, int(np.prod(self.input_shape))),
@@ -328,7 +330,9 @@ def regions_upper_bound_log10(widths: Sequence[int], n_input: int) -> float:
         log10 of the bound (0 for no hidden layer: one region).
     """
     if n_input < 1 or any(int(w) < 1 for w in widths):
-        raise ValueError(f"the input dimension and every width must be positive; got {n_input}, {list(widths)}")
+        raise ValueError(
+            f"the input dimension and every width must be positive; got {n_input}, {list(widths)}"
+        )
     state = np.full(int(n_input) + 1, -math.inf)
     state[int(n_input)] = 0.0
     for w in widths:
@@ -338,8 +342,25 @@ def regions_upper_bound_log10(widths: Sequence[int], n_input: int) -> float:
 
 # ------------------------------------------------------------------ graph walk
 
-_RELU_FUNCS = {F.relu, torch.relu, F.relu_, torch.relu_, F.leaky_relu, torch.nn.functional.leaky_relu}
-_NONPL_FUNCS = {torch.sigmoid, torch.tanh, F.gelu, F.silu, F.elu, F.softplus, F.sigmoid, F.tanh, F.mish}
+_RELU_FUNCS = {
+    F.relu,
+    torch.relu,
+    F.relu_,
+    torch.relu_,
+    F.leaky_relu,
+    torch.nn.functional.leaky_relu,
+}
+_NONPL_FUNCS = {
+    torch.sigmoid,
+    torch.tanh,
+    F.gelu,
+    F.silu,
+    F.elu,
+    F.softplus,
+    F.sigmoid,
+    F.tanh,
+    F.mish,
+}
 _RELU_METHODS = {"relu", "relu_"}
 _NONPL_METHODS = {"sigmoid", "tanh", "sigmoid_", "tanh_"}
 _ADD = {operator.add, operator.iadd, torch.add, operator.sub, torch.sub}
@@ -347,7 +368,17 @@ _CAT = {torch.cat, torch.concat, torch.stack}
 _FLATTEN_FUNCS = {torch.flatten}
 _FLATTEN_METHODS = {"flatten", "view", "reshape"}
 _RELU_MODULES = (nn.ReLU, nn.LeakyReLU, nn.PReLU)
-_NONPL_MODULES = (nn.Tanh, nn.Sigmoid, nn.GELU, nn.SiLU, nn.ELU, nn.Softplus, nn.Mish, nn.SELU, nn.CELU)
+_NONPL_MODULES = (
+    nn.Tanh,
+    nn.Sigmoid,
+    nn.GELU,
+    nn.SiLU,
+    nn.ELU,
+    nn.Softplus,
+    nn.Mish,
+    nn.SELU,
+    nn.CELU,
+)
 
 
 def _pair(v: Any) -> tuple[int, int]:
@@ -373,14 +404,21 @@ def _spatial(shape: tuple[int, ...]) -> tuple[int, int] | None:
     return (shape[-2], shape[-1]) if len(shape) == 3 else None
 
 
-def _window(rf: tuple[int, int], jump: tuple[int, int], k: tuple[int, int], s: tuple[int, int],
-            dil: tuple[int, int] = (1, 1)) -> tuple[tuple[int, int], tuple[int, int]]:
+def _window(
+    rf: tuple[int, int],
+    jump: tuple[int, int],
+    k: tuple[int, int],
+    s: tuple[int, int],
+    dil: tuple[int, int] = (1, 1),
+) -> tuple[tuple[int, int], tuple[int, int]]:
     r = tuple(rf[i] + (dil[i] * (k[i] - 1)) * jump[i] for i in range(2))
     j = tuple(jump[i] * s[i] for i in range(2))
     return r, j  # type: ignore[return-value]
 
 
-def _global(info: _Info, extent: tuple[int, int] | None) -> tuple[tuple[int, int] | None, tuple[int, int] | None]:
+def _global(
+    info: _Info, extent: tuple[int, int] | None
+) -> tuple[tuple[int, int] | None, tuple[int, int] | None]:
     if info.rf is None or info.jump is None or extent is None:
         return info.rf, info.jump
     r = tuple(info.rf[i] + (extent[i] - 1) * info.jump[i] for i in range(2))
@@ -475,8 +513,9 @@ _MODULE_HANDLERS: dict[type[nn.Module], _ModuleHandler] = {
     nn.AdaptiveAvgPool2d: _adaptive_pool2d,
     nn.AdaptiveMaxPool2d: _adaptive_pool2d,
     nn.Flatten: _flatten,
-    **dict.fromkeys((nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.LayerNorm, nn.GroupNorm),
-                    _normalisation),
+    **dict.fromkeys(
+        (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.LayerNorm, nn.GroupNorm), _normalisation
+    ),
 }
 """Module type -> its handler; a subclass uses the handler of its nearest registered base."""
 
@@ -611,8 +650,11 @@ def architecture_metrics(
             continue
         first = infos[tensor_inputs[0].name]
         out_dim = _numel(shape)
-        in_dim = (sum(_numel(infos[i.name].shape) for i in tensor_inputs) if node.target in _CAT
-                  else _numel(first.shape))
+        in_dim = (
+            sum(_numel(infos[i.name].shape) for i in tensor_inputs)
+            if node.target in _CAT
+            else _numel(first.shape)
+        )
         rf, jump, flat_extent = first.rf, first.jump, first.flat_extent
         params = macs = 0
         kind = ""
@@ -634,8 +676,11 @@ def architecture_metrics(
                 rf, jump, flat_extent = eff.rf, eff.jump, eff.flat_extent
                 macs, pl_kind, pool_k = eff.macs, eff.pl_kind, eff.pool_k
             elif params:
-                log.warning("module %s (%s): parameters counted, MACs and receptive field not modelled",
-                            name, kind)
+                log.warning(
+                    "module %s (%s): parameters counted, MACs and receptive field not modelled",
+                    name,
+                    kind,
+                )
         else:
             target = node.target
             kind = target if isinstance(target, str) else getattr(target, "__name__", str(target))
@@ -668,15 +713,20 @@ def architecture_metrics(
                 if isinstance(sl, tuple) and len(sl) == 4 and rf is not None and jump is not None:
                     steps = tuple(int(s.step or 1) if isinstance(s, slice) else 1 for s in sl[2:])
                     jump = (jump[0] * steps[0], jump[1] * steps[1])
-            if len({i.name for i in tensor_inputs}) > 1 and (target in _ADD or target in _CAT
-                                                              or target in (operator.mul, torch.mul)):
+            if len({i.name for i in tensor_inputs}) > 1 and (
+                target in _ADD or target in _CAT or target in (operator.mul, torch.mul)
+            ):
                 pl_kind = "merge"
                 rfs = [infos[i.name].rf for i in tensor_inputs]
                 jumps = [infos[i.name].jump for i in tensor_inputs]
                 if all(r is not None for r in rfs) and all(j is not None for j in jumps):
                     rf = (max(r[0] for r in rfs), max(r[1] for r in rfs))  # type: ignore[index]
                     jump = (max(j[0] for j in jumps), max(j[1] for j in jumps))  # type: ignore[index]
-                kind = ("cat" if target in (torch.cat, torch.concat) else "stack") if target in _CAT else kind
+                kind = (
+                    ("cat" if target in (torch.cat, torch.concat) else "stack")
+                    if target in _CAT
+                    else kind
+                )
         # ---- region bound (layer algebra over the image dimension)
         src = tensor_inputs[0].name
         src_dim = infos[src].dmax
@@ -704,15 +754,30 @@ def architecture_metrics(
         if _spatial(shape) is not None and rf is not None:
             last_spatial_rf = rf
         bound = _logsumexp(state) / _LOG10 if bound_defined else math.nan
-        n_pl = out_dim if pl_kind == "relu" else (out_dim * math.comb(pool_k, 2) if pl_kind == "maxout" else 0)
+        n_pl = (
+            out_dim
+            if pl_kind == "relu"
+            else (out_dim * math.comb(pool_k, 2) if pl_kind == "maxout" else 0)
+        )
         total_params += params
         total_macs += macs
-        rows.append(LayerArchitecture(
-            layer=name, kind=kind, output_shape=shape, input_dim=in_dim, output_dim=out_dim,
-            params=int(params), macs=int(macs), receptive_field=rf, jump=jump,
-            compression_ratio=out_dim / in_dim if in_dim else math.nan,
-            cumulative_compression=out_dim / n0, pl_units=int(n_pl), log10_regions_bound=bound,
-        ))
+        rows.append(
+            LayerArchitecture(
+                layer=name,
+                kind=kind,
+                output_shape=shape,
+                input_dim=in_dim,
+                output_dim=out_dim,
+                params=int(params),
+                macs=int(macs),
+                receptive_field=rf,
+                jump=jump,
+                compression_ratio=out_dim / in_dim if in_dim else math.nan,
+                cumulative_compression=out_dim / n0,
+                pl_units=int(n_pl),
+                log10_regions_bound=bound,
+            )
+        )
     out_node = [n for n in nodes if n.op == "output"]
     final = rows[-1] if rows else None
     if out_node and out_node[0].all_input_nodes:
@@ -720,13 +785,20 @@ def architecture_metrics(
         final_info = infos.get(src)
     else:
         final_info = None
-    rf_final = (final_info.rf if final_info is not None and final_info.rf is not None else last_spatial_rf)
+    rf_final = (
+        final_info.rf if final_info is not None and final_info.rf is not None else last_spatial_rf
+    )
     return ArchitectureReport(
-        model=type(model).__name__, input_shape=input_shape, layers=tuple(rows),
-        total_params=int(total_params), total_macs=int(total_macs),
+        model=type(model).__name__,
+        input_shape=input_shape,
+        layers=tuple(rows),
+        total_params=int(total_params),
+        total_macs=int(total_macs),
         log10_regions_bound=(_logsumexp(state) / _LOG10) if bound_defined else math.nan,
         receptive_field=rf_final,
-        output_dim=_numel(final_info.shape) if final_info is not None else (final.output_dim if final else 0),
+        output_dim=_numel(final_info.shape)
+        if final_info is not None
+        else (final.output_dim if final else 0),
         graph="torch.fx",
     )
 

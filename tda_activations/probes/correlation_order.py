@@ -191,7 +191,9 @@ class CorrelationOrderProfile:
         if cs.shape != (n, len(self.classes)):
             raise ValueError(f"class_shrinkage must have shape ({n}, {len(self.classes)})")
         object.__setattr__(self, "class_shrinkage", frozen_array(cs))
-        object.__setattr__(self, "pooled_shrinkage", frozen_array(self.pooled_shrinkage, dtype=np.float64))
+        object.__setattr__(
+            self, "pooled_shrinkage", frozen_array(self.pooled_shrinkage, dtype=np.float64)
+        )
         object.__setattr__(self, "layers", tuple(self.layers))
         object.__setattr__(self, "n_units", tuple(int(v) for v in self.n_units))
         object.__setattr__(self, "classes", tuple(int(c) for c in self.classes))
@@ -228,7 +230,9 @@ class CorrelationOrderProfile:
 def _split_data(data: Any, fit_data: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     if isinstance(data, Split):
         if fit_data is not None:
-            raise ValueError("give either a Split (fit on train, evaluate on test) or fit_data, not both")
+            raise ValueError(
+                "give either a Split (fit on train, evaluate on test) or fit_data, not both"
+            )
         fit_data, data = data.train, data.test
     xe, ye = as_inputs(data, name="data")
     xf, yf = (xe, ye) if fit_data is None else as_inputs(fit_data, name="fit_data")
@@ -238,7 +242,9 @@ def _split_data(data: Any, fit_data: Any) -> tuple[np.ndarray, np.ndarray, np.nd
             "(inputs, labels) pair"
         )
     if xf.shape[1:] != xe.shape[1:]:
-        raise ValueError(f"fit inputs have shape {xf.shape[1:]} but evaluation inputs {xe.shape[1:]}")
+        raise ValueError(
+            f"fit inputs have shape {xf.shape[1:]} but evaluation inputs {xe.shape[1:]}"
+        )
     return xf, yf, xe, ye
 
 
@@ -300,8 +306,9 @@ def correlation_order(
     connections) carry no class information; probe block outputs of residual
     networks for a clean cut.
     """
-    model, xf, yf, xe, ye, order = _plan(model, data, fit_data, layers, include_input, shrinkage,
-                                         n_draws, batch_size)
+    model, xf, yf, xe, ye, order = _plan(
+        model, data, fit_data, layers, include_input, shrinkage, n_draws, batch_size
+    )
     if progress_enabled(progress) or log.isEnabledFor(logging.INFO):
         announce_cost(_cost(model, xf, yf, xe, order, n_draws=n_draws, batch_size=batch_size))
     classes = np.unique(yf)
@@ -322,8 +329,12 @@ def correlation_order(
     cls_shrink = np.empty((len(order), classes.size))
     pooled_shrink = np.empty(len(order))
     units: list[int] = []
-    with evaluation(model), progress_bar(total=len(order), desc="correlation_order",
-                                         unit="layer", enabled=progress) as bar:
+    with (
+        evaluation(model),
+        progress_bar(
+            total=len(order), desc="correlation_order", unit="layer", enabled=progress
+        ) as bar,
+    ):
         true_acc = float(np.mean(predict(xe) == ye))
         for li, layer in enumerate(order):
             bar.set_postfix(layer)
@@ -346,7 +357,11 @@ def correlation_order(
             rng = np.random.default_rng([int(seed), li])
             correct = np.zeros(len(SURROGATES))
             with contextlib.ExitStack() as stack:
-                rep_ctx = None if layer == INPUT_LAYER else stack.enter_context(OutputReplacement(model, layer))
+                rep_ctx = (
+                    None
+                    if layer == INPUT_LAYER
+                    else stack.enter_context(OutputReplacement(model, layer))
+                )
                 for s in range(0, n_sur, batch_size):
                     lab = labels[s : s + batch_size]
                     class_means = np.stack([per_class[int(c)].mean for c in lab])
@@ -356,7 +371,9 @@ def correlation_order(
                         g = per_class[int(c)]
                         draws[0][sel] = g.sample(class_means[sel], rng)
                         draws[1][sel] = pooled.sample(class_means[sel], rng)
-                        draws[2][sel] = g.sample(np.broadcast_to(grand, (sel.size, grand.size)), rng)
+                        draws[2][sel] = g.sample(
+                            np.broadcast_to(grand, (sel.size, grand.size)), rng
+                        )
                     for j, d in enumerate(draws):
                         t = torch.from_numpy(d.astype(np.float32))
                         if rep_ctx is None:
@@ -366,22 +383,45 @@ def correlation_order(
                             pred = model(carrier.expand(lab.size, *input_shape)).argmax(dim=1)
                         correct[j] += float(np.sum(pred.cpu().numpy() == lab))
             acc[li] = correct / n_sur
-            log.info("correlation order: %s accuracies %s (true %.3f)", layer, np.round(acc[li], 3), true_acc)
+            log.info(
+                "correlation order: %s accuracies %s (true %.3f)",
+                layer,
+                np.round(acc[li], 3),
+                true_acc,
+            )
             bar.update(1)
     _, freq = np.unique(ye, return_counts=True)
     return CorrelationOrderProfile(
-        layers=tuple(order), n_units=tuple(units), true_accuracy=true_acc, accuracy=acc,
-        chance_accuracy=float(freq.max() / freq.sum()), n_surrogates=int(n_sur),
-        class_shrinkage=cls_shrink, pooled_shrinkage=pooled_shrink,
-        classes=tuple(int(c) for c in classes), seed=int(seed),
-        params={"shrinkage": shrinkage, "n_draws": int(n_draws), "n_fit": int(xf.shape[0]),
-                "n_eval": int(xe.shape[0]), "batch_size": int(batch_size)},
+        layers=tuple(order),
+        n_units=tuple(units),
+        true_accuracy=true_acc,
+        accuracy=acc,
+        chance_accuracy=float(freq.max() / freq.sum()),
+        n_surrogates=int(n_sur),
+        class_shrinkage=cls_shrink,
+        pooled_shrinkage=pooled_shrink,
+        classes=tuple(int(c) for c in classes),
+        seed=int(seed),
+        params={
+            "shrinkage": shrinkage,
+            "n_draws": int(n_draws),
+            "n_fit": int(xf.shape[0]),
+            "n_eval": int(xe.shape[0]),
+            "batch_size": int(batch_size),
+        },
     )
 
 
-def _plan(model: nn.Module, data: Any, fit_data: Any, layers: Sequence[str] | None,
-          include_input: bool, shrinkage: Any, n_draws: Any, batch_size: Any) -> tuple[
-        nn.Module, np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[str]]:
+def _plan(
+    model: nn.Module,
+    data: Any,
+    fit_data: Any,
+    layers: Sequence[str] | None,
+    include_input: bool,
+    shrinkage: Any,
+    n_draws: Any,
+    batch_size: Any,
+) -> tuple[nn.Module, np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[str]]:
     """Checked inputs of :func:`correlation_order`: model, fit/eval data, layers in order."""
     model = check_model(model)
     if isinstance(shrinkage, str):
@@ -389,7 +429,9 @@ def _plan(model: nn.Module, data: Any, fit_data: Any, layers: Sequence[str] | No
             from ..types import unknown_name_error
 
             raise unknown_name_error("shrinkage rule", shrinkage, ["ledoit_wolf"])
-    elif isinstance(shrinkage, (bool, np.bool_)) or not isinstance(shrinkage, (int, float, np.floating)):
+    elif isinstance(shrinkage, (bool, np.bool_)) or not isinstance(
+        shrinkage, (int, float, np.floating)
+    ):
         raise TypeError(f"shrinkage must be 'ledoit_wolf' or a number in [0, 1], got {shrinkage!r}")
     elif not 0.0 <= float(shrinkage) <= 1.0:
         raise ValueError(f"a fixed shrinkage intensity must be in [0, 1], got {shrinkage}")
@@ -402,10 +444,14 @@ def _plan(model: nn.Module, data: Any, fit_data: Any, layers: Sequence[str] | No
     counts = {int(c): int(np.sum(yf == c)) for c in classes}
     missing = sorted(set(np.unique(ye).tolist()) - set(counts))
     if missing:
-        raise ValueError(f"evaluation classes {missing} have no fit samples; fit on data with every class")
+        raise ValueError(
+            f"evaluation classes {missing} have no fit samples; fit on data with every class"
+        )
     few = [c for c, k in counts.items() if k < 2]
     if few:
-        raise ValueError(f"classes {few} have fewer than 2 fit samples; a covariance needs at least 2")
+        raise ValueError(
+            f"classes {few} have fewer than 2 fit samples; a covariance needs at least 2"
+        )
     layer_list = list(default_layers(model, xf) if layers is None else layers)
     if INPUT_LAYER in layer_list:
         layer_list.remove(INPUT_LAYER)
@@ -417,8 +463,16 @@ def _plan(model: nn.Module, data: Any, fit_data: Any, layers: Sequence[str] | No
     return model, xf, yf, xe, ye, order
 
 
-def _cost(model: nn.Module, xf: np.ndarray, yf: np.ndarray, xe: np.ndarray, order: list[str],
-          *, n_draws: int, batch_size: int) -> CostEstimate:
+def _cost(
+    model: nn.Module,
+    xf: np.ndarray,
+    yf: np.ndarray,
+    xe: np.ndarray,
+    order: list[str],
+    *,
+    n_draws: int,
+    batch_size: int,
+) -> CostEstimate:
     """The cost of :func:`correlation_order`, per layer.
 
     Forward passes (capture the fit data, three surrogates per batch), the
@@ -428,8 +482,9 @@ def _cost(model: nn.Module, xf: np.ndarray, yf: np.ndarray, xe: np.ndarray, orde
     """
     hidden = [l for l in order if l != INPUT_LAYER]
     shapes = layer_shapes(model, xf, hidden) if hidden else {}
-    units = {l: int(np.prod(shapes[l])) if l in shapes else int(np.prod(xf.shape[1:]))
-             for l in order}
+    units = {
+        l: int(np.prod(shapes[l])) if l in shapes else int(np.prod(xf.shape[1:])) for l in order
+    }
     t_fwd = time_forward(model, xf, batch_size=batch_size)
     n_sur = xe.shape[0] * n_draws
     n_fit = xf.shape[0]
@@ -448,12 +503,17 @@ def _cost(model: nn.Module, xf: np.ndarray, yf: np.ndarray, xe: np.ndarray, orde
     forward = n_batches(n_fit, batch_size) + 3 * n_batches(n_sur, batch_size)
     seconds = n_batches(xe.shape[0], batch_size) * t_fwd + sum(
         forward * t_fwd + (n_batches(n_sur, batch_size) * t_draw + t_gram) * units[l] / p0
-        for l in order)
+        for l in order
+    )
     return CostEstimate(
-        what="correlation_order", units=len(order), unit="layer", seconds=seconds,
+        what="correlation_order",
+        units=len(order),
+        unit="layer",
+        seconds=seconds,
         detail=f"per layer {forward} forward passes of {batch_size} (one timed at "
-               f"{t_fwd * 1e3:.0f} ms) and the Gaussian draws (timed at {t_draw:.2f} s per "
-               f"batch for the widest layer, {p0:,} units)")
+        f"{t_fwd * 1e3:.0f} ms) and the Gaussian draws (timed at {t_draw:.2f} s per "
+        f"batch for the widest layer, {p0:,} units)",
+    )
 
 
 def correlation_order_cost(
@@ -479,6 +539,7 @@ def correlation_order_cost(
         ``units``: layers probed; ``seconds``: from one timed forward pass and one timed
         draw of the widest layer.
     """
-    model, xf, yf, xe, _, order = _plan(model, data, fit_data, layers, include_input,
-                                        "ledoit_wolf", n_draws, batch_size)
+    model, xf, yf, xe, _, order = _plan(
+        model, data, fit_data, layers, include_input, "ledoit_wolf", n_draws, batch_size
+    )
     return _cost(model, xf, yf, xe, order, n_draws=n_draws, batch_size=batch_size)

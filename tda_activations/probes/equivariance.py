@@ -129,7 +129,9 @@ class _RidgeAccumulator:
         return np.linalg.lstsq(self.xtx + reg, self.xty, rcond=None)[0]
 
 
-def _dense_fit(x: np.ndarray, y: np.ndarray, ridge: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _dense_fit(
+    x: np.ndarray, y: np.ndarray, ridge: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Ridge regression ``y ~ x W + b``; returns (W or dual coefficients, means) as a predictor."""
     mx, my = x.mean(axis=0), y.mean(axis=0)
     xc, yc = x - mx, y - my
@@ -203,7 +205,9 @@ def equivariance(
     """
     model = check_model(model)
     if not isinstance(data, Split):
-        raise TypeError(f"data must be a Split (train and test datasets), got {type(data).__name__}")
+        raise TypeError(
+            f"data must be a Split (train and test datasets), got {type(data).__name__}"
+        )
     if structure not in ("auto", "conv", "dense"):
         raise ValueError(f"structure must be 'auto', 'conv' or 'dense', got {structure!r}")
     if not (ridge >= 0 and math.isfinite(ridge)):
@@ -219,11 +223,28 @@ def equivariance(
     layers = _resolve_layers(model, xtr, layers)
     input_size = (xtr.shape[-2], xtr.shape[-1])
     with eval_mode(model), torch.inference_mode(), LayerHooks(model, layers) as hooks:
-        maps = _fit_maps(model, hooks, xtr, layers=layers, transforms=transforms,
-                         structure=structure, ridge=ridge, batch_size=batch_size,
-                         input_size=input_size)
-        tally = _evaluate(model, hooks, maps, xte, yte, layers=layers, transforms=transforms,
-                          batch_size=batch_size, with_accuracy=with_accuracy)
+        maps = _fit_maps(
+            model,
+            hooks,
+            xtr,
+            layers=layers,
+            transforms=transforms,
+            structure=structure,
+            ridge=ridge,
+            batch_size=batch_size,
+            input_size=input_size,
+        )
+        tally = _evaluate(
+            model,
+            hooks,
+            maps,
+            xte,
+            yte,
+            layers=layers,
+            transforms=transforms,
+            batch_size=batch_size,
+            with_accuracy=with_accuracy,
+        )
     n_te = xte.shape[0]
     rows = []
     for depth, layer in enumerate(layers):
@@ -231,17 +252,31 @@ def equivariance(
             key = (layer, t.name)
             sst = tally.ysq[key] - float((tally.ysum[key] ** 2).sum()) / n_te
             denom = sst if sst > 0 else math.nan
-            rows.append(EquivarianceRow(
-                layer=layer, depth=depth, transform=t.name, structure=maps.structs[key],
-                residual=tally.sse[key] / denom, identity_residual=tally.sse_id[key] / denom,
-                accuracy_replaced=tally.correct_rep[key] / n_te if with_accuracy else math.nan,
-                accuracy_transformed=tally.correct_g[t.name] / n_te,
-            ))
+            rows.append(
+                EquivarianceRow(
+                    layer=layer,
+                    depth=depth,
+                    transform=t.name,
+                    structure=maps.structs[key],
+                    residual=tally.sse[key] / denom,
+                    identity_residual=tally.sse_id[key] / denom,
+                    accuracy_replaced=tally.correct_rep[key] / n_te if with_accuracy else math.nan,
+                    accuracy_transformed=tally.correct_g[t.name] / n_te,
+                )
+            )
     return EquivarianceResult(
-        rows=tuple(rows), accuracy_original=tally.correct_0 / n_te, n_train=int(xtr.shape[0]),
+        rows=tuple(rows),
+        accuracy_original=tally.correct_0 / n_te,
+        n_train=int(xtr.shape[0]),
         n_test=int(n_te),
-        params={"group": [t.name for t in transforms], "ridge": ridge, "structure": structure,
-                "max_train": max_train, "max_test": max_test, "seed": seed},
+        params={
+            "group": [t.name for t in transforms],
+            "ridge": ridge,
+            "structure": structure,
+            "max_train": max_train,
+            "max_test": max_test,
+            "seed": seed,
+        },
     )
 
 
@@ -282,8 +317,9 @@ class _Maps:
     def moved(self, t: Transform, phi: torch.Tensor) -> torch.Tensor:
         return t.spatial_action(phi, input_size=self.input_size)
 
-    def predict(self, key: _Key, t: Transform, phi: torch.Tensor,
-                target_shape: tuple[int, ...]) -> torch.Tensor:
+    def predict(
+        self, key: _Key, t: Transform, phi: torch.Tensor, target_shape: tuple[int, ...]
+    ) -> torch.Tensor:
         """``M_g phi(x)`` in the shape of ``phi(g x)`` (float32)."""
         if self.structs[key] == "conv":
             a = self.coefs[key]
@@ -296,9 +332,18 @@ class _Maps:
         return torch.from_numpy(pred).float().reshape(phi.shape[0], *target_shape)
 
 
-def _fit_maps(model: nn.Module, hooks: LayerHooks, xtr: np.ndarray, *, layers: Sequence[str],
-              transforms: Sequence[Transform], structure: str, ridge: float, batch_size: int,
-              input_size: tuple[int, int]) -> _Maps:
+def _fit_maps(
+    model: nn.Module,
+    hooks: LayerHooks,
+    xtr: np.ndarray,
+    *,
+    layers: Sequence[str],
+    transforms: Sequence[Transform],
+    structure: str,
+    ridge: float,
+    batch_size: int,
+    input_size: tuple[int, int],
+) -> _Maps:
     """Fit every ``M_g`` on the training images, batch by batch.
 
     Normal equations for ``"conv"``, stacked outputs for ``"dense"``.
@@ -318,7 +363,8 @@ def _fit_maps(model: nn.Module, hooks: LayerHooks, xtr: np.ndarray, *, layers: S
                 s = maps.structs.setdefault(key, _structure_of(structure, t, phi))
                 if s == "conv":
                     acc_conv.setdefault(key, _RidgeAccumulator()).update(
-                        _pixel_rows(maps.moved(t, phi)), _pixel_rows(phig))
+                        _pixel_rows(maps.moved(t, phi)), _pixel_rows(phig)
+                    )
                 else:
                     dense_y.setdefault(key, []).append(phig.flatten(1).double().numpy())
         for layer in layers:
@@ -330,8 +376,9 @@ def _fit_maps(model: nn.Module, hooks: LayerHooks, xtr: np.ndarray, *, layers: S
             if maps.structs[key] == "conv":
                 maps.coefs[key] = acc_conv[key].solve(ridge)
             else:
-                maps.coefs[key] = _dense_fit(np.concatenate(dense_x[layer]),
-                                             np.concatenate(dense_y[key]), ridge)
+                maps.coefs[key] = _dense_fit(
+                    np.concatenate(dense_x[layer]), np.concatenate(dense_y[key]), ridge
+                )
     return maps
 
 
@@ -352,14 +399,27 @@ class _Tally:
     correct_0: int = 0
 
 
-def _evaluate(model: nn.Module, hooks: LayerHooks, maps: _Maps, xte: np.ndarray, yte: np.ndarray,
-              *, layers: Sequence[str], transforms: Sequence[Transform], batch_size: int,
-              with_accuracy: bool) -> _Tally:
+def _evaluate(
+    model: nn.Module,
+    hooks: LayerHooks,
+    maps: _Maps,
+    xte: np.ndarray,
+    yte: np.ndarray,
+    *,
+    layers: Sequence[str],
+    transforms: Sequence[Transform],
+    batch_size: int,
+    with_accuracy: bool,
+) -> _Tally:
     """Residuals of ``M_g`` and of the identity, and the accuracies, on the test images."""
     keys = [(layer, t.name) for layer in layers for t in transforms]
-    tally = _Tally(sse=dict.fromkeys(keys, 0.0), sse_id=dict.fromkeys(keys, 0.0),
-                   ysq=dict.fromkeys(keys, 0.0), correct_rep=dict.fromkeys(keys, 0),
-                   correct_g={t.name: 0 for t in transforms})
+    tally = _Tally(
+        sse=dict.fromkeys(keys, 0.0),
+        sse_id=dict.fromkeys(keys, 0.0),
+        ysq=dict.fromkeys(keys, 0.0),
+        correct_rep=dict.fromkeys(keys, 0),
+        correct_g={t.name: 0 for t in transforms},
+    )
     for start in range(0, xte.shape[0], batch_size):
         x = torch.as_tensor(xte[start : start + batch_size])
         labels = yte[start : start + batch_size]

@@ -219,18 +219,34 @@ def invariance_scores(
     InvarianceResult
         One row per layer.
     """
-    model, arr, transforms, layers = _invariance_plan(model, images, group, layers, batch_size,
-                                                      max_images, seed)
+    model, arr, transforms, layers = _invariance_plan(
+        model, images, group, layers, batch_size, max_images, seed
+    )
     if progress_enabled(progress) or log.isEnabledFor(logging.INFO):
         announce_cost(_invariance_cost(model, arr, transforms, layers, batch_size))
     within: dict[str, np.ndarray] = {}
     moments = {layer: _Moments() for layer in layers}
-    with eval_mode(model), torch.inference_mode(), LayerHooks(model, layers) as hooks, \
-            progress_bar(total=n_batches(arr.shape[0], batch_size), desc="invariance_scores",
-                         unit="batch", enabled=progress) as bar:
+    with (
+        eval_mode(model),
+        torch.inference_mode(),
+        LayerHooks(model, layers) as hooks,
+        progress_bar(
+            total=n_batches(arr.shape[0], batch_size),
+            desc="invariance_scores",
+            unit="batch",
+            enabled=progress,
+        ) as bar,
+    ):
         for start in range(0, arr.shape[0], batch_size):
-            _invariance_batch(model, hooks, torch.as_tensor(arr[start : start + batch_size]),
-                              transforms, layers, within, moments)
+            _invariance_batch(
+                model,
+                hooks,
+                torch.as_tensor(arr[start : start + batch_size]),
+                transforms,
+                layers,
+                within,
+                moments,
+            )
             bar.update(1)
     rows = []
     n = arr.shape[0]
@@ -247,14 +263,22 @@ def invariance_scores(
             score = med = math.nan
         rows.append(InvarianceRow(layer, depth, score, med, int(total.size), int((~live).sum())))
     return InvarianceResult(
-        rows=tuple(rows), group=tuple(t.name for t in transforms), n_images=int(n),
+        rows=tuple(rows),
+        group=tuple(t.name for t in transforms),
+        n_images=int(n),
         params={"max_images": max_images, "seed": seed, "dead_tol": dead_tol},
     )
 
 
-def _invariance_plan(model: nn.Module, images: Any, group: Any, layers: Sequence[str] | None,
-                     batch_size: int, max_images: int | None, seed: int) -> tuple[
-        nn.Module, np.ndarray, tuple[Any, ...], tuple[str, ...]]:
+def _invariance_plan(
+    model: nn.Module,
+    images: Any,
+    group: Any,
+    layers: Sequence[str] | None,
+    batch_size: int,
+    max_images: int | None,
+    seed: int,
+) -> tuple[nn.Module, np.ndarray, tuple[Any, ...], tuple[str, ...]]:
     model = check_model(model)
     arr = _images_of(images)
     transforms = as_group(group)
@@ -265,9 +289,15 @@ def _invariance_plan(model: nn.Module, images: Any, group: Any, layers: Sequence
     return model, arr[idx], tuple(transforms), tuple(layers)
 
 
-def _invariance_batch(model: nn.Module, hooks: LayerHooks, x: torch.Tensor,
-                      transforms: Sequence[Any], layers: Sequence[str],
-                      within: dict[str, Any], moments: dict[str, _Moments]) -> None:
+def _invariance_batch(
+    model: nn.Module,
+    hooks: LayerHooks,
+    x: torch.Tensor,
+    transforms: Sequence[Any],
+    layers: Sequence[str],
+    within: dict[str, Any],
+    moments: dict[str, _Moments],
+) -> None:
     """Run one batch through every transform; add its orbit variances and moments."""
     per_g: list[dict[str, torch.Tensor]] = []
     for t in transforms:
@@ -283,19 +313,35 @@ def _invariance_batch(model: nn.Module, hooks: LayerHooks, x: torch.Tensor,
         moments[layer].update(stack.reshape(-1, stack.shape[-1]))
 
 
-def _invariance_cost(model: nn.Module, arr: np.ndarray, transforms: Sequence[Any],
-                     layers: Sequence[str], batch_size: int) -> CostEstimate:
+def _invariance_cost(
+    model: nn.Module,
+    arr: np.ndarray,
+    transforms: Sequence[Any],
+    layers: Sequence[str],
+    batch_size: int,
+) -> CostEstimate:
     """Time one batch (every transform, every layer's statistics), times the batches."""
     total = n_batches(arr.shape[0], batch_size)
     start = time.perf_counter()
     with eval_mode(model), torch.inference_mode(), LayerHooks(model, layers) as hooks:
-        _invariance_batch(model, hooks, torch.as_tensor(arr[:batch_size]), transforms, layers,
-                          {}, {layer: _Moments() for layer in layers})
+        _invariance_batch(
+            model,
+            hooks,
+            torch.as_tensor(arr[:batch_size]),
+            transforms,
+            layers,
+            {},
+            {layer: _Moments() for layer in layers},
+        )
     one = time.perf_counter() - start
-    return CostEstimate(what="invariance_scores", units=total, unit="batch",
-                        seconds=max(one * total, 1e-6),
-                        detail=f"{arr.shape[0]} images x {len(transforms)} transforms, "
-                               f"{len(layers)} layers; one batch timed at {one:.2f} s")
+    return CostEstimate(
+        what="invariance_scores",
+        units=total,
+        unit="batch",
+        seconds=max(one * total, 1e-6),
+        detail=f"{arr.shape[0]} images x {len(transforms)} transforms, "
+        f"{len(layers)} layers; one batch timed at {one:.2f} s",
+    )
 
 
 def invariance_scores_cost(
@@ -321,6 +367,7 @@ def invariance_scores_cost(
         ``units``: batches of ``batch_size`` images (each run once per transform);
         ``seconds``: one batch timed, times the number of batches.
     """
-    model, arr, transforms, layers_ = _invariance_plan(model, images, group, layers, batch_size,
-                                                       max_images, seed)
+    model, arr, transforms, layers_ = _invariance_plan(
+        model, images, group, layers, batch_size, max_images, seed
+    )
     return _invariance_cost(model, arr, transforms, layers_, batch_size)

@@ -134,8 +134,9 @@ class InversePCA(nn.Module):
         return x.reshape(coords.shape[0], *self.input_shape)
 
 
-
-def _module_function(f: nn.Module, input_shape: tuple[int, ...]) -> Callable[[np.ndarray], np.ndarray]:
+def _module_function(
+    f: nn.Module, input_shape: tuple[int, ...]
+) -> Callable[[np.ndarray], np.ndarray]:
     """Wrap a torch module as ``(m, p) float -> (m, q) float64`` (run it under :func:`evaluation`)."""
     device = model_device(f)
 
@@ -227,9 +228,11 @@ def logit_total_indices(
         inv = basis.inverse_layer(with_residual=with_residual).to(model_device(model))
         net: nn.Module = nn.Sequential(inv, model)
         shape = None
-        params.update(n_components=basis.n_components,
-                      explained_variance_ratio=basis.explained_variance_ratio,
-                      residual_feature=with_residual)
+        params.update(
+            n_components=basis.n_components,
+            explained_variance_ratio=basis.explained_variance_ratio,
+            residual_feature=with_residual,
+        )
     else:
         coords = x.reshape(x.shape[0], -1).astype(np.float64)
         groups = [np.array([i]) for i in range(coords.shape[1])]
@@ -241,13 +244,25 @@ def logit_total_indices(
     partner = _derangement(rows.size, rng)
     call = _module_function(net, (coords.shape[1],) if features == "pca" else input_shape)
     with evaluation(model):
-        sw = _sweep(lambda xb, _r: {"f": call(xb)}, coords[rows], groups, partner,
-                    per_unit=["f"], pooled=[], batch_size=batch_size)
+        sw = _sweep(
+            lambda xb, _r: {"f": call(xb)},
+            coords[rows],
+            groups,
+            partner,
+            per_unit=["f"],
+            pooled=[],
+            batch_size=batch_size,
+        )
     est = _indices_from_sweep(sw["f"])
     return TotalIndices(
-        output_names=tuple(_class_names(data, est["indices"].shape[0])), feature_names=tuple(names),
-        n_rows=int(rows.size), seed=int(seed), features=features, feature_shape=shape,
-        params=params, **est,
+        output_names=tuple(_class_names(data, est["indices"].shape[0])),
+        feature_names=tuple(names),
+        n_rows=int(rows.size),
+        seed=int(seed),
+        features=features,
+        feature_shape=shape,
+        params=params,
+        **est,
     )
 
 
@@ -301,11 +316,18 @@ class MeanDimensionProfile:
 
     def __post_init__(self) -> None:
         n = len(self.layers)
-        for name in ("layer_given_input", "layer_given_input_se", "output_given_layer",
-                     "output_given_layer_se", "explained_variance_ratio"):
+        for name in (
+            "layer_given_input",
+            "layer_given_input_se",
+            "output_given_layer",
+            "output_given_layer_se",
+            "explained_variance_ratio",
+        ):
             arr = np.asarray(getattr(self, name), dtype=np.float64)
             if arr.shape != (n,):
-                raise ValueError(f"{name} must have one value per layer ({n}), got shape {arr.shape}")
+                raise ValueError(
+                    f"{name} must have one value per layer ({n}), got shape {arr.shape}"
+                )
             object.__setattr__(self, name, frozen_array(arr))
         object.__setattr__(self, "layers", tuple(self.layers))
         object.__setattr__(self, "n_units", tuple(int(v) for v in self.n_units))
@@ -316,16 +338,18 @@ class MeanDimensionProfile:
         """One row per layer."""
         import pandas as pd
 
-        return pd.DataFrame({
-            "layer": list(self.layers),
-            "n_units": list(self.n_units),
-            "md_layer_given_input": self.layer_given_input,
-            "md_layer_given_input_se": self.layer_given_input_se,
-            "md_output_given_layer": self.output_given_layer,
-            "md_output_given_layer_se": self.output_given_layer_se,
-            "n_components": list(self.n_components),
-            "explained_variance_ratio": self.explained_variance_ratio,
-        })
+        return pd.DataFrame(
+            {
+                "layer": list(self.layers),
+                "n_units": list(self.n_units),
+                "md_layer_given_input": self.layer_given_input,
+                "md_layer_given_input_se": self.layer_given_input_se,
+                "md_output_given_layer": self.output_given_layer,
+                "md_output_given_layer_se": self.output_given_layer_se,
+                "n_components": list(self.n_components),
+                "explained_variance_ratio": self.explained_variance_ratio,
+            }
+        )
 
 
 def mean_dimension_profile(
@@ -384,17 +408,36 @@ def mean_dimension_profile(
     model, x, fx, layer_list = _profile_plan(model, data, layers, fit_data, n_rows, batch_size)
     basis = fit_pca(fx, n_components=input_components)
     if progress_enabled(progress) or log.isEnabledFor(logging.INFO):
-        announce_cost(_profile_cost(model, x, fx, layer_list, basis, n_components, n_rows,
-                                    batch_size))
-    with progress_bar(total=1 + len(layer_list), desc="mean_dimension_profile", unit="sweep",
-                      enabled=progress) as bar:
-        return _profile(model, x, fx, layer_list, basis, n_components, input_components,
-                        fit_data is None, n_rows, seed, batch_size, bar)
+        announce_cost(
+            _profile_cost(model, x, fx, layer_list, basis, n_components, n_rows, batch_size)
+        )
+    with progress_bar(
+        total=1 + len(layer_list), desc="mean_dimension_profile", unit="sweep", enabled=progress
+    ) as bar:
+        return _profile(
+            model,
+            x,
+            fx,
+            layer_list,
+            basis,
+            n_components,
+            input_components,
+            fit_data is None,
+            n_rows,
+            seed,
+            batch_size,
+            bar,
+        )
 
 
-def _profile_plan(model: nn.Module, data: Any, layers: Sequence[str] | None, fit_data: Any,
-                  n_rows: int | None, batch_size: int) -> tuple[
-        nn.Module, np.ndarray, np.ndarray, list[str]]:
+def _profile_plan(
+    model: nn.Module,
+    data: Any,
+    layers: Sequence[str] | None,
+    fit_data: Any,
+    n_rows: int | None,
+    batch_size: int,
+) -> tuple[nn.Module, np.ndarray, np.ndarray, list[str]]:
     model = check_model(model)
     x, _ = as_inputs(data)
     _check_rows(x.shape[0], n_rows, batch_size)
@@ -417,9 +460,16 @@ def _sweep_passes(n: int, n_groups: int, batch_size: int) -> int:
     return passes
 
 
-def _profile_cost(model: nn.Module, x: np.ndarray, fx: np.ndarray, layer_list: Sequence[str],
-                  basis: PCABasis, n_components: int | float | None, n_rows: int | None,
-                  batch_size: int) -> CostEstimate:
+def _profile_cost(
+    model: nn.Module,
+    x: np.ndarray,
+    fx: np.ndarray,
+    layer_list: Sequence[str],
+    basis: PCABasis,
+    n_components: int | float | None,
+    n_rows: int | None,
+    batch_size: int,
+) -> CostEstimate:
     n = x.shape[0] if n_rows is None else min(int(n_rows), x.shape[0])
     g_in = basis.n_components + 1  # with the residual, at most
     if isinstance(n_components, (int, np.integer)) and not isinstance(n_components, bool):
@@ -427,13 +477,17 @@ def _profile_cost(model: nn.Module, x: np.ndarray, fx: np.ndarray, layer_list: S
     else:
         g_layer = min(n, fx.shape[0]) + 1
     passes = _sweep_passes(n, g_in, batch_size) + len(layer_list) * (
-        _sweep_passes(n, g_layer, batch_size) + 2 * n_batches(fx.shape[0], batch_size))
+        _sweep_passes(n, g_layer, batch_size) + 2 * n_batches(fx.shape[0], batch_size)
+    )
     t_fwd = time_forward(model, x, batch_size=batch_size)
     return CostEstimate(
-        what="mean_dimension_profile", units=1 + len(layer_list), unit="sweep",
+        what="mean_dimension_profile",
+        units=1 + len(layer_list),
+        unit="sweep",
         seconds=passes * t_fwd,
         detail=f"about {passes} forward passes of up to {batch_size}, one timed at "
-               f"{t_fwd * 1e3:.0f} ms; a lower bound: the sweeps' bookkeeping adds to it")
+        f"{t_fwd * 1e3:.0f} ms; a lower bound: the sweeps' bookkeeping adds to it",
+    )
 
 
 def mean_dimension_profile_cost(
@@ -473,10 +527,20 @@ def _centred_sq(sweep: _Sweep) -> np.ndarray:
     return sweep.centred_sq
 
 
-def _profile(model: nn.Module, x: np.ndarray, fx: np.ndarray, layer_list: list[str],
-             basis: PCABasis, n_components: int | float | None,
-             input_components: int | float | None, same_fit: bool, n_rows: int | None,
-             seed: int, batch_size: int, bar: Any) -> MeanDimensionProfile:
+def _profile(
+    model: nn.Module,
+    x: np.ndarray,
+    fx: np.ndarray,
+    layer_list: list[str],
+    basis: PCABasis,
+    n_components: int | float | None,
+    input_components: int | float | None,
+    same_fit: bool,
+    n_rows: int | None,
+    seed: int,
+    batch_size: int,
+    bar: Any,
+) -> MeanDimensionProfile:
     fit_data = None if same_fit else fx
     rng = np.random.default_rng(seed)
     rows = _choose_rows(x.shape[0], n_rows, rng)
@@ -500,12 +564,21 @@ def _profile(model: nn.Module, x: np.ndarray, fx: np.ndarray, layer_list: list[s
             return out
 
         keys = [INPUT_LAYER, *layer_list, "__output__"]
-        sw = _sweep(eval_input, coords[rows], groups, partner, per_unit=[], pooled=keys,
-                    batch_size=batch_size)
+        sw = _sweep(
+            eval_input,
+            coords[rows],
+            groups,
+            partner,
+            per_unit=[],
+            pooled=keys,
+            batch_size=batch_size,
+        )
         for layer in layer_list:
             units[layer] = int(cap.outputs[layer].shape[1])
     for k in keys:
-        md, se, _ = _ratio_with_se(sw[k].terms.sum(axis=1), _centred_sq(sw[k]) * rows.size / max(rows.size - 1, 1))
+        md, se, _ = _ratio_with_se(
+            sw[k].terms.sum(axis=1), _centred_sq(sw[k]) * rows.size / max(rows.size - 1, 1)
+        )
         md_in[k] = (md, se)
     bar.update(1)
 
@@ -518,37 +591,60 @@ def _profile(model: nn.Module, x: np.ndarray, fx: np.ndarray, layer_list: list[s
         for layer in layer_list:
             bar.set_postfix(layer)
             acts_fit = capture_outputs(model, fx, layer, batch_size=batch_size)
-            acts = acts_fit if fit_data is None else capture_outputs(model, x, layer, batch_size=batch_size)
+            acts = (
+                acts_fit
+                if fit_data is None
+                else capture_outputs(model, x, layer, batch_size=batch_size)
+            )
             lb = fit_pca(acts_fit, n_components=n_components)
             lcoords, lgroups, _, l_res = _pca_coordinates(lb, acts)
             linv = lb.inverse_layer(with_residual=l_res).to(device)
             kept[layer], evr[layer] = lb.n_components, lb.explained_variance_ratio
             with OutputReplacement(model, layer) as rep:
 
-                def eval_layer(xb: np.ndarray, base_rows: np.ndarray,
-                               linv: nn.Module = linv) -> dict[str, np.ndarray]:
-                    rep.replacement = linv(torch.from_numpy(np.ascontiguousarray(xb, dtype=np.float32)).to(device))
+                def eval_layer(
+                    xb: np.ndarray, base_rows: np.ndarray, linv: nn.Module = linv
+                ) -> dict[str, np.ndarray]:
+                    rep.replacement = linv(
+                        torch.from_numpy(np.ascontiguousarray(xb, dtype=np.float32)).to(device)
+                    )
                     carrier = torch.from_numpy(np.ascontiguousarray(xs[base_rows])).to(device)
                     return {"__output__": model(carrier).double().cpu().numpy()}
 
-                swl = _sweep(eval_layer, lcoords[rows], lgroups, partner, per_unit=[],
-                             pooled=["__output__"], batch_size=batch_size)
+                swl = _sweep(
+                    eval_layer,
+                    lcoords[rows],
+                    lgroups,
+                    partner,
+                    per_unit=[],
+                    pooled=["__output__"],
+                    batch_size=batch_size,
+                )
             s = swl["__output__"]
-            md, se, _ = _ratio_with_se(s.terms.sum(axis=1), _centred_sq(s) * rows.size / max(rows.size - 1, 1))
+            md, se, _ = _ratio_with_se(
+                s.terms.sum(axis=1), _centred_sq(s) * rows.size / max(rows.size - 1, 1)
+            )
             md_out[layer] = (md, se)
             log.info("mean dimension profile: %s done (%d components)", layer, lb.n_components)
             bar.update(1)
     order = [INPUT_LAYER, *layer_list]
     return MeanDimensionProfile(
-        layers=tuple(order), n_units=tuple(units[k] for k in order),
+        layers=tuple(order),
+        n_units=tuple(units[k] for k in order),
         layer_given_input=np.array([md_in[k][0] for k in order]),
         layer_given_input_se=np.array([md_in[k][1] for k in order]),
         output_given_layer=np.array([md_out[k][0] for k in order]),
         output_given_layer_se=np.array([md_out[k][1] for k in order]),
-        n_components=tuple(kept[k] for k in order), explained_variance_ratio=np.array([evr[k] for k in order]),
-        n_rows=int(rows.size), seed=int(seed),
-        params={"batch_size": int(batch_size), "n_components": n_components,
-                "input_components": input_components, "output_mean_dimension_given_input": md_in["__output__"][0]},
+        n_components=tuple(kept[k] for k in order),
+        explained_variance_ratio=np.array([evr[k] for k in order]),
+        n_rows=int(rows.size),
+        seed=int(seed),
+        params={
+            "batch_size": int(batch_size),
+            "n_components": n_components,
+            "input_components": input_components,
+            "output_mean_dimension_given_input": md_in["__output__"][0],
+        },
     )
 
 
@@ -585,17 +681,19 @@ class ModelMeanDimensions:
         rows = []
         for name, res in zip(self.models, self.results):
             md = res.mean_dimensions
-            rows.append({
-                "model": name,
-                "md_logit_mean": float(np.nanmean(md)),
-                "md_logit_min": float(np.nanmin(md)),
-                "md_logit_max": float(np.nanmax(md)),
-                "md_logit_max_se": float(res.mean_dimension_se[int(np.nanargmax(md))]),
-                "md_pooled": res.pooled_mean_dimension,
-                "md_pooled_se": res.pooled_mean_dimension_se,
-                "n_features": len(res.feature_names),
-                "n_rows": res.n_rows,
-            })
+            rows.append(
+                {
+                    "model": name,
+                    "md_logit_mean": float(np.nanmean(md)),
+                    "md_logit_min": float(np.nanmin(md)),
+                    "md_logit_max": float(np.nanmax(md)),
+                    "md_logit_max_se": float(res.mean_dimension_se[int(np.nanargmax(md))]),
+                    "md_pooled": res.pooled_mean_dimension,
+                    "md_pooled_se": res.pooled_mean_dimension_se,
+                    "n_features": len(res.feature_names),
+                    "n_rows": res.n_rows,
+                }
+            )
         return pd.DataFrame(rows)
 
 
@@ -627,8 +725,16 @@ def logit_mean_dimensions(
     if not isinstance(models, Mapping) or not models:
         raise TypeError("models must be a non-empty mapping of name -> torch.nn.Module")
     results = tuple(
-        logit_total_indices(m, data, features=features, n_components=n_components, fit_data=fit_data,
-                            n_rows=n_rows, seed=seed, batch_size=batch_size)
+        logit_total_indices(
+            m,
+            data,
+            features=features,
+            n_components=n_components,
+            fit_data=fit_data,
+            n_rows=n_rows,
+            seed=seed,
+            batch_size=batch_size,
+        )
         for m in models.values()
     )
     return ModelMeanDimensions(models=tuple(models), results=results)

@@ -6,7 +6,6 @@ variances.  :meth:`PCABasis.inverse_layer` builds the frozen inverse transform a
 only when asked for, so this module is importable without torch.
 """
 
-
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -94,7 +93,6 @@ class PCABasis:
         return InversePCA(self, with_residual=with_residual)
 
 
-
 def fit_pca(x: Any, *, n_components: float | None = None) -> PCABasis:
     """Fit a PCA to samples ``x`` of shape ``(n, ...)`` (flattened to features).
 
@@ -116,7 +114,9 @@ def fit_pca(x: Any, *, n_components: float | None = None) -> PCABasis:
     """
     arr = np.asarray(x, dtype=np.float64)
     if arr.ndim < 2 or arr.shape[0] < 2:
-        raise ValueError(f"fit_pca needs at least 2 samples of shape (n, ...), got shape {arr.shape}")
+        raise ValueError(
+            f"fit_pca needs at least 2 samples of shape (n, ...), got shape {arr.shape}"
+        )
     if not np.all(np.isfinite(arr)):
         raise ValueError("fit_pca: the data contain NaN or infinite values; clean them first")
     n = arr.shape[0]
@@ -141,7 +141,9 @@ def fit_pca(x: Any, *, n_components: float | None = None) -> PCABasis:
         cum = np.cumsum(variances) / total if total > 0 else np.ones_like(variances)
         k = min(int(np.searchsorted(cum, n_components - 1e-12) + 1), rank)
     else:
-        raise TypeError(f"n_components must be None, an int or a float, got {type(n_components).__name__}")
+        raise TypeError(
+            f"n_components must be None, an int or a float, got {type(n_components).__name__}"
+        )
     k = max(k, 1)
     comps = vt[:k]
     # deterministic signs (as scikit-learn's svd_flip on the components)
@@ -149,7 +151,9 @@ def fit_pca(x: Any, *, n_components: float | None = None) -> PCABasis:
     flip[flip == 0] = 1.0
     comps = comps * flip[:, None]
     return PCABasis(
-        mean=mean, components=comps, variances=variances[:k], total_variance=total,
+        mean=mean,
+        components=comps,
+        variances=variances[:k],
+        total_variance=total,
         input_shape=arr.shape[1:],
     )
-

@@ -47,8 +47,9 @@ class OrbitPooling(nn.Module):
         ``"mean"`` or ``"max"`` over the orbit.
     """
 
-    def __init__(self, group: Sequence[Transform], features: nn.Module | None = None,
-                 pooling: str = "mean") -> None:
+    def __init__(
+        self, group: Sequence[Transform], features: nn.Module | None = None, pooling: str = "mean"
+    ) -> None:
         super().__init__()
         if pooling not in ("mean", "max"):
             raise ValueError(f"pooling must be 'mean' or 'max', got {pooling!r}")
@@ -77,7 +78,9 @@ class GroupInvariantPrototype(nn.Module):
         The linear classifier on the PCA coordinates.
     """
 
-    def __init__(self, representation: OrbitPooling, reduction: nn.Linear, classifier: nn.Linear) -> None:
+    def __init__(
+        self, representation: OrbitPooling, reduction: nn.Linear, classifier: nn.Linear
+    ) -> None:
         super().__init__()
         self.representation = representation
         self.reduction = reduction

@@ -117,7 +117,9 @@ def separability_of_features(
     if x.ndim != 2:
         raise ValueError(f"features must be 2-D (points, dim), got shape {x.shape}")
     if y.shape != (x.shape[0],):
-        raise ValueError(f"give one label per point: {y.shape[0] if y.ndim else 0} labels, {x.shape[0]} points")
+        raise ValueError(
+            f"give one label per point: {y.shape[0] if y.ndim else 0} labels, {x.shape[0]} points"
+        )
     if not np.isfinite(x).all():
         raise ValueError(f"layer {layer!r}: features contain NaN or infinity")
     classes, counts = np.unique(y, return_counts=True)
@@ -138,9 +140,14 @@ def separability_of_features(
         sw += float(((xc - mc) ** 2).sum())
         sb += xc.shape[0] * float(((mc - mu) ** 2).sum())
     return SeparabilityRow(
-        layer=layer, depth=depth, distance_ratio=inter / intra if intra > 0 else math.inf,
-        mean_inter_distance=inter, mean_intra_distance=intra,
-        fisher_criterion=sb / sw if sw > 0 else math.inf, n_points=int(x.shape[0]), dim=int(x.shape[1]),
+        layer=layer,
+        depth=depth,
+        distance_ratio=inter / intra if intra > 0 else math.inf,
+        mean_inter_distance=inter,
+        mean_intra_distance=intra,
+        fisher_criterion=sb / sw if sw > 0 else math.inf,
+        n_points=int(x.shape[0]),
+        dim=int(x.shape[1]),
     )
 
 
@@ -172,8 +179,9 @@ def class_separability(
         labels = acts.point_labels(layer, level)
         idx = _subsample(cloud.shape[0], max_points, seed)
         rows.append(separability_of_features(cloud[idx], labels[idx], layer=layer, depth=depth))
-    return SeparabilityResult(rows=tuple(rows), level=level,
-                              params={"max_points": max_points, "seed": seed})
+    return SeparabilityResult(
+        rows=tuple(rows), level=level, params={"max_points": max_points, "seed": seed}
+    )
 
 
 def layer_outputs(
@@ -208,5 +216,10 @@ def layer_outputs(
     """
     from ..extract import extract
 
-    return extract(check_model(model), dataset, layers=None if layers is None else list(layers),
-                   reduction="flatten", batch_size=batch_size)
+    return extract(
+        check_model(model),
+        dataset,
+        layers=None if layers is None else list(layers),
+        reduction="flatten",
+        batch_size=batch_size,
+    )

@@ -241,7 +241,9 @@ class TotalIndices:
     def _output_index(self, output: str | int) -> int:
         if isinstance(output, (int, np.integer)):
             if not 0 <= int(output) < len(self.output_names):
-                raise IndexError(f"output {output} out of range (there are {len(self.output_names)})")
+                raise IndexError(
+                    f"output {output} out of range (there are {len(self.output_names)})"
+                )
             return int(output)
         if output not in self.output_names:
             raise unknown_name_error("output", output, self.output_names)
@@ -277,32 +279,38 @@ class TotalIndices:
         import pandas as pd
 
         q, d = self.indices.shape
-        return pd.DataFrame({
-            "output": np.repeat(self.output_names, d),
-            "feature": np.tile(self.feature_names, q),
-            "total_index": self.indices.ravel(),
-            "total_index_se": self.index_se.ravel(),
-            "normalized_total_index": self.normalized_indices.ravel(),
-        })
+        return pd.DataFrame(
+            {
+                "output": np.repeat(self.output_names, d),
+                "feature": np.tile(self.feature_names, q),
+                "total_index": self.indices.ravel(),
+                "total_index_se": self.index_se.ravel(),
+                "normalized_total_index": self.normalized_indices.ravel(),
+            }
+        )
 
     def output_table(self) -> pandas.DataFrame:
         """One row per output: variance, sum of total indices, mean dimension and its standard error."""
         import pandas as pd
 
-        return pd.DataFrame({
-            "output": list(self.output_names),
-            "variance": self.variances,
-            "sum_total_indices": self.indices.sum(axis=1),
-            "mean_dimension": self.mean_dimensions,
-            "mean_dimension_se": self.mean_dimension_se,
-        })
+        return pd.DataFrame(
+            {
+                "output": list(self.output_names),
+                "variance": self.variances,
+                "sum_total_indices": self.indices.sum(axis=1),
+                "mean_dimension": self.mean_dimensions,
+                "mean_dimension_se": self.mean_dimension_se,
+            }
+        )
 
     def summary(self) -> str:
         """One line: the pooled mean dimension with its standard error, and the sizes."""
-        return (f"mean dimension {self.pooled_mean_dimension:.4g} "
-                f"(SE {self.pooled_mean_dimension_se:.2g}) of {len(self.output_names)} output(s) "
-                f"over {len(self.feature_names)} {self.features} feature(s), {self.n_rows} rows, "
-                f"seed {self.seed}")
+        return (
+            f"mean dimension {self.pooled_mean_dimension:.4g} "
+            f"(SE {self.pooled_mean_dimension_se:.2g}) of {len(self.output_names)} output(s) "
+            f"over {len(self.feature_names)} {self.features} feature(s), {self.n_rows} rows, "
+            f"seed {self.seed}"
+        )
 
 
 def _indices_from_sweep(sw: _Sweep) -> dict[str, Any]:
@@ -310,7 +318,9 @@ def _indices_from_sweep(sw: _Sweep) -> dict[str, Any]:
     assert values is not None
     n, _, q = terms.shape
     indices = terms.mean(axis=0).T  # (q, G)
-    index_se = terms.std(axis=0, ddof=1).T / math.sqrt(n) if n > 1 else np.full_like(indices, np.nan)
+    index_se = (
+        terms.std(axis=0, ddof=1).T / math.sqrt(n) if n > 1 else np.full_like(indices, np.nan)
+    )
     centred_sq = (values - values.mean(axis=0)) ** 2 * (n / max(n - 1, 1))  # (n, q)
     sums = terms.sum(axis=1)  # (n, q)
     md, md_se, var = np.empty(q), np.empty(q), np.empty(q)
@@ -319,10 +329,18 @@ def _indices_from_sweep(sw: _Sweep) -> dict[str, Any]:
     pooled, pooled_se, _ = _ratio_with_se(sums.sum(axis=1), centred_sq.sum(axis=1))
     constant = [j for j in range(q) if not var[j] > 0]
     if constant:
-        log.warning("%d output(s) are constant over the rows: mean dimension undefined (NaN)", len(constant))
-    return {"indices": indices, "index_se": index_se, "variances": var, "mean_dimensions": md,
-            "mean_dimension_se": md_se, "pooled_mean_dimension": pooled,
-            "pooled_mean_dimension_se": pooled_se}
+        log.warning(
+            "%d output(s) are constant over the rows: mean dimension undefined (NaN)", len(constant)
+        )
+    return {
+        "indices": indices,
+        "index_se": index_se,
+        "variances": var,
+        "mean_dimensions": md,
+        "mean_dimension_se": md_se,
+        "pooled_mean_dimension": pooled,
+        "pooled_mean_dimension_se": pooled_se,
+    }
 
 
 def _check_rows(n: int, n_rows: int | None, batch_size: int) -> None:
@@ -338,7 +356,6 @@ def _choose_rows(n: int, n_rows: int | None, rng: np.random.Generator) -> np.nda
     if n_rows is None or n_rows >= n:
         return np.arange(n)
     return np.sort(rng.choice(n, size=int(n_rows), replace=False))
-
 
 
 def _numpy_function(f: Any, input_shape: tuple[int, ...]) -> Callable[[np.ndarray], np.ndarray]:
@@ -415,7 +432,11 @@ def total_indices(
     2.0
     """
     arr, _ = as_inputs(x, name="x")
-    arr64 = np.asarray(x, dtype=np.float64) if not isinstance(x, ImageDataset) else arr.astype(np.float64)
+    arr64 = (
+        np.asarray(x, dtype=np.float64)
+        if not isinstance(x, ImageDataset)
+        else arr.astype(np.float64)
+    )
     n = arr64.shape[0]
     _check_rows(n, n_rows, batch_size)
     input_shape = tuple(arr64.shape[1:])
@@ -433,7 +454,9 @@ def total_indices(
         default_names = [f"g{i}" for i in range(len(groups))]
     names = list(feature_names) if feature_names is not None else default_names
     if len(names) != len(groups):
-        raise ValueError(f"{len(names)} feature names for {len(groups)} features; give one name each")
+        raise ValueError(
+            f"{len(names)} feature names for {len(groups)} features; give one name each"
+        )
     rng = np.random.default_rng(seed)
     rows = _choose_rows(n, n_rows, rng)
     coords = flat[rows]
@@ -453,15 +476,23 @@ def total_indices(
         return {"f": call(xb)}
 
     with context:
-        sw = _sweep(evaluate, coords, groups, partner, per_unit=["f"], pooled=[], batch_size=batch_size)
+        sw = _sweep(
+            evaluate, coords, groups, partner, per_unit=["f"], pooled=[], batch_size=batch_size
+        )
     est = _indices_from_sweep(sw["f"])
     q = est["indices"].shape[0]
     outs = list(output_names) if output_names is not None else [f"y{j}" for j in range(q)]
     if len(outs) != q:
         raise ValueError(f"{len(outs)} output names for {q} outputs; give one name each")
     return TotalIndices(
-        output_names=tuple(outs), feature_names=tuple(names), n_rows=int(rows.size), seed=int(seed),
-        features="given", feature_shape=shape, params={"batch_size": int(batch_size)}, **est,
+        output_names=tuple(outs),
+        feature_names=tuple(names),
+        n_rows=int(rows.size),
+        seed=int(seed),
+        features="given",
+        feature_shape=shape,
+        params={"batch_size": int(batch_size)},
+        **est,
     )
 
 

@@ -81,7 +81,9 @@ class Transform:
         """Whether the action on a convolutional feature map is known."""
         return self.kind != "custom"
 
-    def spatial_action(self, feature_map: torch.Tensor, *, input_size: tuple[int, int]) -> torch.Tensor:
+    def spatial_action(
+        self, feature_map: torch.Tensor, *, input_size: tuple[int, int]
+    ) -> torch.Tensor:
         """Act on a feature map ``(n, c, h', w')`` of an input of size ``input_size``.
 
         Flips and rotations act as on images; a translation is scaled by
@@ -228,8 +230,11 @@ def translate(dy: int, dx: int, *, mode: str = "circular") -> Transform:
         raise ValueError(f"mode must be 'circular' or 'zeros', got {mode!r}")
     if dy == 0 and dx == 0:
         return identity()
-    return Transform(f"translate({int(dy)},{int(dx)},{mode})", "translate",
-                     {"dy": int(dy), "dx": int(dx), "mode": mode})
+    return Transform(
+        f"translate({int(dy)},{int(dx)},{mode})",
+        "translate",
+        {"dy": int(dy), "dx": int(dx), "mode": mode},
+    )
 
 
 def custom(fn: TensorFn, *, name: str | None = None) -> Transform:
@@ -260,12 +265,18 @@ def rotation_group() -> tuple[Transform, ...]:
 
 def dihedral_group() -> tuple[Transform, ...]:
     """The eight symmetries of the square (the dihedral group D4)."""
-    return (*rotation_group(), hflip(), vflip(),
-            Transform("transpose", "transpose"), Transform("antitranspose", "antitranspose"))
+    return (
+        *rotation_group(),
+        hflip(),
+        vflip(),
+        Transform("transpose", "transpose"),
+        Transform("antitranspose", "antitranspose"),
+    )
 
 
-def translation_group(shifts: Sequence[int] | Sequence[tuple[int, int]] = (-1, 0, 1), *,
-                      mode: str = "circular") -> tuple[Transform, ...]:
+def translation_group(
+    shifts: Sequence[int] | Sequence[tuple[int, int]] = (-1, 0, 1), *, mode: str = "circular"
+) -> tuple[Transform, ...]:
     """Translations by every pair of the given shifts (or by the given ``(dy, dx)`` pairs).
 
     Parameters

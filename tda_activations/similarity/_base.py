@@ -52,6 +52,7 @@ __all__ = [
     "register_measure",
 ]
 
+
 class MeaninglessValueWarning(UserWarning):
     """The value was computed but carries no information (e.g. CCA with width >= n)."""
 
@@ -185,7 +186,7 @@ class Measure(PairwiseMeasure):
         except ValueError as exc:
             msg = str(exc)
             if msg.startswith("cloud:"):
-                msg = f"{name}:" + msg[len("cloud:"):]
+                msg = f"{name}:" + msg[len("cloud:") :]
             raise ValueError(msg) from None
 
     def score(self, a: PreparedCloud, b: PreparedCloud) -> float:
@@ -407,8 +408,12 @@ _REGISTRY: Registry[Measure] = Registry("measure", types=Measure)
 
 
 def register_measure(
-    name: str, factory: Callable[..., Measure], *, defaults: Mapping[str, Any] | None = None,
-    description: str = "", replace: bool = False,
+    name: str,
+    factory: Callable[..., Measure],
+    *,
+    defaults: Mapping[str, Any] | None = None,
+    description: str = "",
+    replace: bool = False,
 ) -> None:
     """Register a measure under ``name`` (``factory(**defaults, **params)`` builds it).
 

@@ -201,10 +201,10 @@ class SVCCA(Measure):
     name = "svcca"
 
     def __post_init__(self) -> None:
-        if not (isinstance(self.variance_fraction, (int, float)) and 0 < self.variance_fraction <= 1):
-            raise ValueError(
-                f"variance_fraction must be in (0, 1], got {self.variance_fraction!r}"
-            )
+        if not (
+            isinstance(self.variance_fraction, (int, float)) and 0 < self.variance_fraction <= 1
+        ):
+            raise ValueError(f"variance_fraction must be in (0, 1], got {self.variance_fraction!r}")
 
     @property
     def properties(self) -> MeasureProperties:
@@ -213,7 +213,9 @@ class SVCCA(Measure):
             kind="similarity",
             symmetric=True,
             metric=False,
-            invariances=frozenset({"orthogonal", "isotropic_scaling", "translation", "permutation"}),
+            invariances=frozenset(
+                {"orthogonal", "isotropic_scaling", "translation", "permutation"}
+            ),
             identity_value=1.0,
             bounds=(0.0, 1.0),
         )
@@ -274,17 +276,25 @@ class PWCCA(Measure):
 
 
 register_measure(
-    "cca_mean_squared", CCA, defaults={"summary": "mean_squared"},
+    "cca_mean_squared",
+    CCA,
+    defaults={"summary": "mean_squared"},
     description="Mean squared canonical correlation R^2_CCA",
 )
 register_measure(
-    "cca_mean", CCA, defaults={"summary": "mean"},
+    "cca_mean",
+    CCA,
+    defaults={"summary": "mean"},
     description="Mean canonical correlation",
 )
 register_measure(
-    "svcca", SVCCA, defaults={"variance_fraction": 0.99},
+    "svcca",
+    SVCCA,
+    defaults={"variance_fraction": 0.99},
     description="SVD to 99% of variance (squared singular values), then mean CCA",
 )
 register_measure(
-    "pwcca", PWCCA, description="Projection-weighted CCA, weights from the first cloud",
+    "pwcca",
+    PWCCA,
+    description="Projection-weighted CCA, weights from the first cloud",
 )

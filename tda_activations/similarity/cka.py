@@ -115,7 +115,9 @@ def u_centre(gram: np.ndarray) -> np.ndarray:
     return k
 
 
-def _debiased_dot(xty: float, rx: np.ndarray, ry: np.ndarray, sx: float, sy: float, n: int) -> float:
+def _debiased_dot(
+    xty: float, rx: np.ndarray, ry: np.ndarray, sx: float, sy: float, n: int
+) -> float:
     """``n (n-3)`` times the unbiased linear HSIC from feature-space quantities.
 
     ``xty = ||Xc^T Yc||_F^2``; ``rx``, ``ry``: squared norms of the centred rows;
@@ -163,12 +165,12 @@ def _stacked_cross(xs: Sequence[np.ndarray], ys: Sequence[np.ndarray] | None) ->
     bx, by = _blocks([x.shape[1] for x in xs]), _blocks([y.shape[1] for y in ys_l])
     for bi, (r0, r1) in enumerate(bx):
         a = np.hstack(xs[r0:r1])
-        ra = np.cumsum([0] + [x.shape[1] for x in xs[r0:r1 - 1]])
+        ra = np.cumsum([0] + [x.shape[1] for x in xs[r0 : r1 - 1]])
         for bj, (c0, c1) in enumerate(by):
             if same and bj < bi:
                 continue
             b = np.hstack(ys_l[c0:c1])
-            cb = np.cumsum([0] + [y.shape[1] for y in ys_l[c0:c1 - 1]])
+            cb = np.cumsum([0] + [y.shape[1] for y in ys_l[c0 : c1 - 1]])
             m = a.T @ b
             np.multiply(m, m, out=m)
             out[r0:r1, c0:c1] = np.add.reduceat(np.add.reduceat(m, ra, axis=0), cb, axis=1)
@@ -276,14 +278,16 @@ class LinearCKA(Measure):
         cross = self._cross(a, b)
         if self.debiased:
             cross = _debiased_dot(
-                cross, a.stats["rows"], b.stats["rows"], a.stats["sum_rows"],
-                b.stats["sum_rows"], a.n_points,
+                cross,
+                a.stats["rows"],
+                b.stats["rows"],
+                a.stats["sum_rows"],
+                b.stats["sum_rows"],
+                a.n_points,
             )
         return cross / (a.stats["norm"] * b.stats["norm"])
 
-    def score_matrix(
-        self, rows: Sequence[Any], cols: Sequence[Any] | None = None
-    ) -> np.ndarray:
+    def score_matrix(self, rows: Sequence[Any], cols: Sequence[Any] | None = None) -> np.ndarray:
         """Every value between prepared clouds, batched when every cloud is in feature form.
 
         The cross terms ``||Xc_i^T Yc_j||_F^2`` of many pairs come from one matrix product
@@ -309,15 +313,18 @@ class LinearCKA(Measure):
         same = cols is None
         cols_l = rows if cols is None else list(cols)
         everything = rows if same else rows + cols_l
-        if len(rows) == 0 or len(cols_l) == 0 or any(
-            not isinstance(p, PreparedCloud) or "gram" in p.stats for p in everything
+        if (
+            len(rows) == 0
+            or len(cols_l) == 0
+            or any(not isinstance(p, PreparedCloud) or "gram" in p.stats for p in everything)
         ):
             return super().score_matrix(rows, cols)
         for p in everything:  # the checks of score(), once per cloud
             self._check_pair(everything[0], p)
         n = rows[0].n_points
-        cross = _stacked_cross([p.stats["xc"] for p in rows],
-                               None if same else [p.stats["xc"] for p in cols_l])
+        cross = _stacked_cross(
+            [p.stats["xc"] for p in rows], None if same else [p.stats["xc"] for p in cols_l]
+        )
         if self.debiased:
             rr = np.stack([p.stats["rows"] for p in rows])
             rc = rr if same else np.stack([p.stats["rows"] for p in cols_l])
@@ -501,8 +508,8 @@ class MinibatchCKA(Measure):
         if arr.shape[0] < self.min_points or arr.shape[1] == 0:
             as_cloud(arr, name=name, min_points=self.min_points)
         for lo in range(0, arr.shape[0], 4096):  # blockwise: no n x p temporary
-            if not np.isfinite(arr[lo:lo + 4096]).all():
-                as_cloud(arr[lo:lo + 4096], name=name, min_points=1)
+            if not np.isfinite(arr[lo : lo + 4096]).all():
+                as_cloud(arr[lo : lo + 4096], name=name, min_points=1)
         if np.all(arr == arr[:1]):
             raise ValueError(
                 f"{name}: every point of the cloud is the same (zero variance); the measure is "
@@ -510,8 +517,9 @@ class MinibatchCKA(Measure):
             )
         view = arr.view()
         view.setflags(write=False)
-        return PreparedCloud(measure=self.id, n_points=arr.shape[0], width=arr.shape[1],
-                             stats={"x": view})
+        return PreparedCloud(
+            measure=self.id, n_points=arr.shape[0], width=arr.shape[1], stats={"x": view}
+        )
 
     def _prepare(self, x: np.ndarray) -> dict[str, Any]:  # pragma: no cover - prepare() overrides
         return {"x": x}
@@ -524,8 +532,9 @@ class MinibatchCKA(Measure):
     def _score(self, a: PreparedCloud, b: PreparedCloud) -> float:
         return float(self._matrix([a, b], [(0, 1)])[0, 1])
 
-    def _matrix(self, clouds: Sequence[PreparedCloud], pairs: Sequence[tuple[int, int]] | None
-                ) -> np.ndarray:
+    def _matrix(
+        self, clouds: Sequence[PreparedCloud], pairs: Sequence[tuple[int, int]] | None
+    ) -> np.ndarray:
         n = clouds[0].n_points
         batches = batch_slices(n, batch_size=int(self.batch_size), seed=int(self.seed))
         k = len(clouds)
@@ -558,7 +567,7 @@ class MinibatchCKA(Measure):
         clouds = list(rows) + list(cols)
         self._check_all(clouds)
         full = self._matrix(clouds, None)
-        return full[: len(rows), len(rows):].copy()
+        return full[: len(rows), len(rows) :].copy()
 
     def _check_all(self, clouds: Sequence[PreparedCloud]) -> None:
         for c in clouds:
@@ -574,18 +583,26 @@ class MinibatchCKA(Measure):
 
 
 register_measure(
-    "linear_cka", LinearCKA, defaults={"debiased": False},
+    "linear_cka",
+    LinearCKA,
+    defaults={"debiased": False},
     description="Linear CKA (biased HSIC), Gram or feature form chosen by n vs width",
 )
 register_measure(
-    "linear_cka_debiased", LinearCKA, defaults={"debiased": True},
+    "linear_cka_debiased",
+    LinearCKA,
+    defaults={"debiased": True},
     description="Linear CKA from the unbiased HSIC estimator (n >= 4)",
 )
 register_measure(
-    "rbf_cka", RBFCKA, defaults={"bandwidth_fraction": 0.5},
+    "rbf_cka",
+    RBFCKA,
+    defaults={"bandwidth_fraction": 0.5},
     description="RBF-kernel CKA, sigma = fraction x median distance",
 )
 register_measure(
-    "minibatch_cka", MinibatchCKA, defaults={"batch_size": 1000, "seed": 0},
+    "minibatch_cka",
+    MinibatchCKA,
+    defaults={"batch_size": 1000, "seed": 0},
     description="Linear CKA from unbiased HSIC averaged over minibatches (bounded memory)",
 )

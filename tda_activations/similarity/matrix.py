@@ -120,7 +120,11 @@ def similarity_matrix(
         **_provenance(acts),
     }
     return LayerMatrix(
-        values=values, row_labels=names, col_labels=names, measure=m.id, kind=m.kind,
+        values=values,
+        row_labels=names,
+        col_labels=names,
+        measure=m.id,
+        kind=m.kind,
         params=params,
     )
 
@@ -189,13 +193,19 @@ def cross_similarity_matrix(
         "n_points": int(idx_a.shape[0]),
         "rows": prov_a,
         "cols": prov_b,
-        "reduction": prov_a["reduction"] if prov_a["reduction"] == prov_b["reduction"]
+        "reduction": prov_a["reduction"]
+        if prov_a["reduction"] == prov_b["reduction"]
         else f"{prov_a['reduction']} | {prov_b['reduction']}",
-        "conv_maps": prov_a["conv_maps"] if prov_a["reduction"] == prov_b["reduction"]
+        "conv_maps": prov_a["conv_maps"]
+        if prov_a["reduction"] == prov_b["reduction"]
         else f"rows: {prov_a['conv_maps']}; columns: {prov_b['conv_maps']}",
     }
     return LayerMatrix(
-        values=values, row_labels=rows, col_labels=cols, measure=m.id, kind=m.kind,
+        values=values,
+        row_labels=rows,
+        col_labels=cols,
+        measure=m.id,
+        kind=m.kind,
         params=params,
     )
 
@@ -235,10 +245,18 @@ def cloud_matrix(
             "same samples in the same order"
         )
     values = m.score_matrix(prepared)
-    params = {"measure": m.name, "measure_params": m.params, "properties": _props(m),
-              "n_points": prepared[0].n_points}
+    params = {
+        "measure": m.name,
+        "measure_params": m.params,
+        "properties": _props(m),
+        "n_points": prepared[0].n_points,
+    }
     return LayerMatrix(
-        values=values, row_labels=names, col_labels=names, measure=m.id, kind=m.kind,
+        values=values,
+        row_labels=names,
+        col_labels=names,
+        measure=m.id,
+        kind=m.kind,
         params=params,
     )
 

@@ -22,7 +22,9 @@ from .cka import double_centre
 
 __all__ = ["DistanceCorrelation", "KNNJaccard", "knn_indices"]
 
-_EUCLIDEAN_INVARIANCES = frozenset({"orthogonal", "isotropic_scaling", "translation", "permutation"})
+_EUCLIDEAN_INVARIANCES = frozenset(
+    {"orthogonal", "isotropic_scaling", "translation", "permutation"}
+)
 
 
 def knn_indices(x: np.ndarray, *, k: int, block: int = 1024) -> np.ndarray:
@@ -128,10 +130,13 @@ class DistanceCorrelation(Measure):
 
 
 register_measure(
-    "knn_jaccard", KNNJaccard, defaults={"k": 10},
+    "knn_jaccard",
+    KNNJaccard,
+    defaults={"k": 10},
     description="Mean Jaccard index of k-nearest-neighbour sets (k=10)",
 )
 register_measure(
-    "distance_correlation", DistanceCorrelation,
+    "distance_correlation",
+    DistanceCorrelation,
     description="Distance correlation dCor (Szekely et al. 2007, biased)",
 )

@@ -193,6 +193,8 @@ class RSA(Measure):
 
 
 register_measure(
-    "rsa", RSA, defaults={"rdm": "euclidean", "compare": "spearman"},
+    "rsa",
+    RSA,
+    defaults={"rdm": "euclidean", "compare": "spearman"},
     description="Spearman correlation of Euclidean RDMs (other RDMs and comparisons by parameter)",
 )

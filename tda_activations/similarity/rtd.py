@@ -103,7 +103,9 @@ class RTD(Measure):
             kind="distance",
             symmetric=True,
             metric=False,
-            invariances=frozenset({"orthogonal", "isotropic_scaling", "translation", "permutation"}),
+            invariances=frozenset(
+                {"orthogonal", "isotropic_scaling", "translation", "permutation"}
+            ),
             identity_value=0.0,
             bounds=(0.0, float("inf")),
         )
@@ -140,6 +142,8 @@ class RTD(Measure):
 
 
 register_measure(
-    "rtd", RTD, defaults={"n_subsample": 500, "trials": 10},
+    "rtd",
+    RTD,
+    defaults={"n_subsample": 500, "trials": 10},
     description="Representation Topology Divergence (H1 cross-barcode, ripser on CPU)",
 )

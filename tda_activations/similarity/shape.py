@@ -135,14 +135,20 @@ class AngularShapeMetric(Measure):
 
 
 register_measure(
-    "procrustes", ProcrustesDistance, defaults={"euclidean": False},
+    "procrustes",
+    ProcrustesDistance,
+    defaults={"euclidean": False},
     description="Orthogonal Procrustes distance 2 - 2||A^T B||_* (Ding et al. 2021)",
 )
 register_measure(
-    "procrustes_euclidean", ProcrustesDistance, defaults={"euclidean": True},
+    "procrustes_euclidean",
+    ProcrustesDistance,
+    defaults={"euclidean": True},
     description="Square root of the Procrustes distance: min_Q ||A - BQ||_F (a metric)",
 )
 register_measure(
-    "shape_angular", AngularShapeMetric, defaults={"alpha": 1.0},
+    "shape_angular",
+    AngularShapeMetric,
+    defaults={"alpha": 1.0},
     description="Angular shape metric with partial whitening alpha (Williams et al. 2021)",
 )

@@ -31,7 +31,6 @@ def _check_limit(limit: int | None) -> int | None:
     return int(limit)
 
 
-
 def _check_split(split: str) -> SplitName:
     if split == "train":
         return "train"
@@ -57,7 +56,6 @@ def _listing(path: Path, *, limit: int = 20) -> str:
         return "nothing (the directory is empty)"
     shown = ", ".join(names[:limit])
     return shown + (f", ... ({len(names)} entries)" if len(names) > limit else "")
-
 
 
 # ------------------------------------------------------------------ pixel conversion

@@ -56,7 +56,9 @@ def read_npz(path: Path, *, how: str, what: str) -> dict[str, np.ndarray]:
         with npz:
             return {k: npz[k] for k in npz.files}
     except (zipfile.BadZipFile, OSError, EOFError) as exc:
-        raise ValueError(f"{path} is not a readable .npz file ({exc}); write it with {how}") from exc
+        raise ValueError(
+            f"{path} is not a readable .npz file ({exc}); write it with {how}"
+        ) from exc
     except ValueError as exc:
         if "pickle" in str(exc).lower():
             raise ValueError(

@@ -72,8 +72,18 @@ def _unpickle(path: Path) -> dict[str, Any]:
     try:
         with path.open("rb") as fh:
             obj = _CifarUnpickler(fh, encoding="latin1").load()
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError,
-            ImportError, IndexError, KeyError, MemoryError, OverflowError) as exc:
+    except (
+        pickle.UnpicklingError,
+        EOFError,
+        ValueError,
+        TypeError,
+        AttributeError,
+        ImportError,
+        IndexError,
+        KeyError,
+        MemoryError,
+        OverflowError,
+    ) as exc:
         raise ValueError(
             f"{path} is not a readable CIFAR python batch ({type(exc).__name__}: {exc}); the "
             "file is corrupt or in another format: extract it again from the official "
@@ -276,7 +286,8 @@ def _load_cifar10(root: Path, *, split: str, limit: int | None) -> ImageDataset:
     else:
         logger.warning(
             "%s: label names %s differ from CIFAR-10's; using a flat hierarchy",
-            meta_path, class_names,
+            meta_path,
+            class_names,
         )
         hierarchy = flat_hierarchy(class_names)
     return ImageDataset(
@@ -333,8 +344,6 @@ def _load_cifar100(root: Path, *, split: str, limit: int | None) -> ImageDataset
     )
 
 
-
-
 def _fill_from_shipped(
     parents: np.ndarray, *, fine_names: Sequence[str], coarse_names: Sequence[str], source: str
 ) -> np.ndarray:
@@ -360,6 +369,7 @@ def _fill_from_shipped(
         )
     logger.info(
         "%s: %d fine classes without images were placed by the shipped cifar100 hierarchy",
-        source, int((parents < 0).sum()),
+        source,
+        int((parents < 0).sum()),
     )
     return out

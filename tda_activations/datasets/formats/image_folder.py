@@ -25,14 +25,22 @@ logger = logging.getLogger(__name__)
 
 
 IMAGE_EXTENSIONS: tuple[str, ...] = (
-    ".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp",
+    ".png",
+    ".jpg",
+    ".jpeg",
+    ".bmp",
+    ".gif",
+    ".tif",
+    ".tiff",
+    ".webp",
 )
 """File name endings (case-insensitive) that :func:`load_image_folder` reads."""
 
 
 def _image_files(folder: Path) -> list[Path]:
     return sorted(
-        p for p in folder.iterdir()
+        p
+        for p in folder.iterdir()
         if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in IMAGE_EXTENSIONS
     )
 
@@ -173,8 +181,11 @@ def load_image_folder(
         )
     loose = _image_files(root)
     if loose:
-        logger.warning("%s: %d images directly in the root are ignored (not in a class folder)",
-                       root, len(loose))
+        logger.warning(
+            "%s: %d images directly in the root are ignored (not in a class folder)",
+            root,
+            len(loose),
+        )
     files = {f.name: _image_files(f) for f in folders}
     empty = [c for c, fs in files.items() if not fs]
     if empty:

@@ -73,8 +73,9 @@ def load_npz(
     if not path.is_file():
         raise FileNotFoundError(f"{path} does not exist or is not a file")
     source = str(path)
-    arrays = read_npz(path, how="numpy.savez(path, images=..., labels=...)",
-                      what="images and labels")
+    arrays = read_npz(
+        path, how="numpy.savez(path, images=..., labels=...)", what="images and labels"
+    )
     if "images" not in arrays and "input_ids" in arrays:
         raise ValueError(
             f"{path} holds token data (an 'input_ids' array), not images; load it with "

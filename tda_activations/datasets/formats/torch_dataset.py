@@ -18,7 +18,6 @@ from ._common import (
 __all__ = ["from_torchvision"]
 
 
-
 def _item_to_chw(image: Any, *, index: int) -> np.ndarray:
     source = f"dataset item {index}"
     if hasattr(image, "mode") and hasattr(image, "convert"):  # a PIL image
@@ -123,7 +122,8 @@ def from_torchvision(
     if resolved is None:
         classes = getattr(dataset, "classes", None)
         names = (
-            tuple(str(c) for c in classes) if classes is not None
+            tuple(str(c) for c in classes)
+            if classes is not None
             else tuple(str(i) for i in range(int(label_arr.max()) + 1))
         )
         resolved = flat_hierarchy(names)
