@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test env docs bench clean
+.PHONY: demo test lint env docs bench clean
 
 env: $(STAMP)
 
@@ -24,6 +24,12 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(VENV)/bin/python -m pytest -n 2 --dist loadgroup -q
+
+# The quality gates (also run by .ci/run and the pre-commit hooks): lint, formatting, types.
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 # The documentation site (API reference, guides, gallery), built offline with warnings as
 # errors; open docs/_build/html/index.html.

@@ -705,7 +705,7 @@ class RunConfig(_Section):
         """Every concrete model of the run, in config order (seeds and checkpoints expanded)."""
         out: list[ModelInstance] = []
         for spec in self.models:
-            common = {
+            common: dict[str, Any] = {
                 "spec_name": spec.name,
                 "zoo": spec.zoo,
                 "architecture": spec.architecture,
@@ -718,11 +718,14 @@ class RunConfig(_Section):
                 stems = [Path(s).stem or str(i) for i, s in enumerate(spec.source)]
                 if len(set(stems)) != len(stems):
                     stems = [str(i) for i in range(len(stems))]
-                for stem, src in zip(stems, spec.source):
+                for stem, src_path in zip(stems, spec.source):
                     label = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{spec.name}-{stem}")
                     out.append(
                         ModelInstance(
-                            label=label, source=self.resolve_path(src), seed=self.run.seed, **common
+                            label=label,
+                            source=self.resolve_path(src_path),
+                            seed=self.run.seed,
+                            **common,
                         )
                     )
                 continue

@@ -16,7 +16,7 @@ import logging
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
 import numpy as np
 
@@ -436,7 +436,8 @@ def combine_blocks(
     where = {label: i for i, label in enumerate(labels)}
     n = len(labels)
     values = np.full((n, n), np.nan)
-    measure, kind, params = "", cast(MatrixKind, "distance"), {}
+    measure, params = "", {}
+    kind: MatrixKind = "distance"
     for role, model in blocks:
         blk = load_matrix(inputs[role])
         prefix = f"{model}/" if model is not None else ""
@@ -733,17 +734,16 @@ def probe_model(
     if probe == "separability":
         from ..probes.invariance import class_separability
 
-        result = class_separability(_load_acts(inputs["store"]), **params)
-        table = result.to_pandas()
+        table = class_separability(_load_acts(inputs["store"]), **params).to_pandas()
     else:
         net, _ = load_run_model(model)
         dataset = load_run_dataset(data)
         if probe == "architecture":
             from ..probes.architecture import architecture_metrics
 
-            result = architecture_metrics(net, input_shape=tuple(dataset.image_shape))
-            table = result.to_pandas()
-            _write_json(out / "summary.json", result.totals())
+            report = architecture_metrics(net, input_shape=tuple(dataset.image_shape))
+            table = report.to_pandas()
+            _write_json(out / "summary.json", report.totals())
         elif probe == "mean_dimension":
             from ..probes.mean_dimension import mean_dimension_profile
 

@@ -10,7 +10,7 @@ and the parameters as ``params.json``.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Literal, Optional, cast
 
 import typer
 
@@ -146,7 +146,7 @@ def sensitivity_cmd(
             measures=ms,
             layers=layer or None,
             fractions=_floats(fractions),
-            order=order,
+            order=cast(Literal["lowest_variance_first", "highest_variance_first"], order),
             seed=seed,
         )  # type: ignore[arg-type]
     except (ValueError, TypeError, FileNotFoundError) as exc:
@@ -194,7 +194,7 @@ def specificity_cmd(
             models,
             measures=ms,
             layers=layer or None,
-            align=align,
+            align=cast(Literal["names", "relative_depth"], align),
             pairs=pairs,  # type: ignore[arg-type]
             n_permutations=n_permutations,
             n_bootstrap=n_bootstrap,

@@ -400,7 +400,7 @@ def _cost(
         len({min(min(c.shape) - 1, round(f * min(c.shape))) for f in fr}) for c in clouds.values()
     )
     comparisons = {m.id: len(clouds) * len(fr) for m in ms}
-    sample = None
+    sample: list[np.ndarray] | None = None
     first = next(iter(clouds))
     if calibrate:
         _, _, steps, altered = _altered(first, clouds[first], fr, order)
@@ -408,7 +408,7 @@ def _cost(
     est = measures_cost(
         ms, what="sensitivity", n_clouds=n_clouds, comparisons=comparisons, sample=sample
     )
-    if calibrate and est.seconds is not None and labs.get(first) is not None:
+    if sample is not None and est.seconds is not None and labs.get(first) is not None:
         start = time.perf_counter()
         linear_probe_accuracy(
             sample[0],

@@ -265,7 +265,8 @@ def bootstrap_ci(
         else np.sort(rng.choice(n, size=n_points, replace=False))
         for _ in range(n_resamples)
     ]
-    rows, reps = [], []
+    rows: list[dict[str, Any]] = []
+    reps: list[dict[str, Any]] = []
     for m in ms:
         estimate = _value(m, a, b)
         vals = np.full(n_resamples, np.nan)
@@ -410,7 +411,8 @@ def permutation_test(
         )
     rng = np.random.default_rng(seed)
     perms = [rng.permutation(a.shape[0]) for _ in range(n_permutations)]
-    rows, nulls = [], []
+    rows: list[dict[str, Any]] = []
+    nulls: list[dict[str, Any]] = []
     for m in ms:
         sa, sb = m.prepare_many([a, b], names=["cloud_a", "cloud_b"])
         observed = m.score(sa, sb)

@@ -423,8 +423,9 @@ def _from_distances(
             info["threshold_rule"] = "given"
     info["complete"] = bool(thresh >= radius)
     info["enclosing_radius"] = radius
+    raw: list[Any] | None
     if n == 1:
-        raw: list[Any] = [np.array([[0.0, np.inf]])]
+        raw = [np.array([[0.0, np.inf]])]
     elif engine == "mst":
         raw = [h0_from_mst(np.asarray(mat, dtype=np.float64), threshold=thresh)]
     else:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -25,6 +25,9 @@ from torch import nn
 from .._hooks import DEFAULT_LAYER_TYPES, call_name, check_hookable, hook_calls
 from .._torch import check_model, eval_mode, model_devices, split_layer_call
 from ..types import unknown_name_error
+
+if TYPE_CHECKING:  # typing.Self is Python 3.11+; the package supports 3.10
+    from typing_extensions import Self
 from ._inputs import as_inputs
 
 __all__ = [

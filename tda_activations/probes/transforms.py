@@ -250,7 +250,7 @@ def custom(fn: TensorFn, *, name: str | None = None) -> Transform:
     """
     if not callable(fn):
         raise TypeError(f"fn must be callable, got {type(fn).__name__}")
-    return Transform(name or getattr(fn, "__name__", "custom"), "custom", {}, fn)
+    return Transform(str(name or getattr(fn, "__name__", "custom")), "custom", {}, fn)
 
 
 def flip_group() -> tuple[Transform, ...]:
@@ -288,13 +288,13 @@ def translation_group(
         ``"circular"`` or ``"zeros"``.  Only the set of *all* circular shifts of
         an image is closed (a group); smaller sets are a neighbourhood of the identity.
     """
-    shifts = list(shifts)
-    if not shifts:
+    given: list[Any] = list(shifts)
+    if not given:
         raise ValueError("give at least one shift")
-    if all(isinstance(s, (int, np.integer)) for s in shifts):
-        pairs = [(int(a), int(b)) for a in shifts for b in shifts]
+    if all(isinstance(s, (int, np.integer)) for s in given):
+        pairs = [(int(a), int(b)) for a in given for b in given]
     else:
-        pairs = [(int(a), int(b)) for a, b in shifts]  # type: ignore[misc]
+        pairs = [(int(a), int(b)) for a, b in given]
     return tuple(translate(dy, dx, mode=mode) for dy, dx in pairs)
 
 
