@@ -54,3 +54,16 @@ def test_batched_matrix_keeps_the_pair_checks():
     )
     with pytest.raises(ValueError, match="prepared by"):
         m.score_matrix(a, other)
+
+
+def test_batched_matrix_does_not_depend_on_the_blas_thread_count():
+    # a resumed batch run must reproduce a clean one bit for bit, whatever its threads
+    from threadpoolctl import threadpool_limits
+
+    m = get_measure("linear_cka", debiased=True, form="feature")
+    rows = m.prepare_many(_clouds(n=400, widths=(64, 128, 96, 128)))
+    values = []
+    for threads in (1, 2):
+        with threadpool_limits(limits=threads):
+            values.append(m.score_matrix(rows))
+    assert np.array_equal(values[0], values[1])

@@ -30,6 +30,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from .._distances import single_thread
 from ._base import Measure, MeasureProperties, PreparedCloud, as_cloud, centred, register_measure
 
 __all__ = [
@@ -157,23 +158,26 @@ def _stacked_cross(xs: Sequence[np.ndarray], ys: Sequence[np.ndarray] | None) ->
     """``||x_i^T y_j||_F^2`` for every pair, from blocks of stacked clouds.
 
     ``ys=None``: ``xs`` against themselves (only blocks on or above the diagonal are
-    computed; the caller mirrors the upper triangle).
+    computed; the caller mirrors the upper triangle).  The products run on one BLAS
+    thread: a multi-threaded product sums in an order that depends on the thread count,
+    and the values must not (a resumed batch run reproduces a clean one bit for bit).
     """
     same = ys is None
     ys_l = xs if ys is None else ys
     out = np.zeros((len(xs), len(ys_l)))
     bx, by = _blocks([x.shape[1] for x in xs]), _blocks([y.shape[1] for y in ys_l])
-    for bi, (r0, r1) in enumerate(bx):
-        a = np.hstack(xs[r0:r1])
-        ra = np.cumsum([0] + [x.shape[1] for x in xs[r0 : r1 - 1]])
-        for bj, (c0, c1) in enumerate(by):
-            if same and bj < bi:
-                continue
-            b = np.hstack(ys_l[c0:c1])
-            cb = np.cumsum([0] + [y.shape[1] for y in ys_l[c0 : c1 - 1]])
-            m = a.T @ b
-            np.multiply(m, m, out=m)
-            out[r0:r1, c0:c1] = np.add.reduceat(np.add.reduceat(m, ra, axis=0), cb, axis=1)
+    with single_thread():
+        for bi, (r0, r1) in enumerate(bx):
+            a = np.hstack(xs[r0:r1])
+            ra = np.cumsum([0] + [x.shape[1] for x in xs[r0 : r1 - 1]])
+            for bj, (c0, c1) in enumerate(by):
+                if same and bj < bi:
+                    continue
+                b = np.hstack(ys_l[c0:c1])
+                cb = np.cumsum([0] + [y.shape[1] for y in ys_l[c0 : c1 - 1]])
+                m = a.T @ b
+                np.multiply(m, m, out=m)
+                out[r0:r1, c0:c1] = np.add.reduceat(np.add.reduceat(m, ra, axis=0), cb, axis=1)
     return out
 
 
@@ -330,7 +334,9 @@ class LinearCKA(Measure):
             rc = rr if same else np.stack([p.stats["rows"] for p in cols_l])
             sr = np.array([p.stats["sum_rows"] for p in rows])
             sc = sr if same else np.array([p.stats["sum_rows"] for p in cols_l])
-            cross = cross - n / (n - 2.0) * (rr @ rc.T) + np.outer(sr, sc) / ((n - 1.0) * (n - 2.0))
+            with single_thread():  # see _stacked_cross: values independent of the thread count
+                dots = rr @ rc.T
+            cross = cross - n / (n - 2.0) * dots + np.outer(sr, sc) / ((n - 1.0) * (n - 2.0))
         norm_r = np.array([p.stats["norm"] for p in rows])
         norm_c = norm_r if same else np.array([p.stats["norm"] for p in cols_l])
         out = cross / np.outer(norm_r, norm_c)
