@@ -357,3 +357,27 @@ def test_digits_resnet_extraction_matches_a_manual_forward() -> None:
     best = fmap.norm(dim=1).argmax(dim=1)
     expected = fmap[torch.arange(16), :, best].numpy()
     np.testing.assert_allclose(acts.cloud("layer3.1.conv2"), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_streaming_bottom_k_keeps_the_smallest_keys_of_everything_seen():
+    from tda_activations.extract.capture import _BottomK
+
+    rng = np.random.default_rng(3)
+    for k in (1, 7, 50):
+        kept = _BottomK(k)
+        all_keys, all_rows = [], []
+        start = 0
+        for b in rng.integers(1, 30, size=12):
+            keys = rng.random(b)
+            pts = rng.normal(size=(b, 3)).astype(np.float32)
+            pts[:, 0] = keys  # each point carries its key, to check points move with keys
+            rows = np.arange(start, start + b)
+            kept.add(pts, rows, keys, np.zeros(b, dtype=np.int64))
+            all_keys.append(keys)
+            all_rows.append(rows)
+            start += b
+        p, r, _ = kept.arrays()
+        keys, rows = np.concatenate(all_keys), np.concatenate(all_rows)
+        want = np.sort(rows[np.argsort(keys)[:k]])
+        assert np.array_equal(np.sort(r), want)
+        np.testing.assert_array_equal(p[np.argsort(r), 0], keys[want].astype(np.float32))
