@@ -68,19 +68,7 @@ numpydoc_xref_param_type = False
 myst_heading_anchors = 3
 suppress_warnings = ["myst.header"]
 
-NAMESPACES = (
-    "datasets",
-    "models",
-    "extract",
-    "homology",
-    "mapper",
-    "similarity",
-    "experiments",
-    "probes",
-    "plot",
-    "batch",
-    "io",
-)
+NAMESPACES = tda_activations._NAMESPACES  # the one list of public sub-namespaces
 
 sphinx_gallery_conf = {
     "examples_dirs": str(ROOT / "examples"),

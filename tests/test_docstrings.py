@@ -24,19 +24,7 @@ docscrape = pytest.importorskip("numpydoc.docscrape")
 
 import tda_activations  # noqa: E402 - only when numpydoc is installed
 
-NAMESPACES = (
-    "datasets",
-    "models",
-    "extract",
-    "homology",
-    "mapper",
-    "similarity",
-    "experiments",
-    "probes",
-    "plot",
-    "batch",
-    "io",
-)
+NAMESPACES = tda_activations._NAMESPACES  # the one list of public sub-namespaces
 
 # GL08 no docstring; PR01 parameter not documented; PR02 unknown parameter documented;
 # PR03 parameters in the wrong order; RT01 no Returns section although something is returned;

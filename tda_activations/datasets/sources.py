@@ -395,54 +395,26 @@ def _with_transform_hash(base: str, transform: Transform | None, probe: Callable
     )
 
 
-def _from_images(ds: ImageDataset, transform: Transform | None, name: str | None) -> DataSource:
+def _in_memory(
+    ds: Any,
+    kind: str,
+    inputs: Callable[[int, int], Any],
+    transform: Transform | None,
+    name: str | None,
+) -> DataSource:
+    """A source over a dataset held in memory: ``inputs(start, stop)`` makes a batch's inputs.
+
+    Labels, sample ids, hierarchy and fingerprint come from ``ds``; the inputs are copied
+    per batch, so a model that writes into its input cannot alter the dataset.
+    """
     n = len(ds)
-    where = ds.name
     sample_ids = np.asarray(ds.sample_ids)
 
     def batches(size: int) -> Iterator[Batch]:
         for start in range(0, n, size):
             stop = min(start + size, n)
-            # a copy per batch: a model that writes into its input must not alter the dataset
-            x = torch.from_numpy(np.array(ds.images[start:stop]))
             yield Batch(
-                inputs=_transformed(x, transform, stop - start, where=where),
-                labels=np.asarray(ds.labels[start:stop]),
-                sample_ids=sample_ids[start:stop],
-                start=start,
-            )
-
-    def fingerprint() -> str:
-        return _with_transform_hash(
-            ds.fingerprint, transform, lambda: _hash_batches(itertools.islice(batches(8), 1))
-        )
-
-    return DataSource(
-        name=name or ds.name,
-        kind="images",
-        n=n,
-        hierarchy=ds.hierarchy,
-        batches=batches,
-        fingerprint=fingerprint,
-        fingerprint_complete=True,
-        fixed_batches=False,
-    )
-
-
-def _from_tokens(ds: TokenDataset, transform: Transform | None, name: str | None) -> DataSource:
-    n = len(ds)
-    ids_all, mask_all = np.asarray(ds.input_ids), np.asarray(ds.attention_mask)
-    sample_ids = np.asarray(ds.sample_ids)
-
-    def batches(size: int) -> Iterator[Batch]:
-        for start in range(0, n, size):
-            stop = min(start + size, n)
-            x = {
-                "input_ids": torch.from_numpy(np.array(ids_all[start:stop])),
-                "attention_mask": torch.from_numpy(np.array(mask_all[start:stop])),
-            }
-            yield Batch(
-                inputs=_transformed(x, transform, stop - start, where=ds.name),
+                inputs=_transformed(inputs(start, stop), transform, stop - start, where=ds.name),
                 labels=None if ds.labels is None else np.asarray(ds.labels[start:stop]),
                 sample_ids=sample_ids[start:stop],
                 start=start,
@@ -455,13 +427,37 @@ def _from_tokens(ds: TokenDataset, transform: Transform | None, name: str | None
 
     return DataSource(
         name=name or ds.name,
-        kind="tokens",
+        kind=kind,
         n=n,
         hierarchy=ds.hierarchy,
         batches=batches,
         fingerprint=fingerprint,
         fingerprint_complete=True,
         fixed_batches=False,
+    )
+
+
+def _from_images(ds: ImageDataset, transform: Transform | None, name: str | None) -> DataSource:
+    return _in_memory(
+        ds,
+        "images",
+        lambda start, stop: torch.from_numpy(np.array(ds.images[start:stop])),
+        transform,
+        name,
+    )
+
+
+def _from_tokens(ds: TokenDataset, transform: Transform | None, name: str | None) -> DataSource:
+    ids_all, mask_all = np.asarray(ds.input_ids), np.asarray(ds.attention_mask)
+    return _in_memory(
+        ds,
+        "tokens",
+        lambda start, stop: {
+            "input_ids": torch.from_numpy(np.array(ids_all[start:stop])),
+            "attention_mask": torch.from_numpy(np.array(mask_all[start:stop])),
+        },
+        transform,
+        name,
     )
 
 
