@@ -528,6 +528,28 @@ def test_save_layer_mapper_writes_every_output(tmp_path):
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
 
 
+@pytest.mark.parametrize("slack", [0, 8])
+def test_brute_force_kth_distances_are_exact_at_ties_and_under_cancellation(monkeypatch, slack):
+    # The certified search must fall back to every point where the product's rounding
+    # cannot separate candidates from the rest: equidistant points (the origin and the
+    # +-e_i of 40 dimensions: every distance from the origin is exactly 1), and a cloud
+    # far from the origin, where |a|^2 + |b|^2 - 2 a.b cancels catastrophically.
+    from tda_activations.mapper import lenses
+
+    monkeypatch.setattr(lenses, "_SLACK", slack)
+    eye = np.eye(40)
+    ties = np.vstack([np.zeros(40), eye, -eye, 3 * eye[:5]])
+    rng = np.random.default_rng(3)
+    far = 1e7 + rng.normal(size=(150, 40))
+    far[:4] = far[4:8]  # duplicates too
+    for x in (ties, far):
+        ref = np.sort(cdist(x, x), axis=1)
+        for k in (1, 5, 12):
+            got = M.kth_neighbor_distances(x, k=k)
+            np.testing.assert_allclose(got, ref[:, k], rtol=1e-12, atol=0)
+    assert M.kth_neighbor_distances(ties, k=5)[0] == 1.0
+
+
 # ------------------------------------------------------------------ sampled knee
 
 

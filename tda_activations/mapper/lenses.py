@@ -127,8 +127,10 @@ def kth_neighbor_distances(
     """Euclidean distance from each point to its ``k``-th nearest *other* point.
 
     Exact duplicates count as neighbours at distance 0.  Up to 16 dimensions a SciPy
-    KD-tree; above, brute-force scikit-learn nearest neighbours (chunked, so memory
-    stays bounded) whose candidate distances are recomputed exactly.
+    KD-tree; above, a certified brute-force search (scikit-learn's chunked search for
+    candidates, their distances recomputed from the differences, and a rounding bound
+    that proves no other point is closer; rows without that proof are searched again
+    exactly).
 
     Parameters
     ----------
@@ -146,8 +148,6 @@ def kth_neighbor_distances(
     numpy.ndarray
         Float64 ``(n,)``, or ``(len(rows),)``.
     """
-    from sklearn.neighbors import NearestNeighbors
-
     x = np.asarray(cloud)
     if not isinstance(k, (int, np.integer)) or k < 1:
         raise ValueError(f"k must be a positive integer, got {k!r}")
@@ -173,20 +173,53 @@ def kth_neighbor_distances(
         xf = np.asarray(x, dtype=np.float64)
         dist, _ = cKDTree(xf).query(xf[rows], k=int(k) + 1)
         return np.asarray(dist[:, int(k)], dtype=np.float64)
-    nn = NearestNeighbors(n_neighbors=int(k) + 1, algorithm="brute").fit(x)
-    _, idx = nn.kneighbors(x[rows])
-    # scikit-learn ranks by the Gram-matrix formula, which puts exact duplicates at
-    # ~1e-8 instead of 0: recompute the k+1 candidate distances exactly and re-sort.
-    # The (k+1)-th smallest distance including the point itself (at 0) is the k-th
-    # to another point.
-    xf = np.asarray(x, dtype=np.float64)
+    return _brute_kth(np.asarray(x, dtype=np.float64), rows, int(k))
+
+
+#: Candidates kept per point beyond the k + 1 needed, in the brute-force search.
+_SLACK = 8
+
+
+def _exact_distances(x: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """``|x[rows[i]] - x[cols[i, j]]|`` from the differences (no Gram-formula cancellation)."""
+    diff = x[cols] - x[rows, None, :]
+    return np.sqrt(np.einsum("ijk,ijk->ij", diff, diff))
+
+
+def _brute_kth(x: np.ndarray, rows: np.ndarray, k: int) -> np.ndarray:
+    """Exact k-th neighbour distances by a certified brute-force search.
+
+    scikit-learn's brute-force search (squared distances as ``|a|^2 + |b|^2 - 2 a.b``
+    from matrix products, chunked) returns the ``k + 1 + 8`` nearest candidates and the
+    next point; the candidates' distances are recomputed from the differences.  The
+    product's rounding error is at most ``(dim + 4) eps (|a| + |b|)^2`` whatever the
+    summation order, so if the next point's squared distance minus that bound is still
+    at least the candidates' ``k``-th (or that is 0), no point outside the candidates
+    can be closer: the result is exact.  Rows without that certificate (near-ties at
+    the boundary, or a cloud far from the origin) are recomputed against every point.
+    """
+    from sklearn.neighbors import NearestNeighbors
+
+    n, dim = x.shape
+    norms = np.sqrt(np.einsum("ij,ij->i", x, x))
+    big = float(norms.max()) if n else 0.0
+    slack = (dim + 8) * np.finfo(np.float64).eps
+    keep = min(n, k + 1 + _SLACK)
+    nn = NearestNeighbors(n_neighbors=min(n, keep + 1), algorithm="brute").fit(x)
+    dist, idx = nn.kneighbors(x[rows])
+    cand = idx[:, :keep]
+    nearest_excluded = dist[:, keep] ** 2 if keep < n else np.full(rows.size, np.inf)
     out = np.empty(rows.size)
-    step = max(1, 2**22 // max(1, (int(k) + 1) * xf.shape[1]))  # ~32 MB per chunk
+    step = max(1, 2**22 // (keep * max(dim, 1)))  # ~32 MB of differences per chunk
     for s in range(0, rows.size, step):
-        diff = xf[idx[s : s + step]] - xf[rows[s : s + step], None, :]
-        exact = np.sqrt(np.einsum("ijk,ijk->ij", diff, diff))
+        exact = _exact_distances(x, rows[s : s + step], cand[s : s + step])
         exact.sort(axis=1)
-        out[s : s + step] = exact[:, int(k)]
+        out[s : s + step] = exact[:, k]
+    bound = slack * (norms[rows] + big) ** 2
+    certain = (out == 0) | (out * out <= nearest_excluded - bound)
+    for i in np.flatnonzero(~certain):  # near-ties: every point, from the differences
+        row = _exact_distances(x, rows[i : i + 1], np.arange(n)[None, :])[0]
+        out[i] = np.partition(row, k)[k]
     return out
 
 
