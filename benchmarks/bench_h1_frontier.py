@@ -94,7 +94,7 @@ def _child(engine: str, n: int, cloud_path: str, out_path: str, limit_gib: float
 
 
 def _run(engine: str, n: int, cloud_path: str, tmp: str, limit_gib: float, timeout: float) -> dict:
-    from tda_activations.homology import available_memory
+    from tda_activations.homology.large import available_memory
 
     # never more than 80% of what is available now: other people's jobs share the machine
     limit_gib = min(limit_gib, 0.8 * available_memory() / 2**30)

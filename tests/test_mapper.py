@@ -23,6 +23,7 @@ from sklearn.preprocessing import MinMaxScaler
 
 from tda_activations import mapper as M
 from tda_activations.datasets import hierarchy_from_dict
+from tda_activations.mapper.io import layer_file_stem
 from tda_activations.types import ActivationSet, ClassHierarchy, MapperGraph, MapperNode
 
 HIER = ClassHierarchy(
@@ -524,7 +525,7 @@ def test_save_layer_mapper_writes_every_output(tmp_path):
         assert len(g.nodes) == len(res.graphs[entry["layer"]].nodes)
         assert (out / entry["html"]).read_text().startswith("<!DOCTYPE html>")
     assert 'href="html/deep.html"' in (out / "index.html").read_text()
-    assert M.layer_file_stem("layer1.0.conv1:1") == "layer1.0.conv1_1"
+    assert layer_file_stem("layer1.0.conv1:1") == "layer1.0.conv1_1"
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
 
 

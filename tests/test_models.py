@@ -25,7 +25,6 @@ from tda_activations.models import (
     fit,
     load_model,
     pretrained,
-    training_key,
     zoo_names,
 )
 from tda_activations.models._weights import (
@@ -34,7 +33,7 @@ from tda_activations.models._weights import (
     shipped_dir,
     shipped_entries,
 )
-from tda_activations.models.training import train_from_scratch
+from tda_activations.models.training import train_from_scratch, training_key
 from tda_activations.models.zoo import _ShortcutA
 
 

@@ -76,7 +76,7 @@ def _models(
 
 
 def _cache(cache_dir: Optional[Path], stores: Optional[list[Path]]) -> Optional[Path]:
-    from ..homology import store_cache_dir
+    from ..homology.layers import store_cache_dir
     from ..models import cache_dir as model_cache
 
     if cache_dir is not None:

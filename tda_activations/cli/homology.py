@@ -49,7 +49,8 @@ def _diagrams(
     max_points: Optional[int],
     n_jobs: int,
 ) -> dict[str, Any]:
-    from ..homology import layer_persistence, store_cache_dir
+    from ..homology import layer_persistence
+    from ..homology.layers import store_cache_dir
 
     acts = _load_activations(store)
     return layer_persistence(

@@ -2,7 +2,7 @@
 
 from .capture import LayerCall, capture, extract, list_layers, select_layers
 from .reductions import REDUCTIONS, Reduction, get_reduction
-from .store import CorruptStoreError, extract_to_store, load_store, request_key, save_store
+from .store import CorruptStoreError, extract_to_store, load_store, save_store
 from .subsample import Subsample, greedy_subsample, subsample_samples
 
 __all__ = [
@@ -18,7 +18,6 @@ __all__ = [
     "greedy_subsample",
     "list_layers",
     "load_store",
-    "request_key",
     "save_store",
     "select_layers",
     "subsample_samples",

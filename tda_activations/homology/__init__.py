@@ -40,18 +40,15 @@ from .large import (
     MemoryEstimate,
     PersistenceTooLarge,
     Subsample,
-    available_memory,
     estimate_memory,
     greedy_subsample,
     max_points_for_memory,
 )
 from .layers import (
     cached_persistence,
-    diagrams_key,
     layer_persistence,
     load_diagrams,
     save_diagrams,
-    store_cache_dir,
 )
 from .matrix import cross_distance_matrix, distance_matrix, model_distance_matrix, stack_models
 from .rips import BACKENDS, enclosing_radius, h0_from_mst, persistence, persistence_of_distances
@@ -70,7 +67,6 @@ __all__ = [
     "MemoryEstimate",
     "PersistenceTooLarge",
     "Subsample",
-    "available_memory",
     "betti_curve",
     "betti_curve_distance",
     "bottleneck_distance",
@@ -78,7 +74,6 @@ __all__ = [
     "cross_distance_matrix",
     "diagram_distance",
     "diagram_distance_names",
-    "diagrams_key",
     "distance_matrix",
     "enclosing_radius",
     "estimate_memory",
@@ -98,7 +93,6 @@ __all__ = [
     "save_diagrams",
     "sliced_wasserstein_distance",
     "stack_models",
-    "store_cache_dir",
     "total_persistence",
     "wasserstein_distance",
 ]

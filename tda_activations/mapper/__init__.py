@@ -29,7 +29,7 @@ from .export import (
 )
 from .graph import MapperWarning, knee_eps, knee_index, mapper_graph, nerve_edges
 from .html import MAX_THUMBNAILS, html_layers_page, html_page, to_html, to_html_layers
-from .io import layer_file_stem, save_layer_mapper
+from .io import save_layer_mapper
 from .lenses import (
     LENSES,
     Lens,
@@ -78,7 +78,6 @@ __all__ = [
     "knn_distance_lens",
     "kth_neighbor_distances",
     "l2norm_lens",
-    "layer_file_stem",
     "layer_mapper",
     "load_graph",
     "mapper_graph",

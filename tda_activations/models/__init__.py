@@ -23,7 +23,6 @@ from .training import (
     fit,
     predict,
     pretrained,
-    training_key,
 )
 from .zoo import MLP, ZOO, CifarResNet18, DenseNet, LeNet5, build_model, zoo_names
 from .zoo_transformers import (
@@ -65,7 +64,6 @@ __all__ = [
     "pretrained",
     "pretrained_modular_addition",
     "token_states",
-    "training_key",
     "verify_model_file",
     "zoo_names",
 ]
