@@ -29,6 +29,7 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
+from ._json import jsonable
 from .types import MatrixKind, unknown_name_error
 
 __all__ = [
@@ -200,11 +201,14 @@ def all_pairs(
 
 
 def plain_value(v: Any) -> Any:
-    """A JSON-friendly parameter value (NumPy scalars to Python, ``inf`` to ``"inf"``)."""
-    if isinstance(v, np.integer):
-        return int(v)
-    if isinstance(v, np.floating):
-        v = float(v)
+    """A parameter value for an id: a JSON scalar (``inf`` as the string ``"inf"``) or a ``repr``.
+
+    Scalars go through the one JSON coercion (:func:`tda_activations._json.jsonable`);
+    infinities become strings so ids and JSON files stay strict; anything that is not a
+    scalar is written as its ``repr``.
+    """
+    if v is None or isinstance(v, (bool, str, int, float, np.generic)):
+        v = jsonable(v)
     if isinstance(v, float) and math.isinf(v):
         return "inf" if v > 0 else "-inf"
     if isinstance(v, (str, int, float, bool)) or v is None:
