@@ -228,3 +228,28 @@ def test_the_runner_and_report_keep_no_list_of_stages():
         source = inspect.getsource(module)
         assert '"mapper-trend",\n' not in source and "_PRIORITY" not in source
         assert "_KIND_ORDER" not in source and "_STAGE_ORDER" not in source
+
+
+def test_probes_and_experiments_are_the_variants_of_their_stage():
+    from tda_activations.batch import ConfigError
+    from tda_activations.experiments import layer_correspondence
+
+    for kind in ("probes", "experiments"):
+        spec = stage(kind)
+        assert spec.variants, kind
+        for name, variant in spec.variants.items():
+            params = inspect.signature(spec.variant_function(name)).parameters
+            assert set(variant.reserved) <= set(params), (kind, name)
+    assert stages.experiment_function("specificity") is layer_correspondence
+    source = inspect.getsource(stages.probe_model)
+    for name in stage("probes").variants:  # every registered probe is run by the task
+        assert f'probe == "{name}"' in source, name
+    base = {**FULL, "models": [{"name": "mlp", "zoo": "mlp"}]}
+    with pytest.raises(ConfigError, match="unknown probe 'architectur'.*'architecture'"):
+        config_from_dict({**base, "probes": {"run": ["architectur"]}})
+    with pytest.raises(ConfigError, match="unknown experiment 'monotony'"):
+        config_from_dict({**base, "experiments": {"run": ["monotony"]}})
+    with pytest.raises(ConfigError, match="params.sensitivity: 'layers' is set by the run"):
+        config_from_dict({**base, "experiments": {"params": {"sensitivity": {"layers": ["a"]}}}})
+    with pytest.raises(ConfigError, match="params.separability: unknown parameter 'levle'"):
+        config_from_dict({**base, "probes": {"params": {"separability": {"levle": 1}}}})

@@ -30,6 +30,7 @@ from .._registry import Registry
 
 __all__ = [
     "StageSpec",
+    "Variant",
     "display_rank",
     "library_default",
     "library_option",
@@ -43,6 +44,23 @@ __all__ = [
 
 #: Where the task functions live (``Task.func`` is ``STAGES_MODULE + ":" + name``).
 STAGES_MODULE = "tda_activations.batch.stages"
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One named kind of task of a stage (a probe, an experiment) and the function it calls.
+
+    Attributes
+    ----------
+    function
+        ``"module:function"`` of the library function; ``[<section>.params.<name>]`` is
+        checked against its keyword parameters.
+    reserved
+        Its parameters that the run sets itself (model, data, layers, ...).
+    """
+
+    function: str
+    reserved: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -69,6 +87,11 @@ class StageSpec:
     batch_defaults
         Option -> ``(value, reason)`` where a run deliberately uses another default than
         the library function.
+    variants
+        Name -> :class:`Variant` for a stage whose section picks named kinds of task
+        (``[probes] run``, ``[experiments] run``), in the order they are listed.
+    variant_noun
+        What one variant is called in messages (``"probe"``).
     description
         One line.
     """
@@ -80,6 +103,8 @@ class StageSpec:
     section: str | None = None
     library: tuple[str, ...] = ()
     batch_defaults: Mapping[str, tuple[Any, str]] = field(default_factory=dict)
+    variants: Mapping[str, Variant] = field(default_factory=dict)
+    variant_noun: str = "variant"
     description: str = ""
 
     def task_func(self, name: str) -> str:
@@ -96,6 +121,18 @@ class StageSpec:
                 f"(registered: {', '.join(self.tasks)})"
             )
         return f"{STAGES_MODULE}:{name}"
+
+    def variant(self, name: str) -> Variant:
+        """The variant ``name`` (unknown: ``ValueError`` naming the known ones, close first)."""
+        if name not in self.variants:
+            from ..types import unknown_name_error
+
+            raise unknown_name_error(self.variant_noun, name, self.variants)
+        return self.variants[name]
+
+    def variant_function(self, name: str) -> Callable[..., Any]:
+        """The library function of variant ``name``, imported."""
+        return _resolve(self.variant(name).function)
 
     def functions(self) -> tuple[Callable[..., Any], ...]:
         """The library functions of :attr:`library`, imported."""
@@ -391,6 +428,24 @@ for _spec in (
         after=("extract",),
         priority=4,
         section="probes",
+        variants={
+            "architecture": Variant(
+                "tda_activations.probes.architecture:architecture_metrics", ("input_shape",)
+            ),
+            "separability": Variant("tda_activations.probes.invariance:class_separability"),
+            "mean_dimension": Variant(
+                "tda_activations.probes.mean_dimension:mean_dimension_profile",
+                ("layers", "fit_data"),
+            ),
+            "correlation_order": Variant(
+                "tda_activations.probes.correlation_order:correlation_order",
+                ("layers", "fit_data"),
+            ),
+            "invariance": Variant(
+                "tda_activations.probes.invariance:invariance_scores", ("layers",)
+            ),
+        },
+        variant_noun="probe",
         description="one probe of one model",
     ),
     StageSpec(
@@ -399,6 +454,18 @@ for _spec in (
         after=("extract", "distances", "similarity"),
         priority=5,
         section="experiments",
+        variants={
+            "sensitivity": Variant(
+                "tda_activations.experiments:sensitivity", ("data", "measures", "layers", "labels")
+            ),
+            "specificity": Variant(
+                "tda_activations.experiments:layer_correspondence", ("models", "measures", "layers")
+            ),
+            "monotonicity": Variant(
+                "tda_activations.experiments:monotonicity_statistics", ("dissimilarity",)
+            ),
+        },
+        variant_noun="experiment",
         description="sensitivity per layer, layer correspondence, monotonicity",
     ),
     StageSpec(

@@ -30,7 +30,7 @@ except ImportError:  # Python 3.10
     import tomli as tomllib  # type: ignore[no-redef]
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from ._stage_registry import library_option
+from ._stage_registry import library_option, stage
 
 __all__ = [
     "ConfigError",
@@ -518,31 +518,6 @@ class MapperConfig(_Section):
         return v
 
 
-def _probe_functions() -> dict[str, Callable[..., Any]]:
-    from ..probes.architecture import architecture_metrics
-    from ..probes.correlation_order import correlation_order
-    from ..probes.invariance import class_separability, invariance_scores
-    from ..probes.mean_dimension import mean_dimension_profile
-
-    return {
-        "architecture": architecture_metrics,
-        "separability": class_separability,
-        "mean_dimension": mean_dimension_profile,
-        "correlation_order": correlation_order,
-        "invariance": invariance_scores,
-    }
-
-
-#: Parameters of each probe that the run sets itself (model, data, layers).
-PROBE_RESERVED: dict[str, tuple[str, ...]] = {
-    "architecture": ("input_shape",),
-    "separability": (),
-    "mean_dimension": ("layers", "fit_data"),
-    "correlation_order": ("layers", "fit_data"),
-    "invariance": ("layers",),
-}
-
-
 class ProbesConfig(_Section):
     """``[probes]``: which probes run on every model, and their parameters.
 
@@ -556,25 +531,22 @@ class ProbesConfig(_Section):
 
     @model_validator(mode="after")
     def _check(self) -> ProbesConfig:
-        from ..types import unknown_name_error
-
-        funcs = _probe_functions()
-        for name in [*self.run, *self.params]:
-            if name not in funcs:
-                raise unknown_name_error("probe", name, funcs)
-        for name, params in self.params.items():
-            _kwargs_check(funcs[name], params, what=f"params.{name}", reserved=PROBE_RESERVED[name])
+        _check_variants("probes", self.run, self.params)
         return self
 
 
-EXPERIMENT_NAMES = ("sensitivity", "specificity", "monotonicity")
-
-#: Parameters of each experiment function that the run sets itself.
-EXPERIMENT_RESERVED: dict[str, tuple[str, ...]] = {
-    "sensitivity": ("data", "measures", "layers", "labels"),
-    "specificity": ("models", "measures", "layers"),
-    "monotonicity": ("dissimilarity",),
-}
+def _check_variants(kind: str, run: list[str], params: Mapping[str, Mapping[str, Any]]) -> None:
+    """Names in ``run`` and ``params`` are variants of stage ``kind``; parameters fit them."""
+    spec = stage(kind)
+    for name in [*run, *params]:
+        spec.variant(name)
+    for name, kwargs in params.items():
+        _kwargs_check(
+            spec.variant_function(name),
+            kwargs,
+            what=f"params.{name}",
+            reserved=spec.variant(name).reserved,
+        )
 
 
 class ExperimentsConfig(_Section):
@@ -613,20 +585,7 @@ class ExperimentsConfig(_Section):
 
     @model_validator(mode="after")
     def _check(self) -> ExperimentsConfig:
-        from ..types import unknown_name_error
-
-        for name in [*self.run, *self.params]:
-            if name not in EXPERIMENT_NAMES:
-                raise unknown_name_error("experiment", name, EXPERIMENT_NAMES)
-        from .stages import experiment_function
-
-        for name, params in self.params.items():
-            _kwargs_check(
-                experiment_function(name),
-                params,
-                what=f"params.{name}",
-                reserved=EXPERIMENT_RESERVED[name],
-            )
+        _check_variants("experiments", self.run, self.params)
         return self
 
 

@@ -769,19 +769,10 @@ def probe_model(
                 net, dataset, layers=extracted["layers"], **params
             ).to_pandas()
         else:
-            from ..types import unknown_name_error
+            from ._stage_registry import stage
 
-            raise unknown_name_error(
-                "probe",
-                probe,
-                [
-                    "architecture",
-                    "separability",
-                    "mean_dimension",
-                    "correlation_order",
-                    "invariance",
-                ],
-            )
+            stage("probes").variant(probe)  # an unknown probe: named, with the known ones
+            raise NotImplementedError(f"probe {probe!r} is registered but not run by probe_model")
     atomic_write_text(out / "table.csv", table.to_csv(index=False))
     return {"probe": probe, "rows": len(table)}
 
@@ -791,13 +782,9 @@ def probe_model(
 
 def experiment_function(name: str) -> Any:
     """The public function of :mod:`tda_activations.experiments` behind an experiment name."""
-    from .. import experiments
+    from ._stage_registry import stage
 
-    return {
-        "sensitivity": experiments.sensitivity,
-        "specificity": experiments.layer_correspondence,
-        "monotonicity": experiments.monotonicity_statistics,
-    }[name]
+    return stage("experiments").variant_function(name)
 
 
 def _layer_measures(
