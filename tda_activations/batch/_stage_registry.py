@@ -134,10 +134,6 @@ class StageSpec:
         """The library function of variant ``name``, imported."""
         return _resolve(self.variant(name).function)
 
-    def functions(self) -> tuple[Callable[..., Any], ...]:
-        """The library functions of :attr:`library`, imported."""
-        return tuple(_resolve(p) for p in self.library)
-
     def option_default(self, param: str) -> Any:
         """The default a run uses for option ``param`` of this stage's section.
 
