@@ -202,7 +202,7 @@ sens = ex.sensitivity(a0, layers=layers, measures=["H1:sliced_wasserstein", "lin
 fig, axes = plt.subplots(1, 3, figsize=(11, 3.2), layout="constrained", sharey=True)
 for ax, layer in zip(axes, layers):
     plot.sensitivity_curve(sens, layer=layer, ax=ax, normalize=True)
-sens.summary.to_pandas()""",
+sens.table.to_pandas()""",
     ),
     (
         "md",
@@ -221,7 +221,7 @@ fig, axes = plt.subplots(1, 2, figsize=(10, 4), layout="constrained")
 plot.correspondence_curve(corr, ax=axes[0])
 plot.cross_model_heatmap(corr.matrix("sliced_wasserstein[H1,M=50]", "seed0", "seed1"),
                          row_model="seed0", col_model="seed1", ax=axes[1])
-corr.summary.to_pandas()[["measure", "accuracy", "ci_low", "ci_high", "p_value", "chance"]]""",
+corr.table.to_pandas()[["measure", "accuracy", "ci_low", "ci_high", "p_value", "chance"]]""",
     ),
     (
         "md",

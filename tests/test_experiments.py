@@ -310,7 +310,7 @@ def test_correspondence_bad_input() -> None:
         n_permutations=0,
         n_bootstrap=0,
     )
-    assert len(r.summary) == 1
+    assert len(r.table) == 1
     with pytest.raises(TypeError, match="ActivationSet"):
         ex.layer_correspondence({"a": a, "b": np.zeros((3, 3))}, measures="linear_cka")
     with pytest.raises(ValueError, match="pairs"):
@@ -545,9 +545,9 @@ def test_results_are_frozen_and_saved(tmp_path) -> None:  # noqa: ANN001
     models = {"a": _acts(base, fp="a"), "b": _acts(_rotate(base, rng), fp="b")}
     r = ex.layer_correspondence(models, measures="linear_cka", n_permutations=9, n_bootstrap=9)
     with pytest.raises(dataclasses.FrozenInstanceError):
-        r.summary = None  # type: ignore[misc]
+        r.table = None  # type: ignore[misc]
     with pytest.raises(ValueError):
-        r.summary.column("accuracy")[0] = 0.0
+        r.table.column("accuracy")[0] = 0.0
     path = r.to_csv(tmp_path / "c.csv")
     assert pd.read_csv(path)["accuracy"].iloc[0] == r.to_pandas()["accuracy"].iloc[0]
     out = r.save(tmp_path / "run")
@@ -558,7 +558,7 @@ def test_results_are_frozen_and_saved(tmp_path) -> None:  # noqa: ANN001
         "params.json",
     }
     assert len(pd.read_csv(out / "matrices.csv")) == 2 * 16
-    assert "| measure |" in r.summary.to_markdown()
+    assert "| measure |" in r.table.to_markdown()
     assert not list(tmp_path.glob(".*partial"))
 
 

@@ -314,7 +314,7 @@ def test_total_persistence_is_a_wasserstein_distance_to_the_empty_diagram(rips_d
 )
 def test_vectorisation_distances_are_pseudometrics(rips_diagrams, name):
     dist = get_diagram_distance(name)
-    prep = dist.prepare(rips_diagrams)
+    prep = dist.prepare_many(rips_diagrams)
     m = np.array([[dist.pair(a, b) for b in prep] for a in prep])
     assert np.allclose(np.diag(m), 0) and np.allclose(m, m.T)
     assert (m >= 0).all() and m[0, 1] > 0

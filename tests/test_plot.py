@@ -681,7 +681,7 @@ def test_experiment_results_are_drawn_from_their_tables():
     ax = tp.correspondence_curve(corr)
     m = corr.matches.to_pandas()
     np.testing.assert_allclose(ax.lines[0].get_ydata(), m.groupby("depth_a")["credit"].mean())
-    chance = float(corr.summary.to_pandas()["chance"].mean())
+    chance = float(corr.table.to_pandas()["chance"].mean())
     assert any(l.get_ydata()[0] == pytest.approx(chance) for l in ax.lines[1:])
     assert tp.plot_result(sens).get_xlabel().startswith("fraction")
     assert tp.plot_result(corr).get_ylabel() == "correspondence accuracy"

@@ -30,6 +30,8 @@ except ImportError:  # Python 3.10
     import tomli as tomllib  # type: ignore[no-redef]
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from ._stage_registry import library_option, stage
+
 __all__ = [
     "ConfigError",
     "DataConfig",
@@ -302,19 +304,20 @@ class ExtractConfig(_Section):
     ``output`` picks the model output used for predictions (a key such as
     ``"logits"`` or a tuple index).  ``device`` (``"cpu"``, ``"cuda"``, ``"cuda:1"``,
     ``"mps"``; default the model's) and ``dtype`` (autocast ``"bfloat16"`` /
-    ``"float16"``) choose where and how the models run.
+    ``"float16"``) choose where and how the models run.  Every key is a parameter of
+    :func:`~tda_activations.extract.extract`, with its default (read from its signature).
     """
 
-    layers: list[str] | None = None
-    reduction: str = "top_l2"
-    max_points: int | None = Field(default=None, ge=1)
-    batch_size: int = Field(default=256, ge=1)
-    io: Literal["output", "input"] = "output"
-    device: str | None = None
-    dtype: Literal["bfloat16", "float16"] | None = None
-    layout: str | dict[str, str] | None = None
-    attention_mask: str | Literal[False] = "attention_mask"
-    output: str | int | None = None
+    layers: list[str] | None = library_option("extract", "layers")
+    reduction: str = library_option("extract", "reduction")
+    max_points: int | None = library_option("extract", "max_points", ge=1)
+    batch_size: int = library_option("extract", "batch_size", ge=1)
+    io: Literal["output", "input"] = library_option("extract", "io")
+    device: str | None = library_option("extract", "device")
+    dtype: Literal["bfloat16", "float16"] | None = library_option("extract", "dtype")
+    layout: str | dict[str, str] | None = library_option("extract", "layout")
+    attention_mask: str | Literal[False] = library_option("extract", "attention_mask")
+    output: str | int | None = library_option("extract", "output")
 
     @field_validator("device")
     @classmethod
@@ -380,16 +383,24 @@ class ExtractConfig(_Section):
 
 
 class HomologyConfig(_Section):
-    """``[homology]``: Vietoris-Rips persistence of every layer's cloud."""
+    """``[homology]``: Vietoris-Rips persistence of every layer's cloud.
+
+    Every key but ``enabled`` is a parameter of :func:`~tda_activations.homology.persistence`,
+    with its default (read from its signature), except ``on_too_large = "subsample"``: a run
+    over many models subsamples a layer too large for memory instead of failing it.
+    """
 
     enabled: bool = True
-    maxdim: int = Field(default=1, ge=0, le=3)
-    backend: Literal["auto", "ripser", "gudhi", "giotto-ph"] = "auto"
-    coeff: int = Field(default=2, ge=2)
-    threshold: float | Literal["enclosing"] = "enclosing"
-    max_points: int | None = Field(default=None, ge=2)
-    on_too_large: Literal["raise", "subsample"] = "subsample"
-    precision: Literal["float32", "float64"] = "float32"
+    maxdim: int = library_option("persistence", "maxdim", ge=0, le=3)
+    backend: Literal["auto", "ripser", "gudhi", "giotto-ph"] = library_option(
+        "persistence", "backend"
+    )
+    coeff: int = library_option("persistence", "coeff", ge=2)
+    threshold: float | Literal["enclosing"] = library_option("persistence", "threshold")
+    max_points: int | None = library_option("persistence", "max_points", ge=2)
+    #: ``"subsample"`` where the library raises: see the ``persistence`` stage's batch_defaults
+    on_too_large: Literal["raise", "subsample"] = library_option("persistence", "on_too_large")
+    precision: Literal["float32", "float64"] = library_option("persistence", "precision")
 
 
 def _named_items(value: Any, *, what: str) -> list[dict[str, Any]]:
@@ -470,18 +481,24 @@ class SimilarityConfig(_Section):
 
 
 class MapperConfig(_Section):
-    """``[mapper]``: a Mapper graph per layer (the paper's defaults) and the trend over depth."""
+    """``[mapper]``: a Mapper graph per layer (the paper's defaults) and the trend over depth.
+
+    Every key but ``enabled`` is a parameter of :func:`~tda_activations.mapper.mapper_graph`,
+    :func:`~tda_activations.mapper.layer_mapper` (``separation_purity``) or
+    :func:`~tda_activations.mapper.save_layer_mapper` (``html``), with its default (read from
+    its signature); ``lens_params`` is an empty table where the library's default is None.
+    """
 
     enabled: bool = True
-    lens: str = "l2norm"
-    lens_params: dict[str, Any] = Field(default_factory=dict)
-    n_intervals: int = Field(default=10, ge=1)
-    overlap: float = Field(default=0.5, ge=0.0, lt=1.0)
-    min_samples: int = Field(default=5, ge=1)
-    eps: float | Literal["knee"] = "knee"
-    min_intersection: int = Field(default=1, ge=1)
-    separation_purity: float = Field(default=0.9, gt=0.0, le=1.0)
-    html: bool = True
+    lens: str = library_option("mapper", "lens")
+    lens_params: dict[str, Any] = library_option("mapper", "lens_params")
+    n_intervals: int = library_option("mapper", "n_intervals", ge=1)
+    overlap: float = library_option("mapper", "overlap", ge=0.0, lt=1.0)
+    min_samples: int = library_option("mapper", "min_samples", ge=1)
+    eps: float | Literal["knee"] = library_option("mapper", "eps")
+    min_intersection: int = library_option("mapper", "min_intersection", ge=1)
+    separation_purity: float = library_option("mapper", "separation_purity", gt=0.0, le=1.0)
+    html: bool = library_option("mapper", "html")
 
     @field_validator("lens")
     @classmethod
@@ -501,31 +518,6 @@ class MapperConfig(_Section):
         return v
 
 
-def _probe_functions() -> dict[str, Callable[..., Any]]:
-    from ..probes.architecture import architecture_metrics
-    from ..probes.correlation_order import correlation_order
-    from ..probes.invariance import class_separability, invariance_scores
-    from ..probes.mean_dimension import mean_dimension_profile
-
-    return {
-        "architecture": architecture_metrics,
-        "separability": class_separability,
-        "mean_dimension": mean_dimension_profile,
-        "correlation_order": correlation_order,
-        "invariance": invariance_scores,
-    }
-
-
-#: Parameters of each probe that the run sets itself (model, data, layers).
-PROBE_RESERVED: dict[str, tuple[str, ...]] = {
-    "architecture": ("input_shape",),
-    "separability": (),
-    "mean_dimension": ("layers", "fit_data"),
-    "correlation_order": ("layers", "fit_data"),
-    "invariance": ("layers",),
-}
-
-
 class ProbesConfig(_Section):
     """``[probes]``: which probes run on every model, and their parameters.
 
@@ -539,25 +531,22 @@ class ProbesConfig(_Section):
 
     @model_validator(mode="after")
     def _check(self) -> ProbesConfig:
-        from ..types import unknown_name_error
-
-        funcs = _probe_functions()
-        for name in [*self.run, *self.params]:
-            if name not in funcs:
-                raise unknown_name_error("probe", name, funcs)
-        for name, params in self.params.items():
-            _kwargs_check(funcs[name], params, what=f"params.{name}", reserved=PROBE_RESERVED[name])
+        _check_variants("probes", self.run, self.params)
         return self
 
 
-EXPERIMENT_NAMES = ("sensitivity", "specificity", "monotonicity")
-
-#: Parameters of each experiment function that the run sets itself.
-EXPERIMENT_RESERVED: dict[str, tuple[str, ...]] = {
-    "sensitivity": ("data", "measures", "layers", "labels"),
-    "specificity": ("models", "measures", "layers"),
-    "monotonicity": ("dissimilarity",),
-}
+def _check_variants(kind: str, run: list[str], params: Mapping[str, Mapping[str, Any]]) -> None:
+    """Names in ``run`` and ``params`` are variants of stage ``kind``; parameters fit them."""
+    spec = stage(kind)
+    for name in [*run, *params]:
+        spec.variant(name)
+    for name, kwargs in params.items():
+        _kwargs_check(
+            spec.variant_function(name),
+            kwargs,
+            what=f"params.{name}",
+            reserved=spec.variant(name).reserved,
+        )
 
 
 class ExperimentsConfig(_Section):
@@ -596,20 +585,7 @@ class ExperimentsConfig(_Section):
 
     @model_validator(mode="after")
     def _check(self) -> ExperimentsConfig:
-        from ..types import unknown_name_error
-
-        for name in [*self.run, *self.params]:
-            if name not in EXPERIMENT_NAMES:
-                raise unknown_name_error("experiment", name, EXPERIMENT_NAMES)
-        from .stages import experiment_function
-
-        for name, params in self.params.items():
-            _kwargs_check(
-                experiment_function(name),
-                params,
-                what=f"params.{name}",
-                reserved=EXPERIMENT_RESERVED[name],
-            )
+        _check_variants("experiments", self.run, self.params)
         return self
 
 

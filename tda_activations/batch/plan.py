@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from ._stage_registry import section_options, stage, stage_of_path
 from .config import ModelInstance, NamedSpec, RunConfig
 from .tasks import Task, make_task
 
@@ -34,7 +35,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-_S = "tda_activations.batch.stages:"
 
 #: Runs with more models than this summarise: no figure per model, the within-model matrix
 #: as mean and spread across the models, the same-depth correspondence, the all-layers matrix
@@ -68,6 +68,30 @@ def model_groups(models: Sequence[str], *, max_groups: int | None = None) -> lis
         raise ValueError(f"max_groups must be at least 1, got {max_groups}")
     bounds = [round(i * n / k) for i in range(k + 1)] if k else [0]
     return [list(models[bounds[i] : bounds[i + 1]]) for i in range(k)]
+
+
+def _task(
+    kind: str,
+    name: str,
+    func: str,
+    params: Mapping[str, Any] | None = None,
+    deps: Mapping[str, str] | None = None,
+    **kw: Any,
+) -> Task:
+    """:func:`~.tasks.make_task` for a registered stage.
+
+    ``func`` must be one of the stage's task functions and every input must come from a
+    stage it depends on (see :mod:`._stage_registry`): a planner change that breaks the
+    registered order fails here, at planning time.
+    """
+    spec = stage(kind)
+    for role, path in (deps or {}).items():
+        if stage_of_path(path) not in spec.after:
+            raise ValueError(
+                f"a {kind!r} task reads {role!r} from stage {stage_of_path(path)!r}, which is "
+                f"not among the stages it depends on ({', '.join(spec.after) or 'none'})"
+            )
+    return make_task(kind, name, spec.task_func(func), params, deps, **kw)
 
 
 def _measure_label(analysis: str, name: str, params: Mapping[str, Any], dim: int) -> str:
@@ -193,10 +217,10 @@ class Planner:
         data_salt = _data_salt(config)
         self.extract_tasks: dict[str, Task] = {}
         for inst in self.instances:
-            self.extract_tasks[inst.label] = make_task(
+            self.extract_tasks[inst.label] = _task(
                 "extract",
                 inst.label,
-                _S + "extract_model",
+                "extract_model",
                 {
                     "model": inst.model_dump(),
                     "data": self.data_params,
@@ -220,29 +244,11 @@ class Planner:
         return list(self.extract_tasks.values())
 
     def _homology_options(self) -> dict[str, Any]:
-        h = self.config.homology
-        return {
-            "maxdim": h.maxdim,
-            "backend": h.backend,
-            "coeff": h.coeff,
-            "threshold": h.threshold,
-            "max_points": h.max_points,
-            "on_too_large": h.on_too_large,
-            "precision": h.precision,
-            "seed": self.config.run.seed,
-        }
+        opts = section_options(self.config.homology, "persistence", "persistence")
+        return {**opts, "seed": self.config.run.seed}
 
     def _mapper_options(self) -> dict[str, Any]:
-        m = self.config.mapper
-        return {
-            "lens": m.lens,
-            "lens_params": dict(m.lens_params),
-            "n_intervals": m.n_intervals,
-            "overlap": m.overlap,
-            "min_samples": m.min_samples,
-            "eps": m.eps,
-            "min_intersection": m.min_intersection,
-        }
+        return section_options(self.config.mapper, "mapper", "mapper_graph")
 
     def _experiment_measures(self) -> list[dict[str, Any]]:
         cfg = self.config
@@ -280,10 +286,10 @@ class Planner:
         **params: Any,
     ) -> Task:
         """A figure task; ``caption`` (default: ``title``) is the report's caption."""
-        return make_task(
+        return _task(
             "figures",
             name,
-            _S + params.pop("func", "figure_matrix"),
+            params.pop("func", "figure_matrix"),
             {"title": title, **params},
             {"matrix": source.path},
             info={"figure_of": source.key, "title": caption or title, "view": view},
@@ -299,10 +305,10 @@ class Planner:
             opts = self._homology_options()
             per = {}
             for layer in layers:
-                per[layer] = make_task(
+                per[layer] = _task(
                     "persistence",
                     f"{label}/{layer}",
-                    _S + "persistence_layer",
+                    "persistence_layer",
                     {"layer": layer, "options": opts},
                     {"store": store},
                     info={"model": label, "layer": layer},
@@ -311,10 +317,10 @@ class Planner:
             out += per.values()
             if cfg.distances.enabled:
                 for spec in cfg.distances.metrics:
-                    t = make_task(
+                    t = _task(
                         "distances",
                         f"{label}/{spec.label}",
-                        _S + "distance_block",
+                        "distance_block",
                         {
                             "metric": spec.name,
                             "params": spec.params,
@@ -340,10 +346,10 @@ class Planner:
                         )
         if cfg.similarity.enabled:
             for spec in cfg.similarity.measures:
-                t = make_task(
+                t = _task(
                     "similarity",
                     f"{label}/{spec.label}",
-                    _S + "similarity_block",
+                    "similarity_block",
                     {"measure": spec.name, "params": spec.params},
                     {"a": store},
                     info={"model": label, "spec": spec.label, "analysis": "similarity"},
@@ -363,10 +369,10 @@ class Planner:
             per_layer = []
             for layer in layers:
                 per_layer.append(
-                    make_task(
+                    _task(
                         "mapper",
                         f"{label}/{layer}",
-                        _S + "mapper_layer",
+                        "mapper_layer",
                         {
                             "layer": layer,
                             "options": self._mapper_options(),
@@ -387,10 +393,10 @@ class Planner:
             if cfg.mapper.html:  # the model's explorable page of every layer
                 trend_params.update({"html": True, "model": label, "data": self.data_params})
                 trend_deps["store"] = store
-            trend = make_task(
+            trend = _task(
                 "mapper-trend",
                 label,
-                _S + "mapper_trend",
+                "mapper_trend",
                 trend_params,
                 trend_deps,
                 info={"model": label},
@@ -402,10 +408,10 @@ class Planner:
             sens = []
             for layer in chosen:
                 sens.append(
-                    make_task(
+                    _task(
                         "experiments",
                         f"sensitivity/{label}/{layer}",
-                        _S + "sensitivity_layer",
+                        "sensitivity_layer",
                         {
                             "layer": layer,
                             "measures": self._experiment_measures(),
@@ -419,10 +425,10 @@ class Planner:
             out += sens
             if sens:
                 out.append(
-                    make_task(
+                    _task(
                         "figures",
                         f"sensitivity/{label}",
-                        _S + "figure_sensitivity",
+                        "figure_sensitivity",
                         {
                             "roles": [f"e{i}" for i in range(len(sens))],
                             "title": f"{label}: sensitivity to deleting principal directions",
@@ -439,10 +445,10 @@ class Planner:
         inst = next(i for i in self.instances if i.label == label)
         for probe in cfg.probes.run:
             out.append(
-                make_task(
+                _task(
                     "probes",
                     f"{label}/{probe}",
-                    _S + "probe_model",
+                    "probe_model",
                     {
                         "probe": probe,
                         "params": cfg.probes.params.get(probe, {}),
@@ -499,16 +505,16 @@ class Planner:
                 params.update(
                     {"cols": col_labels, "col_roles": [f"c{j}" for j in range(len(col_labels))]}
                 )
-            return make_task(
-                "distances", f"{name}/{spec.label}", _S + "distance_block", params, deps, info=info
+            return _task(
+                "distances", f"{name}/{spec.label}", "distance_block", params, deps, info=info
             )
         deps = {f"a{i}": self.extract_tasks[m].path for i, m in enumerate(rows)}
         params = {"measure": spec.name, "params": spec.params, "rows": rows}
         if cols is not None:
             deps.update({f"b{j}": self.extract_tasks[m].path for j, m in enumerate(cols)})
             params["cols"] = cols
-        return make_task(
-            "similarity", f"{name}/{spec.label}", _S + "similarity_groups", params, deps, info=info
+        return _task(
+            "similarity", f"{name}/{spec.label}", "similarity_groups", params, deps, info=info
         )
 
     def _cross_model_tasks(self, analysis: str, spec: NamedSpec, done: list[str]) -> list[Task]:
@@ -538,10 +544,10 @@ class Planner:
                 blocks.append([f"x{gi}_{gj}", None])
         dim = self.config.distances.dim
         what = _measure_label(analysis, spec.name, spec.params, dim)
-        t = make_task(
+        t = _task(
             f"{analysis}-all",
             spec.label,
-            _S + "combine_blocks",
+            "combine_blocks",
             {"models": done, "layers": {m: self._layers[m] for m in done}, "blocks": blocks},
             deps,
             info={"analysis": analysis, "spec": spec.label, "measure_label": what},
@@ -640,10 +646,10 @@ class Planner:
         exps = cfg.experiments
         if "specificity" in exps.run and len(done) >= 2 and self._experiment_measures():
             out.append(
-                make_task(
+                _task(
                     "experiments",
                     "specificity",
-                    _S + "specificity_models",
+                    "specificity_models",
                     {
                         "models": done,
                         "measures": self._experiment_measures(),
@@ -671,10 +677,10 @@ class Planner:
                             mono_deps[role] = block.path
             if entries:
                 out.append(
-                    make_task(
+                    _task(
                         "experiments",
                         "monotonicity",
-                        _S + "monotonicity_blocks",
+                        "monotonicity_blocks",
                         {"entries": entries, "params": exps.params.get("monotonicity", {})},
                         mono_deps,
                         info={"experiment": "monotonicity"},
@@ -683,10 +689,10 @@ class Planner:
         trends = [m for m in done if m in self._mapper_trend]
         if trends:
             out.append(
-                make_task(
+                _task(
                     "figures",
                     "mapper/trend",
-                    _S + "figure_trend",
+                    "figure_trend",
                     {"roles": [f"t{i}" for i in range(len(trends))], "models": trends},
                     {f"t{i}": self._mapper_trend[m].path for i, m in enumerate(trends)},
                     info={"title": "Mapper trend: node purity over relative depth"},

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from .._atomic import atomic_write_text
+from ._stage_registry import display_rank
 from .plan import SUMMARY_ABOVE_MODELS
 from .stages import LAYERS_PAGE
 
@@ -578,7 +579,7 @@ def build_report(run_dir: str | os.PathLike[str]) -> Path:
         d["seconds"] += float(t.get("seconds") or 0.0)
     page.add(
         _table(
-            [{"stage": k, **v} for k, v in per.items()],
+            [{"stage": k, **per[k]} for k in sorted(per, key=display_rank)],
             ["stage", "tasks", "computed now", "cached", "failed", "skipped", "seconds"],
             left=["stage"],
         )

@@ -37,6 +37,7 @@ from typing import Any
 
 from .. import __version__
 from .._atomic import atomic_write_text
+from ._stage_registry import display_rank, priority
 from .config import RunConfig, load_config
 from .executors import Executor, make_executor
 from .plan import Planner, _data_salt
@@ -46,29 +47,6 @@ __all__ = ["RunDirectoryError", "RunResult", "TaskRecord", "package_versions", "
 
 log = logging.getLogger(__name__)
 
-_PRIORITY = {
-    "extract": 0,
-    "persistence": 1,
-    "mapper": 2,
-    "similarity": 3,
-    "distances": 3,
-    "probes": 4,
-    "mapper-trend": 5,
-    "experiments": 5,
-}
-_KIND_ORDER = (
-    "extract",
-    "persistence",
-    "distances",
-    "similarity",
-    "mapper",
-    "mapper-trend",
-    "probes",
-    "distances-all",
-    "similarity-all",
-    "experiments",
-    "figures",
-)
 _PACKAGES = (
     "tda-activations",
     "numpy",
@@ -488,7 +466,7 @@ class _Progress:
     def update(self, counts: Mapping[str, Mapping[str, int]]) -> None:
         if self.progress is None:
             return
-        for kind in sorted(counts, key=lambda k: _KIND_ORDER.index(k) if k in _KIND_ORDER else 99):
+        for kind in sorted(counts, key=display_rank):
             c = counts[kind]
             total = sum(c.values())
             finished = total - c.get("pending", 0) - c.get("running", 0)
@@ -641,22 +619,6 @@ def run_batch(
     return result
 
 
-#: Stages in the order results are listed (see ``_Scheduler.ordered_records``).
-_STAGE_ORDER = (
-    "extract",
-    "persistence",
-    "distances",
-    "distances-all",
-    "similarity",
-    "similarity-all",
-    "mapper",
-    "mapper-trend",
-    "probes",
-    "experiments",
-    "figures",
-)
-
-
 class _Scheduler:
     def __init__(
         self,
@@ -768,7 +730,7 @@ class _Scheduler:
                 self._push(t.key)
 
     def _push(self, key: str) -> None:
-        heapq.heappush(self.ready, (_PRIORITY.get(self.tasks[key].kind, 9), self.order[key], key))
+        heapq.heappush(self.ready, (priority(self.tasks[key].kind), self.order[key], key))
 
     def _root_reason(self, dep_key: str) -> str:
         rec = self.records[dep_key]
@@ -880,12 +842,12 @@ class _Scheduler:
 
         Tasks are planned as their inputs become known (a model's persistence tasks once
         its extraction has listed the layers), so planning order varies between runs and
-        executors; results, manifests and reports list tasks by stage, then by name.
+        executors; results, manifests and reports list tasks by stage (in the registered
+        display order of :mod:`._stage_registry`), then by name.
         """
-        rank = {kind: i for i, kind in enumerate(_STAGE_ORDER)}
         return sorted(
             (self.records[k] for k in self.tasks),
-            key=lambda r: (rank.get(r.kind, len(rank)), r.kind, r.name, r.key),
+            key=lambda r: (display_rank(r.kind), r.kind, r.name, r.key),
         )
 
     # -------------------------------------------------------------- manifest

@@ -33,6 +33,7 @@ __all__ = [
     "figure_depth_embedding",
     "figure_embedding",
     "figure_matrix",
+    "figure_sensitivity",
     "figure_trend",
     "load_run_dataset",
     "load_run_model",
@@ -181,6 +182,7 @@ def extract_model(
     from .._hashing import fingerprint_model
     from ..extract import extract as run_extract
     from ..extract import save_store
+    from ._stage_registry import library_default
 
     net, info = load_run_model(model)
     dataset = load_run_dataset(data)
@@ -192,9 +194,9 @@ def extract_model(
             layers=layers,
             reduction=extract["reduction"],
             max_points=extract.get("max_points"),
-            batch_size=extract.get("batch_size", 256),
-            io=extract.get("io", "output"),
-            seed=int(extract.get("seed", 0)),
+            batch_size=extract.get("batch_size", library_default(run_extract, "batch_size")),
+            io=extract.get("io", library_default(run_extract, "io")),
+            seed=int(extract.get("seed", library_default(run_extract, "seed"))),
             **_extract_options(run_extract, extract),
         )
     except ValueError as exc:
@@ -237,14 +239,20 @@ _EXTRACT_OPTIONS = ("device", "dtype", "layout", "attention_mask", "output")
 
 
 def _extract_options(fn: Any, extract: Mapping[str, Any]) -> dict[str, Any]:
-    """The device/dtype/layout/mask/output options set in the config, as ``extract`` takes them."""
+    """The device/dtype/layout/mask/output options set in the config, as ``extract`` takes them.
+
+    An option at the config's default (the library's, see ``batch._stage_registry``) is
+    not set, and is left out.
+    """
     import inspect
 
-    defaults = {"attention_mask": "attention_mask"}
+    from ._stage_registry import stage
+
+    spec = stage("extract")
     out = {}
     for key in _EXTRACT_OPTIONS:
         value = extract.get(key)
-        if value is None or value == defaults.get(key):
+        if value is None or value == spec.option_default(key):
             continue
         out[key] = None if value is False else value
     accepted = inspect.signature(fn).parameters
@@ -761,19 +769,10 @@ def probe_model(
                 net, dataset, layers=extracted["layers"], **params
             ).to_pandas()
         else:
-            from ..types import unknown_name_error
+            from ._stage_registry import stage
 
-            raise unknown_name_error(
-                "probe",
-                probe,
-                [
-                    "architecture",
-                    "separability",
-                    "mean_dimension",
-                    "correlation_order",
-                    "invariance",
-                ],
-            )
+            stage("probes").variant(probe)  # an unknown probe: named, with the known ones
+            raise NotImplementedError(f"probe {probe!r} is registered but not run by probe_model")
     atomic_write_text(out / "table.csv", table.to_csv(index=False))
     return {"probe": probe, "rows": len(table)}
 
@@ -783,13 +782,9 @@ def probe_model(
 
 def experiment_function(name: str) -> Any:
     """The public function of :mod:`tda_activations.experiments` behind an experiment name."""
-    from .. import experiments
+    from ._stage_registry import stage
 
-    return {
-        "sensitivity": experiments.sensitivity,
-        "specificity": experiments.layer_correspondence,
-        "monotonicity": experiments.monotonicity_statistics,
-    }[name]
+    return stage("experiments").variant_function(name)
 
 
 def _layer_measures(

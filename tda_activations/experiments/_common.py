@@ -18,21 +18,26 @@ __all__ = ["ResultMixin", "as_models", "layer_list"]
 
 
 class ResultMixin:
-    """``to_pandas`` / ``to_csv`` of the summary and ``save`` of every table."""
+    """``to_pandas`` / ``to_csv`` of the main table (``table``) and ``save`` of every table.
 
-    summary: Table
+    The main table is the field ``table`` (``summary()``, where a result has one, is a
+    one-line ``str``); :meth:`save` writes it as ``summary.csv``, next to the others.
+    """
+
+    table: Table
     params: Mapping[str, Any]
 
     def _tables(self) -> dict[str, Table]:  # pragma: no cover - overridden
-        return {"summary": self.summary}
+        """Every table by its CSV file name (the main one: ``summary``)."""
+        return {"summary": self.table}
 
     def to_pandas(self) -> Any:
-        """The summary table as a :class:`pandas.DataFrame`."""
-        return self.summary.to_pandas()
+        """The main table (``table``) as a :class:`pandas.DataFrame`."""
+        return self.table.to_pandas()
 
     def to_csv(self, path: str | os.PathLike[str]) -> Path:
-        """Write the summary table as CSV (atomically); returns the path."""
-        return self.summary.to_csv(path)
+        """Write the main table (``table``) as CSV (atomically); returns the path."""
+        return self.table.to_csv(path)
 
     def save(self, directory: str | os.PathLike[str]) -> Path:
         """Write every table as ``<name>.csv`` and the parameters as ``params.json``.

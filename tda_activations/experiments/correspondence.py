@@ -49,7 +49,7 @@ class CorrespondenceResult(ResultMixin):
 
     Attributes
     ----------
-    summary
+    table
         One row per measure: ``measure, kind, family, accuracy, ci_low,
         ci_high, p_value, chance, mean_abs_depth_error, mean_target_rank,
         n_matches, n_model_pairs`` (sorted as the measures were given).
@@ -67,18 +67,18 @@ class CorrespondenceResult(ResultMixin):
         of permutations and bootstrap replicates, measures.
     """
 
-    summary: Table
+    table: Table
     matches: Table
     matrices: dict[tuple[str, str, str], LayerMatrix] = field(repr=False)
     params: dict[str, Any] = field(default_factory=dict)
 
     def __repr__(self) -> str:
         return (
-            f"CorrespondenceResult({len(self.summary)} measures: "
-            f"{brief_names(self.summary.column('measure'), limit=6)}; "
+            f"CorrespondenceResult({len(self.table)} measures: "
+            f"{brief_names(self.table.column('measure'), limit=6)}; "
             f"{len(self.params.get('models', {}))} models, "
             f"{len(self.params.get('ordered_pairs', []))} ordered pairs, "
-            f"align={self.params.get('align')!r}; tables: summary, matches, matrices)"
+            f"align={self.params.get('align')!r}; tables: table, matches, matrices)"
         )
 
     def matrix(self, measure: str, model_a: str, model_b: str) -> LayerMatrix:
@@ -119,7 +119,7 @@ class CorrespondenceResult(ResultMixin):
         )
 
     def _tables(self) -> dict[str, Table]:
-        return {"summary": self.summary, "matches": self.matches, "matrices": self.matrices_table()}
+        return {"summary": self.table, "matches": self.matches, "matrices": self.matrices_table()}
 
 
 def depth_targets(n_a: int, n_b: int, *, align: Align = "names") -> np.ndarray:
@@ -578,7 +578,7 @@ def _result(
         "margin",
     ]
     return CorrespondenceResult(
-        summary=table_from_records(summary, sum_cols),
+        table=table_from_records(summary, sum_cols),
         matches=table_from_records(matches, match_cols),
         matrices=mats,
         params={

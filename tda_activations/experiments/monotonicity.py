@@ -40,7 +40,7 @@ class MonotonicityResult(ResultMixin):
 
     Attributes
     ----------
-    summary
+    table
         One row per (model, measure): ``model, measure, kind, family,
         spearman_depth_gap, p_value, adjacent_closest_fraction,
         row_spearman_mean, mean_dissimilarity_adjacent,
@@ -55,7 +55,7 @@ class MonotonicityResult(ResultMixin):
         Seed, permutations, layers, measures.
     """
 
-    summary: Table
+    table: Table
     pairs: Table
     matrices: dict[tuple[str, str], LayerMatrix] = field(repr=False)
     params: dict[str, Any] = field(default_factory=dict)
@@ -77,7 +77,7 @@ class MonotonicityResult(ResultMixin):
 
     def by_measure(self) -> Table:
         """Means over models of the summary's statistics, one row per measure."""
-        s = self.summary
+        s = self.table
         names = list(dict.fromkeys(s.column("measure")))
         rows = []
         for n in names:
@@ -106,14 +106,14 @@ class MonotonicityResult(ResultMixin):
         )
 
     def _tables(self) -> dict[str, Table]:
-        return {"summary": self.summary, "by_measure": self.by_measure(), "pairs": self.pairs}
+        return {"summary": self.table, "by_measure": self.by_measure(), "pairs": self.pairs}
 
     def __repr__(self) -> str:
-        measures = list(dict.fromkeys(self.summary.column("measure")))
+        measures = list(dict.fromkeys(self.table.column("measure")))
         return (
             f"MonotonicityResult({len(measures)} measures: {brief_names(measures, limit=6)}; "
             f"models: {brief_names(self.params.get('models', {}))}; "
-            "tables: summary, by_measure, pairs)"
+            "tables: table, by_measure, pairs)"
         )
 
 
@@ -394,7 +394,7 @@ def _result(
         "dissimilarity",
     ]
     return MonotonicityResult(
-        summary=table_from_records(summary, sum_cols),
+        table=table_from_records(summary, sum_cols),
         pairs=table_from_records(pairs, pair_cols),
         matrices=mats,
         params={

@@ -181,7 +181,7 @@ class SensitivityResult(ResultMixin):
         ``spearman_functional`` (``p_functional``) between dissimilarity and
         accuracy drop, ``monotone`` (never decreases by more than 1e-9 relative),
         ``final_dissimilarity``.
-    summary
+    table
         One row per measure: means over layers of the two rank correlations,
         ``fraction_monotone`` (layers whose curve is monotone) and ``n_layers``.
     params
@@ -190,19 +190,19 @@ class SensitivityResult(ResultMixin):
 
     curves: Table
     per_layer: Table
-    summary: Table
+    table: Table
     params: dict[str, Any] = field(default_factory=dict)
 
     def _tables(self) -> dict[str, Table]:
-        return {"summary": self.summary, "per_layer": self.per_layer, "curves": self.curves}
+        return {"summary": self.table, "per_layer": self.per_layer, "curves": self.curves}
 
     def __repr__(self) -> str:
         return (
-            f"SensitivityResult({len(self.summary)} measures: "
-            f"{brief_names(self.summary.column('measure'), limit=6)}; layers: "
+            f"SensitivityResult({len(self.table)} measures: "
+            f"{brief_names(self.table.column('measure'), limit=6)}; layers: "
             f"{brief_names(self.params.get('layers', []))}; "
             f"{len(self.params.get('fractions', []))} fractions; "
-            "tables: summary, per_layer, curves)"
+            "tables: table, per_layer, curves)"
         )
 
 
@@ -612,7 +612,7 @@ def _result(
     return SensitivityResult(
         curves=table_from_records(curves, curve_cols),
         per_layer=table_from_records(per_layer, layer_cols),
-        summary=table_from_records(summary, sum_cols),
+        table=table_from_records(summary, sum_cols),
         params={
             "fractions": fr,
             "order": order,

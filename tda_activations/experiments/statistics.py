@@ -174,7 +174,7 @@ class BootstrapResult:
 
     Attributes
     ----------
-    summary
+    table
         One row per measure: ``measure, kind, family, estimate, ci_low, ci_high,
         replicate_mean, replicate_std, n_valid``.
     replicates
@@ -183,7 +183,7 @@ class BootstrapResult:
         ``n_resamples, confidence, seed, n_points, replace, n_samples``.
     """
 
-    summary: Table
+    table: Table
     replicates: Table
     params: dict[str, Any] = field(default_factory=dict)
 
@@ -191,19 +191,19 @@ class BootstrapResult:
 
     def to_pandas(self) -> Any:
         """The summary table."""
-        return self.summary.to_pandas()
+        return self.table.to_pandas()
 
     def to_csv(self, path: str | os.PathLike[str]) -> Path:
         """Write the summary table as CSV (atomically)."""
-        return self.summary.to_csv(path)
+        return self.table.to_csv(path)
 
     def interval(self, measure: str) -> tuple[float, float]:
         """``(ci_low, ci_high)`` of one measure (its id, or a spec or registry name)."""
         from .measures import measure_id
 
-        names = list(self.summary.column("measure"))
+        names = list(self.table.column("measure"))
         i = names.index(measure_id(measure, names))
-        return float(self.summary.column("ci_low")[i]), float(self.summary.column("ci_high")[i])
+        return float(self.table.column("ci_low")[i]), float(self.table.column("ci_high")[i])
 
 
 def bootstrap_ci(
@@ -305,7 +305,7 @@ def bootstrap_ci(
         "n_valid",
     ]
     return BootstrapResult(
-        summary=table_from_records(rows, cols),
+        table=table_from_records(rows, cols),
         replicates=table_from_records(reps, ["measure", "replicate", "value"]),
         params={
             "n_resamples": n_resamples,
@@ -333,7 +333,7 @@ class PermutationResult:
 
     Attributes
     ----------
-    summary
+    table
         One row per measure: ``measure, kind, observed, null_mean, null_std,
         p_value, n_permutations``.  The p-value is one-sided in the direction
         "closer" (smaller distance or larger similarity than under the null).
@@ -343,7 +343,7 @@ class PermutationResult:
         ``n_permutations, seed, null``.
     """
 
-    summary: Table
+    table: Table
     null: Table
     params: dict[str, Any] = field(default_factory=dict)
 
@@ -351,11 +351,11 @@ class PermutationResult:
 
     def to_pandas(self) -> Any:
         """The summary table."""
-        return self.summary.to_pandas()
+        return self.table.to_pandas()
 
     def to_csv(self, path: str | os.PathLike[str]) -> Path:
         """Write the summary table as CSV (atomically)."""
-        return self.summary.to_csv(path)
+        return self.table.to_csv(path)
 
 
 def permutation_test(
@@ -433,7 +433,7 @@ def permutation_test(
             {"measure": m.id, "permutation": i, "value": float(v)} for i, v in enumerate(null)
         )
     return PermutationResult(
-        summary=table_from_records(
+        table=table_from_records(
             rows,
             ["measure", "kind", "observed", "null_mean", "null_std", "p_value", "n_permutations"],
         ),

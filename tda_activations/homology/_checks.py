@@ -1,4 +1,7 @@
-"""Input checks shared by the homology stage (clouds, distance matrices, diagrams)."""
+"""Input checks of the homology stage: distance matrices, diagrams, maxdim, coeff.
+
+Point clouds are checked by the package's one cloud check, :func:`tda_activations._checks.as_cloud`.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +10,9 @@ from typing import Any
 
 import numpy as np
 
-from .._checks import as_cloud
 from ..types import Diagrams
 
-__all__ = ["as_cloud", "as_diagram", "as_distance_matrix", "check_coeff", "check_maxdim"]
+__all__ = ["as_diagram", "as_distance_matrix", "check_coeff", "check_maxdim"]
 
 
 def as_distance_matrix(dist: Any, *, name: str = "distance matrix") -> np.ndarray:

@@ -467,10 +467,6 @@ class DiagramDistance:
         """
         return self._prepare([as_diagram(d) for d in diagrams])
 
-    def prepare(self, diagrams: Sequence[Any]) -> list[Any]:
-        """The same as :meth:`prepare_many` (a collection in, one state per diagram out)."""
-        return self.prepare_many(diagrams)
-
     def score(self, a: Any, b: Any) -> float:
         """Distance between two prepared diagrams."""
         return float(self._pair(a, b))

@@ -29,10 +29,11 @@ from typing import Any, Literal
 
 import numpy as np
 
+from .._checks import as_cloud
 from .._distances import pairwise_distances, unique_rows
 from .._registry import Registry
 from ..types import Diagrams
-from ._checks import as_cloud, as_distance_matrix, check_coeff, check_maxdim
+from ._checks import as_distance_matrix, check_coeff, check_maxdim
 from .large import (
     PersistenceTooLarge,
     available_memory,

@@ -288,7 +288,7 @@ def correspondence_curve(
     result
         A :class:`~tda_activations.experiments.CorrespondenceResult` (its ``matches``:
         the credit of each layer of model A for finding the same-depth layer of model B,
-        averaged over model pairs by depth, chance from its ``summary``), or any tidy
+        averaged over model pairs by depth, chance from its ``table``), or any tidy
         table with ``to_pandas()``: one row per (measure, layer depth, model pair).
     ax
         Axes to draw into (default: a new figure).
@@ -309,10 +309,10 @@ def correspondence_curve(
     matplotlib.axes.Axes
     """
     matches = getattr(result, "matches", None)
-    summary = getattr(result, "summary", None)
+    table = getattr(result, "table", None)
     df = as_frame(matches if matches is not None else result, what="correspondence_curve")
-    if chance == "auto" and summary is not None and "chance" not in df.columns:
-        sdf = as_frame(summary, what="correspondence_curve")
+    if chance == "auto" and table is not None and "chance" not in df.columns:
+        sdf = as_frame(table, what="correspondence_curve")
         if "chance" in sdf.columns:
             chance = float(sdf["chance"].mean())
     xc = _pick(df, x, _CORR_X, "correspondence_curve", "x")
