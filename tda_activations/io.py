@@ -24,7 +24,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 import hashlib
-import importlib
 import io as _io
 import json
 import logging
@@ -39,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from ._atomic import atomic_write_bytes, atomic_write_text
+from ._imports import import_object
 
 __all__ = ["FORMAT", "load", "provenance_path", "read_provenance", "save", "write_provenance"]
 
@@ -212,9 +212,7 @@ def _resolve(name: str) -> type:
     if not (module == "tda_activations" or module.startswith("tda_activations.")) or not qualname:
         raise ValueError(f"the file names type {name!r}, which is not a tda_activations result")
     try:
-        obj: Any = importlib.import_module(module)
-        for part in qualname.split("."):
-            obj = getattr(obj, part)
+        obj: Any = import_object(name)
     except (ImportError, AttributeError):
         raise ValueError(
             f"the file holds a {qualname} from {module}, which this version of tda_activations "

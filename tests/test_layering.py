@@ -16,6 +16,7 @@ BASE = {
     "_distances",
     "_figure_labels",
     "_hooks",
+    "_imports",
     "_json",
     "_measure",
     "_paths",

@@ -20,12 +20,12 @@ display order.  The rest of the batch layer reads it instead of restating it:
 from __future__ import annotations
 
 import functools
-import importlib
 import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._imports import import_object
 from .._registry import Registry
 
 __all__ = [
@@ -172,11 +172,7 @@ def _register(spec: StageSpec) -> None:
 
 @functools.cache
 def _resolve(path: str) -> Callable[..., Any]:
-    module, _, name = path.partition(":")
-    obj: Any = importlib.import_module(module)
-    for part in name.split("."):
-        obj = getattr(obj, part)
-    return obj  # type: ignore[no-any-return]
+    return import_object(path)  # type: ignore[no-any-return]
 
 
 def _keywords(fn: Callable[..., Any]) -> dict[str, inspect.Parameter]:

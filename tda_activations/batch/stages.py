@@ -21,6 +21,7 @@ from typing import Any, Literal
 import numpy as np
 
 from .._atomic import atomic_write_text
+from .._imports import import_object
 from .._json import jsonable
 from ..types import LayerMatrix
 from .results import load_matrix, save_matrix
@@ -65,18 +66,12 @@ def _write_json(path: Path, obj: Any) -> None:
 
 def _data_from_source(data: Mapping[str, Any]) -> Any:
     """Token data (``token_npz``) or the result of a dataset factory (``factory``)."""
-    import importlib
-
     if data.get("token_npz"):
         from ..datasets.tokens import load_token_npz
 
         dataset = load_token_npz(data["token_npz"], hierarchy=data.get("hierarchy"))
     else:
-        module, _, attr = str(data["factory"]).partition(":")
-        obj: Any = importlib.import_module(module)
-        for part in attr.split("."):
-            obj = getattr(obj, part)
-        dataset = obj(**dict(data.get("kwargs") or {}))
+        dataset = import_object(str(data["factory"]))(**dict(data.get("kwargs") or {}))
         if data.get("hierarchy"):
             from ..datasets import load_hierarchy
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
-import importlib
 import json
 import logging
 import os
@@ -38,6 +37,7 @@ from typing import Any
 from .. import __version__
 from .._atomic import atomic_dir
 from .._hashing import fingerprint_params, stable_json
+from .._imports import import_object
 from .codehash import code_fingerprint
 
 __all__ = [
@@ -234,8 +234,7 @@ def verify_task(run_dir: str | os.PathLike[str], task: Task) -> str | None:
 
 
 def _resolve(func: str) -> Any:
-    module, _, attr = func.partition(":")
-    return getattr(importlib.import_module(module), attr)
+    return import_object(func)
 
 
 def _limit_threads() -> None:

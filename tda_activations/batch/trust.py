@@ -21,11 +21,11 @@ imports a module only when it belongs to a trusted package.
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from .._imports import import_object
 from .config import ConfigError, RunConfig
 
 __all__ = [
@@ -102,14 +102,11 @@ def _documented_factory(obj: Any) -> bool:
 
 def _resolve_trusted(module_name: str, attr: str, *, key: str, spec: str) -> Any:
     try:
-        obj: Any = importlib.import_module(module_name)
+        return import_object(f"{module_name}:{attr}")
     except ImportError as exc:
         raise ConfigError(f"{key}: cannot import {module_name!r} for {spec!r} ({exc})") from None
-    for part in attr.split("."):
-        if not part or not hasattr(obj, part):
-            raise ConfigError(f"{key}: {module_name!r} has no attribute {attr!r} ({spec!r})")
-        obj = getattr(obj, part)
-    return obj
+    except AttributeError:
+        raise ConfigError(f"{key}: {module_name!r} has no attribute {attr!r} ({spec!r})") from None
 
 
 def _import_reference(spec: str, *, key: str, role: Role, resolve: bool) -> CodeReference:

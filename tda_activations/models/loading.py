@@ -25,6 +25,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from .._imports import import_object
 from .zoo import ZOO, build_model
 
 __all__ = [
@@ -228,17 +229,16 @@ def _from_import_path(spec: str, kwargs: dict[str, Any]) -> nn.Module:
     module_name, _, attr = spec.partition(":")
     try:
         with _cwd_on_path():
-            module = importlib.import_module(module_name)
+            obj: Any = import_object(spec)
     except ImportError as exc:
         raise ValueError(
             f"cannot import {module_name!r} for model {spec!r} ({exc}); check the module is in "
             "the current folder, on PYTHONPATH or installed"
         ) from exc
-    obj: Any = module
-    for part in attr.split("."):
-        if not hasattr(obj, part):
-            raise ValueError(f"module {module_name!r} has no attribute {attr!r} (model {spec!r})")
-        obj = getattr(obj, part)
+    except AttributeError:
+        raise ValueError(
+            f"module {module_name!r} has no attribute {attr!r} (model {spec!r})"
+        ) from None
     model = obj(**kwargs) if callable(obj) and not isinstance(obj, nn.Module) else obj
     if not isinstance(model, nn.Module):
         raise TypeError(f"{spec!r} gave a {type(model).__name__}, not a torch.nn.Module")
