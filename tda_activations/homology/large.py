@@ -21,9 +21,11 @@ Memory model
     not to predict its footprint.  Measured with the H1 shortcut's truncation
     (``benchmarks/bench_h1_frontier.py``): 5,000 256-D activation vectors,
     1.07 million edges under the threshold (8.5% of the pairs), estimate
-    2.05 GiB, peak resident 0.77 GiB; 10,000 such vectors: 2.41 million edges
-    (4.8%), estimate 5.6 GiB, exact H0+H1 in 31 CPU seconds at 1.9 GiB peak
-    (so "auto" refuses it where less than 7 GiB is available).
+    2.05 GiB, peak resident 0.73 GiB; 10,000 such vectors: 2.83 million edges
+    (5.7%), estimate 6.2 GiB, exact H0+H1 in 27 CPU seconds at 1.7 GiB peak;
+    16,173: 5.74 million edges (4.4%), estimate 13.9 GiB, 72 CPU seconds at
+    4.1 GiB peak (so "auto" refuses it where less than about 17 GiB is
+    available).
 """
 
 from __future__ import annotations

@@ -171,7 +171,7 @@ def kth_neighbor_distances(
         from scipy.spatial import cKDTree
 
         xf = np.asarray(x, dtype=np.float64)
-        dist, _ = cKDTree(xf).query(xf[rows], k=int(k) + 1)
+        dist, _ = cKDTree(xf).query(xf[rows], k=int(k) + 1, workers=-1)  # rows independent
         return np.asarray(dist[:, int(k)], dtype=np.float64)
     return _brute_kth(np.asarray(x, dtype=np.float64), rows, int(k))
 
