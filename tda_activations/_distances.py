@@ -23,7 +23,13 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["distances_to_point", "pairwise_distances", "single_thread", "unique_rows"]
+__all__ = [
+    "allowed_threads",
+    "distances_to_point",
+    "pairwise_distances",
+    "single_thread",
+    "unique_rows",
+]
 
 
 def single_thread():  # pragma: no cover - trivial
@@ -31,6 +37,19 @@ def single_thread():  # pragma: no cover - trivial
     from threadpoolctl import threadpool_limits
 
     return threadpool_limits(limits=1)
+
+
+def allowed_threads() -> int:
+    """Threads a native routine may use here: the current BLAS/OpenMP thread limit.
+
+    Inside a batch worker (pinned to one thread per task with ``threadpool_limits(1)``)
+    this is 1, so native code outside BLAS (SciPy's KD-tree) does not oversubscribe the
+    cores either; elsewhere it is what the libraries would use.
+    """
+    from threadpoolctl import threadpool_info
+
+    counts = [int(p.get("num_threads") or 1) for p in threadpool_info()]
+    return max(1, min(counts)) if counts else 1
 
 
 def pairwise_distances(x: np.ndarray, *, metric: str = "euclidean") -> np.ndarray:

@@ -599,3 +599,25 @@ def test_mapper_graph_knee_sample():
         M.mapper_graph(x, eps=0.5, knee_sample=100)
     with pytest.raises(ValueError, match="knee_sample"):
         M.mapper_graph(x, clusterer=DBSCAN(), knee_sample=100)
+
+
+def test_knee_kdtree_uses_only_the_threads_blas_may_use(monkeypatch):
+    # a batch worker pins numerical libraries to one thread per task; the KD-tree
+    # queries of the knee must not oversubscribe the cores behind that limit
+    from scipy.spatial import cKDTree as real
+
+    from tda_activations._distances import single_thread
+    from tda_activations.mapper import lenses
+
+    seen = []
+
+    class Spy(real):
+        def query(self, *args, **kwargs):
+            seen.append(kwargs.get("workers"))
+            return super().query(*args, **kwargs)
+
+    monkeypatch.setattr("scipy.spatial.cKDTree", Spy)
+    x = np.random.default_rng(0).normal(size=(50, 3))
+    with single_thread():
+        lenses.kth_neighbor_distances(x, k=2)
+    assert seen == [1]

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from .._distances import allowed_threads
 from .._registry import Registry
 
 __all__ = [
@@ -171,7 +172,8 @@ def kth_neighbor_distances(
         from scipy.spatial import cKDTree
 
         xf = np.asarray(x, dtype=np.float64)
-        dist, _ = cKDTree(xf).query(xf[rows], k=int(k) + 1, workers=-1)  # rows independent
+        # rows are independent: as many threads as BLAS may use here (1 in a batch worker)
+        dist, _ = cKDTree(xf).query(xf[rows], k=int(k) + 1, workers=allowed_threads())
         return np.asarray(dist[:, int(k)], dtype=np.float64)
     return _brute_kth(np.asarray(x, dtype=np.float64), rows, int(k))
 
