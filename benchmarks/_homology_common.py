@@ -66,14 +66,16 @@ def paper_clouds(n_points: int = 1000, seed: int = 0) -> dict[str, np.ndarray]:
     return {l: np.asarray(acts.cloud(l)) for l in convs}
 
 
-def augmented_digit_clouds(n_points: int, seed: int = 0) -> dict[str, np.ndarray]:
+def augmented_digit_clouds(
+    n_points: int, seed: int = 0, max_shift: int = 1
+) -> dict[str, np.ndarray]:
     """Activation clouds of more points than the digits have: the zoo MLP's hidden layers.
 
-    Every digit (train + test, 16x16) shifted by one pixel in each of the 9 directions
-    (zero fill), plus Gaussian pixel noise (sd 0.05 of the pixel range), gives 16,173
-    images; ``n_points`` of them, drawn with ``seed``, go through the trained MLP, whose
-    ReLU outputs (256 and 128 features) are the clouds.  Duplicate points are possible
-    (ReLU) and are kept: persistence merges them.
+    Every digit (train + test, 16x16) shifted by up to ``max_shift`` pixels in each
+    direction (zero fill; 1: 9 shifts, 16,173 images; 2: 25 shifts, 44,925 images), plus
+    Gaussian pixel noise (sd 0.05 of the pixel range); ``n_points`` of them, drawn with
+    ``seed``, go through the trained MLP, whose ReLU outputs (256 and 128 features) are
+    the clouds.  Duplicate points are possible (ReLU) and are kept: persistence merges them.
     """
     import torch
 
@@ -83,8 +85,9 @@ def augmented_digit_clouds(n_points: int, seed: int = 0) -> dict[str, np.ndarray
     images = np.concatenate([tm.data.train.images, tm.data.test.images]).astype(np.float32)
     lo, hi = float(images.min()), float(images.max())
     shifted = []
-    for dy in (-1, 0, 1):
-        for dx in (-1, 0, 1):
+    shifts = range(-max_shift, max_shift + 1)
+    for dy in shifts:
+        for dx in shifts:
             im = np.zeros_like(images)
             src = images[
                 :,

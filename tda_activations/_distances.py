@@ -24,8 +24,10 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = [
+    "BLOCK_ENTRIES",
     "allowed_threads",
     "distances_to_point",
+    "mirror_upper",
     "pairwise_distances",
     "single_thread",
     "unique_rows",
@@ -52,8 +54,21 @@ def allowed_threads() -> int:
     return max(1, min(counts)) if counts else 1
 
 
-def pairwise_distances(x: np.ndarray, *, metric: str = "euclidean") -> np.ndarray:
-    """Dense symmetric float64 distance matrix of the rows of ``x``.
+#: Entries of one float64 block of rows while a distance matrix is built (128 MiB).
+BLOCK_ENTRIES = 1 << 24
+
+
+def pairwise_distances(
+    x: np.ndarray, *, metric: str = "euclidean", dtype: type = np.float64
+) -> np.ndarray:
+    """Dense symmetric distance matrix of the rows of ``x``, built in blocks of rows.
+
+    Each block is SciPy's ``cdist`` of some rows against the rows from the block's
+    first on (the upper triangle), rounded once to ``dtype`` and mirrored, so the
+    only full-size array is the result: ``n * n * itemsize`` bytes (a float32
+    matrix for ``n = 32,000`` takes 3.8 GiB where ``pdist`` + ``squareform`` +
+    rounding would pass through 15 GiB).  The values are those of ``pdist`` bit
+    for bit (the same kernel per pair), rounded once.
 
     Parameters
     ----------
@@ -61,28 +76,78 @@ def pairwise_distances(x: np.ndarray, *, metric: str = "euclidean") -> np.ndarra
         Float64 ``(n, dim)`` array (already validated).
     metric
         ``"euclidean"`` (exact, see the module notes) or any metric name of
-        :func:`scipy.spatial.distance.pdist`.
+        :func:`scipy.spatial.distance.cdist`.
+    dtype
+        ``numpy.float64`` (default) or ``numpy.float32``.
 
     Returns
     -------
     numpy.ndarray
-        ``(n, n)`` float64, exactly symmetric, zero diagonal.
-    """
-    from scipy.spatial.distance import pdist, squareform
+        ``(n, n)`` of ``dtype``, exactly symmetric, zero diagonal.
 
-    try:
-        condensed = pdist(x, metric=metric)
-    except ValueError as exc:
-        raise ValueError(
-            f"unknown or unusable metric {metric!r} for scipy's pdist ({exc}); use "
-            "'euclidean', 'cityblock', 'chebyshev', 'cosine', 'correlation', ..."
-        ) from exc
-    if not np.isfinite(condensed).all():
-        raise ValueError(
-            f"metric {metric!r} gave NaN or infinite distances (e.g. cosine of a zero vector); "
-            "remove such points or choose another metric"
-        )
-    return squareform(np.maximum(condensed, 0.0), checks=False)
+    Raises
+    ------
+    ValueError
+        For an unknown metric, NaN or infinite distances, or distances beyond the
+        range of ``dtype``.
+    """
+    from scipy.spatial.distance import cdist
+
+    n = x.shape[0]
+    out: np.ndarray = np.empty((n, n), dtype=dtype)
+    # short blocks: the square of each block is computed twice (both its triangles)
+    step = max(1, min(256, BLOCK_ENTRIES // max(n, 1)))
+    for start in range(0, n, step):
+        stop = min(n, start + step)
+        try:
+            block = cdist(x[start:stop], x[start:], metric=metric)
+        except ValueError as exc:
+            raise ValueError(
+                f"unknown or unusable metric {metric!r} for scipy's cdist ({exc}); use "
+                "'euclidean', 'cityblock', 'chebyshev', 'cosine', 'correlation', ..."
+            ) from exc
+        if not np.isfinite(block).all():
+            raise ValueError(
+                f"metric {metric!r} gave NaN or infinite distances (e.g. cosine of a zero "
+                "vector); remove such points or choose another metric"
+            )
+        np.maximum(block, 0.0, out=block)
+        block[np.arange(stop - start), np.arange(stop - start)] = 0.0
+        with np.errstate(over="ignore"):
+            rounded = block.astype(dtype, copy=False)
+        if not np.isfinite(rounded).all():
+            raise ValueError(
+                f"distances exceed the {np.dtype(dtype).name} range; rescale the cloud"
+            )
+        out[start:stop, start:] = rounded
+        out[start:, start:stop] = rounded.T
+    return out
+
+
+def mirror_upper(arr: np.ndarray) -> np.ndarray:
+    """Copy the strict upper triangle of a square array onto its lower one, in place.
+
+    Done per block of rows, so no temporary of the array's size is made.
+
+    Parameters
+    ----------
+    arr
+        Square ``(n, n)`` array, modified.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``arr``.
+    """
+    n = arr.shape[0]
+    step = max(1, BLOCK_ENTRIES // max(n, 1))
+    for start in range(0, n, step):
+        stop = min(n, start + step)
+        arr[start:stop, :start] = arr[:start, start:stop].T
+        square = arr[start:stop, start:stop]
+        lower = np.tril_indices(stop - start, -1)
+        square[lower] = square.T[lower]
+    return arr
 
 
 def distances_to_point(x: np.ndarray, i: int, *, metric: str = "euclidean") -> np.ndarray:

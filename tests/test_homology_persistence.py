@@ -354,7 +354,7 @@ def test_memory_refusal_and_fallback():
         edges
         == (np.count_nonzero(_engine_dist(x) <= counted.params["engine_threshold"]) - 300) // 2
     )
-    truncated = estimate_memory(300, maxdim=1, edge_fraction=frac).bytes
+    truncated = estimate_memory(300, maxdim=1, edge_fraction=frac, shortcut=True).bytes
     assert counted.params["memory_estimate_gib"] == pytest.approx(truncated / 2**30)
     fits = persistence(x, memory_limit=1.001 * truncated)
     assert truncated < need and fits.params["exact"] and "subsample" not in fits.params

@@ -75,12 +75,17 @@ def _ripser_sorted(x: np.ndarray) -> list[np.ndarray]:
 
 
 def test_counted_edges_path_equals_ripser():
+    # ripser-compatible distances pass through a float64 matrix: sized as a given matrix
     x = _cloud(300, 1)
-    counted = persistence(x, memory_limit=estimate_memory(300).bytes, distances="ripser-compatible")
+    counted = persistence(
+        x, memory_limit=estimate_memory(300, source="matrix").bytes, distances="ripser-compatible"
+    )
     frac = counted.params["edges_in_filtration"] / (300 * 299 / 2)
     assert frac < 0.9 and counted.params["engine_threshold"] < counted.params["enclosing_radius"]
-    limit = 1.001 * estimate_memory(300, edge_fraction=frac).bytes
-    assert limit < estimate_memory(300).bytes  # the old, full-filtration check refused it
+    limit = 1.001 * estimate_memory(300, edge_fraction=frac, source="matrix", shortcut=True).bytes
+    assert (
+        limit < estimate_memory(300, source="matrix").bytes
+    )  # the old, full-filtration check refused it
     dg = persistence(x, memory_limit=limit, distances="ripser-compatible")
     assert dg.params["exact"]
     ref = _ripser_sorted(x)
@@ -97,10 +102,12 @@ def test_counted_edges_for_a_given_threshold_and_distance_matrices():
     x = _cloud(150, 2).astype(np.float64)
     dist = pairwise_distances(x)
     t = float(np.quantile(dist, 0.2))
-    dg = persistence_of_distances(dist, threshold=t, memory_limit=estimate_memory(150).bytes)
+    dg = persistence_of_distances(
+        dist, threshold=t, memory_limit=estimate_memory(150, source="matrix").bytes
+    )
     edges = (np.count_nonzero(dist.astype(np.float32) <= dg.threshold) - 150) // 2
     assert dg.params["edges_in_filtration"] == edges
-    need = estimate_memory(150, edge_fraction=edges / (150 * 149 / 2)).bytes
+    need = estimate_memory(150, edge_fraction=edges / (150 * 149 / 2), source="matrix").bytes
     with pytest.raises(PersistenceTooLarge, match="edges up to the threshold"):
         persistence_of_distances(dist, threshold=t, memory_limit=0.99 * need)
     ok = persistence_of_distances(dist, threshold=t, memory_limit=1.01 * need)
@@ -122,7 +129,7 @@ def _rng_brute(dist: np.ndarray) -> float:
 def test_blocked_h1_birth_bound_is_exact(block, monkeypatch):
     from tda_activations._distances import pairwise_distances
 
-    monkeypatch.setattr(_rips, "_BLOCK_ENTRIES", block)
+    monkeypatch.setattr(_rips, "BLOCK_ENTRIES", block)
     rng = np.random.default_rng(3)
     gx, gy = np.meshgrid(np.arange(6), np.arange(6))
     clouds = [rng.normal(size=(45, 4)), np.c_[gx.ravel(), gy.ravel()].astype(float)]
@@ -143,3 +150,132 @@ def test_layer_persistence_progress_and_cost(caplog):
     for k in clouds:
         for d in range(2):
             assert np.array_equal(par[k][d], seq[k][d])
+
+
+# ------------------------------------------------------- memory held by the pipeline
+
+
+_dist_mod = importlib.import_module("tda_activations._distances")
+_checks_mod = importlib.import_module("tda_activations.homology._checks")
+
+
+@pytest.mark.parametrize("block", [40, 1 << 24])  # one row per block, one block
+def test_blocked_distance_matrix_equals_pdist(block, monkeypatch):
+    from scipy.spatial.distance import pdist, squareform
+
+    monkeypatch.setattr(_dist_mod, "BLOCK_ENTRIES", block)
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(37, 6)) * 100.0
+    x[5] = x[3]  # a duplicate: distance exactly 0
+    for metric in ("euclidean", "cityblock", "cosine", "chebyshev"):
+        ref = squareform(np.maximum(pdist(x, metric=metric), 0.0), checks=False)
+        got = _dist_mod.pairwise_distances(x, metric=metric)
+        assert got.dtype == np.float64 and np.array_equal(got, ref)
+        got32 = _dist_mod.pairwise_distances(x, metric=metric, dtype=np.float32)
+        assert got32.dtype == np.float32 and np.array_equal(got32, ref.astype(np.float32))
+        assert np.array_equal(got32, got32.T) and not np.diagonal(got32).any()
+
+
+def test_blocked_distance_matrix_errors():
+    zero = np.vstack([np.zeros(3), np.ones(3)])
+    with pytest.raises(ValueError, match="NaN or infinite distances"):
+        _dist_mod.pairwise_distances(zero, metric="cosine")
+    with pytest.raises(ValueError, match="exceed the float32 range; rescale"):
+        _dist_mod.pairwise_distances(np.array([[0.0], [1e39]]), dtype=np.float32)
+    with pytest.raises(ValueError, match="unknown or unusable metric 'nope'"):
+        _dist_mod.pairwise_distances(zero, metric="nope")
+
+
+def test_blocked_mirror_and_matrix_checks(monkeypatch):
+    from tda_activations.homology._checks import as_distance_matrix
+
+    monkeypatch.setattr(_dist_mod, "BLOCK_ENTRIES", 50)
+    monkeypatch.setattr(_checks_mod, "BLOCK_ENTRIES", 50)
+    rng = np.random.default_rng(6)
+    upper = np.triu(rng.uniform(1, 2, size=(23, 23)), 1)
+    lower = (upper * (1 + 1e-14 * rng.uniform(size=upper.shape))).T  # within the tolerance
+    got = as_distance_matrix(upper + lower)
+    assert np.array_equal(got, upper + upper.T)
+    bad = upper + upper.T
+    bad[20, 3] += 1e-6
+    with pytest.raises(ValueError, match="not symmetric"):
+        as_distance_matrix(bad)
+    bad = upper + upper.T
+    bad[22, 1] = -1.0
+    with pytest.raises(ValueError, match="negative entries"):
+        as_distance_matrix(bad)
+
+
+def _traced_peak(fn) -> int:
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        fn()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize(
+    ("distances", "precision", "source"),
+    [
+        ("exact", "float32", "cloud"),
+        ("exact", "float64", "cloud"),
+        ("ripser-compatible", "float32", "matrix"),
+        ("given", "float32", "matrix"),
+        ("given", "float64", "matrix"),
+    ],
+)
+def test_arrays_held_stay_within_the_memory_model(distances, precision, source, monkeypatch):
+    """NumPy's allocations (traced) never pass the estimate's n x n part plus its block work.
+
+    A float64 matrix, a condensed copy or an n x n boolean temporary that the model does
+    not count would push the peak over it.
+    """
+    import gudhi._ripser_ext  # noqa: F401 - imports are not what is measured
+    import sklearn.metrics  # noqa: F401
+
+    from tda_activations.homology import persistence_of_distances
+
+    for mod in (_dist_mod, _rips, _checks_mod):
+        monkeypatch.setattr(mod, "BLOCK_ENTRIES", 1 << 14)
+    x = _cloud(1000, 8).astype(np.float64)
+    x = x[np.unique(x, axis=0, return_index=True)[1]]
+    n = len(x)
+    if distances == "given":
+        dist = _dist_mod.pairwise_distances(x)
+        run = lambda: persistence_of_distances(dist, precision=precision)  # noqa: E731
+    else:
+        run = lambda: persistence(x, precision=precision, distances=distances)  # noqa: E731
+    run()  # warm: first-call caches are not what is measured
+    peak = _traced_peak(run)
+    est = estimate_memory(n, precision=precision, source=source, edge_fraction=0.0)
+    # the block work at this block size, and 1/8 of an n x n float64 array for the rest
+    # (the birth bound's lone edges, the engine's edge list, the diagrams)
+    allowed = est.breakdown["distance_matrices"] + (1 << 14) * 18 + n * n
+    assert peak <= allowed, (peak / n**2, allowed / n**2)
+    # and the model is not loose: at least the matrices it counts are held
+    assert peak >= 0.9 * est.breakdown["distance_matrices"]
+
+
+def test_available_memory_respects_cgroup_and_address_space_limits(tmp_path, monkeypatch):
+    import resource
+
+    large = importlib.import_module("tda_activations.homology.large")
+    (tmp_path / "memory.max").write_text("max\n")
+    (tmp_path / "memory.current").write_text("100\n")
+    assert large._cgroup_room(str(tmp_path)) == float("inf")
+    (tmp_path / "memory.max").write_text(f"{3 * 2**30}\n")
+    (tmp_path / "memory.current").write_text(f"{2**30}\n")
+    assert large._cgroup_room(str(tmp_path)) == 2 * 2**30
+    v1 = tmp_path / "v1" / "memory"
+    v1.mkdir(parents=True)
+    (v1 / "memory.limit_in_bytes").write_text("9223372036854771712\n")  # v1's "no limit"
+    (v1 / "memory.usage_in_bytes").write_text("5\n")
+    assert large._cgroup_room(str(tmp_path / "v1")) == float("inf")
+    assert large._cgroup_room(str(tmp_path / "absent")) == float("inf")
+    # ulimit -v: what is left of the address space bounds what persistence may plan for
+    monkeypatch.setattr(resource, "getrlimit", lambda _: (2**30, resource.RLIM_INFINITY))
+    assert large._address_space_room() < 2**30
+    assert large.available_memory() < 2**30

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from .._distances import BLOCK_ENTRIES, mirror_upper
 from ..types import Diagrams
 
 __all__ = ["as_diagram", "as_distance_matrix", "check_coeff", "check_maxdim"]
@@ -32,25 +33,29 @@ def as_distance_matrix(dist: Any, *, name: str = "distance matrix") -> np.ndarra
     if arr.shape[0] == 0:
         raise ValueError(f"{name}: is empty; give at least one point")
     arr = np.array(arr, dtype=np.float64, order="C", copy=True)
-    if not np.isfinite(arr).all():
-        raise ValueError(
-            f"{name}: contains NaN or infinite entries; use finite distances (to leave out long "
-            "edges, pass a threshold instead of infinite distances)"
-        )
-    if (arr < 0).any():
-        raise ValueError(f"{name}: contains negative entries; distances must be >= 0")
+    n = arr.shape[0]
+    # checked and mirrored per block of rows: no other n x n temporary is made
+    step = max(1, BLOCK_ENTRIES // n)
+    scale, asym = 0.0, 0.0
+    for start in range(0, n, step):
+        rows = arr[start : start + step]
+        if not np.isfinite(rows).all():
+            raise ValueError(
+                f"{name}: contains NaN or infinite entries; use finite distances (to leave out "
+                "long edges, pass a threshold instead of infinite distances)"
+            )
+        if (rows < 0).any():
+            raise ValueError(f"{name}: contains negative entries; distances must be >= 0")
+        scale = max(scale, float(rows.max()))
+        asym = max(asym, float(np.max(np.abs(rows - arr[:, start : start + step].T))))
     if np.any(np.diagonal(arr) != 0):
         raise ValueError(f"{name}: the diagonal must be zero (a point is at distance 0 of itself)")
-    scale = float(arr.max()) if arr.size else 0.0
-    asym = float(np.max(np.abs(arr - arr.T))) if arr.size else 0.0
     if asym > 1e-12 * max(scale, 1e-300):
         raise ValueError(
             f"{name}: is not symmetric (largest |D - D.T| = {asym:.3g}); symmetrise it, e.g. "
             "(D + D.T) / 2"
         )
-    iu = np.triu_indices(arr.shape[0], 1)
-    arr.T[iu] = arr[iu]
-    return arr
+    return mirror_upper(arr)  # the upper triangle onto the lower one
 
 
 def check_maxdim(maxdim: Any) -> int:

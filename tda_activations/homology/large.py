@@ -9,23 +9,27 @@ Greedy permutation
     the Gromov-Hausdorff distance, and Rips diagrams are 2-Lipschitz in it).
 
 Memory model
-    Dense distance matrices (float64 while computing, the engine's float32
-    copy, a working copy) plus, from H1 on, a per-simplex cost for the columns
-    the engine may reduce, counted only for the edges under the threshold the
-    engine is run to (``edge_fraction``; :func:`~tda_activations.homology.persistence`
-    counts them before the engine starts).  The per-edge constant is
-    calibrated on the worst case measured on this project's machine (exact H1
-    of 5000 512-D activation vectors to the enclosing radius went past 18 GB
-    in every engine), so the estimate is deliberately pessimistic for benign
-    clouds: it is there to refuse a computation that could crash the machine,
-    not to predict its footprint.  Measured with the H1 shortcut's truncation
-    (``benchmarks/bench_h1_frontier.py``): 5,000 256-D activation vectors,
-    1.07 million edges under the threshold (8.5% of the pairs), estimate
-    2.05 GiB, peak resident 0.73 GiB; 10,000 such vectors: 2.83 million edges
-    (5.7%), estimate 6.2 GiB, exact H0+H1 in 27 CPU seconds at 1.7 GiB peak;
-    16,173: 5.74 million edges (4.4%), estimate 13.9 GiB, 72 CPU seconds at
-    4.1 GiB peak (so "auto" refuses it where less than about 17 GiB is
-    available).
+    The ``n x n`` arrays the pipeline holds at once, per entry: from a cloud
+    (``source="cloud"``), the engine's matrix, built block by block in its own
+    precision (4 bytes for float32, 8 for float64), and the H1 birth bound's
+    boolean matrix (1 byte); from a given matrix (``source="matrix"``), also the
+    validated float64 copy (8 bytes) that the float32 engine matrix is rounded
+    from.  Then the work arrays of one block of rows
+    (:data:`~tda_activations._distances.BLOCK_ENTRIES` entries, four float
+    arrays and two boolean ones) and, from H1 on, a cost per edge under the
+    threshold the engine is run to (``edge_fraction``;
+    :func:`~tda_activations.homology.persistence` counts them before the engine
+    starts).  The per-edge cost depends on the run (measured with
+    ``benchmarks/bench_h1_frontier.py --calibrate``, table in
+    ``benchmarks/results/h1_memory.txt``): to the enclosing radius, GUDHI's
+    Ripser took 60-200 bytes per edge on activation clouds, Gaussian clouds in
+    512 dimensions and uniform cubes, but 1,344 on a noisy circle of 2,000
+    points (one long-lived class whose death needs a long reduction), so a
+    full run is charged 1,500; the H1 shortcut's truncated run (no H1 bar may
+    live past its threshold, or it is retried to the enclosing radius with the
+    full charge) took 29-86 bytes per edge in the engine and at most 211 with
+    the work arrays, and is charged 400.  The estimate is there to refuse a
+    computation that could crash the machine, not to predict its footprint.
 """
 
 from __future__ import annotations
@@ -33,11 +37,14 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
+from typing import Literal
 
+from .._distances import BLOCK_ENTRIES
 from .._subsample import Subsample, greedy_subsample
 from ._checks import check_maxdim
 
 __all__ = [
+    "MatrixSource",
     "MemoryEstimate",
     "PersistenceTooLarge",
     "Subsample",
@@ -47,9 +54,23 @@ __all__ = [
     "max_points_for_memory",
 ]
 
-# bytes per simplex of dimension maxdim (edges for H1, triangles for H2, ...) in the worst case
+# bytes per simplex of dimension maxdim (edges for H1, triangles for H2, ...), above the
+# largest cost measured (benchmarks/results/h1_memory.txt): a run to the enclosing radius,
+# and the H1 shortcut's truncated run
 _BYTES_PER_EDGE = 1500.0
+_BYTES_PER_EDGE_SHORTCUT = 400.0
 _BYTES_PER_HIGHER = 200.0
+# bytes per entry of the n x n arrays held at once (see the module notes)
+_MATRIX_BYTES = {
+    ("cloud", "float32"): 4.0 + 1.0,
+    ("cloud", "float64"): 8.0 + 1.0,
+    ("matrix", "float32"): 8.0 + 4.0 + 1.0,
+    ("matrix", "float64"): 8.0 + 1.0,
+}
+# one block of rows: four float arrays and two boolean ones (the H1 birth bound's work)
+_BLOCK_FLOATS, _BLOCK_BOOLS = 4, 2
+
+MatrixSource = Literal["cloud", "matrix"]
 
 
 class PersistenceTooLarge(MemoryError):
@@ -84,7 +105,7 @@ class MemoryEstimate:
     bytes
         Estimated peak bytes.
     breakdown
-        Bytes per component (``"distance_matrices"``, ``"reduction"``).
+        Bytes per component (``"distance_matrices"``, ``"block_work"``, ``"reduction"``).
     """
 
     n_points: int
@@ -99,7 +120,13 @@ class MemoryEstimate:
 
 
 def estimate_memory(
-    n_points: int, *, maxdim: int = 1, edge_fraction: float = 1.0
+    n_points: int,
+    *,
+    maxdim: int = 1,
+    edge_fraction: float = 1.0,
+    precision: Literal["float32", "float64"] = "float32",
+    source: MatrixSource = "cloud",
+    shortcut: bool = False,
 ) -> MemoryEstimate:
     """Estimate the peak memory of Vietoris-Rips persistence of ``n_points`` points.
 
@@ -112,6 +139,14 @@ def estimate_memory(
     edge_fraction
         Fraction of the edges below the threshold (1 for the enclosing radius,
         the default threshold).
+    precision
+        The engine's precision (see :func:`~tda_activations.homology.persistence`).
+    source
+        ``"cloud"``: the distances are computed from points; ``"matrix"``: a distance
+        matrix is given (:func:`~tda_activations.homology.persistence_of_distances`).
+    shortcut
+        The run is the H1 shortcut's truncated one (see
+        :func:`~tda_activations.homology.h1_birth_bound`), charged less per edge.
 
     Returns
     -------
@@ -122,44 +157,105 @@ def estimate_memory(
     maxdim = check_maxdim(maxdim)
     if not 0.0 <= edge_fraction <= 1.0:
         raise ValueError(f"edge_fraction must lie in [0, 1], got {edge_fraction}")
-    dense = 8.0 * n * n * 3  # float64 matrix + condensed/triangle temporaries + engine copy
+    try:
+        per_entry = _MATRIX_BYTES[(source, precision)]
+    except KeyError:
+        raise ValueError(
+            f"source must be 'cloud' or 'matrix' and precision 'float32' or 'float64', got "
+            f"{source!r} and {precision!r}"
+        ) from None
+    dense = per_entry * n * n
+    itemsize = 4.0 if precision == "float32" else 8.0
+    work = min(n * n, BLOCK_ENTRIES) * (_BLOCK_FLOATS * itemsize + _BLOCK_BOOLS)
     reduction = 0.0
     if maxdim >= 1:
         edges = edge_fraction * n * (n - 1) / 2.0
-        reduction += _BYTES_PER_EDGE * edges
+        reduction += (_BYTES_PER_EDGE_SHORTCUT if shortcut else _BYTES_PER_EDGE) * edges
     for d in range(2, maxdim + 1):
         reduction += _BYTES_PER_HIGHER * edge_fraction ** (d * (d + 1) / 4.0) * math.comb(n, d + 1)
     return MemoryEstimate(
         n_points=n,
         maxdim=maxdim,
-        bytes=dense + reduction,
-        breakdown={"distance_matrices": dense, "reduction": reduction},
+        bytes=dense + work + reduction,
+        breakdown={"distance_matrices": dense, "block_work": work, "reduction": reduction},
     )
 
 
+def _cgroup_room(root: str = "/sys/fs/cgroup") -> float:
+    """Bytes left under this process's cgroup memory limit (v2, then v1); inf without one."""
+    for limit_file, usage_file in (
+        ("memory.max", "memory.current"),
+        ("memory/memory.limit_in_bytes", "memory/memory.usage_in_bytes"),
+    ):
+        try:
+            with open(os.path.join(root, limit_file)) as fh:
+                limit = fh.read().strip()
+            with open(os.path.join(root, usage_file)) as fh:
+                usage = float(fh.read().strip())
+        except (OSError, ValueError):
+            continue
+        if limit == "max" or float(limit) >= 2.0**62:  # no limit (v1 writes a huge number)
+            return math.inf
+        return max(0.0, float(limit) - usage)
+    return math.inf
+
+
+def _address_space_room() -> float:
+    """Bytes of address space left under ``RLIMIT_AS`` (``ulimit -v``); inf without one."""
+    try:
+        import resource
+
+        soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    except (ImportError, OSError, ValueError):  # pragma: no cover - non-POSIX
+        return math.inf
+    if soft == resource.RLIM_INFINITY:
+        return math.inf
+    try:
+        with open("/proc/self/status") as fh:
+            size = next(
+                float(line.split()[1]) * 1024.0 for line in fh if line.startswith("VmSize:")
+            )
+    except (OSError, StopIteration):  # pragma: no cover - non-Linux
+        size = 0.0
+    return max(0.0, float(soft) - size)
+
+
 def available_memory() -> float:
-    """Return the bytes of memory available now (``MemAvailable`` on Linux, else half the RAM).
+    """Return the bytes of memory this process may still use.
+
+    The least of the system's ``MemAvailable`` (Linux; elsewhere half the RAM), the room
+    left under the process's cgroup memory limit (containers, batch schedulers) and under
+    its address-space limit (``ulimit -v``).
 
     Returns
     -------
     float
         Bytes (8 GiB when the system does not say).
     """
+    free = math.inf
     try:
         with open("/proc/meminfo") as fh:
             for line in fh:
                 if line.startswith("MemAvailable:"):
-                    return float(line.split()[1]) * 1024.0
+                    free = float(line.split()[1]) * 1024.0
+                    break
     except OSError:  # pragma: no cover - non-Linux
         pass
-    try:  # pragma: no cover - non-Linux
-        return 0.5 * os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):  # pragma: no cover
-        return 8.0 * 2**30
+    if math.isinf(free):  # pragma: no cover - non-Linux
+        try:
+            free = 0.5 * os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        except (ValueError, OSError, AttributeError):
+            free = 8.0 * 2**30
+    return min(free, _cgroup_room(), _address_space_room())
 
 
 def max_points_for_memory(
-    limit_bytes: float, *, maxdim: int = 1, edge_fraction: float = 1.0
+    limit_bytes: float,
+    *,
+    maxdim: int = 1,
+    edge_fraction: float = 1.0,
+    precision: Literal["float32", "float64"] = "float32",
+    source: MatrixSource = "cloud",
 ) -> int:
     """Find the largest number of points whose :func:`estimate_memory` stays below a limit.
 
@@ -171,20 +267,29 @@ def max_points_for_memory(
         Highest homology dimension.
     edge_fraction
         Fraction of the edges below the threshold (1 for the enclosing radius).
+    precision, source
+        As in :func:`estimate_memory`.
 
     Returns
     -------
     int
         The number of points.
     """
+
+    def fits(n: int) -> bool:
+        est = estimate_memory(
+            n, maxdim=maxdim, edge_fraction=edge_fraction, precision=precision, source=source
+        )
+        return est.bytes <= limit_bytes
+
     lo, hi = 1, 2
-    while estimate_memory(hi, maxdim=maxdim, edge_fraction=edge_fraction).bytes <= limit_bytes:
+    while fits(hi):
         lo, hi = hi, hi * 2
         if hi > 10**8:
             return hi
     while hi - lo > 1:
         mid = (lo + hi) // 2
-        if estimate_memory(mid, maxdim=maxdim, edge_fraction=edge_fraction).bytes <= limit_bytes:
+        if fits(mid):
             lo = mid
         else:
             hi = mid

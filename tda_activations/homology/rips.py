@@ -30,11 +30,12 @@ from typing import Any, Literal
 import numpy as np
 
 from .._checks import as_cloud
-from .._distances import pairwise_distances, unique_rows
+from .._distances import BLOCK_ENTRIES, mirror_upper, pairwise_distances, unique_rows
 from .._registry import Registry
 from ..types import Diagrams
 from ._checks import as_distance_matrix, check_coeff, check_maxdim
 from .large import (
+    MatrixSource,
     PersistenceTooLarge,
     available_memory,
     estimate_memory,
@@ -59,7 +60,6 @@ BACKENDS: Registry[Any] = Registry("backend")
 Backend = Literal["auto", "ripser", "giotto-ph", "gudhi"]
 Precision = Literal["float32", "float64"]
 _MEMORY_FRACTION = 0.8
-_BLOCK_ENTRIES = 1 << 24
 
 
 def enclosing_radius(dist: np.ndarray) -> float:
@@ -160,7 +160,7 @@ def h1_birth_bound(dist: np.ndarray, *, n_neighbours: int = 8) -> float:
     # float type, so no float64 copy of the matrix is made); only the boolean
     # ``witnessed`` matrix is n x n.
     witnessed = np.empty((n, n), dtype=bool)
-    step = max(1, _BLOCK_ENTRIES // n)
+    step = max(1, BLOCK_ENTRIES // n)
     for start in range(0, n, step):
         rows = np.arange(start, min(n, start + step))
         local = np.arange(rows.size)
@@ -176,12 +176,25 @@ def h1_birth_bound(dist: np.ndarray, *, n_neighbours: int = 8) -> float:
             cand[local, w] = np.inf  # w_u cannot witness the edge (u, w_u) itself
             np.minimum(best, cand, out=best)
         witnessed[rows] = best < block
-    witnessed |= witnessed.T
-    iu, ju = np.nonzero(np.triu(~witnessed, 1))
+    # an edge is witnessed if either end found a witness; the lone edges (i < j) are
+    # collected per block of rows, so no other n x n array is made
+    iu_parts, ju_parts = [], []
+    for start in range(0, n, step):
+        stop = min(n, start + step)
+        # columns from `start` on; the block's own square keeps only j > i
+        lone_block = ~(witnessed[start:stop, start:] | witnessed[start:, start:stop].T)
+        size = stop - start
+        lone_block[:, :size] &= np.triu(np.ones((size, size), dtype=bool), 1)
+        bi, bj = np.nonzero(lone_block)
+        iu_parts.append((bi + start).astype(np.int32))  # int32: half the bytes per candidate
+        ju_parts.append((bj + start).astype(np.int32))
+    del witnessed
+    iu, ju = np.concatenate(iu_parts), np.concatenate(ju_parts)
     lengths = d[iu, ju]
     order = np.argsort(-lengths, kind="stable")
-    for start in range(0, order.size, 256):
-        sel = order[start : start + 256]
+    chunk = max(1, min(256, BLOCK_ENTRIES // n))
+    for start in range(0, order.size, chunk):
+        sel = order[start : start + chunk]
         m = np.maximum(d[iu[sel]], d[ju[sel]])  # endpoints give max = L, never < L
         lone = ~(m < lengths[sel][:, None]).any(axis=1)
         if lone.any():
@@ -318,7 +331,14 @@ _SHORTCUT_MARGIN = 1.1  # try births bound x 1.1: most H1 bars die soon after th
 
 
 def _check_fits(
-    mat: np.ndarray, maxdim: int, thresh: float, limit: float, info: dict[str, Any]
+    mat: np.ndarray,
+    maxdim: int,
+    thresh: float,
+    limit: float,
+    info: dict[str, Any],
+    source: MatrixSource = "cloud",
+    *,
+    shortcut: bool = False,
 ) -> None:
     """Refuse a run whose memory estimate, with the edges under ``thresh`` counted, exceeds ``limit``.
 
@@ -330,8 +350,17 @@ def _check_fits(
     total = n * (n - 1) // 2
     if math.isinf(limit) or maxdim == 0 or total == 0:
         return
-    edges = (int(np.count_nonzero(mat <= thresh)) - n) // 2
-    est = estimate_memory(n, maxdim=maxdim, edge_fraction=min(1.0, edges / total))
+    step = max(1, BLOCK_ENTRIES // n)  # counted per block of rows: no n x n boolean array
+    below = sum(int(np.count_nonzero(mat[i : i + step] <= thresh)) for i in range(0, n, step))
+    edges = (below - n) // 2
+    est = estimate_memory(
+        n,
+        maxdim=maxdim,
+        edge_fraction=min(1.0, edges / total),
+        precision="float32" if mat.dtype == np.float32 else "float64",
+        source=source,
+        shortcut=shortcut,
+    )
     info["edges_in_filtration"] = edges
     info["memory_estimate_gib"] = est.gib
     if est.bytes > limit:
@@ -352,6 +381,7 @@ def _h1_with_short_threshold(
     radius: float,
     info: dict[str, Any],
     limit: float = math.inf,
+    source: MatrixSource = "cloud",
 ) -> list[Any] | None:
     """H0 and H1 of the full filtration from a run truncated below the enclosing radius.
 
@@ -369,7 +399,7 @@ def _h1_with_short_threshold(
         t = _float32_floor(t)
     if not t < 0.9 * radius:
         return None
-    _check_fits(mat, 1, t, limit, info)
+    _check_fits(mat, 1, t, limit, info, source, shortcut=True)
     raw = BACKENDS[engine](mat, 1, t, coeff)
     h0 = np.asarray(raw[0]).reshape(-1, 2)
     h1 = np.asarray(raw[1]).reshape(-1, 2) if len(raw) > 1 else np.zeros((0, 2))
@@ -385,6 +415,8 @@ def _engine_matrix(dist: np.ndarray, precision: str) -> np.ndarray:
     if precision not in ("float32", "float64"):
         raise ValueError(f"precision must be 'float32' or 'float64', got {precision!r}")
     if precision == "float64":
+        return dist
+    if dist.dtype == np.float32:  # built in float32 already (rounded once, checked)
         return dist
     with np.errstate(over="ignore"):
         mat = dist.astype(np.float32)
@@ -402,6 +434,7 @@ def _from_distances(
     threshold: Any,
     precision: str,
     memory_limit: float = math.inf,
+    source: MatrixSource = "cloud",
 ) -> tuple[tuple[np.ndarray, ...], float, dict[str, Any], str]:
     """Run one engine on an :func:`_engine_matrix` (memory checked per edge count)."""
     engine = _resolve_backend(backend, maxdim, precision)
@@ -432,9 +465,9 @@ def _from_distances(
     else:
         raw = None
         if maxdim == 1 and thresh >= radius and n >= _SHORTCUT_MIN_POINTS:
-            raw = _h1_with_short_threshold(mat, engine, coeff, radius, info, memory_limit)
+            raw = _h1_with_short_threshold(mat, engine, coeff, radius, info, memory_limit, source)
         if raw is None:
-            _check_fits(mat, maxdim, thresh, memory_limit, info)
+            _check_fits(mat, maxdim, thresh, memory_limit, info, source)
             raw = BACKENDS[engine](mat, maxdim, thresh, coeff)
     info.setdefault("engine_threshold", thresh)
     dgms = [_normalise(raw[d]) if d < len(raw) else np.zeros((0, 2)) for d in range(maxdim + 1)]
@@ -498,9 +531,13 @@ def persistence_of_distances(
     mat = as_distance_matrix(dist)
     n = mat.shape[0]
     limit = _memory_limit(memory_limit)
-    dense = estimate_memory(n, maxdim=maxdim, edge_fraction=0.0)
+    dense = estimate_memory(
+        n, maxdim=maxdim, edge_fraction=0.0, precision=precision, source="matrix"
+    )
     if dense.bytes > limit:
-        raise PersistenceTooLarge(_too_large_message(n, maxdim, dense.bytes, limit, cloud=False))
+        raise PersistenceTooLarge(
+            _too_large_message(n, maxdim, dense.bytes, limit, cloud=False, precision=precision)
+        )
     t0 = time.perf_counter()
     dgms, thresh, info, engine = _from_distances(
         _engine_matrix(mat, precision),
@@ -510,6 +547,7 @@ def persistence_of_distances(
         threshold=threshold,
         precision=precision,
         memory_limit=limit,
+        source="matrix",
     )
     info["seconds"] = time.perf_counter() - t0
     return Diagrams(
@@ -525,8 +563,17 @@ def persistence_of_distances(
     )
 
 
-def _too_large_message(n: int, maxdim: int, need: float, limit: float, *, cloud: bool) -> str:
-    fit = max_points_for_memory(limit, maxdim=maxdim)
+def _too_large_message(
+    n: int,
+    maxdim: int,
+    need: float,
+    limit: float,
+    *,
+    cloud: bool,
+    precision: Precision,
+    source: MatrixSource = "matrix",
+) -> str:
+    fit = max_points_for_memory(limit, maxdim=maxdim, precision=precision, source=source)
     hint = (
         f"pass max_points={fit} (greedy subsampling, with its error bound recorded) or "
         "on_too_large='subsample'"
@@ -540,8 +587,18 @@ def _too_large_message(n: int, maxdim: int, need: float, limit: float, *, cloud:
     )
 
 
-def _subsample_target(size: int, maxdim: int, limit: float, edge_fraction: float = 1.0) -> int:
-    target = max_points_for_memory(limit, maxdim=maxdim, edge_fraction=edge_fraction)
+def _subsample_target(
+    size: int,
+    maxdim: int,
+    limit: float,
+    edge_fraction: float,
+    *,
+    precision: Precision,
+    source: MatrixSource,
+) -> int:
+    target = max_points_for_memory(
+        limit, maxdim=maxdim, edge_fraction=edge_fraction, precision=precision, source=source
+    )
     log.warning("%d points do not fit in memory for H%d; subsampling to %d", size, maxdim, target)
     return target
 
@@ -700,25 +757,34 @@ def persistence(
     # The distance matrices must fit; the per-edge part is checked once the edges under the
     # threshold the engine will use are counted (the H1 shortcut truncates far below the
     # enclosing radius on activation clouds).
-    dense = estimate_memory(size, maxdim=maxdim, edge_fraction=0.0)
+    # ripser-compatible distances pass through a float64 matrix, as a given matrix does
+    source: MatrixSource = "cloud" if distances == "exact" else "matrix"
+    dense = estimate_memory(
+        size, maxdim=maxdim, edge_fraction=0.0, precision=precision, source=source
+    )
     if dense.bytes > limit and on_too_large == "raise":
-        raise PersistenceTooLarge(_too_large_message(size, maxdim, dense.bytes, limit, cloud=True))
+        raise PersistenceTooLarge(
+            _too_large_message(
+                size, maxdim, dense.bytes, limit, cloud=True, precision=precision, source=source
+            )
+        )
     distinct = x
     if target is not None and x.shape[0] > target:
         x, info["subsample"] = _greedy(distinct, target, seed, metric)
 
     def run(points: np.ndarray) -> tuple[tuple[np.ndarray, ...], float, dict[str, Any], str]:
         if distances == "exact":
-            dist = pairwise_distances(points, metric=metric)
+            # rounded block by block: the float64 matrix never exists in full
+            dist = pairwise_distances(
+                points, metric=metric, dtype=np.float32 if precision == "float32" else np.float64
+            )
         else:
             from sklearn.metrics import pairwise_distances as sk_pairwise_distances
 
             dist = np.asarray(sk_pairwise_distances(points, metric=metric), dtype=np.float64)
-            upper = np.triu(dist, 1)  # the triangle ripser.py reads, mirrored
-            dist = upper + upper.T
-            del upper
+            mirror_upper(dist)  # the triangle ripser.py reads, mirrored
         mat = _engine_matrix(dist, precision)
-        del dist  # the float64 matrix is not needed once rounded
+        del dist  # a float64 matrix is not needed once rounded
         return _from_distances(
             mat,
             maxdim=maxdim,
@@ -727,6 +793,7 @@ def persistence(
             threshold=threshold,
             precision=precision,
             memory_limit=limit,
+            source=source,
         )
 
     result = None
@@ -742,11 +809,26 @@ def persistence(
         # Size the subsample with the edge fraction counted (a subsample's may differ, so up
         # to two more tries, the last with the full-filtration estimate).
         for attempt in range(3):
-            fit = _subsample_target(x.shape[0], maxdim, limit, 1.0 if attempt == 2 else frac)
+            fit = _subsample_target(
+                x.shape[0],
+                maxdim,
+                limit,
+                1.0 if attempt == 2 else frac,
+                precision=precision,
+                source=source,
+            )
             fit = min(fit, int(0.95 * x.shape[0]))
             if fit < 1:
                 raise PersistenceTooLarge(
-                    _too_large_message(x.shape[0], maxdim, dense.bytes, limit, cloud=True)
+                    _too_large_message(
+                        x.shape[0],
+                        maxdim,
+                        dense.bytes,
+                        limit,
+                        cloud=True,
+                        precision=precision,
+                        source=source,
+                    )
                 )
             x, info["subsample"] = _greedy(distinct, fit, seed, metric)
             try:
@@ -757,7 +839,11 @@ def persistence(
                     raise
                 frac = max(frac, again.edge_fraction)
     if result is None:  # pragma: no cover - the loop above sets it or raises
-        raise PersistenceTooLarge(_too_large_message(size, maxdim, dense.bytes, limit, cloud=True))
+        raise PersistenceTooLarge(
+            _too_large_message(
+                size, maxdim, dense.bytes, limit, cloud=True, precision=precision, source=source
+            )
+        )
     dgms, thresh, run_info, engine = result
     info["exact"] = "subsample" not in info
     info["n_used"] = int(x.shape[0])
