@@ -23,7 +23,15 @@ gives ~1e-6).  Beyond ours's frontier the certified approximation is shown:
 bottleneck error bound ``2 * covering radius`` with the diagram.
 
 Run: ``.venv/bin/python benchmarks/bench_h1_frontier.py [--sizes 1000,2000,5000,10000]
-[--engines ripser,giotto-ph,gudhi,ours] [--limit-gib 14] [--timeout 900]``
+[--engines ripser,giotto-ph,gudhi,ours] [--limit-gib 14] [--timeout 900] [--max-shift 1]``
+
+``--calibrate`` instead measures what the memory model of
+``tda_activations.homology.large`` charges per edge: for clouds of several shapes
+(activations, a Gaussian cloud in 512 dimensions, a uniform cube, a noisy circle), the
+peak resident memory of GUDHI's Ripser (the default engine) on our float32 matrix, to the
+enclosing radius (a full run) and to the H1 shortcut's threshold (a truncated run), each
+in its own process, divided by the edges under the threshold.  The last line prints the
+largest full-run and truncated-run costs next to the model's charges.
 """
 
 from __future__ import annotations
@@ -212,8 +220,116 @@ def main() -> None:
         print(f"ratio (largest exact-H1 cloud, ours / best peer): {frontier['ours'] / peers:.1f}x")
 
 
+def _calibrate_child(path: str, n: int, kind: str) -> None:
+    """One engine run on our float32 matrix of the first n distinct points (in a subprocess)."""
+    import importlib
+
+    from tda_activations._distances import pairwise_distances
+
+    rips = importlib.import_module("tda_activations.homology.rips")
+    x = np.load(path)[:n].astype(np.float64)
+    x = x[np.sort(np.unique(x, axis=0, return_index=True)[1])]
+    n = len(x)
+    mat = pairwise_distances(x, dtype=np.float32)
+    radius = rips.enclosing_radius(mat)
+    if kind == "full":
+        t = radius
+    else:
+        t = rips._float32_floor(rips.h1_birth_bound(mat) * rips._SHORTCUT_MARGIN)
+    step = max(1, (1 << 24) // n)
+    edges = (sum(int(np.count_nonzero(mat[i : i + step] <= t)) for i in range(0, n, step)) - n) // 2
+    with open("/proc/self/clear_refs", "w") as fh:  # reset the high-water mark
+        fh.write("5")
+    base = _peak_gib()
+    c = time.process_time()
+    raw = rips.BACKENDS["gudhi"](mat, 1, t, 2)
+    cpu = time.process_time() - c
+    h1 = np.asarray(raw[1]).reshape(-1, 2)
+    print(
+        json.dumps(
+            {
+                "n": n,
+                "edges": edges,
+                "fraction": edges / (n * (n - 1) / 2),
+                "engine_gib": _peak_gib() - base,
+                "cpu": cpu,
+                "alive": int(np.isinf(h1[:, 1]).sum()),
+                # persistence keeps a truncated run only below 0.9 x the enclosing radius
+                # and with no H1 bar alive at its threshold (else it runs to the radius)
+                "kept": kind == "full" or (t < 0.9 * radius and not np.isinf(h1[:, 1]).any()),
+            }
+        )
+    )
+
+
+def calibrate() -> None:
+    """Per-edge memory of the engine runs the model charges for (see the module notes)."""
+    from _homology_common import augmented_digit_clouds, machine
+
+    from tda_activations.homology import large
+
+    print(f"machine: {machine()}")
+    rng = np.random.default_rng(0)
+    theta = rng.uniform(0, 2 * np.pi, 5000)
+    clouds = {
+        "activations (zoo MLP features.2, 256-D)": augmented_digit_clouds(8000)["features.2"],
+        "Gaussian, 512-D": rng.normal(size=(4000, 512)),
+        "uniform cube, 3-D": rng.uniform(size=(5000, 3)),
+        "noisy circle, 2-D": np.c_[np.cos(theta), np.sin(theta)]
+        + rng.normal(scale=0.05, size=(5000, 2)),
+    }
+    plan = {
+        "activations (zoo MLP features.2, 256-D)": [
+            ("full", 2000),
+            ("full", 5000),
+            ("full", 8000),
+            ("truncated", 8000),
+        ],
+        "Gaussian, 512-D": [("full", 2000), ("full", 4000), ("truncated", 4000)],
+        "uniform cube, 3-D": [("full", 2000), ("full", 5000), ("truncated", 5000)],
+        "noisy circle, 2-D": [("full", 1000), ("full", 2000), ("truncated", 5000)],
+    }
+    print(
+        f"{'cloud':40s} {'run':9s} {'n':>5s} {'edges':>11s} {'of pairs':>8s} "
+        f"{'engine GiB':>10s} {'B/edge':>7s} {'cpu s':>6s} {'H1 alive':>8s}"
+    )
+    worst = {"full": 0.0, "truncated": 0.0}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, x in clouds.items():
+            path = os.path.join(tmp, "cloud.npy")
+            np.save(path, np.asarray(x, dtype=np.float64))
+            for kind, n in plan[name]:
+                cmd = [sys.executable, __file__, "--calibrate-child", path, str(n), kind]
+                out = subprocess.run(cmd, check=False, capture_output=True, text=True)
+                if out.returncode:
+                    print(f"{name:40s} {kind:9s} {n:5d} failed: {out.stderr.strip()[-80:]}")
+                    continue
+                r = json.loads(out.stdout.strip().splitlines()[-1])
+                per_edge = r["engine_gib"] * 2**30 / max(r["edges"], 1)
+                if r["kept"]:
+                    worst[kind] = max(worst[kind], per_edge)
+                else:
+                    kind = "(retried)"  # persistence would not keep this truncated run
+                print(
+                    f"{name:40s} {kind:9s} {r['n']:5d} {r['edges']:11,d} {r['fraction']:8.1%} "
+                    f"{r['engine_gib']:10.3f} {per_edge:7.0f} {r['cpu']:6.1f} {r['alive']:8d}",
+                    flush=True,
+                )
+    print("(retried): a truncated run persistence would not keep (its threshold reaches 0.9 x the")
+    print("enclosing radius, or an H1 bar is alive there); it is then run to the radius, as 'full'")
+    print(
+        f"largest per-edge cost measured: full {worst['full']:.0f} B, truncated "
+        f"{worst['truncated']:.0f} B; charged by the model: full {large._BYTES_PER_EDGE:.0f} B, "
+        f"truncated {large._BYTES_PER_EDGE_SHORTCUT:.0f} B"
+    )
+
+
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
         _child(sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5], float(sys.argv[6]))
+    elif len(sys.argv) > 1 and sys.argv[1] == "--calibrate-child":
+        _calibrate_child(sys.argv[2], int(sys.argv[3]), sys.argv[4])
+    elif len(sys.argv) > 1 and sys.argv[1] == "--calibrate":
+        calibrate()
     else:
         main()

@@ -19,6 +19,7 @@ __all__ = [
     "call_model",
     "check_input_fit",
     "check_model",
+    "compute_device",
     "eval_mode",
     "model_devices",
     "move_inputs",
@@ -167,16 +168,41 @@ def resolve_device(model: nn.Module, device: str | torch.device | None = None) -
         dev = own[0] if own else torch.device("cpu")
         _check_exists(dev)
         return dev
-    dev = _parse_device(device)
-    _check_exists(dev)
-    if dev.type == "cuda" and dev.index is None:
-        dev = torch.device("cuda", torch.cuda.current_device())
+    dev = compute_device(device)
     if own and dev not in own:
         where = ", ".join(str(d) for d in own)
         raise ValueError(
             f"the model's weights are on {where} but device {str(dev)!r} was asked; move the "
             f"model first (model.to({str(dev)!r})) or leave device=None to run where it is"
         )
+    return dev
+
+
+def compute_device(device: str | torch.device | int) -> torch.device:
+    """A checked device for a computation that belongs to no model (e.g. a distance matrix).
+
+    Parameters
+    ----------
+    device
+        A device name (``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``), an index (CUDA) or a
+        :class:`torch.device`.
+
+    Returns
+    -------
+    torch.device
+        The device; ``cuda`` without an index is made ``cuda:<current>``.
+
+    Raises
+    ------
+    ValueError
+        The device does not exist here (the message lists those that do) or is ``meta``.
+    TypeError
+        ``device`` is not one of the accepted types.
+    """
+    dev = _parse_device(device)
+    _check_exists(dev)
+    if dev.type == "cuda" and dev.index is None:
+        dev = torch.device("cuda", torch.cuda.current_device())
     return dev
 
 

@@ -84,8 +84,12 @@ def _pairs_values(
     return np.concatenate(run_tasks(_chunk_values, tasks, n_jobs))
 
 
-def _params(dist: DiagramDistance, dim: int, items: Sequence[Any]) -> dict[str, Any]:
+def _params(
+    dist: DiagramDistance, dim: int, items: Sequence[Any], device: Any = None
+) -> dict[str, Any]:
     out: dict[str, Any] = {"metric": dist.name, "dim": dim, **dist.params}
+    if device is not None:
+        out["device"] = str(device)
     first = next((d for d in items if isinstance(d, Diagrams)), None)
     if first is not None:
         out["diagrams"] = {
@@ -103,6 +107,7 @@ def distance_matrix(
     metric: str | DiagramDistance = "sliced_wasserstein",
     dim: int = 1,
     n_jobs: int | None = 1,
+    device: Any = None,
     **params: Any,
 ) -> LayerMatrix:
     """All-pairs distances within one collection of diagrams (e.g. the layers of a model).
@@ -121,6 +126,10 @@ def distance_matrix(
         Homology dimension compared.
     n_jobs
         Worker processes for large matrices (``-1``: all CPUs).
+    device
+        ``None`` (the CPU engine, with ``n_jobs`` processes) or a torch device such as
+        ``"cuda"``: the whole matrix is computed there, for a distance with a device
+        engine (the sliced Wasserstein distance); recorded in ``params["device"]``.
     **params
         Options of the distance (``n_directions=50``, ``order``, ``internal_p``, ``essential``...).
 
@@ -139,18 +148,21 @@ def distance_matrix(
     dist = get_diagram_distance(metric, **params)
     labels, arrays, items = _collect(diagrams, dim, "diagrams")
     n = len(arrays)
-    iu, ju = np.triu_indices(n, 1)
-    vals = _pairs_values(dist, arrays, iu, ju, check_n_jobs(n_jobs))
-    out = np.zeros((n, n))
-    out[iu, ju] = vals
-    out[ju, iu] = vals
+    if device is not None:
+        out = dist.score_matrix(dist.prepare_many(arrays), device=device)
+    else:
+        iu, ju = np.triu_indices(n, 1)
+        vals = _pairs_values(dist, arrays, iu, ju, check_n_jobs(n_jobs))
+        out = np.zeros((n, n))
+        out[iu, ju] = vals
+        out[ju, iu] = vals
     return LayerMatrix(
         values=out,
         row_labels=tuple(labels),
         col_labels=tuple(labels),
         measure=dist.measure_name(dim),
         kind="distance",
-        params=_params(dist, dim, items),
+        params=_params(dist, dim, items, device),
     )
 
 
@@ -161,6 +173,7 @@ def cross_distance_matrix(
     metric: str | DiagramDistance = "sliced_wasserstein",
     dim: int = 1,
     n_jobs: int | None = 1,
+    device: Any = None,
     **params: Any,
 ) -> LayerMatrix:
     """Distances between every diagram of ``rows`` and every diagram of ``cols``.
@@ -173,7 +186,7 @@ def cross_distance_matrix(
     ----------
     rows, cols
         Diagram collections, as the ``diagrams`` of :func:`distance_matrix`.
-    metric, dim, n_jobs, **params
+    metric, dim, n_jobs, device, **params
         As in :func:`distance_matrix`.
 
     Returns
@@ -192,15 +205,19 @@ def cross_distance_matrix(
     rl, ra, ri = _collect(rows, dim, "rows")
     cl, ca, ci = _collect(cols, dim, "cols")
     nr, nc = len(ra), len(ca)
-    ii, jj = np.meshgrid(np.arange(nr), nr + np.arange(nc), indexing="ij")
-    vals = _pairs_values(dist, ra + ca, ii.ravel(), jj.ravel(), check_n_jobs(n_jobs))
+    if device is not None:
+        values = dist.score_matrix(dist.prepare_many(ra), dist.prepare_many(ca), device=device)
+    else:
+        ii, jj = np.meshgrid(np.arange(nr), nr + np.arange(nc), indexing="ij")
+        vals = _pairs_values(dist, ra + ca, ii.ravel(), jj.ravel(), check_n_jobs(n_jobs))
+        values = vals.reshape(nr, nc)
     return LayerMatrix(
-        values=vals.reshape(nr, nc),
+        values=values,
         row_labels=tuple(rl),
         col_labels=tuple(cl),
         measure=dist.measure_name(dim),
         kind="distance",
-        params=_params(dist, dim, [*ri, *ci]),
+        params=_params(dist, dim, [*ri, *ci], device),
     )
 
 

@@ -27,7 +27,7 @@ import math
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
@@ -131,6 +131,8 @@ class Measure(PairwiseMeasure):
     #: Fewest points a cloud must have.
     min_points: int = 2
     family = "similarity"
+    #: Whether ``score_matrix`` takes ``device=`` (a torch device for the matrix products).
+    has_device_engine: ClassVar[bool] = False
 
     @property
     def params(self) -> dict[str, Any]:

@@ -69,11 +69,24 @@ def _prepare_all(m: Measure, acts: ActivationSet, layers: Sequence[str], tag: st
     return out
 
 
+def _score_matrix(m: Measure, rows: list, cols: list | None, device: Any) -> np.ndarray:
+    """``m.score_matrix``, on ``device`` when one is given (and ``m`` has a device engine)."""
+    if device is None:
+        return m.score_matrix(rows, cols)
+    if not m.has_device_engine:
+        raise ValueError(
+            f"measure {m.id} has no device engine; leave device=None (the CPU) or use "
+            "measure='linear_cka'"
+        )
+    return m.score_matrix(rows, cols, device=device)  # type: ignore[call-arg]
+
+
 def similarity_matrix(
     acts: ActivationSet,
     *,
     measure: Measure | str = "linear_cka",
     layers: Sequence[str] | None = None,
+    device: Any = None,
     **measure_params: Any,
 ) -> LayerMatrix:
     """The measure between every pair of layers of one model.
@@ -86,6 +99,9 @@ def similarity_matrix(
         A registry name (see :func:`available_measures`) or a measure object.
     layers
         Layers to compare, in order (default: all, in forward order).
+    device
+        ``None`` (the CPU) or a torch device such as ``"cuda"`` for a measure with a
+        device engine (linear CKA); recorded in ``params["device"]``.
     **measure_params
         Parameters of the measure when given by name (e.g. ``debiased=True``).
 
@@ -110,7 +126,7 @@ def similarity_matrix(
     index = _check_same_points(acts, names, "similarity_matrix")
     t0 = time.perf_counter()
     prepared = _prepare_all(m, acts, names, "")
-    values = m.score_matrix(prepared)
+    values = _score_matrix(m, prepared, None, device)
     log.info("%s over %d layers in %.2fs", m.id, len(names), time.perf_counter() - t0)
     params = {
         "measure": m.name,
@@ -118,6 +134,7 @@ def similarity_matrix(
         "properties": _props(m),
         "n_points": int(index.shape[0]),
         **_provenance(acts),
+        **({} if device is None else {"device": str(device)}),
     }
     return LayerMatrix(
         values=values,
@@ -136,6 +153,7 @@ def cross_similarity_matrix(
     measure: Measure | str = "linear_cka",
     layers_a: Sequence[str] | None = None,
     layers_b: Sequence[str] | None = None,
+    device: Any = None,
     **measure_params: Any,
 ) -> LayerMatrix:
     """The measure between every layer of one model (rows) and every layer of another (columns).
@@ -148,6 +166,8 @@ def cross_similarity_matrix(
         A registry name or a measure object.
     layers_a, layers_b
         Layers of each model (default: all).
+    device
+        As in :func:`similarity_matrix`.
     **measure_params
         Parameters of the measure when given by name.
 
@@ -183,7 +203,7 @@ def cross_similarity_matrix(
     t0 = time.perf_counter()
     pa = _prepare_all(m, acts_a, rows, "first set, ")
     pb = _prepare_all(m, acts_b, cols, "second set, ")
-    values = m.score_matrix(pa, pb)
+    values = _score_matrix(m, pa, pb, device)
     log.info("%s, %dx%d layers in %.2fs", m.id, len(rows), len(cols), time.perf_counter() - t0)
     prov_a, prov_b = _provenance(acts_a), _provenance(acts_b)
     params = {
@@ -199,6 +219,7 @@ def cross_similarity_matrix(
         "conv_maps": prov_a["conv_maps"]
         if prov_a["reduction"] == prov_b["reduction"]
         else f"rows: {prov_a['conv_maps']}; columns: {prov_b['conv_maps']}",
+        **({} if device is None else {"device": str(device)}),
     }
     return LayerMatrix(
         values=values,
