@@ -96,6 +96,17 @@ def test_bottleneck_property_against_persim_and_hera(seed, k1, k2):
     assert ours == pytest.approx(hera.bottleneck_distance(a, b, 0), rel=1e-12, abs=1e-12)
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_bottleneck_of_larger_tied_diagrams_against_persim(seed):
+    # the pairs come from KD-tree ball queries: on a half-integer grid many costs equal a
+    # point's distance to the diagonal exactly, where a query radius could lose a pair
+    rng = np.random.default_rng(seed)
+    births = rng.integers(0, 12, size=(2, 150)) / 2.0
+    a = np.c_[births[0], births[0] + rng.integers(1, 6, 150) / 2.0]
+    b = np.c_[births[1], births[1] + rng.integers(1, 6, 150) / 2.0]
+    assert bottleneck_distance(a, b) == persim.bottleneck(a, b)
+
+
 def test_bottleneck_where_gudhis_exact_mode_is_wrong():
     # gudhi.bottleneck_distance(a, b, e=0) returns 1.5 here (GUDHI 3.13); every point to the
     # diagonal costs at most 1.05 and no pairing does better, as persim and Hera agree.

@@ -90,18 +90,43 @@ def _essential_costs(a: np.ndarray, b: np.ndarray) -> np.ndarray | None:
 # --------------------------------------------------------------------- bottleneck
 
 
-def _saturates(edges: np.ndarray) -> bool:
-    """Whether a matching in the bipartite graph ``edges`` (rows x cols) covers every row."""
-    rows, cols = edges.shape
-    if rows == 0:
+def _saturates(edges: Any, n_rows: int, n_cols: int) -> bool:
+    """Whether a matching in the sparse bipartite graph ``edges`` (rows x cols) covers every row."""
+    if n_rows == 0:
         return True
-    if rows > cols or not edges.any(axis=1).all():
+    if n_rows > n_cols or np.unique(edges.row).size < n_rows:
         return False
-    from scipy.sparse import csr_matrix
     from scipy.sparse.csgraph import maximum_bipartite_matching
 
-    match = maximum_bipartite_matching(csr_matrix(edges), perm_type="column")
+    match = maximum_bipartite_matching(edges.tocsr(), perm_type="column")
     return bool((match >= 0).all())
+
+
+def _useful_pairs(
+    a: np.ndarray, b: np.ndarray, da: np.ndarray, db: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The pairs an optimal matching may use, with their L-infinity costs.
+
+    A pair whose cost exceeds both points' distances to the diagonal is never needed
+    (sending both to the diagonal is cheaper), so only pairs with ``cost <= da[i]`` or
+    ``cost <= db[j]`` are kept, found with KD-tree ball queries (a slightly larger
+    radius, then the exact test), never through an ``na x nb`` matrix.
+    """
+    from scipy.spatial import cKDTree
+
+    ta, tb = cKDTree(a), cKDTree(b)
+    grow = 1.0 + 1e-9  # the trees' own rounding must not lose a pair at exactly the radius
+    found_a = tb.query_ball_point(a, r=da * grow + 1e-300, p=np.inf)
+    found_b = ta.query_ball_point(b, r=db * grow + 1e-300, p=np.inf)
+    ia = np.repeat(np.arange(len(a)), [len(f) for f in found_a])
+    ja = np.fromiter((j for f in found_a for j in f), dtype=np.int64, count=ia.size)
+    jb = np.repeat(np.arange(len(b)), [len(f) for f in found_b])
+    ib = np.fromiter((i for f in found_b for i in f), dtype=np.int64, count=jb.size)
+    key = np.unique(np.concatenate([ia * len(b) + ja, ib * len(b) + jb]))
+    i, j = key // len(b), key % len(b)
+    cost = np.maximum(np.abs(a[i, 0] - b[j, 0]), np.abs(a[i, 1] - b[j, 1]))
+    keep = cost <= np.maximum(da[i], db[j])
+    return i[keep], j[keep], cost[keep]
 
 
 def _bottleneck_finite(a: np.ndarray, b: np.ndarray) -> float:
@@ -109,20 +134,45 @@ def _bottleneck_finite(a: np.ndarray, b: np.ndarray) -> float:
     db = (b[:, 1] - b[:, 0]) / 2.0
     if a.shape[0] == 0 or b.shape[0] == 0:
         return float(max(da.max(initial=0.0), db.max(initial=0.0)))
-    cost = np.maximum(
-        np.abs(np.subtract.outer(a[:, 0], b[:, 0])), np.abs(np.subtract.outer(a[:, 1], b[:, 1]))
-    )
-    # Every point goes to the diagonal or to a partner: a lower bound.
-    lower = max(np.minimum(da, cost.min(axis=1)).max(), np.minimum(db, cost.min(axis=0)).max())
-    # The optimum is a diagonal distance or a pair cost no larger than one of the two
-    # diagonal distances (otherwise sending both to the diagonal is cheaper).
-    useful = cost <= np.maximum(da[:, None], db[None, :])
-    cand = np.concatenate([da, db, cost[useful]])
+    from scipy.sparse import coo_matrix
+
+    i, j, cost = _useful_pairs(a, b, da, db)
+    # Every point goes to the diagonal or to a partner: a lower bound.  A pair left out
+    # costs more than both diagonal distances, so it cannot lower min(da_i, cost_ij).
+    near_a, near_b = da.copy(), db.copy()
+    np.minimum.at(near_a, i, cost)
+    np.minimum.at(near_b, j, cost)
+    lower = max(near_a.max(), near_b.max())
+    # The optimum is a diagonal distance or the cost of a useful pair.
+    cand = np.concatenate([da, db, cost])
     cand = np.unique(cand[cand >= lower])
 
     def feasible(t: float) -> bool:
-        edges = cost <= t
-        return _saturates(edges[da > t]) and _saturates(edges[:, db > t].T)
+        ok = cost <= t
+        # the rows (points of a) that must be matched at t, and their edges
+        must_a = da > t
+        sel = ok & must_a[i]
+        rows = np.cumsum(must_a) - 1
+        if not _saturates(
+            coo_matrix(
+                (np.ones(int(sel.sum()), dtype=bool), (rows[i[sel]], j[sel])),
+                shape=(int(must_a.sum()), len(b)),
+            ),
+            int(must_a.sum()),
+            len(b),
+        ):
+            return False
+        must_b = db > t
+        sel = ok & must_b[j]
+        cols = np.cumsum(must_b) - 1
+        return _saturates(
+            coo_matrix(
+                (np.ones(int(sel.sum()), dtype=bool), (cols[j[sel]], i[sel])),
+                shape=(int(must_b.sum()), len(a)),
+            ),
+            int(must_b.sum()),
+            len(a),
+        )
 
     if feasible(cand[0]):
         return float(cand[0])
