@@ -116,17 +116,30 @@ def _useful_pairs(
 
     ta, tb = cKDTree(a), cKDTree(b)
     grow = 1.0 + 1e-9  # the trees' own rounding must not lose a pair at exactly the radius
-    found_a = tb.query_ball_point(a, r=da * grow + 1e-300, p=np.inf)
-    found_b = ta.query_ball_point(b, r=db * grow + 1e-300, p=np.inf)
-    ia = np.repeat(np.arange(len(a)), [len(f) for f in found_a])
-    ja = np.fromiter((j for f in found_a for j in f), dtype=np.int64, count=ia.size)
-    jb = np.repeat(np.arange(len(b)), [len(f) for f in found_b])
-    ib = np.fromiter((i for f in found_b for i in f), dtype=np.int64, count=jb.size)
-    key = np.unique(np.concatenate([ia * len(b) + ja, ib * len(b) + jb]))
-    i, j = key // len(b), key % len(b)
-    cost = np.maximum(np.abs(a[i, 0] - b[j, 0]), np.abs(a[i, 1] - b[j, 1]))
-    keep = cost <= np.maximum(da[i], db[j])
-    return i[keep], j[keep], cost[keep]
+
+    def flat(found: Any) -> tuple[np.ndarray, np.ndarray]:
+        lengths = np.fromiter(map(len, found), dtype=np.int64, count=len(found))
+        own = np.repeat(np.arange(len(found)), lengths)
+        other = (
+            np.concatenate([np.asarray(f, dtype=np.int64) for f in found])
+            if lengths.sum()
+            else np.zeros(0, dtype=np.int64)
+        )
+        return own, other
+
+    def costs(i: np.ndarray, j: np.ndarray) -> np.ndarray:
+        return np.maximum(np.abs(a[i, 0] - b[j, 0]), np.abs(a[i, 1] - b[j, 1]))
+
+    # pairs with cost <= da[i], then those with cost <= db[j] that are not among them
+    ia, ja = flat(tb.query_ball_point(a, r=da * grow + 1e-300, p=np.inf))
+    ca = costs(ia, ja)
+    keep_a = ca <= da[ia]
+    jb, ib = flat(ta.query_ball_point(b, r=db * grow + 1e-300, p=np.inf))
+    cb = costs(ib, jb)
+    keep_b = (cb <= db[jb]) & (cb > da[ib])
+    i = np.concatenate([ia[keep_a], ib[keep_b]])
+    j = np.concatenate([ja[keep_a], jb[keep_b]])
+    return i, j, np.concatenate([ca[keep_a], cb[keep_b]])
 
 
 def _bottleneck_finite(a: np.ndarray, b: np.ndarray) -> float:
