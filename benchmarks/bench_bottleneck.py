@@ -4,7 +4,8 @@
 matrices of the same size) before its binary search; two diagrams of 35,000 bars then
 took about 20 GB.  It now keeps only the pairs an optimal matching may use (cost at most
 one of the two points' distances to the diagonal), found with ball queries of a KD-tree
-in the L-infinity norm.  This times both on real H1 diagrams (ours of two disjoint
+in the L-infinity norm once the diagrams have more than ``DENSE_BOTTLENECK_PAIRS`` pairs
+(below, the dense matrix is the faster way to find them).  This times both on real H1 diagrams (ours of two disjoint
 activation clouds of the augmented digits, ``_homology_common.augmented_digit_clouds``)
 (median of 3 calls) and records numpy's traced peak memory in a separate call; GUDHI's exact mode (``e=0``) and its default
 (the last bits may differ) run on the same pairs for reference.

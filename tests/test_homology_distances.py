@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import math
 
 import gudhi
@@ -96,10 +97,16 @@ def test_bottleneck_property_against_persim_and_hera(seed, k1, k2):
     assert ours == pytest.approx(hera.bottleneck_distance(a, b, 0), rel=1e-12, abs=1e-12)
 
 
+@pytest.mark.parametrize("dense_pairs", [0, 1 << 40])  # KD-tree ball queries; dense matrix
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_bottleneck_of_larger_tied_diagrams_against_persim(seed):
-    # the pairs come from KD-tree ball queries: on a half-integer grid many costs equal a
-    # point's distance to the diagonal exactly, where a query radius could lose a pair
+def test_bottleneck_of_larger_tied_diagrams_against_persim(seed, dense_pairs, monkeypatch):
+    # on a half-integer grid many costs equal a point's distance to the diagonal exactly,
+    # where a ball query's radius could lose a pair
+    monkeypatch.setattr(
+        importlib.import_module("tda_activations.homology.distances"),
+        "DENSE_BOTTLENECK_PAIRS",
+        dense_pairs,
+    )
     rng = np.random.default_rng(seed)
     births = rng.integers(0, 12, size=(2, 150)) / 2.0
     a = np.c_[births[0], births[0] + rng.integers(1, 6, 150) / 2.0]

@@ -142,6 +142,24 @@ def _useful_pairs(
     return i, j, np.concatenate([ca[keep_a], cb[keep_b]])
 
 
+#: Up to this many pairs of points the useful pairs are found in a dense cost matrix
+#: (faster on small diagrams: 9 ms against 22 ms for 850 x 850 bars); beyond, by KD-tree
+#: ball queries (no na x nb array: 5x less memory at 9,000 x 9,000 bars, the same time;
+#: ``benchmarks/bench_bottleneck.py``).  Both give the same pairs, so the same value.
+DENSE_BOTTLENECK_PAIRS = 1 << 22
+
+
+def _useful_pairs_dense(
+    a: np.ndarray, b: np.ndarray, da: np.ndarray, db: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_useful_pairs` through the dense ``na x nb`` cost matrix."""
+    cost = np.maximum(
+        np.abs(np.subtract.outer(a[:, 0], b[:, 0])), np.abs(np.subtract.outer(a[:, 1], b[:, 1]))
+    )
+    i, j = np.nonzero(cost <= np.maximum(da[:, None], db[None, :]))
+    return i, j, cost[i, j]
+
+
 def _bottleneck_finite(a: np.ndarray, b: np.ndarray) -> float:
     da = (a[:, 1] - a[:, 0]) / 2.0
     db = (b[:, 1] - b[:, 0]) / 2.0
@@ -149,7 +167,10 @@ def _bottleneck_finite(a: np.ndarray, b: np.ndarray) -> float:
         return float(max(da.max(initial=0.0), db.max(initial=0.0)))
     from scipy.sparse import coo_matrix
 
-    i, j, cost = _useful_pairs(a, b, da, db)
+    if a.shape[0] * b.shape[0] <= DENSE_BOTTLENECK_PAIRS:
+        i, j, cost = _useful_pairs_dense(a, b, da, db)
+    else:
+        i, j, cost = _useful_pairs(a, b, da, db)
     # Every point goes to the diagonal or to a partner: a lower bound.  A pair left out
     # costs more than both diagonal distances, so it cannot lower min(da_i, cost_ij).
     near_a, near_b = da.copy(), db.copy()
