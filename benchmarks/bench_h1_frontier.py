@@ -223,6 +223,11 @@ def main() -> None:
     peers = max((frontier[e] for e in engines if e != "ours"), default=0)
     if "ours" in frontier and peers:
         print(f"ratio (largest exact-H1 cloud, ours / best peer): {frontier['ours'] / peers:.1f}x")
+    elif frontier.get("ours") and len(engines) > 1:
+        print(
+            "ratio (largest exact-H1 cloud, ours / best peer): inf (every peer failed at every "
+            f"size; ours exact up to {frontier['ours']:,} points)"
+        )
 
 
 def _calibrate_child(path: str, n: int, kind: str) -> None:
