@@ -197,7 +197,7 @@ def main() -> None:
                     f"{r['peak_gib']:8.2f} {len(r['h1']):7d} {bott:>18s} {r['limit']:9.1f}",
                     flush=True,
                 )
-                if e.startswith("ours"):
+                if e.startswith("ours") and r.get("edges_in_filtration") is not None:
                     print(
                         f"{'':17s} {r['edges_in_filtration']:,} edges up to the engine's "
                         f"threshold {r['engine_threshold']:.3g} (enclosing radius "
