@@ -49,6 +49,8 @@ def test_sliced_wasserstein_on_a_device_equals_the_cpu_engine(device, monkeypatc
     assert got.params["device"] == device and "device" not in ref.params
     np.testing.assert_allclose(got.values, ref.values, rtol=1e-13, atol=1e-15)
     assert np.array_equal(got.values, got.values.T) and not np.diagonal(got.values).any()
+    again = distance_matrix(dgms, metric="sliced_wasserstein", n_directions=20, device=device)
+    assert np.array_equal(again.values, got.values)  # the same bits on a second run
     # and against persim, which we did not write
     a, b = dgms["d1"], dgms["d2"]
     assert got.value("d1", "d2") == pytest.approx(persim.sliced_wasserstein(a, b, M=20), rel=1e-12)
@@ -101,6 +103,9 @@ def test_linear_cka_on_a_device_equals_the_cpu_engine(device, debiased, monkeypa
     got = similarity_matrix(a, measure="linear_cka", debiased=debiased, device=device)
     assert got.params["device"] == device
     np.testing.assert_allclose(got.values, ref.values, rtol=1e-12, atol=1e-14)
+    # the same bits on a second run (no atomic additions: a resumed run must reproduce)
+    again = similarity_matrix(a, measure="linear_cka", debiased=debiased, device=device)
+    assert np.array_equal(again.values, got.values)
     cref = cross_similarity_matrix(a, b, measure="linear_cka", debiased=debiased)
     cgot = cross_similarity_matrix(a, b, measure="linear_cka", debiased=debiased, device=device)
     np.testing.assert_allclose(cgot.values, cref.values, rtol=1e-12, atol=1e-14)

@@ -187,7 +187,8 @@ def _stacked_cross_on_device(
     """:func:`_stacked_cross` on a torch device, in float64 (equal to about 1e-15 relative).
 
     Each block of stacked clouds is moved to the device once; the per-pair sums of the
-    squared product are segment sums (``index_add_``) there.
+    squared product are products with 0/1 segment matrices there (not ``index_add_``,
+    whose atomic additions on a GPU sum in a different order from run to run).
     """
     import torch
 
@@ -203,8 +204,13 @@ def _stacked_cross_on_device(
         moved = []
         for b0, b1 in blocks:
             seg = np.repeat(np.arange(b1 - b0), [c.shape[1] for c in clouds[b0:b1]])
+            onehot = np.zeros((seg.size, b1 - b0))
+            onehot[np.arange(seg.size), seg] = 1.0
             moved.append(
-                (torch.from_numpy(np.hstack(clouds[b0:b1])).to(dev), torch.from_numpy(seg).to(dev))
+                (
+                    torch.from_numpy(np.hstack(clouds[b0:b1])).to(dev),
+                    torch.from_numpy(onehot).to(dev),
+                )
             )
         return moved
 
@@ -217,13 +223,7 @@ def _stacked_cross_on_device(
                 continue
             b, sb = yb[bj]
             m = (a.T @ b).square_()
-            rows = torch.zeros((r1 - r0, m.shape[1]), dtype=m.dtype, device=dev).index_add_(
-                0, sa, m
-            )
-            cells = torch.zeros((r1 - r0, c1 - c0), dtype=m.dtype, device=dev).index_add_(
-                1, sb, rows
-            )
-            out[r0:r1, c0:c1] = cells.cpu().numpy()
+            out[r0:r1, c0:c1] = (sa.T @ m @ sb).cpu().numpy()
     return out
 
 
