@@ -111,14 +111,18 @@ def test_linear_cka_on_a_device_equals_the_cpu_engine(device, debiased, monkeypa
     np.testing.assert_allclose(cgot.values, cref.values, rtol=1e-12, atol=1e-14)
 
 
-def test_measures_without_a_device_engine_say_so():
+def test_measures_without_a_device_engine_say_so_and_gram_form_clouds_go_too():
     with pytest.raises(ValueError, match="bottleneck distance has no device engine"):
         distance_matrix(_diagrams(2, 3), metric="bottleneck", device="cpu")
     with pytest.raises(ValueError, match="has no device engine; leave device=None"):
         similarity_matrix(_acts(0), measure="procrustes", device="cpu")
-    wide = _acts(0, n=8)  # 9 and 13 features on 8 points: the Gram form
-    with pytest.raises(ValueError, match="needs every cloud in feature form"):
-        similarity_matrix(wide, measure="linear_cka", device="cpu")
+    wide = _acts(0, n=8)  # 9 and 13 features on 8 points: the Gram form on the CPU
+    np.testing.assert_allclose(
+        similarity_matrix(wide, measure="linear_cka", device="cpu").values,
+        similarity_matrix(wide, measure="linear_cka").values,
+        rtol=1e-12,
+        atol=1e-14,
+    )
 
 
 @pytest.mark.skipif(torch.cuda.device_count() >= 8, reason="this machine has a cuda:7")

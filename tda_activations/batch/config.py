@@ -295,6 +295,13 @@ class ModelSpec(_Section):
 _DEVICE = re.compile(r"^(cpu|cuda(:\d+)?|mps|xpu(:\d+)?)$")
 
 
+def _checked_device(v: str | None) -> str | None:
+    """A device name's form (whether it exists is checked where the task runs)."""
+    if v is not None and not _DEVICE.match(v):
+        raise ValueError(f"{v!r} is not a device: give 'cpu', 'cuda', 'cuda:<index>' or 'mps'")
+    return v
+
+
 class ExtractConfig(_Section):
     """``[extract]``: layers, reduction to point clouds, points per layer, device.
 
@@ -322,9 +329,7 @@ class ExtractConfig(_Section):
     @field_validator("device")
     @classmethod
     def _device(cls, v: str | None) -> str | None:
-        if v is not None and not _DEVICE.match(v):
-            raise ValueError(f"{v!r} is not a device: give 'cpu', 'cuda', 'cuda:<index>' or 'mps'")
-        return v
+        return _checked_device(v)
 
     @field_validator("layout")
     @classmethod
@@ -450,12 +455,24 @@ def _checked_specs(value: Any, *, what: str, build: Any) -> list[dict[str, Any]]
 
 
 class DistancesConfig(_Section):
-    """``[distances]``: distances between the diagrams of layers, within and across models."""
+    """``[distances]``: distances between the diagrams of layers, within and across models.
+
+    ``device`` (``"cuda"``, ``"cuda:1"``, ...; default none: the CPU engine) computes the
+    sliced-Wasserstein matrices on a torch device (see
+    :func:`~tda_activations.homology.distance_matrix`); it is part of the tasks' keys,
+    since a device sums in its own order.
+    """
 
     enabled: bool = True
     dim: int = Field(default=1, ge=0)
     metrics: list[NamedSpec] = Field(default_factory=lambda: [NamedSpec(name="sliced_wasserstein")])
     cross_models: bool = True
+    device: str | None = None
+
+    @field_validator("device")
+    @classmethod
+    def _device(cls, v: str | None) -> str | None:
+        return _checked_device(v)
 
     @field_validator("metrics", mode="before")
     @classmethod
@@ -466,11 +483,21 @@ class DistancesConfig(_Section):
 
 
 class SimilarityConfig(_Section):
-    """``[similarity]``: representational similarity between layers, within and across models."""
+    """``[similarity]``: representational similarity between layers, within and across models.
+
+    ``device`` computes the linear-CKA matrices on a torch device (see
+    :func:`~tda_activations.similarity.similarity_matrix`), as in ``[distances]``.
+    """
 
     enabled: bool = True
     measures: list[NamedSpec] = Field(default_factory=lambda: [NamedSpec(name="linear_cka")])
     cross_models: bool = True
+    device: str | None = None
+
+    @field_validator("device")
+    @classmethod
+    def _device(cls, v: str | None) -> str | None:
+        return _checked_device(v)
 
     @field_validator("measures", mode="before")
     @classmethod

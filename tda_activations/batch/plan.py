@@ -297,6 +297,25 @@ class Planner:
 
     # ------------------------------------------------------------- per model
 
+    def _device_option(self, analysis: str, spec: NamedSpec) -> dict[str, Any]:
+        """The device option of a measure's tasks: ``{"device": ...}`` or nothing.
+
+        Nothing unless the section names a device and the measure has a device engine,
+        so a run without one plans the same tasks, with the same keys, as before.
+        """
+        device = getattr(self.config, analysis).device
+        if device is None:
+            return {}
+        if analysis == "distances":
+            from ..homology import get_diagram_distance
+
+            capable = get_diagram_distance(spec.name, **spec.params).has_device_engine
+        else:
+            from ..similarity import get_measure
+
+            capable = get_measure(spec.name, **spec.params).has_device_engine
+        return {"device": device} if capable else {}
+
     def _model_tasks(self, label: str, layers: list[str]) -> list[Task]:
         cfg = self.config
         store = self.extract_tasks[label].path
@@ -327,6 +346,7 @@ class Planner:
                             "dim": cfg.distances.dim,
                             "rows": layers,
                             "row_roles": [f"r{i}" for i in range(len(layers))],
+                            **self._device_option("distances", spec),
                         },
                         {f"r{i}": per[l].path for i, l in enumerate(layers)},
                         info={"model": label, "spec": spec.label, "analysis": "distances"},
@@ -350,7 +370,11 @@ class Planner:
                     "similarity",
                     f"{label}/{spec.label}",
                     "similarity_block",
-                    {"measure": spec.name, "params": spec.params},
+                    {
+                        "measure": spec.name,
+                        "params": spec.params,
+                        **self._device_option("similarity", spec),
+                    },
                     {"a": store},
                     info={"model": label, "spec": spec.label, "analysis": "similarity"},
                 )
@@ -493,6 +517,7 @@ class Planner:
                 "dim": cfg.distances.dim,
                 "rows": row_labels,
                 "row_roles": [f"r{i}" for i in range(len(row_labels))],
+                **self._device_option("distances", spec),
             }
             if cols is not None:
                 col_labels = [f"{m}/{l}" for m in cols for l in self._layers[m]]
@@ -509,7 +534,12 @@ class Planner:
                 "distances", f"{name}/{spec.label}", "distance_block", params, deps, info=info
             )
         deps = {f"a{i}": self.extract_tasks[m].path for i, m in enumerate(rows)}
-        params = {"measure": spec.name, "params": spec.params, "rows": rows}
+        params = {
+            "measure": spec.name,
+            "params": spec.params,
+            "rows": rows,
+            **self._device_option("similarity", spec),
+        }
         if cols is not None:
             deps.update({f"b{j}": self.extract_tasks[m].path for j, m in enumerate(cols)})
             params["cols"] = cols

@@ -310,16 +310,20 @@ def distance_block(
     row_roles: Sequence[str],
     cols: Sequence[str] | None = None,
     col_roles: Sequence[str] | None = None,
+    device: str | None = None,
 ) -> dict[str, Any]:
-    """Diagram distances between layers: within one model (``cols`` omitted) or model A x model B."""
+    """Diagram distances between layers: within one model (``cols`` omitted) or model A x model B.
+
+    ``device``: the torch device of the distance's device engine (``[distances] device``).
+    """
     from ..homology import cross_distance_matrix, distance_matrix
 
     a = _diagrams(inputs, row_roles, rows)
     if cols is None:
-        m = distance_matrix(a, metric=metric, dim=dim, **dict(params))
+        m = distance_matrix(a, metric=metric, dim=dim, device=device, **dict(params))
     else:
         b = _diagrams(inputs, col_roles or (), cols)
-        m = cross_distance_matrix(a, b, metric=metric, dim=dim, **dict(params))
+        m = cross_distance_matrix(a, b, metric=metric, dim=dim, device=device, **dict(params))
     save_matrix(m, out)
     return {"measure": m.measure, "shape": list(m.shape)}
 
@@ -328,17 +332,25 @@ def distance_block(
 
 
 def similarity_block(
-    out: Path, inputs: Mapping[str, Path], *, measure: str, params: Mapping[str, Any]
+    out: Path,
+    inputs: Mapping[str, Path],
+    *,
+    measure: str,
+    params: Mapping[str, Any],
+    device: str | None = None,
 ) -> dict[str, Any]:
-    """Similarity between layers: within one model (input ``a``) or model A x model B (``a``, ``b``)."""
+    """Similarity between layers: within one model (input ``a``) or model A x model B (``a``, ``b``).
+
+    ``device``: the torch device of the measure's device engine (``[similarity] device``).
+    """
     from ..similarity import cross_similarity_matrix, similarity_matrix
 
     acts_a = _load_acts(inputs["a"])
     if "b" not in inputs:
-        m = similarity_matrix(acts_a, measure=measure, **dict(params))
+        m = similarity_matrix(acts_a, measure=measure, device=device, **dict(params))
     else:
         m = cross_similarity_matrix(
-            acts_a, _load_acts(inputs["b"]), measure=measure, **dict(params)
+            acts_a, _load_acts(inputs["b"]), measure=measure, device=device, **dict(params)
         )
     save_matrix(m, out)
     return {"measure": m.measure, "kind": m.kind, "shape": list(m.shape)}
@@ -390,22 +402,26 @@ def similarity_groups(
     params: Mapping[str, Any],
     rows: Sequence[str],
     cols: Sequence[str] | None = None,
+    device: str | None = None,
 ) -> dict[str, Any]:
     """Similarity between every layer of two groups of models.
 
     The models ``rows`` (inputs ``a0, a1, ...``) against the models ``cols`` (inputs
     ``b0, ...``; omitted: ``rows`` against themselves).
 
-    One call of the all-pairs engine (each cloud prepared once); labels ``model/layer``.
+    One call of the all-pairs engine (each cloud prepared once), on ``device`` where given;
+    labels ``model/layer``.
     """
     from ..similarity import cross_similarity_matrix, similarity_matrix
 
     stack_a = _stacked_acts(inputs, [f"a{i}" for i in range(len(rows))], rows)
     if cols is None:
-        m = similarity_matrix(stack_a, measure=measure, **dict(params))
+        m = similarity_matrix(stack_a, measure=measure, device=device, **dict(params))
     else:
         stack_b = _stacked_acts(inputs, [f"b{j}" for j in range(len(cols))], cols)
-        m = cross_similarity_matrix(stack_a, stack_b, measure=measure, **dict(params))
+        m = cross_similarity_matrix(
+            stack_a, stack_b, measure=measure, device=device, **dict(params)
+        )
     save_matrix(m, out)
     return {"measure": m.measure, "kind": m.kind, "shape": list(m.shape)}
 

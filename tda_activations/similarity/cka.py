@@ -360,8 +360,9 @@ class LinearCKA(Measure):
             matrix exactly symmetric).
         device
             ``None`` (NumPy on the CPU, one BLAS thread) or a torch device such as
-            ``"cuda"`` for the stacked products (float64; equal to about 1e-15
-            relative; the values may then depend on the device's summation order).
+            ``"cuda"`` for the stacked products, whatever the clouds' form (float64;
+            equal to about 1e-15 relative; the same bits from run to run on one device,
+            which may differ from another device's in the last bits).
 
         Returns
         -------
@@ -375,13 +376,13 @@ class LinearCKA(Measure):
         if (
             len(rows) == 0
             or len(cols_l) == 0
-            or any(not isinstance(p, PreparedCloud) or "gram" in p.stats for p in everything)
+            or any(not isinstance(p, PreparedCloud) for p in everything)
+            # on the CPU, clouds in Gram form are faster pair by pair; a device takes the
+            # stacked products whatever the form (a prepared cloud keeps its centred points)
+            or (device is None and any("gram" in p.stats for p in everything))
         ):
-            if device is not None:
-                raise ValueError(
-                    "the device engine of linear CKA needs every cloud in feature form "
-                    "(fewer features than points); use form='feature' or device=None"
-                )
+            if device is not None and len(rows) and len(cols_l):
+                raise TypeError("device= needs prepared clouds (LinearCKA.prepare), not raw arrays")
             return super().score_matrix(rows, cols)
         for p in everything:  # the checks of score(), once per cloud
             self._check_pair(everything[0], p)
