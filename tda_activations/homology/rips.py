@@ -167,15 +167,19 @@ def h1_birth_bound(dist: np.ndarray, *, n_neighbours: int = 8) -> float:
         block = d[rows]
         masked = block.copy()
         masked[local, rows] = np.inf
-        nbr = np.argpartition(masked, k - 1, axis=1)[:, :k]
+        # a copy of the k columns, so the full int64 partition is freed
+        nbr = np.argpartition(masked, k - 1, axis=1)[:, :k].copy()
         del masked
         best = np.full(block.shape, np.inf, dtype=block.dtype)
+        cand = np.empty_like(block)  # one work array for every witness: no temporaries
         for c in range(k):
             w = nbr[:, c]
-            cand = np.maximum(block[local, w][:, None], d[w])  # max(d(u, w_u), d(w_u, v))
+            np.take(d, w, axis=0, out=cand, mode="clip")  # "raise" would buffer a copy
+            np.maximum(cand, block[local, w][:, None], out=cand)  # max(d(u, w_u), d(w_u, v))
             cand[local, w] = np.inf  # w_u cannot witness the edge (u, w_u) itself
             np.minimum(best, cand, out=best)
         witnessed[rows] = best < block
+        del block, best, cand, nbr  # freed before the next block's arrays are made
     # an edge is witnessed if either end found a witness; the lone edges (i < j) are
     # collected per block of rows, so no other n x n array is made
     iu_parts, ju_parts = [], []
@@ -195,7 +199,8 @@ def h1_birth_bound(dist: np.ndarray, *, n_neighbours: int = 8) -> float:
     chunk = max(1, min(256, BLOCK_ENTRIES // n))
     for start in range(0, order.size, chunk):
         sel = order[start : start + chunk]
-        m = np.maximum(d[iu[sel]], d[ju[sel]])  # endpoints give max = L, never < L
+        m = d[iu[sel]]
+        np.maximum(m, d[ju[sel]], out=m)  # endpoints give max = L, never < L
         lone = ~(m < lengths[sel][:, None]).any(axis=1)
         if lone.any():
             return float(lengths[sel][lone][0])
