@@ -95,6 +95,12 @@ def test_bottleneck_property_against_persim_and_hera(seed, k1, k2):
     ours = bottleneck_distance(a, b)
     assert ours == pytest.approx(persim.bottleneck(a, b), rel=1e-12, abs=1e-12)
     assert ours == pytest.approx(hera.bottleneck_distance(a, b, 0), rel=1e-12, abs=1e-12)
+    # the pairs found by KD-tree ball queries (large diagrams) give the same value
+    from unittest import mock
+
+    dist_mod = importlib.import_module("tda_activations.homology.distances")
+    with mock.patch.object(dist_mod, "DENSE_BOTTLENECK_PAIRS", 0):
+        assert bottleneck_distance(a, b) == ours
 
 
 @pytest.mark.parametrize("dense_pairs", [0, 1 << 40])  # KD-tree ball queries; dense matrix
