@@ -26,6 +26,7 @@ of the script itself, not a measurement).
 from __future__ import annotations
 
 import argparse
+import copy
 import os
 import time
 
@@ -76,9 +77,7 @@ def main() -> None:
     # 1. extraction
     extract(models[0], data, **spec)  # warm-up
     cpu_sets, t_cpu_x = _timed(lambda: [extract(m, data, **spec) for m in models])
-    gpu_models = [
-        build_model("resnet18", width=args.width, seed=s).eval().to(dev) for s in range(args.models)
-    ]
+    gpu_models = [copy.deepcopy(m).to(dev) for m in models]  # the same weights
     extract(gpu_models[0], data, **spec)  # warm-up (cuDNN autotuning, allocator)
     gpu_sets, t_gpu_x = _timed(lambda: [extract(m, data, **spec) for m in gpu_models])
     worst = 0.0

@@ -250,10 +250,9 @@ def _calibrate_child(path: str, n: int, kind: str) -> None:
     radius = rips.enclosing_radius(mat)
     if kind == "full":
         t = radius
-    else:
-        t = rips._float32_floor(rips.h1_birth_bound(mat) * rips._SHORTCUT_MARGIN)
-    step = max(1, (1 << 24) // n)
-    edges = (sum(int(np.count_nonzero(mat[i : i + step] <= t)) for i in range(0, n, step)) - n) // 2
+    else:  # the threshold persistence's H1 shortcut would use
+        t = rips._shortcut_threshold(rips.h1_birth_bound(mat), mat.dtype)
+    edges = rips._edges_below(mat, t)
     with open("/proc/self/clear_refs", "w") as fh:  # reset the high-water mark
         fh.write("5")
     base = _peak_gib()
@@ -272,7 +271,8 @@ def _calibrate_child(path: str, n: int, kind: str) -> None:
                 "alive": int(np.isinf(h1[:, 1]).sum()),
                 # persistence keeps a truncated run only below 0.9 x the enclosing radius
                 # and with no H1 bar alive at its threshold (else it runs to the radius)
-                "kept": kind == "full" or (t < 0.9 * radius and not np.isinf(h1[:, 1]).any()),
+                "kept": kind == "full"
+                or (t < rips._SHORTCUT_MAX_FRACTION * radius and not np.isinf(h1[:, 1]).any()),
             }
         )
     )

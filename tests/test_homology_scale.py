@@ -281,3 +281,28 @@ def test_available_memory_respects_cgroup_and_address_space_limits(tmp_path, mon
     monkeypatch.setattr(resource, "getrlimit", lambda _: (2**30, resource.RLIM_INFINITY))
     assert large._address_space_room() < 2**30
     assert large.available_memory() < 2**30
+
+
+def test_cgroup_room_reads_the_process_cgroup_and_its_ancestors(tmp_path):
+    # a batch scheduler's job cgroup deep in the host's tree: the tightest limit on the way
+    # up counts, a directory without one does not
+    large = importlib.import_module("tda_activations.homology.large")
+    step = tmp_path / "system.slice" / "job_7" / "step_0"
+    step.mkdir(parents=True)
+    (step / "memory.max").write_text("max\n")
+    (step / "memory.current").write_text("0\n")
+    job = step.parent
+    (job / "memory.max").write_text(f"{6 * 2**30}\n")
+    (job / "memory.current").write_text(f"{2**30}\n")
+    (tmp_path / "memory.max").write_text(f"{100 * 2**30}\n")
+    (tmp_path / "memory.current").write_text("0\n")
+    proc = tmp_path / "self_cgroup"
+    proc.write_text("0::/system.slice/job_7/step_0\n")
+    assert large._cgroup_room(str(tmp_path), str(proc)) == 5 * 2**30
+    # cgroup v1: the memory controller's line names the path
+    v1 = tmp_path / "v1" / "memory" / "slurm" / "uid_0"
+    v1.mkdir(parents=True)
+    (v1 / "memory.limit_in_bytes").write_text(f"{4 * 2**30}\n")
+    (v1 / "memory.usage_in_bytes").write_text(f"{2**30}\n")
+    proc.write_text("5:memory:/slurm/uid_0\n4:cpu,cpuacct:/slurm\n")
+    assert large._cgroup_room(str(tmp_path / "v1"), str(proc)) == 3 * 2**30

@@ -143,9 +143,11 @@ def _useful_pairs(
 
 
 #: Up to this many pairs of points the useful pairs are found in a dense cost matrix
-#: (faster on small diagrams: 9 ms against 22 ms for 850 x 850 bars); beyond, by KD-tree
-#: ball queries (no na x nb array: 5x less memory at 9,000 x 9,000 bars, the same time;
-#: ``benchmarks/bench_bottleneck.py``).  Both give the same pairs, so the same value.
+#: (32 MiB per float64 array at the limit); beyond, by KD-tree ball queries, which make no
+#: ``na x nb`` array.  A memory bound, not a speed optimum: the queries are 1.4x slower at
+#: 4,400 x 4,600 bars, as fast from 9,500 x 9,500 on, and hold 4x less NumPy memory
+#: there (``benchmarks/results/bottleneck.txt``).  Both give the same pairs, so the same
+#: value.
 DENSE_BOTTLENECK_PAIRS = 1 << 22
 
 
@@ -181,32 +183,26 @@ def _bottleneck_finite(a: np.ndarray, b: np.ndarray) -> float:
     cand = np.concatenate([da, db, cost])
     cand = np.unique(cand[cand >= lower])
 
-    def feasible(t: float) -> bool:
-        ok = cost <= t
-        # the rows (points of a) that must be matched at t, and their edges
-        must_a = da > t
-        sel = ok & must_a[i]
-        rows = np.cumsum(must_a) - 1
-        if not _saturates(
-            coo_matrix(
-                (np.ones(int(sel.sum()), dtype=bool), (rows[i[sel]], j[sel])),
-                shape=(int(must_a.sum()), len(b)),
-            ),
-            int(must_a.sum()),
-            len(b),
-        ):
-            return False
-        must_b = db > t
-        sel = ok & must_b[j]
-        cols = np.cumsum(must_b) - 1
-        return _saturates(
-            coo_matrix(
-                (np.ones(int(sel.sum()), dtype=bool), (cols[j[sel]], i[sel])),
-                shape=(int(must_b.sum()), len(a)),
-            ),
-            int(must_b.sum()),
-            len(a),
+    def covered(
+        t: float, must: np.ndarray, own: np.ndarray, other: np.ndarray, n_other: int
+    ) -> bool:
+        """Whether the ``must`` points of one diagram all match distinct partners at <= t.
+
+        ``must`` marks the points farther than t from the diagonal; ``own``/``other``
+        are the useful pairs' indices in this diagram and the other one.
+        """
+        sel = (cost <= t) & must[own]
+        renumbered = np.cumsum(must) - 1
+        n_must = int(must.sum())
+        graph = coo_matrix(
+            (np.ones(int(sel.sum()), dtype=bool), (renumbered[own[sel]], other[sel])),
+            shape=(n_must, n_other),
         )
+        return _saturates(graph, n_must, n_other)
+
+    def feasible(t: float) -> bool:
+        # both sides covered is enough for one matching covering both (Mendelsohn-Dulmage)
+        return covered(t, da > t, i, j, len(b)) and covered(t, db > t, j, i, len(a))
 
     if feasible(cand[0]):
         return float(cand[0])
@@ -514,8 +510,9 @@ def _sw_matrix_on_device(
         ii, jj = np.triu_indices(len(rows), 1)
     else:
         ii, jj = (a.ravel() for a in np.indices((len(rows), len(cols_l))))
-    # two (pairs, m, 2 width) float64 arrays, their sorted values and int64 sort indices
-    per_pair = 4 * m * 2 * width * 8
+    # at most six (m, 2 width) arrays of 8 bytes per pair alive at once: v1's sorted values,
+    # v2's gathered halves, their concatenation, its sorted values and int64 indices
+    per_pair = 6 * m * 2 * width * 8
     block = max(1, DEVICE_BLOCK_BYTES // per_pair)
     vals = np.empty(ii.size)
     for start in range(0, ii.size, block):

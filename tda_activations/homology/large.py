@@ -22,13 +22,16 @@ Memory model
     starts).  The per-edge cost depends on the run (measured with
     ``benchmarks/bench_h1_frontier.py --calibrate``, table in
     ``benchmarks/results/h1_memory.txt``): to the enclosing radius, GUDHI's
-    Ripser took 60-200 bytes per edge on activation clouds, Gaussian clouds in
-    512 dimensions and uniform cubes, but 1,344 on a noisy circle of 2,000
-    points (one long-lived class whose death needs a long reduction), so a
-    full run is charged 1,500; the H1 shortcut's truncated run (no H1 bar may
-    live past its threshold, or it is retried to the enclosing radius with the
-    full charge) took 29-86 bytes per edge in the engine and at most 211 with
-    the work arrays, and is charged 400.  The estimate is there to refuse a
+    Ripser took 58-88 bytes per edge on activation clouds, Gaussian clouds in
+    512 dimensions and uniform cubes, but 671-1,280 on noisy circles of
+    1,000-2,000 points (one long-lived class whose death needs a long
+    reduction; the cost grows with the number of points there, and a 5,000-point
+    circle was stopped at 12.5 GiB, so the charge is no bound for large
+    low-dimensional clouds run to the enclosing radius), so a full run is
+    charged 1,500; the H1 shortcut's truncated run
+    (no H1 bar may live past its threshold, or it is retried to the enclosing
+    radius with the full charge) took at most 114 bytes per edge, and is
+    charged 400.  The estimate is there to refuse a
     computation that could crash the machine, not to predict its footprint.
 """
 
@@ -181,23 +184,43 @@ def estimate_memory(
     )
 
 
-def _cgroup_room(root: str = "/sys/fs/cgroup") -> float:
-    """Bytes left under this process's cgroup memory limit (v2, then v1); inf without one."""
-    for limit_file, usage_file in (
-        ("memory.max", "memory.current"),
-        ("memory/memory.limit_in_bytes", "memory/memory.usage_in_bytes"),
+def _cgroup_room(root: str = "/sys/fs/cgroup", proc_cgroup: str = "/proc/self/cgroup") -> float:
+    """Bytes left under the memory limits of this process's cgroup and its ancestors.
+
+    The process's own cgroup is read from ``/proc/self/cgroup`` (a batch scheduler's job
+    cgroup sits deep in the host's tree; a container sees its own at the root); every
+    directory from it up to the root that sets a limit counts (v2 ``memory.max``, v1
+    ``memory.limit_in_bytes``).  inf without a limit.
+    """
+    v2, v1 = "", ""
+    try:
+        with open(proc_cgroup) as fh:
+            for line in fh:
+                hierarchy, controllers, path = line.rstrip("\n").split(":", 2)
+                if hierarchy == "0" and not controllers:
+                    v2 = path
+                elif "memory" in controllers.split(","):
+                    v1 = path
+    except (OSError, ValueError):
+        pass
+    room = math.inf
+    for base, path, limit_file, usage_file in (
+        (root, v2, "memory.max", "memory.current"),
+        (os.path.join(root, "memory"), v1, "memory.limit_in_bytes", "memory.usage_in_bytes"),
     ):
-        try:
-            with open(os.path.join(root, limit_file)) as fh:
-                limit = fh.read().strip()
-            with open(os.path.join(root, usage_file)) as fh:
-                usage = float(fh.read().strip())
-        except (OSError, ValueError):
-            continue
-        if limit == "max" or float(limit) >= 2.0**62:  # no limit (v1 writes a huge number)
-            return math.inf
-        return max(0.0, float(limit) - usage)
-    return math.inf
+        parts = [p for p in path.split("/") if p]
+        for depth in range(len(parts), -1, -1):  # the own cgroup, then each ancestor
+            where = os.path.join(base, *parts[:depth])
+            try:
+                with open(os.path.join(where, limit_file)) as fh:
+                    limit = fh.read().strip()
+                with open(os.path.join(where, usage_file)) as fh:
+                    usage = float(fh.read().strip())
+            except (OSError, ValueError):
+                continue
+            if limit != "max" and float(limit) < 2.0**62:  # v1 writes a huge number for none
+                room = min(room, max(0.0, float(limit) - usage))
+    return room
 
 
 def _address_space_room() -> float:

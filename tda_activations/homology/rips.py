@@ -332,7 +332,25 @@ def _memory_limit(memory_limit: Any) -> float:
 
 
 _SHORTCUT_MIN_POINTS = 200
+_SHORTCUT_MAX_FRACTION = 0.9  # beyond this fraction of the enclosing radius, run to it
 _SHORTCUT_MARGIN = 1.1  # try births bound x 1.1: most H1 bars die soon after the last birth
+
+
+def _edges_below(mat: np.ndarray, thresh: float) -> int:
+    """Edges (pairs i < j) of length at most ``thresh``, counted per block of rows."""
+    n = mat.shape[0]
+    step = max(1, BLOCK_ENTRIES // n)  # no n x n boolean array
+    below = sum(int(np.count_nonzero(mat[i : i + step] <= thresh)) for i in range(0, n, step))
+    return (below - n) // 2
+
+
+def _shortcut_threshold(bound: float, dtype: Any) -> float:
+    """The threshold the H1 shortcut runs the engine to, from :func:`h1_birth_bound`'s value.
+
+    The shortcut is tried only below ``_SHORTCUT_MAX_FRACTION`` of the enclosing radius.
+    """
+    t = bound * _SHORTCUT_MARGIN
+    return _float32_floor(t) if dtype == np.float32 else t
 
 
 def _check_fits(
@@ -355,9 +373,7 @@ def _check_fits(
     total = n * (n - 1) // 2
     if math.isinf(limit) or maxdim == 0 or total == 0:
         return
-    step = max(1, BLOCK_ENTRIES // n)  # counted per block of rows: no n x n boolean array
-    below = sum(int(np.count_nonzero(mat[i : i + step] <= thresh)) for i in range(0, n, step))
-    edges = (below - n) // 2
+    edges = _edges_below(mat, thresh)
     est = estimate_memory(
         n,
         maxdim=maxdim,
@@ -399,10 +415,8 @@ def _h1_with_short_threshold(
     """
     bound = h1_birth_bound(mat)
     info["h1_birth_bound"] = bound
-    t = bound * _SHORTCUT_MARGIN
-    if mat.dtype == np.float32:
-        t = _float32_floor(t)
-    if not t < 0.9 * radius:
+    t = _shortcut_threshold(bound, mat.dtype)
+    if not t < _SHORTCUT_MAX_FRACTION * radius:
         return None
     _check_fits(mat, 1, t, limit, info, source, shortcut=True)
     raw = BACKENDS[engine](mat, 1, t, coeff)
